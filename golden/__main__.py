@@ -1,0 +1,102 @@
+"""Command line of the golden model.
+
+    python -m golden table tfx:8,3,0              every code, its fields and value
+    python -m golden quantize tfx:8,3,0 1.5 -0.3  codes of numbers
+    python -m golden search weights.npy --n 8     TENT's per-tensor (IS, SC) and FXP's F
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from . import parse_format
+from .search import search_fxp, search_tfx
+from .tfx import TFX
+
+
+def _table(args):
+    fmt = parse_format(args.format)
+    print(f"# {fmt!r}: maxpos {fmt.maxpos!r}, minpos {fmt.minpos!r}, "
+          f"operand {fmt.operand_width} bits, value = X * 2**{fmt.int_exponent}")
+    if isinstance(fmt, TFX):
+        print(f"{'code':>6} {'bits':>{fmt.n}}  s {'regime':>{fmt.IS + 1}} {'k':>3} "
+              f"{'fraction':>{max(fmt.n - 2, 8)}} {'X':>7}  value")
+    else:
+        print(f"{'code':>6} {'bits':>{fmt.n}} {'X':>7}  value")
+    for code in range(fmt.code_count):
+        bits = format(code, f"0{fmt.n}b")
+        value = float(fmt.decode(code))
+        if isinstance(fmt, TFX):
+            fields = fmt.fields(code)
+            if "nar" in fields or "zero" in fields:
+                name = "NaR" if "nar" in fields else "zero"
+                print(f"{code:>6} {bits}  {name}")
+                continue
+            print(f"{code:>6} {bits}  {fields['sign']} {fields['regime']:>{fmt.IS + 1}} "
+                  f"{fields['k']:>3} {fields['fraction'] or '-':>{max(fmt.n - 2, 8)}} "
+                  f"{fields['integer']:>7}  {value!r}")
+        else:
+            print(f"{code:>6} {bits} {int(fmt.to_int(code)):>7}  {value!r}")
+
+
+def _quantize(args):
+    fmt = parse_format(args.format)
+    values = np.array([float(v) for v in args.values])
+    codes = fmt.quantize(values)
+    for x, code, y in zip(values.tolist(), codes.tolist(), fmt.decode(codes).tolist()):
+        print(f"{x!r:>24} -> code {int(code):>6} (0b{int(code):0{fmt.n}b}) = {y!r}")
+
+
+def _search(args):
+    try:
+        tensor = np.load(args.tensor, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise SystemExit(f"error: cannot read {args.tensor} as a .npy array: {error}")
+    results = {
+        "tensor": args.tensor, "shape": list(tensor.shape), "n": args.n,
+        "tfx": search_tfx(tensor, args.n, objective=args.objective,
+                          IS_range=(1, args.is_max) if args.is_max else None).as_dict(),
+        "fxp": search_fxp(tensor, args.n, objective=args.objective).as_dict(),
+        "ufxp": (search_fxp(tensor, args.n, signed=False, objective=args.objective).as_dict()
+                 if np.min(tensor) >= 0 else None),
+    }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{args.tensor}: shape {tuple(tensor.shape)}, n = {args.n}, objective {args.objective}")
+    for key in ("tfx", "fxp", "ufxp"):
+        if results[key]:
+            print(f"  {results[key]['label']:<16} {args.objective} {results[key]['error']:.6g}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m golden", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    table = commands.add_parser("table", help="print every code of a format")
+    table.add_argument("format", help="tfx:N,IS,SC, fxp:N,F or ufxp:N,F")
+    table.set_defaults(run=_table)
+    quantize = commands.add_parser("quantize", help="quantize numbers")
+    quantize.add_argument("format")
+    quantize.add_argument("values", nargs="+", help="real numbers (use -- before negatives)")
+    quantize.set_defaults(run=_quantize)
+    search = commands.add_parser("search", help="TENT per-tensor format search on a .npy tensor")
+    search.add_argument("tensor")
+    search.add_argument("--n", type=int, default=8, help="word width (default 8)")
+    search.add_argument("--is-max", type=int, default=None, help="largest IS to consider")
+    search.add_argument("--objective", choices=("mse", "mae"), default="mse")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.set_defaults(run=_search)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (TypeError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
