@@ -1,0 +1,1 @@
+"""Amaranth components of the accelerator, generic over the number-format family."""

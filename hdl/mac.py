@@ -1,0 +1,164 @@
+"""Multiply-accumulate: exact product of two pre-decoded operands into a never-wrapping accumulator."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden._checks import check_int
+from golden.arith import accumulator_width
+from golden.family import TFXFamily
+from .decoder import Decoder, is_shape
+from .operand import check_family, check_form, operand_layout
+
+__all__ = ["MAC", "DecodingMAC", "Product"]
+
+MAX_K = 1 << 20
+
+
+class Product(wiring.Component):
+    """Exact product ``Xa * Xw`` of two pre-decoded operands. Combinational.
+
+    ``form="int"`` multiplies the (n+IS_max)-bit integers. ``form="ses"`` multiplies the unsigned
+    significands, adds the exponent fields and shifts the product left by their sum (a barrel
+    shifter of ``2 * exponent_count - 1`` positions), dropping the low ``2 * exponent_offset``
+    bits, which are always zero.
+    """
+
+    def __init__(self, *, family, form="int"):
+        self._family = check_family(family)
+        self._form = check_form(family, form)
+        layout = operand_layout(family, form)
+        super().__init__({
+            "a": In(layout), "w": In(layout),
+            "product": Out(signed(2 * family.operand_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self._form == "int":
+            m.d.comb += self.product.eq(self.a.value * self.w.value)
+            return m
+        offset = self._family.exponent_offset
+        significands = self.a.significand * self.w.significand
+        magnitude = (significands << (self.a.exponent + self.w.exponent))[2 * offset:]
+        m.d.comb += self.product.eq(Mux(self.a.sign ^ self.w.sign, -magnitude, magnitude))
+        return m
+
+
+class MAC(wiring.Component):
+    """Multiply-accumulate on pre-decoded operands (no decoder inside).
+
+    Parameters
+    ----------
+    family : TFXFamily or FXPFamily
+        Format family of both operands.
+    K : int
+        Longest dot product promised (1 to 2**20); with ``bias_bits`` it sets the accumulator
+        width, ``golden.arith.accumulator_width(widest, widest, K, bias_bits)``, so the
+        accumulator never wraps.
+    form : {"int", "ses"}
+        Operand form and so micro-architecture: integer multiply, or significand multiply and
+        shift (TFX only).
+    bias_bits : int
+        Width of the signed bias (2 to 64).
+
+    Attributes
+    ----------
+    a, w : In(operand_layout(family, form))
+    en : In(1)
+        Add ``a * w`` this cycle.
+    clear : In(1)
+        Start from zero (and clear ``nar``).
+    load_bias : In(1)
+        Start from ``bias`` (and clear ``nar``); wins over ``clear``.
+    bias : In(signed(bias_bits))
+    acc : Out(signed(acc_width))
+        ``base + (a*w if en)`` one cycle later, base being ``bias``, 0 or the accumulator.
+    nar : Out(1)
+        Sticky: a NaR operand was accumulated since the last clear or bias load (it added 0).
+
+    Notes
+    -----
+    Latency 1 cycle, one MAC per cycle. Products are exact; the sum is exact for up to ``K``
+    products plus the bias. A new dot product starts without a bubble: ``load_bias`` and ``en``
+    in the same cycle give ``bias + a*w``.
+    """
+
+    def __init__(self, *, family, K, form="int", bias_bits=32):
+        self._family = check_family(family)
+        self._form = check_form(family, form)
+        self._K = check_int("K", K, 1, MAX_K)
+        self._bias_bits = check_int("bias_bits", bias_bits, 2, 64)
+        widest = family.widest()
+        self._acc_width = accumulator_width(widest, widest, K, bias_bits=bias_bits)
+        layout = operand_layout(family, form)
+        super().__init__({
+            "a": In(layout), "w": In(layout),
+            "en": In(1), "clear": In(1), "load_bias": In(1), "bias": In(signed(bias_bits)),
+            "acc": Out(signed(self._acc_width)), "nar": Out(1),
+        })
+
+    @property
+    def acc_width(self):
+        return self._acc_width
+
+    @property
+    def K(self):
+        return self._K
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.product = product = Product(family=self._family, form=self._form)
+        m.d.comb += [product.a.eq(self.a), product.w.eq(self.w)]
+        base = Mux(self.load_bias, self.bias, Mux(self.clear, 0, self.acc))
+        addend = Mux(self.en, product.product, 0)
+        m.d.sync += self.acc.eq(base + addend)
+        restart = self.load_bias | self.clear
+        touched = self.en & (self.a.nar | self.w.nar)
+        m.d.sync += self.nar.eq((self.nar & ~restart) | touched)
+        return m
+
+
+class DecodingMAC(wiring.Component):
+    """Two decoders and a :class:`MAC`: codes in, accumulator out (for tests and area studies).
+
+    Attributes
+    ----------
+    a_code, w_code : In(n)
+    a_IS, w_IS : In(is_shape(family))
+        TFX only: run-time IS of each operand.
+    en, clear, load_bias, bias, acc, nar
+        As in :class:`MAC`; latency 1 cycle from codes to accumulator.
+    """
+
+    def __init__(self, *, family, K, form="int", bias_bits=32):
+        self._family = check_family(family)
+        self._mac = MAC(family=family, K=K, form=form, bias_bits=bias_bits)
+        self._form = form
+        members = {
+            "a_code": In(family.n), "w_code": In(family.n),
+            "en": In(1), "clear": In(1), "load_bias": In(1), "bias": In(signed(bias_bits)),
+            "acc": Out(signed(self._mac.acc_width)), "nar": Out(1),
+        }
+        if isinstance(family, TFXFamily):
+            members.update(a_IS=In(is_shape(family)), w_IS=In(is_shape(family)))
+        super().__init__(members)
+
+    @property
+    def acc_width(self):
+        return self._mac.acc_width
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.a_decoder = a_dec = Decoder(family=self._family, form=self._form)
+        m.submodules.w_decoder = w_dec = Decoder(family=self._family, form=self._form)
+        m.submodules.mac = mac = self._mac
+        m.d.comb += [a_dec.code.eq(self.a_code), w_dec.code.eq(self.w_code)]
+        if isinstance(self._family, TFXFamily):
+            m.d.comb += [a_dec.IS.eq(self.a_IS), w_dec.IS.eq(self.w_IS)]
+        m.d.comb += [
+            mac.a.eq(a_dec.operand), mac.w.eq(w_dec.operand),
+            mac.en.eq(self.en), mac.clear.eq(self.clear), mac.load_bias.eq(self.load_bias),
+            mac.bias.eq(self.bias), self.acc.eq(mac.acc), self.nar.eq(mac.nar),
+        ]
+        return m

@@ -1,0 +1,49 @@
+"""Pre-decoded operand forms: what a decoder produces and a MAC consumes.
+
+Two forms of the same exact operand ``X`` (``value = X * 2**int_exponent``):
+
+- ``"int"``: ``X`` itself, a signed integer of ``family.operand_width`` bits. Any family.
+- ``"ses"``: sign, exponent field and significand, ``|X| = significand * 2**(exponent -
+  family.exponent_offset)``, the significand carrying its hidden bit (0 for zero and NaR).
+  TFX families only: the MAC then multiplies short significands and shifts.
+
+Both carry ``nar``, set for a NaR code (whose operand is zero).
+"""
+
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data
+
+from golden.family import FXPFamily, TFXFamily
+from golden._checks import check_choice
+
+__all__ = ["FORMS", "operand_layout", "check_family", "check_form"]
+
+FORMS = ("int", "ses")
+
+
+def check_family(family):
+    if not isinstance(family, (TFXFamily, FXPFamily)):
+        raise TypeError(f"family must be a TFXFamily or FXPFamily, not {family!r}")
+    return family
+
+
+def check_form(family, form):
+    check_choice("form", form, FORMS)
+    if form == "ses" and not isinstance(family, TFXFamily):
+        raise ValueError(f"form 'ses' (sign, exponent, significand) needs a TFX family, "
+                         f"not {family!r}; use form 'int'")
+    return form
+
+
+def operand_layout(family, form):
+    """The ``data.StructLayout`` of a pre-decoded operand of ``family`` in ``form``."""
+    check_family(family)
+    check_form(family, form)
+    if form == "int":
+        return data.StructLayout({"value": signed(family.operand_width), "nar": unsigned(1)})
+    return data.StructLayout({
+        "sign": unsigned(1),
+        "exponent": unsigned((family.exponent_count - 1).bit_length()),
+        "significand": unsigned(family.significand_width),
+        "nar": unsigned(1),
+    })

@@ -1,0 +1,199 @@
+"""Fast Amaranth-simulator tests of each arithmetic component against the golden model."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from golden import FXP, TFX
+from golden.arith import Accumulators, ScalingLimits, matmul, scale
+from golden.family import FXPFamily, TFXFamily
+from hdl.decoder import Decoder
+from hdl.mac import MAC, DecodingMAC
+from hdl.scaling import ScalingStage
+
+FAMILIES = [TFXFamily(8, 3), TFXFamily(6, 5), TFXFamily(5, 4, IS_min=2), TFXFamily(4, 1),
+            FXPFamily(6), FXPFamily(5, signed=False)]
+
+
+def simulate(dut, bench, clock=True):
+    sim = Simulator(dut)
+    if clock:
+        sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def operand_value(ctx, port, family, form):
+    if form == "int":
+        return ctx.get(port.value)
+    magnitude = ctx.get(port.significand) << ctx.get(port.exponent)
+    magnitude >>= family.exponent_offset
+    return -magnitude if ctx.get(port.sign) else magnitude
+
+
+def members(family):
+    if family.kind == "tfx":
+        return [family.member(IS) for IS in range(family.IS_min, family.IS_max + 1)]
+    return [family.member(0)]
+
+
+@pytest.mark.parametrize("family,form", [(f, form) for f in FAMILIES for form in ("int", "ses")
+                                         if form == "int" or f.kind == "tfx"], ids=str)
+def test_decoder_every_code(family, form):
+    dut = Decoder(family=family, form=form)
+    mismatches = []
+
+    async def bench(ctx):
+        for fmt in members(family):
+            if family.kind == "tfx":
+                ctx.set(dut.IS, fmt.IS)
+            expected = fmt.to_int(fmt.codes(), nar="zero")
+            nar = fmt.is_nar(fmt.codes())
+            for code in range(fmt.code_count):
+                ctx.set(dut.code, code)
+                got = operand_value(ctx, dut.operand, family, form)
+                if got != expected[code] or ctx.get(dut.operand.nar) != nar[code]:
+                    mismatches.append((fmt, code, got, expected[code]))
+
+    simulate(dut, bench, clock=False)
+    assert not mismatches
+
+
+@pytest.mark.parametrize("family,form", [(TFXFamily(8, 3), "int"), (TFXFamily(8, 3), "ses"),
+                                         (TFXFamily(6, 5, IS_min=2), "ses"), (FXPFamily(8), "int")],
+                         ids=str)
+def test_mac_random_dot_products(family, form):
+    rng = np.random.default_rng(4)
+    K = 12
+    dut = DecodingMAC(family=family, K=K, form=form, bias_bits=12)
+    jobs = []
+    for _ in range(12):
+        a_fmt, w_fmt = rng.choice(members(family), 2)
+        a = rng.integers(0, 1 << family.n, K)
+        w = rng.integers(0, 1 << family.n, K)
+        bias = int(rng.integers(-2047, 2048))
+        length = int(rng.integers(1, K + 1))
+        jobs.append((a_fmt, w_fmt, a[:length], w[:length], bias))
+    results = []
+
+    async def bench(ctx):
+        for a_fmt, w_fmt, a, w, bias in jobs:
+            if family.kind == "tfx":
+                ctx.set(dut.a_IS, a_fmt.IS)
+                ctx.set(dut.w_IS, w_fmt.IS)
+            ctx.set(dut.bias, bias)
+            for i, (ca, cw) in enumerate(zip(a, w)):
+                ctx.set(dut.a_code, int(ca))
+                ctx.set(dut.w_code, int(cw))
+                ctx.set(dut.en, 1)
+                ctx.set(dut.load_bias, i == 0)
+                await ctx.tick()
+            ctx.set(dut.en, 0)
+            ctx.set(dut.load_bias, 0)
+            results.append((ctx.get(dut.acc), ctx.get(dut.nar)))
+
+    simulate(dut, bench)
+    for (a_fmt, w_fmt, a, w, bias), (acc, nar) in zip(jobs, results):
+        golden = matmul(a[None, :], a_fmt, w[:, None], w_fmt, bias=[bias], nar="flag")
+        assert (acc, nar) == (int(golden.values[0, 0]), bool(golden.nar[0, 0]))
+
+
+def test_mac_never_wraps_at_K():
+    family = TFXFamily(8, 3)
+    K = 64
+    dut = MAC(family=family, K=K)
+    fmt = family.widest()
+    maxpos, negmax = 0x7F, 0x81
+    top = fmt.max_int
+
+    async def bench(ctx):
+        for sign in (1, -1):
+            ctx.set(dut.a.value, top)
+            ctx.set(dut.w.value, sign * top)
+            ctx.set(dut.bias, sign * ((1 << 31) - 1))
+            ctx.set(dut.load_bias, 1)
+            ctx.set(dut.en, 1)
+            await ctx.tick()
+            ctx.set(dut.load_bias, 0)
+            for _ in range(K - 1):
+                await ctx.tick()
+            assert ctx.get(dut.acc) == sign * (K * top * top + (1 << 31) - 1)
+
+    simulate(dut, bench)
+    assert dut.acc_width == ((K * top * top + (1 << 31) - 1) - 1).bit_length() + 1
+    assert fmt.decode(maxpos) == -fmt.decode(negmax)
+
+
+def scaling_cases(rng, family, count, acc_width, limits):
+    cases = []
+    for _ in range(count):
+        out = rng.choice(members(family)) if family.kind == "tfx" else family.member(
+            int(rng.integers(-4, 9)))
+        if family.kind == "tfx":
+            out = out.with_scale(int(rng.integers(-3, 4)))
+        cases.append((int(rng.integers(-(1 << (acc_width - 1)), 1 << (acc_width - 1))),
+                      int(rng.integers(-24, 4)), int(rng.integers(1, 1 << limits.m_bits)),
+                      int(rng.integers(0, limits.shift_max + 1)), bool(rng.integers(0, 2)), out))
+    return cases
+
+
+def run_scaling(family, cases, acc_width, limits):
+    dut = ScalingStage(acc_width=acc_width, out_family=family, limits=limits)
+    outputs = []
+
+    async def bench(ctx):
+        for case in cases + [None] * ScalingStage.LATENCY:
+            ctx.set(dut.valid_in, case is not None)
+            if case is not None:
+                acc, exponent, M, shift, relu, out = case
+                for port, value in [(dut.acc, acc), (dut.exponent, exponent), (dut.M, M),
+                                    (dut.shift, shift), (dut.relu, relu), (dut.nar_in, acc & 1)]:
+                    ctx.set(port, value)
+                if family.kind == "tfx":
+                    ctx.set(dut.out_IS, out.IS)
+                    ctx.set(dut.out_scale, out.SC)
+                else:
+                    ctx.set(dut.out_scale, out.F)
+            await ctx.tick()
+            if ctx.get(dut.valid_out):
+                outputs.append((ctx.get(dut.code), ctx.get(dut.nar)))
+
+    simulate(dut, bench)
+    expected = [(int(scale(Accumulators(np.array([acc]), exponent, np.zeros(1, bool)), out, M=M,
+                           shift=shift, relu=relu, limits=limits)[0]), acc & 1)
+                for acc, exponent, M, shift, relu, out in cases]
+    assert outputs == expected
+
+
+@pytest.mark.parametrize("family", [TFXFamily(8, 7), TFXFamily(6, 3, IS_min=2), FXPFamily(8),
+                                    FXPFamily(5, signed=False)], ids=repr)
+def test_scaling_random(family):
+    limits = ScalingLimits(bias_bits=20, m_bits=6, shift_max=12)
+    cases = scaling_cases(np.random.default_rng(5), family, 1500, 20, limits)
+    run_scaling(family, cases, 20, limits)
+
+
+@pytest.mark.parametrize("out", [TFX(5, 2, 0), TFX(5, 4, 1), TFX(5, 1, -1)], ids=str)
+def test_scaling_every_small_accumulator(out):
+    """Every 9-bit accumulator value, exponents around the output's binades."""
+    family = TFXFamily(5, 4)
+    limits = ScalingLimits(bias_bits=9, m_bits=2, shift_max=3)
+    cases = [(acc, -6, 1, shift, False, out) for acc in range(-256, 256) for shift in (0, 3)]
+    run_scaling(family, cases, 9, limits)
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: Decoder(family="tfx:8,3"), TypeError, "family must be a TFXFamily or FXPFamily"),
+    (lambda: Decoder(family=FXPFamily(8), form="ses"), ValueError, "form 'ses' .* needs a TFX family"),
+    (lambda: Decoder(family=TFXFamily(8, 3), form="float"), ValueError, "form must be one of 'int', 'ses', not 'float'"),
+    (lambda: MAC(family=TFXFamily(8, 3), K=0), ValueError, "K must be an integer from 1 to 1048576, not 0"),
+    (lambda: MAC(family=TFXFamily(8, 3), K=16, bias_bits=1), ValueError, "bias_bits must be an integer from 2 to 64, not 1"),
+    (lambda: ScalingStage(acc_width=1, out_family=FXPFamily(8)), ValueError, "acc_width must be an integer from 2 to 128, not 1"),
+    (lambda: ScalingStage(acc_width=20, out_family=FXPFamily(8), limits=(1, 2)), TypeError, "limits must be a golden.arith.ScalingLimits"),
+    (lambda: TFXFamily(8, 8), ValueError, "IS_max must be an integer from 1 to 7, not 8"),
+    (lambda: TFXFamily(8, 3, IS_min=4), ValueError, "IS_min must be an integer from 1 to 3, not 4"),
+    (lambda: TFXFamily(8, 3).member(4), ValueError, "IS must be an integer from 1 to 3, not 4"),
+])
+def test_invalid_arguments(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
