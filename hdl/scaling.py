@@ -98,7 +98,8 @@ class TFXEncoder(wiring.Component):
         truncated = Signal(signed(n + 3))
         m.d.comb += truncated.eq(start - (Const(1, n) << nf) + grid[:n + 1])
         rounded = Signal(signed(n + 3))
-        m.d.comb += rounded.eq(truncated + (guard & (sticky | grid[0])))
+        # Ties go to the even code: the body's last bit, which is a regime bit when nf = 0.
+        m.d.comb += rounded.eq(truncated + (guard & (sticky | truncated[0])))
 
         # Below minpos: only 0 and minpos compete (minpos/2 itself ties to 0, the even code).
         half = Signal(n)

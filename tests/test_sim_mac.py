@@ -1,0 +1,43 @@
+"""cocotb on Icarus: the decoding MAC's Verilog, all operand pairs and random dot products."""
+
+import time
+
+import pytest
+
+from golden.family import FXPFamily, TFXFamily
+from hdl.mac import DecodingMAC
+from sim.runner import export_verilog, run_cocotb
+
+pytestmark = pytest.mark.sim
+
+K, BIAS_BITS = 64, 24
+
+CASES = [
+    # family, form, run-time IS values (TFX) or F values (FXP)
+    (TFXFamily(8, 7), "int", [2, 3, 7]),
+    (TFXFamily(8, 7), "ses", [2, 3, 7]),
+    (TFXFamily(8, 3), "ses", [2, 3]),
+    (FXPFamily(8), "int", [0]),
+]
+
+
+def _run(family, form, values, testcase):
+    text = export_verilog(DecodingMAC(family=family, K=K, form=form, bias_bits=BIAS_BITS), "mac")
+    key = "IS_list" if family.kind == "tfx" else "F_list"
+    return run_cocotb(verilog_text=text, toplevel="mac", test_module="sim.tb_mac",
+                      testcase=testcase, params={"family": family.spec, "form": form, "K": K,
+                                                 "bias_bits": BIAS_BITS, key: values})
+
+
+@pytest.mark.parametrize("family,form,values", CASES, ids=lambda v: getattr(v, "spec", v))
+def test_mac_every_operand_pair(family, form, values):
+    start = time.perf_counter()
+    result = _run(family, form, values, "every_operand_pair")
+    assert result.passed, result
+    print(f"{family.spec} {form}: {len(values)} x 65,536 pairs in {time.perf_counter() - start:.1f} s")
+
+
+@pytest.mark.parametrize("family,form,values", CASES, ids=lambda v: getattr(v, "spec", v))
+def test_mac_random_dot_products(family, form, values):
+    result = _run(family, form, values, "random_dot_products")
+    assert result.passed, result

@@ -1,0 +1,47 @@
+"""cocotb on Icarus: the scaling stage's Verilog against the golden model; teeth; gate level."""
+
+import pytest
+
+from golden.arith import ScalingLimits
+from golden.family import FXPFamily, TFXFamily
+from hdl.scaling import ScalingStage
+from sim.runner import export_verilog, run_cocotb
+
+pytestmark = pytest.mark.sim
+
+CASES = [
+    (TFXFamily(8, 7), 24, ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)),
+    (TFXFamily(8, 3), 40, ScalingLimits(bias_bits=32, m_bits=16, shift_max=31)),
+    (TFXFamily(5, 4, IS_min=2), 14, ScalingLimits(bias_bits=14, m_bits=4, shift_max=7)),
+    (FXPFamily(8), 24, ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)),
+    (FXPFamily(6, signed=False), 20, ScalingLimits(bias_bits=20, m_bits=6, shift_max=9)),
+]
+
+
+def run(family, acc_width, limits, gate_level=False, reference="golden"):
+    stage = ScalingStage(acc_width=acc_width, out_family=family, limits=limits)
+    return run_cocotb(
+        verilog_text=export_verilog(stage, "scaling"), toplevel="scaling",
+        test_module="sim.tb_scaling", gate_level=gate_level,
+        params={"family": family.spec, "acc_width": acc_width, "reference": reference,
+                "limits": {"bias_bits": limits.bias_bits, "m_bits": limits.m_bits,
+                           "shift_max": limits.shift_max}})
+
+
+@pytest.mark.parametrize("family,acc_width,limits", CASES, ids=lambda v: getattr(v, "spec", v))
+def test_scaling_stage(family, acc_width, limits):
+    result = run(family, acc_width, limits)
+    assert result.passed, result
+
+
+def test_bench_has_teeth():
+    """Ties away from zero instead of to the even code: the same bench must fail."""
+    result = run(*CASES[0], reference="ties_away")
+    assert result.tests == 1 and result.failed == 1, result
+    assert "differ from the golden model" in result.log.read_text()
+
+
+def test_scaling_stage_gate_level():
+    """The Yosys-synthesized gate netlist passes the same bench."""
+    result = run(*CASES[2], gate_level=True)
+    assert result.passed, result
