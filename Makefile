@@ -6,14 +6,19 @@ STAMP         := $(VENV)/.installed
 JOBS          ?= 2
 
 FORMAT ?= tfx:8,3,0
+COMPONENT ?= mac
+FAMILY ?= tfx:8,3
+HDL_ARGS ?=
 
-.PHONY: help deps test sim table bench clean
+.PHONY: help deps test sim table bench area verilog clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
 	@echo "make sim                    hardware verification only (cocotb + Amaranth simulator)"
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
 	@echo "make bench                  quantizer throughput benchmark (TFX vs FXP)"
+	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
+	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
 	@echo "make clean                  remove build products (keeps .venv)"
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh
@@ -35,6 +40,14 @@ table: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench_quantize
+
+area: $(STAMP)
+	$(PY) -m scripts.area
+
+verilog: $(STAMP)
+	mkdir -p build/verilog
+	$(PY) -m hdl $(COMPONENT) --family $(FAMILY) $(HDL_ARGS) -o build/verilog/$(COMPONENT).v
+	@echo "wrote build/verilog/$(COMPONENT).v"
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

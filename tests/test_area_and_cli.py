@@ -1,0 +1,37 @@
+"""The Verilog export command line and the Yosys area flow."""
+
+import pytest
+
+from golden.family import FXPFamily, TFXFamily
+from hdl.__main__ import main
+from hdl.decoder import Decoder
+from scripts.area import summarise, synthesize
+
+
+def test_export_every_component(tmp_path, capsys):
+    for argv in (["decoder", "--family", "tfx:8,3", "--form", "ses"],
+                 ["mac", "--family", "tfx:6,2", "--K", "16", "--decoding"],
+                 ["mac", "--family", "fxp:8"],
+                 ["scaling", "--family", "ufxp:8", "--acc-width", "30"]):
+        out = tmp_path / "x.v"
+        assert main(argv + ["-o", str(out), "--name", "dut"]) == 0
+        text = out.read_text()
+        assert "module dut(" in text and "endmodule" in text
+
+
+def test_export_errors(capsys):
+    assert main(["decoder", "--family", "fxp:8", "--form", "ses"]) == 2
+    assert "form 'ses' (sign, exponent, significand) needs a TFX family" in capsys.readouterr().err
+    assert main(["mac", "--family", "tfx:8,9"]) == 2
+    assert "IS_max must be an integer from 1 to 7, not 9" in capsys.readouterr().err
+    assert main(["mac", "--family", "posit:8"]) == 2
+    assert "Family spec must be" in capsys.readouterr().err
+
+
+def test_area_flow_counts_cells():
+    """FXP decoding is free (sign extension); the TFX decoder is real logic."""
+    fxp = summarise("ice40", synthesize(Decoder(family=FXPFamily(8)), "ice40"))
+    tfx = synthesize(Decoder(family=TFXFamily(8, 3)), "ice40")
+    assert fxp == {"luts": 0, "carries": 0, "flops": 0, "dsps": 0}
+    assert tfx["by_type"].get("SB_LUT4", 0) > 10
+    assert summarise("ice40", tfx)["luts"] == tfx["by_type"]["SB_LUT4"]
