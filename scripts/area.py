@@ -72,7 +72,7 @@ def components(n, is_max, K, limits):
 
 
 def markdown(record):
-    lines = [f"Yosys {record['yosys']} cell counts; n = {record['n']}, IS_max = {record['IS_max']}, "
+    lines = [f"{record['yosys']} cell counts; n = {record['n']}, IS_max = {record['IS_max']}, "
              f"K = {record['K']}, bias {record['limits']['bias_bits']} bits, M "
              f"{record['limits']['m_bits']} bits, shift <= {record['limits']['shift_max']}.", "",
              "| component | variant | generic gates | generic flops | iCE40 LUT4 | carry | flops "
@@ -86,7 +86,7 @@ def markdown(record):
 
 def yosys_version():
     result = subprocess.run([yosys_command(), "-V"], capture_output=True, text=True)
-    return result.stdout.strip()
+    return result.stdout.split(" (")[0].strip()
 
 
 def main(argv=None):
