@@ -67,6 +67,10 @@ class TFXFamily:
         IS = check_int("IS", IS, self.IS_min, self.IS_max)
         return TFX(self.n, IS, SC)
 
+    def members(self, scales=(0,)):
+        """Every member with a scale (SC) from ``scales``, IS ascending."""
+        return [self.member(IS, SC) for IS in range(self.IS_min, self.IS_max + 1) for SC in scales]
+
     def widest(self):
         """The member with the largest operands (IS = IS_max)."""
         return TFX(self.n, self.IS_max, 0)
@@ -143,6 +147,10 @@ class FXPFamily:
 
     def member(self, F=0):
         return FXP(self.n, F, signed=self.signed)
+
+    def members(self, scales=(0,)):
+        """The members with F from ``scales``."""
+        return [self.member(F) for F in scales]
 
     def widest(self):
         return FXP(self.n, 0, signed=self.signed)

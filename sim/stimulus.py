@@ -9,14 +9,7 @@ extremes, every run-time output IS, and random wide accumulators.
 
 import numpy as np
 
-__all__ = ["scaling_groups", "members_of"]
-
-
-def members_of(family, scales):
-    if family.kind == "tfx":
-        return [family.member(IS, SC) for IS in range(family.IS_min, family.IS_max + 1)
-                for SC in scales]
-    return [family.member(F) for F in scales]
+__all__ = ["scaling_groups"]
 
 
 def _fits(values, acc_width):
@@ -30,7 +23,7 @@ def scaling_groups(family, acc_width, limits, seed=1):
     groups = []
     m_max = (1 << limits.m_bits) - 1
     small = np.arange(-(1 << min(acc_width, 12) - 1), 1 << min(acc_width, 12) - 1)
-    for out in members_of(family, [-2, 0, 3] if family.kind == "tfx" else [-1, 2, family.n]):
+    for out in family.members([-2, 0, 3] if family.kind == "tfx" else [-1, 2, family.n]):
         # Every accumulator value of a small width, at exponents around the output's range.
         for E, shift, relu in [(out.int_exponent - 3, 0, False), (out.int_exponent + 2, 5, True),
                                (out.int_exponent - 9, 0, False)]:

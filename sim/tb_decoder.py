@@ -14,9 +14,7 @@ async def every_code(dut):
     family = family_from(p)
     layout = operand_layout(family, p["form"])
     board = Scoreboard("decoder")
-    members = ([family.member(IS) for IS in range(family.IS_min, family.IS_max + 1)]
-               if family.kind == "tfx" else [family.member()])
-    for fmt in members:
+    for fmt in family.members():
         if family.kind == "tfx":
             dut.IS.value = fmt.IS
         got, nar = [], []

@@ -8,9 +8,10 @@ from .common import ClockedBench, Scoreboard, family_from, params
 
 
 def _members(family, p):
+    """The run-time formats under test: IS values (TFX) or F values (FXP) from the parameters."""
     if family.kind == "tfx":
         return [family.member(IS) for IS in p["IS_list"]]
-    return [family.member(F) for F in p.get("F_list", [0])]
+    return family.members(p.get("F_list", [0]))
 
 
 def _set_formats(dut, family, a_fmt, w_fmt):

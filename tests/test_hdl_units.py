@@ -11,6 +11,8 @@ from hdl.decoder import Decoder
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
 
+pytestmark = pytest.mark.sim
+
 FAMILIES = [TFXFamily(8, 3), TFXFamily(6, 5), TFXFamily(5, 4, IS_min=2), TFXFamily(4, 1),
             FXPFamily(6), FXPFamily(5, signed=False)]
 
@@ -31,12 +33,6 @@ def operand_value(ctx, port, family, form):
     return -magnitude if ctx.get(port.sign) else magnitude
 
 
-def members(family):
-    if family.kind == "tfx":
-        return [family.member(IS) for IS in range(family.IS_min, family.IS_max + 1)]
-    return [family.member(0)]
-
-
 @pytest.mark.parametrize("family,form", [(f, form) for f in FAMILIES for form in ("int", "ses")
                                          if form == "int" or f.kind == "tfx"], ids=str)
 def test_decoder_every_code(family, form):
@@ -44,7 +40,7 @@ def test_decoder_every_code(family, form):
     mismatches = []
 
     async def bench(ctx):
-        for fmt in members(family):
+        for fmt in family.members():
             if family.kind == "tfx":
                 ctx.set(dut.IS, fmt.IS)
             expected = fmt.to_int(fmt.codes(), nar="zero")
@@ -68,7 +64,7 @@ def test_mac_random_dot_products(family, form):
     dut = DecodingMAC(family=family, K=K, form=form, bias_bits=12)
     jobs = []
     for _ in range(12):
-        a_fmt, w_fmt = rng.choice(members(family), 2)
+        a_fmt, w_fmt = rng.choice(family.members(), 2)
         a = rng.integers(0, 1 << family.n, K)
         w = rng.integers(0, 1 << family.n, K)
         bias = int(rng.integers(-2047, 2048))
@@ -127,7 +123,7 @@ def test_mac_never_wraps_at_K():
 def scaling_cases(rng, family, count, acc_width, limits):
     cases = []
     for _ in range(count):
-        out = rng.choice(members(family)) if family.kind == "tfx" else family.member(
+        out = rng.choice(family.members()) if family.kind == "tfx" else family.member(
             int(rng.integers(-4, 9)))
         if family.kind == "tfx":
             out = out.with_scale(int(rng.integers(-3, 4)))
@@ -198,6 +194,7 @@ def test_scaling_every_small_accumulator(out):
     (lambda: TFXFamily(8, 3, IS_min=4), ValueError, "IS_min must be an integer from 1 to 3, not 4"),
     (lambda: TFXFamily(8, 3).member(4), ValueError, "IS must be an integer from 1 to 3, not 4"),
 ])
+@pytest.mark.filterwarnings("ignore:.*created but never used")  # the half-built component
 def test_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):
         make()
