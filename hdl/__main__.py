@@ -1,3 +1,5 @@
+# amaranth: UnusedElaboratable=no
+# (a component whose arguments fail validation is never used)
 """Export any component of the accelerator, for any parameter set, as Verilog.
 
     python -m hdl decoder --family tfx:8,3 --form ses -o decoder.v

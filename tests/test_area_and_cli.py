@@ -19,7 +19,6 @@ def test_export_every_component(tmp_path, capsys):
         assert "module dut(" in text and "endmodule" in text
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_export_errors(capsys):
     assert main(["decoder", "--family", "fxp:8", "--form", "ses"]) == 2
     assert "form 'ses' (sign, exponent, significand) needs a TFX family" in capsys.readouterr().err
