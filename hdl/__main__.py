@@ -5,6 +5,7 @@
     python -m hdl decoder --family tfx:8,3 --form ses -o decoder.v
     python -m hdl mac --family tfx:8,3 --K 64 --form ses [--decoding]
     python -m hdl scaling --family fxp:8 --acc-width 40 --m-bits 16 --shift-max 31
+    python -m hdl dot --family tfx:8,3 --K 64 --form ses
 
 Families: tfx:N,IS_MAX[,IS_MIN], fxp:N, ufxp:N. Writes to standard output without -o.
 """
@@ -17,6 +18,7 @@ from amaranth.back import verilog
 from golden.arith import ScalingLimits
 from golden.family import parse_family
 from .decoder import Decoder
+from .dot import DotProductUnit
 from .mac import MAC, DecodingMAC
 from .scaling import ScalingStage
 
@@ -29,16 +31,18 @@ def build(args):
         kind = DecodingMAC if args.decoding else MAC
         return kind(family=family, K=args.K, form=args.form, bias_bits=args.bias_bits)
     limits = ScalingLimits(bias_bits=args.bias_bits, m_bits=args.m_bits, shift_max=args.shift_max)
+    if args.component == "dot":
+        return DotProductUnit(family=family, K=args.K, form=args.form, limits=limits)
     return ScalingStage(acc_width=args.acc_width, out_family=family, limits=limits)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m hdl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("component", choices=("decoder", "mac", "scaling"))
+    parser.add_argument("component", choices=("decoder", "mac", "scaling", "dot"))
     parser.add_argument("--family", required=True, help="tfx:N,IS_MAX[,IS_MIN], fxp:N or ufxp:N")
     parser.add_argument("--form", default="int", help="operand form: int or ses (TFX only)")
-    parser.add_argument("--K", type=int, default=64, help="longest dot product (mac)")
+    parser.add_argument("--K", type=int, default=64, help="longest dot product (mac, dot)")
     parser.add_argument("--decoding", action="store_true", help="mac with its two decoders")
     parser.add_argument("--bias-bits", type=int, default=32)
     parser.add_argument("--acc-width", type=int, default=40, help="accumulator bits (scaling)")

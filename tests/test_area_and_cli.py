@@ -12,7 +12,8 @@ def test_export_every_component(tmp_path, capsys):
     for argv in (["decoder", "--family", "tfx:8,3", "--form", "ses"],
                  ["mac", "--family", "tfx:6,2", "--K", "16", "--decoding"],
                  ["mac", "--family", "fxp:8"],
-                 ["scaling", "--family", "ufxp:8", "--acc-width", "30"]):
+                 ["scaling", "--family", "ufxp:8", "--acc-width", "30"],
+                 ["dot", "--family", "tfx:8,3", "--K", "32", "--form", "ses", "--m-bits", "8"]):
         out = tmp_path / "x.v"
         assert main(argv + ["-o", str(out), "--name", "dut"]) == 0
         text = out.read_text()

@@ -10,6 +10,7 @@ from golden import FXP, TFX
 from golden.arith import Accumulators, ScalingLimits, matmul, scale
 from golden.family import FXPFamily, TFXFamily
 from hdl.decoder import Decoder
+from hdl.dot import DotProductUnit
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
 
@@ -182,6 +183,44 @@ def test_scaling_every_small_accumulator(out):
     cases = [(acc, E, 1, shift, False, out) for acc in range(-256, 256) for shift in (0, 3)
              for E in (-6, -2)]
     run_scaling(family, cases, 9, limits)
+
+
+@pytest.mark.parametrize("family,form", [(TFXFamily(8, 3), "ses"), (TFXFamily(6, 2), "int"),
+                                         (FXPFamily(8), "int")], ids=str)
+def test_dot_product_unit(family, form):
+    from sim.tb_dot import make_jobs  # the cocotb bench's stimulus and golden results
+
+    limits = ScalingLimits(bias_bits=20, m_bits=6, shift_max=10)
+    jobs = make_jobs(family, 16, limits, 40, np.random.default_rng(9))
+    dut = DotProductUnit(family=family, K=16, form=form, limits=limits)
+    got = []
+
+    async def bench(ctx):
+        for a_fmt, w_fmt, out, a, w, bias, M, shift, relu, _, _ in jobs:
+            scales = [f.SC if family.kind == "tfx" else f.F for f in (a_fmt, w_fmt, out)]
+            for port, value in zip((dut.a_scale, dut.w_scale, dut.out_scale), scales):
+                ctx.set(port, value)
+            if family.kind == "tfx":
+                for port, fmt in zip((dut.a_IS, dut.w_IS, dut.out_IS), (a_fmt, w_fmt, out)):
+                    ctx.set(port, fmt.IS)
+            for port, value in [(dut.bias, bias), (dut.M, M), (dut.shift, shift),
+                                (dut.relu, relu), (dut.en, 1)]:
+                ctx.set(port, value)
+            for i, (ca, cw) in enumerate(zip(a.tolist(), w.tolist())):
+                for port, value in [(dut.a_code, ca), (dut.w_code, cw), (dut.first, i == 0),
+                                    (dut.last, i == len(a) - 1)]:
+                    ctx.set(port, value)
+                await ctx.tick()
+                if ctx.get(dut.valid):
+                    got.append((ctx.get(dut.code), ctx.get(dut.nar)))
+        ctx.set(dut.en, 0)
+        for _ in range(DotProductUnit.LATENCY + 1):
+            await ctx.tick()
+            if ctx.get(dut.valid):
+                got.append((ctx.get(dut.code), ctx.get(dut.nar)))
+
+    simulate(dut, bench)
+    assert got == [(job[9], job[10]) for job in jobs]
 
 
 @pytest.mark.parametrize("make,error,message", [
