@@ -1,0 +1,81 @@
+"""Processing element of the weight-stationary systolic array: no decoder inside."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden._checks import check_int
+from .mac import Product
+from .operand import check_family, check_form, operand_layout
+
+__all__ = ["ProcessingElement"]
+
+
+class ProcessingElement(wiring.Component):
+    """Holds one pre-decoded weight; passes activations right and partial sums down.
+
+    Parameters
+    ----------
+    family : TFXFamily or FXPFamily
+    form : {"int", "ses"}
+        Operand form, and so the multiplier (see :class:`hdl.mac.Product`).
+    psum_width : int
+        Width of the signed partial sums (2 to 128); the array sizes it so it never wraps.
+
+    Attributes
+    ----------
+    a_in, a_valid_in, a_first_in : In
+        Pre-decoded activation from the left; ``a_first_in`` marks the first activation of a
+        new weight tile: the shadow weight becomes active for it (the swap travels with the
+        data, so vectors of the previous tile still in flight keep their weight).
+    a_out, a_valid_out, a_first_out : Out
+        The same, one cycle later, to the right.
+    psum_in, nar_in : In
+        Partial sum (and its NaR flag) from above.
+    psum_out, nar_out : Out
+        ``psum_in + a*w`` (``psum_in`` when not ``a_valid_in``) and ``nar_in | NaR touched``,
+        one cycle later, downwards.
+    w_in, w_load : In
+        Double-buffered weight: ``w_load`` writes ``w_in`` to the shadow register. The next
+        tile's weight may be loaded once this tile's first activation has passed.
+
+    Notes
+    -----
+    Latency 1 cycle; one MAC per cycle.
+    """
+
+    def __init__(self, *, family, form="int", psum_width):
+        self._family = check_family(family)
+        self._form = check_form(family, form)
+        self._psum_width = check_int("psum_width", psum_width, 2, 128)
+        layout = operand_layout(family, form)
+        super().__init__({
+            "a_in": In(layout), "a_valid_in": In(1), "a_first_in": In(1),
+            "a_out": Out(layout), "a_valid_out": Out(1), "a_first_out": Out(1),
+            "psum_in": In(signed(psum_width)), "nar_in": In(1),
+            "psum_out": Out(signed(psum_width)), "nar_out": Out(1),
+            "w_in": In(layout), "w_load": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        layout = operand_layout(self._family, self._form)
+        shadow = Signal(layout)
+        weight = Signal(layout)
+        active = Signal(layout)  # the weight this cycle's activation multiplies
+        with m.If(self.w_load):
+            m.d.sync += shadow.eq(self.w_in)
+        swap = self.a_valid_in & self.a_first_in
+        m.d.comb += active.eq(Mux(swap, shadow, weight))
+        m.d.sync += weight.eq(active)
+
+        m.submodules.product = product = Product(family=self._family, form=self._form)
+        m.d.comb += [product.a.eq(self.a_in), product.w.eq(active)]
+        m.d.sync += [
+            self.a_out.eq(self.a_in),
+            self.a_valid_out.eq(self.a_valid_in),
+            self.a_first_out.eq(self.a_first_in),
+            self.psum_out.eq(self.psum_in + Mux(self.a_valid_in, product.product, 0)),
+            self.nar_out.eq(self.nar_in | (self.a_valid_in & (self.a_in.nar | active.nar))),
+        ]
+        return m

@@ -1,0 +1,150 @@
+"""The weight-stationary systolic core: edge decoders, an R x C grid of PEs, skew and deskew.
+
+This is the compute core only; stream interfaces, K-tiling accumulators and scaling stages go
+around it (see the systolic-array issue).
+"""
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden._checks import check_int
+from golden.family import TFXFamily
+from .decoder import Decoder, is_shape
+from .operand import check_family, check_form
+from .pe import ProcessingElement
+
+__all__ = ["SystolicCore", "partial_sum_width"]
+
+
+def partial_sum_width(family, rows):
+    """Bits of a column's partial sum over ``rows`` products: it never wraps."""
+    widest = family.widest()
+    return (rows * widest.max_abs_int ** 2).bit_length() + 1
+
+
+def _delayed(m, value, cycles, name):
+    for stage in range(cycles):
+        register = Signal.like(value, name=f"{name}_d{stage + 1}")
+        m.d.sync += register.eq(value)
+        value = register
+    return value
+
+
+class SystolicCore(wiring.Component):
+    """``rows x cols`` weight-stationary array: ``psums[j] = Σ_i a[i] * W[i][j]`` per input vector.
+
+    Parameters
+    ----------
+    family : TFXFamily or FXPFamily
+    form : {"int", "ses"}
+        Pre-decoded operand form held in the PEs and carried across the array.
+    rows, cols : int
+        Array size, 1 to 64 each; ``rows`` is the dot-product slice (K tile), ``cols`` the
+        number of outputs computed at once.
+
+    Attributes
+    ----------
+    a_codes : In(ArrayLayout(n, rows)), a_valid : In(1)
+        One activation vector (K slice) per cycle; decoded once at the left edge.
+    a_first : In(1)
+        This vector is the first of a new weight tile: each PE makes its shadow weight active
+        as the vector reaches it (the swap rides the skewed wavefront).
+    a_IS, w_IS : In
+        TFX only: run-time IS of activations and weights.
+    w_codes : In(ArrayLayout(n, cols)), w_row : In(range(rows)), w_load : In(1)
+        Load one row of weights into the PEs' shadow registers (decoded once, on the way in).
+        Row ``i`` of the next tile may be loaded from ``i + cols + 1`` cycles after the current
+        tile's first vector (once the swap has passed that row); earlier is outside the contract.
+    psums : Out(ArrayLayout(signed(psum_width), cols)), nar : Out(cols), psum_valid : Out(1)
+        The column sums of one input vector, all in the same cycle, ``latency`` cycles after it.
+
+    Notes
+    -----
+    Latency ``rows + cols`` cycles from ``a_valid`` to ``psum_valid`` (1 decode register, row
+    skew, ``rows`` PEs down a column, column deskew); one input vector per cycle, so every PE
+    does one MAC per cycle in steady state.
+    """
+
+    def __init__(self, *, family, form="int", rows, cols):
+        self._family = check_family(family)
+        self._form = check_form(family, form)
+        self._rows = check_int("rows", rows, 1, 64)
+        self._cols = check_int("cols", cols, 1, 64)
+        self._psum_width = partial_sum_width(family, rows)
+        members = {
+            "a_codes": In(data.ArrayLayout(family.n, rows)), "a_valid": In(1),
+            "w_codes": In(data.ArrayLayout(family.n, cols)), "w_row": In(range(rows)),
+            "w_load": In(1), "a_first": In(1),
+            "psums": Out(data.ArrayLayout(signed(self._psum_width), cols)), "nar": Out(cols),
+            "psum_valid": Out(1),
+        }
+        if isinstance(family, TFXFamily):
+            members.update(a_IS=In(is_shape(family)), w_IS=In(is_shape(family)))
+        super().__init__(members)
+
+    @property
+    def latency(self):
+        return self._rows + self._cols
+
+    @property
+    def psum_width(self):
+        return self._psum_width
+
+    def elaborate(self, platform):
+        m = Module()
+        family, form, rows, cols = self._family, self._form, self._rows, self._cols
+        tfx = isinstance(family, TFXFamily)
+
+        # Weight decoders, one per column, on the load path.
+        weights = []
+        for j in range(cols):
+            decoder = Decoder(family=family, form=form)
+            m.submodules[f"w_decoder_{j}"] = decoder
+            m.d.comb += decoder.code.eq(self.w_codes[j])
+            if tfx:
+                m.d.comb += decoder.IS.eq(self.w_IS)
+            weights.append(decoder.operand)
+
+        # Activation decoders, one per row, then a register and the row skew.
+        rows_in = []
+        valid, first = Signal(), Signal()
+        m.d.sync += [valid.eq(self.a_valid), first.eq(self.a_first)]
+        for i in range(rows):
+            decoder = Decoder(family=family, form=form)
+            m.submodules[f"a_decoder_{i}"] = decoder
+            m.d.comb += decoder.code.eq(self.a_codes[i])
+            if tfx:
+                m.d.comb += decoder.IS.eq(self.a_IS)
+            operand = Signal.like(decoder.operand, name=f"a_decoded_{i}")
+            m.d.sync += operand.eq(decoder.operand)
+            rows_in.append((_delayed(m, operand, i, f"a_skew_{i}"),
+                            _delayed(m, valid, i, f"a_valid_skew_{i}"),
+                            _delayed(m, first, i, f"a_first_skew_{i}")))
+
+        grid = [[ProcessingElement(family=family, form=form, psum_width=self._psum_width)
+                 for _ in range(cols)] for _ in range(rows)]
+        for i in range(rows):
+            for j in range(cols):
+                pe = grid[i][j]
+                m.submodules[f"pe_{i}_{j}"] = pe
+                left = grid[i][j - 1] if j else None
+                a, a_valid, a_first = rows_in[i] if j == 0 else (
+                    left.a_out, left.a_valid_out, left.a_first_out)
+                m.d.comb += [pe.a_in.eq(a), pe.a_valid_in.eq(a_valid), pe.a_first_in.eq(a_first),
+                             pe.w_in.eq(weights[j]), pe.w_load.eq(self.w_load & (self.w_row == i))]
+                if i == 0:
+                    m.d.comb += [pe.psum_in.eq(0), pe.nar_in.eq(0)]
+                else:
+                    m.d.comb += [pe.psum_in.eq(grid[i - 1][j].psum_out),
+                                 pe.nar_in.eq(grid[i - 1][j].nar_out)]
+
+        # Column deskew: column j leaves one cycle after column j-1.
+        for j in range(cols):
+            bottom = grid[rows - 1][j]
+            m.d.comb += [
+                self.psums[j].eq(_delayed(m, bottom.psum_out, cols - 1 - j, f"deskew_{j}")),
+                self.nar[j].eq(_delayed(m, bottom.nar_out, cols - 1 - j, f"nar_deskew_{j}")),
+            ]
+        m.d.comb += self.psum_valid.eq(_delayed(m, valid, rows + cols - 1, "valid"))
+        return m
