@@ -145,7 +145,7 @@ def _check_bias(bias, N, limits):
     if bias is None:
         return np.zeros(N, dtype=np.int64)
     bias = np.asarray(bias)
-    if bias.dtype.kind not in "iu" and not (bias.dtype == object and bias.size == 0):
+    if bias.dtype.kind not in "iu":
         raise TypeError(f"bias must be integers in accumulator units, not {bias.dtype}")
     bias = np.broadcast_to(bias.astype(np.int64), (N,))
     if bias.size and np.abs(bias).max() > limits.max_abs_bias:

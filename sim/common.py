@@ -60,7 +60,8 @@ class Scoreboard:
     def __init__(self, name):
         self.name = name
         self.checked = 0
-        self.mismatches = []
+        self.mismatched = 0
+        self.mismatches = []  # the first few, for the failure message
 
     def compare(self, got, expected, context):
         got, expected = np.asarray(got), np.asarray(expected)
@@ -70,12 +71,12 @@ class Scoreboard:
         for i in bad[:5]:
             self.mismatches.append((context[i] if context is not None else i, got.flat[i],
                                     expected.flat[i]))
-        self.mismatches_total = getattr(self, "mismatches_total", 0) + bad.size
+        self.mismatched += bad.size
 
     def check(self, log=None):
         if log is not None:
             log.info("%s: %d results checked, %d mismatches", self.name, self.checked,
-                     getattr(self, "mismatches_total", 0))
+                     self.mismatched)
         assert self.checked > 0, f"{self.name}: nothing was checked"
-        assert not self.mismatches, (f"{self.name}: {self.mismatches_total} of {self.checked} "
+        assert not self.mismatched, (f"{self.name}: {self.mismatched} of {self.checked} "
                                      f"differ from the golden model, e.g. {self.mismatches[:5]}")
