@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.family import TFXFamily
 from .operand import check_family, check_form, operand_layout
 
-__all__ = ["Decoder", "is_shape"]
+__all__ = ["Decoder", "is_shape", "add_decoder"]
 
 
 def is_shape(family):
@@ -101,3 +101,14 @@ class Decoder(wiring.Component):
             m.d.comb += self.operand.value.eq(Mux(sign, -magnitude, magnitude))
         m.d.comb += self.operand.nar.eq(nar)
         return m
+
+
+def add_decoder(m, name, *, family, form, code, IS=None):
+    """Add a :class:`Decoder` of ``code`` (with run-time ``IS`` for TFX) to module ``m`` as
+    submodule ``name``; return its operand."""
+    decoder = Decoder(family=family, form=form)
+    m.submodules[name] = decoder
+    m.d.comb += decoder.code.eq(code)
+    if isinstance(family, TFXFamily):
+        m.d.comb += decoder.IS.eq(IS)
+    return decoder.operand

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden._checks import check_int
 from golden.arith import accumulator_width
 from golden.family import TFXFamily
-from .decoder import Decoder, is_shape
+from .decoder import add_decoder, is_shape
 from .operand import check_family, check_form, operand_layout
 
 __all__ = ["MAC", "DecodingMAC", "Product"]
@@ -150,14 +150,14 @@ class DecodingMAC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.a_decoder = a_dec = Decoder(family=self._family, form=self._form)
-        m.submodules.w_decoder = w_dec = Decoder(family=self._family, form=self._form)
+        tfx = isinstance(self._family, TFXFamily)
+        a = add_decoder(m, "a_decoder", family=self._family, form=self._form, code=self.a_code,
+                        IS=self.a_IS if tfx else None)
+        w = add_decoder(m, "w_decoder", family=self._family, form=self._form, code=self.w_code,
+                        IS=self.w_IS if tfx else None)
         m.submodules.mac = mac = self._mac
-        m.d.comb += [a_dec.code.eq(self.a_code), w_dec.code.eq(self.w_code)]
-        if isinstance(self._family, TFXFamily):
-            m.d.comb += [a_dec.IS.eq(self.a_IS), w_dec.IS.eq(self.w_IS)]
         m.d.comb += [
-            mac.a.eq(a_dec.operand), mac.w.eq(w_dec.operand),
+            mac.a.eq(a), mac.w.eq(w),
             mac.en.eq(self.en), mac.clear.eq(self.clear), mac.load_bias.eq(self.load_bias),
             mac.bias.eq(self.bias), self.acc.eq(mac.acc), self.nar.eq(mac.nar),
         ]

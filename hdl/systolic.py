@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
 from golden.family import TFXFamily
-from .decoder import Decoder, is_shape
+from .decoder import add_decoder, is_shape
 from .operand import check_family, check_form
 from .pe import ProcessingElement
 
@@ -97,27 +97,20 @@ class SystolicCore(wiring.Component):
         tfx = isinstance(family, TFXFamily)
 
         # Weight decoders, one per column, on the load path.
-        weights = []
-        for j in range(cols):
-            decoder = Decoder(family=family, form=form)
-            m.submodules[f"w_decoder_{j}"] = decoder
-            m.d.comb += decoder.code.eq(self.w_codes[j])
-            if tfx:
-                m.d.comb += decoder.IS.eq(self.w_IS)
-            weights.append(decoder.operand)
+        w_IS = self.w_IS if tfx else None
+        weights = [add_decoder(m, f"w_decoder_{j}", family=family, form=form,
+                               code=self.w_codes[j], IS=w_IS) for j in range(cols)]
 
         # Activation decoders, one per row, then a register and the row skew.
         rows_in = []
         valid, first = Signal(), Signal()
         m.d.sync += [valid.eq(self.a_valid), first.eq(self.a_first)]
+        a_IS = self.a_IS if tfx else None
         for i in range(rows):
-            decoder = Decoder(family=family, form=form)
-            m.submodules[f"a_decoder_{i}"] = decoder
-            m.d.comb += decoder.code.eq(self.a_codes[i])
-            if tfx:
-                m.d.comb += decoder.IS.eq(self.a_IS)
-            operand = Signal.like(decoder.operand, name=f"a_decoded_{i}")
-            m.d.sync += operand.eq(decoder.operand)
+            decoded = add_decoder(m, f"a_decoder_{i}", family=family, form=form,
+                                  code=self.a_codes[i], IS=a_IS)
+            operand = Signal.like(decoded, name=f"a_decoded_{i}")
+            m.d.sync += operand.eq(decoded)
             rows_in.append((_delayed(m, operand, i, f"a_skew_{i}"),
                             _delayed(m, valid, i, f"a_valid_skew_{i}"),
                             _delayed(m, first, i, f"a_first_skew_{i}")))
