@@ -224,20 +224,25 @@ class NumberFormat(abc.ABC):
             What NaN inputs do: a ``ValueError`` (default), or code 0.
         """
         x = self._check_real(x, nan)
-        finite = np.nan_to_num(x, nan=0.0, posinf=np.finfo(np.float64).max,
+        finite = np.nan_to_num(x, posinf=np.finfo(np.float64).max,
                                neginf=-np.finfo(np.float64).max)
         mantissa, exponent = np.frexp(finite)
         mantissa = np.ldexp(mantissa, 53).astype(np.int64)
         return self.quantize_exact(mantissa, exponent.astype(np.int64) - 53)
 
     def _check_real(self, x, nan):
+        """``x`` as float64, NaN an error (``nan="raise"``) or replaced by 0 (``"zero"``)."""
         check_choice("nan", nan, ("raise", "zero"))
         x = np.asarray(x)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"Values to quantize must be real numbers, not {x.dtype}")
         x = x.astype(np.float64, copy=False)
-        if nan == "raise" and np.isnan(x).any():
-            raise ValueError(f"Cannot quantize NaN to {self.label}; pass nan='zero' to map it to 0")
+        nans = np.isnan(x)
+        if nans.any():
+            if nan == "raise":
+                raise ValueError(f"Cannot quantize NaN to {self.label}; "
+                                 f"pass nan='zero' to map it to 0")
+            x = np.where(nans, 0.0, x)
         return x
 
 

@@ -96,8 +96,6 @@ class FXP(NumberFormat):
 
     def quantize(self, x, *, nan="raise"):
         x = self._check_real(x, nan)
-        if nan == "zero":
-            x = np.where(np.isnan(x), 0.0, x)
         with np.errstate(over="ignore"):  # overflow to inf saturates like any large value
             scaled = x.reshape(-1) * (2.0 ** self._F)  # exact: a power of two
         np.rint(scaled, out=scaled)

@@ -149,8 +149,6 @@ class TFX(NumberFormat):
 
     def quantize(self, x, *, nan="raise"):
         x = self._check_real(x, nan)
-        if nan == "zero":
-            x = np.where(np.isnan(x), 0.0, x)
         table, low_bits, cut = self._fast_table
         offset = np.int64(self._SC) << _MANTISSA_BITS
         low = low_bits + offset
