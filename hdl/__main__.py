@@ -6,6 +6,7 @@
     python -m hdl mac --family tfx:8,3 --K 64 --form ses [--decoding]
     python -m hdl scaling --family fxp:8 --acc-width 40 --m-bits 16 --shift-max 31
     python -m hdl dot --family tfx:8,3 --K 64 --form ses
+    python -m hdl array --family tfx:8,3 --rows 4 --cols 4 --K 64 --depth 64 --form ses
 
 Families: tfx:N,IS_MAX[,IS_MIN], fxp:N, ufxp:N. Writes to standard output without -o.
 """
@@ -17,6 +18,7 @@ from amaranth.back import verilog
 
 from golden.arith import ScalingLimits
 from golden.family import parse_family
+from .accelerator import Accelerator
 from .decoder import Decoder
 from .dot import DotProductUnit
 from .mac import MAC, DecodingMAC
@@ -31,6 +33,9 @@ def build(args):
         kind = DecodingMAC if args.decoding else MAC
         return kind(family=family, K=args.K, form=args.form, bias_bits=args.bias_bits)
     limits = ScalingLimits(bias_bits=args.bias_bits, m_bits=args.m_bits, shift_max=args.shift_max)
+    if args.component == "array":
+        return Accelerator(family=family, form=args.form, rows=args.rows, cols=args.cols,
+                           max_K=args.K, depth=args.depth, limits=limits)
     if args.component == "dot":
         return DotProductUnit(family=family, K=args.K, form=args.form, limits=limits)
     return ScalingStage(acc_width=args.acc_width, out_family=family, limits=limits)
@@ -39,10 +44,15 @@ def build(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m hdl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("component", choices=("decoder", "mac", "scaling", "dot"))
+    parser.add_argument("component", choices=("decoder", "mac", "scaling", "dot", "array"))
     parser.add_argument("--family", required=True, help="tfx:N,IS_MAX[,IS_MIN], fxp:N or ufxp:N")
     parser.add_argument("--form", default="int", help="operand form: int or ses (TFX only)")
-    parser.add_argument("--K", type=int, default=64, help="longest dot product (mac, dot)")
+    parser.add_argument("--K", type=int, default=64,
+                        help="longest dot product (mac, dot, array)")
+    parser.add_argument("--rows", type=int, default=4, help="array rows (K tile)")
+    parser.add_argument("--cols", type=int, default=4, help="array columns (outputs at once)")
+    parser.add_argument("--depth", type=int, default=64,
+                        help="array accumulator buffer entries (longest pass)")
     parser.add_argument("--decoding", action="store_true", help="mac with its two decoders")
     parser.add_argument("--bias-bits", type=int, default=32)
     parser.add_argument("--acc-width", type=int, default=40, help="accumulator bits (scaling)")

@@ -14,13 +14,19 @@ from .decoder import add_decoder, is_shape
 from .operand import check_family, check_form
 from .pe import ProcessingElement
 
-__all__ = ["SystolicCore", "partial_sum_width"]
+__all__ = ["SystolicCore", "partial_sum_width", "core_latency"]
 
 
 def partial_sum_width(family, rows):
     """Bits of a column's partial sum over ``rows`` products: it never wraps."""
     widest = family.widest()
     return (rows * widest.max_abs_int ** 2).bit_length() + 1
+
+
+def core_latency(rows, cols):
+    """Cycles from an activation vector to its column sums: decode register, row skew, the
+    column of PEs, column deskew."""
+    return rows + cols
 
 
 def _delayed(m, value, cycles, name):
@@ -85,7 +91,7 @@ class SystolicCore(wiring.Component):
 
     @property
     def latency(self):
-        return self._rows + self._cols
+        return core_latency(self._rows, self._cols)
 
     @property
     def psum_width(self):

@@ -51,3 +51,35 @@ def scaling_groups(family, acc_width, limits, seed=1):
                            int(rng.integers(1, m_max + 1)), int(rng.integers(0, limits.shift_max + 1)),
                            bool(rng.integers(0, 2)), out))
     return groups
+
+
+def random_member(family, rng, scales=range(-4, 5)):
+    """A random run-time format of ``family``: any IS, a scale from ``scales``."""
+    scale = int(rng.choice(list(scales)))
+    if family.kind == "tfx":
+        return family.member(int(rng.integers(family.IS_min, family.IS_max + 1)), scale)
+    return family.member(scale)
+
+
+def random_codes(fmt, shape, rng, nar_rate=0.0):
+    """Random codes of ``fmt``; NaR (TFX) only at rate ``nar_rate``."""
+    codes = rng.integers(0, fmt.code_count, shape)
+    if fmt.nar_code is not None:
+        codes[codes == fmt.nar_code] = 0
+        codes[rng.random(shape) < nar_rate] = fmt.nar_code
+    return codes
+
+
+def fitting_output(family, acc, M, shift, rng):
+    """An output format whose range holds most of ``acc * M * 2**-shift`` (so that results
+    are not all saturated or zero), with a little random slack."""
+    values = np.abs(acc.values.astype(np.float64) * M * 2.0 ** (acc.exponent - shift))
+    nonzero = values[values > 0]
+    if not nonzero.size:
+        return random_member(family, rng)
+    if family.kind == "tfx":
+        scale = int(np.floor(np.log2(np.median(nonzero)))) + int(rng.integers(-1, 2))
+    else:
+        scale = family.n - 2 - int(np.floor(np.log2(np.quantile(nonzero, 0.9)))) \
+            - int(rng.integers(0, 2))
+    return random_member(family, rng, [max(-32, min(32, scale))])

@@ -13,7 +13,9 @@ def test_export_every_component(tmp_path, capsys):
                  ["mac", "--family", "tfx:6,2", "--K", "16", "--decoding"],
                  ["mac", "--family", "fxp:8"],
                  ["scaling", "--family", "ufxp:8", "--acc-width", "30"],
-                 ["dot", "--family", "tfx:8,3", "--K", "32", "--form", "ses", "--m-bits", "8"]):
+                 ["dot", "--family", "tfx:8,3", "--K", "32", "--form", "ses", "--m-bits", "8"],
+                 ["array", "--family", "fxp:6", "--rows", "2", "--cols", "3", "--K", "8",
+                  "--depth", "4"]):
         out = tmp_path / "x.v"
         assert main(argv + ["-o", str(out), "--name", "dut"]) == 0
         text = out.read_text()
@@ -27,6 +29,8 @@ def test_export_errors(capsys):
     assert "IS_max must be an integer from 1 to 7, not 9" in capsys.readouterr().err
     assert main(["mac", "--family", "posit:8"]) == 2
     assert "Family spec must be" in capsys.readouterr().err
+    assert main(["array", "--family", "tfx:8,3", "--rows", "0"]) == 2
+    assert "rows must be an integer from 1 to 64, not 0" in capsys.readouterr().err
 
 
 def test_area_flow_counts_cells():

@@ -8,6 +8,8 @@ from amaranth.sim import Simulator
 
 from golden.arith import matmul
 from golden.family import FXPFamily, TFXFamily
+from golden.arith import accumulator_width
+from hdl.accelerator import Accelerator
 from hdl.pe import ProcessingElement
 from hdl.systolic import SystolicCore, partial_sum_width
 
@@ -122,3 +124,25 @@ def test_core_partial_sums_never_wrap():
 def test_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: Accelerator(family=TFXFamily(8, 3), rows=2, cols=2, max_K=0), ValueError,
+     r"max_K must be an integer from 1 to 1048576, not 0"),
+    (lambda: Accelerator(family=TFXFamily(8, 3), rows=2, cols=2, max_K=8, depth=5000),
+     ValueError, "depth must be an integer from 1 to 4096, not 5000"),
+    (lambda: Accelerator(family=FXPFamily(8), rows=2, cols=2, max_K=8, limits=(24, 8, 15)),
+     TypeError, "limits must be a golden.arith.ScalingLimits"),
+    (lambda: Accelerator(family="tfx:8,3", rows=2, cols=2, max_K=8), TypeError,
+     "family must be a TFXFamily or FXPFamily"),
+])
+def test_accelerator_invalid_arguments(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_accelerator_sizes():
+    family = TFXFamily(8, 3)
+    array = Accelerator(family=family, form="ses", rows=4, cols=4, max_K=64)
+    assert array.acc_width == accumulator_width(family.widest(), family.widest(), 64)
+    assert array.latency == 4 + 4 + 1 + 3

@@ -1,0 +1,269 @@
+"""The accelerator: systolic core, K-tile accumulators, scaling stages and stream interfaces."""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden._checks import check_int
+from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
+from golden.family import TFXFamily
+from .decoder import is_shape
+from .operand import check_family, check_form
+from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage
+from .systolic import SystolicCore, core_latency
+
+__all__ = ["Accelerator", "MAX_K", "MAX_DEPTH"]
+
+MAX_K = 1 << 20
+MAX_DEPTH = 4096
+
+
+def activation_layout(family, rows):
+    return data.StructLayout({
+        "codes": data.ArrayLayout(family.n, rows),
+        "first": 1, "acc_first": 1, "acc_last": 1,
+    })
+
+
+def config_layout(family, cols, limits):
+    fields = {
+        "a_scale": SCALE_SHAPE, "w_scale": SCALE_SHAPE, "out_scale": SCALE_SHAPE, "relu": 1,
+        "bias": data.ArrayLayout(signed(limits.bias_bits), cols),
+        "M": data.ArrayLayout(unsigned(limits.m_bits), cols),
+        "shift": data.ArrayLayout(range(limits.shift_max + 1), cols),
+    }
+    if isinstance(family, TFXFamily):
+        fields.update(a_IS=is_shape(family), w_IS=is_shape(family), out_IS=is_shape(family))
+    return data.StructLayout(fields)
+
+
+def result_layout(family, cols):
+    return data.StructLayout({"codes": data.ArrayLayout(family.n, cols), "nar": cols})
+
+
+def _control_layout():
+    return data.StructLayout({"valid": 1, "first": 1, "acc_first": 1, "acc_last": 1})
+
+
+class Accelerator(wiring.Component):
+    """A ``rows x cols`` weight-stationary array that turns codes into output codes, bit-exact.
+
+    Computes, per output row ``m`` and column ``j`` of a layer,
+    ``Q_out(relu?((bias[j] + Σ_k a[m,k] * W[k,j]) * M[j] * 2**(E - shift[j])))``
+    exactly as ``golden.arith.matmul`` followed by ``golden.arith.scale``, for any ``K`` up to
+    ``max_K``: the host splits K into tiles of ``rows``, N into tiles of ``cols`` and M into
+    passes of at most ``depth`` vectors (``sim.tiling`` does it).
+
+    Parameters
+    ----------
+    family : TFXFamily or FXPFamily
+        Operand and output family; each tensor's member (IS and SC, or F) is a run-time register.
+    form : {"int", "ses"}
+        Pre-decoded operand form in the PEs: integers (DSP multipliers) or sign, exponent and
+        significand (fabric and standard cells; TFX only).
+    rows, cols : int
+        Array size, 1 to 64 each.
+    max_K : int
+        Longest dot product supported (1 to 2**20); sets the accumulator width
+        ``accumulator_width(widest, widest, max_K, bias_bits)`` so it never wraps.
+    depth : int
+        Accumulator buffer entries (1 to 4096): the longest pass, in activation vectors.
+    limits : golden.arith.ScalingLimits
+        Sizes of the per-column bias, M and shift registers.
+
+    Attributes
+    ----------
+    config : In(stream.Signature(config_layout))
+        Per-layer formats (IS and scale of activations, weights and outputs), ReLU, and
+        per-column bias (accumulator units), M and shift. Accepted once every vector in flight
+        has left the scaling stages; while it waits, no weights or activations are accepted, so
+        everything after it uses it. Weights are decoded with the ``w_IS`` in force when they
+        are loaded.
+    weights : In(stream.Signature(ArrayLayout(n, cols)))
+        Weight tiles, ``rows`` transfers each (row 0 first), into the double-buffered shadow
+        registers; a tile is accepted while the previous one computes, as soon as each PE row
+        has swapped to it.
+    activations : In(stream.Signature(activation_layout))
+        One K-slice of ``rows`` codes per transfer. ``first`` starts a pass with the next
+        loaded weight tile (not accepted until that tile is loaded); a pass is at most ``depth``
+        vectors, and its ``i``-th vector adds into accumulator ``i``. ``acc_first``: the
+        accumulator starts from the bias (first K-tile). ``acc_last``: it is final, scale it
+        and emit a result (last K-tile). Both flags are constant over a pass.
+    results : Out(stream.Signature(result_layout))
+        One vector of ``cols`` output codes and NaR flags per ``acc_last`` activation, in order.
+        Back-pressure stops the activations before anything is lost.
+    idle : Out(1)
+        No vector in flight (results may still wait in the output FIFO).
+
+    Notes
+    -----
+    Latency ``rows + cols + 4`` cycles from accepting an ``acc_last`` activation to its result
+    entering the output FIFO (core ``rows + cols``, accumulate 1, scale 3) and 2 more to
+    ``results.valid``. One activation per cycle in steady state, so every PE does one MAC per
+    cycle; passes follow each other without a bubble when they are at least ``rows + cols``
+    vectors long (the next tile's weights load behind the swap wavefront).
+    """
+
+    def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
+                 limits=DEFAULT_LIMITS):
+        self._family = check_family(family)
+        self._form = check_form(family, form)
+        self._rows = check_int("rows", rows, 1, 64)
+        self._cols = check_int("cols", cols, 1, 64)
+        self._max_K = check_int("max_K", max_K, 1, MAX_K)
+        self._depth = check_int("depth", depth, 1, MAX_DEPTH)
+        if not isinstance(limits, ScalingLimits):
+            raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
+        self._limits = limits
+        widest = family.widest()
+        self._acc_width = accumulator_width(widest, widest, max_K, bias_bits=limits.bias_bits)
+        self._fifo_depth = core_latency(rows, cols) + 8
+        super().__init__({
+            "config": In(stream.Signature(config_layout(family, cols, limits))),
+            "weights": In(stream.Signature(data.ArrayLayout(family.n, cols))),
+            "activations": In(stream.Signature(activation_layout(family, rows))),
+            "results": Out(stream.Signature(result_layout(family, cols))),
+            "idle": Out(1),
+        })
+
+    family = property(lambda self: self._family)
+    form = property(lambda self: self._form)
+    rows = property(lambda self: self._rows)
+    cols = property(lambda self: self._cols)
+    max_K = property(lambda self: self._max_K)
+    depth = property(lambda self: self._depth)
+    limits = property(lambda self: self._limits)
+    acc_width = property(lambda self: self._acc_width)
+
+    @property
+    def latency(self):
+        """Cycles from accepting an ``acc_last`` activation to its result entering the FIFO."""
+        return core_latency(self._rows, self._cols) + 1 + ScalingStage.LATENCY
+
+    def elaborate(self, platform):
+        m = Module()
+        family, rows, cols, limits = self._family, self._rows, self._cols, self._limits
+        tfx = isinstance(family, TFXFamily)
+        m.submodules.core = core = SystolicCore(family=family, form=self._form, rows=rows,
+                                                cols=cols)
+
+        # Run-time registers of the layer.
+        config = Signal(config_layout(family, cols, limits))
+        exponent = Signal(EXPONENT_SHAPE)
+        pending = Signal(range(self.latency + 2))  # accepted vectors not yet retired
+        config_taken = self.config.valid & (pending == 0)
+        m.d.comb += [self.config.ready.eq(pending == 0), self.idle.eq(pending == 0)]
+        with m.If(config_taken):
+            payload = self.config.payload
+            operand_scales = payload.a_scale + payload.w_scale
+            m.d.sync += [
+                config.eq(payload),
+                exponent.eq(operand_scales - 2 * (family.n - 1) if tfx else -operand_scales),
+            ]
+        if tfx:
+            m.d.comb += [core.a_IS.eq(config.a_IS), core.w_IS.eq(config.w_IS)]
+
+        # Weight loading: one tile waits in the shadow registers; row r of it may be written
+        # once the previous tile's swap has passed row r (r + cols cycles after its first vector).
+        row = Signal(range(rows))
+        shadow_full = Signal()
+        since_swap = Signal(range(rows + cols + 1), init=rows + cols)
+        weights_taken = self.weights.valid & self.weights.ready
+        m.d.comb += [
+            self.weights.ready.eq(~shadow_full & ~self.config.valid & (since_swap >= row + cols)),
+            core.w_codes.eq(self.weights.payload), core.w_row.eq(row),
+            core.w_load.eq(weights_taken),
+        ]
+        with m.If(weights_taken):
+            m.d.sync += row.eq(Mux(row == rows - 1, 0, row + 1))
+            with m.If(row == rows - 1):
+                m.d.sync += shadow_full.eq(1)
+
+        # Activations: a result is only started when the output FIFO is sure to take it.
+        outstanding = Signal(range(self._fifo_depth + 1))  # acc_last vectors not yet read out
+        vector = self.activations.payload
+        m.d.comb += self.activations.ready.eq(
+            ~self.config.valid & (shadow_full | ~vector.first)
+            & ((outstanding < self._fifo_depth) | ~vector.acc_last))
+        accepted = self.activations.valid & self.activations.ready
+        m.d.comb += [core.a_codes.eq(vector.codes), core.a_valid.eq(accepted),
+                     core.a_first.eq(accepted & vector.first)]
+        with m.If(accepted & vector.first):
+            m.d.sync += [shadow_full.eq(0), since_swap.eq(0)]
+        with m.Elif(since_swap != rows + cols):
+            m.d.sync += since_swap.eq(since_swap + 1)
+
+        # The flags travel beside the core; stage L is aligned with its partial sums.
+        control = [Signal(_control_layout(), name="control_in")]
+        m.d.comb += [control[0].valid.eq(accepted), control[0].first.eq(vector.first),
+                     control[0].acc_first.eq(vector.acc_first),
+                     control[0].acc_last.eq(vector.acc_last)]
+        for stage in range(core.latency):
+            delayed = Signal(_control_layout(), name=f"control_d{stage + 1}")
+            m.d.sync += delayed.eq(control[-1])
+            control.append(delayed)
+        arriving, following = control[core.latency], control[core.latency - 1]
+
+        # K-tile accumulators: read the next vector's entry one cycle ahead. A read never hits
+        # the entry written in the same cycle: that would take a pass of one vector followed at
+        # once by the next, but a new tile's weights take at least cols + 1 cycles to load.
+        entry = data.StructLayout({"value": signed(self._acc_width), "nar": 1})
+        m.submodules.buffer = buffer = Memory(shape=data.ArrayLayout(entry, cols),
+                                              depth=self._depth, init=[])
+        write = buffer.write_port()
+        read = buffer.read_port()
+        index = Signal(range(self._depth))
+        next_index = Signal(range(self._depth))
+        m.d.comb += index.eq(Mux(arriving.first, 0, next_index))
+        index_after = Mux(index == self._depth - 1, 0, index + 1)
+        upcoming = Mux(arriving.valid, index_after, next_index)
+        m.d.comb += [read.addr.eq(Mux(following.valid & following.first, 0, upcoming)),
+                     read.en.eq(1)]
+        with m.If(arriving.valid):
+            m.d.sync += next_index.eq(index_after)
+
+        totals = Signal(data.ArrayLayout(entry, cols))
+        for j in range(cols):
+            base = Mux(arriving.acc_first, config.bias[j], read.data[j].value)
+            m.d.comb += [
+                totals[j].value.eq(base + core.psums[j]),
+                totals[j].nar.eq(Mux(arriving.acc_first, 0, read.data[j].nar) | core.nar[j]),
+            ]
+        m.d.comb += [write.addr.eq(index), write.data.eq(totals),
+                     write.en.eq(arriving.valid & ~arriving.acc_last)]
+        final = Signal.like(totals)
+        emit = Signal()
+        m.d.sync += [final.eq(totals), emit.eq(arriving.valid & arriving.acc_last)]
+
+        # One scaling stage per column, then the output FIFO.
+        m.submodules.results_fifo = fifo = SyncFIFOBuffered(
+            width=result_layout(family, cols).size, depth=self._fifo_depth)
+        result = Signal(result_layout(family, cols))
+        for j in range(cols):
+            stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits)
+            m.submodules[f"scaling_{j}"] = stage
+            m.d.comb += [
+                stage.valid_in.eq(emit), stage.acc.eq(final[j].value),
+                stage.nar_in.eq(final[j].nar), stage.exponent.eq(exponent),
+                stage.M.eq(config.M[j]), stage.shift.eq(config.shift[j]),
+                stage.relu.eq(config.relu), stage.out_scale.eq(config.out_scale),
+                result.codes[j].eq(stage.code), result.nar[j].eq(stage.nar),
+            ]
+            if tfx:
+                m.d.comb += stage.out_IS.eq(config.out_IS)
+        produced = m.submodules.scaling_0.valid_out
+        m.d.comb += [
+            fifo.w_stream.payload.eq(result), fifo.w_stream.valid.eq(produced),
+            self.results.payload.eq(fifo.r_stream.payload),
+            self.results.valid.eq(fifo.r_stream.valid),
+            fifo.r_stream.ready.eq(self.results.ready),
+        ]
+
+        delivered = self.results.valid & self.results.ready
+        started = accepted & vector.acc_last
+        m.d.sync += outstanding.eq(outstanding + started - delivered)
+        absorbed = arriving.valid & ~arriving.acc_last  # added into the buffer, nothing to emit
+        m.d.sync += pending.eq(pending + accepted - absorbed - produced)
+        return m

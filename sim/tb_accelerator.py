@@ -1,0 +1,141 @@
+"""cocotb: whole layers through the accelerator's streams against the golden model.
+
+Every output code and NaR flag must equal ``golden.arith.matmul`` + ``scale`` (through
+:func:`sim.tiling.golden_layer`); layers of random shapes and formats, zeros, the accumulator's
+worst case at the largest K, NaR, a conv2d through im2col, with and without idle input gaps and
+output stalls.
+"""
+
+import cocotb
+import numpy as np
+
+from golden.arith import matmul, scale
+from golden.conv import conv2d, im2col
+from .array_driver import ArrayDriver
+from .common import Scoreboard, params
+from .stimulus import fitting_output, random_codes, random_member
+from .tiling import Layer, golden_layer
+
+
+def _check(board, limits, plans_and_inputs, outputs):
+    for (plan, a, w, layer), vectors in zip(plans_and_inputs, outputs):
+        codes = plan.assemble([v[0] for v in vectors])
+        nars = plan.assemble([v[1] for v in vectors])
+        want_codes, want_nar = golden_layer(a, w, layer, limits=limits)
+        context = [(layer.a_fmt.label, layer.w_fmt.label, layer.out_fmt.label, a.shape, w.shape,
+                    i) for i in range(codes.size)]
+        board.compare(codes, want_codes, context)
+        board.compare(nars, want_nar.astype(np.int64), context)
+
+
+def random_layer(driver, rng, M, K, N, nar_rate=0.0):
+    family, limits = driver.family, driver.limits
+    a_fmt, w_fmt = random_member(family, rng), random_member(family, rng)
+    a = random_codes(a_fmt, (M, K), rng, nar_rate)
+    w = random_codes(w_fmt, (K, N), rng, nar_rate / 4)
+    plain = matmul(a, a_fmt, w, w_fmt, nar="flag")
+    span = max(1, min(limits.max_abs_bias, int(np.abs(plain.values).max())))
+    bias = rng.integers(-span, span + 1, N)
+    M_param = rng.integers(1, 1 << limits.m_bits, N)
+    shift = rng.integers(0, limits.shift_max + 1, N)
+    acc = matmul(a, a_fmt, w, w_fmt, bias=bias, nar="flag", limits=limits)
+    out = fitting_output(family, acc, M_param, shift, rng)
+    layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out, N=N, bias=bias,
+                       M=M_param, shift=shift, relu=bool(rng.integers(0, 2)), limits=limits)
+    return a, w, layer
+
+
+async def _run(dut, driver, layers, board, **kwargs):
+    plans = [(driver.plan(a, w, layer), a, w, layer) for a, w, layer in layers]
+    outputs, stats = await driver.run([p[0] for p in plans], **kwargs)
+    _check(board, driver.limits, plans, outputs)
+    return stats
+
+
+@cocotb.test()
+async def random_layers(dut):
+    """Random shapes (K, N and M not multiples of the array, passes longer than the buffer)
+    and formats, NaR operands; once streaming freely, once with gaps and stalls."""
+    p = params()
+    driver = ArrayDriver(dut, p)
+    await driver.start()
+    rng = np.random.default_rng(p.get("seed", 1))
+    layers = []
+    for _ in range(p.get("layers", 6)):
+        M = int(rng.integers(1, 2 * driver.depth + 3))
+        K = int(rng.integers(1, driver.max_K + 1))
+        N = int(rng.integers(1, 2 * driver.cols + 2))
+        layers.append(random_layer(driver, rng, M, K, N, nar_rate=0.02 * (rng.random() < 0.5)))
+    board = Scoreboard("random layers")
+    await _run(dut, driver, layers, board, rng=rng)
+    await _run(dut, driver, layers[::-1], board, rng=rng, input_gaps=0.3, output_stalls=0.4)
+    # A sink that mostly refuses: the output FIFO fills up and must stop the activations.
+    tall = random_layer(driver, rng, 3 * driver.depth + 30, driver.rows, driver.cols)
+    await _run(dut, driver, [tall], board, rng=rng, output_stalls=0.9)
+    board.check(dut._log)
+
+
+@cocotb.test()
+async def zeros_and_extremes(dut):
+    """All-zero operands; every operand at ±maxpos at the largest K with the largest bias,
+    so the accumulator reaches its bound (it must not wrap); single-vector passes."""
+    p = params()
+    driver = ArrayDriver(dut, p)
+    await driver.start()
+    family, limits, K = driver.family, driver.limits, driver.max_K
+    fmt = family.widest()
+    top = fmt.code_count // 2 - 1  # maxpos; its negation is code_count - top
+    neg = fmt.code_count - top
+    N = driver.cols + 1
+    layers = [(np.zeros((3, K), dtype=np.int64), np.zeros((K, N), dtype=np.int64),
+               Layer.make(family=family, a_fmt=fmt, w_fmt=fmt, out_fmt=fmt, N=N))]
+    rng = np.random.default_rng(5)
+    for a_code, sign in ((top, 1), (neg, -1)):
+        a = np.full((2, K), a_code)
+        w = np.full((K, N), top)
+        w[:, 1::2] = neg
+        bias = sign * limits.max_abs_bias * np.where(np.arange(N) % 2, -1, 1)
+        M = (1 << limits.m_bits) - 1
+        acc = matmul(a, fmt, w, fmt, bias=bias, limits=limits)
+        for out, shift in ((fmt, 0), (fitting_output(family, acc, M, limits.shift_max, rng),
+                                      limits.shift_max)):
+            layers.append((a, w, Layer.make(family=family, a_fmt=fmt, w_fmt=fmt, out_fmt=out,
+                                            N=N, bias=bias, M=M, shift=shift, limits=limits)))
+    layers.append(random_layer(driver, rng, 1, K, driver.cols))  # passes of one vector
+    board = Scoreboard("zeros and extremes")
+    await _run(dut, driver, layers, board, rng=rng)
+    acc = matmul(layers[1][0], fmt, layers[1][1], fmt, bias=layers[1][2].bias, limits=limits)
+    dut._log.info("largest |accumulator| %d of %d bits", int(np.abs(acc.values).max()),
+                  int(np.abs(acc.values).max()).bit_length() + 1)
+    board.check(dut._log)
+
+
+@cocotb.test()
+async def conv2d_through_im2col(dut):
+    """A 3x3 convolution (padding 1, stride 1) and a strided one, lowered by im2col."""
+    p = params()
+    driver = ArrayDriver(dut, p)
+    await driver.start()
+    rng = np.random.default_rng(11)
+    family = driver.family
+    board = Scoreboard("conv2d")
+    for (B, C, H, W, OC, k, stride, padding) in ((2, 2, 5, 4, 3, 3, 1, 1), (1, 3, 6, 6, 2, 2, 2, 0)):
+        if C * k * k > driver.max_K:
+            continue
+        x_fmt, w_fmt = random_member(family, rng), random_member(family, rng)
+        x = random_codes(x_fmt, (B, C, H, W), rng)
+        weight = random_codes(w_fmt, (OC, C, k, k), rng)
+        bias = rng.integers(-1000, 1000, OC)
+        acc = conv2d(x, x_fmt, weight, w_fmt, stride=stride, padding=padding, bias=bias,
+                     limits=driver.limits)
+        out = fitting_output(family, acc, 1, 0, rng)
+        layer = Layer.make(family=family, a_fmt=x_fmt, w_fmt=w_fmt, out_fmt=out, N=OC,
+                           bias=bias, relu=True, limits=driver.limits)
+        patches, (oh, ow) = im2col(x, (k, k), stride=stride, padding=padding)
+        w_matrix = weight.reshape(OC, -1).T
+        plan = driver.plan(patches, w_matrix, layer)
+        (vectors,), _ = await driver.run([plan], rng=rng, input_gaps=0.1, output_stalls=0.1)
+        got = plan.assemble([v[0] for v in vectors]).reshape(B, oh, ow, OC)
+        want = scale(acc, out, relu=True, limits=driver.limits)
+        board.compare(got, want, None)
+    board.check(dut._log)

@@ -1,0 +1,167 @@
+"""Host-side tiling of a layer onto the accelerator, and the golden result it must produce.
+
+A layer is ``Q_out(relu?((bias + a @ w) * M * 2**(E - shift)))`` on codes: ``a`` (M, K) in
+``a_fmt``, ``w`` (K, N) in ``w_fmt``. :func:`plan_layer` cuts it into what the accelerator's
+streams take, in order:
+
+- for every tile of ``cols`` output columns: one config transfer (formats, that tile's bias,
+  M and shift), then for every chunk of at most ``depth`` rows of ``a``: one pass per tile of
+  ``rows`` of K, each a weight tile (``rows`` transfers) and the chunk's activation vectors,
+  the first marked ``first``, all of the first K-tile ``acc_first`` and of the last ``acc_last``;
+- the accelerator returns one result vector per activation of a last pass, in that order, and
+  :meth:`LayerPlan.assemble` puts them back into an (M, N) array.
+
+K, N and M need not be multiples of anything: missing rows and columns are zero codes (zero
+in every format), padded output columns are dropped.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from golden._checks import check_int
+from golden.arith import DEFAULT_LIMITS, ScalingLimits, matmul, scale
+from golden.family import TFXFamily
+
+__all__ = ["Layer", "LayerPlan", "Pass", "plan_layer", "golden_layer"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The run-time parameters of one layer (what the config stream carries)."""
+
+    family: object
+    a_fmt: object
+    w_fmt: object
+    out_fmt: object
+    bias: np.ndarray
+    M: np.ndarray
+    shift: np.ndarray
+    relu: bool = False
+
+    @classmethod
+    def make(cls, *, family, a_fmt, w_fmt, out_fmt, N, bias=0, M=1, shift=0, relu=False,
+             limits=DEFAULT_LIMITS):
+        """Validated layer for hardware built for ``family``, per-column parameters broadcast
+        to ``N`` columns."""
+        for name, fmt in (("a_fmt", a_fmt), ("w_fmt", w_fmt), ("out_fmt", out_fmt)):
+            try:
+                family.check_member(fmt)
+            except ValueError:
+                raise ValueError(f"{name} {getattr(fmt, 'label', fmt)!r} is not a member of the hardware's "
+                                 f"family {family.label}") from None
+        N = check_int("N", N, 1, 1 << 30)
+        channel = lambda name, v, lo, hi: _channel(name, v, lo, hi, N)
+        return cls(family, a_fmt, w_fmt, out_fmt,
+                   channel("bias", bias, -limits.max_abs_bias, limits.max_abs_bias),
+                   channel("M", M, 1, (1 << limits.m_bits) - 1),
+                   channel("shift", shift, 0, limits.shift_max), bool(relu))
+
+    def config(self, columns, cols):
+        """The config payload (a dict of field values) for output columns ``columns``."""
+        pad = cols - len(range(*columns.indices(len(self.bias))))
+        fields = {
+            "relu": int(self.relu),
+            "bias": list(self.bias[columns]) + [0] * pad,
+            "M": list(self.M[columns]) + [1] * pad,
+            "shift": list(self.shift[columns]) + [0] * pad,
+        }
+        for prefix, fmt in (("a", self.a_fmt), ("w", self.w_fmt), ("out", self.out_fmt)):
+            if isinstance(self.family, TFXFamily):
+                fields[f"{prefix}_IS"], fields[f"{prefix}_scale"] = fmt.IS, fmt.SC
+            else:
+                fields[f"{prefix}_scale"] = fmt.F
+        return {k: [int(x) for x in v] if isinstance(v, list) else int(v)
+                for k, v in fields.items()}
+
+
+def _channel(name, value, low, high, N):
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers from {low} to {high}, not {array.dtype}")
+    try:
+        array = np.broadcast_to(array.astype(np.int64), (N,)).copy()
+    except ValueError:
+        raise ValueError(f"{name} must be a scalar or have one value per output column "
+                         f"({N}), not shape {np.shape(value)}") from None
+    bad = array[(array < low) | (array > high)]
+    if bad.size:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, not {int(bad[0])}")
+    return array
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One weight tile and the activation vectors that use it."""
+
+    weights: np.ndarray  # (rows, cols) codes
+    activations: np.ndarray  # (P, rows) codes
+    acc_first: bool
+    acc_last: bool
+
+
+@dataclass
+class LayerPlan:
+    """Everything the streams carry for one layer, in order, and how results come back."""
+
+    shape: tuple  # (M, N) of the output
+    groups: list = field(default_factory=list)  # (config dict, [Pass, ...]) per column tile
+    slots: list = field(default_factory=list)  # (row, columns) of each result vector, in order
+
+    @property
+    def results(self):
+        return len(self.slots)
+
+    def assemble(self, vectors):
+        """(M, N) array from the result vectors (each of length ``cols``), in stream order."""
+        if len(vectors) != len(self.slots):
+            raise ValueError(f"expected {len(self.slots)} result vectors, got {len(vectors)}")
+        out = np.zeros(self.shape, dtype=np.int64)
+        for (row, columns), vector in zip(self.slots, vectors):
+            width = len(range(*columns.indices(self.shape[1])))
+            out[row, columns] = np.asarray(vector)[:width]
+        return out
+
+
+def plan_layer(a, w, layer, *, rows, cols, depth, max_K):
+    """Tile ``a @ w`` (codes, (M, K) and (K, N)) for a ``rows x cols`` array; see the module."""
+    a = layer.a_fmt.check_codes(a)
+    w = layer.w_fmt.check_codes(w)
+    if a.ndim != 2 or w.ndim != 2 or a.shape[1] != w.shape[0]:
+        raise ValueError(f"Shapes do not fit a matrix product (M, K) @ (K, N): "
+                         f"{a.shape} and {w.shape}")
+    (M, K), N = a.shape, w.shape[1]
+    if N != len(layer.bias):
+        raise ValueError(f"the layer has {len(layer.bias)} output columns, w has {N}")
+    check_int("K", K, 1, max_K)
+    check_int("M", M, 1, 1 << 30)
+    k_tiles = -(-K // rows)
+    a_padded = np.zeros((M, k_tiles * rows), dtype=np.int64)
+    a_padded[:, :K] = a
+    n_tiles = -(-N // cols)
+    w_padded = np.zeros((k_tiles * rows, n_tiles * cols), dtype=np.int64)
+    w_padded[:K, :N] = w
+    plan = LayerPlan((M, N))
+    for nt in range(n_tiles):
+        columns = slice(nt * cols, min(N, (nt + 1) * cols))
+        passes = []
+        for start in range(0, M, depth):
+            chunk = range(start, min(M, start + depth))
+            for kt in range(k_tiles):
+                ks = slice(kt * rows, (kt + 1) * rows)
+                passes.append(Pass(w_padded[ks, nt * cols:(nt + 1) * cols],
+                                   a_padded[chunk.start:chunk.stop, ks],
+                                   kt == 0, kt == k_tiles - 1))
+            plan.slots += [(row, columns) for row in chunk]
+        plan.groups.append((layer.config(columns, cols), passes))
+    return plan
+
+
+def golden_layer(a, w, layer, *, limits=DEFAULT_LIMITS):
+    """The codes and NaR flags the accelerator must return for ``a @ w`` (golden model)."""
+    if not isinstance(limits, ScalingLimits):
+        raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
+    acc = matmul(a, layer.a_fmt, w, layer.w_fmt, bias=layer.bias, nar="flag", limits=limits)
+    codes = scale(acc, layer.out_fmt, M=layer.M, shift=layer.shift, relu=layer.relu,
+                  limits=limits)
+    return codes, acc.nar
