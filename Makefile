@@ -10,7 +10,7 @@ COMPONENT ?= mac
 FAMILY ?= tfx:8,3
 HDL_ARGS ?=
 
-.PHONY: help deps test sim table bench area verilog clean
+.PHONY: help deps test sim table bench area perf train-digits verilog clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -18,6 +18,8 @@ help:
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
 	@echo "make bench                  quantizer throughput benchmark (TFX vs FXP)"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
+	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
+	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
 	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
 	@echo "make clean                  remove build products (keeps .venv)"
 
@@ -43,6 +45,12 @@ bench: $(STAMP)
 
 area: $(STAMP)
 	$(PY) -m scripts.area
+
+perf: $(STAMP)
+	$(PY) -m scripts.perf
+
+train-digits: $(STAMP)
+	$(PY) -m scripts.train_digits
 
 verilog: $(STAMP)
 	mkdir -p build/verilog

@@ -11,13 +11,16 @@ import numpy as np
 
 from golden.arith import matmul, scale
 from golden.conv import conv2d, im2col
+from golden.datasets import load_digits
+from golden.layers import choose_format, quantize_dense
+from golden.models import MODELS, load_mlp
 from .array_driver import ArrayDriver
 from .common import Scoreboard, params
 from .stimulus import fitting_output, random_codes, random_member
 from .tiling import Layer, golden_layer
 
 
-def _check(board, limits, plans_and_inputs, outputs):
+def check_layers(board, limits, plans_and_inputs, outputs):
     for (plan, a, w, layer), vectors in zip(plans_and_inputs, outputs):
         codes = plan.assemble([v[0] for v in vectors])
         nars = plan.assemble([v[1] for v in vectors])
@@ -48,7 +51,7 @@ def random_layer(driver, rng, M, K, N, nar_rate=0.0):
 async def _run(dut, driver, layers, board, **kwargs):
     plans = [(driver.plan(a, w, layer), a, w, layer) for a, w, layer in layers]
     outputs, stats = await driver.run([p[0] for p in plans], **kwargs)
-    _check(board, driver.limits, plans, outputs)
+    check_layers(board, driver.limits, plans, outputs)
     return stats
 
 
@@ -138,4 +141,37 @@ async def conv2d_through_im2col(dut):
         got = plan.assemble([v[0] for v in vectors]).reshape(B, oh, ow, OC)
         want = scale(acc, out, relu=True, limits=driver.limits)
         board.compare(got, want, None)
+    board.check(dut._log)
+
+
+@cocotb.test(skip=params()["max_K"] < 64)
+async def trained_digits_layer(dut):
+    """The first layer (64 -> 32, ReLU) of the shipped digits MLP on real test images, with
+    formats from the per-layer search (TENT for TFX), through the array, bit-exact; the
+    hardware's hidden codes then classify the images through the float second layer."""
+    p = params()
+    driver = ArrayDriver(dut, p)
+    await driver.start()
+    model = load_mlp(MODELS / "digits_mlp.npz")
+    x_cal, _ = load_digits("calibration")
+    x_test, y_test = load_digits("test")
+    x_test, y_test = x_test[:p.get("images", 48)], y_test[:p.get("images", 48)]
+    a_fmt = choose_format(x_cal, driver.family)
+    w, b = model.layers[0]
+    w_codes, layer = quantize_dense(w, b, family=driver.family, a_fmt=a_fmt, relu=True,
+                                    calibration_out=model.activations(x_cal)[1],
+                                    limits=driver.limits)
+    a_codes = a_fmt.quantize(x_test)
+    plan = driver.plan(a_codes, w_codes, layer)
+    (vectors,), stats = await driver.run([plan])
+    board = Scoreboard("trained digits layer")
+    check_layers(board, driver.limits, [(plan, a_codes, w_codes, layer)], [vectors])
+    hidden = layer.out_fmt.decode(plan.assemble([v[0] for v in vectors]))
+    w2, b2 = model.layers[1]
+    accuracy = float(np.mean(np.argmax(hidden @ w2 + b2, axis=1) == y_test))
+    dut._log.info("formats a %s, w %s, out %s; %d cycles; %d images, accuracy %.3f (float "
+                  "model %.3f)", a_fmt.label, layer.w_fmt.label, layer.out_fmt.label,
+                  stats.cycles, len(y_test), accuracy,
+                  float(np.mean(model.predict(x_test) == y_test)))
+    assert accuracy > 0.8, "the quantized layer no longer classifies digits"
     board.check(dut._log)

@@ -20,74 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden._checks import check_int
-from golden.arith import DEFAULT_LIMITS, ScalingLimits, matmul, scale
-from golden.family import TFXFamily
+from golden.layers import Layer, run_layer
 
 __all__ = ["Layer", "LayerPlan", "Pass", "plan_layer", "golden_layer"]
 
-
-@dataclass(frozen=True)
-class Layer:
-    """The run-time parameters of one layer (what the config stream carries)."""
-
-    family: object
-    a_fmt: object
-    w_fmt: object
-    out_fmt: object
-    bias: np.ndarray
-    M: np.ndarray
-    shift: np.ndarray
-    relu: bool = False
-
-    @classmethod
-    def make(cls, *, family, a_fmt, w_fmt, out_fmt, N, bias=0, M=1, shift=0, relu=False,
-             limits=DEFAULT_LIMITS):
-        """Validated layer for hardware built for ``family``, per-column parameters broadcast
-        to ``N`` columns."""
-        for name, fmt in (("a_fmt", a_fmt), ("w_fmt", w_fmt), ("out_fmt", out_fmt)):
-            try:
-                family.check_member(fmt)
-            except ValueError:
-                raise ValueError(f"{name} {getattr(fmt, 'label', fmt)!r} is not a member of the hardware's "
-                                 f"family {family.label}") from None
-        N = check_int("N", N, 1, 1 << 30)
-        channel = lambda name, v, lo, hi: _channel(name, v, lo, hi, N)
-        return cls(family, a_fmt, w_fmt, out_fmt,
-                   channel("bias", bias, -limits.max_abs_bias, limits.max_abs_bias),
-                   channel("M", M, 1, (1 << limits.m_bits) - 1),
-                   channel("shift", shift, 0, limits.shift_max), bool(relu))
-
-    def config(self, columns, cols):
-        """The config payload (a dict of field values) for output columns ``columns``."""
-        pad = cols - len(range(*columns.indices(len(self.bias))))
-        fields = {
-            "relu": int(self.relu),
-            "bias": list(self.bias[columns]) + [0] * pad,
-            "M": list(self.M[columns]) + [1] * pad,
-            "shift": list(self.shift[columns]) + [0] * pad,
-        }
-        for prefix, fmt in (("a", self.a_fmt), ("w", self.w_fmt), ("out", self.out_fmt)):
-            if isinstance(self.family, TFXFamily):
-                fields[f"{prefix}_IS"], fields[f"{prefix}_scale"] = fmt.IS, fmt.SC
-            else:
-                fields[f"{prefix}_scale"] = fmt.F
-        return {k: [int(x) for x in v] if isinstance(v, list) else int(v)
-                for k, v in fields.items()}
-
-
-def _channel(name, value, low, high, N):
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be integers from {low} to {high}, not {array.dtype}")
-    try:
-        array = np.broadcast_to(array.astype(np.int64), (N,)).copy()
-    except ValueError:
-        raise ValueError(f"{name} must be a scalar or have one value per output column "
-                         f"({N}), not shape {np.shape(value)}") from None
-    bad = array[(array < low) | (array > high)]
-    if bad.size:
-        raise ValueError(f"{name} must be an integer from {low} to {high}, not {int(bad[0])}")
-    return array
+#: The codes and NaR flags the accelerator must return for a layer: the golden model's.
+golden_layer = run_layer
 
 
 @dataclass(frozen=True)
@@ -155,13 +93,3 @@ def plan_layer(a, w, layer, *, rows, cols, depth, max_K):
             plan.slots += [(row, columns) for row in chunk]
         plan.groups.append((layer.config(columns, cols), passes))
     return plan
-
-
-def golden_layer(a, w, layer, *, limits=DEFAULT_LIMITS):
-    """The codes and NaR flags the accelerator must return for ``a @ w`` (golden model)."""
-    if not isinstance(limits, ScalingLimits):
-        raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
-    acc = matmul(a, layer.a_fmt, w, layer.w_fmt, bias=layer.bias, nar="flag", limits=limits)
-    codes = scale(acc, layer.out_fmt, M=layer.M, shift=layer.shift, relu=layer.relu,
-                  limits=limits)
-    return codes, acc.nar

@@ -146,3 +146,41 @@ def test_accelerator_sizes():
     array = Accelerator(family=family, form="ses", rows=4, cols=4, max_K=64)
     assert array.acc_width == accumulator_width(family.widest(), family.widest(), 64)
     assert array.latency == 4 + 4 + 1 + 3
+
+
+@pytest.mark.parametrize("rows,cols", [(2, 2), (3, 4)])
+def test_accelerator_latency(rows, cols):
+    """The documented latency: ``results.valid`` rises ``latency + 2`` cycles after the edge
+    that accepts a pass's only activation (FIFO write and its output register)."""
+    array = Accelerator(family=FXPFamily(8), rows=rows, cols=cols, max_K=8, depth=4)
+    cycles = []
+
+    async def bench(ctx):
+        ctx.set(array.results.ready, 1)
+        ctx.set(array.config.valid, 1)
+        ctx.set(array.config.payload.M, [1] * cols)
+        await ctx.tick()
+        ctx.set(array.config.valid, 0)
+        ctx.set(array.weights.valid, 1)
+        for _ in range(rows):
+            assert ctx.get(array.weights.ready)
+            await ctx.tick()
+        ctx.set(array.weights.valid, 0)
+        ctx.set(array.activations.valid, 1)
+        for flag in ("first", "acc_first", "acc_last"):
+            ctx.set(getattr(array.activations.payload, flag), 1)
+        assert ctx.get(array.activations.ready)
+        await ctx.tick()
+        ctx.set(array.activations.valid, 0)
+        count = 1
+        while not ctx.get(array.results.valid):
+            assert count < 100
+            await ctx.tick()
+            count += 1
+        cycles.append(count)
+
+    sim = Simulator(array)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert cycles == [array.latency + 2] and array.latency == rows + cols + 4

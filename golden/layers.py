@@ -1,0 +1,125 @@
+"""One layer of a quantized network on codes: its run-time parameters, its exact result, and
+how a trained float layer is quantized onto a hardware family (TENT's per-layer search).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import check_int
+from .arith import DEFAULT_LIMITS, ScalingLimits, matmul, scale
+from .family import TFXFamily
+from .search import search_fxp, search_tfx
+
+__all__ = ["Layer", "run_layer", "choose_format", "quantize_dense"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The run-time parameters of one layer (what the config stream carries)."""
+
+    family: object
+    a_fmt: object
+    w_fmt: object
+    out_fmt: object
+    bias: np.ndarray
+    M: np.ndarray
+    shift: np.ndarray
+    relu: bool = False
+
+    @classmethod
+    def make(cls, *, family, a_fmt, w_fmt, out_fmt, N, bias=0, M=1, shift=0, relu=False,
+             limits=DEFAULT_LIMITS):
+        """Validated layer for hardware built for ``family``, per-column parameters broadcast
+        to ``N`` columns."""
+        for name, fmt in (("a_fmt", a_fmt), ("w_fmt", w_fmt), ("out_fmt", out_fmt)):
+            try:
+                family.check_member(fmt)
+            except ValueError:
+                label = getattr(fmt, "label", repr(fmt))
+                raise ValueError(f"{name} {label} is not a member of the hardware's family "
+                                 f"{family.label}") from None
+        N = check_int("N", N, 1, 1 << 30)
+        channel = lambda name, v, lo, hi: _channel(name, v, lo, hi, N)
+        return cls(family, a_fmt, w_fmt, out_fmt,
+                   channel("bias", bias, -limits.max_abs_bias, limits.max_abs_bias),
+                   channel("M", M, 1, (1 << limits.m_bits) - 1),
+                   channel("shift", shift, 0, limits.shift_max), bool(relu))
+
+    def config(self, columns, cols):
+        """The config payload (a dict of field values) for output columns ``columns``."""
+        pad = cols - len(range(*columns.indices(len(self.bias))))
+        fields = {
+            "relu": int(self.relu),
+            "bias": list(self.bias[columns]) + [0] * pad,
+            "M": list(self.M[columns]) + [1] * pad,
+            "shift": list(self.shift[columns]) + [0] * pad,
+        }
+        for prefix, fmt in (("a", self.a_fmt), ("w", self.w_fmt), ("out", self.out_fmt)):
+            if isinstance(self.family, TFXFamily):
+                fields[f"{prefix}_IS"], fields[f"{prefix}_scale"] = fmt.IS, fmt.SC
+            else:
+                fields[f"{prefix}_scale"] = fmt.F
+        return {k: [int(x) for x in v] if isinstance(v, list) else int(v)
+                for k, v in fields.items()}
+
+
+def _channel(name, value, low, high, N):
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers from {low} to {high}, not {array.dtype}")
+    try:
+        array = np.broadcast_to(array.astype(np.int64), (N,)).copy()
+    except ValueError:
+        raise ValueError(f"{name} must be a scalar or have one value per output column "
+                         f"({N}), not shape {np.shape(value)}") from None
+    bad = array[(array < low) | (array > high)]
+    if bad.size:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, not {int(bad[0])}")
+    return array
+
+
+def run_layer(a, w, layer, *, limits=DEFAULT_LIMITS):
+    """Output codes and NaR flags of ``layer`` on codes ``a`` (M, K) and ``w`` (K, N): exact
+    ``matmul`` (NaR flagged) and ``scale``, the hardware's arithmetic."""
+    if not isinstance(limits, ScalingLimits):
+        raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
+    acc = matmul(a, layer.a_fmt, w, layer.w_fmt, bias=layer.bias, nar="flag", limits=limits)
+    codes = scale(acc, layer.out_fmt, M=layer.M, shift=layer.shift, relu=layer.relu,
+                  limits=limits)
+    return codes, acc.nar
+
+
+def choose_format(x, family, *, objective="mse"):
+    """The member of ``family`` that the per-tensor search picks for ``x`` (TENT: IS and SC for
+    TFX, restricted to the IS the hardware runs; F for fixed point)."""
+    if isinstance(family, TFXFamily):
+        return search_tfx(x, family.n, objective=objective,
+                          IS_range=(family.IS_min, family.IS_max)).format
+    return search_fxp(x, family.n, signed=family.signed, objective=objective).format
+
+
+def quantize_dense(w, b, *, family, a_fmt, calibration_out, relu, limits=DEFAULT_LIMITS):
+    """Post-training quantization of a dense layer ``y = relu?(x @ w + b)`` for ``family``.
+
+    The weights get the searched format; the bias is rounded to accumulator units
+    (``2**E``, ``E = a_fmt.int_exponent + w_fmt.int_exponent``); the output format is searched
+    on ``calibration_out`` (the float layer's outputs on calibration data). Power-of-two scales
+    need no multiplier: ``M = 1``, ``shift = 0``. Returns the weight codes and the
+    :class:`Layer`.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if w.ndim != 2 or b.shape != (w.shape[1],):
+        raise ValueError(f"w must be (K, N) and b (N,), not {w.shape} and {b.shape}")
+    w_fmt = choose_format(w, family)
+    exponent = a_fmt.int_exponent + w_fmt.int_exponent
+    bias = np.rint(np.ldexp(b, -exponent))
+    if np.abs(bias).max(initial=0) > limits.max_abs_bias:
+        raise ValueError(f"the bias needs {int(np.abs(bias).max()).bit_length() + 1} bits in "
+                         f"accumulator units 2**{exponent}; the hardware has bias_bits="
+                         f"{limits.bias_bits}")
+    out_fmt = choose_format(calibration_out, family)
+    layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
+                       N=w.shape[1], bias=bias.astype(np.int64), relu=relu, limits=limits)
+    return w_fmt.quantize(w), layer
