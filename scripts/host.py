@@ -1,0 +1,188 @@
+"""Host client of the accelerator's UART link (protocol: :mod:`hdl.protocol`).
+
+The client is written once, against a transport with two coroutines, ``write(data)`` and
+``read(timeout) -> bytes`` (empty when nothing came in ``timeout`` seconds): a serial port
+here, a UART model in cocotb simulation (:mod:`sim.tb_hostlink`). It tiles a layer with
+:func:`sim.tiling.plan_layer` for the build the device reports, sends one frame at a time,
+waits for each ACK, and collects RESULT frames.
+
+    python -m scripts.host --port /dev/ttyUSB1 info
+    python -m scripts.host --port /dev/ttyUSB1 demo     # the digits layer, checked bit-exact
+"""
+
+import argparse
+import asyncio
+import sys
+import time
+
+import numpy as np
+from amaranth.lib import data
+
+from golden.arith import ScalingLimits
+from golden.family import parse_family
+from hdl.accelerator import activation_layout, config_layout, result_layout
+from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, Command, Error, FrameDecoder,
+                          Reply, encode_frame, item_bytes)
+from sim.common import pack_payload, unpack_payload
+from sim.tiling import plan_layer
+
+__all__ = ["HostClient", "DeviceError", "SerialTransport"]
+
+
+class DeviceError(Exception):
+    """The device answered a frame with ERROR."""
+
+    def __init__(self, code, command):
+        self.code, self.command = Error(code), command
+        super().__init__(f"the device rejected command 0x{command:02x}: {self.code.name}")
+
+
+class HostClient:
+    """Talks to one device; ``timeout`` seconds is the longest wait for any reply."""
+
+    def __init__(self, transport, *, timeout=2.0):
+        self.transport = transport
+        self.timeout = timeout
+        self.decoder = FrameDecoder(DEVICE_SYNC)
+        self.results = []
+        self.build = None
+
+    async def _frames(self):
+        data = await self.transport.read(self.timeout)
+        if not data:
+            raise TimeoutError(f"no reply from the device within {self.timeout} s (is it "
+                               f"connected, programmed and at the right baud rate?)")
+        return self.decoder.feed(data)
+
+    async def send(self, command, payload=b""):
+        """Send one frame and wait for its reply (ACK payload or INFO), collecting results."""
+        await self.transport.write(encode_frame(HOST_SYNC, command, payload))
+        while True:
+            for kind, body in await self._frames():
+                if kind == Reply.RESULT:
+                    self.results.append(body)
+                elif kind == Reply.ERROR:
+                    raise DeviceError(body[0], body[1])
+                elif kind in (Reply.ACK, Reply.INFO):
+                    return body
+
+    async def info(self):
+        self.build = BuildInfo.from_payload(await self.send(Command.INFO))
+        return self.build
+
+    async def reset(self):
+        await self.send(Command.RESET)
+
+    async def _items(self, command, items, size):
+        per_frame = max(1, self.build.max_payload // size)
+        for start in range(0, len(items), per_frame):
+            await self.send(command, b"".join(items[start:start + per_frame]))
+
+    async def run_layer(self, a, w, layer):
+        """Codes and NaR flags of ``layer`` on codes ``a`` (M, K) and ``w`` (K, N)."""
+        build = self.build or await self.info()
+        family = parse_family(build.family)
+        limits = ScalingLimits(bias_bits=build.bias_bits, m_bits=build.m_bits,
+                               shift_max=build.shift_max)
+        shapes = {"config": config_layout(family, build.cols, limits),
+                  "activations": activation_layout(family, build.rows),
+                  "results": result_layout(family, build.cols)}
+        sizes = {k: item_bytes(v.size) for k, v in shapes.items()}
+        sizes["weights"] = item_bytes(family.n * build.cols)
+        plan = plan_layer(a, w, layer, rows=build.rows, cols=build.cols, depth=build.depth,
+                          max_K=build.max_K)
+
+        def encode(raw, size):
+            return raw.to_bytes(size, "little")
+
+        self.results = []
+        for config, passes in plan.groups:
+            await self.send(Command.CONFIG,
+                            encode(pack_payload(shapes["config"], config), sizes["config"]))
+            for step in passes:
+                rows = [encode(pack_payload(data.ArrayLayout(family.n, build.cols), row), sizes["weights"])
+                        for row in step.weights]
+                await self._items(Command.WEIGHTS, rows, sizes["weights"])
+                vectors = [encode(pack_payload(shapes["activations"], {
+                    "codes": codes, "first": int(i == 0), "acc_first": int(step.acc_first),
+                    "acc_last": int(step.acc_last)}), sizes["activations"])
+                    for i, codes in enumerate(step.activations)]
+                await self._items(Command.ACTIVATIONS, vectors, sizes["activations"])
+        while len(self.results) < plan.results:
+            for kind, body in await self._frames():
+                if kind == Reply.RESULT:
+                    self.results.append(body)
+        fields = [unpack_payload(shapes["results"], int.from_bytes(body, "little"))
+                  for body in self.results]
+        codes = plan.assemble([f["codes"] for f in fields])
+        nars = plan.assemble([[(f["nar"] >> j) & 1 for j in range(build.cols)] for f in fields])
+        return codes, nars
+
+
+class SerialTransport:
+    """A serial port (pyserial) as a transport."""
+
+    def __init__(self, port, baud):
+        import serial
+        self.port = serial.Serial(port, baud, timeout=0)
+
+    async def write(self, data):
+        self.port.write(data)
+
+    async def read(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.port.read(4096)
+            if data:
+                return data
+            await asyncio.sleep(0.001)
+        return b""
+
+
+async def _demo(client, images):
+    from golden.datasets import load_digits
+    from golden.layers import choose_format, quantize_dense, run_layer
+    from golden.models import MODELS, load_mlp
+    build = await client.info()
+    family = parse_family(build.family)
+    limits = ScalingLimits(bias_bits=build.bias_bits, m_bits=build.m_bits,
+                           shift_max=build.shift_max)
+    model = load_mlp(MODELS / "digits_mlp.npz")
+    x_cal, _ = load_digits("calibration")
+    x, _ = load_digits("test")
+    a_fmt = choose_format(x_cal, family)
+    w_codes, layer = quantize_dense(*model.layers[0], family=family, a_fmt=a_fmt, relu=True,
+                                    calibration_out=model.activations(x_cal)[1], limits=limits)
+    a_codes = a_fmt.quantize(x[:images])
+    codes, _ = await client.run_layer(a_codes, w_codes, layer)
+    want, _ = run_layer(a_codes, w_codes, layer, limits=limits)
+    return int(np.sum(codes != want)), codes.size
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m scripts.host",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
+    parser.add_argument("--baud", type=int, default=115200)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("command", choices=("info", "reset", "demo"))
+    parser.add_argument("--images", type=int, default=16)
+    args = parser.parse_args(argv)
+    client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout)
+    try:
+        if args.command == "info":
+            print(asyncio.run(client.info()))
+        elif args.command == "reset":
+            asyncio.run(client.reset())
+        else:
+            wrong, total = asyncio.run(_demo(client, args.images))
+            print(f"{total - wrong} of {total} output codes equal the golden model's")
+            return int(wrong != 0)
+    except (TimeoutError, DeviceError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
