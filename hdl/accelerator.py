@@ -72,6 +72,10 @@ class Accelerator(wiring.Component):
         Accumulator buffer entries (1 to 4096): the longest pass, in activation vectors.
     limits : golden.arith.ScalingLimits
         Sizes of the per-column bias, M and shift registers.
+    dsp_pes : int or None
+        PEs (row-major) whose multiplier synthesis may map to a DSP block; the others, and
+        the scaling stages when ``dsp_pes`` is given, use fabric multipliers. ``None``: every
+        multiplier is inferred (the tool decides).
 
     Attributes
     ----------
@@ -107,7 +111,7 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
-                 limits=DEFAULT_LIMITS):
+                 limits=DEFAULT_LIMITS, dsp_pes=None):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -117,6 +121,7 @@ class Accelerator(wiring.Component):
         if not isinstance(limits, ScalingLimits):
             raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
         self._limits = limits
+        self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, max_K, bias_bits=limits.bias_bits)
         self._fifo_depth = core_latency(rows, cols) + 8
@@ -147,7 +152,7 @@ class Accelerator(wiring.Component):
         family, rows, cols, limits = self._family, self._rows, self._cols, self._limits
         tfx = isinstance(family, TFXFamily)
         m.submodules.core = core = SystolicCore(family=family, form=self._form, rows=rows,
-                                                cols=cols)
+                                                cols=cols, dsp_pes=self._dsp_pes)
 
         # Run-time registers of the layer.
         config = Signal(config_layout(family, cols, limits))
@@ -242,7 +247,8 @@ class Accelerator(wiring.Component):
             width=result_layout(family, cols).size, depth=self._fifo_depth)
         result = Signal(result_layout(family, cols))
         for j in range(cols):
-            stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits)
+            stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
+                                 multiplier="infer" if self._dsp_pes is None else "fabric")
             m.submodules[f"scaling_{j}"] = stage
             m.d.comb += [
                 stage.valid_in.eq(emit), stage.acc.eq(final[j].value),

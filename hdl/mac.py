@@ -4,10 +4,11 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_choice, check_int
 from golden.arith import accumulator_width
 from golden.family import TFXFamily
 from .decoder import add_decoder, is_shape
+from .multiply import MULTIPLIERS, multiply
 from .operand import check_family, check_form, operand_layout
 
 __all__ = ["MAC", "DecodingMAC", "Product"]
@@ -21,12 +22,14 @@ class Product(wiring.Component):
     ``form="int"`` multiplies the (n+IS_max)-bit integers. ``form="ses"`` multiplies the unsigned
     significands, adds the exponent fields and shifts the product left by their sum (a barrel
     shifter of ``2 * exponent_count - 1`` positions), dropping the low ``2 * exponent_offset``
-    bits, which are always zero.
+    bits, which are always zero. ``multiplier`` (``"infer"`` or ``"fabric"``, see
+    :mod:`hdl.multiply`) says whether the multiply may become a DSP block.
     """
 
-    def __init__(self, *, family, form="int"):
+    def __init__(self, *, family, form="int", multiplier="infer"):
         self._family = check_family(family)
         self._form = check_form(family, form)
+        self._multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
         layout = operand_layout(family, form)
         super().__init__({
             "a": In(layout), "w": In(layout),
@@ -36,10 +39,12 @@ class Product(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         if self._form == "int":
-            m.d.comb += self.product.eq(self.a.value * self.w.value)
+            m.d.comb += self.product.eq(multiply(m, self.a.value, self.w.value,
+                                                 kind=self._multiplier, name="integers"))
             return m
         offset = self._family.exponent_offset
-        significands = self.a.significand * self.w.significand
+        significands = multiply(m, self.a.significand, self.w.significand,
+                                kind=self._multiplier, name="significands")
         magnitude = (significands << (self.a.exponent + self.w.exponent))[2 * offset:]
         m.d.comb += self.product.eq(Mux(self.a.sign ^ self.w.sign, -magnitude, magnitude))
         return m

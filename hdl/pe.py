@@ -4,8 +4,9 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_choice, check_int
 from .mac import Product
+from .multiply import MULTIPLIERS
 from .operand import check_family, check_form, operand_layout
 
 __all__ = ["ProcessingElement"]
@@ -21,6 +22,8 @@ class ProcessingElement(wiring.Component):
         Operand form, and so the multiplier (see :class:`hdl.mac.Product`).
     psum_width : int
         Width of the signed partial sums (2 to 128); the array sizes it so it never wraps.
+    multiplier : {"infer", "fabric"}
+        Whether the product may map to a DSP block (see :mod:`hdl.multiply`).
 
     Attributes
     ----------
@@ -44,10 +47,11 @@ class ProcessingElement(wiring.Component):
     Latency 1 cycle; one MAC per cycle.
     """
 
-    def __init__(self, *, family, form="int", psum_width):
+    def __init__(self, *, family, form="int", psum_width, multiplier="infer"):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._psum_width = check_int("psum_width", psum_width, 2, 128)
+        self._multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
         layout = operand_layout(family, form)
         super().__init__({
             "a_in": In(layout), "a_valid_in": In(1), "a_first_in": In(1),
@@ -69,7 +73,8 @@ class ProcessingElement(wiring.Component):
         m.d.comb += active.eq(Mux(swap, shadow, weight))
         m.d.sync += weight.eq(active)
 
-        m.submodules.product = product = Product(family=self._family, form=self._form)
+        m.submodules.product = product = Product(family=self._family, form=self._form,
+                                                   multiplier=self._multiplier)
         m.d.comb += [product.a.eq(self.a_in), product.w.eq(active)]
         m.d.sync += [
             self.a_out.eq(self.a_in),

@@ -4,10 +4,11 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits
 from golden.family import TFXFamily
 from .decoder import is_shape
+from .multiply import MULTIPLIERS, multiply
 from .operand import check_family
 
 __all__ = ["ScalingStage", "TFXEncoder", "FXPEncoder", "EXPONENT_SHAPE", "SCALE_SHAPE"]
@@ -181,6 +182,8 @@ class ScalingStage(wiring.Component):
         Output format family; the member (IS, scale) is a run-time input.
     limits : golden.arith.ScalingLimits
         Sizes of the per-channel registers: ``1 <= M < 2**m_bits``, ``0 <= shift <= shift_max``.
+    multiplier : {"infer", "fabric"}
+        Whether the multiply by M may map to DSP blocks (see :mod:`hdl.multiply`).
 
     Attributes
     ----------
@@ -211,12 +214,13 @@ class ScalingStage(wiring.Component):
 
     LATENCY = 3
 
-    def __init__(self, *, acc_width, out_family, limits=DEFAULT_LIMITS):
+    def __init__(self, *, acc_width, out_family, limits=DEFAULT_LIMITS, multiplier="infer"):
         self._acc_width = check_int("acc_width", acc_width, 2, 128)
         self._family = check_family(out_family)
         if not isinstance(limits, ScalingLimits):
             raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
         self._limits = limits
+        self._multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
         members = {
             "valid_in": In(1), "acc": In(signed(acc_width)), "nar_in": In(1),
             "exponent": In(EXPONENT_SHAPE), "M": In(limits.m_bits),
@@ -242,6 +246,7 @@ class ScalingStage(wiring.Component):
         magnitude_width = self._acc_width + self._limits.m_bits
 
         # Stage 1: exact product with M, ReLU, total exponent Z.
+        scaled_acc = multiply(m, self.acc, self.M, kind=self._multiplier, name="acc_times_M")
         product = Signal(signed(magnitude_width + 1))
         z1 = Signal(_WIDE)
         valid1, nar1 = Signal(), Signal()
@@ -249,7 +254,7 @@ class ScalingStage(wiring.Component):
         # The encoders take value / 2**SC (TFX) or value * 2**F (FXP) as magnitude * 2**Z.
         scaled = -self.out_scale if tfx else self.out_scale
         m.d.sync += [
-            product.eq(Mux(self.relu & (self.acc < 0), 0, self.acc * self.M)),
+            product.eq(Mux(self.relu & (self.acc < 0), 0, scaled_acc)),
             z1.eq(self.exponent - self.shift + scaled),
             valid1.eq(self.valid_in), nar1.eq(self.nar_in),
         ]

@@ -48,6 +48,10 @@ class SystolicCore(wiring.Component):
     rows, cols : int
         Array size, 1 to 64 each; ``rows`` is the dot-product slice (K tile), ``cols`` the
         number of outputs computed at once.
+    dsp_pes : int or None
+        How many PEs, in row-major order from (0, 0), have an inferred multiplier that synthesis
+        may map to a DSP block; the others get fabric multipliers (:mod:`hdl.multiply`).
+        ``None``: all inferred.
 
     Attributes
     ----------
@@ -72,12 +76,14 @@ class SystolicCore(wiring.Component):
     does one MAC per cycle in steady state.
     """
 
-    def __init__(self, *, family, form="int", rows, cols):
+    def __init__(self, *, family, form="int", rows, cols, dsp_pes=None):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
         self._cols = check_int("cols", cols, 1, 64)
         self._psum_width = partial_sum_width(family, rows)
+        self._dsp_pes = rows * cols if dsp_pes is None else \
+            check_int("dsp_pes", dsp_pes, 0, rows * cols)
         members = {
             "a_codes": In(data.ArrayLayout(family.n, rows)), "a_valid": In(1),
             "w_codes": In(data.ArrayLayout(family.n, cols)), "w_row": In(range(rows)),
@@ -121,8 +127,10 @@ class SystolicCore(wiring.Component):
                             _delayed(m, valid, i, f"a_valid_skew_{i}"),
                             _delayed(m, first, i, f"a_first_skew_{i}")))
 
-        grid = [[ProcessingElement(family=family, form=form, psum_width=self._psum_width)
-                 for _ in range(cols)] for _ in range(rows)]
+        grid = [[ProcessingElement(
+            family=family, form=form, psum_width=self._psum_width,
+            multiplier="infer" if i * cols + j < self._dsp_pes else "fabric")
+            for j in range(cols)] for i in range(rows)]
         for i in range(rows):
             for j in range(cols):
                 pe = grid[i][j]

@@ -4,6 +4,7 @@
 
 import numpy as np
 import pytest
+from amaranth.hdl import signed, unsigned
 from amaranth.sim import Simulator
 
 from golden import FXP, TFX
@@ -238,3 +239,32 @@ def test_dot_product_unit(family, form):
 def test_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [(signed(5), signed(4)), (unsigned(4), signed(3)),
+                                             (signed(3), unsigned(4)), (unsigned(4), unsigned(5))],
+                         ids=str)
+def test_fabric_multiplier_is_exact(a_shape, b_shape):
+    """The shift-and-add multiplier equals ``*`` on every operand pair."""
+    from amaranth.hdl import Module, Signal
+    from hdl.multiply import multiply
+    m = Module()
+    a, b = Signal(a_shape), Signal(b_shape)
+    fabric = multiply(m, a, b, kind="fabric", name="fabric")
+    inferred = multiply(m, a, b, kind="infer", name="inferred")
+    values = lambda shape: range(-(1 << shape.width - 1), 1 << shape.width - 1) if shape.signed \
+        else range(1 << shape.width)
+    checked = []
+
+    async def bench(ctx):
+        for x in values(a_shape):
+            for y in values(b_shape):
+                ctx.set(a, x)
+                ctx.set(b, y)
+                assert ctx.get(fabric) == ctx.get(inferred) == x * y, (x, y)
+                checked.append(1)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(checked) == len(values(a_shape)) * len(values(b_shape))

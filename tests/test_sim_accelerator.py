@@ -13,9 +13,9 @@ pytestmark = pytest.mark.sim
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 
 
-def run(family, form, rows, cols, *, max_K, depth, testcase=None, **extra):
+def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None, **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
-                        depth=depth, limits=LIMITS)
+                        depth=depth, limits=LIMITS, dsp_pes=dsp_pes)
     p = {"family": family.spec, "rows": rows, "cols": cols, "max_K": max_K, "depth": depth,
          "limits": {"bias_bits": LIMITS.bias_bits, "m_bits": LIMITS.m_bits,
                     "shift_max": LIMITS.shift_max}, **extra}
@@ -23,16 +23,18 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, **extra):
                       test_module="sim.tb_accelerator", params=p, testcase=testcase)
 
 
-@pytest.mark.parametrize("family,form,rows,cols,max_K,depth", [
-    (TFXFamily(8, 3), "int", 2, 2, 64, 8),
-    (TFXFamily(8, 3), "ses", 4, 4, 64, 16),
-    (FXPFamily(8), "int", 4, 4, 64, 16),
-    (TFXFamily(6, 5), "ses", 8, 8, 64, 8),
-    (FXPFamily(6), "int", 8, 8, 64, 8),
-    (TFXFamily(5, 2, IS_min=2), "int", 3, 5, 16, 4),
+# dsp_pes: the first PEs keep inferred multipliers, the rest and the scaling stages get fabric
+# (shift-and-add) ones, as in the FPGA builds.
+@pytest.mark.parametrize("family,form,rows,cols,max_K,depth,dsp_pes", [
+    (TFXFamily(8, 3), "int", 2, 2, 64, 8, None),
+    (TFXFamily(8, 3), "ses", 4, 4, 64, 16, 5),
+    (FXPFamily(8), "int", 4, 4, 64, 16, 5),
+    (TFXFamily(6, 5), "ses", 8, 8, 64, 8, None),
+    (FXPFamily(6), "int", 8, 8, 64, 8, None),
+    (TFXFamily(5, 2, IS_min=2), "int", 3, 5, 16, 4, 0),
 ], ids=lambda v: getattr(v, "spec", v))
-def test_layers_bit_exact(family, form, rows, cols, max_K, depth):
-    result = run(family, form, rows, cols, max_K=max_K, depth=depth)
+def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes):
+    result = run(family, form, rows, cols, max_K=max_K, depth=depth, dsp_pes=dsp_pes)
     assert result.passed, result
 
 
