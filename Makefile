@@ -5,12 +5,19 @@ PY            := $(VENV)/bin/python
 STAMP         := $(VENV)/.installed
 JOBS          ?= 2
 
-FORMAT ?= tfx:8,3,0
+FORMAT ?=
+BOARD ?= icebreaker
+N ?= 8
+IS_MAX ?= 3
+ROWS ?= 0
+COLS ?= 0
+FORM ?= int
+SEEDS ?= 5
 COMPONENT ?= mac
 FAMILY ?= tfx:8,3
 HDL_ARGS ?=
 
-.PHONY: help deps test sim table bench area perf train-digits verilog clean
+.PHONY: help deps test sim table bench area perf synth train-digits verilog clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -18,6 +25,8 @@ help:
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
 	@echo "make bench                  quantizer throughput benchmark (TFX vs FXP)"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
+	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int SEEDS=5]"
+	@echo "                            bitstream + area/fmax record (build/synth/)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
 	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
@@ -38,13 +47,17 @@ sim: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests -m sim
 
 table: $(STAMP)
-	$(PY) -m golden table $(FORMAT)
+	$(PY) -m golden table $(or $(FORMAT),tfx:8,3,0)
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench_quantize
 
 area: $(STAMP)
 	$(PY) -m scripts.area
+
+synth: $(STAMP)
+	$(PY) -m scripts.synth --board $(BOARD) --format $(or $(FORMAT),tfx) --n $(N) \
+		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) --form $(FORM) --seeds $(SEEDS)
 
 perf: $(STAMP)
 	$(PY) -m scripts.perf

@@ -6,7 +6,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
 from golden.family import TFXFamily
 from .decoder import is_shape
@@ -72,6 +72,9 @@ class Accelerator(wiring.Component):
         Accumulator buffer entries (1 to 4096): the longest pass, in activation vectors.
     limits : golden.arith.ScalingLimits
         Sizes of the per-column bias, M and shift registers.
+    scaling : {"per_column", "shared"}
+        One scaling stage per column (a result vector per cycle), or one stage shared by all
+        columns, one column per cycle (a result vector per ``cols`` cycles; for small FPGAs).
     dsp_pes : int or None
         PEs (row-major) whose multiplier synthesis may map to a DSP block; the others, and
         the scaling stages when ``dsp_pes`` is given, use fabric multipliers. ``None``: every
@@ -111,7 +114,7 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
-                 limits=DEFAULT_LIMITS, dsp_pes=None):
+                 limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -121,6 +124,7 @@ class Accelerator(wiring.Component):
         if not isinstance(limits, ScalingLimits):
             raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
         self._limits = limits
+        self._scaling = check_choice("scaling", scaling, ("per_column", "shared"))
         self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, max_K, bias_bits=limits.bias_bits)
@@ -157,7 +161,8 @@ class Accelerator(wiring.Component):
         # Run-time registers of the layer.
         config = Signal(config_layout(family, cols, limits))
         exponent = Signal(EXPONENT_SHAPE)
-        pending = Signal(range(self.latency + 2))  # accepted vectors not yet retired
+        # Accepted vectors not yet retired: in the core, or results not yet in the FIFO.
+        pending = Signal(range(self.latency + self._fifo_depth + cols + 4))
         config_taken = self.config.valid & (pending == 0)
         m.d.comb += [self.config.ready.eq(pending == 0), self.idle.eq(pending == 0)]
         with m.If(config_taken):
@@ -242,24 +247,60 @@ class Accelerator(wiring.Component):
         emit = Signal()
         m.d.sync += [final.eq(totals), emit.eq(arriving.valid & arriving.acc_last)]
 
-        # One scaling stage per column, then the output FIFO.
+        # Scaling stages, then the output FIFO.
         m.submodules.results_fifo = fifo = SyncFIFOBuffered(
             width=result_layout(family, cols).size, depth=self._fifo_depth)
-        result = Signal(result_layout(family, cols))
-        for j in range(cols):
+        multiplier = "infer" if self._dsp_pes is None else "fabric"
+
+        def scaling_stage(name):
             stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
-                                 multiplier="infer" if self._dsp_pes is None else "fabric")
-            m.submodules[f"scaling_{j}"] = stage
-            m.d.comb += [
-                stage.valid_in.eq(emit), stage.acc.eq(final[j].value),
-                stage.nar_in.eq(final[j].nar), stage.exponent.eq(exponent),
-                stage.M.eq(config.M[j]), stage.shift.eq(config.shift[j]),
-                stage.relu.eq(config.relu), stage.out_scale.eq(config.out_scale),
-                result.codes[j].eq(stage.code), result.nar[j].eq(stage.nar),
-            ]
+                                 multiplier=multiplier)
+            m.submodules[name] = stage
+            m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
+                         stage.out_scale.eq(config.out_scale)]
             if tfx:
                 m.d.comb += stage.out_IS.eq(config.out_IS)
-        produced = m.submodules.scaling_0.valid_out
+            return stage
+
+        result = Signal(result_layout(family, cols))
+        produced = Signal()
+        if self._scaling == "per_column":
+            for j in range(cols):
+                stage = scaling_stage(f"scaling_{j}")
+                m.d.comb += [
+                    stage.valid_in.eq(emit), stage.acc.eq(final[j].value),
+                    stage.nar_in.eq(final[j].nar), stage.M.eq(config.M[j]),
+                    stage.shift.eq(config.shift[j]),
+                    result.codes[j].eq(stage.code), result.nar[j].eq(stage.nar),
+                ]
+            m.d.comb += produced.eq(stage.valid_out)
+        else:
+            # One stage, one column per cycle: final vectors wait in a queue (never more than
+            # the results the credit counter allows), codes are gathered into a result vector.
+            m.submodules.final_queue = queue = SyncFIFOBuffered(width=totals.shape().size,
+                                                                depth=self._fifo_depth)
+            m.d.comb += [queue.w_stream.payload.eq(final), queue.w_stream.valid.eq(emit)]
+            waiting = Signal.like(totals)
+            column = Signal(range(cols))
+            serialising = Signal()
+            m.d.comb += queue.r_stream.ready.eq(~serialising)
+            with m.If(queue.r_stream.valid & ~serialising):
+                m.d.sync += [waiting.eq(queue.r_stream.payload), serialising.eq(1),
+                             column.eq(0)]
+            with m.Elif(serialising):
+                m.d.sync += column.eq(column + 1)
+                with m.If(column == cols - 1):
+                    m.d.sync += serialising.eq(0)
+            stage = scaling_stage("scaling")
+            m.d.comb += [stage.valid_in.eq(serialising), stage.acc.eq(waiting[column].value),
+                         stage.nar_in.eq(waiting[column].nar), stage.M.eq(config.M[column]),
+                         stage.shift.eq(config.shift[column])]
+            gathered = Signal(range(cols))
+            with m.If(stage.valid_out):
+                m.d.sync += [result.codes[gathered].eq(stage.code),
+                             result.nar.bit_select(gathered, 1).eq(stage.nar),
+                             gathered.eq(Mux(gathered == cols - 1, 0, gathered + 1))]
+            m.d.sync += produced.eq(stage.valid_out & (gathered == cols - 1))
         m.d.comb += [
             fifo.w_stream.payload.eq(result), fifo.w_stream.valid.eq(produced),
             self.results.payload.eq(fifo.r_stream.payload),

@@ -31,7 +31,7 @@ class HostLink(wiring.Component):
 
     Parameters
     ----------
-    family, form, rows, cols, max_K, depth, limits, dsp_pes
+    family, form, rows, cols, max_K, depth, limits, scaling, dsp_pes
         Of the accelerator (see :class:`hdl.accelerator.Accelerator`).
     clocks_per_bit : int
         UART bit time in clock cycles (4 to 65536): 104 is 115200 baud at 12 MHz.
@@ -55,10 +55,10 @@ class HostLink(wiring.Component):
     """
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
-                 limits=DEFAULT_LIMITS, dsp_pes=None, clocks_per_bit=104, max_payload=256, timeout_bits=200,
+                 limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, clocks_per_bit=104, max_payload=256, timeout_bits=200,
                  stall_cycles=1 << 16):
         self._array = dict(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
-                           depth=depth, limits=limits, dsp_pes=dsp_pes)
+                           depth=depth, limits=limits, scaling=scaling, dsp_pes=dsp_pes)
         check_family(family)
         self._cpb = check_int("clocks_per_bit", clocks_per_bit, 4, 1 << 16)
         self._max_payload = check_int("max_payload", max_payload, 16, 4096)
@@ -109,11 +109,15 @@ class HostLink(wiring.Component):
         execute = Signal()  # pulse: a checked frame is in the buffer
         executing = Signal()
         m.d.comb += [write.addr.eq(count), write.data.eq(byte)]
+        # The payload length modulo each item size, counted as bytes arrive (no divider).
+        remainders = {size: Signal(range(size), name=f"length_mod_{size}")
+                      for size in sorted(set(self.item_bytes.values()))}
         received_crc = _crc8_step(m, crc, byte, "rx_crc")
         with m.FSM(name="receive"):
             with m.State("hunt"):
                 with m.If(got & (byte == HOST_SYNC) & ~reply_pending & ~executing):
                     m.d.sync += [crc.eq(0), count.eq(0), idle_timer.eq(0)]
+                    m.d.sync += [r.eq(0) for r in remainders.values()]
                     m.next = "kind"
             for state, following, action in (
                     ("kind", "length_low", kind.eq(byte)),
@@ -138,6 +142,8 @@ class HostLink(wiring.Component):
                         elif state == "payload":
                             m.d.comb += write.en.eq(count < self._max_payload)
                             m.d.sync += count.eq(count + 1)
+                            for size, r in remainders.items():
+                                m.d.sync += r.eq(Mux(r == size - 1, 0, r + 1))
                             with m.If(count + 1 == length):
                                 m.next = "check"
                         elif state == "check":
@@ -191,7 +197,7 @@ class HostLink(wiring.Component):
                             with m.Case(command):
                                 size = item_size[name]
                                 legal = (length == size) if name == "config" else \
-                                    ((length != 0) & (length % size == 0))
+                                    ((length != 0) & (remainders[size] == 0))
                                 with m.If(legal):
                                     m.d.sync += target.eq(index)
                                     m.next = "fetch"

@@ -1,6 +1,6 @@
 """Scaling (normalization) stage: accumulator to output code with exactly one rounding."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,15 +35,12 @@ def _round_bits(m, magnitude, position, low, high):
         m.d.comb += clamped.eq(position - low)
     extended = magnitude << (1 - low)  # one spare bit below for the guard
     width = len(extended)
-    floor = Signal(width)
-    guard = Signal()
+    shifted = Signal(width)
+    m.d.comb += shifted.eq(extended >> clamped)  # the one barrel shifter
+    floor, guard = shifted[1:], shifted[0]
+    # Sticky: any bit below the guard, i.e. below position `clamped` (a thermometer mask).
     sticky = Signal()
-    mask = (Const(1, width + 1) << clamped) - 1
-    m.d.comb += [
-        floor.eq(extended >> (clamped + 1)),
-        guard.eq((extended >> clamped)[0]),
-        sticky.eq((extended & mask) != 0),
-    ]
+    m.d.comb += sticky.eq(Cat(extended[i] & (clamped > i) for i in range(width)).any())
     return floor, guard, sticky
 
 

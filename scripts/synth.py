@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.hdl import Module
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 
 from golden.arith import ScalingLimits
 from golden.family import FXPFamily, TFXFamily
@@ -87,6 +87,7 @@ class SynthConfig:
     m_bits: int = 8
     shift_max: int = 15
     baud: int = 115200
+    scaling: str = "shared"
 
     def resolved(self):
         board = board_named(self.board)
@@ -121,6 +122,7 @@ class BoardTop(wiring.Component):
         c = config
         self.link = HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
                              max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
+                             scaling=c.scaling,
                              limits=ScalingLimits(bias_bits=c.bias_bits, m_bits=c.m_bits,
                                                   shift_max=c.shift_max),
                              clocks_per_bit=self.clocks_per_bit)
@@ -128,9 +130,11 @@ class BoardTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        uart = platform.request("uart", 0)
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
         m.submodules.link = self.link
-        m.d.comb += [self.link.rx.eq(uart.rx.i), uart.tx.o.eq(self.link.tx)]
+        m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [self.link.rx.eq(rx.i), tx.o.eq(self.link.tx)]
         return m
 
 

@@ -13,9 +13,10 @@ pytestmark = pytest.mark.sim
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 
 
-def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None, **extra):
+def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
+        scaling="per_column", **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
-                        depth=depth, limits=LIMITS, dsp_pes=dsp_pes)
+                        depth=depth, limits=LIMITS, dsp_pes=dsp_pes, scaling=scaling)
     p = {"family": family.spec, "rows": rows, "cols": cols, "max_K": max_K, "depth": depth,
          "limits": {"bias_bits": LIMITS.bias_bits, "m_bits": LIMITS.m_bits,
                     "shift_max": LIMITS.shift_max}, **extra}
@@ -24,17 +25,19 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None, 
 
 
 # dsp_pes: the first PEs keep inferred multipliers, the rest and the scaling stages get fabric
-# (shift-and-add) ones, as in the FPGA builds.
-@pytest.mark.parametrize("family,form,rows,cols,max_K,depth,dsp_pes", [
-    (TFXFamily(8, 3), "int", 2, 2, 64, 8, None),
-    (TFXFamily(8, 3), "ses", 4, 4, 64, 16, 5),
-    (FXPFamily(8), "int", 4, 4, 64, 16, 5),
-    (TFXFamily(6, 5), "ses", 8, 8, 64, 8, None),
-    (FXPFamily(6), "int", 8, 8, 64, 8, None),
-    (TFXFamily(5, 2, IS_min=2), "int", 3, 5, 16, 4, 0),
+# (shift-and-add) ones, as in the FPGA builds; "shared": one scaling stage for all columns.
+@pytest.mark.parametrize("family,form,rows,cols,max_K,depth,dsp_pes,scaling", [
+    (TFXFamily(8, 3), "int", 2, 2, 64, 8, None, "per_column"),
+    (TFXFamily(8, 3), "ses", 4, 4, 64, 16, 5, "per_column"),
+    (FXPFamily(8), "int", 4, 4, 64, 16, 5, "shared"),
+    (TFXFamily(6, 5), "ses", 8, 8, 64, 8, None, "per_column"),
+    (FXPFamily(6), "int", 8, 8, 64, 8, None, "per_column"),
+    (TFXFamily(5, 2, IS_min=2), "int", 3, 5, 16, 4, 0, "shared"),
+    (TFXFamily(8, 3), "int", 2, 1, 64, 8, 1, "shared"),
 ], ids=lambda v: getattr(v, "spec", v))
-def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes):
-    result = run(family, form, rows, cols, max_K=max_K, depth=depth, dsp_pes=dsp_pes)
+def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scaling):
+    result = run(family, form, rows, cols, max_K=max_K, depth=depth, dsp_pes=dsp_pes,
+                 scaling=scaling)
     assert result.passed, result
 
 
