@@ -106,8 +106,8 @@ class Accelerator(wiring.Component):
 
     Notes
     -----
-    Latency ``rows + cols + 4`` cycles from accepting an ``acc_last`` activation to its result
-    entering the output FIFO (core ``rows + cols``, accumulate 1, scale 3) and 2 more to
+    Latency ``rows + cols + 5`` cycles from accepting an ``acc_last`` activation to its result
+    entering the output FIFO (core ``rows + cols``, accumulate 1, scale 4) and 2 more to
     ``results.valid``. One activation per cycle in steady state, so every PE does one MAC per
     cycle; passes follow each other without a bubble when they are at least ``rows + cols``
     vectors long (the next tile's weights load behind the swap wavefront).
@@ -128,7 +128,7 @@ class Accelerator(wiring.Component):
         self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, max_K, bias_bits=limits.bias_bits)
-        self._fifo_depth = core_latency(rows, cols) + 8
+        self._fifo_depth = core_latency(rows, cols) + 1 + ScalingStage.LATENCY + 4
         super().__init__({
             "config": In(stream.Signature(config_layout(family, cols, limits))),
             "weights": In(stream.Signature(data.ArrayLayout(family.n, cols))),

@@ -48,7 +48,7 @@ class DotProductUnit(wiring.Component):
 
     Notes
     -----
-    Latency 4 cycles from the last pair (1 accumulate + 3 scaling); a new dot product may start
+    Latency 5 cycles from the last pair (1 accumulate + 4 scaling); a new dot product may start
     on the cycle after ``last``. The accumulator exponent E is computed from the operand scales:
     ``SCa + SCw - 2(n-1)`` (TFX) or ``-(Fa + Fw)`` (FXP).
     """

@@ -52,12 +52,16 @@ class TFXEncoder(wiring.Component):
     even code, saturating to ±maxpos; magnitudes up to minpos/2 give 0 and those in
     (minpos/2, minpos) give ±minpos (the slot of 2**(SC-IS) is zero's, so the bit string is not
     rounded there: the two candidates are compared directly).
+
+    ``registered=True`` puts a register between the binade arithmetic (which binade, how many
+    fraction bits, where to cut) and the shift, round and encode: latency 1 instead of 0.
     """
 
-    def __init__(self, *, family, magnitude_width):
+    def __init__(self, *, family, magnitude_width, registered=False):
         if not isinstance(family, TFXFamily):
             raise TypeError(f"family must be a TFXFamily, not {family!r}")
         self._family = family
+        self._registered = bool(registered)
         self._width = check_int("magnitude_width", magnitude_width, 1, 256)
         super().__init__({
             "negative": In(1), "magnitude": In(magnitude_width),
@@ -80,8 +84,6 @@ class TFXEncoder(wiring.Component):
         nf = Signal(range(n))
         m.d.comb += nf.eq(n - 1 - regime_length)
 
-        grid, guard, sticky = _round_bits(m, self.magnitude, k - nf - Z,
-                                          low=-(n - 2), high=self._width + 1)
         # The body of the binade's first value, minus 2**nf: the body is then start + grid.
         ones_end = Signal(range(n))  # k >= 0: regime 1...1(0) then zeros from this bit down
         terminator = Signal(range(n))  # k < 0, run < IS: regime 0...01 with its 1 at this bit
@@ -93,6 +95,20 @@ class TFXEncoder(wiring.Component):
             m.d.comb += start.eq(Const(1, n) << terminator)
         with m.Else():
             m.d.comb += start.eq(0)
+        position = Signal(_WIDE)
+        lowest, saturated = Signal(), Signal()
+        m.d.comb += [position.eq(k - nf - Z), lowest.eq(k == -IS), saturated.eq(k_true >= IS)]
+        magnitude, negative = self.magnitude, self.negative
+        if self._registered:
+            staged = []
+            for value in (position, lowest, saturated, start, nf, IS, magnitude, negative):
+                register = Signal.like(value, name=f"{value.name}_staged")
+                m.d.sync += register.eq(value)
+                staged.append(register)
+            position, lowest, saturated, start, nf, IS, magnitude, negative = staged
+
+        grid, guard, sticky = _round_bits(m, magnitude, position,
+                                          low=-(n - 2), high=self._width + 1)
         truncated = Signal(signed(n + 3))
         m.d.comb += truncated.eq(start - (Const(1, n) << nf) + grid[:n + 1])
         rounded = Signal(signed(n + 3))
@@ -103,7 +119,6 @@ class TFXEncoder(wiring.Component):
         half = Signal(n)
         tiny = Signal()
         tiny_up = Signal()
-        lowest = k == -IS
         with m.If(IS == n - 1):  # no fraction in the lowest binade: minpos = 2 grid units
             m.d.comb += [
                 tiny.eq(lowest & (grid < 2)),
@@ -117,15 +132,15 @@ class TFXEncoder(wiring.Component):
             ]
 
         body = Signal(n - 1)
-        with m.If(self.magnitude == 0):
+        with m.If(magnitude == 0):
             m.d.comb += body.eq(0)
-        with m.Elif((k_true >= IS) | (rounded >= top)):
+        with m.Elif(saturated | (rounded >= top)):
             m.d.comb += body.eq(top - 1)
         with m.Elif(tiny):
             m.d.comb += body.eq(tiny_up)
         with m.Else():
             m.d.comb += body.eq(rounded)
-        m.d.comb += self.code.eq(Mux(self.negative, -body, body))
+        m.d.comb += self.code.eq(Mux(negative, -body, body))
         return m
 
 
@@ -204,12 +219,12 @@ class ScalingStage(wiring.Component):
 
     Notes
     -----
-    Latency 3 cycles (multiply; magnitude and leading one; shift, round and encode), one result
-    per cycle. Every input, the run-time formats included, travels with its data, so they may
+    Latency 4 cycles (multiply; magnitude and leading one; binade and cut; shift, round and
+    encode), one result per cycle. Every input, the run-time formats included, travels with its data, so they may
     change on any cycle.
     """
 
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, *, acc_width, out_family, limits=DEFAULT_LIMITS, multiplier="infer"):
         self._acc_width = check_int("acc_width", acc_width, 2, 128)
@@ -277,15 +292,22 @@ class ScalingStage(wiring.Component):
         if tfx:
             m.d.sync += is2.eq(is1)
 
-        # Stage 3: shift, round once, encode.
-        encoder_type = TFXEncoder if tfx else FXPEncoder
-        m.submodules.encoder = encoder = encoder_type(family=self._family,
-                                                      magnitude_width=magnitude_width)
-        m.d.comb += [
-            encoder.negative.eq(negative), encoder.magnitude.eq(magnitude),
-            encoder.leading.eq(leading), encoder.exponent.eq(z2),
-        ]
+        # Stages 3 and 4: the binade (TFX) and the cut, then shift, round once, encode. FXP has
+        # no binade arithmetic; its inputs wait one cycle so both take the same cycles.
         if tfx:
-            m.d.comb += encoder.IS.eq(is2)
-        m.d.sync += [self.code.eq(encoder.code), self.valid_out.eq(valid2), self.nar.eq(nar2)]
+            m.submodules.encoder = encoder = TFXEncoder(
+                family=self._family, magnitude_width=magnitude_width, registered=True)
+            m.d.comb += [
+                encoder.negative.eq(negative), encoder.magnitude.eq(magnitude),
+                encoder.leading.eq(leading), encoder.exponent.eq(z2), encoder.IS.eq(is2),
+            ]
+        else:
+            m.submodules.encoder = encoder = FXPEncoder(family=self._family,
+                                                        magnitude_width=magnitude_width)
+            for port, value in ((encoder.negative, negative), (encoder.magnitude, magnitude),
+                                (encoder.leading, leading), (encoder.exponent, z2)):
+                m.d.sync += port.eq(value)
+        valid3, nar3 = Signal(), Signal()
+        m.d.sync += [valid3.eq(valid2), nar3.eq(nar2)]
+        m.d.sync += [self.code.eq(encoder.code), self.valid_out.eq(valid3), self.nar.eq(nar3)]
         return m

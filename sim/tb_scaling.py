@@ -8,10 +8,11 @@ import cocotb
 import numpy as np
 
 from golden.arith import Accumulators, ScalingLimits, scale
+from hdl.scaling import ScalingStage
 from .common import ClockedBench, Scoreboard, family_from, params
 from .stimulus import scaling_groups
 
-LATENCY = 3
+LATENCY = ScalingStage.LATENCY
 
 
 def ties_away_reference(values, E, out, M, shift, relu):

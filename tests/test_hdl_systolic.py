@@ -145,7 +145,7 @@ def test_accelerator_sizes():
     family = TFXFamily(8, 3)
     array = Accelerator(family=family, form="ses", rows=4, cols=4, max_K=64)
     assert array.acc_width == accumulator_width(family.widest(), family.widest(), 64)
-    assert array.latency == 4 + 4 + 1 + 3
+    assert array.latency == 4 + 4 + 1 + 4
 
 
 @pytest.mark.parametrize("rows,cols", [(2, 2), (3, 4)])
@@ -183,4 +183,4 @@ def test_accelerator_latency(rows, cols):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert cycles == [array.latency + 2] and array.latency == rows + cols + 4
+    assert cycles == [array.latency + 2] and array.latency == rows + cols + 5
