@@ -157,7 +157,8 @@ def _run(command, cwd, log):
 
 def tool_version(name):
     result = subprocess.run([_tool(name), "--version"], capture_output=True, text=True)
-    return (result.stdout or result.stderr).strip().splitlines()[0]
+    line = (result.stdout or result.stderr).strip().splitlines()[0]
+    return line.split(" (git")[0]  # Yosys appends its build details
 
 
 def parse_report(report, clock_name=None):
