@@ -44,7 +44,7 @@ class Board:
     platform: str  # amaranth_boards module:class
     family: str  # "ice40" or "ecp5"
     dsps: int
-    default_size: tuple  # (rows, cols): the largest that fits and meets the clock (README)
+    default_size: tuple  # (rows, cols) built when none is given (see the README for why)
 
     def make_platform(self):
         module, cls = self.platform.split(":")
