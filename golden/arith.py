@@ -154,11 +154,17 @@ def _check_bias(bias, N, limits):
     return bias
 
 
-def _check_channel_param(name, value, low, high, shape):
+def check_channel_param(name, value, low, high, shape):
+    """Integers from ``low`` to ``high``, one per output column (last axis of ``shape``) or
+    one for all, as an int64 array of ``shape``."""
     array = np.asarray(value)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer from {low} to {high}, not {array.dtype}")
-    array = np.broadcast_to(array.astype(np.int64), shape)
+    try:
+        array = np.broadcast_to(array.astype(np.int64), shape)
+    except ValueError:
+        raise ValueError(f"{name} must be a scalar or have one value per output column "
+                         f"({shape[-1] if shape else 1}), not shape {array.shape}") from None
     if array.size and (array.min() < low or array.max() > high):
         bad = array[(array < low) | (array > high)].flat[0]
         raise ValueError(f"{name} must be an integer from {low} to {high}, not {int(bad)}")
@@ -194,8 +200,8 @@ def scale(acc, out_fmt, *, M=1, shift=0, relu=False, limits=DEFAULT_LIMITS):
         raise TypeError(f"relu must be a bool, not {relu!r}")
     values = np.asarray(acc.values)
     channels = values.shape[-1:] if values.ndim else ()
-    M = _check_channel_param("M", M, 1, (1 << limits.m_bits) - 1, channels)
-    shift = _check_channel_param("shift", shift, 0, limits.shift_max, channels)
+    M = check_channel_param("M", M, 1, (1 << limits.m_bits) - 1, channels)
+    shift = check_channel_param("shift", shift, 0, limits.shift_max, channels)
     if relu:
         values = np.where(values < 0, 0, values).astype(values.dtype)
     bits = max(int(np.max(np.abs(values), initial=0)).bit_length(), 1) + limits.m_bits

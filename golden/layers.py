@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_int
-from .arith import DEFAULT_LIMITS, ScalingLimits, matmul, scale
+from .arith import DEFAULT_LIMITS, ScalingLimits, check_channel_param, matmul, scale
 from .family import TFXFamily
 from .search import search_fxp, search_tfx
 
@@ -40,7 +40,7 @@ class Layer:
                 raise ValueError(f"{name} {label} is not a member of the hardware's family "
                                  f"{family.label}") from None
         N = check_int("N", N, 1, 1 << 30)
-        channel = lambda name, v, lo, hi: _channel(name, v, lo, hi, N)
+        channel = lambda name, v, lo, hi: check_channel_param(name, v, lo, hi, (N,))
         return cls(family, a_fmt, w_fmt, out_fmt,
                    channel("bias", bias, -limits.max_abs_bias, limits.max_abs_bias),
                    channel("M", M, 1, (1 << limits.m_bits) - 1),
@@ -62,21 +62,6 @@ class Layer:
                 fields[f"{prefix}_scale"] = fmt.F
         return {k: [int(x) for x in v] if isinstance(v, list) else int(v)
                 for k, v in fields.items()}
-
-
-def _channel(name, value, low, high, N):
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be integers from {low} to {high}, not {array.dtype}")
-    try:
-        array = np.broadcast_to(array.astype(np.int64), (N,)).copy()
-    except ValueError:
-        raise ValueError(f"{name} must be a scalar or have one value per output column "
-                         f"({N}), not shape {np.shape(value)}") from None
-    bad = array[(array < low) | (array > high)]
-    if bad.size:
-        raise ValueError(f"{name} must be an integer from {low} to {high}, not {int(bad[0])}")
-    return array
 
 
 def run_layer(a, w, layer, *, limits=DEFAULT_LIMITS):

@@ -11,10 +11,10 @@ from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
 from golden.family import TFXFamily
 from .decoder import is_shape
 from .operand import check_family, check_form
-from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage
+from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage, accumulator_exponent
 from .systolic import SystolicCore, core_latency
 
-__all__ = ["Accelerator", "MAX_K", "MAX_DEPTH"]
+__all__ = ["Accelerator", "MAX_K", "MAX_DEPTH", "stream_layouts"]
 
 MAX_K = 1 << 20
 MAX_DEPTH = 4096
@@ -41,6 +41,14 @@ def config_layout(family, cols, limits):
 
 def result_layout(family, cols):
     return data.StructLayout({"codes": data.ArrayLayout(family.n, cols), "nar": cols})
+
+
+def stream_layouts(family, rows, cols, limits):
+    """The payload layouts of the accelerator's four streams, by stream name."""
+    return {"config": config_layout(family, cols, limits),
+            "weights": data.ArrayLayout(family.n, cols),
+            "activations": activation_layout(family, rows),
+            "results": result_layout(family, cols)}
 
 
 def _control_layout():
@@ -129,11 +137,11 @@ class Accelerator(wiring.Component):
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, max_K, bias_bits=limits.bias_bits)
         self._fifo_depth = core_latency(rows, cols) + 1 + ScalingStage.LATENCY + 4
+        layouts = stream_layouts(family, rows, cols, limits)
         super().__init__({
-            "config": In(stream.Signature(config_layout(family, cols, limits))),
-            "weights": In(stream.Signature(data.ArrayLayout(family.n, cols))),
-            "activations": In(stream.Signature(activation_layout(family, rows))),
-            "results": Out(stream.Signature(result_layout(family, cols))),
+            **{name: In(stream.Signature(layouts[name]))
+               for name in ("config", "weights", "activations")},
+            "results": Out(stream.Signature(layouts["results"])),
             "idle": Out(1),
         })
 
@@ -167,11 +175,9 @@ class Accelerator(wiring.Component):
         m.d.comb += [self.config.ready.eq(pending == 0), self.idle.eq(pending == 0)]
         with m.If(config_taken):
             payload = self.config.payload
-            operand_scales = payload.a_scale + payload.w_scale
-            m.d.sync += [
-                config.eq(payload),
-                exponent.eq(operand_scales - 2 * (family.n - 1) if tfx else -operand_scales),
-            ]
+            m.d.sync += [config.eq(payload),
+                         exponent.eq(accumulator_exponent(family, payload.a_scale,
+                                                          payload.w_scale))]
         if tfx:
             m.d.comb += [core.a_IS.eq(config.a_IS), core.w_IS.eq(config.w_IS)]
 

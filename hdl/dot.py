@@ -8,7 +8,7 @@ from golden.arith import DEFAULT_LIMITS
 from golden.family import TFXFamily
 from .decoder import is_shape
 from .mac import DecodingMAC
-from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage
+from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage, accumulator_exponent
 
 __all__ = ["DotProductUnit"]
 
@@ -89,10 +89,9 @@ class DotProductUnit(wiring.Component):
         exponent = Signal(EXPONENT_SHAPE)
         M, shift, relu = Signal.like(self.M), Signal.like(self.shift), Signal()
         out_scale = Signal(SCALE_SHAPE)
-        operand_scales = self.a_scale + self.w_scale
         m.d.sync += [
             done.eq(self.en & self.last),
-            exponent.eq(operand_scales - 2 * (self._family.n - 1) if tfx else -operand_scales),
+            exponent.eq(accumulator_exponent(self._family, self.a_scale, self.w_scale)),
             M.eq(self.M), shift.eq(self.shift), relu.eq(self.relu), out_scale.eq(self.out_scale),
         ]
         m.d.comb += [

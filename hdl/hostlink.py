@@ -1,6 +1,6 @@
 """The accelerator behind a UART host link: frames in, results out (see :mod:`hdl.protocol`)."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -8,7 +8,9 @@ from amaranth.lib.wiring import In, Out
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
 from golden.family import TFXFamily
-from .accelerator import Accelerator, activation_layout, config_layout, result_layout
+from golden.fxp import MAX_F, MIN_F
+from golden.tfx import MAX_SC, MIN_SC
+from .accelerator import Accelerator, stream_layouts
 from .operand import check_family
 from .protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, Command, Error, Reply, item_bytes)
 from .uart import UARTReceiver, UARTTransmitter
@@ -66,9 +68,9 @@ class HostLink(wiring.Component):
         self._stall = check_int("stall_cycles", stall_cycles, 16, 1 << 24)
         self.info = BuildInfo(family.spec, form, rows, cols, depth, max_K, limits.bias_bits,
                               limits.m_bits, limits.shift_max, max_payload)
-        sizes = {"config": config_layout(family, cols, limits).size,
-                 "weights": family.n * cols, "activations": activation_layout(family, rows).size}
-        self.item_bytes = {kind: item_bytes(bits) for kind, bits in sizes.items()}
+        self._layouts = stream_layouts(family, rows, cols, limits)
+        self.item_bytes = {kind: item_bytes(self._layouts[kind].size)
+                           for kind in ("config", "weights", "activations")}
         if max(self.item_bytes.values()) > max_payload:
             raise ValueError(f"max_payload must hold one item of every kind "
                              f"({max(self.item_bytes.values())} bytes), not {max_payload}")
@@ -164,7 +166,7 @@ class HostLink(wiring.Component):
         position = Signal(16)  # next buffer byte
         in_item = Signal(range(max(item_size.values()) + 1))
         stall = Signal(range(self._stall + 1))
-        config_shape = config_layout(family, cols, limits)
+        config_shape = self._layouts["config"]
         config_view = config_shape(items["config"][:config_shape.size])
         in_range = self._config_in_range(config_view, family, cols, limits)
         sizes = Signal(range(max(item_size.values()) + 1))
@@ -248,7 +250,7 @@ class HostLink(wiring.Component):
 
         # Framer: control replies first, else one result vector per RESULT frame.
         info = self.info.to_payload()
-        result_bytes = item_bytes(result_layout(family, cols).size)
+        result_bytes = item_bytes(self._layouts["results"].size)
         payload_bytes = max(result_bytes, len(info), 2)
         payload = Signal(8 * payload_bytes)
         out_kind = Signal(8)
@@ -311,12 +313,10 @@ class HostLink(wiring.Component):
             for name in ("a_IS", "w_IS", "out_IS"):
                 value = getattr(config, name)
                 checks += [value >= family.IS_min, value <= family.IS_max]
+        low, high = (MIN_SC, MAX_SC) if isinstance(family, TFXFamily) else (MIN_F, MAX_F)
         for name in ("a_scale", "w_scale", "out_scale"):
             value = getattr(config, name)
-            checks += [value >= -32, value <= 32]
+            checks += [value >= low, value <= high]
         for j in range(cols):
             checks += [config.M[j] != 0, config.shift[j] <= limits.shift_max]
-        result = Const(1)
-        for check in checks:
-            result = result & check
-        return result
+        return Cat(*checks).all()

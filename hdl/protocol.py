@@ -128,6 +128,13 @@ class BuildInfo:
     shift_max: int
     max_payload: int
 
+    @property
+    def limits(self):
+        """The build's scaling-register sizes."""
+        from golden.arith import ScalingLimits
+        return ScalingLimits(bias_bits=self.bias_bits, m_bits=self.m_bits,
+                             shift_max=self.shift_max)
+
     def to_payload(self):
         from golden.family import parse_family
         family = parse_family(self.family)

@@ -11,13 +11,24 @@ from .decoder import is_shape
 from .multiply import MULTIPLIERS, multiply
 from .operand import check_family
 
-__all__ = ["ScalingStage", "TFXEncoder", "FXPEncoder", "EXPONENT_SHAPE", "SCALE_SHAPE"]
+__all__ = ["ScalingStage", "TFXEncoder", "FXPEncoder", "EXPONENT_SHAPE", "SCALE_SHAPE",
+           "accumulator_exponent"]
 
 #: Shape of the run-time accumulator exponent E (TFX: SCa + SCw - 2(n-1); FXP: -(Fa + Fw)).
 EXPONENT_SHAPE = signed(8)
 #: Shape of a run-time scale register (TFX: SC; FXP: F), -32 to 32.
 SCALE_SHAPE = signed(7)
 _WIDE = signed(14)  # exponent arithmetic: |values| stay below 2**10
+
+
+def accumulator_exponent(family, a_scale, w_scale):
+    """Run-time E of an accumulator of products of two operand tensors of ``family``, from
+    their scales: ``SCa + SCw - 2(n-1)`` (TFX) or ``-(Fa + Fw)`` (FXP); the hardware form of
+    ``a_fmt.int_exponent + w_fmt.int_exponent``."""
+    operand_scales = a_scale + w_scale
+    if isinstance(family, TFXFamily):
+        return operand_scales - 2 * (family.n - 1)
+    return -operand_scales
 
 
 def _round_bits(m, magnitude, position, low, high):

@@ -22,6 +22,7 @@ from golden.family import FXPFamily, TFXFamily
 from hdl.decoder import Decoder
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
+from scripts.report import write_report
 from sim.runner import yosys_command
 
 TARGETS = {
@@ -111,11 +112,7 @@ def main(argv=None):
               "limits": {"bias_bits": limits.bias_bits, "m_bits": limits.m_bits,
                          "shift_max": limits.shift_max},
               "method": "Yosys stat after synth -flatten (generic) / synth_ice40 [-dsp]", "rows": rows}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "area.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / "area.md").write_text(markdown(record))
-    print(f"wrote {out / 'area.json'} and {out / 'area.md'}")
+    write_report(args.out, "area", record, markdown(record))
 
 
 if __name__ == "__main__":

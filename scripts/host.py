@@ -16,15 +16,12 @@ import sys
 import time
 
 import numpy as np
-from amaranth.lib import data
 
-from golden.arith import ScalingLimits
 from golden.family import parse_family
-from hdl.accelerator import activation_layout, config_layout, result_layout
+from hdl.accelerator import stream_layouts
 from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, Command, Error, FrameDecoder,
                           Reply, encode_frame, item_bytes)
-from sim.common import pack_payload, unpack_payload
-from sim.tiling import plan_layer
+from sim.tiling import packed_groups, plan_layer, unpack_result
 
 __all__ = ["HostClient", "DeviceError", "SerialTransport"]
 
@@ -82,41 +79,29 @@ class HostClient:
         """Codes and NaR flags of ``layer`` on codes ``a`` (M, K) and ``w`` (K, N)."""
         build = self.build or await self.info()
         family = parse_family(build.family)
-        limits = ScalingLimits(bias_bits=build.bias_bits, m_bits=build.m_bits,
-                               shift_max=build.shift_max)
-        shapes = {"config": config_layout(family, build.cols, limits),
-                  "activations": activation_layout(family, build.rows),
-                  "results": result_layout(family, build.cols)}
-        sizes = {k: item_bytes(v.size) for k, v in shapes.items()}
-        sizes["weights"] = item_bytes(family.n * build.cols)
+        layouts = stream_layouts(family, build.rows, build.cols, build.limits)
+        sizes = {name: item_bytes(layout.size) for name, layout in layouts.items()}
         plan = plan_layer(a, w, layer, rows=build.rows, cols=build.cols, depth=build.depth,
                           max_K=build.max_K)
 
-        def encode(raw, size):
-            return raw.to_bytes(size, "little")
+        def encode(raws, name):
+            return [raw.to_bytes(sizes[name], "little") for raw in raws]
 
         self.results = []
-        for config, passes in plan.groups:
-            await self.send(Command.CONFIG,
-                            encode(pack_payload(shapes["config"], config), sizes["config"]))
-            for step in passes:
-                rows = [encode(pack_payload(data.ArrayLayout(family.n, build.cols), row), sizes["weights"])
-                        for row in step.weights]
-                await self._items(Command.WEIGHTS, rows, sizes["weights"])
-                vectors = [encode(pack_payload(shapes["activations"], {
-                    "codes": codes, "first": int(i == 0), "acc_first": int(step.acc_first),
-                    "acc_last": int(step.acc_last)}), sizes["activations"])
-                    for i, codes in enumerate(step.activations)]
-                await self._items(Command.ACTIVATIONS, vectors, sizes["activations"])
+        for config, passes in packed_groups(plan, layouts):
+            await self.send(Command.CONFIG, encode([config], "config")[0])
+            for rows, vectors in passes:
+                await self._items(Command.WEIGHTS, encode(rows, "weights"), sizes["weights"])
+                await self._items(Command.ACTIVATIONS, encode(vectors, "activations"),
+                                  sizes["activations"])
         while len(self.results) < plan.results:
             for kind, body in await self._frames():
                 if kind == Reply.RESULT:
                     self.results.append(body)
-        fields = [unpack_payload(shapes["results"], int.from_bytes(body, "little"))
-                  for body in self.results]
-        codes = plan.assemble([f["codes"] for f in fields])
-        nars = plan.assemble([[(f["nar"] >> j) & 1 for j in range(build.cols)] for f in fields])
-        return codes, nars
+        vectors = [unpack_result(layouts, int.from_bytes(body, "little"))
+                   for body in self.results]
+        return (plan.assemble([codes for codes, _ in vectors]),
+                plan.assemble([nars for _, nars in vectors]))
 
 
 class SerialTransport:
@@ -144,9 +129,7 @@ async def _demo(client, images):
     from golden.layers import choose_format, quantize_dense, run_layer
     from golden.models import MODELS, load_mlp
     build = await client.info()
-    family = parse_family(build.family)
-    limits = ScalingLimits(bias_bits=build.bias_bits, m_bits=build.m_bits,
-                           shift_max=build.shift_max)
+    family, limits = parse_family(build.family), build.limits
     model = load_mlp(MODELS / "digits_mlp.npz")
     x_cal, _ = load_digits("calibration")
     x, _ = load_digits("test")

@@ -19,6 +19,8 @@ from pathlib import Path
 from golden.arith import DEFAULT_LIMITS
 from golden.family import FXPFamily, TFXFamily
 from hdl.accelerator import Accelerator
+from scripts.report import write_report
+from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 
 __all__ = ["measure", "variants"]
@@ -36,10 +38,8 @@ def measure(family, form, rows, cols, gemm, *, depth=64, limits=DEFAULT_LIMITS, 
                         limits=limits)
     with tempfile.TemporaryDirectory() as directory:
         stats = Path(directory) / "stats.json"
-        p = {"family": family.spec, "rows": rows, "cols": cols, "max_K": K, "depth": depth,
-             "limits": {"bias_bits": limits.bias_bits, "m_bits": limits.m_bits,
-                        "shift_max": limits.shift_max},
-             "gemm": [M, K, N], "seed": seed, "stats": str(stats)}
+        p = {**accelerator_params(array), "gemm": [M, K, N], "seed": seed,
+             "stats": str(stats)}
         result = run_cocotb(verilog_text=export_verilog(array, "accelerator"),
                             toplevel="accelerator", test_module="sim.tb_perf", params=p)
         if not result.passed:
@@ -87,11 +87,7 @@ def main(argv=None):
                   f"{100 * stats['utilisation']:5.1f} %", flush=True)
     record = {"gemm": args.gemm, "depth": args.depth, "simulator": "Icarus (cocotb), RTL",
               "method": "cycles from the first input transfer to the last result", "rows": rows}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "perf.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / "perf.md").write_text(markdown(record))
-    print(f"wrote {out / 'perf.json'} and {out / 'perf.md'}")
+    write_report(args.out, "perf", record, markdown(record))
 
 
 if __name__ == "__main__":

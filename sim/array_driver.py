@@ -6,19 +6,26 @@ transfers the next rising edge makes. Sources may idle at random (input gaps) an
 refuse at random (output stalls); neither may change any result, only the cycle count.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.lib import data
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from golden.arith import ScalingLimits
 from golden.family import parse_family
-from hdl.accelerator import activation_layout, config_layout, result_layout
-from .common import ClockedBench, pack_payload, unpack_payload
-from .tiling import plan_layer
+from hdl.accelerator import stream_layouts
+from .common import ClockedBench
+from .tiling import packed_groups, plan_layer, unpack_result
 
-__all__ = ["ArrayDriver", "RunStats"]
+__all__ = ["ArrayDriver", "RunStats", "accelerator_params"]
+
+
+def accelerator_params(array):
+    """The runner parameters :class:`ArrayDriver` reads, from the accelerator that was built."""
+    return {"family": array.family.spec, "rows": array.rows, "cols": array.cols,
+            "max_K": array.max_K, "depth": array.depth,
+            "limits": dataclasses.asdict(array.limits)}
 
 
 @dataclass
@@ -43,10 +50,7 @@ class ArrayDriver:
         self.rows, self.cols = p["rows"], p["cols"]
         self.depth, self.max_K = p["depth"], p["max_K"]
         self.limits = ScalingLimits(**p["limits"])
-        self.config_layout = config_layout(self.family, self.cols, self.limits)
-        self.activation_layout = activation_layout(self.family, self.rows)
-        self.result_layout = result_layout(self.family, self.cols)
-        self.weight_layout = data.ArrayLayout(self.family.n, self.cols)
+        self.layouts = stream_layouts(self.family, self.rows, self.cols, self.limits)
         self.clock = ClockedBench(dut)
 
     async def start(self):
@@ -64,17 +68,15 @@ class ArrayDriver:
         weight tile tagged with the config its layer starts with (it must not load earlier:
         it is decoded with that layer's w_IS)."""
         control, weights = [], []
+        configs = 0
         for plan in plans:
-            layer_config = sum(1 for item in control if item[0] == "config")
-            for config, passes in plan.groups:
-                control.append(("config", pack_payload(self.config_layout, config)))
-                for step in passes:
-                    weights += [(pack_payload(self.weight_layout, row), layer_config)
-                                for row in step.weights]
-                    for i, codes in enumerate(step.activations):
-                        control.append(("vector", pack_payload(self.activation_layout, {
-                            "codes": codes, "first": int(i == 0),
-                            "acc_first": int(step.acc_first), "acc_last": int(step.acc_last)})))
+            layer_config = configs
+            for config, passes in packed_groups(plan, self.layouts):
+                control.append(("config", config))
+                configs += 1
+                for rows, vectors in passes:
+                    weights += [(row, layer_config) for row in rows]
+                    control += [("vector", vector) for vector in vectors]
         return control, weights
 
     async def run(self, plans, *, rng=None, input_gaps=0.0, output_stalls=0.0, timeout=None):
@@ -124,9 +126,7 @@ class ArrayDriver:
             if fired and first_cycle is None:
                 first_cycle = cycle
             if sink_ready and int(dut.results__valid.value):
-                fields = unpack_payload(self.result_layout, int(dut.results__payload.value))
-                results.append((fields["codes"], [(fields["nar"] >> j) & 1
-                                                  for j in range(self.cols)]))
+                results.append(unpack_result(self.layouts, int(dut.results__payload.value)))
                 last_cycle = cycle
                 if len(results) > expected:
                     raise AssertionError(f"more results than the {expected} expected")

@@ -1,4 +1,5 @@
-"""Stimulus for the scaling stage: groups of accumulators sharing their run-time parameters.
+"""Stimulus shared by the benches: random run-time formats and codes, and the scaling stage's
+groups of accumulators sharing their run-time parameters.
 
 A group is ``(accumulators, E, M, shift, relu, out_format)``. The generators cover what the
 spec names as traps: every accumulator value of a small width, every value of the output
@@ -9,7 +10,8 @@ extremes, every run-time output IS, and random wide accumulators.
 
 import numpy as np
 
-__all__ = ["scaling_groups"]
+__all__ = ["scaling_groups", "random_member", "member_with_scale", "random_codes",
+           "fitting_output"]
 
 
 def _fits(values, acc_width):
@@ -55,7 +57,11 @@ def scaling_groups(family, acc_width, limits, seed=1):
 
 def random_member(family, rng, scales=range(-4, 5)):
     """A random run-time format of ``family``: any IS, a scale from ``scales``."""
-    scale = int(rng.choice(list(scales)))
+    return member_with_scale(family, rng, int(rng.choice(list(scales))))
+
+
+def member_with_scale(family, rng, scale):
+    """The member of ``family`` with this scale (SC or F) and, for TFX, a random IS."""
     if family.kind == "tfx":
         return family.member(int(rng.integers(family.IS_min, family.IS_max + 1)), scale)
     return family.member(scale)

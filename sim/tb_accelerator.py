@@ -31,8 +31,8 @@ def check_layers(board, limits, plans_and_inputs, outputs):
         board.compare(nars, want_nar.astype(np.int64), context)
 
 
-def random_layer(driver, rng, M, K, N, nar_rate=0.0):
-    family, limits = driver.family, driver.limits
+def random_layer(family, limits, rng, M, K, N, nar_rate=0.0):
+    """Random codes and run-time formats for an M x K x N layer, output format fitted."""
     a_fmt, w_fmt = random_member(family, rng), random_member(family, rng)
     a = random_codes(a_fmt, (M, K), rng, nar_rate)
     w = random_codes(w_fmt, (K, N), rng, nar_rate / 4)
@@ -68,12 +68,13 @@ async def random_layers(dut):
         M = int(rng.integers(1, 2 * driver.depth + 3))
         K = int(rng.integers(1, driver.max_K + 1))
         N = int(rng.integers(1, 2 * driver.cols + 2))
-        layers.append(random_layer(driver, rng, M, K, N, nar_rate=0.02 * (rng.random() < 0.5)))
+        layers.append(random_layer(driver.family, driver.limits, rng, M, K, N, nar_rate=0.02 * (rng.random() < 0.5)))
     board = Scoreboard("random layers")
     await _run(dut, driver, layers, board, rng=rng)
     await _run(dut, driver, layers[::-1], board, rng=rng, input_gaps=0.3, output_stalls=0.4)
     # A sink that mostly refuses: the output FIFO fills up and must stop the activations.
-    tall = random_layer(driver, rng, 3 * driver.depth + 30, driver.rows, driver.cols)
+    tall = random_layer(driver.family, driver.limits, rng, 3 * driver.depth + 30, driver.rows,
+                        driver.cols)
     await _run(dut, driver, [tall], board, rng=rng, output_stalls=0.9)
     board.check(dut._log)
 
@@ -104,7 +105,7 @@ async def zeros_and_extremes(dut):
                                       limits.shift_max)):
             layers.append((a, w, Layer.make(family=family, a_fmt=fmt, w_fmt=fmt, out_fmt=out,
                                             N=N, bias=bias, M=M, shift=shift, limits=limits)))
-    layers.append(random_layer(driver, rng, 1, K, driver.cols))  # passes of one vector
+    layers.append(random_layer(family, limits, rng, 1, K, driver.cols))  # passes of one vector
     board = Scoreboard("zeros and extremes")
     await _run(dut, driver, layers, board, rng=rng)
     acc = matmul(layers[1][0], fmt, layers[1][1], fmt, bias=layers[1][2].bias, limits=limits)

@@ -8,20 +8,15 @@ import numpy as np
 
 from golden.arith import ScalingLimits, matmul, scale
 from .common import ClockedBench, Scoreboard, family_from, params
-
-
-def _member(family, rng, scale_value):
-    if family.kind == "tfx":
-        return family.member(int(rng.integers(family.IS_min, family.IS_max + 1)), scale_value)
-    return family.member(scale_value)
+from .stimulus import member_with_scale
 
 
 def make_jobs(family, K, limits, count, rng):
     jobs = []
     n = family.n
     for _ in range(count):
-        a_fmt = _member(family, rng, int(rng.integers(-4, 5)))
-        w_fmt = _member(family, rng, int(rng.integers(-4, 5)))
+        a_fmt = member_with_scale(family, rng, int(rng.integers(-4, 5)))
+        w_fmt = member_with_scale(family, rng, int(rng.integers(-4, 5)))
         length = int(rng.integers(1, K + 1))
         a = rng.integers(0, 1 << n, length)
         w = rng.integers(0, 1 << n, length)
@@ -42,7 +37,7 @@ def make_jobs(family, K, limits, count, rng):
         else:
             out_scale = int(rng.integers(-6, 7))
         out_scale = max(-32, min(32, out_scale))
-        out = _member(family, rng, out_scale)
+        out = member_with_scale(family, rng, out_scale)
         expected = int(scale(acc, out, M=M, shift=shift, relu=relu, limits=limits)[0, 0])
         jobs.append((a_fmt, w_fmt, out, a, w, bias, M, shift, relu, expected, int(acc.nar[0, 0])))
     return jobs

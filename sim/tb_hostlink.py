@@ -11,19 +11,13 @@ import numpy as np
 
 from golden.arith import ScalingLimits
 from golden.family import parse_family
+from hdl.accelerator import config_layout
 from hdl.protocol import HOST_SYNC, BuildInfo, Command, Error, encode_frame
 from scripts.host import DeviceError, HostClient
-from .common import ClockedBench, Scoreboard, params
-from .stimulus import random_member
+from .common import ClockedBench, Scoreboard, pack_payload, params
 from .tb_accelerator import random_layer
 from .tiling import golden_layer
 from .uart_model import UARTModel
-
-
-class _Driver:  # what random_layer needs to know of the build
-    def __init__(self, p):
-        self.family = parse_family(p["family"])
-        self.limits = ScalingLimits(**p["limits"])
 
 
 async def _setup(dut):
@@ -37,13 +31,13 @@ async def _setup(dut):
 
 
 async def _check_layers(client, p, board, count, rng):
-    driver = _Driver(p)
+    family, limits = parse_family(p["family"]), ScalingLimits(**p["limits"])
     for _ in range(count):
         M, K, N = (int(rng.integers(1, 9)), int(rng.integers(1, p["max_K"] + 1)),
                    int(rng.integers(1, 2 * p["cols"] + 2)))
-        a, w, layer = random_layer(driver, rng, M, K, N, nar_rate=0.05)
+        a, w, layer = random_layer(family, limits, rng, M, K, N, nar_rate=0.05)
         codes, nars = await client.run_layer(a, w, layer)
-        want, want_nar = golden_layer(a, w, layer, limits=driver.limits)
+        want, want_nar = golden_layer(a, w, layer, limits=limits)
         board.compare(codes, want, None)
         board.compare(nars, want_nar.astype(np.int64), None)
 
@@ -96,9 +90,7 @@ async def bad_frames_change_nothing(dut):
     await _expect_error(client, good_config[:len(good_config) // 2], Error.TRUNCATED)
     # Out of range: M = 0 in every column (an all-zero config), then a bad IS or scale.
     await _expect_error(client, good_config, Error.RANGE)
-    from hdl.accelerator import config_layout
-    from sim.common import pack_payload
-    layout = config_layout(family, build.cols, client_limits(build))
+    layout = config_layout(family, build.cols, build.limits)
     base = {"a_scale": 0, "w_scale": 0, "out_scale": 0, "relu": 0, "bias": [0] * build.cols,
             "M": [1] * build.cols, "shift": [0] * build.cols}
     if family.kind == "tfx":
@@ -125,7 +117,3 @@ async def bad_frames_change_nothing(dut):
     await _check_layers(client, p, board, 1, rng)
     board.check(dut._log)
 
-
-def client_limits(build):
-    return ScalingLimits(bias_bits=build.bias_bits, m_bits=build.m_bits,
-                         shift_max=build.shift_max)

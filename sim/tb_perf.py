@@ -20,7 +20,8 @@ async def gemm_cycles(dut):
     driver = ArrayDriver(dut, p)
     await driver.start()
     M, K, N = p["gemm"]
-    a, w, layer = random_layer(driver, np.random.default_rng(p.get("seed", 7)), M, K, N)
+    a, w, layer = random_layer(driver.family, driver.limits,
+                               np.random.default_rng(p.get("seed", 7)), M, K, N)
     plan = driver.plan(a, w, layer)
     outputs, stats = await driver.run([plan])
     board = Scoreboard(f"{M}x{K}x{N} matrix product")

@@ -21,8 +21,10 @@ import numpy as np
 
 from golden._checks import check_int
 from golden.layers import Layer, run_layer
+from .common import pack_payload, unpack_payload
 
-__all__ = ["Layer", "LayerPlan", "Pass", "plan_layer", "golden_layer"]
+__all__ = ["Layer", "LayerPlan", "Pass", "plan_layer", "golden_layer", "packed_groups",
+           "unpack_result"]
 
 #: The codes and NaR flags the accelerator must return for a layer: the golden model's.
 golden_layer = run_layer
@@ -93,3 +95,22 @@ def plan_layer(a, w, layer, *, rows, cols, depth, max_K):
             plan.slots += [(row, columns) for row in chunk]
         plan.groups.append((layer.config(columns, cols), passes))
     return plan
+
+
+def packed_groups(plan, layouts):
+    """The plan's transfers as stream payload integers (``layouts``: ``hdl.accelerator.
+    stream_layouts``): per column tile, the config and, per pass, its weight rows and its
+    activation vectors (flags set)."""
+    for config, passes in plan.groups:
+        yield pack_payload(layouts["config"], config), [
+            ([pack_payload(layouts["weights"], row) for row in step.weights],
+             [pack_payload(layouts["activations"], {
+                 "codes": codes, "first": int(i == 0), "acc_first": int(step.acc_first),
+                 "acc_last": int(step.acc_last)}) for i, codes in enumerate(step.activations)])
+            for step in passes]
+
+
+def unpack_result(layouts, raw):
+    """One result payload integer to (codes, NaR flags), a list of ``cols`` each."""
+    fields = unpack_payload(layouts["results"], raw)
+    return fields["codes"], [(fields["nar"] >> j) & 1 for j in range(len(fields["codes"]))]

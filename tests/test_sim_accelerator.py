@@ -6,6 +6,7 @@ import pytest
 from golden.arith import ScalingLimits
 from golden.family import FXPFamily, TFXFamily
 from hdl.accelerator import Accelerator
+from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 
 pytestmark = pytest.mark.sim
@@ -17,11 +18,9 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
         scaling="per_column", **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
                         depth=depth, limits=LIMITS, dsp_pes=dsp_pes, scaling=scaling)
-    p = {"family": family.spec, "rows": rows, "cols": cols, "max_K": max_K, "depth": depth,
-         "limits": {"bias_bits": LIMITS.bias_bits, "m_bits": LIMITS.m_bits,
-                    "shift_max": LIMITS.shift_max}, **extra}
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
-                      test_module="sim.tb_accelerator", params=p, testcase=testcase)
+                      test_module="sim.tb_accelerator",
+                      params={**accelerator_params(array), **extra}, testcase=testcase)
 
 
 # dsp_pes: the first PEs keep inferred multipliers, the rest and the scaling stages get fabric
