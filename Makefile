@@ -17,7 +17,7 @@ COMPONENT ?= mac
 FAMILY ?= tfx:8,3
 HDL_ARGS ?=
 
-.PHONY: help deps test sim table bench area perf synth train-digits verilog clean
+.PHONY: help deps test sim table bench area perf synth synth-sweep train-digits verilog clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -27,6 +27,8 @@ help:
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
 	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int SEEDS=5]"
 	@echo "                            bitstream + area/fmax record (build/synth/)"
+	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
+	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~30 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
 	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
@@ -58,6 +60,9 @@ area: $(STAMP)
 synth: $(STAMP)
 	$(PY) -m scripts.synth --board $(BOARD) --format $(or $(FORMAT),tfx) --n $(N) \
 		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) --form $(FORM) --seeds $(SEEDS)
+
+synth-sweep: $(STAMP)
+	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS)
 
 perf: $(STAMP)
 	$(PY) -m scripts.perf

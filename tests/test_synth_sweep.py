@@ -1,0 +1,60 @@
+"""The FPGA sweep's bookkeeping: search order, the largest shape, TFX-vs-FXP rows and tables,
+on hand-made flow records (the builds themselves are `make synth-sweep`)."""
+
+from scripts.synth_sweep import SHAPES, WIDTHS, largest, main, markdown, search_order, width_rows
+
+
+def record(fmt, rows, cols, *, n=8, dsp=True, logic=1000, fmax=13.0, fits=True):
+    resources = {"ICESTORM_LC": (logic, 5280), "ICESTORM_DSP": (min(rows * cols, 8) if dsp else 0, 8),
+                 "ICESTORM_RAM": (4, 30)} if fits else None
+    return {"config": {"format": fmt, "n": n, "rows": rows, "cols": cols, "dsp": dsp,
+                       "dsp_pes": min(rows * cols, 8) if dsp else 0},
+            "resources": resources, "fmax_mhz_median": fmax if fits else None,
+            "meets_clock": fits and fmax >= 12,
+            "demand": None if fits else {"ICESTORM_LC": (logic, 5280)}}
+
+
+def test_shapes_are_searched_by_pe_count():
+    groups = search_order()
+    counts = [group[0][0] * group[0][1] for group in groups]
+    assert counts == sorted(set(counts)) and counts[0] == 4
+    assert [(2, 3), (3, 2)] in groups
+    assert sum(len(group) for group in groups) == len(SHAPES)
+
+
+def test_largest_counts_only_what_fits_and_meets_the_clock():
+    records = [record("tfx", 2, 2), record("tfx", 2, 3), record("tfx", 3, 2, fmax=11.5),
+               record("tfx", 3, 3, fits=False, logic=5586)]
+    assert largest(records) == [(2, 3)]
+    records.append(record("tfx", 3, 2))
+    assert largest(records) == [(2, 3), (3, 2)]
+    assert largest([record("fxp", 2, 2, fits=False)]) == []
+
+
+def test_width_rows_pair_tfx_with_fxp_and_keep_the_demand_of_what_did_not_fit():
+    records = [record("tfx", 2, 2, logic=4000, fmax=13.5), record("fxp", 2, 2, logic=3200),
+               record("tfx", 2, 2, dsp=False, logic=5600, fits=False),
+               record("fxp", 2, 2, dsp=False, logic=4000, fmax=12.5)]
+    rows = width_rows(records, "ice40")
+    assert [(r["n"], r["dsp"]) for r in rows] == [(8, True), (8, False)]
+    assert rows[0]["logic_ratio"] == 4000 / 3200 and rows[0]["fmax_ratio"] == 13.5 / 13.0
+    assert rows[1]["tfx"]["fits"] is False and rows[1]["logic_ratio"] == 5600 / 4000
+    assert "fmax_ratio" not in rows[1]
+    text = markdown({"family": "ice40", "clock_mhz": 12.0, "board": "icebreaker",
+                     "device": "iCE40UP5K", "seeds": [1], "tools": "Yosys", "max_K": 256,
+                     "depth": 64, "width_size": [2, 2], "widths": rows,
+                     "sizes": {"tfx": [], "fxp": []}, "largest": {"tfx": [], "fxp": []}})
+    assert "| 8 | 3 | yes | 4,000 | 3,200 | 1.25 | 4 | 4 | 13.50 | 13.00 | 1.04 |" in text
+    assert "| 8 | 3 | no | 5,600* | 4,000 | 1.40 | – | 0 | – | 12.50 | – |" in text
+    assert "Largest TFX array: none." in text
+
+
+def test_widths_cover_the_issue():
+    assert [n for n, _ in WIDTHS] == [4, 5, 6, 8]
+
+
+def test_bad_arguments_are_errors(capsys):
+    assert main(["--board", "nope"]) == 2
+    assert "unknown board 'nope'" in capsys.readouterr().err
+    assert main(["--seeds", "0"]) == 2
+    assert "--seeds and --jobs must be at least 1, not 0" in capsys.readouterr().err
