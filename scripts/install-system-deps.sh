@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, when they are missing.
-# Icarus Verilog runs the cocotb testbenches.
+# Icarus Verilog runs the cocotb testbenches; dataset-fashion-mnist holds the headline dataset.
 set -euo pipefail
 
 missing=()
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
+[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
