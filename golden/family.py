@@ -11,7 +11,15 @@ from .fxp import FXP
 from . import fxp as _fxp, tfx as _tfx
 from .tfx import TFX
 
-__all__ = ["TFXFamily", "FXPFamily", "parse_family", "family_of"]
+__all__ = ["TFXFamily", "FXPFamily", "parse_family", "family_of", "default_is_max"]
+
+
+def default_is_max(n):
+    """The IS_max this project builds and studies for width ``n``: ``min(3, n - 2)``, every
+    run-time IS keeping at least one fraction bit at its longest regime, capped at 3 (the
+    paper's hardware range). n = 3 gives 1, n = 4 gives 2, n >= 5 gives 3."""
+    n = check_int("n", n, _tfx.MIN_N, _tfx.MAX_N)
+    return max(1, min(3, n - 2))
 
 
 class TFXFamily:

@@ -42,6 +42,16 @@ class MLP:
     def predict(self, x):
         return np.argmax(self.activations(x)[-1], axis=-1)
 
+    def to_network(self, input_shape):
+        """The same model as a :class:`golden.network.Network` on images ``input_shape``."""
+        from .network import Network, Node
+        nodes = [Node("flatten", "flatten", {"input": "input"})]
+        for i, (w, b) in enumerate(self.layers):
+            nodes.append(Node("dense", f"fc{i}", {"input": nodes[-1].name,
+                                                  "relu": i + 1 < len(self.layers)},
+                              {"weight": w, "bias": b}))
+        return Network(nodes, input_shape, self.info)
+
 
 def save_mlp(path, model):
     arrays = {}

@@ -20,14 +20,14 @@ import concurrent.futures
 import sys
 from pathlib import Path
 
+from golden.family import default_is_max
 from scripts.report import write_report
 from scripts.synth import ROOT, SynthConfig, board_named, run_flow
 
 __all__ = ["WIDTHS", "SHAPES", "RESOURCES", "largest", "search_order", "width_rows",
            "markdown", "main"]
 
-# (n, IS_max): every run-time format with at least one fraction bit at its widest regime.
-WIDTHS = ((4, 2), (5, 3), (6, 3), (8, 3))
+WIDTHS = tuple((n, default_is_max(n)) for n in (4, 5, 6, 8))
 SHAPES = ((2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4),
           (4, 5), (5, 4), (5, 5), (5, 6), (6, 5), (6, 6), (6, 7), (7, 6), (7, 7), (8, 8))
 # nextpnr's resource names: logic, DSP, block RAM.

@@ -1,0 +1,310 @@
+"""Post-training quantization of a folded :class:`golden.network.Network`, and its execution.
+
+Quantization points are the input, every weight tensor and the output of every conv, dense,
+add and average-pool node (max-pool and flatten keep their input's codes and format). Formats
+are chosen on the float network's activations over calibration images (a deterministic sample
+of at most ``sample`` values per tensor), by one of the :data:`SCHEMES`:
+
+``tfx``
+    TENT: every tensor its own ``TFX(n, IS, SC)``, searched (MSE) over the hardware family
+    ``TFXFamily(n, default_is_max(n))``.
+``fxp-layer``
+    Every tensor its own signed ``FXP(n, F)`` (F searched, MSE).
+``fxp-global``
+    One F for every tensor of the network: the F with the least sum of per-tensor MSEs.
+``fxp-channel``
+    The strongest practical fixed-point baseline: activations with their own F, unsigned where
+    they cannot be negative (after ReLU, and pools or flattening of such tensors); weights
+    quantized per output channel with the symmetric scale ``max|W_c| / (2**(n-1) - 1)``, the
+    channel's scale carried by the scaling stage's ``M`` and ``shift`` (like TFLite's int8).
+
+Two ways to run the result:
+
+- :meth:`QuantizedNetwork.run_integer`: the hardware's arithmetic, bit for bit: codes in, exact
+  :func:`golden.arith.matmul` (im2col for convolutions), the bias in accumulator units, one
+  rounding in :func:`golden.arith.scale`; max-pool on codes; residual addition of two tensors of
+  different scales as an exact sum aligned to the finer scale, rounded once; average pooling as
+  an exact sum times ``M * 2**-shift`` (``M / 2**shift`` the closest to ``1 / window``).
+- :meth:`QuantizedNetwork.run_fake`: the usual simulated ("fake") quantization in float64: the
+  same formats for weights and activations, but an unrounded bias, exact channel scales and an
+  exact mean.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
+from .conv import im2col
+from .family import FXPFamily, TFXFamily, default_is_max
+from .fxp import FXP, MAX_F, MIN_F
+from .network import Network, float_op, pool_windows
+from .search import search_fxp, search_tfx
+from ._checks import check_choice, check_int
+
+__all__ = ["SCHEMES", "Step", "QuantizedNetwork", "quantize_network", "signed_codes",
+           "scheme_family"]
+
+SCHEMES = ("tfx", "fxp-layer", "fxp-global", "fxp-channel")
+_QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
+
+
+def scheme_family(scheme, n):
+    """The format family whose members a scheme picks from (weights and signed tensors)."""
+    check_choice("scheme", scheme, SCHEMES)
+    return TFXFamily(n, default_is_max(n)) if scheme == "tfx" else FXPFamily(n)
+
+
+def signed_codes(codes, fmt):
+    """Codes as signed integers that compare like the values (two's complement words)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if isinstance(fmt, FXP) and not fmt.signed:
+        return codes
+    half = 1 << (fmt.n - 1)
+    return np.where(codes >= half, codes - 2 * half, codes)
+
+
+def _unsigned_codes(values, fmt):
+    return values & ((1 << fmt.n) - 1) if not (isinstance(fmt, FXP) and not fmt.signed) \
+        else values
+
+
+@dataclass(frozen=True)
+class Step:
+    """How one node runs quantized: its output format and, for conv and dense, the weight codes
+    (a (K, N) matrix), formats and per-channel scaling parameters; for avgpool, M and shift."""
+
+    node: object
+    out_fmt: object
+    w_fmt: object = None
+    w_codes: np.ndarray = None
+    bias: np.ndarray = None  # accumulator units
+    M: np.ndarray = None
+    shift: np.ndarray = None
+    channel_scale: np.ndarray = None  # the float multiplier M and shift stand for
+    a_fmt: object = None
+    extra: dict = field(default_factory=dict)
+
+
+class QuantizedNetwork:
+    """A folded network with a format for every tensor and the parameters of every step."""
+
+    def __init__(self, network, scheme, n, input_fmt, steps, limits):
+        self.network, self.scheme, self.n = network, scheme, n
+        self.input_fmt, self.steps, self.limits = input_fmt, steps, limits
+
+    def format_of(self, name):
+        return self.input_fmt if name == "input" else self.steps[name].out_fmt
+
+    def formats(self):
+        """Every quantization point's format label, by tensor name (weights as ``name.w``)."""
+        labels = {"input": self.input_fmt.label}
+        for name, step in self.steps.items():
+            if step.node.op in _QUANTIZED_OPS:
+                labels[name] = step.out_fmt.label
+            if step.w_fmt is not None:
+                labels[f"{name}.w"] = step.w_fmt.label
+        return labels
+
+    def run_integer(self, x, *, keep=False):
+        """The hardware's arithmetic on codes; returns the logits' codes (or every tensor's)."""
+        codes = {"input": self.input_fmt.quantize(_checked_input(self.network, x))}
+        for node in self.network.nodes:
+            codes[node.name] = self._integer_step(self.steps[node.name],
+                                                  [codes[name] for name in node.inputs],
+                                                  [self.format_of(name) for name in node.inputs])
+        return codes if keep else codes[self.network.output]
+
+    def _integer_step(self, step, inputs, formats):
+        node, x, fmt = step.node, inputs[0], formats[0]
+        if node.op in ("conv", "dense"):
+            if node.op == "conv":
+                rows, (oh, ow) = im2col(x, node["weight"].shape[2:], stride=node["stride"],
+                                        padding=node["padding"])
+            else:
+                rows = x
+            acc = matmul(rows, fmt, step.w_codes, step.w_fmt, bias=step.bias,
+                         limits=self.limits)
+            y = scale(acc, step.out_fmt, M=step.M, shift=step.shift, relu=bool(node["relu"]),
+                      limits=self.limits)
+            if node.op == "conv":
+                y = y.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
+            return y
+        if node.op == "maxpool":
+            best = pool_windows(signed_codes(x, fmt), node["kernel"], node["stride"]).max(-1)
+            return _unsigned_codes(best, fmt)
+        if node.op == "flatten":
+            return x.reshape(len(x), -1)
+        if node.op == "avgpool":
+            total = fmt.to_int(x).sum(axis=(2, 3), keepdims=True)
+            acc = Accumulators(total, fmt.int_exponent, np.zeros(total.shape, bool))
+            return scale(acc, step.out_fmt, M=step.M, shift=step.shift, limits=self.limits)
+        # add: both integers aligned to the finer scale, summed exactly, rounded once.
+        exponent = min(f.int_exponent for f in formats)
+        total = sum(f.to_int(c).astype(object if f.int_exponent - exponent > 40 else np.int64)
+                    << (f.int_exponent - exponent) for f, c in zip(formats, inputs))
+        acc = Accumulators(np.asarray(total), exponent, np.zeros(np.shape(total), bool))
+        return scale(acc, step.out_fmt, relu=bool(node["relu"]), limits=self.limits)
+
+    def run_fake(self, x):
+        """Simulated quantization in float64; returns the logits (real values)."""
+        values = {"input": _fake(self.input_fmt, _checked_input(self.network, x))}
+        for node in self.network.nodes:
+            step = self.steps[node.name]
+            inputs = [values[name] for name in node.inputs]
+            if node.op in ("conv", "dense"):
+                weight = step.w_fmt.decode(step.w_codes) * step.channel_scale
+                if node.op == "conv":
+                    weight = weight.T.reshape(node["weight"].shape)
+                node = replace(node, arrays={"weight": weight, "bias": node["bias"]})
+            y = float_op(node, inputs)
+            values[node.name] = _fake(step.out_fmt, y) if node.op in _QUANTIZED_OPS else y
+        return values[self.network.output]
+
+    def logits(self, x, *, engine="integer"):
+        check_choice("engine", engine, ("integer", "fake"))
+        if engine == "fake":
+            return self.run_fake(x)
+        return self.format_of(self.network.output).decode(self.run_integer(x))
+
+    def predict(self, x, *, engine="integer", batch=500):
+        return np.concatenate([np.argmax(self.logits(x[i:i + batch], engine=engine), axis=-1)
+                               for i in range(0, len(x), batch)])
+
+
+def _checked_input(network, x):
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[1:] != network.input_shape:
+        raise ValueError(f"the network takes inputs (B, {', '.join(map(str, network.input_shape))}), "
+                         f"not {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("the input has NaN or infinite values")
+    return x
+
+
+def _fake(fmt, x):
+    return fmt.decode(fmt.quantize(x))
+
+
+def _sample(x, size, rng):
+    x = np.asarray(x, dtype=np.float64).ravel()
+    return x if x.size <= size else rng.choice(x, size, replace=False)
+
+
+def _matrix(node):
+    """The weights as the (K, N) matrix the array multiplies by."""
+    w = node["weight"]
+    return w.reshape(w.shape[0], -1).T if node.op == "conv" else w
+
+
+def _scale_parameters(ratio, limits):
+    """``M`` and ``shift`` with ``M * 2**-shift`` closest to ``ratio`` (0 < ratio <= 1) for
+    the hardware's register sizes: the largest shift whose M still fits."""
+    ratio = np.asarray(ratio, dtype=np.float64)
+    m_max = (1 << limits.m_bits) - 1
+    shift = np.clip(np.floor(np.log2(m_max / ratio)), 0, limits.shift_max).astype(np.int64)
+    M = np.rint(np.ldexp(ratio, shift)).astype(np.int64)
+    while (M > m_max).any():  # rounding up can overflow M by one
+        over = M > m_max
+        shift[over] -= 1
+        M[over] = np.rint(np.ldexp(ratio[over], shift[over])).astype(np.int64)
+    if (M < 1).any():
+        raise ValueError(f"a scale of {ratio.min():.3g} is below the smallest M * 2**-shift "
+                         f"the hardware has (2**-{limits.shift_max})")
+    return M, shift
+
+
+def quantize_network(network, scheme, n, calibration_x, *, limits=DEFAULT_LIMITS,
+                     sample=1 << 20, seed=0):
+    """Quantize a folded ``network`` with ``scheme`` at width ``n``; formats chosen on
+    ``calibration_x`` (images of the calibration split)."""
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a golden.network.Network, not {network!r}")
+    if any(node.op in ("batchnorm", "relu") for node in network.nodes):
+        raise ValueError("quantize a folded network (golden.network.fold): batch norm and "
+                         "ReLU nodes must be folded first")
+    family = scheme_family(scheme, n)
+    if not isinstance(limits, ScalingLimits):
+        raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
+    check_int("sample", sample, 1, 1 << 30)
+    rng = np.random.default_rng(seed)
+    calibration_x = np.asarray(calibration_x)
+    nonnegative = {"input": bool(np.min(calibration_x) >= 0)}
+    for node in network.nodes:
+        nonnegative[node.name] = bool(node.attrs.get("relu")) or (
+            node.op in ("maxpool", "avgpool", "flatten") and nonnegative[node.inputs[0]])
+    points = ["input"] + [node.name for node in network.nodes if node.op in _QUANTIZED_OPS]
+    samples = {name: [] for name in points}
+    batch = 250
+    for start in range(0, len(calibration_x), batch):
+        part = calibration_x[start:start + batch]
+        floats = network.forward(part, keep=True)
+        share = -(-sample * len(part) // len(calibration_x))
+        for name in points:
+            samples[name].append(_sample(floats[name], share, rng))
+    samples = {name: np.concatenate(parts) for name, parts in samples.items()}
+    weights = {node.name: _matrix(node) for node in network.nodes if node.op in ("conv", "dense")}
+
+    if scheme == "fxp-global":
+        totals = {}
+        for tensor in list(samples.values()) + list(weights.values()):
+            for spec, error in search_fxp(tensor, n).candidates.items():
+                totals[spec] = totals.get(spec, 0.0) + error
+        best = min(range(MIN_F, MAX_F + 1), key=lambda F: (totals[FXP(n, F).spec], F))
+        choose = lambda name, tensor: FXP(n, best)
+    elif scheme == "tfx":
+        choose = lambda name, tensor: search_tfx(tensor, n, IS_range=(family.IS_min,
+                                                                      family.IS_max)).format
+    else:
+        unsigned = scheme == "fxp-channel"
+        choose = lambda name, tensor: search_fxp(
+            tensor, n, signed=not (unsigned and nonnegative.get(name, False))).format
+
+    input_fmt = choose("input", samples["input"])
+    steps = {}
+    formats = {"input": input_fmt}
+    for node in network.nodes:
+        if node.op in ("maxpool", "flatten"):
+            steps[node.name] = Step(node, formats[node.inputs[0]])
+        elif node.op == "add":
+            steps[node.name] = Step(node, choose(node.name, samples[node.name]))
+        elif node.op == "avgpool":
+            window = int(np.prod(network.shapes[node.inputs[0]][1:]))
+            M, shift = _scale_parameters(np.array([1.0 / window]), limits)
+            steps[node.name] = Step(node, choose(node.name, samples[node.name]),
+                                    M=M[0], shift=shift[0])
+        else:
+            steps[node.name] = _matmul_step(node, weights[node.name], formats[node.inputs[0]],
+                                            choose(node.name, samples[node.name]), scheme, n,
+                                            choose, limits)
+        formats[node.name] = steps[node.name].out_fmt
+    return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits)
+
+
+def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits):
+    channels = w.shape[1]
+    if scheme == "fxp-channel":
+        peak = np.abs(w).max(axis=0)
+        peak = np.where(peak > 0, peak, 1.0)
+        channel_step = peak / ((1 << (n - 1)) - 1)
+        # Weights FXP(n, F) with 2**-F >= every channel's step: each channel's remaining
+        # factor (<= 1) is what M and shift carry.
+        F = int(np.clip(np.floor(-np.log2(channel_step.max())), MIN_F, MAX_F))
+        w_fmt = FXP(n, F)
+        ratio = channel_step * 2.0 ** F
+        M, shift = _scale_parameters(ratio, limits)
+        channel_scale = M * np.ldexp(1.0, -shift)
+        w_codes = w_fmt.quantize(w / channel_scale)
+    else:
+        w_fmt = choose(f"{node.name}.w", w)
+        w_codes = w_fmt.quantize(w)
+        M, shift = np.ones(channels, np.int64), np.zeros(channels, np.int64)
+        channel_scale = np.ones(channels)
+    exponent = a_fmt.int_exponent + w_fmt.int_exponent
+    bias = np.rint(np.ldexp(node["bias"] / channel_scale, -exponent))
+    if np.abs(bias).max(initial=0) > limits.max_abs_bias:
+        raise ValueError(f"node {node.name!r}: the bias needs "
+                         f"{int(np.abs(bias).max()).bit_length() + 1} bits in accumulator "
+                         f"units 2**{exponent}; the hardware has bias_bits={limits.bias_bits}")
+    return Step(node, out_fmt, w_fmt=w_fmt, w_codes=w_codes, bias=bias.astype(np.int64),
+                M=M, shift=shift, channel_scale=channel_scale, a_fmt=a_fmt)

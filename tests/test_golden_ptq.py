@@ -1,0 +1,122 @@
+"""Post-training quantization of networks and the integer engine: every step against an
+independent computation, the schemes' choices, and errors."""
+
+import numpy as np
+import pytest
+
+from golden.datasets import load
+from golden.family import default_is_max
+from golden.fxp import FXP
+from golden.models import MODELS, load_mlp
+from golden.network import Network, Node, fold
+from golden.ptq import SCHEMES, quantize_network, signed_codes
+from golden.tfx import TFX
+from test_golden_network import residual_net
+
+
+def zero_bias(network):
+    """The network with every bias zero: then the integer and the fake engine must agree."""
+    nodes = [Node(n.op, n.name, n.attrs, {**n.arrays, "bias": np.zeros_like(n.arrays["bias"])})
+             if "bias" in n.arrays else n for n in network.nodes]
+    return Network(nodes, network.input_shape)
+
+
+@pytest.mark.parametrize("scheme", ["tfx", "fxp-layer", "fxp-global"])
+@pytest.mark.parametrize("n", [4, 8])
+def test_integer_engine_equals_simulated_quantization_when_nothing_else_rounds(scheme, n):
+    # With zero biases, unit channel scales and a 4x4 average pool (1/16 exact), the only
+    # roundings left are the formats' own: the exact-integer path and the float path agree.
+    net = zero_bias(fold(residual_net(seed=4)))
+    rng = np.random.default_rng(5)
+    calibration, x = rng.uniform(0, 1, (64, 1, 8, 8)), rng.uniform(0, 1, (32, 1, 8, 8))
+    q = quantize_network(net, scheme, n, calibration)
+    assert q.steps["g"].M * 16 == 2 ** q.steps["g"].shift
+    np.testing.assert_array_equal(q.logits(x), q.run_fake(x))
+
+
+def test_residual_addition_rounds_the_exact_sum_once():
+    net = fold(residual_net(seed=6))
+    rng = np.random.default_rng(7)
+    q = quantize_network(net, "tfx", 5, rng.uniform(0, 1, (64, 1, 8, 8)))
+    codes = q.run_integer(rng.uniform(0, 1, (16, 1, 8, 8)), keep=True)
+    a, b, out = (q.format_of(name) for name in ("c3", "p1", "a1"))
+    assert a != b  # two different scales meet
+    exact = a.decode(codes["c3"]) + b.decode(codes["p1"])  # exact in float64 at n = 5
+    np.testing.assert_array_equal(codes["a1"], out.quantize(np.maximum(exact, 0)))
+
+
+def test_max_pool_on_codes_is_the_max_of_the_values():
+    net = fold(residual_net(seed=8))
+    rng = np.random.default_rng(9)
+    for scheme in ("tfx", "fxp-channel"):
+        q = quantize_network(net, scheme, 6, rng.uniform(0, 1, (32, 1, 8, 8)))
+        codes = q.run_integer(rng.uniform(0, 1, (8, 1, 8, 8)), keep=True)
+        fmt = q.format_of("c1")
+        values = fmt.decode(codes["c1"])
+        windows = values.reshape(8, 4, 4, 2, 4, 2).max(axis=(3, 5))
+        np.testing.assert_array_equal(fmt.decode(codes["p1"]), windows)
+
+
+def test_average_pool_divides_through_m_and_shift_with_one_rounding():
+    rng = np.random.default_rng(10)
+    nodes = [Node("avgpool", "g", {"input": "input"})]
+    net = Network(nodes, (3, 3, 3))
+    x = rng.uniform(-1, 1, (20, 3, 3, 3))
+    q = quantize_network(net, "fxp-layer", 8, x)
+    step = q.steps["g"]
+    assert abs(step.M / 2.0 ** step.shift * 9 - 1) < 2.0 ** -15  # 1/9 with a 16-bit M
+    a, out = q.input_fmt, step.out_fmt
+    total = a.to_int(a.quantize(x)).sum(axis=(2, 3), keepdims=True)
+    exact = total * step.M * 2.0 ** (a.int_exponent - int(step.shift))  # exact: < 2**53
+    np.testing.assert_array_equal(q.run_integer(x), out.quantize(exact))
+
+
+def test_schemes_choose_what_they_promise():
+    net = fold(residual_net(seed=11))
+    calibration = np.random.default_rng(12).uniform(0, 1, (64, 1, 8, 8))
+    tfx = quantize_network(net, "tfx", 8, calibration)
+    assert all(isinstance(tfx.format_of(name), TFX) and tfx.format_of(name).IS <=
+               default_is_max(8) for name in ("input", "c1", "a1", "fc"))
+    layer = quantize_network(net, "fxp-layer", 8, calibration)
+    assert len({layer.format_of(name).F for name in ("input", "c1", "c2", "fc")}) > 1
+    glob = quantize_network(net, "fxp-global", 8, calibration)
+    assert len({f.split(",")[-1] for f in glob.formats().values()}) == 1
+    channel = quantize_network(net, "fxp-channel", 8, calibration)
+    assert not channel.format_of("c1").signed and not channel.format_of("input").signed
+    assert channel.format_of("fc").signed and channel.steps["c1"].w_fmt.signed
+    step = channel.steps["c2"]
+    assert len(set(step.M.tolist())) > 1  # one scale per output channel
+    # every channel uses its largest code: the scale was chosen per channel
+    assert (np.abs(signed_codes(step.w_codes, step.w_fmt)).max(axis=0) >= 126).all()
+
+
+def test_quantized_digits_mlp_keeps_its_accuracy_at_8_bits():
+    mlp = load_mlp(MODELS / "digits_mlp.npz")
+    net = mlp.to_network((1, 8, 8))
+    x_cal, _ = load("digits", "calibration")
+    x, y = load("digits", "test")
+    float_accuracy = np.mean(net.predict(x) == y)
+    assert float_accuracy == np.mean(mlp.predict(x.reshape(len(x), -1)) == y)
+    for scheme in SCHEMES:
+        # one F for weights and activations alike costs a few points even at 8 bits
+        slack = 0.05 if scheme == "fxp-global" else 0.02
+        q = quantize_network(net, scheme, 8, x_cal)
+        assert np.mean(q.predict(x) == y) >= float_accuracy - slack, scheme
+        assert np.mean(q.predict(x, engine="fake") == y) >= float_accuracy - slack, scheme
+
+
+def test_bad_arguments_are_errors():
+    net = residual_net()
+    x = np.zeros((4, 1, 8, 8))
+    with pytest.raises(ValueError, match="quantize a folded network"):
+        quantize_network(net, "tfx", 8, x)
+    with pytest.raises(ValueError, match="scheme must be one of 'tfx', 'fxp-layer'"):
+        quantize_network(fold(net), "posit", 8, x)
+    with pytest.raises(ValueError, match="n must be an integer from 3 to 16, not 2"):
+        quantize_network(fold(net), "tfx", 2, x)
+    q = quantize_network(fold(net), "fxp-layer", 8, np.random.default_rng(0).uniform(0, 1, (8, 1, 8, 8)))
+    x[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        q.predict(x)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        q.logits(x[1:], engine="float")
