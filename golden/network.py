@@ -149,15 +149,19 @@ class Network:
     def consumers(self, name):
         return [node for node in self.nodes if name in node.inputs]
 
-    def forward(self, x, *, keep=False):
-        """Float64 inference; the logits, or with ``keep`` every node's output by name."""
+    def check_input(self, x):
+        """``x`` as float64 if it is a finite batch of inputs of this network, else an error."""
         x = np.asarray(x, dtype=np.float64)
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"the network takes inputs (B, {', '.join(map(str, self.input_shape))}), "
                              f"not {x.shape}")
         if not np.isfinite(x).all():
             raise ValueError("the input has NaN or infinite values")
-        values = {"input": x}
+        return x
+
+    def forward(self, x, *, keep=False):
+        """Float64 inference; the logits, or with ``keep`` every node's output by name."""
+        values = {"input": self.check_input(x)}
         for node in self.nodes:
             values[node.name] = float_op(node, [values[name] for name in node.inputs])
         return values if keep else values[self.output]

@@ -108,7 +108,7 @@ class QuantizedNetwork:
 
     def run_integer(self, x, *, keep=False):
         """The hardware's arithmetic on codes; returns the logits' codes (or every tensor's)."""
-        codes = {"input": self.input_fmt.quantize(_checked_input(self.network, x))}
+        codes = {"input": self.input_fmt.quantize(self.network.check_input(x))}
         for node in self.network.nodes:
             codes[node.name] = self._integer_step(self.steps[node.name],
                                                   [codes[name] for name in node.inputs],
@@ -148,7 +148,7 @@ class QuantizedNetwork:
 
     def run_fake(self, x):
         """Simulated quantization in float64; returns the logits (real values)."""
-        values = {"input": _fake(self.input_fmt, _checked_input(self.network, x))}
+        values = {"input": _fake(self.input_fmt, self.network.check_input(x))}
         for node in self.network.nodes:
             step = self.steps[node.name]
             inputs = [values[name] for name in node.inputs]
@@ -170,16 +170,6 @@ class QuantizedNetwork:
     def predict(self, x, *, engine="integer", batch=500):
         return np.concatenate([np.argmax(self.logits(x[i:i + batch], engine=engine), axis=-1)
                                for i in range(0, len(x), batch)])
-
-
-def _checked_input(network, x):
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[1:] != network.input_shape:
-        raise ValueError(f"the network takes inputs (B, {', '.join(map(str, network.input_shape))}), "
-                         f"not {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("the input has NaN or infinite values")
-    return x
 
 
 def _fake(fmt, x):
