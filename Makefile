@@ -16,8 +16,9 @@ SEEDS ?= 5
 COMPONENT ?= mac
 FAMILY ?= tfx:8,3
 HDL_ARGS ?=
+TRAIN_ARGS ?=
 
-.PHONY: help deps test sim table bench area perf synth synth-sweep train-digits verilog clean
+.PHONY: help deps test sim table bench area perf synth synth-sweep train-digits train-models accuracy verilog clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -30,6 +31,9 @@ help:
 	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
 	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~30 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
+	@echo "make accuracy               TFX vs fixed-point accuracy study on the trained models"
+	@echo "                            (build/accuracy/; about 30 min, cached per model)"
+	@echo "make train-models           retrain the study's ConvNets and ResNets (PyTorch CPU, hours)"
 	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
 	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
 	@echo "make clean                  remove build products (keeps .venv)"
@@ -68,6 +72,13 @@ synth-sweep: $(STAMP)
 
 perf: $(STAMP)
 	$(PY) -m scripts.perf
+
+accuracy: $(STAMP)
+	$(PY) -m scripts.accuracy --jobs $(JOBS)
+
+train-models: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
+	$(PY) -m scripts.train_models $(TRAIN_ARGS)
 
 train-digits: $(STAMP)
 	$(PY) -m scripts.train_digits

@@ -198,13 +198,20 @@ class NumberFormat(abc.ABC):
         # Express each value in units of 2**(int_exponent - 1), the grid of the midpoints:
         # floor(value / unit) and whether a remainder (sticky) is left.
         shift = np.asarray(exponent, dtype=np.int64) - (self.int_exponent - 1)
-        mantissa, shift = np.broadcast_arrays(mantissa, shift)
-        floor, sticky = _floor_and_sticky(mantissa, shift)
+        if 0 < shift.size < mantissa.size and (shift == shift.flat[0]).all():
+            shift = shift.flat[0]  # per-channel exponents that are all the same
+        if shift.ndim == 0 and mantissa.dtype != object:
+            floor, sticky = _floor_and_sticky_scalar_shift(mantissa, int(shift))
+        else:
+            mantissa, shift = np.broadcast_arrays(mantissa, shift)
+            floor, sticky = _floor_and_sticky(mantissa, shift)
         mids = self._midpoints
         below = np.searchsorted(mids, floor, side="left")
-        above = np.searchsorted(mids, floor, side="right")
+        # The midpoints are strictly increasing: "right" differs from "left" only on a midpoint.
+        on_mid = mids[np.minimum(below, len(mids) - 1)] == floor
+        above = below + on_mid
         index = np.where(sticky, above, below)
-        tie = ~sticky & (above != below)
+        tie = ~sticky & on_mid
         codes, _ = self._sorted
         result = codes[index]
         if np.any(tie):
@@ -262,6 +269,19 @@ def _floor_and_sticky(mantissa, shift):
     shifted = mantissa >> right
     sticky = (shift < 0) & ((mantissa & ((np.int64(1) << right) - 1)) != 0)
     floor = np.where(shift >= 0, clamped, shifted)
+    return np.clip(floor, -_SATURATION_CAP, _SATURATION_CAP), sticky
+
+
+def _floor_and_sticky_scalar_shift(mantissa, shift):
+    """:func:`_floor_and_sticky` for int64 mantissas and one shift (the common, fast case)."""
+    mantissa = mantissa.astype(np.int64, copy=False)
+    if shift >= 0:
+        limit = max(_SATURATION_CAP >> min(shift, 62), 1)
+        floor = np.clip(mantissa, -limit, limit) << min(shift, 62)
+        return np.clip(floor, -_SATURATION_CAP, _SATURATION_CAP), np.zeros(mantissa.shape, bool)
+    right = min(-shift, 63)
+    sticky = (mantissa & ((np.int64(1) << right) - 1)) != 0 if right < 63 else mantissa != 0
+    floor = mantissa >> right
     return np.clip(floor, -_SATURATION_CAP, _SATURATION_CAP), sticky
 
 

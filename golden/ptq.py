@@ -42,8 +42,8 @@ from .network import Network, float_op, pool_windows
 from .search import search_fxp, search_tfx
 from ._checks import check_choice, check_int
 
-__all__ = ["SCHEMES", "Step", "QuantizedNetwork", "quantize_network", "signed_codes",
-           "scheme_family"]
+__all__ = ["SCHEMES", "Step", "QuantizedNetwork", "quantize_network", "calibration_samples",
+           "signed_codes", "scheme_family"]
 
 SCHEMES = ("tfx", "fxp-layer", "fxp-global", "fxp-channel")
 _QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
@@ -204,21 +204,16 @@ def _scale_parameters(ratio, limits):
     return M, shift
 
 
-def quantize_network(network, scheme, n, calibration_x, *, limits=DEFAULT_LIMITS,
-                     sample=1 << 20, seed=0):
-    """Quantize a folded ``network`` with ``scheme`` at width ``n``; formats chosen on
-    ``calibration_x`` (images of the calibration split)."""
+def calibration_samples(network, calibration_x, *, sample=1 << 20, seed=0):
+    """The float activations a quantization chooses formats on: for the input and every conv,
+    dense, add and avgpool output, a deterministic sample of at most ``sample`` values over
+    ``calibration_x``; and whether each tensor can be negative. Reusable for every scheme and
+    width."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a golden.network.Network, not {network!r}")
-    if any(node.op in ("batchnorm", "relu") for node in network.nodes):
-        raise ValueError("quantize a folded network (golden.network.fold): batch norm and "
-                         "ReLU nodes must be folded first")
-    family = scheme_family(scheme, n)
-    if not isinstance(limits, ScalingLimits):
-        raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
     check_int("sample", sample, 1, 1 << 30)
+    calibration_x = network.check_input(calibration_x)
     rng = np.random.default_rng(seed)
-    calibration_x = np.asarray(calibration_x)
     nonnegative = {"input": bool(np.min(calibration_x) >= 0)}
     for node in network.nodes:
         nonnegative[node.name] = bool(node.attrs.get("relu")) or (
@@ -232,7 +227,27 @@ def quantize_network(network, scheme, n, calibration_x, *, limits=DEFAULT_LIMITS
         share = -(-sample * len(part) // len(calibration_x))
         for name in points:
             samples[name].append(_sample(floats[name], share, rng))
-    samples = {name: np.concatenate(parts) for name, parts in samples.items()}
+    return {name: np.concatenate(parts) for name, parts in samples.items()}, nonnegative
+
+
+def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_LIMITS,
+                     sample=1 << 20, seed=0, samples=None):
+    """Quantize a folded ``network`` with ``scheme`` at width ``n``; formats chosen on
+    ``calibration_x`` (images of the calibration split), or on ``samples`` from
+    :func:`calibration_samples` computed once for many schemes and widths."""
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a golden.network.Network, not {network!r}")
+    if any(node.op in ("batchnorm", "relu") for node in network.nodes):
+        raise ValueError("quantize a folded network (golden.network.fold): batch norm and "
+                         "ReLU nodes must be folded first")
+    family = scheme_family(scheme, n)
+    if not isinstance(limits, ScalingLimits):
+        raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
+    if samples is None:
+        if calibration_x is None:
+            raise ValueError("give calibration_x (calibration images) or samples")
+        samples = calibration_samples(network, calibration_x, sample=sample, seed=seed)
+    samples, nonnegative = samples
     weights = {node.name: _matrix(node) for node in network.nodes if node.op in ("conv", "dense")}
 
     if scheme == "fxp-global":
