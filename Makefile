@@ -18,7 +18,7 @@ FAMILY ?= tfx:8,3
 HDL_ARGS ?=
 TRAIN_ARGS ?=
 
-.PHONY: help deps test sim table bench area perf synth synth-sweep train-digits train-models accuracy verilog clean
+.PHONY: help deps test sim table bench area perf synth synth-sweep train-digits train-models accuracy e2e verilog clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -33,6 +33,7 @@ help:
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make accuracy               TFX vs fixed-point accuracy study on the trained models"
 	@echo "                            (build/accuracy/; about 30 min, cached per model)"
+	@echo "make e2e                    trained ConvNets through the simulated array, bit-exact (build/e2e/)"
 	@echo "make train-models           retrain the study's ConvNets and ResNets (PyTorch CPU, hours)"
 	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
 	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
@@ -75,6 +76,9 @@ perf: $(STAMP)
 
 accuracy: $(STAMP)
 	$(PY) -m scripts.accuracy --jobs $(JOBS)
+
+e2e: $(STAMP)
+	$(PY) -m scripts.e2e
 
 train-models: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'

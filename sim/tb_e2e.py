@@ -1,0 +1,87 @@
+"""cocotb: a trained network end to end through the accelerator.
+
+Every convolution (as im2col rows) and dense layer runs through the simulated array; max-pool,
+flatten, residual addition and average pooling run on the host with the golden engine's own
+steps, on the codes the array produced. Every layer's codes, and the class predictions, must
+equal :meth:`golden.ptq.QuantizedNetwork.run_integer` on the same images. Parameters (the
+runner's JSON): the array's, plus ``model`` (a network file), ``dataset``, ``images``,
+``scheme`` and optionally ``report`` (a JSON file for cycles and accuracy).
+"""
+
+import json
+
+import cocotb
+import numpy as np
+
+from golden.conv import im2col
+from golden.datasets import load
+from golden.network import fold, load_network
+from golden.ptq import quantize_network, scheme_family
+from .array_driver import ArrayDriver
+from .common import Scoreboard, params
+
+
+@cocotb.test()
+async def network_through_the_array(dut):
+    p = params()
+    driver = ArrayDriver(dut, p)
+    await driver.start()
+    network = fold(load_network(p["model"]))
+    if scheme_family(p["scheme"], driver.family.n) != driver.family:
+        raise ValueError(f"scheme {p['scheme']} picks formats of "
+                         f"{scheme_family(p['scheme'], driver.family.n).label}, the array is "
+                         f"built for {driver.family.label}")
+    x, y = load(p["dataset"], "test")
+    x, y = x[:p["images"]], y[:p["images"]]
+    q = quantize_network(network, p["scheme"], driver.family.n,
+                         load(p["dataset"], "calibration")[0], limits=driver.limits)
+    golden = q.run_integer(x, keep=True)
+    codes = {"input": q.input_fmt.quantize(x)}
+    board = Scoreboard("end to end")
+    layers, total_cycles, total_macs = [], 0, 0
+    for node in network.nodes:
+        inputs = [codes[name] for name in node.inputs]
+        if node.op in ("conv", "dense"):
+            step = q.steps[node.name]
+            if node.op == "conv":
+                rows, (oh, ow) = im2col(inputs[0], node["weight"].shape[2:],
+                                        stride=node["stride"], padding=node["padding"])
+            else:
+                rows = inputs[0]
+            plan = driver.plan(rows, step.w_codes, step.layer(driver.family, driver.limits))
+            (vectors,), stats = await driver.run([plan])
+            out = plan.assemble([v[0] for v in vectors])
+            board.compare(plan.assemble([v[1] for v in vectors]), np.zeros(out.shape, np.int64),
+                          None)  # no NaR anywhere
+            if node.op == "conv":
+                out = out.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
+            macs = rows.shape[0] * rows.shape[1] * step.w_codes.shape[1]
+            layers.append({"node": node.name, "op": node.op, "M": rows.shape[0],
+                           "K": rows.shape[1], "N": step.w_codes.shape[1],
+                           "cycles": stats.cycles, "macs": macs,
+                           "formats": [step.a_fmt.label, step.w_fmt.label, step.out_fmt.label]})
+            total_cycles += stats.cycles
+            total_macs += macs
+        else:
+            out = q.run_step(node.name, inputs)
+        board.compare(out, golden[node.name], [(node.name, i) for i in range(out.size)])
+        codes[node.name] = out
+    logits = q.format_of(network.output).decode(codes[network.output])
+    predictions = np.argmax(logits, axis=1)
+    want = np.argmax(q.format_of(network.output).decode(golden[network.output]), axis=1)
+    board.compare(predictions, want, None)
+    accuracy = float(np.mean(predictions == y))
+    report = {"model": p["model"], "dataset": p["dataset"], "scheme": p["scheme"],
+              "images": len(y), "family": driver.family.label,
+              "array": f"{driver.rows}x{driver.cols}", "accuracy": accuracy,
+              "cycles": total_cycles, "cycles_per_image": total_cycles / len(y),
+              "macs_per_image": total_macs / len(y),
+              "utilisation": total_macs / (driver.rows * driver.cols * total_cycles),
+              "layers": layers}
+    dut._log.info("%s on %d %s images through a %dx%d array: accuracy %.4f, %d cycles per "
+                  "image, utilisation %.3f", p["scheme"], len(y), p["dataset"], driver.rows,
+                  driver.cols, accuracy, report["cycles_per_image"], report["utilisation"])
+    if p.get("report"):
+        with open(p["report"], "w") as file:
+            json.dump(report, file, indent=2)
+    board.check(dut._log)
