@@ -44,7 +44,7 @@ from .search import search_fxp, search_tfx
 from ._checks import check_choice, check_int
 
 __all__ = ["SCHEMES", "Step", "QuantizedNetwork", "quantize_network", "calibration_samples",
-           "signed_codes", "scheme_family"]
+           "signed_codes", "code_words", "scheme_family"]
 
 SCHEMES = ("tfx", "fxp-layer", "fxp-global", "fxp-channel")
 _QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
@@ -65,9 +65,11 @@ def signed_codes(codes, fmt):
     return np.where(codes >= half, codes - 2 * half, codes)
 
 
-def _unsigned_codes(values, fmt):
-    return values & ((1 << fmt.n) - 1) if not (isinstance(fmt, FXP) and not fmt.signed) \
-        else values
+def code_words(values, fmt):
+    """The inverse of :func:`signed_codes`: n-bit code words."""
+    if isinstance(fmt, FXP) and not fmt.signed:
+        return np.asarray(values, dtype=np.int64)
+    return np.asarray(values, dtype=np.int64) & ((1 << fmt.n) - 1)
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,7 @@ class QuantizedNetwork:
         """The hardware's arithmetic on codes; returns the logits' codes (or every tensor's)."""
         codes = {"input": self.input_fmt.quantize(self.network.check_input(x))}
         for node in self.network.nodes:
-            codes[node.name] = self._integer_step(self.steps[node.name],
-                                                  [codes[name] for name in node.inputs],
-                                                  [self.format_of(name) for name in node.inputs])
+            codes[node.name] = self.run_step(node.name, [codes[name] for name in node.inputs])
         return codes if keep else codes[self.network.output]
 
     def _integer_step(self, step, inputs, formats):
@@ -147,7 +147,7 @@ class QuantizedNetwork:
             return y
         if node.op == "maxpool":
             best = pool_windows(signed_codes(x, fmt), node["kernel"], node["stride"]).max(-1)
-            return _unsigned_codes(best, fmt)
+            return code_words(best, fmt)
         if node.op == "flatten":
             return x.reshape(len(x), -1)
         if node.op == "avgpool":
