@@ -216,9 +216,16 @@ def _up_to_date(directory, files, seeds, tools):
     for name, content in files.items():
         path = Path(directory) / name
         data = content if isinstance(content, bytes) else content.encode()
-        if not path.exists() or path.read_bytes() != data:
+        if not path.exists() or _without_sources(path.read_bytes()) != _without_sources(data):
             return None
     return record
+
+
+def _without_sources(data):
+    """Build file contents without RTLIL ``src`` attributes: they name source lines, which
+    move when unrelated code is edited, and change nothing that is built."""
+    return b"\n".join(line for line in data.split(b"\n")
+                      if not line.lstrip().startswith(b"attribute \\src "))
 
 
 # nextpnr stops with one of these when the design needs more of a resource than the device has;

@@ -89,3 +89,16 @@ def test_utilisation_is_read_from_the_first_table_of_the_log():
            "Info: \t        ICESTORM_DSP:      8/      8   100%\n"
            "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:   5000/   5280    94%\n")
     assert logged_utilisation(log) == {"ICESTORM_LC": (5586, 5280), "ICESTORM_DSP": (8, 8)}
+
+
+def test_moved_source_lines_do_not_force_a_rebuild(tmp_path):
+    from scripts.synth import _up_to_date
+    tools = {"yosys": "Yosys 0.70", "nextpnr": "nextpnr-0.11.1"}
+    (tmp_path / "synth.json").write_text(json.dumps({"requested_seeds": [1], "tools": tools}))
+    (tmp_path / "top.il").write_text('module \\top\n  attribute \\src "hdl/pe.py:10"\n  wire \\a\n')
+    moved = {"top.il": 'module \\top\n  attribute \\src "hdl/pe.py:12"\n  wire \\a\n'}
+    assert _up_to_date(tmp_path, moved, (1,), tools) is not None
+    changed = {"top.il": 'module \\top\n  attribute \\src "hdl/pe.py:10"\n  wire \\b\n'}
+    assert _up_to_date(tmp_path, changed, (1,), tools) is None
+    assert _up_to_date(tmp_path, moved, (1, 2), tools) is None
+    assert _up_to_date(tmp_path, moved, (1,), {**tools, "yosys": "Yosys 0.71"}) is None
