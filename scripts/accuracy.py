@@ -154,8 +154,13 @@ def plot(record, path):
     import matplotlib.pyplot as plt
 
     models = record["models"]
-    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
-    for axis, entry in zip(axes[0], models):
+    columns = min(2, len(models))
+    rows = -(-len(models) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.6 * rows),
+                                squeeze=False)
+    for axis in axes.flat[len(models):]:
+        axis.set_visible(False)
+    for axis, entry in zip(axes.flat, models):
         for scheme in SCHEMES:
             means = [100 * entry["by_width"][str(n)][scheme]["integer"]["mean"]
                      for n in entry["widths"]]
@@ -167,9 +172,9 @@ def plot(record, path):
         axis.set(title=f"{entry['dataset']} / {entry['model']}", xlabel="n (bits)",
                  ylabel="test accuracy (%)", ylim=(0, 100))
     axes[0][0].legend(fontsize=7)
-    figure.text(0.01, 0.01, "scripts.accuracy: integer engine, mean ± std over seeds",
+    figure.text(0.01, 0.005, "scripts.accuracy: integer engine, mean ± std over seeds",
                 fontsize=7)
-    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    figure.tight_layout(rect=(0, 0.02, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     print(f"wrote {path}")
