@@ -29,7 +29,7 @@ help:
 	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int SEEDS=5]"
 	@echo "                            bitstream + area/fmax record (build/synth/)"
 	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
-	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~30 min)"
+	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~35 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make accuracy               TFX vs fixed-point accuracy study on the trained models"
 	@echo "                            (build/accuracy/; ~40 min of CPU from scratch, cached per model)"
