@@ -11,7 +11,7 @@ from .arith import DEFAULT_LIMITS, ScalingLimits, check_channel_param, matmul, s
 from .family import TFXFamily
 from .search import search_fxp, search_tfx
 
-__all__ = ["Layer", "run_layer", "choose_format", "quantize_dense"]
+__all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "quantize_dense"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,17 @@ def choose_format(x, family, *, objective="mse"):
     return search_fxp(x, family.n, signed=family.signed, objective=objective).format
 
 
+def accumulator_bias(b, exponent, limits=DEFAULT_LIMITS, *, where=""):
+    """Real biases ``b`` rounded to accumulator units ``2**exponent`` (int64); an error naming
+    the bits needed when they exceed the hardware's ``bias_bits``."""
+    bias = np.rint(np.ldexp(np.asarray(b, dtype=np.float64), -exponent))
+    if np.abs(bias).max(initial=0) > limits.max_abs_bias:
+        raise ValueError(f"{where}the bias needs {int(np.abs(bias).max()).bit_length() + 1} "
+                         f"bits in accumulator units 2**{exponent}; the hardware has "
+                         f"bias_bits={limits.bias_bits}")
+    return bias.astype(np.int64)
+
+
 def quantize_dense(w, b, *, family, a_fmt, calibration_out, relu, limits=DEFAULT_LIMITS):
     """Post-training quantization of a dense layer ``y = relu?(x @ w + b)`` for ``family``.
 
@@ -98,13 +109,8 @@ def quantize_dense(w, b, *, family, a_fmt, calibration_out, relu, limits=DEFAULT
     if w.ndim != 2 or b.shape != (w.shape[1],):
         raise ValueError(f"w must be (K, N) and b (N,), not {w.shape} and {b.shape}")
     w_fmt = choose_format(w, family)
-    exponent = a_fmt.int_exponent + w_fmt.int_exponent
-    bias = np.rint(np.ldexp(b, -exponent))
-    if np.abs(bias).max(initial=0) > limits.max_abs_bias:
-        raise ValueError(f"the bias needs {int(np.abs(bias).max()).bit_length() + 1} bits in "
-                         f"accumulator units 2**{exponent}; the hardware has bias_bits="
-                         f"{limits.bias_bits}")
+    bias = accumulator_bias(b, a_fmt.int_exponent + w_fmt.int_exponent, limits)
     out_fmt = choose_format(calibration_out, family)
     layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
-                       N=w.shape[1], bias=bias.astype(np.int64), relu=relu, limits=limits)
+                       N=w.shape[1], bias=bias, relu=relu, limits=limits)
     return w_fmt.quantize(w), layer

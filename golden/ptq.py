@@ -35,12 +35,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
-from .conv import im2col
+from .conv import conv2d
 from .family import FXPFamily, TFXFamily, default_is_max
 from .fxp import FXP, MAX_F, MIN_F
-from .layers import Layer
+from .layers import Layer, accumulator_bias, choose_format
 from .network import Network, float_op, pool_windows
-from .search import search_fxp, search_tfx
+from .search import search_fxp
 from ._checks import check_choice, check_int
 
 __all__ = ["SCHEMES", "Step", "QuantizedNetwork", "quantize_network", "calibration_samples",
@@ -134,17 +134,15 @@ class QuantizedNetwork:
         node, x, fmt = step.node, inputs[0], formats[0]
         if node.op in ("conv", "dense"):
             if node.op == "conv":
-                rows, (oh, ow) = im2col(x, node["weight"].shape[2:], stride=node["stride"],
-                                        padding=node["padding"])
+                acc = conv2d(x, fmt, step.w_codes.T.reshape(node["weight"].shape), step.w_fmt,
+                             stride=node["stride"], padding=node["padding"], bias=step.bias,
+                             limits=self.limits)
             else:
-                rows = x
-            acc = matmul(rows, fmt, step.w_codes, step.w_fmt, bias=step.bias,
-                         limits=self.limits)
+                acc = matmul(x, fmt, step.w_codes, step.w_fmt, bias=step.bias,
+                             limits=self.limits)
             y = scale(acc, step.out_fmt, M=step.M, shift=step.shift, relu=bool(node["relu"]),
                       limits=self.limits)
-            if node.op == "conv":
-                y = y.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
-            return y
+            return y.transpose(0, 3, 1, 2) if node.op == "conv" else y
         if node.op == "maxpool":
             best = pool_windows(signed_codes(x, fmt), node["kernel"], node["stride"]).max(-1)
             return code_words(best, fmt)
@@ -273,12 +271,11 @@ def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_L
         best = min(range(MIN_F, MAX_F + 1), key=lambda F: (totals[FXP(n, F).spec], F))
         choose = lambda name, tensor: FXP(n, best)
     elif scheme == "tfx":
-        choose = lambda name, tensor: search_tfx(tensor, n, IS_range=(family.IS_min,
-                                                                      family.IS_max)).format
+        choose = lambda name, tensor: choose_format(tensor, family)
     else:
         unsigned = scheme == "fxp-channel"
-        choose = lambda name, tensor: search_fxp(
-            tensor, n, signed=not (unsigned and nonnegative.get(name, False))).format
+        choose = lambda name, tensor: choose_format(
+            tensor, FXPFamily(n, signed=not (unsigned and nonnegative.get(name, False))))
 
     input_fmt = choose("input", samples["input"])
     steps = {}
@@ -320,11 +317,8 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits):
         w_codes = w_fmt.quantize(w)
         M, shift = np.ones(channels, np.int64), np.zeros(channels, np.int64)
         channel_scale = np.ones(channels)
-    exponent = a_fmt.int_exponent + w_fmt.int_exponent
-    bias = np.rint(np.ldexp(node["bias"] / channel_scale, -exponent))
-    if np.abs(bias).max(initial=0) > limits.max_abs_bias:
-        raise ValueError(f"node {node.name!r}: the bias needs "
-                         f"{int(np.abs(bias).max()).bit_length() + 1} bits in accumulator "
-                         f"units 2**{exponent}; the hardware has bias_bits={limits.bias_bits}")
-    return Step(node, out_fmt, w_fmt=w_fmt, w_codes=w_codes, bias=bias.astype(np.int64),
-                M=M, shift=shift, channel_scale=channel_scale, a_fmt=a_fmt)
+    bias = accumulator_bias(node["bias"] / channel_scale,
+                            a_fmt.int_exponent + w_fmt.int_exponent, limits,
+                            where=f"node {node.name!r}: ")
+    return Step(node, out_fmt, w_fmt=w_fmt, w_codes=w_codes, bias=bias, M=M, shift=shift,
+                channel_scale=channel_scale, a_fmt=a_fmt)
