@@ -200,11 +200,7 @@ class NumberFormat(abc.ABC):
         shift = np.asarray(exponent, dtype=np.int64) - (self.int_exponent - 1)
         if 0 < shift.size < mantissa.size and (shift == shift.flat[0]).all():
             shift = shift.flat[0]  # per-channel exponents that are all the same
-        if shift.ndim == 0 and mantissa.dtype != object:
-            floor, sticky = _floor_and_sticky_scalar_shift(mantissa, int(shift))
-        else:
-            mantissa, shift = np.broadcast_arrays(mantissa, shift)
-            floor, sticky = _floor_and_sticky(mantissa, shift)
+        floor, sticky = _floor_and_sticky(mantissa, shift)
         mids = self._midpoints
         below = np.searchsorted(mids, floor, side="left")
         # The midpoints are strictly increasing: "right" differs from "left" only on a midpoint.
@@ -254,7 +250,11 @@ class NumberFormat(abc.ABC):
 
 
 def _floor_and_sticky(mantissa, shift):
-    """``floor(mantissa * 2**shift)`` clamped to +-2**40 (int64), and whether it was inexact."""
+    """``floor(mantissa * 2**shift)`` clamped to +-2**40 (int64), and whether it was inexact;
+    ``shift`` a scalar or broadcastable to ``mantissa``."""
+    if np.ndim(shift) == 0 and mantissa.dtype != object:
+        return _floor_and_sticky_scalar_shift(mantissa, int(shift))
+    mantissa, shift = np.broadcast_arrays(mantissa, shift)
     if mantissa.dtype == object:
         pairs = [_floor_and_sticky_int(int(m), int(s)) for m, s in zip(mantissa.flat, shift.flat)]
         floor = np.array([p[0] for p in pairs], dtype=np.int64).reshape(mantissa.shape)
@@ -273,7 +273,7 @@ def _floor_and_sticky(mantissa, shift):
 
 
 def _floor_and_sticky_scalar_shift(mantissa, shift):
-    """:func:`_floor_and_sticky` for int64 mantissas and one shift (the common, fast case)."""
+    """One shift for every int64 mantissa (the common case): only the branch it needs."""
     mantissa = mantissa.astype(np.int64, copy=False)
     if shift >= 0:
         limit = max(_SATURATION_CAP >> min(shift, 62), 1)

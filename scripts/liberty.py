@@ -47,21 +47,20 @@ class Table:
         """The value at ``point`` (keyword per variable: ``input_transition_time`` in ns,
         ``total_output_net_capacitance`` in pF), bilinear, extrapolated linearly outside."""
         values = self.values
-        for axis, (name, index) in enumerate(zip(self.variables, self.indices)):
+        for name, index in zip(self.variables, self.indices):
             if name not in point:
                 raise ValueError(f"table over {self.variables} needs {name}")
-            values = _interpolate(values, index, float(point[name]), axis - (
-                len(self.variables) - values.ndim))
+            values = _interpolate(values, index, float(point[name]))  # consumes axis 0
         return float(values)
 
 
-def _interpolate(values, index, x, axis):
+def _interpolate(values, index, x):
+    """Linear interpolation of ``values`` along its first axis at ``x``."""
     if len(index) == 1:
-        return np.take(values, 0, axis=axis)
+        return values[0]
     i = int(np.clip(np.searchsorted(index, x) - 1, 0, len(index) - 2))
     t = (x - index[i]) / (index[i + 1] - index[i])
-    low, high = np.take(values, i, axis=axis), np.take(values, i + 1, axis=axis)
-    return low + t * (high - low)
+    return values[i] + t * (values[i + 1] - values[i])
 
 
 @dataclass(frozen=True)
