@@ -15,6 +15,7 @@ scaling stages get fabric (shift-and-add) multipliers. Without ``--dsp`` nothing
 """
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -101,8 +102,7 @@ class SynthConfig:
 
     def resolved(self):
         board = board_named(self.board)
-        if self.format not in ("tfx", "fxp"):
-            raise ValueError(f"format must be 'tfx' or 'fxp', not {self.format!r}")
+        self.family  # validates the format and its parameters
         rows, cols = (self.rows, self.cols) if self.rows and self.cols else \
             board.default_size[self.format]
         return type(self)(**{**self.__dict__, "rows": rows, "cols": cols})
@@ -168,6 +168,7 @@ def _run(command, cwd, log):
                            f"see {cwd / log}:\n{tail}")
 
 
+@functools.cache  # one process never sees two versions; each call starts a tool
 def tool_version(name):
     result = subprocess.run([_tool(name), "--version"], capture_output=True, text=True)
     line = (result.stdout or result.stderr).strip().splitlines()[0]
@@ -235,11 +236,13 @@ CAPACITY_ERRORS = ("Failed to expand region", "Unable to place cell", "Unable to
 
 
 def _failure(log_path):
-    """The error lines of a failed nextpnr run and whether the design did not fit."""
+    """The error lines of a failed nextpnr run and, if the design did not fit, what it asked
+    for (:func:`logged_utilisation`); else None."""
     text = Path(log_path).read_text(errors="replace")
     errors = [line.strip() for line in text.splitlines() if line.startswith("ERROR")]
     capacity = any(marker in line for line in errors for marker in CAPACITY_ERRORS)
-    return errors or [text.strip().splitlines()[-1] if text.strip() else "no output"], capacity
+    errors = errors or [text.strip().splitlines()[-1] if text.strip() else "no output"]
+    return errors, logged_utilisation(text) if capacity else None
 
 
 def logged_utilisation(text):
@@ -293,12 +296,10 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=ROOT / "build" / "synth", pac
         try:
             _run([_tool(nextpnr)] + words, directory, f"nextpnr-seed{seed}.out")
         except RuntimeError:
-            errors, capacity = _failure(directory / f"nextpnr-seed{seed}.out")
+            errors, demand = _failure(directory / f"nextpnr-seed{seed}.out")
             seeds_record.append({"seed": seed, "routed": False, "errors": errors[:5]})
-            if capacity:
+            if demand is not None:
                 fits = False
-                demand = logged_utilisation(
-                    (directory / f"nextpnr-seed{seed}.out").read_text(errors="replace"))
                 progress(f"[{config.name}] does not fit: {errors[0]}")
                 break
             continue

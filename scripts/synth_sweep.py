@@ -77,14 +77,17 @@ def _search(board, fmt, seeds, groups):
     return records
 
 
-def _logic(record, family):
-    """(logic cells used or asked for, available, whether it fits)."""
-    name = RESOURCES[family][0]
-    if record["resources"]:
-        used, available = record["resources"][name]
-        return used, available, True
-    used, available = (record.get("demand") or {}).get(name, (None, None))
-    return used, available, False
+def _entry(record, family):
+    """What the tables need of one build: logic cells used (or asked for, if it did not fit),
+    available, DSPs, block RAMs, median fmax and whether it meets the clock."""
+    logic, dsp, ram = RESOURCES[family]
+    fits = bool(record["resources"])
+    used, available = (record["resources"] if fits else record.get("demand") or {}).get(
+        logic, (None, None))
+    return {"logic": used, "available": available, "fits": fits,
+            "dsps": record["resources"][dsp][0] if fits else None,
+            "brams": record["resources"][ram][0] if fits else None,
+            "fmax_mhz": record["fmax_mhz_median"], "meets_clock": record["meets_clock"]}
 
 
 def width_rows(records, family):
@@ -96,15 +99,8 @@ def width_rows(records, family):
             tfx, fxp = by_key.get((n, dsp, "tfx")), by_key.get((n, dsp, "fxp"))
             if not (tfx and fxp):
                 continue
-            row = {"n": n, "IS_max": is_max, "dsp": dsp}
-            for label, record in (("tfx", tfx), ("fxp", fxp)):
-                used, available, fits = _logic(record, family)
-                row[label] = {
-                    "logic": used, "fits": fits, "available": available,
-                    "dsps": record["resources"][RESOURCES[family][1]][0] if fits else None,
-                    "brams": record["resources"][RESOURCES[family][2]][0] if fits else None,
-                    "fmax_mhz": record["fmax_mhz_median"], "meets_clock": record["meets_clock"],
-                }
+            row = {"n": n, "IS_max": is_max, "dsp": dsp, "tfx": _entry(tfx, family),
+                   "fxp": _entry(fxp, family)}
             if row["tfx"]["logic"] and row["fxp"]["logic"]:
                 row["logic_ratio"] = row["tfx"]["logic"] / row["fxp"]["logic"]
             if row["tfx"]["fmax_mhz"] and row["fxp"]["fmax_mhz"]:
@@ -170,16 +166,8 @@ def markdown(record):
 
 
 def size_entries(records, family):
-    entries = []
-    for record in records:
-        used, available, fits = _logic(record, family)
-        c = record["config"]
-        entries.append({"rows": c["rows"], "cols": c["cols"], "dsp_pes": c["dsp_pes"],
-                        "logic": used, "available": available, "fits": fits,
-                        "brams": record["resources"][RESOURCES[family][2]][0] if fits else None,
-                        "fmax_mhz": record["fmax_mhz_median"],
-                        "meets_clock": record["meets_clock"]})
-    return entries
+    return [{"rows": r["config"]["rows"], "cols": r["config"]["cols"],
+             "dsp_pes": r["config"]["dsp_pes"], **_entry(r, family)} for r in records]
 
 
 def plot(record, directory):
@@ -262,13 +250,19 @@ def main(argv=None):
     size = (args.rows, args.cols)
     width_configs = [_config(board.name, fmt, n, is_max, size, dsp)
                      for n, is_max in WIDTHS for dsp in (True, False) for fmt in ("tfx", "fxp")]
+    # A width build the search also makes waits for it (then it is up to date), so that no
+    # two processes ever build into the same directory.
+    searched = {(WIDTHS[-1][0], True, shape) for shape in SHAPES}
+    shared = [c for c in width_configs if (c.n, c.dsp, (c.rows, c.cols)) in searched]
     groups = search_order()
     with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
         searches = {fmt: pool.submit(_search, board.name, fmt, seeds, groups)
                     for fmt in ("tfx", "fxp")}
-        widths = [pool.submit(_build, config, seeds) for config in width_configs]
-        width_records = [future.result() for future in widths]
+        widths = [pool.submit(_build, config, seeds) for config in width_configs
+                  if config not in shared]
         size_records = {fmt: future.result() for fmt, future in searches.items()}
+        widths += [pool.submit(_build, config, seeds) for config in shared]
+        width_records = [future.result() for future in widths]
     first = width_records[0]
     record = {
         "board": board.name, "device": first["device"], "family": board.family,
