@@ -63,6 +63,9 @@ def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT 
     if stored.get("key") != key:
         stored = {"key": key, "results": {}}
     results = stored["results"]
+    if "float" in results and all(f"{scheme}/{n}" in results for n in n_values
+                                  for scheme in schemes):
+        return results  # nothing to compute: no model or dataset to load
     network = fold(load_network(path))
     x, y = load(dataset, "test")
     if test_images:
