@@ -13,7 +13,7 @@ import numpy as np
 
 from ._checks import check_choice
 
-__all__ = ["NumberFormat"]
+__all__ = ["NumberFormat", "twos_complement"]
 
 # Integers up to this magnitude are handled as int64 in the exact quantizer; every midpoint
 # of every legal format is far below it (|X| < 2**31, so midpoints < 2**33 in half units).
@@ -247,6 +247,12 @@ class NumberFormat(abc.ABC):
                                  f"pass nan='zero' to map it to 0")
             x = np.where(nans, 0.0, x)
         return x
+
+
+def twos_complement(words, n):
+    """n-bit words read as two's-complement integers (int64)."""
+    words = np.asarray(words, dtype=np.int64)
+    return np.where(words >= 1 << (n - 1), words - (1 << n), words)
 
 
 def _floor_and_sticky(mantissa, shift):

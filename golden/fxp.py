@@ -5,7 +5,7 @@ import functools
 import numpy as np
 
 from ._checks import check_int
-from .format import NumberFormat
+from .format import NumberFormat, twos_complement
 
 __all__ = ["FXP", "MIN_N", "MAX_N", "MIN_F", "MAX_F"]
 
@@ -109,6 +109,6 @@ class FXP(NumberFormat):
 def _int_table(n, signed):
     codes = np.arange(1 << n, dtype=np.int64)
     if signed:
-        codes = np.where(codes >= 1 << (n - 1), codes - (1 << n), codes)
+        codes = twos_complement(codes, n)
     codes.setflags(write=False)
     return codes

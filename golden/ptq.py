@@ -37,6 +37,7 @@ import numpy as np
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import conv2d
 from .family import FXPFamily, TFXFamily, default_is_max
+from .format import twos_complement
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
 from .network import Network, float_op, pool_windows
@@ -58,11 +59,9 @@ def scheme_family(scheme, n):
 
 def signed_codes(codes, fmt):
     """Codes as signed integers that compare like the values (two's complement words)."""
-    codes = np.asarray(codes, dtype=np.int64)
     if isinstance(fmt, FXP) and not fmt.signed:
-        return codes
-    half = 1 << (fmt.n - 1)
-    return np.where(codes >= half, codes - 2 * half, codes)
+        return np.asarray(codes, dtype=np.int64)
+    return twos_complement(codes, fmt.n)
 
 
 def code_words(values, fmt):

@@ -8,7 +8,7 @@ import functools
 import numpy as np
 
 from ._checks import check_int
-from .format import NumberFormat
+from .format import NumberFormat, twos_complement
 
 __all__ = ["TFX", "MIN_N", "MAX_N", "MIN_SC", "MAX_SC", "decode_fields"]
 
@@ -187,7 +187,6 @@ def _fast_table(n, IS):
     samples = np.stack([edges, interiors], axis=1).reshape(-1)
     codes = NumberFormat.quantize(fmt, samples)
     # Signed codes, so that negation is a plain integer negation before masking to n bits.
-    signed = np.where(codes >= 1 << (n - 1), codes - (1 << n), codes)
-    table = signed.astype(np.int64)
+    table = twos_complement(codes, n)
     table.setflags(write=False)
     return table, low_bits, cut
