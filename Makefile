@@ -18,7 +18,7 @@ FAMILY ?= tfx:8,3
 HDL_ARGS ?=
 TRAIN_ARGS ?=
 
-.PHONY: help deps test sim table bench area perf synth synth-sweep train-digits train-models accuracy e2e verilog clean
+.PHONY: help deps test sim table bench area perf synth synth-sweep report train-digits train-models accuracy e2e verilog clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -31,6 +31,8 @@ help:
 	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
 	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~35 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
+	@echo "make report                 TFX vs FXP standard-cell area and gate-level energy per MAC,"
+	@echo "                            n = 4,5,6,8 (build/report/; ~15 min from scratch, cached)"
 	@echo "make accuracy               TFX vs fixed-point accuracy study on the trained models"
 	@echo "                            (build/accuracy/; ~40 min of CPU from scratch, cached per model)"
 	@echo "make e2e                    trained ConvNets through the simulated array, bit-exact"
@@ -80,6 +82,9 @@ accuracy: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m scripts.e2e
+
+report: $(STAMP)
+	$(PY) -m scripts.energy_report --jobs $(JOBS)
 
 train-models: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'

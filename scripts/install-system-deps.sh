@@ -2,6 +2,7 @@
 # Installs what the project needs from Debian, when it is missing:
 # - iverilog runs the cocotb testbenches;
 # - dataset-fashion-mnist holds the headline dataset;
+# - opensta (sta) cross-checks the energy model (vectorless report_power);
 # - qflow-tech-osu018's OSU 0.18 um Liberty file (area and energy), downloaded and extracted
 #   to /opt/qflow-tech-osu018 rather than installed (installing it pulls in all of qflow).
 set -euo pipefail
@@ -12,6 +13,7 @@ OSU018_LIB=$OSU018_DIR/usr/share/qflow/tech/osu018/osu018_stdcells.lib
 missing=()
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+command -v sta >/dev/null 2>&1 || missing+=(opensta)
 need_osu018=0
 [ -f "$OSU018_LIB" ] || need_osu018=1
 

@@ -96,8 +96,9 @@ class Cell:
 class Library:
     """The cells of one Liberty library, by name."""
 
-    def __init__(self, name, cells, units):
+    def __init__(self, name, cells, units, nominal_voltage):
         self.name, self.cells, self.units = name, cells, units
+        self.nominal_voltage = nominal_voltage  # V
 
     def __getitem__(self, name):
         if name not in self.cells:
@@ -158,4 +159,5 @@ def load_library(path=OSU018_LIBERTY):
                            bool(group.get_groups("ff")) or bool(group.get_groups("latch")))
     units = {key: str(library.get(key)).strip('"') for key in
              ("time_unit", "voltage_unit", "leakage_power_unit", "capacitive_load_unit")}
-    return Library(str(library.args[0]).strip('"'), cells, units)
+    return Library(str(library.args[0]).strip('"'), cells, units,
+                   float(library.get("nom_voltage", "nan")))

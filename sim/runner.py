@@ -31,6 +31,11 @@ class CocotbResult:
         self.tests, self.failed, self.results_xml, self.log = tests, failed, results_xml, log
 
     @property
+    def run_dir(self):
+        """The directory the simulation ran in (its waveforms and reports are there)."""
+        return Path(self.results_xml).parent
+
+    @property
     def passed(self):
         return self.tests > 0 and self.failed == 0
 
@@ -57,7 +62,8 @@ def _design_dir(name, text):
     return BUILD / f"{name}-{digest}"
 
 
-def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, gate_level=False):
+def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, gate_level=False,
+               extra_sources=(), extra_tops=(), waves=None):
     """Build (once per design) and run a cocotb test module on Icarus.
 
     Parameters
@@ -70,27 +76,43 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
         JSON-serialisable parameters for the test module (``sim.common.params()`` reads them).
     gate_level : bool
         Simulate the Yosys-synthesized gate netlist of the design instead of the RTL.
+    extra_sources : sequence of (file name, Verilog text)
+        More sources compiled with the design (cell models, a waveform dump module).
+    extra_tops : sequence of str
+        Further top-level modules among them (elaborated beside ``toplevel``).
+    waves : {None, "vcd", "fst"}
+        Let the simulation write waveforms in this format (``vvp -vcd`` / ``-fst``); the
+        design's own dump module says what and where (relative paths: the run's directory,
+        :attr:`CocotbResult.run_dir`). None: no waveforms.
 
     Returns
     -------
     CocotbResult
     """
-    from cocotb_tools.runner import get_runner
     from cocotb_tools.check_results import get_results
 
     require_tool("iverilog", "iverilog")
     if gate_level:
         verilog_text = synthesize_gates(verilog_text, toplevel)
-    directory = _design_dir(toplevel + ("-gates" if gate_level else ""), verilog_text)
+    extra_sources = list(extra_sources)
+    key = "\n".join([verilog_text, *extra_tops] + [f"{n}\n{t}" for n, t in extra_sources])
+    directory = _design_dir(toplevel + ("-gates" if gate_level else ""), key)
     directory.mkdir(parents=True, exist_ok=True)
-    source = directory / f"{toplevel}.v"
-    runner = get_runner("icarus")
+    if waves not in (None, "vcd", "fst"):
+        raise ValueError(f"waves must be None, 'vcd' or 'fst', not {waves!r}")
+    runner = _icarus(waves)
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not source.exists() or source.read_text() != verilog_text:
-            source.write_text(verilog_text)
-        runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=directory / "build",
-                     timescale=TIMESCALE, log_file=directory / "build.log")
+        sources = []
+        for name, text in [(f"{toplevel}.v", verilog_text)] + extra_sources:
+            source = directory / name
+            if not source.exists() or source.read_text() != text:
+                source.write_text(text)
+            sources.append(source)
+        build_args = [arg for top in extra_tops for arg in ("-s", top)]
+        runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=directory / "build",
+                     build_args=build_args, timescale=TIMESCALE,
+                     log_file=directory / "build.log")
     run_dir = directory / "runs" / uuid.uuid4().hex[:12]
     run_dir.mkdir(parents=True)
     results = run_dir / "results.xml"
@@ -113,6 +135,19 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     except RuntimeError:
         tests, failed = 0, 0
     return CocotbResult(tests, failed, results, log)
+
+
+def _icarus(waves):
+    """cocotb's Icarus runner; with ``waves``, its ``vvp -none`` (no waveforms, what it passes
+    when cocotb's own dump module is not built in) becomes ``-vcd`` or ``-fst``."""
+    from cocotb_tools.runner import Icarus
+
+    class Runner(Icarus):
+        def _test_command(self):
+            return [[f"-{waves}" if waves and arg == "-none" else arg for arg in command]
+                    for command in super()._test_command()]
+
+    return Runner()
 
 
 def yosys_command():

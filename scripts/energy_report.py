@@ -1,0 +1,451 @@
+"""TFX vs fixed point: standard-cell area and energy per MAC from gate-level simulation.
+
+For each width n and each format (TFX(n, IS_max = min(3, n - 2)) with pre-decoded sign,
+exponent and significand operands, the ses form, which suits standard cells; FXP(n) with
+integer operands), the same ``ROWS x COLS`` accelerator (edge decoders, PE array, K-tile
+accumulator buffer, scaling stages, result FIFO) is mapped onto the OSU 0.18 µm cells
+(:mod:`scripts.asic`), its gate netlist runs two workloads in Icarus (zero delay) under the
+cocotb driver and is checked bit-exact against the golden model, the waveform gives every
+net's transitions (:mod:`scripts.activity`) and :mod:`scripts.energy` turns them into energy.
+
+Workloads (same shape, M x K x N = 16 x 144 x 32 = 73,728 MACs):
+
+- ``layer``: conv1 of the shipped Fashion-MNIST ConvNet (seed 0), 16 output pixels (row 7 of
+  the first test image, im2col rows 98-113) quantized as the accuracy study does (``tfx``
+  scheme for TFX, ``fxp-layer`` for FXP: real weights, real activations, per-layer formats);
+- ``random``: Gaussian weights (σ = 1/√K) and rectified Gaussian activations, formats chosen
+  by the same per-tensor search, bias 0.
+
+Writes ``build/report/energy.{json,md}``, ``energy.png`` (per-block energy per MAC),
+``pareto.png`` (accuracy vs energy, when ``make accuracy`` has run) and reuses every mapping and
+simulation whose inputs are unchanged (``build/report/cache``).
+
+    python -m scripts.energy_report [--widths 4 5 6 8] [--jobs 2]
+"""
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from golden.arith import DEFAULT_LIMITS
+from golden.family import FXPFamily, TFXFamily, default_is_max
+from scripts.energy import BLOCKS, Conditions
+from scripts.report import write_report
+from sim.runner import ROOT
+
+OUT = ROOT / "build" / "report"
+ROWS = COLS = 4
+DEPTH = 16
+SIM_CLOCK_NS = 10  # sim.common.ClockedBench's period
+M, K, N = 16, 144, 32
+MODEL = ROOT / "models" / "fashion-mnist-convnet-s0.npz"
+LAYER, FIRST_ROW = "conv1", 98
+WIDTHS = (4, 5, 6, 8)
+WORKLOADS = ("layer", "random")
+CONDITIONS = Conditions()
+DATAPATH = ("decoders", "multipliers", "accumulators", "scaling", "registers", "control",
+            "clock", "inputs")
+# Sources whose change invalidates a cached simulation result.
+SOURCES = ("scripts/energy.py", "scripts/activity.py", "scripts/liberty.py", "sim/tb_energy.py",
+           "sim/array_driver.py", "sim/tiling.py", "sim/runner.py")
+
+
+def variants(n):
+    """(label, family, operand form, accuracy-study scheme) of the two designs at width n."""
+    return [("tfx", TFXFamily(n, default_is_max(n)), "ses", "tfx"),
+            ("fxp", FXPFamily(n), "int", "fxp-layer")]
+
+
+def layer_workload(family, scheme):
+    """Codes and layer of conv1 of the Fashion-MNIST ConvNet on FIRST_ROW.. of image 0."""
+    from golden.conv import im2col
+    from golden.datasets import load
+    from golden.network import fold, load_network
+    from golden.ptq import quantize_network
+
+    network = fold(load_network(MODEL))
+    q = quantize_network(network, scheme, family.n, load("fashion-mnist", "calibration")[0],
+                         limits=DEFAULT_LIMITS)
+    x = load("fashion-mnist", "test")[0][:1]
+    node = next(node for node in network.nodes if node.name == LAYER)
+    codes = q.run_integer(x, keep=True)[node.inputs[0]]
+    rows, _ = im2col(codes, node["weight"].shape[2:], stride=node["stride"],
+                     padding=node["padding"])
+    step = q.steps[LAYER]
+    return rows[FIRST_ROW:FIRST_ROW + M], step.w_codes, step.layer(family, DEFAULT_LIMITS)
+
+
+def random_workload(family, seed=0):
+    from golden.layers import Layer, choose_format
+
+    rng = np.random.default_rng(seed)
+    a = np.maximum(rng.normal(size=(M, K)), 0.0)
+    w = rng.normal(size=(K, N)) / np.sqrt(K)
+    a_fmt, w_fmt = choose_format(a, family), choose_format(w, family)
+    out_fmt = choose_format(np.maximum(a_fmt.decode(a_fmt.quantize(a))
+                                       @ w_fmt.decode(w_fmt.quantize(w)), 0.0), family)
+    layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt, N=N,
+                       relu=True, limits=DEFAULT_LIMITS)
+    return a_fmt.quantize(a), w_fmt.quantize(w), layer
+
+
+def _escape(scope):
+    return ".".join(part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", part) else f"\\{part} "
+                    for part in scope.split("."))
+
+
+def _digest(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+    return h.hexdigest()[:16]
+
+
+def measure(label, family, form, scheme, workload, *, log=print):
+    """Map, simulate and estimate one report design on one workload; the result entry."""
+    from hdl.accelerator import Accelerator
+
+    a, w, layer = (layer_workload(family, scheme) if workload == "layer"
+                   else random_workload(family))
+    array = Accelerator(family=family, form=form, rows=ROWS, cols=COLS, max_K=K, depth=DEPTH)
+    entry = gate_level_energy(array, a, w, layer, f"{label}{family.n}-{workload}", log=log)
+    return {"design": label, "workload": workload, **entry}
+
+
+def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=OUT / "cache",
+                      log=print):
+    """Energy of ``array`` (an :class:`hdl.accelerator.Accelerator`) running the layer
+    ``a @ w``: mapped to standard cells, its gate netlist simulated and checked bit-exact
+    against the golden model, every net's toggles counted; reused while nothing changed."""
+    from scripts.activity import dump_module, read_toggles
+    from scripts.asic import map_to_cells
+    from scripts.energy import load_gate_netlist, net_energy, save_workload
+    from scripts.liberty import OSU018_LIBERTY, load_library
+    from sim.array_driver import accelerator_params
+    from sim.runner import export_verilog, run_cocotb
+
+    family = array.family
+    design = map_to_cells(export_verilog(array, "accelerator"), "accelerator",
+                          label=f"accelerator-{family.spec.replace(':', '').replace(',', '_')}"
+                                f"-{array.form}-{array.rows}x{array.cols}")
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    workload_file = cache / f"{name}-workload.npz"
+    save_workload(workload_file, a, w, layer)
+    key = _digest(design.digest, np.ascontiguousarray(a).tobytes(),
+                  np.ascontiguousarray(w).tobytes(), repr(layer), repr(conditions),
+                  *[(ROOT / s).read_bytes() for s in SOURCES])
+    entry_file = cache / f"{name}-{key}.json"
+    if entry_file.exists():
+        log(f"{name}: reused {entry_file.name}")
+        return json.loads(entry_file.read_text())
+    netlist = load_gate_netlist(design.json, "accelerator")
+    log(f"{name}: {len(netlist.cells)} cells mapped, simulating the gate netlist")
+    started = time.monotonic()
+    report = cache / f"{name}-sim.json"
+    dump = dump_module([_escape(s) for s in netlist.scopes], "activity.vcd")
+    result = run_cocotb(
+        verilog_text=design.verilog.read_text(), toplevel="accelerator",
+        test_module="sim.tb_energy",
+        params={**accelerator_params(array), "workload": str(workload_file),
+                "report": str(report)},
+        extra_sources=[("cells.v", (OSU018_LIBERTY.parent / "osu018_stdcells.v").read_text()),
+                       ("dump.v", dump)],
+        extra_tops=["tent_activity_dump"], waves="vcd")
+    if not result.passed:
+        raise RuntimeError(f"{name}: the gate-level simulation failed or disagreed with the "
+                           f"golden model; see {result.log}")
+    sim = json.loads(report.read_text())
+    vcd = result.run_dir / "activity.vcd"
+    activity = read_toggles(vcd)
+    vcd.unlink()
+    cycles = activity.seconds / (SIM_CLOCK_NS * 1e-9)  # simulated cycles
+    library = load_library(design.liberty)
+    estimate = net_energy(netlist, library, activity.of_nets(netlist.names), cycles=cycles,
+                          conditions=conditions)  # its clock sets only the leakage time
+    log(f"{name}: {sim['cycles']} cycles simulated in {time.monotonic() - started:.0f} s, "
+        f"{estimate['total_pj'] / sim['macs']:.2f} pJ/MAC")
+    flops = sum(1 for cell in netlist.cells if library[cell.type].sequential)
+    entry = {"n": family.n, "family": family.label, "form": array.form,
+             "array": [array.rows, array.cols],
+             "formats": [layer.a_fmt.label, layer.w_fmt.label, layer.out_fmt.label],
+             "macs": sim["macs"], "stream_cycles": sim["cycles"],
+             "simulated_cycles": cycles, "cells": len(netlist.cells), "flops": flops,
+             "yosys_area_um2": design.yosys_area, "energy": estimate,
+             "netlist": str(design.directory.relative_to(ROOT))}
+    entry_file.write_text(json.dumps(entry, indent=1))
+    return entry
+
+
+def _job(args):
+    label, n, workload = args
+    _, family, form, scheme = next(v for v in variants(n) if v[0] == label)
+    return measure(label, family, form, scheme, workload,
+                   log=lambda text: print(text, flush=True))
+
+
+def per_mac(entry, blocks=BLOCKS):
+    return sum(entry["energy"]["blocks"][b]["total"] for b in blocks) / entry["macs"]
+
+
+def area(entry, blocks=BLOCKS):
+    return sum(entry["energy"]["blocks"][b]["area_um2"] for b in blocks)
+
+
+def summarise(entries):
+    """Rows of TFX beside FXP per (n, workload), with the ratios."""
+    rows = []
+    index = {(e["design"], e["n"], e["workload"]): e for e in entries}
+    for (design, n, workload), tfx in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        fxp = index.get(("fxp", n, workload))
+        if design != "tfx" or fxp is None:
+            continue
+        row = {"n": n, "workload": workload}
+        for scope, blocks in (("whole", BLOCKS), ("datapath", DATAPATH)):
+            row[scope] = {
+                "tfx_pj_per_mac": per_mac(tfx, blocks), "fxp_pj_per_mac": per_mac(fxp, blocks),
+                "energy_ratio": per_mac(tfx, blocks) / per_mac(fxp, blocks),
+                "tfx_area_um2": area(tfx, blocks), "fxp_area_um2": area(fxp, blocks),
+                "area_ratio": area(tfx, blocks) / area(fxp, blocks)}
+        row["blocks"] = {b: {"tfx": tfx["energy"]["blocks"][b]["total"] / tfx["macs"],
+                             "fxp": fxp["energy"]["blocks"][b]["total"] / fxp["macs"]}
+                         for b in BLOCKS}
+        row["toggles_per_mac"] = {b: {"tfx": tfx["energy"]["blocks"][b]["toggles"] / tfx["macs"],
+                                      "fxp": fxp["energy"]["blocks"][b]["toggles"] / fxp["macs"]}
+                                  for b in BLOCKS}
+        row["layer_nj"] = {"tfx": tfx["energy"]["total_pj"] / 1e3,
+                           "fxp": fxp["energy"]["total_pj"] / 1e3}
+        rows.append(row)
+    return rows
+
+
+def fpga_figures(path=ROOT / "build" / "synth" / "sweep" / "sweep.json"):
+    """iCE40 logic cells, DSPs and fmax per (n, format) from ``make synth-sweep``, or None."""
+    if not Path(path).exists():
+        return None
+    sweep = json.loads(Path(path).read_text())
+    figures = {"source": str(Path(path).relative_to(ROOT)), "board": sweep["board"],
+               "size": sweep["width_size"], "by_n": {}}
+    for row in sweep["widths"]:
+        if row["dsp"]:
+            figures["by_n"][str(row["n"])] = {fmt: {k: row[fmt].get(k) for k in
+                                                    ("logic", "dsps", "fmax_mhz", "fits")}
+                                              for fmt in ("tfx", "fxp")}
+    return figures
+
+
+def markdown(record):
+    c = record["conditions"]
+    lines = [
+        f"Standard cells: {record['library']} ({record['voltage']} V), Yosys {record['yosys']} "
+        f"(hierarchy kept, `abc -liberty`); accelerator {ROWS}x{COLS}, max_K {K}, buffer depth "
+        f"{DEPTH}; workload {M}x{K}x{N} = {M * K * N} MACs; gate netlist simulated by Icarus "
+        f"(zero delay: no glitches, so toggles are lower bounds); clock {c['clock_mhz']} MHz, "
+        f"input slew {c['input_slew_ns']} ns, output load {c['output_load_pf']} pF, no wire "
+        f"capacitance. TFX in ses form (pre-decoded sign/exponent/significand), FXP in int form.",
+        "", "## Energy per MAC and area, TFX / FXP", "",
+        "Datapath: everything but the accumulator buffer and result FIFO (SRAM in a real chip).",
+        "", "| n | workload | TFX pJ/MAC | FXP pJ/MAC | energy ratio | datapath ratio | "
+        "TFX µm² | FXP µm² | area ratio | datapath area ratio | layer nJ TFX / FXP |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in record["rows"]:
+        w, d = row["whole"], row["datapath"]
+        lines.append(
+            f"| {row['n']} | {row['workload']} | {w['tfx_pj_per_mac']:.2f} | "
+            f"{w['fxp_pj_per_mac']:.2f} | {w['energy_ratio']:.3f} | {d['energy_ratio']:.3f} | "
+            f"{w['tfx_area_um2']:,.0f} | {w['fxp_area_um2']:,.0f} | {w['area_ratio']:.3f} | "
+            f"{d['area_ratio']:.3f} | {row['layer_nj']['tfx']:.1f} / {row['layer_nj']['fxp']:.1f} |")
+    lines += ["", "## Energy per MAC by block (pJ, TFX / FXP)", "",
+              "| n | workload | " + " | ".join(BLOCKS) + " |",
+              "|---|---|" + "---|" * len(BLOCKS)]
+    for row in record["rows"]:
+        lines.append(f"| {row['n']} | {row['workload']} | " + " | ".join(
+            f"{row['blocks'][b]['tfx']:.2f} / {row['blocks'][b]['fxp']:.2f}" for b in BLOCKS)
+            + " |")
+    lines += ["", "## Toggles per MAC by block (nets each block drives, TFX / FXP)", "",
+              "| n | workload | " + " | ".join(BLOCKS) + " |",
+              "|---|---|" + "---|" * len(BLOCKS)]
+    for row in record["rows"]:
+        lines.append(f"| {row['n']} | {row['workload']} | " + " | ".join(
+            f"{row['toggles_per_mac'][b]['tfx']:.2f} / {row['toggles_per_mac'][b]['fxp']:.2f}"
+            for b in BLOCKS) + " |")
+    fpga = record["fpga"]
+    lines += ["", "## FPGA view", ""]
+    if fpga is None:
+        lines.append("No FPGA figures: `build/synth/sweep/sweep.json` is missing (run "
+                     "`make synth-sweep`).")
+    else:
+        lines += [f"From `{fpga['source']}` ({fpga['board']}, {fpga['size'][0]}x"
+                  f"{fpga['size'][1]} array with host link, DSPs allowed, TFX in int form):", "",
+                  "| n | TFX LCs | FXP LCs | LC ratio | TFX DSPs | FXP DSPs | TFX fmax | "
+                  "FXP fmax |", "|---|---|---|---|---|---|---|---|"]
+        for n, f in sorted(fpga["by_n"].items(), key=lambda kv: int(kv[0])):
+            t, x = f["tfx"], f["fxp"]
+            lines.append(f"| {n} | {t['logic']:,} | {x['logic']:,} | "
+                         f"{t['logic'] / x['logic']:.2f} | {t['dsps']} | {x['dsps']} | "
+                         f"{t['fmax_mhz']:.2f} | {x['fmax_mhz']:.2f} |")
+    cross = record.get("opensta")
+    if cross:
+        lines += ["", "## Cross-check with OpenSTA (vectorless)", "", cross["text"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot_blocks(record, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in record["rows"] if r["workload"] == "layer"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    labels, x = [], 0
+    colours = plt.get_cmap("tab10")
+    for row in rows:
+        for design in ("tfx", "fxp"):
+            bottom = 0.0
+            for i, block in enumerate(BLOCKS):
+                value = row["blocks"][block][design]
+                ax.bar(x, value, bottom=bottom, color=colours(i),
+                       label=block if x == 0 else None)
+                bottom += value
+            labels.append(f"{design.upper()}{row['n']}")
+            x += 1
+        x += 0.5
+    positions = [i + 0.5 * (i // 2) for i in range(len(labels))]
+    ax.set_xticks(positions, labels)
+    ax.set_ylabel("energy per MAC (pJ)")
+    ax.set_title(f"Gate-level energy per MAC, {ROWS}x{COLS} array, Fashion-MNIST conv1\n"
+                 f"(OSU 0.18 µm, zero-delay Icarus activity; scripts/energy_report.py)",
+                 fontsize=9)
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def pareto_points(record, accuracy):
+    """(format, n, pJ/MAC, accuracy mean, std) for the ConvNet of the accuracy study's headline
+    dataset: TFX with the tfx scheme, FXP with fxp-layer and fxp-global (both run on the FXP
+    hardware)."""
+    model = next((m for m in accuracy["models"] if m["dataset"] == "fashion-mnist"
+                  and m["model"] == "convnet"), None)
+    if model is None:
+        return []
+    points = []
+    for row in record["rows"]:
+        if row["workload"] != "layer":
+            continue
+        by_width = model["by_width"].get(str(row["n"]))
+        if by_width is None:
+            continue
+        for design, scheme in (("tfx", "tfx"), ("fxp", "fxp-layer"), ("fxp", "fxp-global")):
+            result = by_width[scheme]["integer"]
+            points.append({"design": design, "scheme": scheme, "n": row["n"],
+                           "pj_per_mac": row["whole"][f"{design}_pj_per_mac"],
+                           "accuracy": result["mean"], "std": result["std"]})
+    return points
+
+
+def pareto_front(points):
+    """The points no other point beats on both energy (lower) and accuracy (higher)."""
+    return sorted((p for p in points if not any(
+        q["pj_per_mac"] <= p["pj_per_mac"] and q["accuracy"] >= p["accuracy"]
+        and (q["pj_per_mac"], q["accuracy"]) != (p["pj_per_mac"], p["accuracy"])
+        for q in points)), key=lambda p: p["pj_per_mac"])
+
+
+def plot_pareto(points, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    styles = {"tfx": ("o", "C0"), "fxp-layer": ("s", "C1"), "fxp-global": ("^", "C2")}
+    for scheme, (marker, colour) in styles.items():
+        chosen = sorted((p for p in points if p["scheme"] == scheme), key=lambda p: p["n"])
+        if not chosen:
+            continue
+        ax.errorbar([p["pj_per_mac"] for p in chosen], [100 * p["accuracy"] for p in chosen],
+                    yerr=[100 * p["std"] for p in chosen], marker=marker, color=colour,
+                    label=scheme, capsize=2)
+        front = pareto_front(chosen)
+        ax.plot([p["pj_per_mac"] for p in front], [100 * p["accuracy"] for p in front],
+                color=colour, alpha=0.35, linewidth=4)
+        for p in chosen:
+            ax.annotate(f"n={p['n']}", (p["pj_per_mac"], 100 * p["accuracy"]), fontsize=7,
+                        xytext=(3, -9), textcoords="offset points")
+    ax.set_xlabel("energy per MAC, whole 4x4 accelerator (pJ, OSU 0.18 µm)")
+    ax.set_ylabel("Fashion-MNIST ConvNet accuracy (%)")
+    ax.set_title("Accuracy vs energy (make accuracy + make report); bands: Pareto front",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--no-opensta", action="store_true",
+                        help="skip the OpenSTA cross-check")
+    args = parser.parse_args(argv)
+    for n in args.widths:
+        if not 4 <= n <= 16:
+            parser.error(f"width {n} is outside 4..16 (TFX needs n >= 4 for IS_max >= 2)")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, not {args.jobs}")
+    from scripts.asic import yosys_version
+    from scripts.liberty import OSU018_LIBERTY, load_library
+
+    library = load_library(OSU018_LIBERTY)
+    jobs = [(label, n, workload) for n in args.widths for label in ("tfx", "fxp")
+            for workload in args.workloads]
+    print(f"{len(jobs)} gate-level runs ({len(args.widths)} widths x TFX/FXP x "
+          f"{len(args.workloads)} workloads), {args.jobs} at a time", flush=True)
+    started = time.monotonic()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        entries = list(pool.map(_job, jobs))
+    record = {"library": library.name, "voltage": library.nominal_voltage,
+              "liberty": str(OSU018_LIBERTY), "yosys": yosys_version(),
+              "array": [ROWS, COLS], "max_K": K, "depth": DEPTH, "workload_shape": [M, K, N],
+              "conditions": entries[0]["energy"]["conditions"],
+              "method": "gate-level zero-delay Icarus simulation of the Yosys-mapped netlist; "
+                        "scripts/energy.py", "entries": entries, "rows": summarise(entries),
+              "fpga": fpga_figures()}
+    if not args.no_opensta:
+        from scripts.opensta import cross_check
+        record["opensta"] = cross_check([e for e in entries if e["workload"] == "layer"
+                                         and e["n"] == max(args.widths)], library)
+    out = Path(args.out)
+    write_report(out, "energy", record, markdown(record))
+    plot_blocks(record, out / "energy.png")
+    accuracy_file = ROOT / "build" / "accuracy" / "accuracy.json"
+    if accuracy_file.exists():
+        points = pareto_points(record, json.loads(accuracy_file.read_text()))
+        record["pareto"] = points
+        plot_pareto(points, out / "pareto.png")
+        write_report(out, "energy", record, markdown(record))
+        print(f"wrote {out / 'pareto.png'} ({len(points)} points)")
+    else:
+        print(f"no accuracy-vs-energy plot: {accuracy_file} is missing (run make accuracy)")
+    print(f"done in {time.monotonic() - started:.0f} s")
+    for row in record["rows"]:
+        w, d = row["whole"], row["datapath"]
+        print(f"n={row['n']} {row['workload']:<6} energy/MAC TFX {w['tfx_pj_per_mac']:.2f} "
+              f"FXP {w['fxp_pj_per_mac']:.2f} pJ = {w['energy_ratio']:.3f}x (datapath "
+              f"{d['energy_ratio']:.3f}x); area {w['area_ratio']:.3f}x (datapath "
+              f"{d['area_ratio']:.3f}x)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The energy model on circuits whose energy is computed here by hand, the netlist reader on a
+hand-written hierarchy, and the activity reader on hand-written waveforms."""
+
+import json
+
+import numpy as np
+import pytest
+
+from scripts.activity import dump_module, read_toggles
+from scripts.energy import (BLOCKS, Conditions, GateNetlist, LeafCell, block_of,
+                            load_gate_netlist, net_energy, uniform_toggles)
+from scripts.liberty import Arc, Cell, Library, Pin, Table
+
+
+def constant(value):
+    """An energy table with one point: the same value at every slew and load."""
+    return Table(("input_transition_time",), (np.array([0.1]),), np.array([value]))
+
+
+@pytest.fixture
+def library():
+    """Two cells with round numbers: INV (A 0.01 pF; 0.02/0.04 pJ per output rise/fall) and DFF
+    (CLK 0.02 pF with 0.1/0.3 pJ per clock rise/fall, D 0.005 pF, Q 0.05/0.07 pJ, 10 nW)."""
+    inv = Cell("INV", 10.0, 2.0, {"A": Pin("A", "input", 0.01),
+                                  "Y": Pin("Y", "output", 0.0, "(!A)")},
+               (Arc("Y", "A", constant(0.02), constant(0.04)),), False)
+    dff = Cell("DFF", 50.0, 10.0, {"CLK": Pin("CLK", "input", 0.02, clock=True),
+                                   "D": Pin("D", "input", 0.005),
+                                   "Q": Pin("Q", "output", 0.0, "IQ")},
+               (Arc("CLK", "CLK", constant(0.1), constant(0.3)),
+                Arc("Q", "CLK", constant(0.05), constant(0.07))), True)
+    return Library("round", {"INV": inv, "DFF": dff}, {}, 2.0)
+
+
+@pytest.fixture
+def inverter_into_flop():
+    """Input a -> INV (top) -> n -> DFF (in instance "core") -> y (output); clock clk."""
+    a, n, clk, y = range(4)
+    cells = [LeafCell("", "u1", "INV", {"A": a, "Y": n}),
+             LeafCell("core", "r1", "DFF", {"CLK": clk, "D": n, "Q": y})]
+    names = {a: [("top", "a", 0)], n: [("top", "n", 0)], clk: [("top", "clk", 0)],
+             y: [("top", "y", 0)]}
+    return GateNetlist("top", cells, names, ["top", "top.core"], {a, clk}, {y}, 4)
+
+
+def test_energy_by_hand(library, inverter_into_flop):
+    toggles = {0: 10, 1: 10, 2: 20, 3: 4}  # a, n, clk (10 cycles), y
+    result = net_energy(inverter_into_flop, library, toggles.__getitem__, cycles=10,
+                        conditions=Conditions(clock_mhz=100, output_load_pf=0.01))
+    b = result["blocks"]
+    half_cv2 = lambda c: 0.5 * c * 2.0 ** 2
+    assert b["inputs"]["switching"] == pytest.approx(half_cv2(0.01) * 10)  # a drives INV.A
+    assert b["control"]["switching"] == pytest.approx(half_cv2(0.005) * 10)  # n drives DFF.D
+    assert b["control"]["internal"] == pytest.approx(10 * (0.02 + 0.04) / 2)
+    assert b["registers"]["switching"] == pytest.approx(half_cv2(0.01) * 4)  # output load
+    # the clock pin on every edge (20) and Q on its own transitions (4)
+    assert b["registers"]["internal"] == pytest.approx(20 * 0.2 + 4 * 0.06)
+    assert b["clock"]["switching"] == pytest.approx(half_cv2(0.02) * 20)
+    seconds = 10 / 100e6
+    assert b["registers"]["leakage"] == pytest.approx(10e-9 * seconds * 1e12)
+    assert b["control"]["leakage"] == pytest.approx(2e-9 * seconds * 1e12)
+    assert result["total_pj"] == pytest.approx(sum(e["total"] for e in b.values()))
+    assert result["area_um2"] == 60.0 and b["registers"]["cells"] == 1
+    assert b["clock"]["toggles"] == 20 and b["registers"]["nets"] == 1
+
+
+def test_voltage_and_clock_scale_as_they_should(library, inverter_into_flop):
+    toggles = {0: 10, 1: 10, 2: 20, 3: 4}.__getitem__
+    base = net_energy(inverter_into_flop, library, toggles, cycles=10)
+    high = net_energy(inverter_into_flop, library, toggles, cycles=10,
+                      conditions=Conditions(voltage=4.0))
+    slow = net_energy(inverter_into_flop, library, toggles, cycles=10,
+                      conditions=Conditions(clock_mhz=50))
+    for block in BLOCKS:
+        assert high["blocks"][block]["switching"] == pytest.approx(
+            4 * base["blocks"][block]["switching"])
+        assert slow["blocks"][block]["leakage"] == pytest.approx(
+            2 * base["blocks"][block]["leakage"])
+        assert slow["blocks"][block]["internal"] == base["blocks"][block]["internal"]
+
+
+def test_uniform_toggles(library, inverter_into_flop):
+    toggles = uniform_toggles(inverter_into_flop, library, activity=0.25, cycles=8)
+    assert [toggles(net) for net in range(4)] == [0, 2.0, 16, 2.0]  # a is a quiet input
+
+
+def test_blocks_from_hierarchy_names():
+    assert block_of("core.pe_0_1.product$20", False) == "multipliers"
+    assert block_of("core.pe_0_1.product$20", True) == "registers"
+    assert block_of("core.pe_2_0", False) == "accumulators"
+    assert block_of("core.w_decoder_3", False) == "decoders"
+    assert block_of("scaling_1.encoder", False) == "scaling"
+    assert block_of("results_fifo", True) == "buffers"
+    assert block_of("buffer", False) == "buffers"
+    assert block_of("", False) == "control" and block_of("core", True) == "registers"
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("clock_mhz", 0, "clock_mhz must be a finite number > 0"),
+    ("input_slew_ns", float("nan"), "input_slew_ns must be a finite number >= 0"),
+    ("output_load_pf", -1.0, "output_load_pf must be a finite number >= 0"),
+    ("voltage", "1.8", "voltage must be a finite number > 0"),
+])
+def test_conditions_are_validated(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        Conditions(**{field: value})
+
+
+def test_unknown_pin_is_an_error(library):
+    netlist = GateNetlist("top", [LeafCell("", "u1", "INV", {"B": 0})], {}, ["top"], set(),
+                          set(), 1)
+    with pytest.raises(ValueError, match=r"cell \.u1 \(INV\) has no pin B"):
+        net_energy(netlist, library, lambda net: 0, cycles=1)
+
+
+def test_hierarchical_netlist_is_flattened(tmp_path):
+    """Nets are shared across port boundaries; constants are no net; every name is kept."""
+    design = {"modules": {
+        "top": {"ports": {"a": {"direction": "input", "bits": [2]},
+                          "y": {"direction": "output", "bits": [3]}},
+                "netnames": {"a": {"bits": [2]}, "y": {"bits": [3]}, "mid": {"bits": [4, 5]}},
+                "cells": {"u0": {"type": "INVX1", "connections": {"A": [2], "Y": [4]}},
+                          "sub": {"type": "top.sub", "connections": {"i": [4, "0"], "o": [3]}}}},
+        "top.sub": {"ports": {"i": {"direction": "input", "bits": [7, 8]},
+                              "o": {"direction": "output", "bits": [9]}},
+                    "netnames": {"i": {"bits": [7, 8]}, "o": {"bits": [9]}},
+                    "cells": {"g": {"type": "NAND2X1",
+                                    "connections": {"A": [7], "B": [8], "Y": [9]}}}}}}
+    path = tmp_path / "netlist.json"
+    path.write_text(json.dumps(design))
+    netlist = load_gate_netlist(path, "top")
+    inv, nand = netlist.cells
+    assert (inv.path, nand.path) == ("", "sub")
+    assert nand.pins["A"] == inv.pins["Y"] and nand.pins["B"] is None  # tied to 0
+    assert nand.pins["Y"] in netlist.outputs and inv.pins["A"] in netlist.inputs
+    assert netlist.names[inv.pins["Y"]] == [("top", "mid", 0), ("top.sub", "i", 0)]
+    assert netlist.scopes == ["top", "top.sub"]
+    with pytest.raises(ValueError, match="has no module 'chip'"):
+        load_gate_netlist(path, "chip")
+
+
+VCD = """$timescale 1ns $end
+$scope module top $end
+$var wire 1 ! a $end
+$var wire 3 " bus [2:0] $end
+$var wire 70 # wide [69:0] $end
+$scope module sub $end
+$var wire 1 $ \\esc$name $end
+$upscope $end
+$upscope $end
+$enddefinitions $end
+#0
+x!
+bxxx "
+b0 #
+0$
+#10
+0!
+b000 "
+b{w1} #
+1$
+#20
+1!
+b101 "
+b{w2} #
+0$
+#30
+0!
+b011 "
+""".format(w1=bin(1 << 69)[2:], w2=bin(3)[2:])
+
+
+def test_toggles_per_bit_from_a_waveform(tmp_path):
+    path = tmp_path / "t.vcd"
+    path.write_text(VCD)
+    activity = read_toggles(path)
+    assert activity.bit("top", "a", 0) == 2  # x -> 0 is not a transition
+    assert [activity.bit("top", "bus", i) for i in range(3)] == [1, 1, 2]
+    wide = activity.toggles[("top", "wide")]
+    assert wide[69] == 2 and wide[0] == 1 and wide[1] == 1 and wide.sum() == 4
+    assert activity.bit("top.sub", "\\esc$name", 0) == 2  # escaped names match either way
+    assert activity.bit("top", "missing", 0) is None
+    assert activity.end_time == 30 and activity.seconds == pytest.approx(30e-9)
+    lookup = activity.of_nets({0: [("top", "nope", 0), ("top", "bus", 2)], 1: []})
+    assert lookup(0) == 2
+    with pytest.raises(KeyError, match="net 1"):
+        lookup(1)
+
+
+def test_dump_module():
+    text = dump_module(["top", "top.core"], "a.vcd")
+    assert '$dumpfile("a.vcd");' in text and "$dumpvars(1, top.core);" in text
+    assert text.startswith("module tent_activity_dump;")
