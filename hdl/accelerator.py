@@ -14,7 +14,7 @@ from .operand import check_family, check_form
 from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage, accumulator_exponent
 from .systolic import SystolicCore, core_latency
 
-__all__ = ["Accelerator", "MAX_K", "MAX_DEPTH", "stream_layouts"]
+__all__ = ["Accelerator", "AccumulatorBuffer", "MAX_K", "MAX_DEPTH", "stream_layouts"]
 
 MAX_K = 1 << 20
 MAX_DEPTH = 4096
@@ -53,6 +53,37 @@ def stream_layouts(family, rows, cols, limits):
 
 def _control_layout():
     return data.StructLayout({"valid": 1, "first": 1, "acc_first": 1, "acc_last": 1})
+
+
+class AccumulatorBuffer(wiring.Component):
+    """The K-tile accumulators of every column: ``depth`` entries of ``shape``, one write and
+    one read per cycle (a block RAM on an FPGA, an SRAM macro in a chip; a module of its own
+    so that area and energy reports can tell it from the logic).
+
+    Attributes
+    ----------
+    read_addr : In(range(depth)), read_data : Out(shape)
+        Synchronous read: ``read_data`` is the entry at ``read_addr`` one cycle later; a read
+        of the entry written in the same cycle returns the old value.
+    write_addr : In(range(depth)), write_data : In(shape), write_en : In(1)
+    """
+
+    def __init__(self, *, shape, depth):
+        self._shape = shape
+        self._depth = check_int("depth", depth, 1, MAX_DEPTH)
+        super().__init__({"read_addr": In(range(depth)), "read_data": Out(shape),
+                          "write_addr": In(range(depth)), "write_data": In(shape),
+                          "write_en": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.memory = memory = Memory(shape=self._shape, depth=self._depth, init=[])
+        write = memory.write_port()
+        read = memory.read_port()
+        m.d.comb += [write.addr.eq(self.write_addr), write.data.eq(self.write_data),
+                     write.en.eq(self.write_en), read.addr.eq(self.read_addr), read.en.eq(1),
+                     self.read_data.eq(read.data)]
+        return m
 
 
 class Accelerator(wiring.Component):
@@ -226,32 +257,33 @@ class Accelerator(wiring.Component):
         # the entry written in the same cycle: that would take a pass of one vector followed at
         # once by the next, but a new tile's weights take at least cols + 1 cycles to load.
         entry = data.StructLayout({"value": signed(self._acc_width), "nar": 1})
-        m.submodules.buffer = buffer = Memory(shape=data.ArrayLayout(entry, cols),
-                                              depth=self._depth, init=[])
-        write = buffer.write_port()
-        read = buffer.read_port()
+        m.submodules.buffer = buffer = AccumulatorBuffer(shape=data.ArrayLayout(entry, cols),
+                                                         depth=self._depth)
         index = Signal(range(self._depth))
         next_index = Signal(range(self._depth))
         m.d.comb += index.eq(Mux(arriving.first, 0, next_index))
         index_after = Mux(index == self._depth - 1, 0, index + 1)
         upcoming = Mux(arriving.valid, index_after, next_index)
-        m.d.comb += [read.addr.eq(Mux(following.valid & following.first, 0, upcoming)),
-                     read.en.eq(1)]
+        m.d.comb += buffer.read_addr.eq(Mux(following.valid & following.first, 0, upcoming))
         with m.If(arriving.valid):
             m.d.sync += next_index.eq(index_after)
 
         totals = Signal(data.ArrayLayout(entry, cols))
         for j in range(cols):
-            base = Mux(arriving.acc_first, config.bias[j], read.data[j].value)
+            base = Mux(arriving.acc_first, config.bias[j], buffer.read_data[j].value)
             m.d.comb += [
                 totals[j].value.eq(base + core.psums[j]),
-                totals[j].nar.eq(Mux(arriving.acc_first, 0, read.data[j].nar) | core.nar[j]),
+                totals[j].nar.eq(Mux(arriving.acc_first, 0, buffer.read_data[j].nar) | core.nar[j]),
             ]
-        m.d.comb += [write.addr.eq(index), write.data.eq(totals),
-                     write.en.eq(arriving.valid & ~arriving.acc_last)]
+        m.d.comb += [buffer.write_addr.eq(index), buffer.write_data.eq(totals),
+                     buffer.write_en.eq(arriving.valid & ~arriving.acc_last)]
+        # Only a final total enters the scaling stages: between results their inputs hold
+        # still, so the stages do not switch on partial sums (operand isolation).
         final = Signal.like(totals)
         emit = Signal()
-        m.d.sync += [final.eq(totals), emit.eq(arriving.valid & arriving.acc_last)]
+        m.d.sync += emit.eq(arriving.valid & arriving.acc_last)
+        with m.If(arriving.valid & arriving.acc_last):
+            m.d.sync += final.eq(totals)
 
         # Scaling stages, then the output FIFO.
         m.submodules.results_fifo = fifo = SyncFIFOBuffered(

@@ -22,6 +22,7 @@ from golden.family import FXPFamily, TFXFamily
 from hdl.decoder import Decoder
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
+from scripts.asic import yosys_version
 from scripts.report import write_report
 from sim.runner import yosys_command
 
@@ -83,11 +84,6 @@ def markdown(record):
         lines.append(f"| {row['component']} | {row['variant']} | {g['gates']} | {g['flops']} | "
                      f"{i['luts']} | {i['carries']} | {i['flops']} | {d['luts']} | {d['dsps']} |")
     return "\n".join(lines) + "\n"
-
-
-def yosys_version():
-    result = subprocess.run([yosys_command(), "-V"], capture_output=True, text=True)
-    return result.stdout.split(" (")[0].strip()
 
 
 def main(argv=None):

@@ -9,9 +9,10 @@ public (``splitnets``, ``rename -enumerate``) so that the simulated netlist and 
 netlist name every net alike. Writes the mapped Verilog (to simulate) and JSON (to analyse).
 
 A mapping is reused while the design's Verilog, the Liberty file, the script and the Yosys
-version are unchanged.
+version are unchanged; processes that ask for the same mapping at once wait for one another.
 """
 
+import fcntl
 import hashlib
 import json
 import subprocess
@@ -81,14 +82,16 @@ def map_to_cells(verilog_text, top, *, liberty=OSU018_LIBERTY, build=BUILD, labe
                          + liberty.read_bytes()).hexdigest()[:16]
     directory = Path(build) / f"{label or top}-{key}"
     design = MappedDesign(directory, top, liberty)
-    if (directory / "done").exists():
-        return design
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "design.v").write_text(verilog_text)
-    result = subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "-p", script],
-                            cwd=directory, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"Yosys mapping of {top} onto {liberty.name} failed (log: "
-                           f"{directory / 'yosys.log'}):\n{result.stderr[-2000:]}")
-    (directory / "done").write_text(yosys_version() + "\n")
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be mapping the same design
+        if (directory / "done").exists():
+            return design
+        (directory / "design.v").write_text(verilog_text)
+        result = subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "-p", script],
+                                cwd=directory, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"Yosys mapping of {top} onto {liberty.name} failed (log: "
+                               f"{directory / 'yosys.log'}):\n{result.stderr[-2000:]}")
+        (directory / "done").write_text(yosys_version() + "\n")
     return design

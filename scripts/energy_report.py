@@ -8,10 +8,10 @@ accumulator buffer, scaling stages, result FIFO) is mapped onto the OSU 0.18 µm
 cocotb driver and is checked bit-exact against the golden model, the waveform gives every
 net's transitions (:mod:`scripts.activity`) and :mod:`scripts.energy` turns them into energy.
 
-Workloads (same shape, M x K x N = 16 x 144 x 32 = 73,728 MACs):
+Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
 
-- ``layer``: conv1 of the shipped Fashion-MNIST ConvNet (seed 0), 16 output pixels (row 7 of
-  the first test image, im2col rows 98-113) quantized as the accuracy study does (``tfx``
+- ``layer``: conv1 of the shipped Fashion-MNIST ConvNet (seed 0), 8 output pixels (row 7,
+  columns 3-10 of the first test image's 14 x 14 feature map: im2col rows 101-108) quantized as the accuracy study does (``tfx``
   scheme for TFX, ``fxp-layer`` for FXP: real weights, real activations, per-layer formats);
 - ``random``: Gaussian weights (σ = 1/√K) and rectified Gaussian activations, formats chosen
   by the same per-tensor search, bias 0.
@@ -44,10 +44,13 @@ OUT = ROOT / "build" / "report"
 ROWS = COLS = 4
 DEPTH = 16
 SIM_CLOCK_NS = 10  # sim.common.ClockedBench's period
-M, K, N = 16, 144, 32
+M, K, N = 8, 144, 32
 MODEL = ROOT / "models" / "fashion-mnist-convnet-s0.npz"
-LAYER, FIRST_ROW = "conv1", 98
+LAYER, FIRST_ROW = "conv1", 7 * 14 + 3
 WIDTHS = (4, 5, 6, 8)
+# MACs of one Fashion-MNIST ConvNet inference, every conv and dense layer (make e2e measures
+# the same count on the array).
+INFERENCE_MACS = 28 * 28 * 9 * 16 + 14 * 14 * 144 * 32 + 1568 * 10
 WORKLOADS = ("layer", "random")
 CONDITIONS = Conditions()
 DATAPATH = ("decoders", "multipliers", "accumulators", "scaling", "registers", "control",
@@ -222,6 +225,8 @@ def summarise(entries):
                                   for b in BLOCKS}
         row["layer_nj"] = {"tfx": tfx["energy"]["total_pj"] / 1e3,
                            "fxp": fxp["energy"]["total_pj"] / 1e3}
+        row["inference_uj"] = {d: row["whole"][f"{d}_pj_per_mac"] * INFERENCE_MACS / 1e6
+                               for d in ("tfx", "fxp")}
         rows.append(row)
     return rows
 
@@ -262,6 +267,10 @@ def markdown(record):
             f"{w['fxp_pj_per_mac']:.2f} | {w['energy_ratio']:.3f} | {d['energy_ratio']:.3f} | "
             f"{w['tfx_area_um2']:,.0f} | {w['fxp_area_um2']:,.0f} | {w['area_ratio']:.3f} | "
             f"{d['area_ratio']:.3f} | {row['layer_nj']['tfx']:.1f} / {row['layer_nj']['fxp']:.1f} |")
+    lines += ["", f"Per inference (extrapolated: energy per MAC of the row's workload x the "
+              f"{INFERENCE_MACS:,} MACs of one Fashion-MNIST ConvNet inference), µJ TFX / FXP: "
+              + "; ".join(f"n = {r['n']} {r['workload']} {r['inference_uj']['tfx']:.1f} / "
+                          f"{r['inference_uj']['fxp']:.1f}" for r in record["rows"]) + "."]
     lines += ["", "## Energy per MAC by block (pJ, TFX / FXP)", "",
               "| n | workload | " + " | ".join(BLOCKS) + " |",
               "|---|---|" + "---|" * len(BLOCKS)]
