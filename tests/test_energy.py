@@ -191,3 +191,44 @@ def test_dump_module():
     text = dump_module(["top", "top.core"], "a.vcd")
     assert '$dumpfile("a.vcd");' in text and "$dumpvars(1, top.core);" in text
     assert text.startswith("module tent_activity_dump;")
+
+
+def _entry(design, n, workload, per_block, macs=100):
+    blocks = {b: {"total": per_block.get(b, 0.0) * macs, "area_um2": per_block.get(b, 0.0),
+                  "toggles": 0, "switching": 0.0, "internal": 0.0, "leakage": 0.0}
+              for b in BLOCKS}
+    return {"design": design, "n": n, "workload": workload, "macs": macs,
+            "energy": {"blocks": blocks, "total_pj": sum(b["total"] for b in blocks.values())}}
+
+
+def test_report_rows_and_ratios():
+    from scripts.energy_report import markdown, summarise
+    rows = summarise([_entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 4.0}),
+                      _entry("fxp", 8, "layer", {"multipliers": 4.0, "buffers": 4.0})])
+    (row,) = rows
+    assert row["whole"]["energy_ratio"] == pytest.approx(10 / 8)
+    assert row["datapath"]["energy_ratio"] == pytest.approx(6 / 4)  # buffers left out
+    assert row["blocks"]["multipliers"] == {"tfx": 6.0, "fxp": 4.0}
+    text = markdown({"conditions": {"clock_mhz": 100, "input_slew_ns": 0.1,
+                                    "output_load_pf": 0.01}, "library": "lib", "voltage": 1.8,
+                     "yosys": "Yosys", "rows": rows, "fpga": None})
+    assert "| 8 | layer | 10.00 | 8.00 | 1.250 | 1.500 |" in text
+    assert "run `make synth-sweep`" in text
+
+
+def test_pareto_front():
+    from scripts.energy_report import pareto_front
+    points = [{"pj_per_mac": e, "accuracy": a} for e, a in
+              [(80, 0.85), (85, 0.84), (90, 0.90), (95, 0.89), (99, 0.91)]]
+    assert [p["pj_per_mac"] for p in pareto_front(points)] == [80, 90, 99]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--widths", "3"], "width 3 is outside 4..16"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+])
+def test_report_arguments_are_checked(argv, message, capsys):
+    from scripts.energy_report import main
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert message in capsys.readouterr().err
