@@ -8,6 +8,7 @@ value at the end of each time step is seen: a zero-delay simulation has no glitc
 counts are glitch-free lower bounds of a real circuit's.
 """
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,11 +18,17 @@ __all__ = ["dump_module", "read_toggles", "Activity"]
 
 def dump_module(scopes, filename, *, name="tent_activity_dump"):
     """Verilog of a top-level module that dumps every variable of each scope in ``scopes``
-    (hierarchical instance paths from the top, e.g. ``"top.core.pe_0_0"``), one level deep."""
+    (hierarchical instance paths from the top, e.g. ``"top.core.pe_0_0"``), one level deep;
+    instance names that are not plain Verilog identifiers are escaped."""
     lines = [f"module {name};", "  initial begin", f'    $dumpfile("{filename}");']
-    lines += [f"    $dumpvars(1, {scope});" for scope in scopes]
+    lines += [f"    $dumpvars(1, {_verilog_path(scope)});" for scope in scopes]
     lines += ["  end", "endmodule", ""]
     return "\n".join(lines)
+
+
+def _verilog_path(scope):
+    return ".".join(part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", part) else f"\\{part} "
+                    for part in scope.split("."))
 
 
 @dataclass

@@ -26,7 +26,6 @@ simulation whose inputs are unchanged (``build/report/cache``).
 import argparse
 import hashlib
 import json
-import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -99,11 +98,6 @@ def random_workload(family, seed=0):
     return a_fmt.quantize(a), w_fmt.quantize(w), layer
 
 
-def _escape(scope):
-    return ".".join(part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", part) else f"\\{part} "
-                    for part in scope.split("."))
-
-
 def _digest(*parts):
     h = hashlib.sha256()
     for part in parts:
@@ -153,7 +147,7 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     log(f"{name}: {len(netlist.cells)} cells mapped, simulating the gate netlist")
     started = time.monotonic()
     report = cache / f"{name}-sim.json"
-    dump = dump_module([_escape(s) for s in netlist.scopes], "activity.vcd")
+    dump = dump_module(netlist.scopes, "activity.vcd")
     result = run_cocotb(
         verilog_text=design.verilog.read_text(), toplevel="accelerator",
         test_module="sim.tb_energy",

@@ -232,3 +232,10 @@ def test_report_arguments_are_checked(argv, message, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert message in capsys.readouterr().err
+
+
+
+def test_dump_module_escapes_odd_instance_names():
+    text = dump_module(["top.core.pe_0_0.product$20", "top.my-block"], "a.vcd")
+    assert "$dumpvars(1, top.core.pe_0_0.product$20);" in text
+    assert "$dumpvars(1, top.\\my-block );" in text
