@@ -294,6 +294,21 @@ def markdown(record):
             lines.append(f"| {n} | {t['logic']:,} | {x['logic']:,} | "
                          f"{t['logic'] / x['logic']:.2f} | {t['dsps']} | {x['dsps']} | "
                          f"{t['fmax_mhz']:.2f} | {x['fmax_mhz']:.2f} |")
+    points = record.get("pareto")
+    lines += ["", "## Accuracy versus energy", ""]
+    if not points:
+        lines.append("No accuracy figures: `build/accuracy/accuracy.json` is missing or has no "
+                     "Fashion-MNIST ConvNet (run `make accuracy`).")
+    else:
+        front = {(p["scheme"], p["n"]) for p in pareto_front(points)}
+        lines += ["Fashion-MNIST ConvNet, integer engine, mean ± std over seeds (`make "
+                  "accuracy`), against the whole accelerator's energy per MAC on the layer "
+                  "workload; front: on the Pareto front of all points.", "",
+                  "| scheme | n | pJ/MAC | accuracy % | front |", "|---|---|---|---|---|"]
+        for p in sorted(points, key=lambda p: (p["scheme"], p["n"])):
+            lines.append(f"| {p['scheme']} | {p['n']} | {p['pj_per_mac']:.1f} | "
+                         f"{100 * p['accuracy']:.1f} ± {100 * p['std']:.1f} | "
+                         f"{'yes' if (p['scheme'], p['n']) in front else ''} |")
     cross = record.get("opensta")
     if cross:
         lines += ["", "## Cross-check with OpenSTA (vectorless)", "", cross["text"]]
@@ -430,17 +445,17 @@ def main(argv=None):
         record["opensta"] = cross_check([e for e in entries if e["workload"] == "layer"
                                          and e["n"] == max(args.widths)], library)
     out = Path(args.out)
+    accuracy_file = ROOT / "build" / "accuracy" / "accuracy.json"
+    record["pareto"] = (pareto_points(record, json.loads(accuracy_file.read_text()))
+                        if accuracy_file.exists() else None)
     write_report(out, "energy", record, markdown(record))
     plot_blocks(record, out / "energy.png")
-    accuracy_file = ROOT / "build" / "accuracy" / "accuracy.json"
-    if accuracy_file.exists():
-        points = pareto_points(record, json.loads(accuracy_file.read_text()))
-        record["pareto"] = points
-        plot_pareto(points, out / "pareto.png")
-        write_report(out, "energy", record, markdown(record))
-        print(f"wrote {out / 'pareto.png'} ({len(points)} points)")
+    if record["pareto"]:
+        plot_pareto(record["pareto"], out / "pareto.png")
+        print(f"wrote {out / 'pareto.png'} ({len(record['pareto'])} points)")
     else:
-        print(f"no accuracy-vs-energy plot: {accuracy_file} is missing (run make accuracy)")
+        print(f"no accuracy-vs-energy plot: {accuracy_file} is missing or has no Fashion-MNIST "
+              f"ConvNet (run make accuracy)")
     print(f"done in {time.monotonic() - started:.0f} s")
     for row in record["rows"]:
         w, d = row["whole"], row["datapath"]
