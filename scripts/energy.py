@@ -23,12 +23,14 @@ Blocks follow the hierarchy names the netlist keeps (:func:`block_of`).
 import itertools
 import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = ["BLOCKS", "Conditions", "LeafCell", "GateNetlist", "load_gate_netlist", "block_of",
+           "unit_of",
            "net_energy", "uniform_toggles", "save_workload", "load_workload"]
 
 BLOCKS = ("decoders", "multipliers", "accumulators", "scaling", "registers", "buffers",
@@ -178,25 +180,48 @@ def _arc_energy(table, slew, load):
     return table.lookup(input_transition_time=slew, total_output_net_capacitance=load)
 
 
+def unit_of(path):
+    """The top-level instance a leaf cell sits in (``core``, ``scaling``, ``buffer``,
+    ``results_fifo``; ``top`` for the top module's own cells), column numbers dropped."""
+    return re.sub(r"_\d+$", "", path.split(".")[0]) if path else "top"
+
+
+def _zero():
+    return {"switching": 0.0, "internal": 0.0, "leakage": 0.0, "toggles": 0, "nets": 0,
+            "cells": 0, "area_um2": 0.0}
+
+
+def _summed(parts, keys):
+    out = {key: _zero() for key in keys}
+    for key, part in parts:
+        for field, value in part.items():
+            out[key][field] += value
+    for entry in out.values():
+        entry["total"] = entry["switching"] + entry["internal"] + entry["leakage"]
+    return out
+
+
 def net_energy(netlist, library, toggles, *, cycles, conditions=Conditions(), classify=block_of):
     """Energy (pJ) of a run, per block and kind, with toggles and area per block.
 
     ``toggles(net)`` gives a net's transitions over the run (:mod:`scripts.activity` measures
     them; :func:`uniform_toggles` assumes them). Returns a dict: ``blocks`` (per block:
     ``switching``, ``internal``, ``leakage``, ``total`` pJ, ``toggles`` of the nets it drives,
-    ``nets`` it drives, ``cells``, ``area_um2``), ``total_pj``, ``area_um2``, ``cycles`` and
-    the conditions. ``classify(path, sequential)`` names a cell's block (:func:`block_of`).
+    ``nets`` it drives, ``cells``, ``area_um2``), the same per top-level instance in ``units``
+    (:func:`unit_of`; the clock net and the inputs' nets in none), ``total_pj``, ``area_um2``,
+    ``cycles`` and the conditions. ``classify(path, sequential)`` names a cell's block
+    (:func:`block_of`).
     """
     voltage = conditions.voltage or library.nominal_voltage
     slew = conditions.input_slew_ns
     seconds = cycles / (conditions.clock_mhz * 1e6)
     load = defaultdict(float)
-    driver_block = {}
-    block_of_cell = []
+    driver = {}  # net -> (block, unit) of the cell driving it
+    group_of_cell = []
     for cell in netlist.cells:
         lib = library[cell.type]
-        block = classify(cell.path, lib.sequential)
-        block_of_cell.append(block)
+        group = (classify(cell.path, lib.sequential), unit_of(cell.path))
+        group_of_cell.append(group)
         for pin, net in cell.pins.items():
             if net is None:
                 continue
@@ -205,24 +230,22 @@ def net_energy(netlist, library, toggles, *, cycles, conditions=Conditions(), cl
             if lib.pins[pin].direction == "input":
                 load[net] += lib.pins[pin].capacitance
             else:
-                driver_block[net] = block
+                driver[net] = group
     for net in netlist.outputs:
         load[net] += conditions.output_load_pf
     clock = clock_nets(netlist, library)
 
-    names = BLOCKS if classify is block_of else sorted(set(block_of_cell)) + ["clock", "inputs"]
-    blocks = {b: {"switching": 0.0, "internal": 0.0, "leakage": 0.0, "toggles": 0, "nets": 0,
-                  "cells": 0, "area_um2": 0.0} for b in names}
+    groups = defaultdict(_zero)
     for net, capacitance in load.items():
         n = toggles(net)
-        block = "clock" if net in clock else driver_block.get(net, "inputs")
-        blocks[block]["switching"] += 0.5 * capacitance * voltage ** 2 * n
-        blocks[block]["toggles"] += n
-        blocks[block]["nets"] += 1
+        group = ("clock", None) if net in clock else driver.get(net, ("inputs", None))
+        groups[group]["switching"] += 0.5 * capacitance * voltage ** 2 * n
+        groups[group]["toggles"] += n
+        groups[group]["nets"] += 1
     per_toggle = {}
-    for cell, block in zip(netlist.cells, block_of_cell):
+    for cell, group in zip(netlist.cells, group_of_cell):
         lib = library[cell.type]
-        entry = blocks[block]
+        entry = groups[group]
         entry["cells"] += 1
         entry["area_um2"] += lib.area
         entry["leakage"] += lib.leakage * seconds * 1e3  # nW x s = 1e-9 J = 1e3 pJ
@@ -240,9 +263,13 @@ def net_energy(netlist, library, toggles, *, cycles, conditions=Conditions(), cl
                     (_arc_energy(arc.rise, slew, c) + _arc_energy(arc.fall, slew, c)) / 2
                     for arc in arcs]))
             entry["internal"] += per_toggle[key] * toggles(net)
-    for entry in blocks.values():
-        entry["total"] = entry["switching"] + entry["internal"] + entry["leakage"]
-    return {"blocks": blocks, "total_pj": sum(e["total"] for e in blocks.values()),
+    block_names = BLOCKS if classify is block_of else \
+        sorted({block for block, _ in group_of_cell}) + ["clock", "inputs"]
+    blocks = _summed(((block, part) for (block, _), part in groups.items()), block_names)
+    units = _summed(((unit, part) for (_, unit), part in groups.items() if unit is not None),
+                    sorted({unit for _, unit in group_of_cell}))
+    return {"blocks": blocks, "units": units,
+            "total_pj": sum(e["total"] for e in blocks.values()),
             "area_um2": sum(e["area_um2"] for e in blocks.values()), "cycles": cycles,
             "voltage": voltage, "conditions": {"clock_mhz": conditions.clock_mhz,
                                                "input_slew_ns": slew,

@@ -211,6 +211,12 @@ def summarise(entries):
                 "energy_ratio": per_mac(tfx, blocks) / per_mac(fxp, blocks),
                 "tfx_area_um2": area(tfx, blocks), "fxp_area_um2": area(fxp, blocks),
                 "area_ratio": area(tfx, blocks) / area(fxp, blocks)}
+        unit = lambda e, key: e["energy"]["units"]["core"][key]
+        row["core"] = {"tfx_pj_per_mac": unit(tfx, "total") / tfx["macs"],
+                       "fxp_pj_per_mac": unit(fxp, "total") / fxp["macs"],
+                       "energy_ratio": (unit(tfx, "total") / tfx["macs"])
+                                       / (unit(fxp, "total") / fxp["macs"]),
+                       "area_ratio": unit(tfx, "area_um2") / unit(fxp, "area_um2")}
         row["blocks"] = {b: {"tfx": tfx["energy"]["blocks"][b]["total"] / tfx["macs"],
                              "fxp": fxp["energy"]["blocks"][b]["total"] / fxp["macs"]}
                          for b in BLOCKS}
@@ -261,6 +267,11 @@ def markdown(record):
             f"{w['fxp_pj_per_mac']:.2f} | {w['energy_ratio']:.3f} | {d['energy_ratio']:.3f} | "
             f"{w['tfx_area_um2']:,.0f} | {w['fxp_area_um2']:,.0f} | {w['area_ratio']:.3f} | "
             f"{d['area_ratio']:.3f} | {row['layer_nj']['tfx']:.1f} / {row['layer_nj']['fxp']:.1f} |")
+    lines += ["", "The systolic core alone (edge decoders, PEs, skew and deskew registers; "
+              "its nets' switching and its cells, not the clock net), TFX / FXP: " + "; ".join(
+                  f"n = {r['n']} {r['workload']} {r['core']['tfx_pj_per_mac']:.2f} / "
+                  f"{r['core']['fxp_pj_per_mac']:.2f} pJ/MAC = {r['core']['energy_ratio']:.3f}x, "
+                  f"area {r['core']['area_ratio']:.3f}x" for r in record["rows"]) + "."]
     lines += ["", f"Per inference (extrapolated: energy per MAC of the row's workload x the "
               f"{INFERENCE_MACS:,} MACs of one Fashion-MNIST ConvNet inference), µJ TFX / FXP: "
               + "; ".join(f"n = {r['n']} {r['workload']} {r['inference_uj']['tfx']:.1f} / "

@@ -8,7 +8,7 @@ import pytest
 
 from scripts.activity import dump_module, read_toggles
 from scripts.energy import (BLOCKS, Conditions, GateNetlist, LeafCell, block_of,
-                            load_gate_netlist, net_energy, uniform_toggles)
+                            load_gate_netlist, net_energy, uniform_toggles, unit_of)
 from scripts.liberty import Arc, Cell, Library, Pin, Table
 
 
@@ -62,6 +62,11 @@ def test_energy_by_hand(library, inverter_into_flop):
     assert result["total_pj"] == pytest.approx(sum(e["total"] for e in b.values()))
     assert result["area_um2"] == 60.0 and b["registers"]["cells"] == 1
     assert b["clock"]["toggles"] == 20 and b["registers"]["nets"] == 1
+    units = result["units"]  # the INV sits in the top module, the DFF in instance "core"
+    assert set(units) == {"top", "core"}
+    assert units["top"]["total"] == pytest.approx(b["control"]["total"])
+    assert units["core"]["total"] == pytest.approx(b["registers"]["total"])
+    assert units["core"]["area_um2"] == 50.0
 
 
 def test_voltage_and_clock_scale_as_they_should(library, inverter_into_flop):
@@ -93,6 +98,8 @@ def test_blocks_from_hierarchy_names():
     assert block_of("results_fifo", True) == "buffers"
     assert block_of("buffer", False) == "buffers"
     assert block_of("", False) == "control" and block_of("core", True) == "registers"
+    assert [unit_of(p) for p in ("", "core.pe_0_0", "scaling_3.encoder", "buffer")] == [
+        "top", "core", "scaling", "buffer"]
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -197,8 +204,11 @@ def _entry(design, n, workload, per_block, macs=100):
     blocks = {b: {"total": per_block.get(b, 0.0) * macs, "area_um2": per_block.get(b, 0.0),
                   "toggles": 0, "switching": 0.0, "internal": 0.0, "leakage": 0.0}
               for b in BLOCKS}
+    units = {"core": {"total": blocks["multipliers"]["total"],
+                      "area_um2": blocks["multipliers"]["area_um2"]}}
     return {"design": design, "n": n, "workload": workload, "macs": macs,
-            "energy": {"blocks": blocks, "total_pj": sum(b["total"] for b in blocks.values())}}
+            "energy": {"blocks": blocks, "units": units,
+                       "total_pj": sum(b["total"] for b in blocks.values())}}
 
 
 def test_report_rows_and_ratios():
@@ -209,6 +219,7 @@ def test_report_rows_and_ratios():
     assert row["whole"]["energy_ratio"] == pytest.approx(10 / 8)
     assert row["datapath"]["energy_ratio"] == pytest.approx(6 / 4)  # buffers left out
     assert row["blocks"]["multipliers"] == {"tfx": 6.0, "fxp": 4.0}
+    assert row["core"]["energy_ratio"] == pytest.approx(1.5)
     text = markdown({"conditions": {"clock_mhz": 100, "input_slew_ns": 0.1,
                                     "output_load_pf": 0.01}, "library": "lib", "voltage": 1.8,
                      "yosys": "Yosys", "rows": rows, "fpga": None})
