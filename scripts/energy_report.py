@@ -11,8 +11,9 @@ net's transitions (:mod:`scripts.activity`) and :mod:`scripts.energy` turns them
 Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
 
 - ``layer``: conv1 of the shipped Fashion-MNIST ConvNet (seed 0), 8 output pixels (row 7,
-  columns 3-10 of the first test image's 14 x 14 feature map: im2col rows 101-108) quantized as the accuracy study does (``tfx``
-  scheme for TFX, ``fxp-layer`` for FXP: real weights, real activations, per-layer formats);
+  columns 3-10 of the first test image's 14 x 14 feature map: im2col rows 101-108),
+  quantized as the accuracy study does (``tfx`` scheme for TFX, ``fxp-layer`` for FXP: real
+  weights, real activations, per-layer formats);
 - ``random``: Gaussian weights (σ = 1/√K) and rectified Gaussian activations, formats chosen
   by the same per-tensor search, bias 0.
 
@@ -37,12 +38,12 @@ from golden.arith import DEFAULT_LIMITS
 from golden.family import FXPFamily, TFXFamily, default_is_max
 from scripts.energy import BLOCKS, Conditions
 from scripts.report import write_report
+from sim.common import CLOCK_PERIOD_NS
 from sim.runner import ROOT
 
 OUT = ROOT / "build" / "report"
 ROWS = COLS = 4
 DEPTH = 16
-SIM_CLOCK_NS = 10  # sim.common.ClockedBench's period
 M, K, N = 8, 144, 32
 MODEL = ROOT / "models" / "fashion-mnist-convnet-s0.npz"
 LAYER, FIRST_ROW = "conv1", 7 * 14 + 3
@@ -85,6 +86,8 @@ def layer_workload(family, scheme):
 
 
 def random_workload(family, seed=0):
+    """Codes and layer of an M x K x N product of rectified Gaussian activations and Gaussian
+    weights (σ = 1/√K), every format chosen by the per-tensor search, bias 0, ReLU."""
     from golden.layers import Layer, choose_format
 
     rng = np.random.default_rng(seed)
@@ -163,7 +166,7 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     vcd = result.run_dir / "activity.vcd"
     activity = read_toggles(vcd)
     vcd.unlink()
-    cycles = activity.seconds / (SIM_CLOCK_NS * 1e-9)  # simulated cycles
+    cycles = activity.seconds / (CLOCK_PERIOD_NS * 1e-9)  # simulated cycles
     library = load_library(design.liberty)
     estimate = net_energy(netlist, library, activity.of_nets(netlist.names), cycles=cycles,
                           conditions=conditions)  # its clock sets only the leakage time

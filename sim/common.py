@@ -12,8 +12,11 @@ from amaranth.lib import data
 
 from golden.family import parse_family
 
-__all__ = ["params", "family_from", "ClockedBench", "unpack", "pack_payload", "unpack_payload",
-           "Scoreboard"]
+__all__ = ["CLOCK_PERIOD_NS", "params", "family_from", "ClockedBench", "unpack", "pack_payload",
+           "unpack_payload", "Scoreboard"]
+
+
+CLOCK_PERIOD_NS = 10  # the benches' clock
 
 
 def params():
@@ -72,7 +75,7 @@ class ClockedBench:
     registers' rising edge, so every value read has settled.
     """
 
-    def __init__(self, dut, period_ns=10):
+    def __init__(self, dut, period_ns=CLOCK_PERIOD_NS):
         self.dut = dut
         self.clock = Clock(dut.clk, period_ns, unit="ns")
 

@@ -16,6 +16,7 @@ from scripts.asic import map_to_cells
 from scripts.energy import load_gate_netlist, net_energy
 from scripts.energy_report import gate_level_energy, random_workload
 from scripts.liberty import OSU018_LIBERTY, load_library
+from sim.common import CLOCK_PERIOD_NS
 from sim.runner import export_verilog, run_cocotb
 
 pytestmark = pytest.mark.sim
@@ -48,7 +49,7 @@ def test_counter_toggles_and_area_through_the_flow(tmp_path):
     values = np.arange(final + 1)
     expected = [int((((values[1:] ^ values[:-1]) >> bit) & 1).sum()) for bit in range(8)]
     assert [activity.bit("counter", "count", bit) for bit in range(8)] == expected
-    cycles = activity.seconds / 10e-9
+    cycles = activity.seconds / (CLOCK_PERIOD_NS * 1e-9)
     estimate = net_energy(netlist, library, activity.of_nets(netlist.names), cycles=cycles)
     blocks = estimate["blocks"]
     assert blocks["clock"]["toggles"] == pytest.approx(2 * cycles, abs=2)
