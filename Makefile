@@ -32,7 +32,7 @@ help:
 	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~35 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make report                 TFX vs FXP standard-cell area and gate-level energy per MAC,"
-	@echo "                            n = 4,5,6,8 (build/report/; ~15 min from scratch, cached)"
+	@echo "                            n = 4,5,6,8 (build/report/; ~9 min from scratch, cached)"
 	@echo "make accuracy               TFX vs fixed-point accuracy study on the trained models"
 	@echo "                            (build/accuracy/; ~40 min of CPU from scratch, cached per model)"
 	@echo "make e2e                    trained ConvNets through the simulated array, bit-exact"
