@@ -15,7 +15,6 @@ Writes ``build/accuracy/accuracy.json``, ``accuracy.md`` and ``accuracy.png``.
 
 import argparse
 import concurrent.futures
-import hashlib
 import json
 import sys
 import time
@@ -26,7 +25,7 @@ import numpy as np
 from golden.datasets import DATASETS, load
 from golden.network import fold, load_network
 from golden.ptq import SCHEMES, calibration_samples, quantize_network, scheme_family
-from scripts.report import write_report
+from scripts.report import digest, write_report
 from scripts.train_models import ARCHITECTURES, model_path
 
 __all__ = ["WIDTHS", "HEADLINE", "summarise", "verdict", "markdown", "main"]
@@ -43,20 +42,13 @@ DEFAULT_TEST_IMAGES = {("digits", "convnet"): 0, ("digits", "resnet"): 0,
                       ("mnist", "convnet"): 2000, ("mnist", "resnet"): 1000}
 
 
-def _digest(paths):
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(Path(path).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def golden_digest():
-    return _digest(sorted((ROOT / "golden").glob("*.py")))
+    return digest(*sorted((ROOT / "golden").glob("*.py")))
 
 
 def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT / "cache"):
     """Accuracies of one trained model: {"float": a, (scheme, n): {"integer": a, "fake": a}}."""
-    key = f"{_digest([path])}-{golden_digest()}-{test_images}"
+    key = f"{digest(Path(path))}-{golden_digest()}-{test_images}"
     cache.mkdir(parents=True, exist_ok=True)
     cache_file = cache / f"{Path(path).stem}.json"
     stored = json.loads(cache_file.read_text()) if cache_file.exists() else {}

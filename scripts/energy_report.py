@@ -25,7 +25,6 @@ simulation whose inputs are unchanged (``build/report/cache``).
 """
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -37,7 +36,7 @@ import numpy as np
 from golden.arith import DEFAULT_LIMITS
 from golden.family import FXPFamily, TFXFamily, default_is_max
 from scripts.energy import BLOCKS, Conditions
-from scripts.report import write_report
+from scripts.report import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
 from sim.runner import ROOT
 
@@ -101,13 +100,6 @@ def random_workload(family, seed=0):
     return a_fmt.quantize(a), w_fmt.quantize(w), layer
 
 
-def _digest(*parts):
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else str(part).encode())
-    return h.hexdigest()[:16]
-
-
 def measure(label, family, form, scheme, workload, *, log=print):
     """Map, simulate and estimate one report design on one workload; the result entry."""
     from hdl.accelerator import Accelerator
@@ -139,9 +131,9 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     cache.mkdir(parents=True, exist_ok=True)
     workload_file = cache / f"{name}-workload.npz"
     save_workload(workload_file, a, w, layer)
-    key = _digest(design.digest, np.ascontiguousarray(a).tobytes(),
+    key = digest(design.digest, np.ascontiguousarray(a).tobytes(),
                   np.ascontiguousarray(w).tobytes(), repr(layer), repr(conditions),
-                  *[(ROOT / s).read_bytes() for s in SOURCES])
+                  *[ROOT / s for s in SOURCES])
     entry_file = cache / f"{name}-{key}.json"
     if entry_file.exists():
         log(f"{name}: reused {entry_file.name}")

@@ -1,9 +1,21 @@
-"""Writing a report: the JSON record, and its Markdown tables beside it."""
+"""Writing a report: the JSON record, and its Markdown tables beside it; cache keys."""
 
+import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "digest"]
+
+
+def digest(*parts):
+    """A short key (16 hex digits) of ``parts`` in order: files (:class:`~pathlib.Path`, their
+    bytes), bytes, and anything else as its ``str``."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            part = part.read_bytes()
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+    return h.hexdigest()[:16]
 
 
 def write_report(directory, stem, record, markdown=None):
