@@ -281,8 +281,9 @@ class Accelerator(wiring.Component):
         # still, so the stages do not switch on partial sums (operand isolation).
         final = Signal.like(totals)
         emit = Signal()
-        m.d.sync += emit.eq(arriving.valid & arriving.acc_last)
-        with m.If(arriving.valid & arriving.acc_last):
+        finishing = arriving.valid & arriving.acc_last
+        m.d.sync += emit.eq(finishing)
+        with m.If(finishing):
             m.d.sync += final.eq(totals)
 
         # Scaling stages, then the output FIFO.

@@ -91,6 +91,8 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     """
     from cocotb_tools.check_results import get_results
 
+    if waves not in (None, "vcd", "fst"):
+        raise ValueError(f"waves must be None, 'vcd' or 'fst', not {waves!r}")
     require_tool("iverilog", "iverilog")
     if gate_level:
         verilog_text = synthesize_gates(verilog_text, toplevel)
@@ -98,8 +100,6 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     key = "\n".join([verilog_text, *extra_tops] + [f"{n}\n{t}" for n, t in extra_sources])
     directory = _design_dir(toplevel + ("-gates" if gate_level else ""), key)
     directory.mkdir(parents=True, exist_ok=True)
-    if waves not in (None, "vcd", "fst"):
-        raise ValueError(f"waves must be None, 'vcd' or 'fst', not {waves!r}")
     runner = _icarus(waves)
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
