@@ -213,6 +213,9 @@ def net_energy(netlist, library, toggles, *, cycles, conditions=Conditions(), cl
     (:func:`block_of`).
     """
     voltage = conditions.voltage or library.nominal_voltage
+    if voltage is None:
+        raise ValueError(f"library {library.name} states no nom_voltage; give "
+                         f"Conditions(voltage=...)")
     slew = conditions.input_slew_ns
     seconds = cycles / (conditions.clock_mhz * 1e6)
     load = defaultdict(float)

@@ -98,7 +98,7 @@ class Library:
 
     def __init__(self, name, cells, units, nominal_voltage):
         self.name, self.cells, self.units = name, cells, units
-        self.nominal_voltage = nominal_voltage  # V
+        self.nominal_voltage = nominal_voltage  # V; None when the file states none
 
     def __getitem__(self, name):
         if name not in self.cells:
@@ -159,5 +159,6 @@ def load_library(path=OSU018_LIBERTY):
                            bool(group.get_groups("ff")) or bool(group.get_groups("latch")))
     units = {key: str(library.get(key)).strip('"') for key in
              ("time_unit", "voltage_unit", "leakage_power_unit", "capacitive_load_unit")}
+    voltage = library.get("nom_voltage")
     return Library(str(library.args[0]).strip('"'), cells, units,
-                   float(library.get("nom_voltage", "nan")))
+                   None if voltage is None else float(voltage))

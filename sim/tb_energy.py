@@ -13,14 +13,13 @@ import cocotb
 from cocotb.utils import get_sim_time
 
 from golden.layers import run_layer
+from scripts.energy import load_workload
 from .array_driver import ArrayDriver
 from .common import Scoreboard, params
 
 
 @cocotb.test()
 async def layer_workload(dut):
-    from scripts.energy import load_workload
-
     p = params()
     driver = ArrayDriver(dut, p)
     a, w, layer = load_workload(p["workload"], driver.family, driver.limits)

@@ -113,6 +113,16 @@ def test_conditions_are_validated(field, value, message):
         Conditions(**{field: value})
 
 
+def test_a_library_without_voltage_needs_one_stated(library, inverter_into_flop):
+    silent = Library("silent", library.cells, {}, None)
+    with pytest.raises(ValueError, match=r"library silent states no nom_voltage; give "
+                                         r"Conditions\(voltage=...\)"):
+        net_energy(inverter_into_flop, silent, lambda net: 0, cycles=1)
+    result = net_energy(inverter_into_flop, silent, lambda net: 0, cycles=1,
+                        conditions=Conditions(voltage=2.0))
+    assert result["voltage"] == 2.0
+
+
 def test_unknown_pin_is_an_error(library):
     netlist = GateNetlist("top", [LeafCell("", "u1", "INV", {"B": 0})], {}, ["top"], set(),
                           set(), 1)
