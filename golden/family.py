@@ -4,14 +4,26 @@ TENT picks (IS, SC) per tensor, so one piece of hardware must run every member o
 ``TFXFamily(n, IS_max)`` holds every ``TFX(n, IS, SC)`` with ``IS_min <= IS <= IS_max`` and any
 legal SC; ``FXPFamily(n)`` every ``FXP(n, F)``. The family fixes the widths (operand,
 significand, exponent); the member's parameters are register values loaded per layer.
+
+:class:`Family` is the protocol that the hardware generators, benches and reports ask instead of
+branching on the type of a family: its run-time fields and their ranges, its members from
+register values and back, its operand forms, the accumulator exponent of two members, its
+protocol code, label and spec. Adding a format means its golden file, a :class:`Family`
+subclass registered in :data:`FAMILY_TYPES`, and its decoder and encoder in :mod:`hdl.formats`.
 """
+
+import abc
+
+import numpy as np
 
 from ._checks import check_int
 from .fxp import FXP
 from . import fxp as _fxp, tfx as _tfx
+from .search import search_fxp, search_tfx
 from .tfx import TFX
 
-__all__ = ["TFXFamily", "FXPFamily", "parse_family", "family_of", "default_is_max"]
+__all__ = ["Family", "TFXFamily", "FXPFamily", "FAMILY_TYPES", "parse_family", "family_of",
+           "family_from_protocol", "default_is_max"]
 
 
 def default_is_max(n):
@@ -22,7 +34,155 @@ def default_is_max(n):
     return max(1, min(3, n - 2))
 
 
-class TFXFamily:
+class Family(abc.ABC):
+    """What one hardware build runs: every member format of one kind and width.
+
+    A member is named by register values: its *fields* (small unsigned registers such as
+    TFX's IS; none for fixed point) and its *scale* (a signed register, SC or F, in
+    :attr:`scale_range`). Hardware ports and payload fields carry the names of
+    :attr:`fields` and ``scale`` with a tensor prefix (``a_IS``, ``w_scale``, ...).
+
+    Subclasses define the abstract members; everything else is shared.
+    """
+
+    #: Spec prefix and protocol kind, e.g. ``"tfx"``.
+    kind = None
+    #: Operand forms the hardware can hold (see :mod:`hdl.operand`); ``"int"`` always.
+    forms = ("int",)
+    #: The spec strings :func:`parse_family` accepts for this type, for error messages.
+    spec_forms = ()
+
+    @property
+    @abc.abstractmethod
+    def n(self):
+        """Word width in bits."""
+
+    @property
+    @abc.abstractmethod
+    def label(self):
+        """A short human-readable name, e.g. ``TFX8/IS<=3``."""
+
+    @property
+    @abc.abstractmethod
+    def spec(self):
+        """The string :func:`parse_family` turns back into this family."""
+
+    @property
+    @abc.abstractmethod
+    def has_nar(self):
+        """Whether members have a NaR code."""
+
+    @property
+    @abc.abstractmethod
+    def fields(self):
+        """Run-time fields besides the scale: ``{name: (low, high)}``, inclusive."""
+
+    @property
+    @abc.abstractmethod
+    def scale_name(self):
+        """What the scale is called in the golden formats (``"SC"``, ``"F"``)."""
+
+    @property
+    @abc.abstractmethod
+    def scale_range(self):
+        """``(low, high)`` of the run-time scale, inclusive."""
+
+    #: A few scales across the family's usual range, for verification plans and examples.
+    example_scales = (0,)
+
+    @abc.abstractmethod
+    def member_from(self, fields, scale):
+        """The member with run-time field values ``fields`` (a mapping) and ``scale``."""
+
+    @abc.abstractmethod
+    def registers(self, fmt):
+        """The register values of member ``fmt``: ``{field: value, ..., "scale": value}``."""
+
+    @abc.abstractmethod
+    def widest(self):
+        """The member with the largest operands."""
+
+    @abc.abstractmethod
+    def check_member(self, fmt):
+        """``fmt`` if it is a member, else a ``ValueError``."""
+
+    @property
+    @abc.abstractmethod
+    def operand_width(self):
+        """Bits of the signed integer operand ``X`` of the widest member."""
+
+    @abc.abstractmethod
+    def accumulator_exponent(self, a_scale, w_scale):
+        """Run-time E of an accumulator of products of two members with scales ``a_scale``
+        and ``w_scale``: ``a_fmt.int_exponent + w_fmt.int_exponent`` in terms of the scales.
+        Works on integers and on hardware values alike."""
+
+    @abc.abstractmethod
+    def encoder_exponent(self, scale):
+        """What an output of ``scale`` adds to the exponent ``Z`` of ``magnitude * 2**Z`` as
+        the encoder takes it (the value in units of the member's scale). Works on integers
+        and on hardware values alike."""
+
+    @abc.abstractmethod
+    def choose(self, x, *, objective="mse"):
+        """The member the per-tensor search picks for the values ``x``."""
+
+    @abc.abstractmethod
+    def fitting_scale(self, values):
+        """A quick scale for non-zero magnitudes ``values`` without the search: the one that
+        puts them where the member is most precise without saturating most of them."""
+
+    @property
+    @abc.abstractmethod
+    def protocol_code(self):
+        """The family's byte in the host link's INFO reply."""
+
+    @property
+    @abc.abstractmethod
+    def protocol_args(self):
+        """Two parameter bytes for the INFO reply (see :func:`family_from_protocol`)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_spec(cls, kind, numbers):
+        """The family of spec ``kind:numbers``, or None if the spec is not of this type."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_protocol(cls, code, n, args):
+        """The family of an INFO reply's code, width and parameter bytes, or None."""
+
+    @classmethod
+    @abc.abstractmethod
+    def holding(cls, fmt):
+        """The smallest family of this type that holds ``fmt``, or None."""
+
+    # Shared.
+
+    def members(self, scales=(0,)):
+        """Every member with a scale from ``scales``, fields ascending."""
+        combos = [{}]
+        for name, (low, high) in self.fields.items():
+            combos = [{**c, name: v} for c in combos for v in range(low, high + 1)]
+        return [self.member_from(c, scale) for c in combos for scale in scales]
+
+    @property
+    def register_names(self):
+        """Names of every run-time register of a member: the fields, then ``"scale"``."""
+        return (*self.fields, "scale")
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._key() == self._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    @abc.abstractmethod
+    def _key(self):
+        """A tuple identifying the family."""
+
+
+class TFXFamily(Family):
     """Every ``TFX(n, IS, SC)`` with ``IS_min <= IS <= IS_max``; SC from -32 to 32.
 
     Parameters
@@ -38,21 +198,22 @@ class TFXFamily:
     """
 
     kind = "tfx"
+    forms = ("int", "ses")
+    spec_forms = ("tfx:N,IS_MAX[,IS_MIN]",)
+    scale_name = "SC"
+    scale_range = (_tfx.MIN_SC, _tfx.MAX_SC)
+    example_scales = (-2, 0, 3)
 
     def __init__(self, n, IS_max, *, IS_min=1):
-        self.n = check_int("n", n, _tfx.MIN_N, _tfx.MAX_N)
+        self._n = check_int("n", n, _tfx.MIN_N, _tfx.MAX_N)
         self.IS_max = check_int("IS_max", IS_max, 1, self.n - 1)
         self.IS_min = check_int("IS_min", IS_min, 1, self.IS_max)
+
+    n = property(lambda self: self._n)
 
     def __repr__(self):
         extra = f", IS_min={self.IS_min}" if self.IS_min != 1 else ""
         return f"TFXFamily(n={self.n}, IS_max={self.IS_max}{extra})"
-
-    def __eq__(self, other):
-        return isinstance(other, TFXFamily) and other._key() == self._key()
-
-    def __hash__(self):
-        return hash(self._key())
 
     def _key(self):
         return ("tfx", self.n, self.IS_max, self.IS_min)
@@ -70,14 +231,21 @@ class TFXFamily:
     def has_nar(self):
         return True
 
+    @property
+    def fields(self):
+        return {"IS": (self.IS_min, self.IS_max)}
+
     def member(self, IS, SC=0):
         """The format ``TFX(n, IS, SC)``, checked to belong to the family."""
         IS = check_int("IS", IS, self.IS_min, self.IS_max)
         return TFX(self.n, IS, SC)
 
-    def members(self, scales=(0,)):
-        """Every member with a scale (SC) from ``scales``, IS ascending."""
-        return [self.member(IS, SC) for IS in range(self.IS_min, self.IS_max + 1) for SC in scales]
+    def member_from(self, fields, scale):
+        return self.member(fields["IS"], scale)
+
+    def registers(self, fmt):
+        self.check_member(fmt)
+        return {"IS": fmt.IS, "scale": fmt.SC}
 
     def widest(self):
         """The member with the largest operands (IS = IS_max)."""
@@ -87,6 +255,41 @@ class TFXFamily:
         if not (isinstance(fmt, TFX) and fmt.n == self.n and self.IS_min <= fmt.IS <= self.IS_max):
             raise ValueError(f"{fmt!r} is not a member of {self!r}")
         return fmt
+
+    def accumulator_exponent(self, a_scale, w_scale):
+        return a_scale + w_scale - 2 * (self.n - 1)
+
+    def encoder_exponent(self, scale):
+        return -scale  # the encoder rounds value / 2**SC
+
+    def choose(self, x, *, objective="mse"):
+        return search_tfx(x, self.n, objective=objective,
+                          IS_range=(self.IS_min, self.IS_max)).format
+
+    def fitting_scale(self, values):
+        return int(np.floor(np.log2(np.median(values))))  # TFX is densest around 2**SC
+
+    @property
+    def protocol_code(self):
+        return 0
+
+    @property
+    def protocol_args(self):
+        return (self.IS_max, self.IS_min)
+
+    @classmethod
+    def from_spec(cls, kind, numbers):
+        if kind == "tfx" and len(numbers) in (2, 3):
+            return cls(numbers[0], numbers[1], IS_min=numbers[2] if len(numbers) == 3 else 1)
+        return None
+
+    @classmethod
+    def from_protocol(cls, code, n, args):
+        return cls(n, args[0], IS_min=args[1]) if code == 0 else None
+
+    @classmethod
+    def holding(cls, fmt):
+        return cls(fmt.n, fmt.IS) if isinstance(fmt, TFX) else None
 
     @property
     def operand_width(self):
@@ -118,25 +321,24 @@ class TFXFamily:
         return 2 * self.IS_max
 
 
-class FXPFamily:
+class FXPFamily(Family):
     """Every ``FXP(n, F)`` (F from -32 to 32) of one signedness."""
 
     kind = "fxp"
+    spec_forms = ("fxp:N", "ufxp:N")
+    scale_name = "F"
+    scale_range = (_fxp.MIN_F, _fxp.MAX_F)
 
     def __init__(self, n, *, signed=True):
-        self.n = check_int("n", n, _fxp.MIN_N, _fxp.MAX_N)
+        self._n = check_int("n", n, _fxp.MIN_N, _fxp.MAX_N)
         if not isinstance(signed, bool):
             raise TypeError(f"signed must be a bool, not {signed!r}")
         self.signed = signed
 
+    n = property(lambda self: self._n)
+
     def __repr__(self):
         return f"FXPFamily(n={self.n}{'' if self.signed else ', signed=False'})"
-
-    def __eq__(self, other):
-        return isinstance(other, FXPFamily) and other._key() == self._key()
-
-    def __hash__(self):
-        return hash(self._key())
 
     def _key(self):
         return ("fxp", self.n, self.signed)
@@ -153,12 +355,23 @@ class FXPFamily:
     def has_nar(self):
         return False
 
+    @property
+    def fields(self):
+        return {}
+
+    @property
+    def example_scales(self):
+        return (-1, 2, self.n)
+
     def member(self, F=0):
         return FXP(self.n, F, signed=self.signed)
 
-    def members(self, scales=(0,)):
-        """The members with F from ``scales``."""
-        return [self.member(F) for F in scales]
+    def member_from(self, fields, scale):
+        return self.member(scale)
+
+    def registers(self, fmt):
+        self.check_member(fmt)
+        return {"scale": fmt.F}
 
     def widest(self):
         return FXP(self.n, 0, signed=self.signed)
@@ -168,22 +381,78 @@ class FXPFamily:
             raise ValueError(f"{fmt!r} is not a member of {self!r}")
         return fmt
 
+    def accumulator_exponent(self, a_scale, w_scale):
+        return -(a_scale + w_scale)
+
+    def encoder_exponent(self, scale):
+        return scale  # the encoder rounds value * 2**F
+
+    def choose(self, x, *, objective="mse"):
+        return search_fxp(x, self.n, signed=self.signed, objective=objective).format
+
+    def fitting_scale(self, values):
+        # The top of the range (2**(n-1-F)) just above most of the values.
+        return self.n - 2 - int(np.floor(np.log2(np.quantile(values, 0.9))))
+
+    @property
+    def protocol_code(self):
+        return 1 if self.signed else 2
+
+    @property
+    def protocol_args(self):
+        return (0, 0)
+
+    @classmethod
+    def from_spec(cls, kind, numbers):
+        if kind in ("fxp", "ufxp") and len(numbers) == 1:
+            return cls(numbers[0], signed=(kind == "fxp"))
+        return None
+
+    @classmethod
+    def from_protocol(cls, code, n, args):
+        return cls(n, signed=(code == 1)) if code in (1, 2) else None
+
+    @classmethod
+    def holding(cls, fmt):
+        return cls(fmt.n, signed=fmt.signed) if isinstance(fmt, FXP) else None
+
     @property
     def operand_width(self):
         return self.n if self.signed else self.n + 1
 
 
+#: Every family type, in the order specs and protocol codes are tried.
+FAMILY_TYPES = (TFXFamily, FXPFamily)
+
+
+def _first(method, *args):
+    for family_type in FAMILY_TYPES:
+        family = getattr(family_type, method)(*args)
+        if family is not None:
+            return family
+    return None
+
+
 def family_of(fmt):
     """The smallest family that holds ``fmt``."""
-    if isinstance(fmt, TFX):
-        return TFXFamily(fmt.n, fmt.IS)
-    if isinstance(fmt, FXP):
-        return FXPFamily(fmt.n, signed=fmt.signed)
-    raise TypeError(f"Expected a TFX or FXP format, not {fmt!r}")
+    family = _first("holding", fmt)
+    if family is None:
+        raise TypeError(f"Expected a format of a hardware family (TFX or FXP), not {fmt!r}")
+    return family
+
+
+def family_from_protocol(code, n, args):
+    """The family an INFO reply names by its code, width and two parameter bytes."""
+    family = _first("from_protocol", code, n, tuple(args))
+    if family is None:
+        raise ValueError(f"unknown family code {code} in an INFO reply")
+    return family
 
 
 def parse_family(spec):
     """``tfx:N,IS_MAX[,IS_MIN]``, ``fxp:N`` or ``ufxp:N`` to a family."""
+    forms = [f"'{form}'" for t in FAMILY_TYPES for form in t.spec_forms]
+    expected = ", ".join(forms[:-1]) + " or " + forms[-1]
     if not isinstance(spec, str):
         raise TypeError(f"Family spec must be a string like 'tfx:8,3' or 'fxp:8', not {spec!r}")
     kind, sep, args = spec.strip().lower().partition(":")
@@ -191,8 +460,7 @@ def parse_family(spec):
         numbers = [int(part) for part in args.split(",")] if sep else []
     except ValueError:
         numbers = []
-    if kind == "tfx" and len(numbers) in (2, 3):
-        return TFXFamily(numbers[0], numbers[1], IS_min=numbers[2] if len(numbers) == 3 else 1)
-    if kind in ("fxp", "ufxp") and len(numbers) == 1:
-        return FXPFamily(numbers[0], signed=(kind == "fxp"))
-    raise ValueError(f"Family spec must be 'tfx:N,IS_MAX[,IS_MIN]', 'fxp:N' or 'ufxp:N', not {spec!r}")
+    family = _first("from_spec", kind, numbers)
+    if family is None:
+        raise ValueError(f"Family spec must be {expected}, not {spec!r}")
+    return family

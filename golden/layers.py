@@ -8,8 +8,6 @@ import numpy as np
 
 from ._checks import check_int
 from .arith import DEFAULT_LIMITS, ScalingLimits, check_channel_param, matmul, scale
-from .family import TFXFamily
-from .search import search_fxp, search_tfx
 
 __all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "quantize_dense"]
 
@@ -56,10 +54,8 @@ class Layer:
             "shift": list(self.shift[columns]) + [0] * pad,
         }
         for prefix, fmt in (("a", self.a_fmt), ("w", self.w_fmt), ("out", self.out_fmt)):
-            if isinstance(self.family, TFXFamily):
-                fields[f"{prefix}_IS"], fields[f"{prefix}_scale"] = fmt.IS, fmt.SC
-            else:
-                fields[f"{prefix}_scale"] = fmt.F
+            for name, value in self.family.registers(fmt).items():
+                fields[f"{prefix}_{name}"] = value
         return {k: [int(x) for x in v] if isinstance(v, list) else int(v)
                 for k, v in fields.items()}
 
@@ -78,10 +74,7 @@ def run_layer(a, w, layer, *, limits=DEFAULT_LIMITS):
 def choose_format(x, family, *, objective="mse"):
     """The member of ``family`` that the per-tensor search picks for ``x`` (TENT: IS and SC for
     TFX, restricted to the IS the hardware runs; F for fixed point)."""
-    if isinstance(family, TFXFamily):
-        return search_tfx(x, family.n, objective=objective,
-                          IS_range=(family.IS_min, family.IS_max)).format
-    return search_fxp(x, family.n, signed=family.signed, objective=objective).format
+    return family.choose(x, objective=objective)
 
 
 def accumulator_bias(b, exponent, limits=DEFAULT_LIMITS, *, where=""):

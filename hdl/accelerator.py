@@ -8,10 +8,9 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
-from golden.family import TFXFamily
-from .decoder import is_shape
 from .operand import check_family, check_form
-from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage, accumulator_exponent
+from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, field_shapes, field_values
+from .scaling import ScalingStage
 from .systolic import SystolicCore, core_latency
 
 __all__ = ["Accelerator", "AccumulatorBuffer", "MAX_K", "MAX_DEPTH", "stream_layouts"]
@@ -34,8 +33,8 @@ def config_layout(family, cols, limits):
         "M": data.ArrayLayout(unsigned(limits.m_bits), cols),
         "shift": data.ArrayLayout(range(limits.shift_max + 1), cols),
     }
-    if isinstance(family, TFXFamily):
-        fields.update(a_IS=is_shape(family), w_IS=is_shape(family), out_IS=is_shape(family))
+    for prefix in ("a_", "w_", "out_"):
+        fields.update(field_shapes(family, prefix))
     return data.StructLayout(fields)
 
 
@@ -97,7 +96,7 @@ class Accelerator(wiring.Component):
 
     Parameters
     ----------
-    family : TFXFamily or FXPFamily
+    family : golden.family.Family
         Operand and output family; each tensor's member (IS and SC, or F) is a run-time register.
     form : {"int", "ses"}
         Pre-decoded operand form in the PEs: integers (DSP multipliers) or sign, exponent and
@@ -193,7 +192,6 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         family, rows, cols, limits = self._family, self._rows, self._cols, self._limits
-        tfx = isinstance(family, TFXFamily)
         m.submodules.core = core = SystolicCore(family=family, form=self._form, rows=rows,
                                                 cols=cols, dsp_pes=self._dsp_pes)
 
@@ -207,10 +205,11 @@ class Accelerator(wiring.Component):
         with m.If(config_taken):
             payload = self.config.payload
             m.d.sync += [config.eq(payload),
-                         exponent.eq(accumulator_exponent(family, payload.a_scale,
-                                                          payload.w_scale))]
-        if tfx:
-            m.d.comb += [core.a_IS.eq(config.a_IS), core.w_IS.eq(config.w_IS)]
+                         exponent.eq(family.accumulator_exponent(payload.a_scale,
+                                                                 payload.w_scale))]
+        for prefix in ("a_", "w_"):
+            for name, value in field_values(config, family, prefix).items():
+                m.d.comb += getattr(core, f"{prefix}{name}").eq(value)
 
         # Weight loading: one tile waits in the shadow registers; row r of it may be written
         # once the previous tile's swap has passed row r (r + cols cycles after its first vector).
@@ -297,8 +296,8 @@ class Accelerator(wiring.Component):
             m.submodules[name] = stage
             m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
                          stage.out_scale.eq(config.out_scale)]
-            if tfx:
-                m.d.comb += stage.out_IS.eq(config.out_IS)
+            for name, value in field_values(config, family, "out_").items():
+                m.d.comb += getattr(stage, f"out_{name}").eq(value)
             return stage
 
         result = Signal(result_layout(family, cols))

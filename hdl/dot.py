@@ -5,10 +5,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.arith import DEFAULT_LIMITS
-from golden.family import TFXFamily
-from .decoder import is_shape
 from .mac import DecodingMAC
-from .scaling import EXPONENT_SHAPE, SCALE_SHAPE, ScalingStage, accumulator_exponent
+from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, field_ports, field_values
+from .scaling import ScalingStage
 
 __all__ = ["DotProductUnit"]
 
@@ -18,7 +17,7 @@ class DotProductUnit(wiring.Component):
 
     Parameters
     ----------
-    family : TFXFamily or FXPFamily
+    family : golden.family.Family
         Family of the operands and of the output.
     K : int
         Longest dot product (sets the accumulator width; never wraps).
@@ -38,9 +37,9 @@ class DotProductUnit(wiring.Component):
         Sampled with ``first``.
     M, shift, relu : In
         Per-output scaling parameters, sampled with ``last``.
-    a_IS, w_IS, out_IS : In
-        TFX only: run-time IS of each tensor; the operands' are used every cycle, the output's
-        is sampled with ``last``.
+    a_<field>, w_<field>, out_<field> : In
+        Run-time fields of each tensor's member (TFX: IS); the operands' are used every
+        cycle, the output's are sampled with ``last``.
     a_scale, w_scale, out_scale : In(SCALE_SHAPE)
         Run-time SC (TFX) or F (FXP) of each tensor, sampled with ``last``.
     valid, code, nar : Out
@@ -67,22 +66,21 @@ class DotProductUnit(wiring.Component):
             "a_scale": In(SCALE_SHAPE), "w_scale": In(SCALE_SHAPE), "out_scale": In(SCALE_SHAPE),
             "valid": Out(1), "code": Out(family.n), "nar": Out(1),
         }
-        if isinstance(family, TFXFamily):
-            members.update(a_IS=In(is_shape(family)), w_IS=In(is_shape(family)),
-                           out_IS=In(is_shape(family)))
+        members.update(field_ports(family, "a_", "w_", "out_"))
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        tfx = isinstance(self._family, TFXFamily)
+        family = self._family
         m.submodules.mac = mac = self._mac
         m.submodules.scaling = scaling = self._scaling
         m.d.comb += [
             mac.a_code.eq(self.a_code), mac.w_code.eq(self.w_code), mac.en.eq(self.en),
             mac.load_bias.eq(self.first), mac.clear.eq(0), mac.bias.eq(self.bias),
         ]
-        if tfx:
-            m.d.comb += [mac.a_IS.eq(self.a_IS), mac.w_IS.eq(self.w_IS)]
+        for prefix in ("a_", "w_"):
+            for name, value in field_values(self, family, prefix).items():
+                m.d.comb += getattr(mac, f"{prefix}{name}").eq(value)
 
         # Everything the scaling stage needs travels one cycle beside the final accumulation.
         done = Signal()
@@ -91,7 +89,7 @@ class DotProductUnit(wiring.Component):
         out_scale = Signal(SCALE_SHAPE)
         m.d.sync += [
             done.eq(self.en & self.last),
-            exponent.eq(accumulator_exponent(self._family, self.a_scale, self.w_scale)),
+            exponent.eq(family.accumulator_exponent(self.a_scale, self.w_scale)),
             M.eq(self.M), shift.eq(self.shift), relu.eq(self.relu), out_scale.eq(self.out_scale),
         ]
         m.d.comb += [
@@ -100,8 +98,8 @@ class DotProductUnit(wiring.Component):
             scaling.relu.eq(relu), scaling.out_scale.eq(out_scale),
             self.valid.eq(scaling.valid_out), self.code.eq(scaling.code), self.nar.eq(scaling.nar),
         ]
-        if tfx:
-            out_IS = Signal.like(self.out_IS)
-            m.d.sync += out_IS.eq(self.out_IS)
-            m.d.comb += scaling.out_IS.eq(out_IS)
+        for name, value in field_values(self, family, "out_").items():
+            sampled = Signal.like(value, name=f"out_{name}")
+            m.d.sync += sampled.eq(value)
+            m.d.comb += getattr(scaling, f"out_{name}").eq(sampled)
         return m

@@ -7,9 +7,6 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
-from golden.family import TFXFamily
-from golden.fxp import MAX_F, MIN_F
-from golden.tfx import MAX_SC, MIN_SC
 from .accelerator import Accelerator, stream_layouts
 from .operand import check_family
 from .protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, Command, Error, Reply, item_bytes)
@@ -309,11 +306,11 @@ class HostLink(wiring.Component):
     @staticmethod
     def _config_in_range(config, family, cols, limits):
         checks = []
-        if isinstance(family, TFXFamily):
-            for name in ("a_IS", "w_IS", "out_IS"):
-                value = getattr(config, name)
-                checks += [value >= family.IS_min, value <= family.IS_max]
-        low, high = (MIN_SC, MAX_SC) if isinstance(family, TFXFamily) else (MIN_F, MAX_F)
+        for prefix in ("a_", "w_", "out_"):
+            for name, (low, high) in family.fields.items():
+                value = getattr(config, f"{prefix}{name}")
+                checks += [value >= low, value <= high]
+        low, high = family.scale_range
         for name in ("a_scale", "w_scale", "out_scale"):
             value = getattr(config, name)
             checks += [value >= low, value <= high]

@@ -6,10 +6,10 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice, check_int
 from golden.arith import accumulator_width
-from golden.family import TFXFamily
-from .decoder import add_decoder, is_shape
+from .decoder import add_decoder
 from .multiply import MULTIPLIERS, multiply
 from .operand import check_family, check_form, operand_layout
+from .runtime import field_ports, field_values
 
 __all__ = ["MAC", "DecodingMAC", "Product"]
 
@@ -55,7 +55,7 @@ class MAC(wiring.Component):
 
     Parameters
     ----------
-    family : TFXFamily or FXPFamily
+    family : golden.family.Family
         Format family of both operands.
     K : int
         Longest dot product promised (1 to 2**20); with ``bias_bits`` it sets the accumulator
@@ -130,8 +130,8 @@ class DecodingMAC(wiring.Component):
     Attributes
     ----------
     a_code, w_code : In(n)
-    a_IS, w_IS : In(is_shape(family))
-        TFX only: run-time IS of each operand.
+    a_<field>, w_<field> : In(...)
+        Run-time fields of each operand's member (TFX: ``a_IS``, ``w_IS``; FXP: none).
     en, clear, load_bias, bias, acc, nar
         As in :class:`MAC`; latency 1 cycle from codes to accumulator.
     """
@@ -145,8 +145,7 @@ class DecodingMAC(wiring.Component):
             "en": In(1), "clear": In(1), "load_bias": In(1), "bias": In(signed(bias_bits)),
             "acc": Out(signed(self._mac.acc_width)), "nar": Out(1),
         }
-        if isinstance(family, TFXFamily):
-            members.update(a_IS=In(is_shape(family)), w_IS=In(is_shape(family)))
+        members.update(field_ports(family, "a_", "w_"))
         super().__init__(members)
 
     @property
@@ -155,11 +154,11 @@ class DecodingMAC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        tfx = isinstance(self._family, TFXFamily)
-        a = add_decoder(m, "a_decoder", family=self._family, form=self._form, code=self.a_code,
-                        IS=self.a_IS if tfx else None)
-        w = add_decoder(m, "w_decoder", family=self._family, form=self._form, code=self.w_code,
-                        IS=self.w_IS if tfx else None)
+        family = self._family
+        a = add_decoder(m, "a_decoder", family=family, form=self._form, code=self.a_code,
+                        fields=field_values(self, family, "a_"))
+        w = add_decoder(m, "w_decoder", family=family, form=self._form, code=self.w_code,
+                        fields=field_values(self, family, "w_"))
         m.submodules.mac = mac = self._mac
         m.d.comb += [
             mac.a.eq(a), mac.w.eq(w),

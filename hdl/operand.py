@@ -5,7 +5,8 @@ Two forms of the same exact operand ``X`` (``value = X * 2**int_exponent``):
 - ``"int"``: ``X`` itself, a signed integer of ``family.operand_width`` bits. Any family.
 - ``"ses"``: sign, exponent field and significand, ``|X| = significand * 2**(exponent -
   family.exponent_offset)``, the significand carrying its hidden bit (0 for zero and NaR).
-  TFX families only: the MAC then multiplies short significands and shifts.
+  Families that list it in ``family.forms`` (TFX): the MAC then multiplies short
+  significands and shifts.
 
 Both carry ``nar``, set for a NaR code (whose operand is zero).
 """
@@ -13,25 +14,27 @@ Both carry ``nar``, set for a NaR code (whose operand is zero).
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from golden.family import FXPFamily, TFXFamily
 from golden._checks import check_choice
+from golden.family import Family
 
 __all__ = ["FORMS", "operand_layout", "check_family", "check_form"]
 
 FORMS = ("int", "ses")
+_DESCRIPTIONS = {"int": "integer", "ses": "sign, exponent, significand"}
 
 
 def check_family(family):
-    if not isinstance(family, (TFXFamily, FXPFamily)):
-        raise TypeError(f"family must be a TFXFamily or FXPFamily, not {family!r}")
+    if not isinstance(family, Family):
+        raise TypeError(f"family must be a golden.family.Family (TFXFamily, FXPFamily, ...), "
+                        f"not {family!r}")
     return family
 
 
 def check_form(family, form):
     check_choice("form", form, FORMS)
-    if form == "ses" and not isinstance(family, TFXFamily):
-        raise ValueError(f"form 'ses' (sign, exponent, significand) needs a TFX family, "
-                         f"not {family!r}; use form 'int'")
+    if form not in family.forms:
+        raise ValueError(f"form {form!r} ({_DESCRIPTIONS[form]}) is not an operand form of "
+                         f"{family!r}; use one of {', '.join(map(repr, family.forms))}")
     return form
 
 

@@ -23,6 +23,9 @@ host broke the streams' order) resets the array and replies ``STALLED``.
 import enum
 from dataclasses import dataclass
 
+from golden.arith import ScalingLimits
+from golden.family import family_from_protocol, parse_family
+
 __all__ = ["HOST_SYNC", "DEVICE_SYNC", "Command", "Reply", "Error", "crc8", "encode_frame",
            "FrameDecoder", "BuildInfo", "item_bytes", "ProtocolError"]
 
@@ -110,9 +113,6 @@ class FrameDecoder:
             frames.append((body[0], body[3:]))
 
 
-_KINDS = {"tfx": 0, "fxp": 1, "ufxp": 2}
-
-
 @dataclass(frozen=True)
 class BuildInfo:
     """What a device was built for, as its ``INFO`` reply says (18 bytes)."""
@@ -131,16 +131,12 @@ class BuildInfo:
     @property
     def limits(self):
         """The build's scaling-register sizes."""
-        from golden.arith import ScalingLimits
         return ScalingLimits(bias_bits=self.bias_bits, m_bits=self.m_bits,
                              shift_max=self.shift_max)
 
     def to_payload(self):
-        from golden.family import parse_family
         family = parse_family(self.family)
-        kind = "tfx" if family.kind == "tfx" else ("fxp" if family.signed else "ufxp")
-        is_max, is_min = (family.IS_max, family.IS_min) if kind == "tfx" else (0, 0)
-        return bytes([VERSION, _KINDS[kind], family.n, is_max, is_min,
+        return bytes([VERSION, family.protocol_code, family.n, *family.protocol_args,
                       int(self.form == "ses"), self.rows, self.cols,
                       self.depth & 0xFF, self.depth >> 8, self.max_K & 0xFF,
                       (self.max_K >> 8) & 0xFF, self.max_K >> 16, self.bias_bits, self.m_bits,
@@ -148,14 +144,14 @@ class BuildInfo:
 
     @classmethod
     def from_payload(cls, payload):
-        if len(payload) != 18 or payload[0] != VERSION or payload[1] not in _KINDS.values():
+        if len(payload) != 18 or payload[0] != VERSION:
             raise ProtocolError(f"not an INFO payload of protocol version {VERSION}: "
                                 f"{bytes(payload).hex()}")
-        kind = {v: k for k, v in _KINDS.items()}[payload[1]]
-        from golden.family import parse_family
-        family = f"tfx:{payload[2]},{payload[3]},{payload[4]}" if kind == "tfx" else \
-            f"{kind}:{payload[2]}"
-        return cls(parse_family(family).spec, "ses" if payload[5] else "int", payload[6], payload[7],
+        try:
+            family = family_from_protocol(payload[1], payload[2], payload[3:5])
+        except ValueError as error:
+            raise ProtocolError(f"{error}: {bytes(payload).hex()}") from None
+        return cls(family.spec, "ses" if payload[5] else "int", payload[6], payload[7],
                    payload[8] | payload[9] << 8, payload[10] | payload[11] << 8 |
                    payload[12] << 16, payload[13], payload[14], payload[15],
                    payload[16] | payload[17] << 8)

@@ -9,10 +9,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
-from golden.family import TFXFamily
-from .decoder import add_decoder, is_shape
+from .decoder import add_decoder
 from .operand import check_family, check_form
 from .pe import ProcessingElement
+from .runtime import field_ports, field_values
 
 __all__ = ["SystolicCore", "partial_sum_width", "core_latency"]
 
@@ -42,7 +42,7 @@ class SystolicCore(wiring.Component):
 
     Parameters
     ----------
-    family : TFXFamily or FXPFamily
+    family : golden.family.Family
     form : {"int", "ses"}
         Pre-decoded operand form held in the PEs and carried across the array.
     rows, cols : int
@@ -60,8 +60,8 @@ class SystolicCore(wiring.Component):
     a_first : In(1)
         This vector is the first of a new weight tile: each PE makes its shadow weight active
         as the vector reaches it (the swap rides the skewed wavefront).
-    a_IS, w_IS : In
-        TFX only: run-time IS of activations and weights.
+    a_<field>, w_<field> : In
+        Run-time fields of the activations' and weights' members (TFX: IS; FXP: none).
     w_codes : In(ArrayLayout(n, cols)), w_row : In(range(rows)), w_load : In(1)
         Load one row of weights into the PEs' shadow registers (decoded once, on the way in).
         Row ``i`` of the next tile may be loaded from ``i + cols + 1`` cycles after the current
@@ -91,8 +91,7 @@ class SystolicCore(wiring.Component):
             "psums": Out(data.ArrayLayout(signed(self._psum_width), cols)), "nar": Out(cols),
             "psum_valid": Out(1),
         }
-        if isinstance(family, TFXFamily):
-            members.update(a_IS=In(is_shape(family)), w_IS=In(is_shape(family)))
+        members.update(field_ports(family, "a_", "w_"))
         super().__init__(members)
 
     @property
@@ -106,21 +105,20 @@ class SystolicCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         family, form, rows, cols = self._family, self._form, self._rows, self._cols
-        tfx = isinstance(family, TFXFamily)
 
         # Weight decoders, one per column, on the load path.
-        w_IS = self.w_IS if tfx else None
+        w_fields = field_values(self, family, "w_")
         weights = [add_decoder(m, f"w_decoder_{j}", family=family, form=form,
-                               code=self.w_codes[j], IS=w_IS) for j in range(cols)]
+                               code=self.w_codes[j], fields=w_fields) for j in range(cols)]
 
         # Activation decoders, one per row, then a register and the row skew.
         rows_in = []
         valid, first = Signal(), Signal()
         m.d.sync += [valid.eq(self.a_valid), first.eq(self.a_first)]
-        a_IS = self.a_IS if tfx else None
+        a_fields = field_values(self, family, "a_")
         for i in range(rows):
             decoded = add_decoder(m, f"a_decoder_{i}", family=family, form=form,
-                                  code=self.a_codes[i], IS=a_IS)
+                                  code=self.a_codes[i], fields=a_fields)
             operand = Signal.like(decoded, name=f"a_decoded_{i}")
             m.d.sync += operand.eq(decoded)
             rows_in.append((_delayed(m, operand, i, f"a_skew_{i}"),

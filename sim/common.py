@@ -12,8 +12,8 @@ from amaranth.lib import data
 
 from golden.family import parse_family
 
-__all__ = ["CLOCK_PERIOD_NS", "params", "family_from", "ClockedBench", "unpack", "pack_payload",
-           "unpack_payload", "Scoreboard"]
+__all__ = ["CLOCK_PERIOD_NS", "params", "family_from", "drive_member", "ClockedBench", "unpack",
+           "pack_payload", "unpack_payload", "Scoreboard"]
 
 
 CLOCK_PERIOD_NS = 10  # the benches' clock
@@ -26,6 +26,14 @@ def params():
 
 def family_from(p, key="family"):
     return parse_family(p[key])
+
+
+def drive_member(dut, family, fmt, prefix="", *, scale=True):
+    """Drive the run-time registers of member ``fmt`` onto the ports ``<prefix><field>`` (and
+    ``<prefix>scale`` unless ``scale`` is false)."""
+    for name, value in family.registers(fmt).items():
+        if scale or name != "scale":
+            getattr(dut, f"{prefix}{name}").value = value
 
 
 def unpack(raw, layout):

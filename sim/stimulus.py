@@ -25,7 +25,7 @@ def scaling_groups(family, acc_width, limits, seed=1):
     groups = []
     m_max = (1 << limits.m_bits) - 1
     small = np.arange(-(1 << min(acc_width, 12) - 1), 1 << min(acc_width, 12) - 1)
-    for out in family.members([-2, 0, 3] if family.kind == "tfx" else [-1, 2, family.n]):
+    for out in family.members(family.example_scales):
         # Every accumulator value of a small width, at exponents around the output's range.
         for E, shift, relu in [(out.int_exponent - 3, 0, False), (out.int_exponent + 2, 5, True),
                                (out.int_exponent - 9, 0, False)]:
@@ -61,10 +61,10 @@ def random_member(family, rng, scales=range(-4, 5)):
 
 
 def member_with_scale(family, rng, scale):
-    """The member of ``family`` with this scale (SC or F) and, for TFX, a random IS."""
-    if family.kind == "tfx":
-        return family.member(int(rng.integers(family.IS_min, family.IS_max + 1)), scale)
-    return family.member(scale)
+    """The member of ``family`` with this scale (SC or F) and random run-time fields (TFX: IS)."""
+    fields = {name: int(rng.integers(low, high + 1))
+              for name, (low, high) in family.fields.items()}
+    return family.member_from(fields, scale)
 
 
 def random_codes(fmt, shape, rng, nar_rate=0.0):
@@ -83,9 +83,6 @@ def fitting_output(family, acc, M, shift, rng):
     nonzero = values[values > 0]
     if not nonzero.size:
         return random_member(family, rng)
-    if family.kind == "tfx":
-        scale = int(np.floor(np.log2(np.median(nonzero)))) + int(rng.integers(-1, 2))
-    else:
-        scale = family.n - 2 - int(np.floor(np.log2(np.quantile(nonzero, 0.9)))) \
-            - int(rng.integers(0, 2))
-    return random_member(family, rng, [max(-32, min(32, scale))])
+    scale = family.fitting_scale(nonzero) + int(rng.integers(-1, 2))
+    low, high = family.scale_range
+    return random_member(family, rng, [max(low, min(high, scale))])

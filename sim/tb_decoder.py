@@ -5,7 +5,7 @@ import numpy as np
 from cocotb.triggers import Timer
 
 from hdl.operand import operand_layout
-from .common import Scoreboard, family_from, params, unpack
+from .common import Scoreboard, drive_member, family_from, params, unpack
 
 
 @cocotb.test()
@@ -15,8 +15,7 @@ async def every_code(dut):
     layout = operand_layout(family, p["form"])
     board = Scoreboard("decoder")
     for fmt in family.members():
-        if family.kind == "tfx":
-            dut.IS.value = fmt.IS
+        drive_member(dut, family, fmt, scale=False)
         got, nar = [], []
         for code in range(fmt.code_count):
             dut.code.value = code

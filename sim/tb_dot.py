@@ -7,7 +7,7 @@ import cocotb
 import numpy as np
 
 from golden.arith import ScalingLimits, matmul, scale
-from .common import ClockedBench, Scoreboard, family_from, params
+from .common import ClockedBench, Scoreboard, drive_member, family_from, params
 from .stimulus import member_with_scale
 
 
@@ -32,8 +32,8 @@ def make_jobs(family, K, limits, count, rng):
         # Put the result inside the output format's range most of the time.
         if value != 0 and rng.random() < 0.85:
             magnitude = math.floor(math.log2(abs(value)))
-            out_scale = magnitude - int(rng.integers(-1, 3)) if family.kind == "tfx" else \
-                n - 2 - magnitude - int(rng.integers(0, 3))
+            out_scale = family.fitting_scale(np.array([2.0 ** magnitude])) \
+                - int(rng.integers(-1, 3))
         else:
             out_scale = int(rng.integers(-6, 7))
         out_scale = max(-32, min(32, out_scale))
@@ -59,11 +59,8 @@ async def formats_change_between_dot_products(dut):
             got.append((int(dut.code.value), int(dut.nar.value)))
 
     for a_fmt, w_fmt, out, a, w, bias, M, shift, relu, _, _ in jobs:
-        if family.kind == "tfx":
-            dut.a_IS.value, dut.w_IS.value, dut.out_IS.value = a_fmt.IS, w_fmt.IS, out.IS
-            dut.a_scale.value, dut.w_scale.value, dut.out_scale.value = a_fmt.SC, w_fmt.SC, out.SC
-        else:
-            dut.a_scale.value, dut.w_scale.value, dut.out_scale.value = a_fmt.F, w_fmt.F, out.F
+        for prefix, fmt in (("a_", a_fmt), ("w_", w_fmt), ("out_", out)):
+            drive_member(dut, family, fmt, prefix)
         dut.bias.value, dut.M.value, dut.shift.value, dut.relu.value = bias, M, shift, int(relu)
         dut.en.value = 1
         for i, (ca, cw) in enumerate(zip(a.tolist(), w.tolist())):

@@ -93,14 +93,15 @@ async def bad_frames_change_nothing(dut):
     layout = config_layout(family, build.cols, build.limits)
     base = {"a_scale": 0, "w_scale": 0, "out_scale": 0, "relu": 0, "bias": [0] * build.cols,
             "M": [1] * build.cols, "shift": [0] * build.cols}
-    if family.kind == "tfx":
-        base.update(a_IS=family.IS_min, w_IS=family.IS_min, out_IS=family.IS_min)
-        bad_values = [{"a_IS": family.IS_min - 1}]
-        if family.IS_max + 1 < 1 << family.IS_max.bit_length():
-            bad_values.append({"out_IS": family.IS_max + 1})
-    else:
-        bad_values = []
-    bad_values += [{"w_scale": 33}, {"a_scale": -33}]
+    bad_values = []
+    for name, (low, high) in family.fields.items():
+        base.update({f"{prefix}_{name}": low for prefix in ("a", "w", "out")})
+        if low > 0:
+            bad_values.append({f"a_{name}": low - 1})
+        if high + 1 < 1 << high.bit_length():
+            bad_values.append({f"out_{name}": high + 1})
+    low, high = family.scale_range
+    bad_values += [{"w_scale": high + 1}, {"a_scale": low - 1}]
     if build.shift_max + 1 < 1 << build.shift_max.bit_length():
         bad_values.append({"shift": [build.shift_max + 1] * build.cols})
     for change in bad_values:

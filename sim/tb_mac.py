@@ -3,21 +3,19 @@
 import cocotb
 import numpy as np
 
+from golden import parse_format
 from golden.arith import matmul
-from .common import ClockedBench, Scoreboard, family_from, params
+from .common import ClockedBench, Scoreboard, drive_member, family_from, params
 
 
 def _members(family, p):
-    """The run-time formats under test: IS values (TFX) or F values (FXP) from the parameters."""
-    if family.kind == "tfx":
-        return [family.member(IS) for IS in p["IS_list"]]
-    return family.members(p.get("F_list", [0]))
+    """The run-time formats under test (their specs are in the parameters)."""
+    return [family.check_member(parse_format(spec)) for spec in p["members"]]
 
 
 def _set_formats(dut, family, a_fmt, w_fmt):
-    if family.kind == "tfx":
-        dut.a_IS.value = a_fmt.IS
-        dut.w_IS.value = w_fmt.IS
+    drive_member(dut, family, a_fmt, "a_", scale=False)
+    drive_member(dut, family, w_fmt, "w_", scale=False)
 
 
 @cocotb.test()
@@ -68,7 +66,7 @@ def _jobs(family, members, K, bias_bits, rng):
         length = int(rng.integers(1, K + 1))
         a = rng.integers(0, 1 << n, length)
         w = rng.integers(0, 1 << n, length)
-        if family.kind == "fxp" or rng.random() < 0.7:  # most jobs without NaR
+        if not family.has_nar or rng.random() < 0.7:  # most jobs without NaR
             nar = 1 << (n - 1)
             a[a == nar] = 0
             w[w == nar] = 0

@@ -9,7 +9,7 @@ import numpy as np
 
 from golden.arith import Accumulators, ScalingLimits, scale
 from hdl.scaling import ScalingStage
-from .common import ClockedBench, Scoreboard, family_from, params
+from .common import ClockedBench, Scoreboard, drive_member, family_from, params
 from .stimulus import scaling_groups
 
 LATENCY = ScalingStage.LATENCY
@@ -42,11 +42,7 @@ async def scaling_plan(dut):
         dut.M.value = M
         dut.shift.value = shift
         dut.relu.value = int(relu)
-        if family.kind == "tfx":
-            dut.out_IS.value = out.IS
-            dut.out_scale.value = out.SC
-        else:
-            dut.out_scale.value = out.F
+        drive_member(dut, family, out, "out_")
         if p.get("reference") == "ties_away":
             expected.extend(ties_away_reference(values, E, out, M, shift, relu).tolist())
         else:

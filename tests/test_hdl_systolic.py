@@ -117,7 +117,7 @@ def test_core_partial_sums_never_wrap():
     (lambda: SystolicCore(family=TFXFamily(8, 3), rows=2, cols=65), ValueError,
      "cols must be an integer from 1 to 64, not 65"),
     (lambda: SystolicCore(family=FXPFamily(8), form="ses", rows=2, cols=2), ValueError,
-     "needs a TFX family"),
+     "is not an operand form of FXPFamily"),
     (lambda: ProcessingElement(family=FXPFamily(8), psum_width=1), ValueError,
      "psum_width must be an integer from 2 to 128, not 1"),
 ])
@@ -134,7 +134,7 @@ def test_invalid_arguments(make, error, message):
     (lambda: Accelerator(family=FXPFamily(8), rows=2, cols=2, max_K=8, limits=(24, 8, 15)),
      TypeError, "limits must be a golden.arith.ScalingLimits"),
     (lambda: Accelerator(family="tfx:8,3", rows=2, cols=2, max_K=8), TypeError,
-     "family must be a TFXFamily or FXPFamily"),
+     "family must be a golden.family.Family"),
 ])
 def test_accelerator_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):

@@ -13,23 +13,28 @@ pytestmark = pytest.mark.sim
 K, BIAS_BITS = 64, 24
 
 CASES = [
-    # family, form, run-time IS values (TFX) or F values (FXP)
-    (TFXFamily(8, 7), "int", [2, 3, 7]),
-    (TFXFamily(8, 7), "ses", [2, 3, 7]),
-    (TFXFamily(8, 3), "ses", [2, 3]),
-    (FXPFamily(8), "int", [0]),
+    # family, form, run-time members under test
+    (TFXFamily(8, 7), "int", [TFXFamily(8, 7).member(IS) for IS in (2, 3, 7)]),
+    (TFXFamily(8, 7), "ses", [TFXFamily(8, 7).member(IS) for IS in (2, 3, 7)]),
+    (TFXFamily(8, 3), "ses", [TFXFamily(8, 3).member(IS) for IS in (2, 3)]),
+    (FXPFamily(8), "int", [FXPFamily(8).member(0)]),
 ]
 
 
-def _run(family, form, values, testcase):
+def _run(family, form, members, testcase):
     text = export_verilog(DecodingMAC(family=family, K=K, form=form, bias_bits=BIAS_BITS), "mac")
-    key = "IS_list" if family.kind == "tfx" else "F_list"
     return run_cocotb(verilog_text=text, toplevel="mac", test_module="sim.tb_mac",
                       testcase=testcase, params={"family": family.spec, "form": form, "K": K,
-                                                 "bias_bits": BIAS_BITS, key: values})
+                                                 "bias_bits": BIAS_BITS,
+                                                 "members": [fmt.spec for fmt in members]})
 
 
-@pytest.mark.parametrize("family,form,values", CASES, ids=lambda v: getattr(v, "spec", v))
+def _id(value):
+    return "+".join(fmt.spec for fmt in value) if isinstance(value, list) else \
+        getattr(value, "spec", value)
+
+
+@pytest.mark.parametrize("family,form,values", CASES, ids=_id)
 def test_mac_every_operand_pair(family, form, values):
     start = time.perf_counter()
     result = _run(family, form, values, "every_operand_pair")
@@ -37,7 +42,7 @@ def test_mac_every_operand_pair(family, form, values):
     print(f"{family.spec} {form}: {len(values)} x 65,536 pairs in {time.perf_counter() - start:.1f} s")
 
 
-@pytest.mark.parametrize("family,form,values", CASES, ids=lambda v: getattr(v, "spec", v))
+@pytest.mark.parametrize("family,form,values", CASES, ids=_id)
 def test_mac_random_dot_products(family, form, values):
     result = _run(family, form, values, "random_dot_products")
     assert result.passed, result

@@ -1,0 +1,32 @@
+"""The one rounding every encoder shares: floor, guard and sticky bits of a scaled magnitude."""
+
+from amaranth.hdl import Cat, Signal, signed
+
+__all__ = ["round_bits", "EXPONENT_WIDE"]
+
+#: Shape of the encoders' exponent arithmetic: |values| stay below 2**10.
+EXPONENT_WIDE = signed(14)
+
+
+def round_bits(m, magnitude, position, low, high):
+    """``floor(magnitude / 2**position)``, its guard bit and sticky bit (below the guard).
+
+    ``position`` is clamped to ``[low, high]``; callers choose the range so that clamping never
+    changes the result (below ``low`` nothing is lost; above ``high`` everything is shifted out).
+    """
+    clamped = Signal(range(0, high - low + 1))
+    with m.If(position < low):
+        m.d.comb += clamped.eq(0)
+    with m.Elif(position > high):
+        m.d.comb += clamped.eq(high - low)
+    with m.Else():
+        m.d.comb += clamped.eq(position - low)
+    extended = magnitude << (1 - low)  # one spare bit below for the guard
+    width = len(extended)
+    shifted = Signal(width)
+    m.d.comb += shifted.eq(extended >> clamped)  # the one barrel shifter
+    floor, guard = shifted[1:], shifted[0]
+    # Sticky: any bit below the guard, i.e. below position `clamped` (a thermometer mask).
+    sticky = Signal()
+    m.d.comb += sticky.eq(Cat(extended[i] & (clamped > i) for i in range(width)).any())
+    return floor, guard, sticky

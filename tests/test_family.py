@@ -1,0 +1,81 @@
+"""The Family protocol: what hdl, sim and the reports ask of a format family."""
+
+import pytest
+
+from golden.family import (FAMILY_TYPES, Family, FXPFamily, TFXFamily, family_from_protocol,
+                           family_of, parse_family)
+from hdl.formats import hardware_for
+from hdl.protocol import BuildInfo, ProtocolError
+
+FAMILIES = [TFXFamily(8, 3), TFXFamily(6, 5, IS_min=2), TFXFamily(3, 1), FXPFamily(8),
+            FXPFamily(5, signed=False)]
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=str)
+def test_registers_name_every_member(family):
+    members = family.members(family.example_scales)
+    assert len(members) == len(set(members)) > 0
+    for fmt in members:
+        registers = family.registers(fmt)
+        assert tuple(registers) == family.register_names
+        assert family.member_from(registers, registers["scale"]) == fmt
+        for name, (low, high) in family.fields.items():
+            assert low <= registers[name] <= high
+        low, high = family.scale_range
+        assert low <= registers["scale"] <= high
+        assert family_of(fmt).check_member(fmt) == fmt
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=str)
+def test_accumulator_exponent_is_the_sum_of_int_exponents(family):
+    members = family.members(family.example_scales)
+    for a in members:
+        for w in members:
+            E = family.accumulator_exponent(family.registers(a)["scale"],
+                                            family.registers(w)["scale"])
+            assert E == a.int_exponent + w.int_exponent
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=str)
+def test_encoder_exponent_undoes_the_scale(family):
+    # The encoder sees value / 2**(scale exponent): with one unit of the member at scale s,
+    # Z + encoder_exponent(s) is the same for every s.
+    for fmt in family.members(family.example_scales):
+        scale = family.registers(fmt)["scale"]
+        assert family.encoder_exponent(scale) - family.encoder_exponent(0) == \
+            -(fmt.int_exponent - family.member_from(family.registers(fmt), 0).int_exponent)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=str)
+def test_spec_and_protocol_round_trip(family):
+    assert parse_family(family.spec) == family
+    assert family_from_protocol(family.protocol_code, family.n, family.protocol_args) == family
+    info = BuildInfo(family.spec, "int", 2, 3, 64, 256, 24, 8, 15, 256)
+    assert BuildInfo.from_payload(info.to_payload()) == info
+    assert hardware_for(family).encoder is not None
+
+
+def test_every_family_type_is_a_family_with_hardware():
+    for family_type in FAMILY_TYPES:
+        assert issubclass(family_type, Family)
+        assert "int" in family_type.forms
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"Family spec must be 'tfx:N,IS_MAX\[,IS_MIN\]', "
+                                         r"'fxp:N' or 'ufxp:N', not 'posit:8'"):
+        parse_family("posit:8")
+    with pytest.raises(ValueError, match="unknown family code 9"):
+        family_from_protocol(9, 8, (0, 0))
+    payload = bytearray(BuildInfo("fxp:8", "int", 2, 2, 64, 256, 24, 8, 15, 256).to_payload())
+    payload[1] = 9
+    with pytest.raises(ProtocolError, match="unknown family code 9"):
+        BuildInfo.from_payload(bytes(payload))
+    with pytest.raises(TypeError, match="Expected a format of a hardware family"):
+        family_of(1.5)
+
+    class Unregistered(FXPFamily):
+        pass
+
+    with pytest.raises(TypeError, match="no hardware is registered for"):
+        hardware_for(Unregistered(8))
