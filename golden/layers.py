@@ -9,7 +9,8 @@ import numpy as np
 from ._checks import check_int
 from .arith import DEFAULT_LIMITS, ScalingLimits, check_channel_param, matmul, scale
 
-__all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "quantize_dense"]
+__all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "quantize_dense",
+           "save_workload", "load_workload"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +108,23 @@ def quantize_dense(w, b, *, family, a_fmt, calibration_out, relu, limits=DEFAULT
     layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
                        N=w.shape[1], bias=bias, relu=relu, limits=limits)
     return w_fmt.quantize(w), layer
+
+
+def save_workload(path, a, w, layer):
+    """A layer workload (codes ``a`` (M, K), ``w`` (K, N) and its :class:`Layer`) as an
+    ``.npz`` (no pickle), for benches that run it in another process (:mod:`sim.tb_energy`)."""
+    np.savez(path, a=np.asarray(a, np.int64), w=np.asarray(w, np.int64),
+             formats=np.array([layer.a_fmt.spec, layer.w_fmt.spec, layer.out_fmt.spec]),
+             bias=layer.bias, M=layer.M, shift=layer.shift, relu=np.array(layer.relu))
+
+
+def load_workload(path, family, limits=DEFAULT_LIMITS):
+    """Inverse of :func:`save_workload`, the layer validated against the hardware's family."""
+    from . import parse_format
+
+    with np.load(path) as f:
+        a_fmt, w_fmt, out_fmt = (parse_format(str(s)) for s in f["formats"])
+        layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
+                           N=f["w"].shape[1], bias=f["bias"], M=f["M"], shift=f["shift"],
+                           relu=bool(f["relu"]), limits=limits)
+        return f["a"], f["w"], layer

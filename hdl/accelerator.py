@@ -92,7 +92,7 @@ class Accelerator(wiring.Component):
     ``Q_out(relu?((bias[j] + Σ_k a[m,k] * W[k,j]) * M[j] * 2**(E - shift[j])))``
     exactly as ``golden.arith.matmul`` followed by ``golden.arith.scale``, for any ``K`` up to
     ``max_K``: the host splits K into tiles of ``rows``, N into tiles of ``cols`` and M into
-    passes of at most ``depth`` vectors (``sim.tiling`` does it).
+    passes of at most ``depth`` vectors (:mod:`hdl.tiling` does it).
 
     Parameters
     ----------

@@ -1,5 +1,5 @@
 """The host link's frame protocol, shared by the hardware (:mod:`hdl.hostlink`) and the host
-client (:mod:`scripts.host`).
+client (:mod:`hdl.client`).
 
 Every frame is ``SYNC, KIND, LEN (2 bytes, little endian), PAYLOAD (LEN bytes), CRC`` where CRC
 is CRC-8 (polynomial 0x07, initial value 0) over KIND, LEN and PAYLOAD. The host starts its

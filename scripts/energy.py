@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["BLOCKS", "Conditions", "LeafCell", "GateNetlist", "load_gate_netlist", "block_of",
            "unit_of",
-           "net_energy", "uniform_toggles", "save_workload", "load_workload"]
+           "net_energy", "uniform_toggles"]
 
 BLOCKS = ("decoders", "multipliers", "accumulators", "scaling", "registers", "buffers",
           "control", "clock", "inputs")
@@ -277,24 +277,3 @@ def net_energy(netlist, library, toggles, *, cycles, conditions=Conditions(), cl
             "voltage": voltage, "conditions": {"clock_mhz": conditions.clock_mhz,
                                                "input_slew_ns": slew,
                                                "output_load_pf": conditions.output_load_pf}}
-
-
-def save_workload(path, a, w, layer):
-    """A layer workload (codes ``a`` (M, K), ``w`` (K, N) and the :class:`golden.layers.Layer`)
-    as an ``.npz`` for :mod:`sim.tb_energy`."""
-    np.savez(path, a=np.asarray(a, np.int64), w=np.asarray(w, np.int64),
-             formats=np.array([layer.a_fmt.spec, layer.w_fmt.spec, layer.out_fmt.spec]),
-             bias=layer.bias, M=layer.M, shift=layer.shift, relu=np.array(layer.relu))
-
-
-def load_workload(path, family, limits):
-    """Inverse of :func:`save_workload`, the layer validated against the hardware's family."""
-    from golden import parse_format
-    from golden.layers import Layer
-
-    with np.load(path) as f:
-        a_fmt, w_fmt, out_fmt = (parse_format(str(s)) for s in f["formats"])
-        layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
-                           N=f["w"].shape[1], bias=f["bias"], M=f["M"], shift=f["shift"],
-                           relu=bool(f["relu"]), limits=limits)
-        return f["a"], f["w"], layer

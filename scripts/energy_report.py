@@ -56,7 +56,7 @@ DATAPATH = ("decoders", "multipliers", "accumulators", "scaling", "registers", "
             "clock", "inputs")
 # Sources whose change invalidates a cached simulation result.
 SOURCES = ("scripts/energy.py", "scripts/activity.py", "scripts/liberty.py", "sim/tb_energy.py",
-           "sim/array_driver.py", "sim/tiling.py", "sim/runner.py")
+           "sim/array_driver.py", "hdl/tiling.py", "sim/runner.py")
 
 
 def variants(n):
@@ -118,7 +118,8 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     against the golden model, every net's toggles counted; reused while nothing changed."""
     from scripts.activity import dump_module, read_toggles
     from scripts.asic import map_to_cells
-    from scripts.energy import load_gate_netlist, net_energy, save_workload
+    from golden.layers import save_workload
+    from scripts.energy import load_gate_netlist, net_energy
     from scripts.liberty import OSU018_LIBERTY, load_library
     from sim.array_driver import accelerator_params
     from sim.runner import export_verilog, run_cocotb

@@ -15,8 +15,8 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from golden.arith import ScalingLimits
 from golden.family import parse_family
 from hdl.accelerator import stream_layouts
+from hdl.tiling import packed_groups, plan_layer, unpack_result
 from .common import ClockedBench
-from .tiling import packed_groups, plan_layer, unpack_result
 
 __all__ = ["ArrayDriver", "RunStats", "accelerator_params"]
 

@@ -7,13 +7,10 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from amaranth.hdl import Shape
-from amaranth.lib import data
-
 from golden.family import parse_family
 
 __all__ = ["CLOCK_PERIOD_NS", "params", "family_from", "drive_member", "ClockedBench", "unpack",
-           "pack_payload", "unpack_payload", "Scoreboard"]
+           "Scoreboard"]
 
 
 CLOCK_PERIOD_NS = 10  # the benches' clock
@@ -45,35 +42,6 @@ def unpack(raw, layout):
             value -= 1 << field.width
         fields[name] = value
     return fields
-
-
-def pack_payload(shape, value):
-    """The integer of a port of ``shape`` (an Amaranth layout or shape) holding ``value``:
-    a dict for a ``StructLayout``, a sequence for an ``ArrayLayout``, an int otherwise."""
-    if isinstance(shape, data.Layout):
-        raw = 0
-        for key, field in shape:
-            raw |= pack_payload(field.shape, value[key]) << field.offset
-        return raw
-    width = Shape.cast(shape).width
-    value = int(value)
-    if not -(1 << width) <= value < (1 << width):
-        raise ValueError(f"{value} does not fit a {width}-bit field")
-    return value & ((1 << width) - 1)
-
-
-def unpack_payload(shape, raw):
-    """Inverse of :func:`pack_payload`: dicts, lists and (sign-extended) ints."""
-    if isinstance(shape, data.Layout):
-        items = [(key, unpack_payload(field.shape, raw >> field.offset)) for key, field in shape]
-        if isinstance(shape, data.ArrayLayout):
-            return [value for _, value in items]
-        return dict(items)
-    shape = Shape.cast(shape)
-    value = raw & ((1 << shape.width) - 1)
-    if shape.signed and value >> (shape.width - 1):
-        value -= 1 << shape.width
-    return value
 
 
 class ClockedBench:

@@ -1,7 +1,7 @@
 """cocotb: whole layers through the accelerator's streams against the golden model.
 
 Every output code and NaR flag must equal ``golden.arith.matmul`` + ``scale`` (through
-:func:`sim.tiling.golden_layer`); layers of random shapes and formats, zeros, the accumulator's
+:func:`golden.layers.run_layer`); layers of random shapes and formats, zeros, the accumulator's
 worst case at the largest K, NaR, a conv2d through im2col, with and without idle input gaps and
 output stalls.
 """
@@ -12,19 +12,18 @@ import numpy as np
 from golden.arith import matmul, scale
 from golden.conv import conv2d, im2col
 from golden.datasets import load_digits
-from golden.layers import choose_format, quantize_dense
+from golden.layers import Layer, choose_format, quantize_dense, run_layer
 from golden.models import MODELS, load_mlp
 from .array_driver import ArrayDriver
 from .common import Scoreboard, params
 from .stimulus import fitting_output, random_codes, random_member
-from .tiling import Layer, golden_layer
 
 
 def check_layers(board, limits, plans_and_inputs, outputs):
     for (plan, a, w, layer), vectors in zip(plans_and_inputs, outputs):
         codes = plan.assemble([v[0] for v in vectors])
         nars = plan.assemble([v[1] for v in vectors])
-        want_codes, want_nar = golden_layer(a, w, layer, limits=limits)
+        want_codes, want_nar = run_layer(a, w, layer, limits=limits)
         context = [(layer.a_fmt.label, layer.w_fmt.label, layer.out_fmt.label, a.shape, w.shape,
                     i) for i in range(codes.size)]
         board.compare(codes, want_codes, context)

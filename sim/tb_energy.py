@@ -2,7 +2,7 @@
 bit-exact against the golden model, for switching-activity measurement.
 
 Parameters (the runner's JSON): the array's (:func:`sim.array_driver.accelerator_params`),
-``workload`` (an ``.npz`` written by :func:`scripts.energy.save_workload`: activation codes
+``workload`` (an ``.npz`` written by :func:`golden.layers.save_workload`: activation codes
 ``a``, weight codes ``w`` and the layer's run-time parameters) and ``report`` (a JSON file
 for the cycle counts). The waveform itself is written by the dump module the runner adds.
 """
@@ -12,8 +12,7 @@ import json
 import cocotb
 from cocotb.utils import get_sim_time
 
-from golden.layers import run_layer
-from scripts.energy import load_workload
+from golden.layers import load_workload, run_layer
 from .array_driver import ArrayDriver
 from .common import Scoreboard, params
 

@@ -1,6 +1,6 @@
 """cocotb: host client <-> UART <-> the accelerator's host link, and every kind of bad frame.
 
-The client (:class:`scripts.host.HostClient`) runs unchanged over a UART model. Bad frames
+The client (:class:`hdl.client.HostClient`) runs unchanged over a UART model. Bad frames
 (CRC, unknown command, bad lengths, truncated, out-of-range config) must get their ERROR and
 change nothing; a broken stream order must end in STALLED and a reset array. After all of it,
 layers still come out bit-exact.
@@ -11,12 +11,13 @@ import numpy as np
 
 from golden.arith import ScalingLimits
 from golden.family import parse_family
+from golden.layers import run_layer
 from hdl.accelerator import config_layout
+from hdl.client import DeviceError, HostClient
 from hdl.protocol import HOST_SYNC, BuildInfo, Command, Error, encode_frame
-from scripts.host import DeviceError, HostClient
-from .common import ClockedBench, Scoreboard, pack_payload, params
+from hdl.tiling import pack_payload
+from .common import ClockedBench, Scoreboard, params
 from .tb_accelerator import random_layer
-from .tiling import golden_layer
 from .uart_model import UARTModel
 
 
@@ -37,7 +38,7 @@ async def _check_layers(client, p, board, count, rng):
                    int(rng.integers(1, 2 * p["cols"] + 2)))
         a, w, layer = random_layer(family, limits, rng, M, K, N, nar_rate=0.05)
         codes, nars = await client.run_layer(a, w, layer)
-        want, want_nar = golden_layer(a, w, layer, limits=limits)
+        want, want_nar = run_layer(a, w, layer, limits=limits)
         board.compare(codes, want, None)
         board.compare(nars, want_nar.astype(np.int64), None)
 

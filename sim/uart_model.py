@@ -8,7 +8,7 @@ __all__ = ["UARTModel"]
 class UARTModel:
     """Drives ``rx`` and decodes ``tx`` of a design at ``clocks_per_bit`` clocks per bit, 8N1.
 
-    ``write`` and ``read`` are the transport of :class:`scripts.host.HostClient`; ``read``'s
+    ``write`` and ``read`` are the transport of :class:`hdl.client.HostClient`; ``read``'s
     timeout is in seconds of simulated time.
     """
 

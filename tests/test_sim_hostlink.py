@@ -13,7 +13,7 @@ from golden.family import FXPFamily, TFXFamily
 from hdl.hostlink import HostLink
 from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, FrameDecoder, ProtocolError,
                           crc8, encode_frame)
-from scripts.host import HostClient
+from hdl.client import HostClient
 from sim.runner import export_verilog, run_cocotb
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=13)

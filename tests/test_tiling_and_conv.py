@@ -8,7 +8,8 @@ import pytest
 from golden.arith import ScalingLimits, matmul, scale
 from golden.conv import conv2d, im2col
 from golden.family import FXPFamily, TFXFamily
-from sim.tiling import Layer, golden_layer, plan_layer
+from golden.layers import Layer, run_layer
+from hdl.tiling import plan_layer
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 
@@ -52,7 +53,7 @@ def test_plan_reassembles_the_golden_layer(family, rows, cols, depth, shape):
     vectors = execute(plan, layer, rows, cols)
     codes = plan.assemble([v[0] for v in vectors])
     nars = plan.assemble([v[1] for v in vectors])
-    want, want_nar = golden_layer(a, w, layer, limits=LIMITS)
+    want, want_nar = run_layer(a, w, layer, limits=LIMITS)
     assert np.array_equal(codes, want) and np.array_equal(nars, want_nar)
     assert plan.results == M * -(-N // cols)
 

@@ -1,4 +1,7 @@
-"""Host-side tiling of a layer onto the accelerator, and the golden result it must produce.
+"""Host-side tiling of a layer onto the accelerator, and the stream payloads that carry it.
+
+Pure Python (NumPy and Amaranth's data layouts, no simulator): the host client of a board
+(:mod:`hdl.client`) and the simulation driver (:mod:`sim.array_driver`) both use it.
 
 A layer is ``Q_out(relu?((bias + a @ w) * M * 2**(E - shift)))`` on codes: ``a`` (M, K) in
 ``a_fmt``, ``w`` (K, N) in ``w_fmt``. :func:`plan_layer` cuts it into what the accelerator's
@@ -18,16 +21,13 @@ in every format), padded output columns are dropped.
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data
 
 from golden._checks import check_int
-from golden.layers import Layer, run_layer
-from .common import pack_payload, unpack_payload
 
-__all__ = ["Layer", "LayerPlan", "Pass", "plan_layer", "golden_layer", "packed_groups",
-           "unpack_result"]
-
-#: The codes and NaR flags the accelerator must return for a layer: the golden model's.
-golden_layer = run_layer
+__all__ = ["LayerPlan", "Pass", "plan_layer", "packed_groups", "unpack_result", "pack_payload",
+           "unpack_payload"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,35 @@ def plan_layer(a, w, layer, *, rows, cols, depth, max_K):
             plan.slots += [(row, columns) for row in chunk]
         plan.groups.append((layer.config(columns, cols), passes))
     return plan
+
+
+def pack_payload(shape, value):
+    """The integer of a port of ``shape`` (an Amaranth layout or shape) holding ``value``:
+    a dict for a ``StructLayout``, a sequence for an ``ArrayLayout``, an int otherwise."""
+    if isinstance(shape, data.Layout):
+        raw = 0
+        for key, field in shape:
+            raw |= pack_payload(field.shape, value[key]) << field.offset
+        return raw
+    width = Shape.cast(shape).width
+    value = int(value)
+    if not -(1 << width) <= value < (1 << width):
+        raise ValueError(f"{value} does not fit a {width}-bit field")
+    return value & ((1 << width) - 1)
+
+
+def unpack_payload(shape, raw):
+    """Inverse of :func:`pack_payload`: dicts, lists and (sign-extended) ints."""
+    if isinstance(shape, data.Layout):
+        items = [(key, unpack_payload(field.shape, raw >> field.offset)) for key, field in shape]
+        if isinstance(shape, data.ArrayLayout):
+            return [value for _, value in items]
+        return dict(items)
+    shape = Shape.cast(shape)
+    value = raw & ((1 << shape.width) - 1)
+    if shape.signed and value >> (shape.width - 1):
+        value -= 1 << shape.width
+    return value
 
 
 def packed_groups(plan, layouts):
