@@ -84,7 +84,7 @@ e2e: $(STAMP)
 	$(PY) -m scripts.e2e
 
 report: $(STAMP)
-	$(PY) -m scripts.energy_report --jobs $(JOBS)
+	$(PY) -m scripts.report --jobs $(JOBS)
 
 train-models: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MLP", "load_mlp", "save_mlp", "MODELS"]
+__all__ = ["MLP", "load_mlp", "save_mlp", "MODELS", "ARCHITECTURES", "model_path"]
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
+#: The network architectures the study trains (``make train-models``) and evaluates.
+ARCHITECTURES = ("convnet", "resnet")
+
+
+def model_path(dataset, model, seed):
+    """Where the trained network ``model`` of ``dataset`` and training seed ``seed`` is kept:
+    ``models/<dataset>-<model>-s<seed>.npz``."""
+    return MODELS / f"{dataset}-{model}-s{seed}.npz"
 
 
 class MLP:

@@ -74,6 +74,10 @@ class HostLink(wiring.Component):
         self._accelerator = Accelerator(**self._array)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
+    @property
+    def clocks_per_bit(self):
+        return self._cpb
+
     def elaborate(self, platform):
         m = Module()
         family, cols = self._array["family"], self._array["cols"]

@@ -1,178 +1,15 @@
-"""The quantization study: TFX (TENT) against fixed-point baselines on trained networks.
-
-For every dataset, network and training seed whose weights are in ``models/`` (``make
-train-models`` makes them), every width n in 3..8 and every scheme of :mod:`golden.ptq`:
-post-training quantization (batch norm folded; formats chosen on the calibration split), then
-test accuracy of the bit-exact integer engine and of simulated (fake) quantization, beside the
-float32-trained model's float64 accuracy. Mean and spread over seeds. Results of a combination
-are cached under ``build/accuracy/cache`` by the digest of the model file and of ``golden/``.
-
-Writes ``build/accuracy/accuracy.json``, ``accuracy.md`` and ``accuracy.png``.
+"""``make accuracy``: the quantization study, TFX (TENT) against fixed-point baselines on the
+trained networks (:mod:`scripts.nn.study`).
 
     python -m scripts.accuracy [--datasets fashion-mnist digits mnist] [--test-images 2000]
                                [--jobs 2]
 """
 
 import argparse
-import concurrent.futures
-import json
 import sys
-import time
-from pathlib import Path
 
-import numpy as np
-
-from golden.datasets import DATASETS, load
-from golden.network import fold, load_network
-from golden.ptq import SCHEMES, calibration_samples, quantize_network, scheme_family
-from scripts.report import digest, write_report
-from scripts.train_models import ARCHITECTURES, model_path
-
-__all__ = ["WIDTHS", "HEADLINE", "summarise", "verdict", "markdown", "main"]
-
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "build" / "accuracy"
-WIDTHS = (3, 4, 5, 6, 7, 8)
-HEADLINE = "fashion-mnist"  # declared before any run: it separates formats at 3-5 bits
-SEEDS = (0, 1, 2)
-# NumPy inference of 28x28 networks is slow (a ResNet evaluation of 1,000 images takes about
-# 30 s): by default their study uses a fixed prefix of the test split (0: all of it).
-DEFAULT_TEST_IMAGES = {("digits", "convnet"): 0, ("digits", "resnet"): 0,
-                      ("fashion-mnist", "convnet"): 2000, ("fashion-mnist", "resnet"): 1000,
-                      ("mnist", "convnet"): 2000, ("mnist", "resnet"): 1000}
-
-
-def golden_digest():
-    return digest(*sorted((ROOT / "golden").glob("*.py")))
-
-
-def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT / "cache"):
-    """Accuracies of one trained model: {"float": a, (scheme, n): {"integer": a, "fake": a}}."""
-    key = f"{digest(Path(path))}-{golden_digest()}-{test_images}"
-    cache.mkdir(parents=True, exist_ok=True)
-    cache_file = cache / f"{Path(path).stem}.json"
-    stored = json.loads(cache_file.read_text()) if cache_file.exists() else {}
-    if stored.get("key") != key:
-        stored = {"key": key, "results": {}}
-    results = stored["results"]
-    if "float" in results and all(f"{scheme}/{n}" in results for n in n_values
-                                  for scheme in schemes):
-        return results  # nothing to compute: no model or dataset to load
-    network = fold(load_network(path))
-    x, y = load(dataset, "test")
-    if test_images:
-        x, y = x[:test_images], y[:test_images]
-    samples = None
-    if "float" not in results:
-        results["float"] = float(np.mean(network.predict(x) == y))
-    for n in n_values:
-        for scheme in schemes:
-            name = f"{scheme}/{n}"
-            if name in results:
-                continue
-            if samples is None:
-                samples = calibration_samples(network, load(dataset, "calibration")[0])
-            start = time.monotonic()
-            q = quantize_network(network, scheme, n, samples=samples)
-            results[name] = {
-                "integer": float(np.mean(q.predict(x) == y)),
-                "fake": float(np.mean(q.predict(x, engine="fake") == y)),
-                "formats": q.formats(),
-            }
-            progress(f"  {Path(path).stem} {scheme:<11} n={n}: integer "
-                     f"{results[name]['integer']:.4f}, fake {results[name]['fake']:.4f} "
-                     f"({time.monotonic() - start:.0f} s)")
-            cache_file.write_text(json.dumps(stored))
-    cache_file.write_text(json.dumps(stored))
-    return results
-
-
-def _print(line):
-    print(line, flush=True)
-
-
-def summarise(values):
-    values = np.asarray(values, dtype=np.float64)
-    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1
-            else 0.0, "min": float(values.min()), "max": float(values.max()),
-            "seeds": len(values)}
-
-
-def verdict(tfx, other):
-    """"win", "tie" or "loss" of TFX against a baseline: a difference of means larger than
-    both spreads (sample standard deviations over seeds) and than 0.2 points counts."""
-    margin = max(tfx["std"], other["std"], 0.002)
-    difference = tfx["mean"] - other["mean"]
-    return "win" if difference > margin else "loss" if difference < -margin else "tie"
-
-
-def _cell(entry):
-    return f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}"
-
-
-def markdown(record):
-    lines = ["# Quantization study: TFX (TENT) vs fixed point", "",
-             f"Made by `python -m scripts.accuracy` (`make accuracy`). Post-training "
-             f"quantization of trained networks (batch norm folded); formats chosen on each "
-             f"dataset's calibration split; accuracy (%) on the test split, mean ± standard "
-             f"deviation over training seeds; the bit-exact integer engine, with simulated "
-             f"(fake) quantization in parentheses. Headline dataset (declared before any run): "
-             f"**{record['headline']}**. TFX IS_max per n: "
-             + ", ".join(f"n={n}: {scheme_family('tfx', n).IS_max}" for n in WIDTHS) + ".",
-             "", "Schemes: `tfx` TENT per-tensor (IS, SC); `fxp-channel` the strongest "
-             "fixed-point baseline (per-layer F, per-channel weight scales through M, unsigned "
-             "activations after ReLU); `fxp-layer` per-tensor F; `fxp-global` one F for the "
-             "whole network. Verdict of TFX against a baseline: win or loss when the means "
-             "differ by more than both spreads (and 0.2 points), else tie.", ""]
-    for entry in record["models"]:
-        lines += [f"## {entry['dataset']} / {entry['model']} (seeds {entry['seeds']}, "
-                  f"{entry['test_images']} test images, float "
-                  f"{_cell(entry['float'])})", "",
-                  "| n | " + " | ".join(SCHEMES) + " | TFX vs " + ", ".join(SCHEMES[1:]) + " |",
-                  "|---" * (len(SCHEMES) + 2) + "|"]
-        for n in entry["widths"]:
-            row = entry["by_width"][str(n)]
-            cells = [f"{_cell(row[s]['integer'])} ({100 * row[s]['fake']['mean']:.1f})"
-                     for s in SCHEMES]
-            verdicts = [row["verdicts"][s] for s in SCHEMES[1:]]
-            lines.append(f"| {n} | " + " | ".join(cells) + " | " + ", ".join(verdicts) + " |")
-        lines.append("")
-    if record["missing"]:
-        lines += ["Not evaluated (no trained weights in models/; `make train-models`): "
-                  + ", ".join(record["missing"]) + ".", ""]
-    return "\n".join(lines)
-
-
-def plot(record, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    models = record["models"]
-    columns = min(2, len(models))
-    rows = -(-len(models) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.6 * rows),
-                                squeeze=False)
-    for axis in axes.flat[len(models):]:
-        axis.set_visible(False)
-    for axis, entry in zip(axes.flat, models):
-        for scheme in SCHEMES:
-            means = [100 * entry["by_width"][str(n)][scheme]["integer"]["mean"]
-                     for n in entry["widths"]]
-            spreads = [100 * entry["by_width"][str(n)][scheme]["integer"]["std"]
-                       for n in entry["widths"]]
-            axis.errorbar(entry["widths"], means, yerr=spreads, marker="o", capsize=3,
-                          label=scheme, linewidth=2 if scheme == "tfx" else 1)
-        axis.axhline(100 * entry["float"]["mean"], color="grey", linestyle=":", label="float")
-        axis.set(title=f"{entry['dataset']} / {entry['model']}", xlabel="n (bits)",
-                 ylabel="test accuracy (%)", ylim=(0, 100))
-    axes[0][0].legend(fontsize=7)
-    figure.text(0.01, 0.005, "scripts.accuracy: integer engine, mean ± std over seeds",
-                fontsize=7)
-    figure.tight_layout(rect=(0, 0.02, 1, 1))
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    print(f"wrote {path}")
+from golden.datasets import DATASETS
+from scripts.nn.study import (ARCHITECTURES, HEADLINE, SEEDS, WIDTHS, markdown, run_study)
 
 
 def main(argv=None):
@@ -189,51 +26,13 @@ def main(argv=None):
                              "fashion-mnist and mnist)")
     parser.add_argument("--jobs", type=int, default=2, help="models evaluated in parallel")
     args = parser.parse_args(argv)
-    if any(not 3 <= n <= 16 for n in args.widths):
-        print(f"error: widths must be from 3 to 16, not {args.widths}", file=sys.stderr)
+    try:
+        record = run_study(datasets=args.datasets, models=args.models, seeds=args.seeds,
+                           widths=args.widths, test_images=args.test_images, jobs=args.jobs)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    record = {"headline": HEADLINE, "schemes": list(SCHEMES), "models": [], "missing": []}
-    tasks, groups = {}, []
-    for dataset in args.datasets:
-        for model in args.models:
-            test_images = DEFAULT_TEST_IMAGES[(dataset, model)] if args.test_images is None \
-                else args.test_images
-            paths = {seed: model_path(dataset, model, seed) for seed in args.seeds}
-            present = [seed for seed, path in paths.items() if path.exists()]
-            record["missing"] += [path.name for path in paths.values() if not path.exists()]
-            if present:
-                groups.append((dataset, model, present, test_images))
-                for seed in present:
-                    tasks[(dataset, model, seed)] = (paths[seed], dataset, args.widths,
-                                                     SCHEMES, test_images, _print)
-    with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs)) as pool:
-        futures = {key: pool.submit(evaluate, *task) for key, task in tasks.items()}
-        results = {key: future.result() for key, future in futures.items()}
-    for dataset, model, present, test_images in groups:
-        runs = [results[(dataset, model, seed)] for seed in present]
-        entry = {"dataset": dataset, "model": model, "seeds": present,
-                 "test_images": test_images or len(load(dataset, "test")[1]),
-                 "widths": args.widths, "float": summarise([r["float"] for r in runs]),
-                 "by_width": {}, "formats_seed0": {}}
-        for n in args.widths:
-            row = {s: {engine: summarise([r[f"{s}/{n}"][engine] for r in runs])
-                       for engine in ("integer", "fake")} for s in SCHEMES}
-            row["verdicts"] = {s: verdict(row["tfx"]["integer"], row[s]["integer"])
-                               for s in SCHEMES[1:]}
-            entry["by_width"][str(n)] = row
-            entry["formats_seed0"][str(n)] = {s: runs[0][f"{s}/{n}"]["formats"]
-                                              for s in SCHEMES}
-        record["models"].append(entry)
-    if record["missing"]:
-        print("not evaluated, no trained weights (make train-models): "
-              + ", ".join(record["missing"]))
-    if not record["models"]:
-        print("error: no trained models found in models/", file=sys.stderr)
-        return 2
-    text = markdown(record)
-    write_report(OUT, "accuracy", record, text)
-    plot(record, OUT / "accuracy.png")
-    print(text)
+    print(markdown(record))
     return 0
 
 

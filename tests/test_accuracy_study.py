@@ -8,7 +8,7 @@ import pytest
 
 from golden.models import MODELS, load_mlp
 from golden.network import fold, load_network, save_network
-from scripts.accuracy import evaluate, markdown, summarise, verdict
+from scripts.nn.study import evaluate, markdown, summarise, verdict
 
 
 def test_summary_and_verdicts():
@@ -61,7 +61,7 @@ def test_markdown_states_the_verdicts_and_what_is_missing():
 @pytest.mark.parametrize("model", ["convnet", "resnet"])
 def test_exported_networks_compute_what_pytorch_computes(model):
     torch = pytest.importorskip("torch")
-    from scripts.train_models import build, export
+    from scripts.nn.training import build, export
     torch.manual_seed(0)
     module = build(model, (1, 28, 28))
     for m in module.modules():  # non-trivial batch-norm statistics

@@ -5,7 +5,7 @@ import pytest
 from golden.family import FXPFamily, TFXFamily
 from hdl.__main__ import main
 from hdl.decoder import Decoder
-from scripts.area import summarise, synthesize
+from scripts.bench.area import summarise, synthesize
 
 
 def test_export_every_component(tmp_path, capsys):

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from scripts.activity import dump_module, read_toggles
-from scripts.energy import (BLOCKS, Conditions, GateNetlist, LeafCell, block_of,
+from scripts.asic.activity import dump_module, read_toggles
+from scripts.asic.energy import (BLOCKS, Conditions, GateNetlist, LeafCell, block_of,
                             load_gate_netlist, net_energy, uniform_toggles, unit_of)
-from scripts.liberty import Arc, Cell, Library, Pin, Table
+from scripts.asic.liberty import Arc, Cell, Library, Pin, Table
 
 
 def constant(value):
@@ -222,7 +222,7 @@ def _entry(design, n, workload, per_block, macs=100):
 
 
 def test_report_rows_and_ratios():
-    from scripts.energy_report import markdown, summarise
+    from scripts.asic.report import markdown, summarise
     rows = summarise([_entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 4.0}),
                       _entry("fxp", 8, "layer", {"multipliers": 4.0, "buffers": 4.0})])
     (row,) = rows
@@ -238,7 +238,7 @@ def test_report_rows_and_ratios():
 
 
 def test_pareto_front():
-    from scripts.energy_report import pareto_front
+    from scripts.asic.report import pareto_front
     points = [{"pj_per_mac": e, "accuracy": a} for e, a in
               [(80, 0.85), (85, 0.84), (90, 0.90), (95, 0.89), (99, 0.91)]]
     assert [p["pj_per_mac"] for p in pareto_front(points)] == [80, 90, 99]
@@ -249,7 +249,7 @@ def test_pareto_front():
     (["--jobs", "0"], "--jobs must be at least 1"),
 ])
 def test_report_arguments_are_checked(argv, message, capsys):
-    from scripts.energy_report import main
+    from scripts.report import main
     with pytest.raises(SystemExit):
         main(argv)
     assert message in capsys.readouterr().err

@@ -3,7 +3,7 @@ interpolation between them, and errors."""
 
 import pytest
 
-from scripts.liberty import OSU018_LIBERTY, load_library
+from scripts.asic.liberty import OSU018_LIBERTY, load_library
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ and how its vectorless figures relate to the energy model's with the same activi
 
 import pytest
 
-from scripts.energy import Conditions, GateNetlist, LeafCell
-from scripts.liberty import OSU018_LIBERTY, load_library
-from scripts.opensta import model_power, opensta_power
+from scripts.asic.energy import Conditions, GateNetlist, LeafCell
+from scripts.asic.liberty import OSU018_LIBERTY, load_library
+from scripts.asic.opensta import model_power, opensta_power
 
 ACTIVITY = 0.1
 CONDITIONS = Conditions(clock_mhz=100, input_slew_ns=0.1, output_load_pf=0.01)

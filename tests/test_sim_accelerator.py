@@ -42,7 +42,7 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
 
 def test_tfx_and_fxp_take_the_same_cycles():
     """Cycle counts depend on the shapes only, never on the number format or operand form."""
-    from scripts.perf import measure, variants
+    from scripts.bench.perf import measure, variants
     cycles = {label: measure(family, form, 3, 2, (20, 13, 7), depth=8)["cycles"]
               for label, family, form in variants(6, 2)}
     assert len(set(cycles.values())) == 1, cycles

@@ -8,7 +8,7 @@ import pytest
 
 from golden.family import FXPFamily, TFXFamily
 from golden.models import MODELS
-from scripts.e2e import markdown, run_network
+from scripts.nn.e2e import markdown, run_network
 
 pytestmark = pytest.mark.sim
 

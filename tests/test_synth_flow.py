@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from scripts.synth import SynthConfig, logged_utilisation, main, parse_report, run_flow, summary
+from scripts.fpga.flow import SynthConfig, logged_utilisation, parse_report, run_flow, summary
+from scripts.synth import main
 
 
 def test_unknown_board_lists_the_supported_ones(capsys):
@@ -92,7 +93,7 @@ def test_utilisation_is_read_from_the_first_table_of_the_log():
 
 
 def test_moved_source_lines_do_not_force_a_rebuild(tmp_path):
-    from scripts.synth import _up_to_date
+    from scripts.fpga.flow import _up_to_date
     tools = {"yosys": "Yosys 0.70", "nextpnr": "nextpnr-0.11.1"}
     (tmp_path / "synth.json").write_text(json.dumps({"requested_seeds": [1], "tools": tools}))
     (tmp_path / "top.il").write_text('module \\top\n  attribute \\src "hdl/pe.py:10"\n  wire \\a\n')

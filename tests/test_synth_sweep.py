@@ -1,7 +1,8 @@
 """The FPGA sweep's bookkeeping: search order, the largest shape, TFX-vs-FXP rows and tables,
 on hand-made flow records (the builds themselves are `make synth-sweep`)."""
 
-from scripts.synth_sweep import SHAPES, WIDTHS, largest, main, markdown, search_order, width_rows
+from scripts.fpga.sweep import SHAPES, WIDTHS, largest, markdown, search_order, width_rows
+from scripts.synth_sweep import main
 
 
 def record(fmt, rows, cols, *, n=8, dsp=True, logic=1000, fmax=13.0, fits=True):

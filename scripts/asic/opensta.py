@@ -11,26 +11,17 @@ like with like, the combinational group shows what the propagation models make o
 """
 
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from scripts.energy import Conditions, load_gate_netlist, net_energy, uniform_toggles
-from scripts.liberty import OSU018_LIBERTY
-from sim.runner import ROOT
+from sim.toolchain import ROOT, system_tool
+from .energy import Conditions, load_gate_netlist, net_energy, uniform_toggles
+from .liberty import OSU018_LIBERTY
 
-__all__ = ["require_sta", "opensta_power", "model_power", "cross_check"]
+__all__ = ["opensta_power", "model_power", "cross_check"]
 
 GROUPS = ("Sequential", "Combinational", "Total")
-
-
-def require_sta():
-    path = shutil.which("sta")
-    if path is None:
-        raise RuntimeError("OpenSTA (sta) not found on PATH; install the Debian package opensta "
-                           "(make deps does it: scripts/install-system-deps.sh)")
-    return path
 
 
 def opensta_power(verilog, top, liberty, *, activity, conditions=Conditions()):
@@ -46,7 +37,7 @@ def opensta_power(verilog, top, liberty, *, activity, conditions=Conditions()):
     with tempfile.TemporaryDirectory() as directory:
         tcl = Path(directory) / "power.tcl"
         tcl.write_text(script)
-        result = subprocess.run([require_sta(), "-no_splash", "-exit", str(tcl)],
+        result = subprocess.run([system_tool("sta", "opensta"), "-no_splash", "-exit", str(tcl)],
                                 capture_output=True, text=True, timeout=1800)
     text = result.stdout + result.stderr
     groups = {}

@@ -15,17 +15,16 @@ version are unchanged; processes that ask for the same mapping at once wait for 
 import fcntl
 import hashlib
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.liberty import OSU018_LIBERTY
-from scripts.synth import tool_version
-from sim.runner import ROOT, yosys_command
+from sim import toolchain
+from sim.toolchain import run_yosys, tool_version
+from .liberty import OSU018_LIBERTY
 
 __all__ = ["ABC_SCRIPT", "MappedDesign", "map_to_cells"]
 
-BUILD = ROOT / "build" / "asic"
+BUILD = toolchain.BUILD / "asic"
 ABC_SCRIPT = "+strash;dc2;&get,-n;&nf;&put"
 
 
@@ -80,10 +79,7 @@ def map_to_cells(verilog_text, top, *, liberty=OSU018_LIBERTY, build=BUILD, labe
         if (directory / "done").exists():
             return design
         (directory / "design.v").write_text(verilog_text)
-        result = subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "-p", script],
-                                cwd=directory, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"Yosys mapping of {top} onto {liberty.name} failed (log: "
-                               f"{directory / 'yosys.log'}):\n{result.stderr[-2000:]}")
+        run_yosys(cwd=directory, script=script, log="yosys.log",
+                  what=f"Yosys mapping of {top} onto {liberty.name}")
         (directory / "done").write_text(yosys + "\n")
     return design

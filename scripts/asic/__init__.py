@@ -1,0 +1,1 @@
+"""Standard cells: mapping, switching activity, the Liberty reader, the energy model, OpenSTA, the energy report."""

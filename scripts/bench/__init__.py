@@ -1,0 +1,1 @@
+"""Benchmarks: quantizer throughput, array cycles, component cell counts."""

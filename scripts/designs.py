@@ -1,0 +1,79 @@
+"""The designs the reports compare, in one place.
+
+A design is a format kind at width n with an operand form; :data:`DESIGNS` lists them and
+:data:`ASIC`, :data:`FPGA` and :data:`ALL` say which ones each study compares:
+
+- standard cells (``make report``): TFX in the sign/exponent/significand form (short
+  significand multipliers, the smaller form in gates, see ``make area``) against FXP;
+- FPGA (``make synth``, ``make synth-sweep``, ``make e2e``): both in the integer form, whose
+  multipliers map to DSP blocks;
+- components and cycles (``make area``, ``make perf``): all three.
+
+Every design's formats are the ones its quantization-study scheme (:mod:`golden.ptq`) picks,
+and one DSP policy serves every format (:func:`dsp_pes`).
+"""
+
+from dataclasses import dataclass
+
+from golden.family import FXPFamily, TFXFamily, default_is_max
+
+__all__ = ["Design", "DESIGNS", "ASIC", "FPGA", "ALL", "design", "family_for", "dsp_pes"]
+
+_FAMILIES = {
+    "tfx": lambda n, is_max: TFXFamily(n, default_is_max(n) if is_max is None else is_max),
+    "fxp": lambda n, is_max: FXPFamily(n),
+}
+
+
+def family_for(kind, n, is_max=None):
+    """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``) at width ``n``; TFX's
+    IS_max defaults to :func:`golden.family.default_is_max`."""
+    if kind not in _FAMILIES:
+        raise ValueError(f"format must be one of {', '.join(map(repr, _FAMILIES))}, not {kind!r}")
+    return _FAMILIES[kind](n, is_max)
+
+
+@dataclass(frozen=True)
+class Design:
+    """One compared design.
+
+    ``kind`` is the format (and the key of its figures in every record), ``form`` the operand
+    form of its PEs, ``label`` its name in tables, ``scheme`` the quantization-study scheme
+    whose formats it runs.
+    """
+
+    kind: str
+    form: str
+    label: str
+    scheme: str
+
+    def family(self, n, is_max=None):
+        return family_for(self.kind, n, is_max)
+
+
+DESIGNS = (
+    Design("tfx", "ses", "TFX ses", "tfx"),
+    Design("tfx", "int", "TFX int", "tfx"),
+    Design("fxp", "int", "FXP", "fxp-layer"),
+)
+
+
+def design(kind, form):
+    """The design of format ``kind`` in operand ``form``."""
+    for d in DESIGNS:
+        if (d.kind, d.form) == (kind, form):
+            return d
+    raise ValueError(f"no design of format {kind!r} in form {form!r}; designs: "
+                     f"{', '.join(f'{d.kind}/{d.form}' for d in DESIGNS)}")
+
+
+ASIC = (design("tfx", "ses"), design("fxp", "int"))
+FPGA = (design("tfx", "int"), design("fxp", "int"))
+ALL = DESIGNS
+
+
+def dsp_pes(rows, cols, dsps, use_dsps=True):
+    """The DSP policy, the same for every format: the first ``min(rows * cols, dsps)`` PEs in
+    row-major order keep inferred multipliers (mapped to DSP blocks); every other PE and the
+    scaling stages get fabric multipliers. Without DSPs, none."""
+    return min(rows * cols, dsps) if use_dsps else 0

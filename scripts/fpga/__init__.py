@@ -1,0 +1,1 @@
+"""The FPGA flow: boards, the synthesis and place-and-route flow, the TFX-vs-FXP sweep."""

