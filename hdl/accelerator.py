@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
+from . import names
 from .operand import check_family, check_form
 from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, field_shapes, field_values
 from .scaling import ScalingStage
@@ -192,7 +193,7 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         family, rows, cols, limits = self._family, self._rows, self._cols, self._limits
-        m.submodules.core = core = SystolicCore(family=family, form=self._form, rows=rows,
+        m.submodules[names.CORE] = core = SystolicCore(family=family, form=self._form, rows=rows,
                                                 cols=cols, dsp_pes=self._dsp_pes)
 
         # Run-time registers of the layer.
@@ -256,7 +257,7 @@ class Accelerator(wiring.Component):
         # the entry written in the same cycle: that would take a pass of one vector followed at
         # once by the next, but a new tile's weights take at least cols + 1 cycles to load.
         entry = data.StructLayout({"value": signed(self._acc_width), "nar": 1})
-        m.submodules.buffer = buffer = AccumulatorBuffer(shape=data.ArrayLayout(entry, cols),
+        m.submodules[names.BUFFER] = buffer = AccumulatorBuffer(shape=data.ArrayLayout(entry, cols),
                                                          depth=self._depth)
         index = Signal(range(self._depth))
         next_index = Signal(range(self._depth))
@@ -286,7 +287,7 @@ class Accelerator(wiring.Component):
             m.d.sync += final.eq(totals)
 
         # Scaling stages, then the output FIFO.
-        m.submodules.results_fifo = fifo = SyncFIFOBuffered(
+        m.submodules[names.RESULTS_FIFO] = fifo = SyncFIFOBuffered(
             width=result_layout(family, cols).size, depth=self._fifo_depth)
         multiplier = "infer" if self._dsp_pes is None else "fabric"
 
@@ -304,7 +305,7 @@ class Accelerator(wiring.Component):
         produced = Signal()
         if self._scaling == "per_column":
             for j in range(cols):
-                stage = scaling_stage(f"scaling_{j}")
+                stage = scaling_stage(names.scaling_name(j))
                 m.d.comb += [
                     stage.valid_in.eq(emit), stage.acc.eq(final[j].value),
                     stage.nar_in.eq(final[j].nar), stage.M.eq(config.M[j]),
@@ -315,7 +316,7 @@ class Accelerator(wiring.Component):
         else:
             # One stage, one column per cycle: final vectors wait in a queue (never more than
             # the results the credit counter allows), codes are gathered into a result vector.
-            m.submodules.final_queue = queue = SyncFIFOBuffered(width=totals.shape().size,
+            m.submodules[names.FINAL_QUEUE] = queue = SyncFIFOBuffered(width=totals.shape().size,
                                                                 depth=self._fifo_depth)
             m.d.comb += [queue.w_stream.payload.eq(final), queue.w_stream.valid.eq(emit)]
             waiting = Signal.like(totals)
@@ -329,7 +330,7 @@ class Accelerator(wiring.Component):
                 m.d.sync += column.eq(column + 1)
                 with m.If(column == cols - 1):
                     m.d.sync += serialising.eq(0)
-            stage = scaling_stage("scaling")
+            stage = scaling_stage(names.scaling_name())
             m.d.comb += [stage.valid_in.eq(serialising), stage.acc.eq(waiting[column].value),
                          stage.nar_in.eq(waiting[column].nar), stage.M.eq(config.M[column]),
                          stage.shift.eq(config.shift[column])]

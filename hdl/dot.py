@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.arith import DEFAULT_LIMITS
+from . import names
 from .mac import DecodingMAC
 from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, field_ports, field_values
 from .scaling import ScalingStage
@@ -73,7 +74,7 @@ class DotProductUnit(wiring.Component):
         m = Module()
         family = self._family
         m.submodules.mac = mac = self._mac
-        m.submodules.scaling = scaling = self._scaling
+        m.submodules[names.SCALING] = scaling = self._scaling
         m.d.comb += [
             mac.a_code.eq(self.a_code), mac.w_code.eq(self.w_code), mac.en.eq(self.en),
             mac.load_bias.eq(self.first), mac.clear.eq(0), mac.bias.eq(self.bias),

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice, check_int
 from golden.arith import accumulator_width
+from . import names
 from .decoder import add_decoder
 from .multiply import MULTIPLIERS, multiply
 from .operand import check_family, check_form, operand_layout
@@ -113,7 +114,7 @@ class MAC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.product = product = Product(family=self._family, form=self._form)
+        m.submodules[names.PRODUCT] = product = Product(family=self._family, form=self._form)
         m.d.comb += [product.a.eq(self.a), product.w.eq(self.w)]
         base = Mux(self.load_bias, self.bias, Mux(self.clear, 0, self.acc))
         addend = Mux(self.en, product.product, 0)
@@ -155,9 +156,9 @@ class DecodingMAC(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         family = self._family
-        a = add_decoder(m, "a_decoder", family=family, form=self._form, code=self.a_code,
+        a = add_decoder(m, names.decoder_name("a"), family=family, form=self._form, code=self.a_code,
                         fields=field_values(self, family, "a_"))
-        w = add_decoder(m, "w_decoder", family=family, form=self._form, code=self.w_code,
+        w = add_decoder(m, names.decoder_name("w"), family=family, form=self._form, code=self.w_code,
                         fields=field_values(self, family, "w_"))
         m.submodules.mac = mac = self._mac
         m.d.comb += [

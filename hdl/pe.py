@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice, check_int
+from . import names
 from .mac import Product
 from .multiply import MULTIPLIERS
 from .operand import check_family, check_form, operand_layout
@@ -73,7 +74,7 @@ class ProcessingElement(wiring.Component):
         m.d.comb += active.eq(Mux(swap, shadow, weight))
         m.d.sync += weight.eq(active)
 
-        m.submodules.product = product = Product(family=self._family, form=self._form,
+        m.submodules[names.PRODUCT] = product = Product(family=self._family, form=self._form,
                                                    multiplier=self._multiplier)
         m.d.comb += [product.a.eq(self.a_in), product.w.eq(active)]
         m.d.sync += [

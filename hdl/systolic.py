@@ -9,6 +9,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
+from . import names
 from .decoder import add_decoder
 from .operand import check_family, check_form
 from .pe import ProcessingElement
@@ -108,7 +109,7 @@ class SystolicCore(wiring.Component):
 
         # Weight decoders, one per column, on the load path.
         w_fields = field_values(self, family, "w_")
-        weights = [add_decoder(m, f"w_decoder_{j}", family=family, form=form,
+        weights = [add_decoder(m, names.decoder_name("w", j), family=family, form=form,
                                code=self.w_codes[j], fields=w_fields) for j in range(cols)]
 
         # Activation decoders, one per row, then a register and the row skew.
@@ -117,7 +118,7 @@ class SystolicCore(wiring.Component):
         m.d.sync += [valid.eq(self.a_valid), first.eq(self.a_first)]
         a_fields = field_values(self, family, "a_")
         for i in range(rows):
-            decoded = add_decoder(m, f"a_decoder_{i}", family=family, form=form,
+            decoded = add_decoder(m, names.decoder_name("a", i), family=family, form=form,
                                   code=self.a_codes[i], fields=a_fields)
             operand = Signal.like(decoded, name=f"a_decoded_{i}")
             m.d.sync += operand.eq(decoded)
@@ -132,7 +133,7 @@ class SystolicCore(wiring.Component):
         for i in range(rows):
             for j in range(cols):
                 pe = grid[i][j]
-                m.submodules[f"pe_{i}_{j}"] = pe
+                m.submodules[names.pe_name(i, j)] = pe
                 left = grid[i][j - 1] if j else None
                 a, a_valid, a_first = rows_in[i] if j == 0 else (
                     left.a_out, left.a_valid_out, left.a_first_out)

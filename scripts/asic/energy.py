@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hdl import names
+
 __all__ = ["BLOCKS", "Conditions", "LeafCell", "GateNetlist", "load_gate_netlist", "block_of",
            "unit_of",
            "net_energy", "uniform_toggles"]
@@ -41,24 +43,25 @@ def block_of(path, sequential):
     """The block a leaf cell belongs to, from its instance path below the top (``""`` for the
     top module itself) and whether it is a flip-flop or latch.
 
-    ``buffers``: the K-tile accumulator buffer and the result FIFO (flip-flops and their
-    multiplexers here; SRAM in a real chip). ``registers``: every other flip-flop.
+    The instance names are the hardware's contract (:mod:`hdl.names`). ``buffers``: the
+    K-tile accumulator buffer, the result FIFO and a shared scaling stage's queue (flip-flops
+    and their multiplexers here; SRAM in a real chip). ``registers``: every other flip-flop.
     ``decoders``: the edge decoders. ``multipliers``: the PEs' product submodules.
     ``accumulators``: the rest of each PE (partial-sum adder, weight swap). ``scaling``: the
     scaling stages. ``control``: the remaining logic (K-tile adders, stream control).
     """
     parts = path.split(".") if path else []
-    if any(p.startswith(("buffer", "results_fifo")) for p in parts):
+    if any(p.startswith(names.BUFFERS) for p in parts):
         return "buffers"
     if sequential:
         return "registers"
-    if any("decoder" in p for p in parts):
+    if any(names.DECODER in p for p in parts):
         return "decoders"
-    if any(p.startswith("product") for p in parts):
+    if any(p.startswith(names.PRODUCT) for p in parts):
         return "multipliers"
-    if any(p.startswith("pe_") for p in parts):
+    if any(p.startswith(names.PE + "_") for p in parts):
         return "accumulators"
-    if any(p.startswith("scaling") for p in parts):
+    if any(p.startswith(names.SCALING) for p in parts):
         return "scaling"
     return "control"
 
