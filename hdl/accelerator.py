@@ -10,8 +10,10 @@ from golden._checks import check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
 from . import names
 from .operand import check_family, check_form
+from .loader import WeightLoader
 from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, field_shapes, field_values
 from .scaling import ScalingStage
+from .serialiser import ColumnSerialiser
 from .systolic import SystolicCore, core_latency
 
 __all__ = ["Accelerator", "AccumulatorBuffer", "MAX_K", "MAX_DEPTH", "stream_layouts"]
@@ -212,35 +214,22 @@ class Accelerator(wiring.Component):
             for name, value in field_values(config, family, prefix).items():
                 m.d.comb += getattr(core, f"{prefix}{name}").eq(value)
 
-        # Weight loading: one tile waits in the shadow registers; row r of it may be written
-        # once the previous tile's swap has passed row r (r + cols cycles after its first vector).
-        row = Signal(range(rows))
-        shadow_full = Signal()
-        since_swap = Signal(range(rows + cols + 1), init=rows + cols)
-        weights_taken = self.weights.valid & self.weights.ready
-        m.d.comb += [
-            self.weights.ready.eq(~shadow_full & ~self.config.valid & (since_swap >= row + cols)),
-            core.w_codes.eq(self.weights.payload), core.w_row.eq(row),
-            core.w_load.eq(weights_taken),
-        ]
-        with m.If(weights_taken):
-            m.d.sync += row.eq(Mux(row == rows - 1, 0, row + 1))
-            with m.If(row == rows - 1):
-                m.d.sync += shadow_full.eq(1)
+        # Weight loading: one tile waits in the shadow registers, loaded behind the swap.
+        m.submodules.weight_loader = loader = WeightLoader(family=family, rows=rows, cols=cols)
+        wiring.connect(m, wiring.flipped(self.weights), loader.weights)
+        m.d.comb += [loader.hold.eq(self.config.valid), core.w_codes.eq(loader.w_codes),
+                     core.w_row.eq(loader.w_row), core.w_load.eq(loader.w_load)]
 
         # Activations: a result is only started when the output FIFO is sure to take it.
         outstanding = Signal(range(self._fifo_depth + 1))  # acc_last vectors not yet read out
         vector = self.activations.payload
         m.d.comb += self.activations.ready.eq(
-            ~self.config.valid & (shadow_full | ~vector.first)
+            ~self.config.valid & (loader.full | ~vector.first)
             & ((outstanding < self._fifo_depth) | ~vector.acc_last))
         accepted = self.activations.valid & self.activations.ready
         m.d.comb += [core.a_codes.eq(vector.codes), core.a_valid.eq(accepted),
                      core.a_first.eq(accepted & vector.first)]
-        with m.If(accepted & vector.first):
-            m.d.sync += [shadow_full.eq(0), since_swap.eq(0)]
-        with m.Elif(since_swap != rows + cols):
-            m.d.sync += since_swap.eq(since_swap + 1)
+        m.d.comb += loader.swap.eq(accepted & vector.first)
 
         # The flags travel beside the core; stage L is aligned with its partial sums.
         control = [Signal(_control_layout(), name="control_in")]
@@ -301,9 +290,9 @@ class Accelerator(wiring.Component):
                 m.d.comb += getattr(stage, f"out_{name}").eq(value)
             return stage
 
-        result = Signal(result_layout(family, cols))
-        produced = Signal()
         if self._scaling == "per_column":
+            result = Signal(result_layout(family, cols))
+            produced = Signal()
             for j in range(cols):
                 stage = scaling_stage(names.scaling_name(j))
                 m.d.comb += [
@@ -316,30 +305,17 @@ class Accelerator(wiring.Component):
         else:
             # One stage, one column per cycle: final vectors wait in a queue (never more than
             # the results the credit counter allows), codes are gathered into a result vector.
-            m.submodules[names.FINAL_QUEUE] = queue = SyncFIFOBuffered(width=totals.shape().size,
-                                                                depth=self._fifo_depth)
-            m.d.comb += [queue.w_stream.payload.eq(final), queue.w_stream.valid.eq(emit)]
-            waiting = Signal.like(totals)
-            column = Signal(range(cols))
-            serialising = Signal()
-            m.d.comb += queue.r_stream.ready.eq(~serialising)
-            with m.If(queue.r_stream.valid & ~serialising):
-                m.d.sync += [waiting.eq(queue.r_stream.payload), serialising.eq(1),
-                             column.eq(0)]
-            with m.Elif(serialising):
-                m.d.sync += column.eq(column + 1)
-                with m.If(column == cols - 1):
-                    m.d.sync += serialising.eq(0)
+            m.submodules.serialiser = serialiser = ColumnSerialiser(
+                entry=entry, cols=cols, depth=self._fifo_depth, n=family.n)
+            m.d.comb += [serialiser.totals.eq(final), serialiser.emit.eq(emit)]
             stage = scaling_stage(names.scaling_name())
-            m.d.comb += [stage.valid_in.eq(serialising), stage.acc.eq(waiting[column].value),
-                         stage.nar_in.eq(waiting[column].nar), stage.M.eq(config.M[column]),
-                         stage.shift.eq(config.shift[column])]
-            gathered = Signal(range(cols))
-            with m.If(stage.valid_out):
-                m.d.sync += [result.codes[gathered].eq(stage.code),
-                             result.nar.bit_select(gathered, 1).eq(stage.nar),
-                             gathered.eq(Mux(gathered == cols - 1, 0, gathered + 1))]
-            m.d.sync += produced.eq(stage.valid_out & (gathered == cols - 1))
+            column = serialiser.column
+            m.d.comb += [stage.valid_in.eq(serialiser.valid), stage.acc.eq(serialiser.acc),
+                         stage.nar_in.eq(serialiser.nar), stage.M.eq(config.M[column]),
+                         stage.shift.eq(config.shift[column]),
+                         serialiser.code.eq(stage.code), serialiser.code_nar.eq(stage.nar),
+                         serialiser.code_valid.eq(stage.valid_out)]
+            result, produced = serialiser.result, serialiser.produced
         m.d.comb += [
             fifo.w_stream.payload.eq(result), fifo.w_stream.valid.eq(produced),
             self.results.payload.eq(fifo.r_stream.payload),

@@ -59,7 +59,7 @@ def test_every_instance_lands_in_its_block(family, form, scaling):
     assert set(seen) == {"decoders", "multipliers", "accumulators", "scaling", "buffers",
                          "control"}
     assert {unit_of(path) for path in seen["buffers"]} == (
-        {"buffer", "results_fifo"} | ({"final_queue"} if scaling == "shared" else set()))
+        {"buffer", "results_fifo"} | ({"serialiser"} if scaling == "shared" else set()))
     assert unit_of("") == "top" and unit_of("scaling_2.encoder") == "scaling"
 
 

@@ -185,7 +185,8 @@ def _arc_energy(table, slew, load):
 
 def unit_of(path):
     """The top-level instance a leaf cell sits in (``core``, ``scaling``, ``buffer``,
-    ``results_fifo``; ``top`` for the top module's own cells), column numbers dropped."""
+    ``results_fifo``, ``weight_loader``, ``serialiser``; ``top`` for the top module's own
+    cells), column numbers dropped."""
     return re.sub(r"_\d+$", "", path.split(".")[0]) if path else "top"
 
 

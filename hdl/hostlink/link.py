@@ -1,0 +1,129 @@
+"""The accelerator behind a UART host link: frames in, results out (see :mod:`hdl.protocol`)."""
+
+from amaranth.hdl import Module, ResetInserter, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden._checks import check_int
+from golden.arith import DEFAULT_LIMITS
+from ..accelerator import Accelerator, stream_layouts
+from ..operand import check_family
+from ..protocol import BuildInfo, item_bytes
+from ..uart import UARTReceiver, UARTTransmitter
+from .executor import STREAMS, FrameExecutor
+from .framer import ReplyFramer
+from .receiver import FrameReceiver
+
+__all__ = ["HostLink"]
+
+
+class HostLink(wiring.Component):
+    """An :class:`~hdl.accelerator.Accelerator` driven through a UART with the frame protocol.
+
+    Four parts: the UART, a :class:`~hdl.hostlink.receiver.FrameReceiver` (bytes into the
+    frame buffer, checked), a :class:`~hdl.hostlink.executor.FrameExecutor` (the checked
+    frame into the array's streams) and a :class:`~hdl.hostlink.framer.ReplyFramer` (replies
+    and results out); one reply register between them.
+
+    Parameters
+    ----------
+    family, form, rows, cols, max_K, depth, limits, scaling, dsp_pes
+        Of the accelerator (see :class:`hdl.accelerator.Accelerator`).
+    clocks_per_bit : int
+        UART bit time in clock cycles (4 to 65536): 104 is 115200 baud at 12 MHz.
+    max_payload : int
+        Frame buffer size in bytes (16 to 4096); longer frames get a LENGTH error.
+    timeout_bits : int
+        A frame with a gap longer than this many bit times is dropped (TRUNCATED).
+    stall_cycles : int
+        A transfer the array has not taken after this many cycles resets the array (STALLED).
+
+    Members
+    -------
+    rx : In(1), tx : Out(1)
+        The serial lines, idle high.
+
+    Notes
+    -----
+    A frame is received whole into the buffer and its CRC and length checked before any of it
+    is executed; items then go to the array one at a time (two cycles per byte). The device
+    ignores bytes while it executes a frame and until its reply is sent.
+    """
+
+    def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
+                 limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, clocks_per_bit=104,
+                 max_payload=256, timeout_bits=200, stall_cycles=1 << 16):
+        self._array = dict(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
+                           depth=depth, limits=limits, scaling=scaling, dsp_pes=dsp_pes)
+        check_family(family)
+        self._cpb = check_int("clocks_per_bit", clocks_per_bit, 4, 1 << 16)
+        self._max_payload = check_int("max_payload", max_payload, 16, 4096)
+        self._timeout = check_int("timeout_bits", timeout_bits, 20, 1 << 16) * clocks_per_bit
+        self._stall = check_int("stall_cycles", stall_cycles, 16, 1 << 24)
+        self.info = BuildInfo(family.spec, form, rows, cols, depth, max_K, limits.bias_bits,
+                              limits.m_bits, limits.shift_max, max_payload)
+        self._layouts = stream_layouts(family, rows, cols, limits)
+        self.item_bytes = {kind: item_bytes(self._layouts[kind].size) for kind in STREAMS}
+        if max(self.item_bytes.values()) > max_payload:
+            raise ValueError(f"max_payload must hold one item of every kind "
+                             f"({max(self.item_bytes.values())} bytes), not {max_payload}")
+        self._accelerator = Accelerator(**self._array)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    @property
+    def clocks_per_bit(self):
+        return self._cpb
+
+    def elaborate(self, platform):
+        m = Module()
+        array_reset = Signal()
+        m.submodules.array = array = ResetInserter(array_reset)(self._accelerator)
+        m.submodules.uart_rx = uart_rx = UARTReceiver(clocks_per_bit=self._cpb)
+        m.submodules.uart_tx = uart_tx = UARTTransmitter(clocks_per_bit=self._cpb)
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
+        m.submodules.buffer = buffer = Memory(shape=8, depth=self._max_payload, init=[])
+        write, read = buffer.write_port(), buffer.read_port()
+
+        sizes = tuple(self.item_bytes.values())
+        m.submodules.receiver = receiver = FrameReceiver(
+            max_payload=self._max_payload, timeout=self._timeout, item_sizes=sizes)
+        m.submodules.executor = executor = FrameExecutor(
+            layouts=self._layouts, family=self._array["family"], limits=self._array["limits"],
+            max_payload=self._max_payload, item_sizes=receiver.item_sizes,
+            stall_cycles=self._stall)
+        m.submodules.framer = framer = ReplyFramer(info=self.info.to_payload(),
+                                                   result_layout=self._layouts["results"])
+
+        # The reply register: one control frame (ACK, ERROR or INFO) waiting for the framer.
+        # The receiver and the executor never ask at once (the receiver only starts a frame
+        # while neither executes nor waits); the framer taking it clears it.
+        reply_pending = Signal()
+        reply_kind, reply_command, reply_code = Signal(8), Signal(8), Signal(8)
+        for source in (receiver.reply, executor.reply):  # the executor's would win
+            with m.If(source.valid):
+                m.d.sync += [reply_pending.eq(1), reply_kind.eq(source.kind),
+                             reply_command.eq(source.command), reply_code.eq(source.code)]
+        with m.If(framer.reply_taken):
+            m.d.sync += reply_pending.eq(0)
+
+        m.d.comb += [
+            receiver.data.valid.eq(uart_rx.data.valid),
+            receiver.data.payload.eq(uart_rx.data.payload),
+            receiver.busy.eq(reply_pending | executor.busy),
+            write.addr.eq(receiver.write_addr), write.data.eq(receiver.write_data),
+            write.en.eq(receiver.write_en),
+            executor.execute.eq(receiver.execute), executor.kind.eq(receiver.kind),
+            executor.length.eq(receiver.length), executor.divisible.eq(receiver.divisible),
+            read.addr.eq(executor.read_addr), read.en.eq(1),
+            executor.read_data.eq(read.data),
+            array_reset.eq(executor.array_reset),
+            executor.reply_pending.eq(reply_pending), executor.reply_taken.eq(framer.reply_taken),
+            framer.reply.valid.eq(reply_pending), framer.reply.kind.eq(reply_kind),
+            framer.reply.command.eq(reply_command), framer.reply.code.eq(reply_code),
+        ]
+        for name in STREAMS:
+            wiring.connect(m, executor=getattr(executor, name), array=getattr(array, name))
+        wiring.connect(m, array=array.results, framer=framer.results)
+        wiring.connect(m, framer=framer.tx, uart=uart_tx.data)
+        return m

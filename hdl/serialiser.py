@@ -1,0 +1,86 @@
+"""Column serialiser: final totals of every column through one shared scaling stage."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from golden._checks import check_int
+from . import names
+
+__all__ = ["ColumnSerialiser"]
+
+
+class ColumnSerialiser(wiring.Component):
+    """Queues final total vectors, hands them to one scaling stage a column per cycle, and
+    gathers the stage's codes back into result vectors.
+
+    Parameters
+    ----------
+    entry : data.StructLayout
+        One column's total: ``value`` (signed) and ``nar``.
+    cols : int
+        Columns per vector, 1 to 64.
+    depth : int
+        Vectors the queue holds (the accelerator's credit counter never lets more wait).
+    n : int
+        Width of an output code.
+
+    Members
+    -------
+    totals : In(ArrayLayout(entry, cols)), emit : In(1)
+        A final total vector, queued when ``emit``.
+    acc, nar, column, valid : Out
+        To the scaling stage: column ``column``'s total and NaR flag, ``valid`` one cycle each.
+    code, code_nar, code_valid : In
+        From the scaling stage, in column order.
+    result : Out(StructLayout(codes, nar)), produced : Out(1)
+        A gathered result vector; ``produced`` for one cycle when its last column arrives.
+
+    Notes
+    -----
+    A vector leaves the queue in the cycle after the previous one's last column (``cols``
+    cycles per vector); ``produced`` one cycle after the stage's last code.
+    """
+
+    def __init__(self, *, entry, cols, depth, n):
+        if not (isinstance(entry, data.StructLayout) and set(entry.members) == {"value", "nar"}):
+            raise TypeError(f"entry must be a StructLayout of value and nar, not {entry!r}")
+        self._entry = entry
+        self._cols = check_int("cols", cols, 1, 64)
+        self._depth = check_int("depth", depth, 1, 1 << 16)
+        totals = data.ArrayLayout(entry, cols)
+        self._result = data.StructLayout({"codes": data.ArrayLayout(n, cols), "nar": cols})
+        super().__init__({
+            "totals": In(totals), "emit": In(1),
+            "acc": Out(entry.members["value"]),
+            "nar": Out(1), "column": Out(range(cols)), "valid": Out(1),
+            "code": In(n), "code_nar": In(1), "code_valid": In(1),
+            "result": Out(self._result), "produced": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cols = self._cols
+        m.submodules[names.FINAL_QUEUE] = queue = SyncFIFOBuffered(
+            width=self.totals.shape().size, depth=self._depth)
+        m.d.comb += [queue.w_stream.payload.eq(self.totals), queue.w_stream.valid.eq(self.emit)]
+        waiting = Signal.like(self.totals)
+        column = self.column
+        serialising = self.valid
+        m.d.comb += queue.r_stream.ready.eq(~serialising)
+        with m.If(queue.r_stream.valid & ~serialising):
+            m.d.sync += [waiting.eq(queue.r_stream.payload), serialising.eq(1), column.eq(0)]
+        with m.Elif(serialising):
+            m.d.sync += column.eq(column + 1)
+            with m.If(column == cols - 1):
+                m.d.sync += serialising.eq(0)
+        m.d.comb += [self.acc.eq(waiting[column].value), self.nar.eq(waiting[column].nar)]
+        gathered = Signal(range(cols))
+        result = self.result
+        with m.If(self.code_valid):
+            m.d.sync += [result.codes[gathered].eq(self.code),
+                         result.nar.bit_select(gathered, 1).eq(self.code_nar),
+                         gathered.eq(Mux(gathered == cols - 1, 0, gathered + 1))]
+        m.d.sync += self.produced.eq(self.code_valid & (gathered == cols - 1))
+        return m
