@@ -62,8 +62,8 @@ class AccumulatorBuffer(wiring.Component):
     one read per cycle (a block RAM on an FPGA, an SRAM macro in a chip; a module of its own
     so that area and energy reports can tell it from the logic).
 
-    Attributes
-    ----------
+    Members
+    -------
     read_addr : In(range(depth)), read_data : Out(shape)
         Synchronous read: ``read_data`` is the entry at ``read_addr`` one cycle later; a read
         of the entry written in the same cycle returns the old value.
@@ -121,8 +121,8 @@ class Accelerator(wiring.Component):
         the scaling stages when ``dsp_pes`` is given, use fabric multipliers. ``None``: every
         multiplier is inferred (the tool decides).
 
-    Attributes
-    ----------
+    Members
+    -------
     config : In(stream.Signature(config_layout))
         Per-layer formats (IS and scale of activations, weights and outputs), ReLU, and
         per-column bias (accumulator units), M and shift. Accepted once every vector in flight

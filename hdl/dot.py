@@ -27,8 +27,8 @@ class DotProductUnit(wiring.Component):
     limits : golden.arith.ScalingLimits
         Bias, M and shift register sizes.
 
-    Attributes
-    ----------
+    Members
+    -------
     a_code, w_code : In(n)
         One operand pair per cycle while ``en``.
     first, last : In(1)

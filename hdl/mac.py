@@ -68,8 +68,8 @@ class MAC(wiring.Component):
     bias_bits : int
         Width of the signed bias (2 to 64).
 
-    Attributes
-    ----------
+    Members
+    -------
     a, w : In(operand_layout(family, form))
     en : In(1)
         Add ``a * w`` this cycle.
@@ -128,8 +128,8 @@ class MAC(wiring.Component):
 class DecodingMAC(wiring.Component):
     """Two decoders and a :class:`MAC`: codes in, accumulator out (for tests and area studies).
 
-    Attributes
-    ----------
+    Members
+    -------
     a_code, w_code : In(n)
     a_<field>, w_<field> : In(...)
         Run-time fields of each operand's member (TFX: ``a_IS``, ``w_IS``; FXP: none).

@@ -26,8 +26,8 @@ class ProcessingElement(wiring.Component):
     multiplier : {"infer", "fabric"}
         Whether the product may map to a DSP block (see :mod:`hdl.multiply`).
 
-    Attributes
-    ----------
+    Members
+    -------
     a_in, a_valid_in, a_first_in : In
         Pre-decoded activation from the left; ``a_first_in`` marks the first activation of a
         new weight tile: the shadow weight becomes active for it (the swap travels with the

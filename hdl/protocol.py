@@ -83,15 +83,21 @@ def item_bytes(bits):
 
 
 class FrameDecoder:
-    """Incremental decoder of frames starting with ``sync``: :meth:`feed` bytes, get frames."""
+    """Incremental decoder of frames starting with ``sync``: :meth:`feed` bytes, get frames.
 
-    def __init__(self, sync):
+    A frame is only believed when its CRC holds: a SYNC byte that starts no valid frame (noise,
+    a bad CRC, a length above ``max_length``) is dropped and the search goes on from the next
+    byte, so frames that follow garbage are found. ``rejected`` counts the dropped SYNCs.
+    """
+
+    def __init__(self, sync, *, max_length=0xFFFF):
         self.sync = sync
+        self.max_length = max_length
         self.buffer = bytearray()
+        self.rejected = 0
 
     def feed(self, data):
-        """Append ``data``; return the complete frames as ``(kind, payload)``. Bytes before a
-        SYNC are skipped; a bad CRC is a :class:`ProtocolError`."""
+        """Append ``data``; return the complete valid frames as ``(kind, payload)``."""
         self.buffer += data
         frames = []
         while True:
@@ -103,14 +109,21 @@ class FrameDecoder:
             if len(self.buffer) < 4:
                 return frames
             length = self.buffer[2] | self.buffer[3] << 8
+            if length > self.max_length:
+                self._reject()
+                continue
             if len(self.buffer) < 5 + length:
                 return frames
             body, crc = bytes(self.buffer[1:4 + length]), self.buffer[4 + length]
-            del self.buffer[:5 + length]
             if crc8(body) != crc:
-                raise ProtocolError(f"frame of kind 0x{body[0]:02x} with a bad CRC "
-                                    f"(got 0x{crc:02x}, computed 0x{crc8(body):02x})")
+                self._reject()
+                continue
+            del self.buffer[:5 + length]
             frames.append((body[0], body[3:]))
+
+    def _reject(self):
+        del self.buffer[:1]
+        self.rejected += 1
 
 
 @dataclass(frozen=True)

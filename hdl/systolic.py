@@ -54,8 +54,8 @@ class SystolicCore(wiring.Component):
         may map to a DSP block; the others get fabric multipliers (:mod:`hdl.multiply`).
         ``None``: all inferred.
 
-    Attributes
-    ----------
+    Members
+    -------
     a_codes : In(ArrayLayout(n, rows)), a_valid : In(1)
         One activation vector (K slice) per cycle; decoded once at the left edge.
     a_first : In(1)

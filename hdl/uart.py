@@ -17,8 +17,8 @@ class UARTReceiver(wiring.Component):
     clocks_per_bit : int
         Clock cycles per bit (4 to 2**16), e.g. 104 for 115200 baud at 12 MHz.
 
-    Attributes
-    ----------
+    Members
+    -------
     rx : In(1)
         The line, idle high; synchronised by two flip-flops.
     data : Out(stream.Signature(8, always_ready=True))
@@ -73,8 +73,8 @@ class UARTReceiver(wiring.Component):
 class UARTTransmitter(wiring.Component):
     """Bytes to the serial ``tx`` line, 8N1 (see :class:`UARTReceiver`).
 
-    Attributes
-    ----------
+    Members
+    -------
     data : In(stream.Signature(8))
         A byte is taken when the line is idle; ``clocks_per_bit * 10`` cycles per byte.
     tx : Out(1)

@@ -12,6 +12,7 @@ import numpy as np
 
 from golden.family import parse_family
 from hdl.client import DeviceError, HostClient, SerialTransport
+from hdl.protocol import ProtocolError
 
 __all__ = ["main"]
 
@@ -43,8 +44,8 @@ def main(argv=None):
     parser.add_argument("command", choices=("info", "reset", "demo"))
     parser.add_argument("--images", type=int, default=16)
     args = parser.parse_args(argv)
-    client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout)
     try:
+        client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout)
         if args.command == "info":
             print(asyncio.run(client.info()))
         elif args.command == "reset":
@@ -53,7 +54,7 @@ def main(argv=None):
             wrong, total = asyncio.run(_demo(client, args.images))
             print(f"{total - wrong} of {total} output codes equal the golden model's")
             return int(wrong != 0)
-    except (TimeoutError, DeviceError) as error:
+    except (TimeoutError, DeviceError, ProtocolError, ConnectionError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

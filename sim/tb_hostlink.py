@@ -55,15 +55,12 @@ async def layers_through_the_uart(dut):
 
 
 async def _expect_error(client, frame, code):
-    await client.transport.write(frame)
     try:
-        while True:
-            for kind, body in await client._frames():
-                assert kind != 0x80, f"frame {frame.hex()} was acknowledged, expected {code.name}"
-                if kind == 0xEE:
-                    raise DeviceError(body[0], body[1])
+        await client.exchange(frame)
     except DeviceError as error:
         assert error.code == code, f"frame {frame.hex()}: {error.code.name}, expected {code.name}"
+    else:
+        raise AssertionError(f"frame {frame.hex()} was acknowledged, expected {code.name}")
 
 
 @cocotb.test()

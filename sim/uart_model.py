@@ -1,6 +1,7 @@
 """A UART at the other end of the device's serial lines, in cocotb, as a host transport."""
 
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
+from cocotb.utils import get_sim_time
 
 __all__ = ["UARTModel"]
 
@@ -8,8 +9,8 @@ __all__ = ["UARTModel"]
 class UARTModel:
     """Drives ``rx`` and decodes ``tx`` of a design at ``clocks_per_bit`` clocks per bit, 8N1.
 
-    ``write`` and ``read`` are the transport of :class:`hdl.client.HostClient`; ``read``'s
-    timeout is in seconds of simulated time.
+    ``write``, ``read`` and ``clock`` are the transport of :class:`hdl.client.HostClient`;
+    its time is simulated time, in seconds.
     """
 
     def __init__(self, dut, clocks_per_bit, period_ns=10):
@@ -48,6 +49,9 @@ class UARTModel:
                 self.received.append(byte)
             else:
                 self.framing_errors += 1
+
+    def clock(self):
+        return get_sim_time("sec")
 
     async def read(self, timeout):
         waited = 0.0
