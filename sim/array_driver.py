@@ -2,8 +2,11 @@
 
 One coroutine owns all four streams and the clock, cycle by cycle: at each falling edge it
 drives the sources, then waits for the read-only phase, where ``valid & ready`` shows which
-transfers the next rising edge makes. Sources may idle at random (input gaps) and the sink may
-refuse at random (output stalls); neither may change any result, only the cycle count.
+transfers the next rising edge makes. Sources may idle at random between transfers (input
+gaps; once a source shows an item it holds it, valid and payload, until it is taken: the
+stream rules) and the sink may refuse at random (output stalls); neither may change any
+result, only the cycle count. A :class:`StreamMonitor` on the results stream fails the run
+when the design breaks the stream rules.
 """
 
 import dataclasses
@@ -18,7 +21,7 @@ from hdl.accelerator import stream_layouts
 from hdl.tiling import packed_groups, plan_layer, unpack_result
 from .common import ClockedBench
 
-__all__ = ["ArrayDriver", "RunStats", "accelerator_params"]
+__all__ = ["ArrayDriver", "RunStats", "StreamMonitor", "accelerator_params"]
 
 
 def accelerator_params(array):
@@ -26,6 +29,27 @@ def accelerator_params(array):
     return {"family": array.family.spec, "rows": array.rows, "cols": array.cols,
             "max_K": array.max_K, "depth": array.depth,
             "limits": dataclasses.asdict(array.limits)}
+
+
+class StreamMonitor:
+    """Checks one stream's rules, cycle by cycle: once ``valid`` is high it stays high, with
+    the same payload, until the cycle in which ``ready`` is high too (the transfer)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.held = None  # the payload offered and not taken in the previous cycle
+        self.transfers = 0
+
+    def sample(self, valid, ready, payload, cycle):
+        if self.held is not None:
+            if not valid:
+                raise AssertionError(f"{self.name}: valid dropped at cycle {cycle} before the "
+                                     f"transfer of payload 0x{self.held:x}")
+            if payload != self.held:
+                raise AssertionError(f"{self.name}: payload changed at cycle {cycle} before "
+                                     f"ready (0x{self.held:x} to 0x{payload:x})")
+        self.held = payload if valid and not ready else None
+        self.transfers += bool(valid and ready)
 
 
 @dataclass
@@ -92,6 +116,8 @@ class ArrayDriver:
         timeout = timeout or 50 * (len(control) + len(weights) + expected) + 1000
         results, configs_taken = [], 0
         ci = wi = 0
+        c_shown = w_shown = False  # an item is offered and not yet taken: hold it
+        monitor = StreamMonitor("results")
         first_cycle = last_cycle = None
         for cycle in range(timeout):
             if len(results) == expected and ci == len(control) and wi == len(weights):
@@ -99,7 +125,7 @@ class ArrayDriver:
             await FallingEdge(dut.clk)
             # Sources: present the next item unless idling.
             c_item = control[ci] if ci < len(control) else None
-            c_show = c_item is not None and not (input_gaps and rng.random() < input_gaps)
+            c_show = c_item is not None and (c_shown or not (input_gaps and rng.random() < input_gaps))
             dut.config__valid.value = int(c_show and c_item[0] == "config")
             dut.activations__valid.value = int(c_show and c_item[0] == "vector")
             if c_show:
@@ -107,7 +133,7 @@ class ArrayDriver:
                 port.value = c_item[1]
             w_item = weights[wi] if wi < len(weights) else None
             w_show = (w_item is not None and w_item[1] < configs_taken
-                      and not (input_gaps and rng.random() < input_gaps))
+                      and (w_shown or not (input_gaps and rng.random() < input_gaps)))
             dut.weights__valid.value = int(w_show)
             if w_show:
                 dut.weights__payload.value = w_item[0]
@@ -115,14 +141,20 @@ class ArrayDriver:
             dut.results__ready.value = int(sink_ready)
             await ReadOnly()
             fired = False
+            c_shown, w_shown = c_show, w_show
             if c_show and int((dut.config__ready if c_item[0] == "config"
                                else dut.activations__ready).value):
                 configs_taken += c_item[0] == "config"
                 ci += 1
                 fired = True
+                c_shown = False
             if w_show and int(dut.weights__ready.value):
                 wi += 1
                 fired = True
+                w_shown = False
+            valid = int(dut.results__valid.value)
+            monitor.sample(valid, sink_ready, int(dut.results__payload.value) if valid else None,
+                           cycle)
             if fired and first_cycle is None:
                 first_cycle = cycle
             if sink_ready and int(dut.results__valid.value):
