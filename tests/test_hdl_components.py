@@ -117,12 +117,12 @@ def good_config(**change):
 
 
 def execute(kind, payload, *, ready=1.0, stall_cycles=64, seed=0):
-    """Run one frame through the executor: (reply (kind, command, code), array resets,
-    {stream: [payload ints]}, cycles busy)."""
+    """Run one frame through the executor: its reply (kind, command, code), the array resets
+    and ``{stream: [payload ints]}``; it must be idle again once its reply is taken."""
     dut = FrameExecutor(layouts=LAYOUTS, family=FAMILY, limits=LIMITS, max_payload=64,
                         item_sizes=ITEM_SIZES, stall_cycles=stall_cycles)
     rng = random.Random(seed)
-    out = {"reply": None, "resets": 0, "items": {name: [] for name in SIZES}, "busy": 0}
+    out = {"reply": None, "resets": 0, "items": {name: [] for name in SIZES}, "idle": False}
 
     async def bench(ctx):
         length = len(payload)
@@ -147,13 +147,14 @@ def execute(kind, payload, *, ready=1.0, stall_cycles=64, seed=0):
                 out["reply"] = (ctx.get(dut.reply.kind), ctx.get(dut.reply.command),
                                 ctx.get(dut.reply.code))
             await ctx.tick()
-            out["busy"] += ctx.get(dut.busy)
             ctx.set(dut.execute, 0)
             ctx.set(dut.read_data, payload[address] if address < len(payload) else 0)
             if out["reply"] is not None and not pending and not ctx.get(dut.busy):
+                out["idle"] = True
                 break
 
     simulate(dut, bench)
+    assert out["idle"], "the executor stayed busy after its reply"
     return out
 
 
