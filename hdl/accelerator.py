@@ -11,7 +11,7 @@ from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
 from . import names
 from .operand import check_family, check_form
 from .loader import WeightLoader
-from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, field_shapes, field_values
+from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, drive_fields, field_shapes
 from .scaling import ScalingStage
 from .serialiser import ColumnSerialiser
 from .systolic import SystolicCore, core_latency
@@ -210,9 +210,7 @@ class Accelerator(wiring.Component):
             m.d.sync += [config.eq(payload),
                          exponent.eq(family.accumulator_exponent(payload.a_scale,
                                                                  payload.w_scale))]
-        for prefix in ("a_", "w_"):
-            for name, value in field_values(config, family, prefix).items():
-                m.d.comb += getattr(core, f"{prefix}{name}").eq(value)
+        drive_fields(m, core, config, family, "a_", "w_")
 
         # Weight loading: one tile waits in the shadow registers, loaded behind the swap.
         m.submodules.weight_loader = loader = WeightLoader(family=family, rows=rows, cols=cols)
@@ -286,8 +284,7 @@ class Accelerator(wiring.Component):
             m.submodules[name] = stage
             m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
                          stage.out_scale.eq(config.out_scale)]
-            for name, value in field_values(config, family, "out_").items():
-                m.d.comb += getattr(stage, f"out_{name}").eq(value)
+            drive_fields(m, stage, config, family, "out_")
             return stage
 
         if self._scaling == "per_column":
@@ -306,7 +303,8 @@ class Accelerator(wiring.Component):
             # One stage, one column per cycle: final vectors wait in a queue (never more than
             # the results the credit counter allows), codes are gathered into a result vector.
             m.submodules.serialiser = serialiser = ColumnSerialiser(
-                entry=entry, cols=cols, depth=self._fifo_depth, n=family.n)
+                entry=entry, cols=cols, depth=self._fifo_depth,
+                result=result_layout(family, cols))
             m.d.comb += [serialiser.totals.eq(final), serialiser.emit.eq(emit)]
             stage = scaling_stage(names.scaling_name())
             column = serialiser.column

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.arith import DEFAULT_LIMITS
 from . import names
 from .mac import DecodingMAC
-from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, field_ports, field_values
+from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, drive_fields, field_ports, field_values
 from .scaling import ScalingStage
 
 __all__ = ["DotProductUnit"]
@@ -79,9 +79,7 @@ class DotProductUnit(wiring.Component):
             mac.a_code.eq(self.a_code), mac.w_code.eq(self.w_code), mac.en.eq(self.en),
             mac.load_bias.eq(self.first), mac.clear.eq(0), mac.bias.eq(self.bias),
         ]
-        for prefix in ("a_", "w_"):
-            for name, value in field_values(self, family, prefix).items():
-                m.d.comb += getattr(mac, f"{prefix}{name}").eq(value)
+        drive_fields(m, mac, self, family, "a_", "w_")
 
         # Everything the scaling stage needs travels one cycle beside the final accumulation.
         done = Signal()

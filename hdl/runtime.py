@@ -9,7 +9,8 @@ payload fields named ``<prefix><field>`` (``IS``, ``a_IS``, ``out_IS``, ...) and
 from amaranth.hdl import signed, unsigned
 from amaranth.lib.wiring import In
 
-__all__ = ["EXPONENT_SHAPE", "SCALE_SHAPE", "field_shapes", "field_ports", "field_values"]
+__all__ = ["EXPONENT_SHAPE", "SCALE_SHAPE", "field_shapes", "field_ports", "field_values",
+           "drive_fields"]
 
 #: Shape of the run-time accumulator exponent E (``Family.accumulator_exponent``).
 EXPONENT_SHAPE = signed(8)
@@ -33,3 +34,11 @@ def field_ports(family, *prefixes):
 def field_values(source, family, prefix=""):
     """``{name: source.<prefix><name>}`` for every run-time field of the family."""
     return {name: getattr(source, f"{prefix}{name}") for name in family.fields}
+
+
+def drive_fields(m, target, source, family, *prefixes):
+    """Drive ``target.<prefix><field>`` from ``source.<prefix><field>`` (combinationally)
+    for every run-time field of the family and every prefix."""
+    for prefix in prefixes:
+        for name, value in field_values(source, family, prefix).items():
+            m.d.comb += getattr(target, f"{prefix}{name}").eq(value)

@@ -23,8 +23,9 @@ class ColumnSerialiser(wiring.Component):
         Columns per vector, 1 to 64.
     depth : int
         Vectors the queue holds (the accelerator's credit counter never lets more wait).
-    n : int
-        Width of an output code.
+    result : data.StructLayout
+        The result vector: ``codes`` (an ``ArrayLayout`` of ``cols`` codes) and ``nar``
+        (``cols`` bits), :func:`hdl.accelerator.result_layout`.
 
     Members
     -------
@@ -34,7 +35,7 @@ class ColumnSerialiser(wiring.Component):
         To the scaling stage: column ``column``'s total and NaR flag, ``valid`` one cycle each.
     code, code_nar, code_valid : In
         From the scaling stage, in column order.
-    result : Out(StructLayout(codes, nar)), produced : Out(1)
+    result : Out(result), produced : Out(1)
         A gathered result vector; ``produced`` for one cycle when its last column arrives.
 
     Notes
@@ -43,20 +44,22 @@ class ColumnSerialiser(wiring.Component):
     cycles per vector); ``produced`` one cycle after the stage's last code.
     """
 
-    def __init__(self, *, entry, cols, depth, n):
+    def __init__(self, *, entry, cols, depth, result):
         if not (isinstance(entry, data.StructLayout) and set(entry.members) == {"value", "nar"}):
             raise TypeError(f"entry must be a StructLayout of value and nar, not {entry!r}")
         self._entry = entry
         self._cols = check_int("cols", cols, 1, 64)
         self._depth = check_int("depth", depth, 1, 1 << 16)
         totals = data.ArrayLayout(entry, cols)
-        self._result = data.StructLayout({"codes": data.ArrayLayout(n, cols), "nar": cols})
+        if not (isinstance(result, data.StructLayout) and set(result.members) == {"codes", "nar"}):
+            raise TypeError(f"result must be a StructLayout of codes and nar, not {result!r}")
+        code_shape = result.members["codes"].elem_shape
         super().__init__({
             "totals": In(totals), "emit": In(1),
             "acc": Out(entry.members["value"]),
             "nar": Out(1), "column": Out(range(cols)), "valid": Out(1),
-            "code": In(n), "code_nar": In(1), "code_valid": In(1),
-            "result": Out(self._result), "produced": Out(1),
+            "code": In(code_shape), "code_nar": In(1), "code_valid": In(1),
+            "result": Out(result), "produced": Out(1),
         })
 
     def elaborate(self, platform):

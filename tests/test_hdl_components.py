@@ -293,7 +293,8 @@ def test_weight_loader_loads_behind_the_swap(rows, cols):
 @pytest.mark.parametrize("cols,latency", [(1, 4), (3, 4), (4, 1)])
 def test_serialiser_hands_out_columns_and_gathers_codes(cols, latency):
     entry = data.StructLayout({"value": signed(10), "nar": 1})
-    dut = ColumnSerialiser(entry=entry, cols=cols, depth=8, n=8)
+    result = data.StructLayout({"codes": data.ArrayLayout(8, cols), "nar": cols})
+    dut = ColumnSerialiser(entry=entry, cols=cols, depth=8, result=result)
     rng = np.random.default_rng(cols)
     vectors = [[(int(v), int(f)) for v, f in zip(rng.integers(-500, 500, cols),
                                                    rng.integers(0, 2, cols))] for _ in range(6)]
@@ -336,4 +337,8 @@ def test_component_arguments_are_checked():
     with pytest.raises(ValueError, match="rows must be an integer from 1 to 64"):
         WeightLoader(family=FXPFamily(8), rows=0, cols=1)
     with pytest.raises(TypeError, match="entry must be a StructLayout of value and nar"):
-        ColumnSerialiser(entry=data.StructLayout({"v": 4}), cols=2, depth=4, n=8)
+        ColumnSerialiser(entry=data.StructLayout({"v": 4}), cols=2, depth=4,
+                         result=data.StructLayout({"codes": data.ArrayLayout(8, 2), "nar": 2}))
+    with pytest.raises(TypeError, match="result must be a StructLayout of codes and nar"):
+        ColumnSerialiser(entry=data.StructLayout({"value": signed(4), "nar": 1}), cols=2,
+                         depth=4, result=8)
