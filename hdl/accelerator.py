@@ -107,8 +107,10 @@ class Accelerator(wiring.Component):
     rows, cols : int
         Array size, 1 to 64 each.
     max_K : int
-        Longest dot product supported (1 to 2**20); sets the accumulator width
-        ``accumulator_width(widest, widest, max_K, bias_bits)`` so it never wraps.
+        Longest dot product supported (1 to 2**20), in ``ceil(max_K / rows)`` K-tiles; sets
+        the accumulator width ``accumulator_width(widest, widest, K_tiles * rows, bias_bits)``
+        so that no accumulation of that many tiles wraps, whatever the codes (zero-padded or
+        not).
     depth : int
         Accumulator buffer entries (1 to 4096): the longest pass, in activation vectors.
     limits : golden.arith.ScalingLimits
@@ -168,7 +170,8 @@ class Accelerator(wiring.Component):
         self._scaling = check_choice("scaling", scaling, ("per_column", "shared"))
         self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
         widest = family.widest()
-        self._acc_width = accumulator_width(widest, widest, max_K, bias_bits=limits.bias_bits)
+        self._acc_width = accumulator_width(widest, widest, self.max_k_tiles * rows,
+                                            bias_bits=limits.bias_bits)
         self._fifo_depth = core_latency(rows, cols) + 1 + ScalingStage.LATENCY + 4
         layouts = stream_layouts(family, rows, cols, limits)
         super().__init__({
@@ -188,9 +191,25 @@ class Accelerator(wiring.Component):
     acc_width = property(lambda self: self._acc_width)
 
     @property
+    def max_k_tiles(self):
+        """K-tiles (passes) one accumulation may have: ``ceil(max_K / rows)``."""
+        return -(-self._max_K // self._rows)
+
+    @property
     def latency(self):
         """Cycles from accepting an ``acc_last`` activation to its result entering the FIFO."""
         return core_latency(self._rows, self._cols) + 1 + ScalingStage.LATENCY
+
+    @property
+    def longest_wait(self):
+        """An upper bound of the cycles an input can wait, while no result waits at
+        ``results``, for something already in the array (a config for the vectors in
+        flight, a weight row for the swap wavefront, an ``acc_last`` vector for a FIFO
+        credit): the oldest vector in flight reaches the FIFO within ``latency`` plus, in
+        shared scaling, one column pass, and the FIFO presents it 2 cycles later; a weight
+        row waits at most ``rows + cols`` cycles for its PE row to swap. A longer wait can
+        only be for an input that never came."""
+        return self.latency + self._cols + 2 + self._rows + self._cols + 8
 
     def elaborate(self, platform):
         m = Module()

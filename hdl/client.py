@@ -6,11 +6,17 @@ needs only the project's run-time dependencies (pyserial for :class:`SerialTrans
 The client is written once, against a transport with two coroutines, ``write(data)`` and
 ``read(timeout) -> bytes`` (empty when nothing came in ``timeout`` seconds), and a ``clock()``
 in seconds: a serial port (:class:`SerialTransport`), or a UART model in cocotb simulation
-(:mod:`sim.tb_hostlink`, simulated time). Every reply has one deadline, ``timeout`` seconds
-after its frame was sent (or after the previous result, while results are awaited), however
-much noise arrives meanwhile; bytes that form no valid frame are skipped. It
-tiles a layer with :func:`hdl.tiling.plan_layer` for the build the device reports, sends one
-frame at a time, waits for each ACK, and collects RESULT frames.
+(:mod:`sim.tb_hostlink`, simulated time).
+
+Every reply has one deadline, ``timeout`` seconds after its frame was sent or after the last
+RESULT frame that arrived meanwhile (results trickling in over a slow line are progress),
+however much noise arrives: bytes that form no valid frame, frames of unknown kinds and
+replies to other SEQs are skipped. A frame is sent again, with the same SEQ, after a timeout
+or a CHECKSUM or TRUNCATED error (the device never executes it twice), up to ``retries``
+times. RESULT frames are counted: when one is lost (its count skipped, or too few arrive),
+:meth:`HostClient.run_layer` lets the frame in progress finish and runs the layer again from
+a reset array, up to ``retries`` times, then raises :class:`LinkError`. The client tiles a layer with :func:`hdl.tiling.plan_layer` for the build the device
+reports.
 """
 
 import asyncio
@@ -18,14 +24,14 @@ import time
 
 from golden.family import parse_family
 from .accelerator import stream_layouts
-from .protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, Command, Error, FrameDecoder,
-                       ProtocolError, Reply, encode_frame, item_bytes)
+from .protocol import (DEVICE_SYNC, HOST_SYNC, INFO_BYTES, RETRYABLE, BuildInfo, Command, Error,
+                       FrameDecoder, ProtocolError, Reply, encode_frame, item_bytes)
 from .tiling import packed_groups, plan_layer, unpack_result
 
-__all__ = ["HostClient", "DeviceError", "SerialTransport"]
+__all__ = ["HostClient", "DeviceError", "LinkError", "SerialTransport"]
 
 # The longest control reply (INFO); RESULT frames are as long as the build says.
-_CONTROL_PAYLOAD = 18
+_CONTROL_PAYLOAD = INFO_BYTES
 
 
 class DeviceError(Exception):
@@ -42,17 +48,31 @@ class DeviceError(Exception):
         super().__init__(f"the device rejected command 0x{command:02x}: {name}")
 
 
-class HostClient:
-    """Talks to one device; ``timeout`` seconds is the longest wait for any reply."""
+class LinkError(Exception):
+    """The line lost something the protocol cannot ask for again (a RESULT frame)."""
 
-    def __init__(self, transport, *, timeout=2.0):
-        if not (isinstance(timeout, (int, float)) and timeout > 0):
+
+class HostClient:
+    """Talks to one device; ``timeout`` seconds is the longest wait for any reply, ``retries``
+    the times a frame (or a layer) is tried again after a loss on the line."""
+
+    def __init__(self, transport, *, timeout=2.0, retries=3):
+        if isinstance(timeout, bool) or not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 100):
+            raise ValueError(f"retries must be an integer from 0 to 100, not {retries!r}")
         self.transport = transport
         self.timeout = timeout
+        self.retries = retries
         self.decoder = FrameDecoder(DEVICE_SYNC, max_length=_CONTROL_PAYLOAD)
         self.results = []
         self.build = None
+        self.seq = 0
+        self.resent = 0  # frames sent again (timeouts, damaged on the way)
+        self._next_result = 0
+        self._lost = None  # what was lost of the layer being run
+        self._collecting = False  # RESULT frames belong to the layer being run
+        self._in_session = False
 
     async def _frames(self, deadline):
         """The valid frames that arrive before ``deadline`` (transport clock), at least one."""
@@ -60,41 +80,88 @@ class HostClient:
             remaining = deadline - self.transport.clock()
             if remaining <= 0:
                 raise TimeoutError(f"no reply from the device within {self.timeout} s (is it "
-                                   f"connected, programmed and at the right baud rate?)")
+                                   f"connected, programmed, at the right baud rate and of "
+                                   f"protocol version 2?)")
             frames = self.decoder.feed(await self.transport.read(remaining))
             if frames:
                 return frames
 
-    async def send(self, command, payload=b""):
-        """Send one frame and wait for its reply (ACK payload or INFO), collecting results."""
-        return await self.exchange(encode_frame(HOST_SYNC, command, payload))
+    def _result(self, frame):
+        if self._lost:
+            return
+        if frame.seq != self._next_result:
+            self._lost = (f"RESULT frame {self._next_result} was lost on the line (frame "
+                          f"{frame.seq} came next)")
+            return
+        self._next_result = (self._next_result + 1) % 256
+        self.results.append(frame.payload)
 
-    async def exchange(self, data):
-        """Send ``data`` as it is (a frame, or anything a test makes) and wait for the reply:
-        the ACK or INFO payload, a :class:`DeviceError` for ERROR; RESULTs are collected."""
-        await self.transport.write(data)
+    def _check_results(self):
+        if self._lost:
+            raise LinkError(self._lost)
+
+    async def send(self, command, payload=b""):
+        """Send one command and wait for its reply (ACK payload or INFO), collecting results;
+        a new session starts with INFO."""
+        if not self._in_session and command != Command.INFO:
+            await self.info()
+        self.seq = (self.seq + 1) % 256
+        return await self.exchange(encode_frame(HOST_SYNC, command, payload, seq=self.seq),
+                                   seq=self.seq)
+
+    async def exchange(self, data, *, seq=None):
+        """Send ``data`` as it is (a frame, or anything a test makes) and wait for the reply
+        with ``seq`` (any reply if None): the ACK or INFO payload, a :class:`DeviceError` for
+        ERROR; RESULTs are collected. Timeouts and damaged frames are retried."""
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            await self.transport.write(data)
+            try:
+                return await self._reply(seq)
+            except TimeoutError:
+                if last:
+                    raise
+            except DeviceError as error:
+                if last or error.code not in RETRYABLE:
+                    raise
+            self.resent += 1
+
+    async def _reply(self, seq):
         deadline = self.transport.clock() + self.timeout
         while True:
-            for kind, body in await self._frames(deadline):
-                if kind == Reply.RESULT:
-                    self.results.append(body)
-                elif kind == Reply.ERROR:
-                    if len(body) != 2:
-                        raise ProtocolError(f"an ERROR reply of {len(body)} bytes (2 expected): "
-                                            f"{body.hex()}")
-                    raise DeviceError(body[0], body[1])
-                elif kind in (Reply.ACK, Reply.INFO):
-                    return body
+            for frame in await self._frames(deadline):
+                if frame.kind == Reply.RESULT:
+                    if self._collecting:
+                        self._result(frame)
+                        deadline = self.transport.clock() + self.timeout
+                elif seq is not None and frame.seq != seq:
+                    continue  # a late reply to an earlier try
+                elif frame.kind == Reply.ERROR:
+                    if len(frame.payload) != 2:
+                        raise ProtocolError(f"an ERROR reply of {len(frame.payload)} bytes (2 "
+                                            f"expected): {frame.payload.hex()}")
+                    if frame.payload[0] in (Error.STALLED, Error.BOUND):
+                        self._next_result = 0  # the array was reset
+                    raise DeviceError(frame.payload[0], frame.payload[1])
+                elif frame.kind in (Reply.ACK, Reply.INFO):
+                    return frame.payload
 
     async def info(self):
-        self.build = BuildInfo.from_payload(await self.send(Command.INFO))
+        self._in_session, self._collecting = True, False
+        self.seq = (self.seq + 1) % 256
+        payload = await self.exchange(encode_frame(HOST_SYNC, Command.INFO, seq=self.seq),
+                                      seq=self.seq)
+        self.build = BuildInfo.from_payload(payload)
+        self._next_result = 0
         layouts = stream_layouts(parse_family(self.build.family), self.build.rows,
                                  self.build.cols, self.build.limits)
         self.decoder.max_length = max(_CONTROL_PAYLOAD, item_bytes(layouts["results"].size))
         return self.build
 
     async def reset(self):
+        self._collecting = False  # what is still on its way belongs to no layer
         await self.send(Command.RESET)
+        self._next_result = 0
 
     async def _items(self, command, items, size):
         per_frame = max(1, self.build.max_payload // size)
@@ -102,28 +169,49 @@ class HostClient:
             await self.send(command, b"".join(items[start:start + per_frame]))
 
     async def run_layer(self, a, w, layer):
-        """Codes and NaR flags of ``layer`` on codes ``a`` (M, K) and ``w`` (K, N)."""
+        """Codes and NaR flags of ``layer`` on codes ``a`` (M, K) and ``w`` (K, N); a layer
+        that lost a RESULT frame on the line is run again from a reset array."""
         build = self.build or await self.info()
-        family = parse_family(build.family)
-        layouts = stream_layouts(family, build.rows, build.cols, build.limits)
-        sizes = {name: item_bytes(layout.size) for name, layout in layouts.items()}
         plan = plan_layer(a, w, layer, rows=build.rows, cols=build.cols, depth=build.depth,
                           max_K=build.max_K)
+        for attempt in range(self.retries + 1):
+            try:
+                return await self._run_plan(plan)
+            except LinkError:
+                if attempt == self.retries:
+                    raise
+                self.resent += 1
+                await self.reset()
+
+    async def _run_plan(self, plan):
+        build = self.build
+        layouts = stream_layouts(parse_family(build.family), build.rows, build.cols,
+                                 build.limits)
+        sizes = {name: item_bytes(layout.size) for name, layout in layouts.items()}
 
         def encode(raws, name):
             return [raw.to_bytes(sizes[name], "little") for raw in raws]
 
-        self.results = []
+        self.results, self._collecting, self._lost = [], True, None
         for config, passes in packed_groups(plan, layouts):
             await self.send(Command.CONFIG, encode([config], "config")[0])
             for rows, vectors in passes:
                 await self._items(Command.WEIGHTS, encode(rows, "weights"), sizes["weights"])
                 await self._items(Command.ACTIVATIONS, encode(vectors, "activations"),
                                   sizes["activations"])
+                self._check_results()
         while len(self.results) < plan.results:
-            for kind, body in await self._frames(self.transport.clock() + self.timeout):
-                if kind == Reply.RESULT:
-                    self.results.append(body)
+            self._check_results()
+            try:
+                frames = await self._frames(self.transport.clock() + self.timeout)
+            except TimeoutError:
+                raise LinkError(f"{len(self.results)} of {plan.results} RESULT frames came "
+                                f"within {self.timeout} s of each other") from None
+            for frame in frames:
+                if frame.kind == Reply.RESULT:
+                    self._result(frame)
+        self._check_results()
+        self._collecting = False
         vectors = [unpack_result(layouts, int.from_bytes(body, "little"))
                    for body in self.results]
         return (plan.assemble([codes for codes, _ in vectors]),

@@ -1,23 +1,43 @@
-"""The host link's frame protocol, shared by the hardware (:mod:`hdl.hostlink`) and the host
-client (:mod:`hdl.client`).
+"""The host link's frame protocol (version 2), shared by the hardware (:mod:`hdl.hostlink`) and
+the host client (:mod:`hdl.client`).
 
-Every frame is ``SYNC, KIND, LEN (2 bytes, little endian), PAYLOAD (LEN bytes), CRC`` where CRC
-is CRC-8 (polynomial 0x07, initial value 0) over KIND, LEN and PAYLOAD. The host starts its
-frames with 0xA5, the device with 0x5A. The host sends one frame and waits for its ACK or
-ERROR before the next; RESULT frames may arrive at any time.
+Every frame is ``SYNC, KIND, SEQ, LEN (2 bytes, little endian), PAYLOAD (LEN bytes), CRC (2
+bytes, little endian)``. CRC is CRC-16/IBM-3740 (the "CCITT-FALSE" CRC: polynomial 0x1021,
+initial value 0xFFFF, no reflection, no final XOR) over KIND, SEQ, LEN and PAYLOAD. Its
+polynomial is ``(x + 1)`` times a primitive polynomial of degree 15, so it detects every odd
+number of bit errors and every two-bit error in codewords of up to 2**15 - 1 bits: Hamming
+distance 4 for frames of up to :data:`MAX_PAYLOAD` payload bytes (and every burst of up to 16
+bits). CRC-32 would reach further but costs twice the hardware for lengths this link never
+sends. The host starts its frames with 0xA5, the device with 0x5A.
+
+The host sends one frame and waits for its reply (ACK, ERROR or INFO), which echoes the
+frame's SEQ; RESULT frames may arrive at any time and carry a running count (mod 256) of the
+RESULT frames since the last INFO, RESET or array reset, so a lost one is noticed. The device
+remembers the SEQ and reply of the last frame it executed: a frame with that SEQ again (the
+host retrying after a lost reply) is answered with the same reply and not executed twice.
+INFO is always executed and forgets the remembered SEQ (a new session starts with it).
 
 Host commands and their payloads (items are little-endian bit fields of the accelerator's
 stream layouts, each padded to whole bytes):
 
-- ``INFO``: empty; the device replies ``INFO`` (:class:`BuildInfo`).
+- ``INFO``: empty; the device replies ``INFO`` (:class:`BuildInfo`: protocol version, build
+  parameters and limits).
 - ``CONFIG``: exactly one config item; every field is range-checked before it is applied.
 - ``WEIGHTS``: one or more weight rows. ``ACTIVATIONS``: one or more activation vectors.
 - ``RESET``: empty; resets the array (config, weights and results in flight are lost).
 
-Errors (``ERROR`` payload: code, command): a frame with a bad CRC, an unknown command, a bad
-length, a gap of more than the timeout inside it, or an out-of-range config field is dropped
-whole and changes nothing. A transfer the array does not take within the stall limit (the
-host broke the streams' order) resets the array and replies ``STALLED``.
+Errors (``ERROR`` payload: code, command). A frame with a bad CRC, a LEN above the build's
+``max_payload`` (refused as soon as LEN has arrived, before any CRC could vouch for it), a gap
+of more than the timeout inside it, an unknown command, a length that is not a whole number
+of items, or an out-of-range config field is dropped whole and changes nothing (CHECKSUM,
+TOO_LONG, TRUNCATED, COMMAND, LENGTH, RANGE; the first three may be line damage and
+are safe to retry). An activation that breaks a bound the array relies on
+(a pass longer than ``depth`` vectors, more K-tiles in one accumulation than ``max_K`` allows,
+a pass continuing no accumulation, flags that change within a pass) is not passed on: BOUND,
+and the array is reset. A transfer the array cannot take because it waits for something the
+host never sent (activations before their weights, a second weight tile with no activations
+between) resets the array and answers STALLED; waiting for results to drain into a slow line
+is not a stall, however long it takes.
 """
 
 import enum
@@ -26,12 +46,24 @@ from dataclasses import dataclass
 from golden.arith import ScalingLimits
 from golden.family import family_from_protocol, parse_family
 
-__all__ = ["HOST_SYNC", "DEVICE_SYNC", "Command", "Reply", "Error", "crc8", "encode_frame",
-           "FrameDecoder", "BuildInfo", "item_bytes", "ProtocolError"]
+__all__ = ["HOST_SYNC", "DEVICE_SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_BYTES", "CRC_BYTES",
+           "Command", "Reply", "Error", "crc16", "encode_frame", "FrameDecoder", "BuildInfo",
+           "item_bytes", "ProtocolError", "RETRYABLE", "Frame", "INFO_BYTES"]
 
 HOST_SYNC = 0xA5
 DEVICE_SYNC = 0x5A
-VERSION = 1
+VERSION = 2
+#: SYNC, KIND, SEQ and the two LEN bytes.
+HEADER_BYTES = 5
+CRC_BYTES = 2
+CRC_POLYNOMIAL = 0x1021
+CRC_INIT = 0xFFFF
+#: Bits of the longest codeword for which the CRC's Hamming distance is 4 (the period of its
+#: primitive factor).
+CRC_HD4_BITS = (1 << 15) - 1
+#: The longest payload whose frame the CRC protects with Hamming distance 4: KIND, SEQ, LEN,
+#: the payload and the CRC itself within :data:`CRC_HD4_BITS`.
+MAX_PAYLOAD = (CRC_HD4_BITS - 8 * CRC_BYTES) // 8 - (HEADER_BYTES - 1)
 
 
 class Command(enum.IntEnum):
@@ -56,30 +88,51 @@ class Error(enum.IntEnum):
     TRUNCATED = 4
     RANGE = 5
     STALLED = 6
+    BOUND = 7
+    TOO_LONG = 8
+
+
+#: Errors for a frame that may have arrived damaged and was not executed: sending it again is
+#: safe (and, with the same SEQ, always is).
+RETRYABLE = frozenset({Error.CHECKSUM, Error.TRUNCATED, Error.TOO_LONG})
 
 
 class ProtocolError(Exception):
-    """A malformed frame from the device."""
+    """A malformed frame from the device, or one that breaks the protocol."""
 
 
-def crc8(data, crc=0):
+def crc16(data, crc=CRC_INIT):
+    """CRC-16/IBM-3740 of ``data`` (bytes), continuing from ``crc``."""
     for byte in data:
-        crc ^= byte
+        crc ^= byte << 8
         for _ in range(8):
-            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+            crc = ((crc << 1) ^ CRC_POLYNOMIAL) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
     return crc
 
 
-def encode_frame(sync, kind, payload=b""):
+def encode_frame(sync, kind, payload=b"", *, seq=0):
+    """One frame: ``sync`` (HOST_SYNC or DEVICE_SYNC), ``kind``, ``seq`` (0 to 255) and up to
+    :data:`MAX_PAYLOAD` payload bytes."""
     payload = bytes(payload)
-    if len(payload) > 0xFFFF:
-        raise ValueError(f"a frame holds at most 65535 payload bytes, not {len(payload)}")
-    body = bytes([int(kind), len(payload) & 0xFF, len(payload) >> 8]) + payload
-    return bytes([sync]) + body + bytes([crc8(body)])
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"a frame holds at most {MAX_PAYLOAD} payload bytes, not {len(payload)}")
+    if not (isinstance(seq, int) and 0 <= seq <= 255):
+        raise ValueError(f"seq must be an integer from 0 to 255, not {seq!r}")
+    body = bytes([int(kind), seq, len(payload) & 0xFF, len(payload) >> 8]) + payload
+    return bytes([sync]) + body + crc16(body).to_bytes(2, "little")
 
 
 def item_bytes(bits):
     return (bits + 7) // 8
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame that passed its CRC."""
+
+    kind: int
+    seq: int
+    payload: bytes
 
 
 class FrameDecoder:
@@ -90,14 +143,14 @@ class FrameDecoder:
     byte, so frames that follow garbage are found. ``rejected`` counts the dropped SYNCs.
     """
 
-    def __init__(self, sync, *, max_length=0xFFFF):
+    def __init__(self, sync, *, max_length=MAX_PAYLOAD):
         self.sync = sync
         self.max_length = max_length
         self.buffer = bytearray()
         self.rejected = 0
 
     def feed(self, data):
-        """Append ``data``; return the complete valid frames as ``(kind, payload)``."""
+        """Append ``data``; return the complete valid frames (:class:`Frame`), in order."""
         self.buffer += data
         frames = []
         while True:
@@ -106,29 +159,34 @@ class FrameDecoder:
                 self.buffer.clear()
                 return frames
             del self.buffer[:start]
-            if len(self.buffer) < 4:
+            if len(self.buffer) < HEADER_BYTES:
                 return frames
-            length = self.buffer[2] | self.buffer[3] << 8
+            length = self.buffer[3] | self.buffer[4] << 8
             if length > self.max_length:
                 self._reject()
                 continue
-            if len(self.buffer) < 5 + length:
+            end = HEADER_BYTES + length
+            if len(self.buffer) < end + CRC_BYTES:
                 return frames
-            body, crc = bytes(self.buffer[1:4 + length]), self.buffer[4 + length]
-            if crc8(body) != crc:
+            body = bytes(self.buffer[1:end])
+            if crc16(body) != int.from_bytes(self.buffer[end:end + CRC_BYTES], "little"):
                 self._reject()
                 continue
-            del self.buffer[:5 + length]
-            frames.append((body[0], body[3:]))
+            del self.buffer[:end + CRC_BYTES]
+            frames.append(Frame(body[0], body[1], body[4:]))
 
     def _reject(self):
         del self.buffer[:1]
         self.rejected += 1
 
 
+_SCALINGS = ("per_column", "shared")
+
+
 @dataclass(frozen=True)
 class BuildInfo:
-    """What a device was built for, as its ``INFO`` reply says (18 bytes)."""
+    """What a device was built for, as its ``INFO`` reply says (:data:`INFO_BYTES` bytes,
+    the first the protocol version)."""
 
     family: str  # spec, e.g. "tfx:8,3"
     form: str
@@ -140,6 +198,9 @@ class BuildInfo:
     m_bits: int
     shift_max: int
     max_payload: int
+    scaling: str = "per_column"
+    clocks_per_bit: int = 104
+    timeout_bits: int = 200
 
     @property
     def limits(self):
@@ -147,24 +208,47 @@ class BuildInfo:
         return ScalingLimits(bias_bits=self.bias_bits, m_bits=self.m_bits,
                              shift_max=self.shift_max)
 
+    @property
+    def max_k_tiles(self):
+        """K-tiles one accumulation may have (the device refuses more: BOUND)."""
+        return -(-self.max_K // self.rows)
+
     def to_payload(self):
         family = parse_family(self.family)
-        return bytes([VERSION, family.protocol_code, family.n, *family.protocol_args,
-                      int(self.form == "ses"), self.rows, self.cols,
-                      self.depth & 0xFF, self.depth >> 8, self.max_K & 0xFF,
-                      (self.max_K >> 8) & 0xFF, self.max_K >> 16, self.bias_bits, self.m_bits,
-                      self.shift_max, self.max_payload & 0xFF, self.max_payload >> 8])
+        fields = [(VERSION, 1), (family.protocol_code, 1), (family.n, 1),
+                  (bytes(family.protocol_args), None), (int(self.form == "ses"), 1),
+                  (_SCALINGS.index(self.scaling), 1), (self.rows, 1), (self.cols, 1),
+                  (self.depth, 2), (self.max_K, 3), (self.bias_bits, 1), (self.m_bits, 1),
+                  (self.shift_max, 1), (self.max_payload, 2), (self.clocks_per_bit, 3),
+                  (self.timeout_bits, 3)]
+        return b"".join(value if size is None else value.to_bytes(size, "little")
+                        for value, size in fields)
 
     @classmethod
     def from_payload(cls, payload):
-        if len(payload) != 18 or payload[0] != VERSION:
-            raise ProtocolError(f"not an INFO payload of protocol version {VERSION}: "
-                                f"{bytes(payload).hex()}")
+        payload = bytes(payload)
+        if len(payload) < 1 or payload[0] != VERSION:
+            found = f"version {payload[0]}" if payload else "an empty payload"
+            raise ProtocolError(f"the device speaks protocol {found}, this client version "
+                                f"{VERSION} (rebuild the bitstream or update the client): "
+                                f"{payload.hex()}")
+        if len(payload) != INFO_BYTES:
+            raise ProtocolError(f"not an INFO payload of protocol version {VERSION} "
+                                f"({INFO_BYTES} bytes): {payload.hex()}")
         try:
             family = family_from_protocol(payload[1], payload[2], payload[3:5])
         except ValueError as error:
-            raise ProtocolError(f"{error}: {bytes(payload).hex()}") from None
-        return cls(family.spec, "ses" if payload[5] else "int", payload[6], payload[7],
-                   payload[8] | payload[9] << 8, payload[10] | payload[11] << 8 |
-                   payload[12] << 16, payload[13], payload[14], payload[15],
-                   payload[16] | payload[17] << 8)
+            raise ProtocolError(f"{error}: {payload.hex()}") from None
+        if payload[5] > 1 or payload[6] >= len(_SCALINGS):
+            raise ProtocolError(f"not an INFO payload (form {payload[5]}, scaling "
+                                f"{payload[6]}): {payload.hex()}")
+
+        def number(start, size):
+            return int.from_bytes(payload[start:start + size], "little")
+
+        return cls(family.spec, "ses" if payload[5] else "int", payload[7], payload[8],
+                   number(9, 2), number(11, 3), payload[14], payload[15], payload[16],
+                   number(17, 2), _SCALINGS[payload[6]], number(19, 3), number(22, 3))
+
+
+INFO_BYTES = 25

@@ -10,8 +10,9 @@ import sys
 
 import numpy as np
 
+from golden._checks import check_int
 from golden.family import parse_family
-from hdl.client import DeviceError, HostClient, SerialTransport
+from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
 from hdl.protocol import ProtocolError
 
 __all__ = ["main"]
@@ -40,12 +41,22 @@ def main(argv=None):
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
     parser.add_argument("--baud", type=int, default=115200)
-    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--timeout", type=float, default=2.0,
+                        help="seconds to wait for each reply (default 2)")
+    parser.add_argument("--retries", type=int, default=3,
+                        help="times a frame, or a layer, is tried again after a loss on the "
+                             "line (default 3)")
     parser.add_argument("command", choices=("info", "reset", "demo"))
     parser.add_argument("--images", type=int, default=16)
     args = parser.parse_args(argv)
     try:
-        client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout)
+        if args.command == "demo":
+            from golden.datasets import load_digits
+            check_int("--images", args.images, 1, len(load_digits("test")[0]))
+        check_int("--baud", args.baud, 300, 12_000_000)
+        HostClient(None, timeout=args.timeout, retries=args.retries)  # checks both
+        client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout,
+                            retries=args.retries)
         if args.command == "info":
             print(asyncio.run(client.info()))
         elif args.command == "reset":
@@ -54,7 +65,8 @@ def main(argv=None):
             wrong, total = asyncio.run(_demo(client, args.images))
             print(f"{total - wrong} of {total} output codes equal the golden model's")
             return int(wrong != 0)
-    except (TimeoutError, DeviceError, ProtocolError, ConnectionError, ValueError) as error:
+    except (TimeoutError, DeviceError, ProtocolError, LinkError, ConnectionError, ValueError,
+            TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

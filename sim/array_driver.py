@@ -5,8 +5,9 @@ drives the sources, then waits for the read-only phase, where ``valid & ready`` 
 transfers the next rising edge makes. Sources may idle at random between transfers (input
 gaps; once a source shows an item it holds it, valid and payload, until it is taken: the
 stream rules) and the sink may refuse at random (output stalls); neither may change any
-result, only the cycle count. A :class:`StreamMonitor` on the results stream fails the run
-when the design breaks the stream rules.
+result, only the cycle count. A :class:`sim.streams.StreamMonitor` on each of the four streams
+fails the run when the design (results) or the driver itself (the inputs) breaks the stream
+rules.
 """
 
 import dataclasses
@@ -20,8 +21,9 @@ from golden.family import parse_family
 from hdl.accelerator import stream_layouts
 from hdl.tiling import packed_groups, plan_layer, unpack_result
 from .common import ClockedBench
+from .streams import StreamMonitor
 
-__all__ = ["ArrayDriver", "RunStats", "StreamMonitor", "accelerator_params"]
+__all__ = ["ArrayDriver", "RunStats", "accelerator_params"]
 
 
 def accelerator_params(array):
@@ -29,27 +31,6 @@ def accelerator_params(array):
     return {"family": array.family.spec, "rows": array.rows, "cols": array.cols,
             "max_K": array.max_K, "depth": array.depth,
             "limits": dataclasses.asdict(array.limits)}
-
-
-class StreamMonitor:
-    """Checks one stream's rules, cycle by cycle: once ``valid`` is high it stays high, with
-    the same payload, until the cycle in which ``ready`` is high too (the transfer)."""
-
-    def __init__(self, name):
-        self.name = name
-        self.held = None  # the payload offered and not taken in the previous cycle
-        self.transfers = 0
-
-    def sample(self, valid, ready, payload, cycle):
-        if self.held is not None:
-            if not valid:
-                raise AssertionError(f"{self.name}: valid dropped at cycle {cycle} before the "
-                                     f"transfer of payload 0x{self.held:x}")
-            if payload != self.held:
-                raise AssertionError(f"{self.name}: payload changed at cycle {cycle} before "
-                                     f"ready (0x{self.held:x} to 0x{payload:x})")
-        self.held = payload if valid and not ready else None
-        self.transfers += bool(valid and ready)
 
 
 @dataclass
@@ -117,7 +98,8 @@ class ArrayDriver:
         results, configs_taken = [], 0
         ci = wi = 0
         c_shown = w_shown = False  # an item is offered and not yet taken: hold it
-        monitor = StreamMonitor("results")
+        monitors = {name: StreamMonitor(name) for name in
+                    ("config", "weights", "activations", "results")}
         first_cycle = last_cycle = None
         for cycle in range(timeout):
             if len(results) == expected and ci == len(control) and wi == len(weights):
@@ -152,9 +134,11 @@ class ArrayDriver:
                 wi += 1
                 fired = True
                 w_shown = False
-            valid = int(dut.results__valid.value)
-            monitor.sample(valid, sink_ready, int(dut.results__payload.value) if valid else None,
-                           cycle)
+            for name in ("config", "weights", "activations", "results"):
+                valid = int(getattr(dut, f"{name}__valid").value)
+                ready = int(getattr(dut, f"{name}__ready").value)
+                payload = int(getattr(dut, f"{name}__payload").value) if valid else None
+                monitors[name].sample(valid, ready, payload, cycle)
             if fired and first_cycle is None:
                 first_cycle = cycle
             if sink_ready and int(dut.results__valid.value):

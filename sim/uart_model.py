@@ -1,6 +1,9 @@
-"""A UART at the other end of the device's serial lines, in cocotb, as a host transport."""
+"""A UART at the other end of the device's serial lines, in cocotb, as a host transport; it can
+damage what it carries (bit flips either way, framing errors, breaks) for the fuzz benches."""
 
-from cocotb.triggers import FallingEdge, RisingEdge, Timer
+import random
+
+from cocotb.triggers import FallingEdge, Timer
 from cocotb.utils import get_sim_time
 
 __all__ = ["UARTModel"]
@@ -10,26 +13,58 @@ class UARTModel:
     """Drives ``rx`` and decodes ``tx`` of a design at ``clocks_per_bit`` clocks per bit, 8N1.
 
     ``write``, ``read`` and ``clock`` are the transport of :class:`hdl.client.HostClient`;
-    its time is simulated time, in seconds.
+    its time is simulated time, in seconds. ``flip_to_device`` and ``flip_from_device``: the
+    chance that a byte on that line has one bit flipped (a noisy line); ``received_frames``
+    logs every byte the device sent, undamaged, for monitors.
     """
 
-    def __init__(self, dut, clocks_per_bit, period_ns=10):
+    def __init__(self, dut, clocks_per_bit, period_ns=10, *, seed=0):
         self.dut = dut
         self.cpb = clocks_per_bit
         self.period_ns = period_ns
         self.received = bytearray()
+        self.sent_by_device = bytearray()
         self.framing_errors = 0
+        self.flip_to_device = 0.0
+        self.flip_from_device = 0.0
+        self.flipped = 0
+        self.rng = random.Random(seed)
         dut.rx.value = 1
 
     async def _bits(self, count):
         for _ in range(count * self.cpb):
             await FallingEdge(self.dut.clk)
 
+    def _damage(self, byte, rate):
+        if rate and self.rng.random() < rate:
+            self.flipped += 1
+            return byte ^ (1 << self.rng.randrange(8))
+        return byte
+
+    async def _line(self, bits):
+        for bit in bits:
+            self.dut.rx.value = bit
+            await self._bits(1)
+
     async def write(self, data):
         for byte in bytes(data):
-            for bit in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
-                self.dut.rx.value = bit
-                await self._bits(1)
+            byte = self._damage(byte, self.flip_to_device)
+            await self._line([0] + [(byte >> i) & 1 for i in range(8)] + [1])
+
+    async def framing_error(self, byte):
+        """One byte whose stop bit is low (then a bit of idle line)."""
+        await self._line([0] + [(byte >> i) & 1 for i in range(8)] + [0, 1])
+
+    async def line_break(self, bits):
+        """The line held low for ``bits`` bit times."""
+        self.dut.rx.value = 0
+        await self._bits(bits)
+        self.dut.rx.value = 1
+        await self._bits(2)
+
+    async def idle(self, bits):
+        self.dut.rx.value = 1
+        await self._bits(bits)
 
     async def receive_forever(self):
         """Monitor of ``tx`` (start it with ``cocotb.start_soon``)."""
@@ -46,7 +81,8 @@ class UARTModel:
                 byte |= int(dut.tx.value) << i
             await self._bits(1)
             if int(dut.tx.value):
-                self.received.append(byte)
+                self.sent_by_device.append(byte)
+                self.received.append(self._damage(byte, self.flip_from_device))
             else:
                 self.framing_errors += 1
 

@@ -20,6 +20,7 @@ from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, Command, Error, Fra
                           encode_frame, item_bytes)
 from hdl.serialiser import ColumnSerialiser
 from hdl.tiling import pack_payload
+from hypothesis import given, settings, strategies as st
 
 pytestmark = pytest.mark.sim
 
@@ -35,8 +36,8 @@ def simulate(dut, bench):
 
 def receive(frames, *, max_payload=32, timeout=12, sizes=(3, 5), gap=2, busy_until=0):
     """Feed the bytes of ``frames`` (each a bytes object, or an int: that many idle cycles)
-    and return what the receiver did: [("execute", kind, length, divisible, payload) or
-    ("error", code, command)]."""
+    and return what the receiver did: [("execute", kind, seq, length, divisible, payload) or
+    ("error", code, command, seq)]."""
     dut = FrameReceiver(max_payload=max_payload, timeout=timeout, item_sizes=sizes)
     events = []
 
@@ -50,11 +51,13 @@ def receive(frames, *, max_payload=32, timeout=12, sizes=(3, 5), gap=2, busy_unt
                 memory[ctx.get(dut.write_addr)] = ctx.get(dut.write_data)
             if ctx.get(dut.execute):
                 length = ctx.get(dut.length)
-                events.append(("execute", ctx.get(dut.kind), length, ctx.get(dut.divisible),
+                events.append(("execute", ctx.get(dut.kind), ctx.get(dut.seq), length,
+                               ctx.get(dut.divisible),
                                bytes(memory.get(i, 0) for i in range(min(length, max_payload)))))
             if ctx.get(dut.reply.valid):
                 assert ctx.get(dut.reply.kind) == Reply.ERROR
-                events.append(("error", ctx.get(dut.reply.code), ctx.get(dut.reply.command)))
+                events.append(("error", ctx.get(dut.reply.code), ctx.get(dut.reply.command),
+                               ctx.get(dut.reply.seq)))
             await ctx.tick()
             cycle += 1
 
@@ -79,32 +82,51 @@ def receive(frames, *, max_payload=32, timeout=12, sizes=(3, 5), gap=2, busy_unt
 
 def test_receiver_accepts_a_good_frame_and_counts_divisibility():
     payload = bytes(range(15))
-    events = receive([encode_frame(HOST_SYNC, 0x33, payload), encode_frame(HOST_SYNC, 0x01)])
-    assert events == [("execute", 0x33, 15, 0b11, payload), ("execute", 0x01, 0, 0b11, b"")]
+    events = receive([encode_frame(HOST_SYNC, 0x33, payload, seq=9),
+                      encode_frame(HOST_SYNC, 0x01, seq=200)])
+    assert events == [("execute", 0x33, 9, 15, 0b11, payload),
+                      ("execute", 0x01, 200, 0, 0b11, b"")]
     events = receive([encode_frame(HOST_SYNC, 0x04, bytes(6))])
-    assert events[0][3] == 0b01  # 6 is a multiple of 3, not of 5
+    assert events[0][4] == 0b01  # 6 is a multiple of 3, not of 5
+
+
+@pytest.mark.parametrize("byte", [1, 2, 3, 5, 7, 8, 9])
+def test_receiver_refuses_a_crc_error_in_any_byte(byte):
+    """A bit flipped in KIND, SEQ, LEN, the payload or either CRC byte."""
+    frame = bytearray(encode_frame(HOST_SYNC, 0x03, b"\x01\x02\x03", seq=7))
+    frame[byte] ^= 0x01
+    events = receive([bytes(frame)])
+    assert len(events) == 1 and events[0][0] == "error" and events[0][1] == Error.CHECKSUM
 
 
 def test_receiver_drops_bad_frames_with_the_right_error():
-    bad_crc = bytearray(encode_frame(HOST_SYNC, 0x03, b"\x01\x02\x03"))
+    bad_crc = bytearray(encode_frame(HOST_SYNC, 0x03, b"\x01\x02\x03", seq=4))
     bad_crc[-1] ^= 0x10
-    too_long = encode_frame(HOST_SYNC, 0x04, bytes(range(40)))
-    truncated = encode_frame(HOST_SYNC, 0x02, b"\x01\x02\x03")[:-2]
+    too_long = encode_frame(HOST_SYNC, 0x04, bytes(range(40)), seq=5)
+    truncated = encode_frame(HOST_SYNC, 0x02, b"\x01\x02\x03", seq=6)[:-2]
     events = receive([bytes(bad_crc), too_long, truncated, 30, encode_frame(HOST_SYNC, 7)])
-    assert events == [("error", Error.CHECKSUM, 0x03), ("error", Error.LENGTH, 0x04),
-                      ("error", Error.TRUNCATED, 0x02), ("execute", 7, 0, 0b11, b"")]
+    assert events == [("error", Error.CHECKSUM, 0x03, 4), ("error", Error.TOO_LONG, 0x04, 5),
+                      ("error", Error.TRUNCATED, 0x02, 6), ("execute", 7, 0, 0, 0b11, b"")]
+
+
+def test_receiver_refuses_a_long_length_at_once_and_finds_the_next_frame():
+    # A noise SYNC with LEN 0x0FFF: refused when LEN is in, so the frame after it is received.
+    frame = encode_frame(HOST_SYNC, 0x05, seq=3)
+    events = receive([bytes([HOST_SYNC, 0x02, 0x09, 0xFF, 0x0F]), 3, frame])
+    assert events == [("error", Error.TOO_LONG, 0x02, 0x09), ("execute", 0x05, 3, 0, 0b11, b"")]
 
 
 def test_receiver_ignores_frames_while_busy_and_noise_before_sync():
     frame = encode_frame(HOST_SYNC, 0x05)
-    events = receive([frame, b"\x00\x11\x22" + frame], busy_until=10)
-    assert events == [("execute", 0x05, 0, 0b11, b"")]
+    events = receive([frame, b"\x00\x11\x22" + frame], busy_until=12)
+    assert events == [("execute", 0x05, 0, 0, 0b11, b"")]
 
 
 # FrameExecutor -------------------------------------------------------------------------------
 
 FAMILY, ROWS, COLS = TFXFamily(6, 2), 2, 2
 LIMITS = ScalingLimits(bias_bits=12, m_bits=4, shift_max=7)
+DEPTH, MAX_TILES = 3, 3
 LAYOUTS = stream_layouts(FAMILY, ROWS, COLS, LIMITS)
 SIZES = {name: item_bytes(LAYOUTS[name].size) for name in ("config", "weights", "activations")}
 ITEM_SIZES = tuple(sorted(set(SIZES.values())))
@@ -116,70 +138,111 @@ def good_config(**change):
     return pack_payload(LAYOUTS["config"], fields).to_bytes(SIZES["config"], "little")
 
 
-def execute(kind, payload, *, ready=1.0, stall_cycles=64, seed=0):
-    """Run one frame through the executor: its reply (kind, command, code), the array resets
-    and ``{stream: [payload ints]}``; it must be idle again once its reply is taken."""
-    dut = FrameExecutor(layouts=LAYOUTS, family=FAMILY, limits=LIMITS, max_payload=64,
-                        item_sizes=ITEM_SIZES, stall_cycles=stall_cycles)
+def run_frames(frames, *, ready=1.0, stall_cycles=64, results_waiting=0.0, seed=0):
+    """Run ``frames`` (kind, payload, seq) through one executor, each after the previous one's
+    reply: per frame its reply (kind, command, code, seq), the array resets, the result-count
+    restarts and ``{stream: [payload ints]}``; it must be idle again once its reply is
+    taken. ``results_waiting``: how often a result waits at the array's output."""
+    dut = FrameExecutor(layouts=LAYOUTS, family=FAMILY, limits=LIMITS, depth=DEPTH,
+                        max_k_tiles=MAX_TILES, max_payload=64, item_sizes=ITEM_SIZES,
+                        stall_cycles=stall_cycles)
     rng = random.Random(seed)
-    out = {"reply": None, "resets": 0, "items": {name: [] for name in SIZES}, "idle": False}
+    outs = []
 
     async def bench(ctx):
-        length = len(payload)
-        ctx.set(dut.kind, kind)
-        ctx.set(dut.length, length)
-        ctx.set(dut.divisible, sum(1 << i for i, s in enumerate(ITEM_SIZES) if length % s == 0))
-        ctx.set(dut.execute, 1)
-        pending = False  # the host link's reply register; the framer takes it at once
-        for _ in range(2000):
-            ctx.set(dut.reply_pending, pending)
-            ctx.set(dut.reply_taken, pending)
-            address = ctx.get(dut.read_addr)
-            for name in SIZES:
-                port = getattr(dut, name)
-                ctx.set(port.ready, int(rng.random() < ready))
-                if ctx.get(port.valid) and ctx.get(port.ready):
-                    out["items"][name].append(ctx.get(port.payload.as_value()))
-            out["resets"] += ctx.get(dut.array_reset)
-            pending = bool(ctx.get(dut.reply.valid))
-            if pending:
-                assert out["reply"] is None, "two replies"
-                out["reply"] = (ctx.get(dut.reply.kind), ctx.get(dut.reply.command),
-                                ctx.get(dut.reply.code))
-            await ctx.tick()
-            ctx.set(dut.execute, 0)
-            ctx.set(dut.read_data, payload[address] if address < len(payload) else 0)
-            if out["reply"] is not None and not pending and not ctx.get(dut.busy):
-                out["idle"] = True
-                break
+        for kind, payload, seq in frames:
+            out = {"reply": None, "resets": 0, "restarts": 0, "idle": False,
+                   "items": {name: [] for name in SIZES}}
+            outs.append(out)
+            length = len(payload)
+            ctx.set(dut.kind, kind)
+            ctx.set(dut.seq, seq)
+            ctx.set(dut.length, length)
+            ctx.set(dut.divisible,
+                    sum(1 << i for i, s in enumerate(ITEM_SIZES) if length % s == 0))
+            ctx.set(dut.execute, 1)
+            pending = False  # the host link's reply register; the framer takes it at once
+            for _ in range(3000):
+                ctx.set(dut.reply_pending, pending)
+                ctx.set(dut.reply_taken, pending)
+                ctx.set(dut.results_waiting, int(rng.random() < results_waiting))
+                address = ctx.get(dut.read_addr)
+                for name in SIZES:
+                    port = getattr(dut, name)
+                    ctx.set(port.ready, int(rng.random() < ready))
+                    if ctx.get(port.valid) and ctx.get(port.ready):
+                        out["items"][name].append(ctx.get(port.payload.as_value()))
+                out["resets"] += ctx.get(dut.array_reset)
+                out["restarts"] += ctx.get(dut.results_restart)
+                pending = bool(ctx.get(dut.reply.valid))
+                if pending:
+                    assert out["reply"] is None, "two replies"
+                    out["reply"] = (ctx.get(dut.reply.kind), ctx.get(dut.reply.command),
+                                    ctx.get(dut.reply.code), ctx.get(dut.reply.seq))
+                await ctx.tick()
+                ctx.set(dut.execute, 0)
+                ctx.set(dut.read_data, payload[address] if address < len(payload) else 0)
+                if out["reply"] is not None and not pending and not ctx.get(dut.busy):
+                    out["idle"] = True
+                    break
+            assert out["idle"], "the executor stayed busy after its reply"
 
     simulate(dut, bench)
-    assert out["idle"], "the executor stayed busy after its reply"
-    return out
+    return outs
+
+
+def execute(kind, payload, *, seq=1, **options):
+    """One frame through a fresh executor (see :func:`run_frames`)."""
+    return run_frames([(kind, payload, seq)], **options)[0]
 
 
 def _ints(payload, size):
     return [int.from_bytes(payload[i:i + size], "little") for i in range(0, len(payload), size)]
 
 
+def vectors(*flags, codes=0):
+    """Activation items of the given (first, acc_first, acc_last) flags, as one payload."""
+    return b"".join(pack_payload(LAYOUTS["activations"], {
+        "codes": [codes] * ROWS, "first": f, "acc_first": a, "acc_last": z}).to_bytes(
+            SIZES["activations"], "little") for f, a, z in flags)
+
+
 def test_executor_streams_every_item_in_order():
     rows = bytes(range(SIZES["weights"] * 3))
     out = execute(Command.WEIGHTS, rows, ready=0.6)
-    assert out["reply"] == (Reply.ACK, Command.WEIGHTS, 0)
+    assert out["reply"] == (Reply.ACK, Command.WEIGHTS, 0, 1)
     assert out["items"]["weights"] == _ints(rows, SIZES["weights"])
-    vectors = bytes(range(7, 7 + SIZES["activations"] * 4))
-    out = execute(Command.ACTIVATIONS, vectors, ready=0.3, seed=2)
-    assert out["items"]["activations"] == _ints(vectors, SIZES["activations"])
+    payload = vectors((1, 1, 0), (0, 1, 0), (0, 1, 0), codes=5)
+    out = execute(Command.ACTIVATIONS, payload, ready=0.3, seed=2)
+    assert out["items"]["activations"] == _ints(payload, SIZES["activations"])
     config = good_config()
-    out = execute(Command.CONFIG, config)
-    assert out["reply"] == (Reply.ACK, Command.CONFIG, 0)
+    out = execute(Command.CONFIG, config, seq=77)
+    assert out["reply"] == (Reply.ACK, Command.CONFIG, 0, 77)
     assert out["items"]["config"] == _ints(config, SIZES["config"])
 
 
 def test_executor_answers_info_and_reset_at_once():
-    assert execute(Command.INFO, b"")["reply"] == (Reply.INFO, Command.INFO, 0)
+    out = execute(Command.INFO, b"", seq=3)
+    assert out["reply"] == (Reply.INFO, Command.INFO, 0, 3) and out["restarts"] == 1
     out = execute(Command.RESET, b"")
-    assert out["reply"] == (Reply.ACK, Command.RESET, 0) and out["resets"] == 1
+    assert out["reply"] == (Reply.ACK, Command.RESET, 0, 1) and out["resets"] == 1
+
+
+def test_executor_answers_a_retry_without_executing_it_again():
+    rows = bytes(range(SIZES["weights"] * 2))
+    outs = run_frames([(Command.WEIGHTS, rows, 5), (Command.WEIGHTS, rows, 5),
+                       (Command.CONFIG, good_config(M=[0, 1]), 6),
+                       (Command.CONFIG, good_config(M=[0, 1]), 6),
+                       (Command.INFO, b"", 6), (Command.WEIGHTS, rows, 6),
+                       (Command.INFO, b"", 6), (Command.INFO, b"", 6)])
+    assert [o["reply"] for o in outs] == [
+        (Reply.ACK, Command.WEIGHTS, 0, 5), (Reply.ACK, Command.WEIGHTS, 0, 5),
+        (Reply.ERROR, Command.CONFIG, Error.RANGE, 6),
+        (Reply.ERROR, Command.CONFIG, Error.RANGE, 6),
+        (Reply.INFO, Command.INFO, 0, 6),  # INFO always executes and forgets the last SEQ
+        (Reply.ACK, Command.WEIGHTS, 0, 6),
+        (Reply.INFO, Command.INFO, 0, 6), (Reply.INFO, Command.INFO, 0, 6)]
+    assert [len(o["items"]["weights"]) for o in outs] == [2, 0, 0, 0, 0, 2, 0, 0]
 
 
 @pytest.mark.parametrize("kind,payload,code", [
@@ -195,14 +258,86 @@ def test_executor_answers_info_and_reset_at_once():
 ], ids=str)
 def test_executor_refuses_what_breaks_the_rules(kind, payload, code):
     out = execute(kind, payload)
-    assert out["reply"] == (Reply.ERROR, kind, code)
+    assert out["reply"] == (Reply.ERROR, kind, code, 1)
     assert not any(out["items"].values()) and out["resets"] == 0
+
+
+def _bound_model(flags):
+    """The executor's activation bounds (its Notes), in Python: how many of the vectors with
+    ``flags`` pass before one breaks them (all of them if none does)."""
+    open_pass, length, first_length, tiles, pass_flags = False, 0, 0, 0, None
+    for taken, (first, acc_first, acc_last) in enumerate(flags):
+        if first:
+            if not (acc_first or (open_pass and not pass_flags[1] and tiles < MAX_TILES)):
+                return taken
+            open_pass, length, pass_flags = True, 1, (acc_first, acc_last)
+            tiles = 1 if acc_first else tiles + 1
+            first_length = 1 if acc_first else first_length
+        else:
+            if not open_pass or (acc_first, acc_last) != pass_flags:
+                return taken
+            if length >= (DEPTH if pass_flags[0] else first_length):
+                return taken
+            length += 1
+            if pass_flags[0]:
+                first_length = length
+    return len(flags)
+
+
+BOUND_CASES = {
+    "one_tile": [(1, 1, 1), (0, 1, 1), (0, 1, 1)],
+    "three_tiles": [(1, 1, 0), (0, 1, 0), (1, 0, 0), (0, 0, 0), (1, 0, 1), (0, 0, 1)],
+    "continue_without_start": [(1, 0, 0)],
+    "vector_without_pass": [(0, 1, 0)],
+    "too_many_tiles": [(1, 1, 0)] + [(1, 0, 0)] * 3 + [(1, 0, 1)],
+    "pass_too_long": [(1, 1, 1)] + [(0, 1, 1)] * 4,
+    "continuing_pass_longer": [(1, 1, 0), (0, 1, 0), (1, 0, 1), (0, 0, 1), (0, 0, 1)],
+    "flags_change": [(1, 1, 0), (0, 1, 1)],
+    "continue_after_last": [(1, 1, 1), (1, 0, 1)],
+}
+
+
+@pytest.mark.parametrize("case", BOUND_CASES)
+def test_executor_checks_the_activation_bounds(case):
+    flags = BOUND_CASES[case]
+    out = execute(Command.ACTIVATIONS, vectors(*flags))
+    passed = _bound_model(flags)
+    assert len(out["items"]["activations"]) == passed
+    if passed == len(flags):
+        assert out["reply"][:3] == (Reply.ACK, Command.ACTIVATIONS, 0) and out["resets"] == 0
+    else:
+        assert out["reply"][:3] == (Reply.ERROR, Command.ACTIVATIONS, Error.BOUND)
+        assert out["resets"] == 1
+
+
+def test_executor_bounds_hold_across_frames_and_clear_on_reset():
+    first = vectors((1, 1, 0), (0, 1, 0))
+    outs = run_frames([(Command.ACTIVATIONS, first, 1),
+                       (Command.ACTIVATIONS, vectors((1, 0, 0), (0, 0, 0)), 2),
+                       (Command.RESET, b"", 3),
+                       (Command.ACTIVATIONS, vectors((1, 0, 1)), 4)])
+    assert [o["reply"][2] for o in outs] == [0, 0, 0, Error.BOUND]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1)),
+                min_size=1, max_size=10))
+def test_executor_bounds_equal_their_model_on_random_flags(flags):
+    out = execute(Command.ACTIVATIONS, vectors(*flags))
+    assert len(out["items"]["activations"]) == _bound_model(flags)
 
 
 def test_executor_resets_the_array_when_it_stalls():
     out = execute(Command.WEIGHTS, bytes(SIZES["weights"]), ready=0.0, stall_cycles=20)
-    assert out["reply"] == (Reply.ERROR, Command.WEIGHTS, Error.STALLED)
-    assert out["resets"] == 1 and out["items"]["weights"] == []
+    assert out["reply"] == (Reply.ERROR, Command.WEIGHTS, Error.STALLED, 1)
+    assert out["resets"] == 1 and out["restarts"] == 1 and out["items"]["weights"] == []
+
+
+def test_executor_waits_without_stalling_while_results_wait():
+    # Results waiting at the output every few cycles (a slow line): never a stall, however long.
+    out = execute(Command.WEIGHTS, bytes(SIZES["weights"] * 2), ready=0.002, stall_cycles=20,
+                  results_waiting=0.3, seed=4)
+    assert out["reply"] == (Reply.ACK, Command.WEIGHTS, 0, 1) and out["resets"] == 0
 
 
 # ReplyFramer ---------------------------------------------------------------------------------
@@ -212,8 +347,8 @@ def test_framer_sends_replies_first_then_results():
     dut = ReplyFramer(info=info.to_payload(), result_layout=LAYOUTS["results"])
     result_size = item_bytes(LAYOUTS["results"].size)
     results = [0b1011_0101_1110, 0x3FF]
-    replies = [(Reply.ERROR, Command.CONFIG, Error.RANGE), (Reply.ACK, Command.WEIGHTS, 0),
-               (Reply.INFO, Command.INFO, 0)]
+    replies = [(Reply.ERROR, Command.CONFIG, Error.RANGE, 9), (Reply.ACK, Command.WEIGHTS, 0, 10),
+               (Reply.INFO, Command.INFO, 0, 11)]
     sent = bytearray()
     rng = random.Random(1)
 
@@ -227,6 +362,7 @@ def test_framer_sends_replies_first_then_results():
                 ctx.set(dut.reply.kind, reply[0])
                 ctx.set(dut.reply.command, reply[1])
                 ctx.set(dut.reply.code, reply[2])
+                ctx.set(dut.reply.seq, reply[3])
             ctx.set(dut.results.valid, bool(queue))
             if queue:
                 ctx.set(dut.results.payload.as_value(), queue[0])
@@ -240,16 +376,14 @@ def test_framer_sends_replies_first_then_results():
             await ctx.tick()
 
     simulate(dut, bench)
-    frames = FrameDecoder(DEVICE_SYNC).feed(bytes(sent))
+    frames = [(f.kind, f.seq, f.payload) for f in FrameDecoder(DEVICE_SYNC).feed(bytes(sent))]
     # The first result goes before any reply waits; then every waiting reply goes before the
-    # next result.
-    assert [kind for kind, _ in frames] == [Reply.RESULT, Reply.ERROR, Reply.ACK, Reply.INFO,
-                                            Reply.RESULT]
-    assert (Reply.ERROR, bytes([Error.RANGE, Command.CONFIG])) in frames
-    assert (Reply.ACK, bytes([Command.WEIGHTS])) in frames
-    assert (Reply.INFO, info.to_payload()) in frames
-    assert [body for kind, body in frames if kind == Reply.RESULT] == \
-        [r.to_bytes(result_size, "little") for r in results]
+    # next result. Replies echo their SEQ, results count from 0.
+    assert frames == [
+        (Reply.RESULT, 0, results[0].to_bytes(result_size, "little")),
+        (Reply.ERROR, 9, bytes([Error.RANGE, Command.CONFIG])),
+        (Reply.ACK, 10, bytes([Command.WEIGHTS])), (Reply.INFO, 11, info.to_payload()),
+        (Reply.RESULT, 1, results[1].to_bytes(result_size, "little"))]
 
 
 # WeightLoader --------------------------------------------------------------------------------
@@ -327,11 +461,11 @@ def test_serialiser_hands_out_columns_and_gathers_codes(cols, latency):
 
 
 def test_component_arguments_are_checked():
-    with pytest.raises(ValueError, match="max_payload must be an integer from 16 to 4096"):
-        FrameReceiver(max_payload=8, timeout=10, item_sizes=(1,))
+    with pytest.raises(ValueError, match="max_payload must be an integer from 16 to 4089"):
+        FrameReceiver(max_payload=4096, timeout=10, item_sizes=(1,))
     with pytest.raises(ValueError, match="stall_cycles must be an integer from 16"):
-        FrameExecutor(layouts=LAYOUTS, family=FAMILY, limits=LIMITS, max_payload=64,
-                      item_sizes=ITEM_SIZES, stall_cycles=1)
+        FrameExecutor(layouts=LAYOUTS, family=FAMILY, limits=LIMITS, depth=4, max_k_tiles=2,
+                      max_payload=64, item_sizes=ITEM_SIZES, stall_cycles=1)
     with pytest.raises(TypeError, match="result_layout must be a data.Layout"):
         ReplyFramer(info=b"", result_layout=8)
     with pytest.raises(ValueError, match="rows must be an integer from 1 to 64"):

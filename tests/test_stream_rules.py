@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.array_driver import StreamMonitor
+from sim.streams import StreamMonitor
 
 
 def feed(monitor, trace):

@@ -18,7 +18,9 @@ _COMMANDS = {"config": Command.CONFIG, "weights": Command.WEIGHTS,
 
 class FrameExecutor(wiring.Component):
     """Executes the frame in the buffer: INFO and RESET at once; CONFIG, WEIGHTS and
-    ACTIVATIONS item by item into the accelerator's streams, a config range-checked first.
+    ACTIVATIONS item by item into the accelerator's streams, a config range-checked and an
+    activation bound-checked first. A frame with the SEQ of the last one executed (a retry
+    after a lost reply) gets the same reply again and is not executed twice.
 
     Parameters
     ----------
@@ -28,25 +30,38 @@ class FrameExecutor(wiring.Component):
         The accelerator's family (the config range check: its fields and scale range).
     limits : golden.arith.ScalingLimits
         The accelerator's register sizes (the config range check).
+    depth : int
+        The accelerator's accumulator entries: the longest pass, in activation vectors.
+    max_k_tiles : int
+        The most K-tiles (passes) one accumulation may have: ``ceil(max_K / rows)``.
     max_payload : int
         Frame buffer size in bytes.
     item_sizes : tuple of int
         The item sizes whose divisibility ``divisible`` reports, as the receiver has them.
     stall_cycles : int
-        A transfer the array has not taken after this many cycles resets the array (STALLED).
+        A transfer the array has not taken for this many cycles in a row while no result
+        waits at its output (it waits for something the host never sent) resets the array
+        (STALLED); 16 to 2**24.
 
     Members
     -------
-    execute : In(1), kind : In(8), length : In(16), divisible : In(len(item_sizes))
-        From the :class:`~hdl.hostlink.receiver.FrameReceiver`.
+    execute : In(1), kind : In(8), seq : In(8), length : In(16), divisible : In(...)
+        From the :class:`~hdl.hostlink.receiver.FrameReceiver` (``divisible`` has a bit per
+        item size).
     read_addr : Out(range(max_payload)), read_data : In(8)
         The frame buffer's read port (synchronous: data one cycle after the address).
     config, weights, activations : Out(stream.Signature(...))
         To the accelerator; one item is presented at a time, held until taken.
+    results_waiting : In(1)
+        A result vector waits at the array's output: the array is not stuck, the stall timer
+        starts again.
     array_reset : Out(1)
-        Pulse: reset the array (a RESET command, or a stall).
+        Pulse: reset the array (a RESET command, a broken bound, a stall).
+    results_restart : Out(1)
+        Pulse: the RESULT frames' count starts again (INFO, or the array reset).
     reply : Out(ReplySignature())
-        Pulse: the frame's reply (ACK, INFO, or ERROR with COMMAND, LENGTH, RANGE, STALLED).
+        Pulse: the frame's reply (ACK, INFO, or ERROR with COMMAND, LENGTH, RANGE, BOUND or
+        STALLED), echoing its SEQ.
     busy : Out(1)
         From ``execute`` until the reply has been taken by the framer.
     reply_pending, reply_taken : In(1)
@@ -54,23 +69,35 @@ class FrameExecutor(wiring.Component):
 
     Notes
     -----
-    Two cycles per payload byte (buffer read, shift into the item), then one per item
-    presented (more while the array holds ``ready`` low).
+    Two cycles per payload byte (buffer read, shift into the item), one to check the item,
+    then one per item presented (more while the array holds ``ready`` low).
+
+    The activation bounds, per vector with flags ``first``, ``acc_first``, ``acc_last``: a
+    ``first`` vector with ``acc_first`` starts an accumulation; one without continues the
+    accumulation that was started and not ended by an ``acc_last`` pass, which then has at
+    most ``max_k_tiles`` passes. Any other vector belongs to the open pass: the same two
+    ``acc_`` flags, at most ``depth`` vectors, and in a continuing pass no more than the
+    accumulation's first pass had. A vector that breaks them is not presented: BOUND, and the
+    array (and these bounds) are reset.
     """
 
-    def __init__(self, *, layouts, family, limits, max_payload, item_sizes, stall_cycles):
+    def __init__(self, *, layouts, family, limits, depth, max_k_tiles, max_payload, item_sizes,
+                 stall_cycles):
         self._layouts = layouts
         self._family = family
         self._limits = limits
+        self._depth = check_int("depth", depth, 1, 1 << 16)
+        self._max_tiles = check_int("max_k_tiles", max_k_tiles, 1, 1 << 20)
         self._stall = check_int("stall_cycles", stall_cycles, 16, 1 << 24)
         self._sizes = tuple(item_sizes)
         self.item_bytes = {name: item_bytes(layouts[name].size) for name in STREAMS}
         super().__init__({
-            "execute": In(1), "kind": In(8), "length": In(16),
+            "execute": In(1), "kind": In(8), "seq": In(8), "length": In(16),
             "divisible": In(len(self._sizes)),
             "read_addr": Out(range(max_payload)), "read_data": In(8),
             **{name: Out(stream.Signature(layouts[name])) for name in STREAMS},
-            "array_reset": Out(1), "reply": Out(ReplySignature()), "busy": Out(1),
+            "results_waiting": In(1), "array_reset": Out(1), "results_restart": Out(1),
+            "reply": Out(ReplySignature()), "busy": Out(1),
             "reply_pending": In(1), "reply_taken": In(1),
         })
 
@@ -85,6 +112,9 @@ class FrameExecutor(wiring.Component):
         stall = Signal(range(self._stall + 1))
         config_shape = self._layouts["config"]
         in_range = self._config_in_range(config_shape(items["config"][:config_shape.size]))
+        vector_shape = self._layouts["activations"]
+        vector = vector_shape(items["activations"][:vector_shape.size])
+        bounds = _PassBounds(m, depth=self._depth, max_tiles=self._max_tiles)
         sizes = Signal(range(max(item_size.values()) + 1))
         m.d.comb += sizes.eq(Mux(target == 0, item_size["config"],
                                  Mux(target == 1, item_size["weights"],
@@ -92,42 +122,35 @@ class FrameExecutor(wiring.Component):
         m.d.comb += self.read_addr.eq(position)
         streams = [getattr(self, name) for name in STREAMS]
 
-        def reply(kind_, code=0):
+        # The last executed frame's SEQ and reply, for a retry of it.
+        last = {name: Signal(8, name=f"last_{name}") for name in ("seq", "kind", "command",
+                                                                    "code")}
+        remembered = Signal()
+
+        def send(kind_, command, code):
             m.d.comb += [self.reply.valid.eq(1), self.reply.kind.eq(kind_),
-                         self.reply.command.eq(kind), self.reply.code.eq(code)]
+                         self.reply.command.eq(command), self.reply.seq.eq(self.seq),
+                         self.reply.code.eq(code)]
+
+        def reply(kind_, code=0):
+            send(kind_, kind, code)
+            m.d.sync += [last["seq"].eq(self.seq), last["kind"].eq(kind_),
+                         last["command"].eq(kind), last["code"].eq(code),
+                         remembered.eq(kind != Command.INFO)]
+
+        def reset_array():
+            m.d.comb += [self.array_reset.eq(1), self.results_restart.eq(1)]
+            bounds.clear()
 
         with m.FSM(name="execute"):
             with m.State("idle"):
                 with m.If(self.execute):
                     m.d.sync += [position.eq(0), in_item.eq(0), self.busy.eq(1)]
-                    with m.Switch(kind):
-                        with m.Case(Command.INFO):
-                            with m.If(length == 0):
-                                reply(Reply.INFO)
-                            with m.Else():
-                                reply(Reply.ERROR, Error.LENGTH)
-                            m.next = "done"
-                        with m.Case(Command.RESET):
-                            with m.If(length == 0):
-                                m.d.comb += self.array_reset.eq(1)
-                                reply(Reply.ACK)
-                            with m.Else():
-                                reply(Reply.ERROR, Error.LENGTH)
-                            m.next = "done"
-                        for index, name in enumerate(STREAMS):
-                            with m.Case(_COMMANDS[name]):
-                                size = item_size[name]
-                                legal = (length == size) if name == "config" else \
-                                    ((length != 0) & self.divisible[self._sizes.index(size)])
-                                with m.If(legal):
-                                    m.d.sync += target.eq(index)
-                                    m.next = "fetch"
-                                with m.Else():
-                                    reply(Reply.ERROR, Error.LENGTH)
-                                    m.next = "done"
-                        with m.Default():
-                            reply(Reply.ERROR, Error.COMMAND)
-                            m.next = "done"
+                    with m.If(remembered & (self.seq == last["seq"]) & (kind != Command.INFO)):
+                        send(last["kind"], last["command"], last["code"])
+                        m.next = "done"
+                    with m.Else():
+                        self._dispatch(m, reply, reset_array, target)
             with m.State("fetch"):  # the read port presents buffer[position] next cycle
                 m.next = "shift"
             with m.State("shift"):
@@ -144,6 +167,14 @@ class FrameExecutor(wiring.Component):
                 with m.If((target == 0) & ~in_range):
                     reply(Reply.ERROR, Error.RANGE)
                     m.next = "done"
+                with m.Elif(target == 2):
+                    with m.If(bounds.allows(vector)):
+                        bounds.advance(vector)
+                        m.next = "present"
+                    with m.Else():
+                        reset_array()
+                        reply(Reply.ERROR, Error.BOUND)
+                        m.next = "done"
                 with m.Else():
                     m.next = "present"
             with m.State("present"):
@@ -157,9 +188,9 @@ class FrameExecutor(wiring.Component):
                                 m.next = "done"
                             with m.Else():
                                 m.next = "fetch"
-                m.d.sync += stall.eq(stall + 1)
+                m.d.sync += stall.eq(Mux(self.results_waiting, 0, stall + 1))
                 with m.If(stall == self._stall):
-                    m.d.comb += self.array_reset.eq(1)
+                    reset_array()
                     reply(Reply.ERROR, Error.STALLED)
                     m.next = "done"
             with m.State("done"):
@@ -167,6 +198,39 @@ class FrameExecutor(wiring.Component):
                     m.d.sync += self.busy.eq(0)
                     m.next = "idle"
         return m
+
+    def _dispatch(self, m, reply, reset_array, target):
+        """The first cycle of a new frame: INFO and RESET answered, a stream frame started."""
+        kind, length = self.kind, self.length
+        with m.Switch(kind):
+            with m.Case(Command.INFO):
+                with m.If(length == 0):
+                    m.d.comb += self.results_restart.eq(1)
+                    reply(Reply.INFO)
+                with m.Else():
+                    reply(Reply.ERROR, Error.LENGTH)
+                m.next = "done"
+            with m.Case(Command.RESET):
+                with m.If(length == 0):
+                    reset_array()
+                    reply(Reply.ACK)
+                with m.Else():
+                    reply(Reply.ERROR, Error.LENGTH)
+                m.next = "done"
+            for index, name in enumerate(STREAMS):
+                with m.Case(_COMMANDS[name]):
+                    size = self.item_bytes[name]
+                    legal = (length == size) if name == "config" else \
+                        ((length != 0) & self.divisible[self._sizes.index(size)])
+                    with m.If(legal):
+                        m.d.sync += target.eq(index)
+                        m.next = "fetch"
+                    with m.Else():
+                        reply(Reply.ERROR, Error.LENGTH)
+                        m.next = "done"
+            with m.Default():
+                reply(Reply.ERROR, Error.COMMAND)
+                m.next = "done"
 
     def _config_in_range(self, config):
         family, limits = self._family, self._limits
@@ -182,3 +246,40 @@ class FrameExecutor(wiring.Component):
         for j in range(len(config.M)):
             checks += [config.M[j] != 0, config.shift[j] <= limits.shift_max]
         return Cat(*checks).all()
+
+
+class _PassBounds:
+    """The executor's record of the open pass and accumulation (see its Notes)."""
+
+    def __init__(self, m, *, depth, max_tiles):
+        self.m = m
+        self.depth, self.max_tiles = depth, max_tiles
+        self.open_pass = Signal()  # a pass has started since the last reset
+        self.acc_first = Signal()  # the open pass's flags
+        self.acc_last = Signal()
+        self.length = Signal(range(depth + 1))  # vectors in the open pass
+        self.first_length = Signal(range(depth + 1))  # vectors in the accumulation's first pass
+        self.tiles = Signal(range(max_tiles + 1))  # passes in the open accumulation
+
+    def allows(self, vector):
+        starts = vector.acc_first
+        continues = self.open_pass & ~self.acc_last & (self.tiles < self.max_tiles)
+        same_flags = (vector.acc_first == self.acc_first) & (vector.acc_last == self.acc_last)
+        room = Mux(self.acc_first, self.length < self.depth, self.length < self.first_length)
+        return Mux(vector.first, starts | continues, self.open_pass & same_flags & room)
+
+    def advance(self, vector):
+        m = self.m
+        with m.If(vector.first):
+            m.d.sync += [self.open_pass.eq(1), self.acc_first.eq(vector.acc_first),
+                         self.acc_last.eq(vector.acc_last), self.length.eq(1),
+                         self.tiles.eq(Mux(vector.acc_first, 1, self.tiles + 1))]
+            with m.If(vector.acc_first):
+                m.d.sync += self.first_length.eq(1)
+        with m.Else():
+            m.d.sync += self.length.eq(self.length + 1)
+            with m.If(self.acc_first):
+                m.d.sync += self.first_length.eq(self.length + 1)
+
+    def clear(self):
+        self.m.d.sync += self.open_pass.eq(0)

@@ -9,7 +9,7 @@ from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
 from ..accelerator import Accelerator, stream_layouts
 from ..operand import check_family
-from ..protocol import BuildInfo, item_bytes
+from ..protocol import MAX_PAYLOAD, BuildInfo, item_bytes
 from ..uart import UARTReceiver, UARTTransmitter
 from .executor import STREAMS, FrameExecutor
 from .framer import ReplyFramer
@@ -33,11 +33,17 @@ class HostLink(wiring.Component):
     clocks_per_bit : int
         UART bit time in clock cycles (4 to 65536): 104 is 115200 baud at 12 MHz.
     max_payload : int
-        Frame buffer size in bytes (16 to 4096); longer frames get a LENGTH error.
+        Frame buffer size in bytes (16 to :data:`hdl.protocol.MAX_PAYLOAD`, the longest the
+        CRC protects with Hamming distance 4); longer frames get a LENGTH error.
     timeout_bits : int
-        A frame with a gap longer than this many bit times is dropped (TRUNCATED).
+        A frame with a gap longer than this many bit times is dropped (TRUNCATED), 20 to
+        65536.
     stall_cycles : int
-        A transfer the array has not taken after this many cycles resets the array (STALLED).
+        A transfer the array has not taken for this many cycles while no result waits at its
+        output resets the array (STALLED): the host sent something the array cannot take
+        without an input that never came. It must exceed the array's
+        :attr:`~hdl.accelerator.Accelerator.longest_wait`, so legal traffic never stalls
+        however slow the line (up to 2**24).
 
     Members
     -------
@@ -47,8 +53,10 @@ class HostLink(wiring.Component):
     Notes
     -----
     A frame is received whole into the buffer and its CRC and length checked before any of it
-    is executed; items then go to the array one at a time (two cycles per byte). The device
-    ignores bytes while it executes a frame and until its reply is sent.
+    is executed; items then go to the array one at a time (two cycles per byte, one per item
+    check). Results back-pressure the activations: while the framer sends them, however
+    slowly, the executor waits. The device ignores bytes while it executes a frame and until
+    its reply is sent.
     """
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
@@ -58,17 +66,22 @@ class HostLink(wiring.Component):
                            depth=depth, limits=limits, scaling=scaling, dsp_pes=dsp_pes)
         check_family(family)
         self._cpb = check_int("clocks_per_bit", clocks_per_bit, 4, 1 << 16)
-        self._max_payload = check_int("max_payload", max_payload, 16, 4096)
-        self._timeout = check_int("timeout_bits", timeout_bits, 20, 1 << 16) * clocks_per_bit
+        self._max_payload = check_int("max_payload", max_payload, 16, MAX_PAYLOAD)
+        self._timeout_bits = check_int("timeout_bits", timeout_bits, 20, 1 << 16)
         self._stall = check_int("stall_cycles", stall_cycles, 16, 1 << 24)
-        self.info = BuildInfo(family.spec, form, rows, cols, depth, max_K, limits.bias_bits,
-                              limits.m_bits, limits.shift_max, max_payload)
         self._layouts = stream_layouts(family, rows, cols, limits)
         self.item_bytes = {kind: item_bytes(self._layouts[kind].size) for kind in STREAMS}
         if max(self.item_bytes.values()) > max_payload:
             raise ValueError(f"max_payload must hold one item of every kind "
                              f"({max(self.item_bytes.values())} bytes), not {max_payload}")
         self._accelerator = Accelerator(**self._array)
+        if self._stall <= self._accelerator.longest_wait:
+            raise ValueError(f"stall_cycles must exceed the array's longest legal wait "
+                             f"({self._accelerator.longest_wait} cycles for this array), "
+                             f"not {stall_cycles}")
+        self.info = BuildInfo(family.spec, form, rows, cols, depth, max_K, limits.bias_bits,
+                              limits.m_bits, limits.shift_max, max_payload, scaling,
+                              clocks_per_bit, timeout_bits)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     @property
@@ -87,9 +100,11 @@ class HostLink(wiring.Component):
 
         sizes = tuple(self.item_bytes.values())
         m.submodules.receiver = receiver = FrameReceiver(
-            max_payload=self._max_payload, timeout=self._timeout, item_sizes=sizes)
+            max_payload=self._max_payload, timeout=self._timeout_bits * self._cpb,
+            item_sizes=sizes)
         m.submodules.executor = executor = FrameExecutor(
             layouts=self._layouts, family=self._array["family"], limits=self._array["limits"],
+            depth=self._array["depth"], max_k_tiles=self._accelerator.max_k_tiles,
             max_payload=self._max_payload, item_sizes=receiver.item_sizes,
             stall_cycles=self._stall)
         m.submodules.framer = framer = ReplyFramer(info=self.info.to_payload(),
@@ -99,11 +114,12 @@ class HostLink(wiring.Component):
         # The receiver and the executor never ask at once (the receiver only starts a frame
         # while neither executes nor waits); the framer taking it clears it.
         reply_pending = Signal()
-        reply_kind, reply_command, reply_code = Signal(8), Signal(8), Signal(8)
+        waiting = {name: Signal(8, name=f"reply_{name}")
+                   for name in ("kind", "command", "seq", "code")}
         for source in (receiver.reply, executor.reply):  # the executor's would win
             with m.If(source.valid):
-                m.d.sync += [reply_pending.eq(1), reply_kind.eq(source.kind),
-                             reply_command.eq(source.command), reply_code.eq(source.code)]
+                m.d.sync += reply_pending.eq(1)
+                m.d.sync += [signal.eq(getattr(source, name)) for name, signal in waiting.items()]
         with m.If(framer.reply_taken):
             m.d.sync += reply_pending.eq(0)
 
@@ -114,13 +130,16 @@ class HostLink(wiring.Component):
             write.addr.eq(receiver.write_addr), write.data.eq(receiver.write_data),
             write.en.eq(receiver.write_en),
             executor.execute.eq(receiver.execute), executor.kind.eq(receiver.kind),
-            executor.length.eq(receiver.length), executor.divisible.eq(receiver.divisible),
+            executor.seq.eq(receiver.seq), executor.length.eq(receiver.length),
+            executor.divisible.eq(receiver.divisible),
             read.addr.eq(executor.read_addr), read.en.eq(1),
             executor.read_data.eq(read.data),
             array_reset.eq(executor.array_reset),
+            executor.results_waiting.eq(array.results.valid),
+            framer.results_restart.eq(executor.results_restart),
             executor.reply_pending.eq(reply_pending), executor.reply_taken.eq(framer.reply_taken),
-            framer.reply.valid.eq(reply_pending), framer.reply.kind.eq(reply_kind),
-            framer.reply.command.eq(reply_command), framer.reply.code.eq(reply_code),
+            framer.reply.valid.eq(reply_pending),
+            *[getattr(framer.reply, name).eq(signal) for name, signal in waiting.items()],
         ]
         for name in STREAMS:
             wiring.connect(m, executor=getattr(executor, name), array=getattr(array, name))

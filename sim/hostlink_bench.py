@@ -1,0 +1,33 @@
+"""The host-link cocotb bench (:mod:`sim.tb_hostlink`) on a small accelerator, for the tests and
+the long fuzz (``make fuzz``)."""
+
+import dataclasses
+
+from golden.arith import ScalingLimits
+from hdl.accelerator import Accelerator
+from hdl.hostlink import HostLink
+from .runner import export_verilog, run_cocotb
+
+__all__ = ["LIMITS", "run_hostlink_bench"]
+
+LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=13)
+
+
+def run_hostlink_bench(family, form, rows, cols, *, fuzz_rounds, noisy_layers, seed=0,
+                       noise_bytes=150, testcase=None):
+    """Build a small host link (4 clocks per bit, 64-byte frames, depth 24, ``stall_cycles``
+    at its minimum) and run the bench's tests (or ``testcase``) with ``fuzz_rounds`` rounds
+    of line garbage and ``noisy_layers`` layers over a line that damages one byte in about
+    ``noise_bytes``. Returns the :class:`sim.runner.CocotbResult`."""
+    array = dict(family=family, form=form, rows=rows, cols=cols, max_K=12, depth=24,
+                 limits=LIMITS)
+    wait = Accelerator(**array).longest_wait
+    link = HostLink(**array, clocks_per_bit=4, max_payload=64, stall_cycles=wait + 1)
+    p = {"family": family.spec, "rows": rows, "cols": cols, "max_K": 12, "depth": 24,
+         "limits": dataclasses.asdict(LIMITS), "clocks_per_bit": 4, "max_payload": 64,
+         "timeout": 300e-6, "build": dataclasses.asdict(link.info),
+         "config_bytes": link.item_bytes["config"], "weight_bytes": link.item_bytes["weights"],
+         "activation_bytes": link.item_bytes["activations"], "fuzz_rounds": fuzz_rounds,
+         "noisy_layers": noisy_layers, "noise_bytes": noise_bytes, "seed": seed}
+    return run_cocotb(verilog_text=export_verilog(link, "hostlink"), toplevel="hostlink",
+                      test_module="sim.tb_hostlink", params=p, testcase=testcase)
