@@ -58,8 +58,9 @@ test: $(STAMP)
 sim: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests -m sim
 
+TABLE_FORMAT := tfx:8,3,0
 table: $(STAMP)
-	$(PY) -m golden table $(or $(FORMAT),tfx:8,3,0)
+	$(PY) -m golden table $(or $(FORMAT),$(TABLE_FORMAT))
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench_quantize

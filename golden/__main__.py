@@ -7,11 +7,13 @@
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
 
 from . import parse_format
+from ._checks import check_int
 from .search import search_fxp, search_tfx
 from .tfx import TFX
 
@@ -50,20 +52,27 @@ def _quantize(args):
 
 
 def _search(args):
+    if args.is_max is not None:
+        check_int("--is-max", args.is_max, 1, max(args.n - 1, 1))
     try:
         tensor = np.load(args.tensor, allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
-        raise SystemExit(f"error: cannot read {args.tensor} as a .npy array: {error}")
+        raise ValueError(f"cannot read {args.tensor} as a .npy array: {error}") from None
+    if not isinstance(tensor, np.ndarray):
+        names = ", ".join(tensor.files[:5])
+        tensor.close()
+        raise ValueError(f"{args.tensor} is an .npz archive (of {names}), not one .npy array: "
+                         f"save the tensor with numpy.save")
     results = {
         "tensor": args.tensor, "shape": list(tensor.shape), "n": args.n,
         "tfx": search_tfx(tensor, args.n, objective=args.objective,
-                          IS_range=(1, args.is_max) if args.is_max else None).as_dict(),
+                          IS_range=None if args.is_max is None else (1, args.is_max)).as_dict(),
         "fxp": search_fxp(tensor, args.n, objective=args.objective).as_dict(),
         "ufxp": (search_fxp(tensor, args.n, signed=False, objective=args.objective).as_dict()
                  if np.min(tensor) >= 0 else None),
     }
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(results, indent=2, allow_nan=False))
         return
     print(f"{args.tensor}: shape {tuple(tensor.shape)}, n = {args.n}, objective {args.objective}")
     for key in ("tfx", "fxp", "ufxp"):
@@ -92,6 +101,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``): not an error; nothing more is written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

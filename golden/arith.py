@@ -147,6 +147,9 @@ def _check_bias(bias, N, limits):
     bias = np.asarray(bias)
     if bias.dtype.kind not in "iu":
         raise TypeError(f"bias must be integers in accumulator units, not {bias.dtype}")
+    if bias.dtype.kind == "u" and bias.size and bias.max() > limits.max_abs_bias:
+        raise ValueError(f"bias must lie within ±{limits.max_abs_bias} "
+                         f"(bias_bits={limits.bias_bits}), not {int(bias.max())}")
     bias = np.broadcast_to(bias.astype(np.int64), (N,))
     if bias.size and np.abs(bias).max() > limits.max_abs_bias:
         raise ValueError(f"bias must lie within ±{limits.max_abs_bias} "
@@ -160,6 +163,9 @@ def check_channel_param(name, value, low, high, shape):
     array = np.asarray(value)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an integer from {low} to {high}, not {array.dtype}")
+    if array.dtype.kind == "u" and array.size and array.max() > high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, "
+                         f"not {int(array.max())}")
     try:
         array = np.broadcast_to(array.astype(np.int64), shape)
     except ValueError:

@@ -88,7 +88,7 @@ class NumberFormat(abc.ABC):
         array = np.asarray(codes)
         if array.dtype == object:
             array = array.astype(np.int64)
-        if array.dtype.kind not in "iub":
+        if array.dtype.kind not in "iu":
             raise TypeError(f"Codes of {self.label} must be integers, not {array.dtype}")
         array = array.astype(np.int64, copy=False)
         if array.size and (array.min() < 0 or array.max() >= self.code_count):
@@ -237,7 +237,7 @@ class NumberFormat(abc.ABC):
         """``x`` as float64, NaN an error (``nan="raise"``) or replaced by 0 (``"zero"``)."""
         check_choice("nan", nan, ("raise", "zero"))
         x = np.asarray(x)
-        if x.dtype.kind not in "fiub":
+        if x.dtype.kind not in "fiu":
             raise TypeError(f"Values to quantize must be real numbers, not {x.dtype}")
         x = x.astype(np.float64, copy=False)
         nans = np.isnan(x)

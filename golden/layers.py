@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_bool, check_int, real_array
+from ._io import read_npz
 from .arith import DEFAULT_LIMITS, ScalingLimits, check_channel_param, matmul, scale
 
 __all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "quantize_dense",
@@ -43,7 +44,7 @@ class Layer:
         return cls(family, a_fmt, w_fmt, out_fmt,
                    channel("bias", bias, -limits.max_abs_bias, limits.max_abs_bias),
                    channel("M", M, 1, (1 << limits.m_bits) - 1),
-                   channel("shift", shift, 0, limits.shift_max), bool(relu))
+                   channel("shift", shift, 0, limits.shift_max), check_bool("relu", relu))
 
     def config(self, columns, cols):
         """The config payload (a dict of field values) for output columns ``columns``."""
@@ -81,7 +82,7 @@ def choose_format(x, family, *, objective="mse"):
 def accumulator_bias(b, exponent, limits=DEFAULT_LIMITS, *, where=""):
     """Real biases ``b`` rounded to accumulator units ``2**exponent`` (int64); an error naming
     the bits needed when they exceed the hardware's ``bias_bits``."""
-    bias = np.rint(np.ldexp(np.asarray(b, dtype=np.float64), -exponent))
+    bias = np.rint(np.ldexp(real_array("the bias", b), -exponent))
     if np.abs(bias).max(initial=0) > limits.max_abs_bias:
         raise ValueError(f"{where}the bias needs {int(np.abs(bias).max()).bit_length() + 1} "
                          f"bits in accumulator units 2**{exponent}; the hardware has "
@@ -98,8 +99,8 @@ def quantize_dense(w, b, *, family, a_fmt, calibration_out, relu, limits=DEFAULT
     need no multiplier: ``M = 1``, ``shift = 0``. Returns the weight codes and the
     :class:`Layer`.
     """
-    w = np.asarray(w, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    w = real_array("w", w)
+    b = real_array("b", b)
     if w.ndim != 2 or b.shape != (w.shape[1],):
         raise ValueError(f"w must be (K, N) and b (N,), not {w.shape} and {b.shape}")
     w_fmt = choose_format(w, family)
@@ -122,9 +123,12 @@ def load_workload(path, family, limits=DEFAULT_LIMITS):
     """Inverse of :func:`save_workload`, the layer validated against the hardware's family."""
     from . import parse_format
 
-    with np.load(path) as f:
-        a_fmt, w_fmt, out_fmt = (parse_format(str(s)) for s in f["formats"])
-        layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
-                           N=f["w"].shape[1], bias=f["bias"], M=f["M"], shift=f["shift"],
-                           relu=bool(f["relu"]), limits=limits)
-        return f["a"], f["w"], layer
+    f = read_npz(path, "workload")
+    missing = {"formats", "a", "w", "bias", "M", "shift", "relu"} - set(f)
+    if missing:
+        raise ValueError(f"{path} is not a workload file: it lacks {sorted(missing)}")
+    a_fmt, w_fmt, out_fmt = (parse_format(str(s)) for s in f["formats"])
+    layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
+                       N=f["w"].shape[1], bias=f["bias"], M=f["M"], shift=f["shift"],
+                       relu=bool(f["relu"]), limits=limits)
+    return f["a"], f["w"], layer

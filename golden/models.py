@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import read_npz
+
 __all__ = ["MLP", "load_mlp", "save_mlp", "MODELS", "ARCHITECTURES", "model_path"]
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -74,11 +76,7 @@ def load_mlp(path):
     if not path.exists():
         raise FileNotFoundError(f"model file {path} does not exist (make train-digits "
                                 f"recreates the shipped one)")
-    try:
-        with np.load(path, allow_pickle=False) as file:
-            contents = {key: file[key] for key in file.files}
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{path} is not a NumPy .npz model file: {error}") from None
+    contents = read_npz(path, "model")
     count = sum(1 for key in contents if key.startswith("w"))
     missing = [key for i in range(count) for key in (f"w{i}", f"b{i}") if key not in contents]
     if not count or missing or "info" not in contents:

@@ -25,11 +25,11 @@ loaded without pickle. Evaluation needs NumPy only.
 
 import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_int, real_array
+from ._io import read_npz
 from .conv import im2col
 
 __all__ = ["Node", "Network", "fold", "save_network", "load_network", "OPS"]
@@ -151,7 +151,7 @@ class Network:
 
     def check_input(self, x):
         """``x`` as float64 if it is a finite batch of inputs of this network, else an error."""
-        x = np.asarray(x, dtype=np.float64)
+        x = real_array("the input", x)
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"the network takes inputs (B, {', '.join(map(str, self.input_shape))}), "
                              f"not {x.shape}")
@@ -260,14 +260,7 @@ def save_network(path, network):
 def load_network(path):
     """Load a network saved by :func:`save_network`; clear errors for a missing, corrupt or
     inconsistent file."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as file:
-            contents = {key: file[key] for key in file.files}
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path} is not a NumPy .npz model file: {error}") from None
+    contents = read_npz(path, "model")
     if "graph" not in contents or "info" not in contents:
         raise ValueError(f"{path} is not a network file: it needs 'graph' and 'info', has "
                          f"{sorted(contents)[:8]}")

@@ -25,6 +25,8 @@ from . import fxp as _fxp, tfx as _tfx
 __all__ = ["SearchResult", "search_tfx", "search_fxp", "quantization_error"]
 
 _REL_TIE = 1e-12
+# Squared errors of elements below this stay finite when summed over 2**60 elements.
+_LARGEST = 2.0 ** 400
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ def _check_tensor(x):
         raise ValueError("Tensor must not be empty")
     if not np.isfinite(x).all():
         raise ValueError("Tensor must hold finite numbers only (found NaN or inf)")
+    largest = float(np.abs(x).max())
+    if largest >= _LARGEST:
+        raise ValueError(f"Tensor magnitudes must be below 2**400 (about 2.6e120; no format "
+                         f"comes near), not {largest:.3g}: its squared error would overflow")
     return x
 
 

@@ -12,7 +12,9 @@ Families: tfx:N,IS_MAX[,IS_MIN], fxp:N, ufxp:N. Writes to standard output withou
 """
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from amaranth.back import verilog
 
@@ -62,16 +64,33 @@ def main(argv=None):
     parser.add_argument("-o", "--output", default=None, help="output file (default: stdout)")
     args = parser.parse_args(argv)
     try:
+        if args.output:
+            folder = Path(args.output).resolve().parent
+            if not folder.is_dir():
+                raise ValueError(f"cannot write {args.output}: the folder {folder} does not "
+                                 f"exist")
         component = build(args)
     except (TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     text = verilog.convert(component, name=args.name or args.component, emit_src=False)
-    if args.output:
-        with open(args.output, "w") as file:
-            file.write(text)
-    else:
-        sys.stdout.write(text)
+    try:
+        if args.output:
+            Path(args.output).write_text(text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
+    except OSError as error:
+        print(f"error: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _closed_pipe():
+    """The reader of standard output went away (``| head``): not an error of ours."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

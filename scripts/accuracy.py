@@ -8,6 +8,7 @@ trained networks (:mod:`scripts.nn.study`).
 import argparse
 import sys
 
+from golden._checks import check_int
 from golden.datasets import DATASETS
 from scripts.nn.study import (ARCHITECTURES, HEADLINE, SEEDS, WIDTHS, markdown, run_study)
 
@@ -27,6 +28,9 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="models evaluated in parallel")
     args = parser.parse_args(argv)
     try:
+        if args.test_images is not None:
+            check_int("--test-images", args.test_images, 0, 1 << 20)
+        check_int("--jobs", args.jobs, 1, 64)
         record = run_study(datasets=args.datasets, models=args.models, seeds=args.seeds,
                            widths=args.widths, test_images=args.test_images, jobs=args.jobs)
     except (ValueError, FileNotFoundError) as error:

@@ -7,6 +7,7 @@ its area and fmax record (:mod:`scripts.fpga.flow`).
 import argparse
 import sys
 
+from golden._checks import check_int
 from scripts.fpga.boards import board_named
 from scripts.fpga.flow import SynthConfig, run_flow, summary
 
@@ -25,6 +26,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
     args = parser.parse_args(argv)
     try:
+        check_int("--seeds", args.seeds, 1, 100)
         board_named(args.board)
         config = SynthConfig(board=args.board, format=args.format, n=args.n,
                              is_max=args.is_max, rows=args.rows, cols=args.cols,

@@ -1,7 +1,5 @@
 """The Verilog export command line and the Yosys area flow."""
 
-import pytest
-
 from golden.family import FXPFamily, TFXFamily
 from hdl.__main__ import main
 from hdl.decoder import Decoder

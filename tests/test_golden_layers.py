@@ -8,6 +8,7 @@ from golden.datasets import load_digits
 from golden.family import FXPFamily, TFXFamily
 from golden.layers import choose_format, quantize_dense, run_layer
 from golden.models import MLP, MODELS, load_mlp, save_mlp
+from golden.network import load_network
 
 
 def test_digits_splits_are_disjoint_and_complete():
@@ -37,8 +38,18 @@ def test_model_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_mlp(tmp_path / "none.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="is not a NumPy .npz model file"):
+    with pytest.raises(ValueError, match="is not a readable NumPy .npz model file"):
         load_mlp(tmp_path / "junk.npz")
+    good = (MODELS / "digits_mlp.npz").read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10
+    for name, data in (("truncated", good[:len(good) // 2]), ("flipped", bytes(flipped))):
+        (tmp_path / f"{name}.npz").write_bytes(data)
+        with pytest.raises(ValueError, match=rf"{name}.npz is not a readable NumPy .npz model "
+                                             rf"file \(BadZipFile"):
+            load_mlp(tmp_path / f"{name}.npz")
+        with pytest.raises(ValueError, match=rf"{name}.npz is not a readable NumPy .npz model"):
+            load_network(tmp_path / f"{name}.npz")
     np.savez(tmp_path / "partial.npz", w0=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="expected arrays w0, b0, ... and info"):
         load_mlp(tmp_path / "partial.npz")

@@ -124,7 +124,7 @@ def test_bad_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_network(tmp_path / "missing.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="is not a NumPy .npz model file"):
+    with pytest.raises(ValueError, match="is not a readable NumPy .npz model file"):
         load_network(tmp_path / "junk.npz")
     np.savez(tmp_path / "other.npz", w0=np.ones(3))
     with pytest.raises(ValueError, match="needs 'graph' and 'info'"):

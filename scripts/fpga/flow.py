@@ -54,10 +54,19 @@ class SynthConfig:
     scaling: str = "shared"
 
     def resolved(self):
+        """The config with the board's default size filled in (``rows = cols = 0``); an
+        error for a size out of range or only half given."""
         board = board_named(self.board)
         self.family  # validates the format and its parameters
-        rows, cols = (self.rows, self.cols) if self.rows and self.cols else \
-            board.default_size[self.format]
+        for name in ("rows", "cols"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
+                raise ValueError(f"{name} must be an integer from 1 to 64 (or 0 for the "
+                                 f"board's default size), not {value!r}")
+        if bool(self.rows) != bool(self.cols):
+            raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
+                             f"board's default size, not rows={self.rows} cols={self.cols}")
+        rows, cols = (self.rows, self.cols) if self.rows else board.default_size[self.format]
         return type(self)(**{**self.__dict__, "rows": rows, "cols": cols})
 
     @property

@@ -1,0 +1,26 @@
+"""Reading the project's NumPy ``.npz`` files with one clear error for every way they fail."""
+
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_npz"]
+
+
+def read_npz(path, what):
+    """Every array of the ``.npz`` file at ``path`` (a dict), read whole; a ``ValueError``
+    naming the file (``what``: "model", "workload", ...) when it is missing, truncated,
+    corrupt or not an archive."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as file:
+            if not hasattr(file, "files"):
+                raise ValueError("it holds one array, not an .npz archive")
+            return {key: file[key] for key in file.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
+        raise ValueError(f"{path} is not a readable NumPy .npz {what} file "
+                         f"({type(error).__name__}: {error})") from None
