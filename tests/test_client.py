@@ -217,3 +217,18 @@ def test_decoder_finds_every_valid_frame_after_any_garbage(parts, chunk):
     for i in range(0, len(stream), chunk):
         got += decoder.feed(bytes(stream[i:i + chunk]))
     assert got == want
+
+
+def test_a_stray_sync_waiting_for_bytes_does_not_hold_back_the_reply():
+    # The candidate's length reaches past the ACK and nothing follows: the ACK is found anyway.
+    line = ScriptedLine([(0.01, bytes([DEVICE_SYNC, 0x80, 0x01, 0x14, 0x00]) + ack())])
+    client = session(HostClient(line, timeout=1.0, retries=0))
+    asyncio.run(client.reset())
+    assert line.now < 0.1 and client.decoder.rejected == 1
+
+
+def test_decoder_fuzz_with_syncs_inside_noise_and_payloads():
+    """The CI-sized tier of ``make fuzz``'s decoder part: noise and payloads full of SYNC bytes,
+    damaged frames, stray SYNCs, random chunks."""
+    from scripts.fuzz import fuzz_decoder
+    assert fuzz_decoder(1500, seed=3)["frames"] > 3000
