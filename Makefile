@@ -27,7 +27,7 @@ help:
 	@echo "make sim [SIMULATOR=verilator] hardware verification only (cocotb + Amaranth simulator)"
 	@echo "make formal                 every formal check, full depth (SymbiYosys + Bitwuzla; ~4 min)"
 	@echo "make fuzz                   long fuzz of the host link and the client decoder (~25 min)"
-	@echo "make soak                   10^7 random MACs on Verilator vs the golden model (~8 min)"
+	@echo "make soak                   10^7 random MACs on Verilator vs the golden model (~5 min)"
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
 	@echo "make bench                  quantizer throughput benchmark (TFX vs FXP)"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"

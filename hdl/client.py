@@ -79,9 +79,7 @@ class HostClient:
         while True:
             remaining = deadline - self.transport.clock()
             if remaining <= 0:
-                raise TimeoutError(f"no reply from the device within {self.timeout} s (is it "
-                                   f"connected, programmed, at the right baud rate and of "
-                                   f"protocol version 2?)")
+                raise TimeoutError(f"no reply from the device within {self.timeout} s")
             frames = self.decoder.feed(await self.transport.read(remaining))
             if frames:
                 return frames
@@ -120,7 +118,11 @@ class HostClient:
                 return await self._reply(seq)
             except TimeoutError:
                 if last:
-                    raise
+                    tries = f", {attempt + 1} tries" if attempt else ""
+                    raise TimeoutError(
+                        f"no reply from the device within {self.timeout} s{tries} (is it "
+                        f"connected, programmed, at the right baud rate and of protocol "
+                        f"version 2?)") from None
             except DeviceError as error:
                 if last or error.code not in RETRYABLE:
                     raise

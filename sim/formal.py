@@ -217,6 +217,7 @@ class _CRCCheck(wiring.Component):
             with m.Else():
                 m.d.comb += Assume(value == first)
         m.d.sync += stable.eq(1)
+        m.d.comb += Assume(self.length <= L)  # its shape may hold more than L
         payload = [self.payload[8 * i:8 * i + 8] for i in range(L)]
         cycle = Signal(range(self.frame_bytes + 4))
         with m.If(cycle != self.frame_bytes + 3):
