@@ -1,7 +1,7 @@
 """``make fuzz``: the long tier of the host-link fuzz (:mod:`sim.tb_hostlink` through
 :func:`sim.hostlink_bench.run_hostlink_bench`) and of the client's frame decoder.
 
-    python -m scripts.fuzz [--rounds 600] [--noisy-layers 12] [--decoder-cases 20000]
+    python -m scripts.fuzz [--rounds 400] [--noisy-layers 12] [--decoder-cases 20000]
 
 Per design (TFX ses 2x3, FXP int 3x2): ``--rounds`` rounds of line garbage (random bytes,
 flipped bits, noise inside frames, truncated frames, framing errors, breaks), each followed by
@@ -95,7 +95,7 @@ def markdown(record):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m scripts.fuzz",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=400)
     parser.add_argument("--noisy-layers", type=int, default=12)
     parser.add_argument("--decoder-cases", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=2)
