@@ -142,8 +142,11 @@ class FrameDecoder:
     a bad CRC, a length above ``max_length``) is dropped and the search goes on from the next
     byte, so frames that follow garbage are found. While a candidate still waits for bytes, a
     complete valid frame that starts later in the buffer is believed at once (a noise SYNC
-    with a plausible length cannot hold back the reply after it until more bytes come).
-    ``rejected`` counts the dropped SYNCs.
+    with a plausible length cannot hold back the reply after it until more bytes come). The
+    price: a genuine frame still arriving whose payload holds a complete frame with a valid
+    CRC would lose to it, about a 2**-16 chance per SYNC byte inside a payload, the order of
+    a CRC collision; the lost frame is then a timeout and a retry (or a lost RESULT and a
+    re-run). ``rejected`` counts the dropped SYNCs.
     """
 
     def __init__(self, sync, *, max_length=MAX_PAYLOAD):
