@@ -7,13 +7,13 @@
 
 import argparse
 import json
-import os
 import sys
 
 import numpy as np
 
 from . import parse_format
 from ._checks import check_int
+from ._io import discard_stdout
 from .search import search_fxp, search_tfx
 from .tfx import TFX
 
@@ -103,8 +103,7 @@ def main(argv=None):
         args.run(args)
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader went away (``| head``): not an error; nothing more is written.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard_stdout()
         return 0
     except (TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,12 +1,14 @@
 """Reading the project's NumPy ``.npz`` files with one clear error for every way they fail."""
 
+import os
+import sys
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_npz"]
+__all__ = ["read_npz", "discard_stdout"]
 
 
 def read_npz(path, what):
@@ -24,3 +26,10 @@ def read_npz(path, what):
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
         raise ValueError(f"{path} is not a readable NumPy .npz {what} file "
                          f"({type(error).__name__}: {error})") from None
+
+
+def discard_stdout():
+    """After a ``BrokenPipeError`` (the reader of standard output went away, as ``| head``
+    does): point standard output at ``/dev/null`` so that nothing more, not even Python's
+    flush at exit, fails. Not an error of the command's."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

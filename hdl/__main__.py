@@ -12,12 +12,12 @@ Families: tfx:N,IS_MAX[,IS_MIN], fxp:N, ufxp:N. Writes to standard output withou
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from amaranth.back import verilog
 
+from golden._io import discard_stdout
 from golden.arith import ScalingLimits
 from golden.family import parse_family
 from .accelerator import Accelerator
@@ -81,16 +81,10 @@ def main(argv=None):
             sys.stdout.write(text)
             sys.stdout.flush()
     except BrokenPipeError:
-        return _closed_pipe()
+        discard_stdout()
     except OSError as error:
         print(f"error: cannot write {args.output}: {error.strerror}", file=sys.stderr)
         return 2
-    return 0
-
-
-def _closed_pipe():
-    """The reader of standard output went away (``| head``): not an error of ours."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

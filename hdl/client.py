@@ -12,11 +12,12 @@ Every reply has one deadline, ``timeout`` seconds after its frame was sent or af
 RESULT frame that arrived meanwhile (results trickling in over a slow line are progress),
 however much noise arrives: bytes that form no valid frame, frames of unknown kinds and
 replies to other SEQs are skipped. A frame is sent again, with the same SEQ, after a timeout
-or a CHECKSUM or TRUNCATED error (the device never executes it twice), up to ``retries``
-times. RESULT frames are counted: when one is lost (its count skipped, or too few arrive),
-:meth:`HostClient.run_layer` lets the frame in progress finish and runs the layer again from
-a reset array, up to ``retries`` times, then raises :class:`LinkError`. The client tiles a layer with :func:`hdl.tiling.plan_layer` for the build the device
-reports.
+or an error that says it arrived damaged (:data:`hdl.protocol.RETRYABLE`; the device never
+executes it twice), up to ``retries`` times. RESULT frames are counted: when one is lost (its
+count skipped, or too few arrive), :meth:`HostClient.run_layer` lets the frame in progress
+finish and runs the layer again from a reset array, up to ``retries`` times, then raises
+:class:`LinkError`. The client tiles a layer with :func:`hdl.tiling.plan_layer` for the
+build the device reports.
 """
 
 import asyncio
@@ -150,10 +151,7 @@ class HostClient:
 
     async def info(self):
         self._in_session, self._collecting = True, False
-        self.seq = (self.seq + 1) % 256
-        payload = await self.exchange(encode_frame(HOST_SYNC, Command.INFO, seq=self.seq),
-                                      seq=self.seq)
-        self.build = BuildInfo.from_payload(payload)
+        self.build = BuildInfo.from_payload(await self.send(Command.INFO))
         self._next_result = 0
         layouts = stream_layouts(parse_family(self.build.family), self.build.rows,
                                  self.build.cols, self.build.limits)

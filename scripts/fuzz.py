@@ -17,6 +17,7 @@ import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from golden._checks import check_int
 from golden.family import FXPFamily, TFXFamily
@@ -66,7 +67,7 @@ def fuzz_decoder(cases, seed):
 def _bench(label, design, rounds, layers, seed):
     start = time.monotonic()
     result = run_hostlink_bench(*design, fuzz_rounds=rounds, noisy_layers=layers, seed=seed)
-    log = result.log.read_text() if hasattr(result.log, "read_text") else open(result.log).read()
+    log = Path(result.log).read_text()
     resent = [int(n) for n in re.findall(r"(\d+) frames resent", log)]
     damaged = [int(n) for n in re.findall(r"noisy line: (\d+) bytes damaged", log)]
     return {"design": label, "passed": result.passed, "tests": result.tests,

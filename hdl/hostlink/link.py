@@ -34,7 +34,7 @@ class HostLink(wiring.Component):
         UART bit time in clock cycles (4 to 65536): 104 is 115200 baud at 12 MHz.
     max_payload : int
         Frame buffer size in bytes (16 to :data:`hdl.protocol.MAX_PAYLOAD`, the longest the
-        CRC protects with Hamming distance 4); longer frames get a LENGTH error.
+        CRC protects with Hamming distance 4); a longer frame is refused (TOO_LONG).
     timeout_bits : int
         A frame with a gap longer than this many bit times is dropped (TRUNCATED), 20 to
         65536.
