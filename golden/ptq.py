@@ -36,13 +36,14 @@ import numpy as np
 
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import conv2d
+from .engine import compile_plan
 from .family import FXPFamily, TFXFamily, default_is_max
 from .format import twos_complement
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
 from .network import Network, float_op, pool_windows
 from .search import search_fxp
-from ._checks import check_choice, check_int
+from ._checks import check_bool, check_choice, check_int
 
 __all__ = ["SCHEMES", "Step", "QuantizedNetwork", "quantize_network", "calibration_samples",
            "signed_codes", "code_words", "scheme_family"]
@@ -102,6 +103,7 @@ class QuantizedNetwork:
     def __init__(self, network, scheme, n, input_fmt, steps, limits):
         self.network, self.scheme, self.n = network, scheme, n
         self.input_fmt, self.steps, self.limits = input_fmt, steps, limits
+        self._plans = {}
 
     def format_of(self, name):
         return self.input_fmt if name == "input" else self.steps[name].out_fmt
@@ -173,15 +175,30 @@ class QuantizedNetwork:
             values[node.name] = _fake(step.out_fmt, y) if node.op in _QUANTIZED_OPS else y
         return values[self.network.output]
 
-    def logits(self, x, *, engine="integer"):
+    def plan(self, mode="integer"):
+        """The fast engine's compiled plan (:mod:`golden.engine`), or ``None`` when an
+        integer step could leave float64's exact range."""
+        if mode not in self._plans:
+            self._plans[mode] = compile_plan(self, mode)
+        return self._plans[mode]
+
+    def logits(self, x, *, engine="integer", fast=True):
+        """Real logits of ``x``: ``engine="integer"`` the hardware's arithmetic (values of
+        :meth:`run_integer`'s codes), ``"fake"`` simulated quantization. ``fast`` runs the
+        compiled plan of :mod:`golden.engine` (same integer results; the reference when a plan
+        cannot be exact), else the reference methods."""
         check_choice("engine", engine, ("integer", "fake"))
+        check_bool("fast", fast)
+        plan = self.plan(engine) if fast else None
+        if plan is not None:
+            return plan.values(x)
         if engine == "fake":
             return self.run_fake(x)
         return self.format_of(self.network.output).decode(self.run_integer(x))
 
-    def predict(self, x, *, engine="integer", batch=500):
-        return np.concatenate([np.argmax(self.logits(x[i:i + batch], engine=engine), axis=-1)
-                               for i in range(0, len(x), batch)])
+    def predict(self, x, *, engine="integer", fast=True, batch=500):
+        return np.concatenate([np.argmax(self.logits(x[i:i + batch], engine=engine, fast=fast),
+                                         axis=-1) for i in range(0, len(x), batch)])
 
 
 def _fake(fmt, x):

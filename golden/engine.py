@@ -1,0 +1,223 @@
+"""The fast engine: a quantized network run on exact real values in float64, channels last.
+
+:meth:`golden.ptq.QuantizedNetwork.run_integer` is the specification of a quantized network's
+arithmetic (integers of codes, exact matrix products, one rounding per scaling stage). This
+module computes the same codes faster, for evaluating whole test sets:
+
+- every tensor is held as the real values of its codes, ``X * 2**int_exponent``, in float64;
+  a product of two such values is exact, and so is every partial sum as long as the integer
+  sums stay below 2**53 in units of the finest exponent: :func:`compile_plan` proves that bound
+  for every step from the formats, the weights actually quantized and the biases, and returns
+  ``None`` (use the reference) when a step could exceed it;
+- the scaling stage multiplies by ``M * 2**-shift`` (exact while ``|ACC * M| < 2**53``) and
+  rounds once with the format's own exact ``quantize`` of a float64 value; that is the same
+  real number rounded by the same rule as :meth:`golden.format.NumberFormat.quantize_exact`;
+- convolutions run as im2col products with channels last (patch columns ordered (ky, kx, c),
+  the weight rows permuted to match): integer sums do not depend on the order;
+- max-pooling compares real values, which order like the codes.
+
+The same plan in ``fake`` mode is simulated quantization (:meth:`~golden.ptq.QuantizedNetwork.
+run_fake`'s arithmetic: dequantized weights times the exact channel scales, unrounded biases,
+exact means, float sums), for a fair speed comparison and for the study's fake column.
+"""
+
+import numpy as np
+
+__all__ = ["Plan", "compile_plan", "im2col_nhwc"]
+
+_EXACT = 2.0 ** 53
+_BATCH = 50
+
+
+def im2col_nhwc(x, kernel, stride, padding):
+    """Patches of ``x`` (B, H, W, C) as rows (B*OH*OW, KH*KW*C), columns ordered (ky, kx, c);
+    padding inserts zeros. Returns the patches and (OH, OW)."""
+    B, H, W, C = x.shape
+    kh, kw = kernel
+    oh = (H + 2 * padding - kh) // stride + 1
+    ow = (W + 2 * padding - kw) // stride + 1
+    if padding:
+        padded = np.zeros((B, H + 2 * padding, W + 2 * padding, C), dtype=x.dtype)
+        padded[:, padding:padding + H, padding:padding + W] = x
+    else:
+        padded = x
+    patches = np.empty((B, oh, ow, kh, kw, C), dtype=x.dtype)
+    if stride == 1:
+        # A row's kw neighbouring pixels are one contiguous run of kw*C values: copy runs.
+        runs = np.lib.stride_tricks.sliding_window_view(padded, kw, axis=2)
+        runs = runs.transpose(0, 1, 2, 4, 3)  # (B, Hp, OW, kw, C), (kw, C) contiguous
+        for ky in range(kh):
+            patches[:, :, :, ky] = runs[:, ky:ky + oh]
+    else:
+        for ky in range(kh):
+            for kx in range(kw):
+                patches[:, :, :, ky, kx] = padded[:, ky:ky + stride * oh:stride,
+                                                  kx:kx + stride * ow:stride]
+    return patches.reshape(B * oh * ow, kh * kw * C), (oh, ow)
+
+
+class _Step:
+    """One node of a compiled plan: a function of the input tensors (channels last)."""
+
+    def __init__(self, node, run):
+        self.node, self.run = node, run
+
+
+class Plan:
+    """A compiled quantized network (see :func:`compile_plan`).
+
+    Calling :meth:`values` gives the real values of the output codes (``integer`` mode: exactly
+    the values of :meth:`~golden.ptq.QuantizedNetwork.run_integer`'s codes), :meth:`codes` the
+    output codes themselves.
+    """
+
+    def __init__(self, qnet, mode, steps):
+        self.qnet, self.mode, self.steps = qnet, mode, steps
+
+    def values(self, x, *, batch=_BATCH):
+        x = self.qnet.network.check_input(x)
+        parts = [self._run(x[i:i + batch]) for i in range(0, len(x), batch)]
+        return np.concatenate(parts) if parts else np.zeros((0,))
+
+    def codes(self, x, *, batch=_BATCH):
+        return self.qnet.format_of(self.qnet.network.output).quantize(self.values(x, batch=batch))
+
+    def _run(self, x):
+        fmt = self.qnet.input_fmt
+        tensors = {"input": _fake(fmt, x.transpose(0, 2, 3, 1))}
+        for step in self.steps:
+            tensors[step.node.name] = step.run([tensors[name] for name in step.node.inputs])
+        out = tensors[self.qnet.network.output]
+        return out.transpose(0, 3, 1, 2) if out.ndim == 4 else out
+
+
+def _fake(fmt, x):
+    """``x`` rounded to ``fmt``'s values (quantize, then the value of each code)."""
+    return np.take(_value_table(fmt), fmt.quantize(x))
+
+
+_VALUE_TABLES = {}
+
+
+def _value_table(fmt):
+    if fmt not in _VALUE_TABLES:
+        _VALUE_TABLES[fmt] = fmt.decode(fmt.codes())
+    return _VALUE_TABLES[fmt]
+
+
+def _channel_multiplier(step):
+    return (np.asarray(step.M, dtype=np.float64) * np.ldexp(1.0, -np.asarray(step.shift)))
+
+
+def compile_plan(qnet, mode="integer"):
+    """The fast plan of a :class:`golden.ptq.QuantizedNetwork`, or ``None`` in ``integer`` mode
+    when a step's exact sums could reach 2**53 (then the reference engine is the one to use)."""
+    if mode not in ("integer", "fake"):
+        raise ValueError(f"mode must be 'integer' or 'fake', not {mode!r}")
+    exact = mode == "integer"
+    network = qnet.network
+    steps = []
+    for node in network.nodes:
+        step = qnet.steps[node.name]
+        in_fmts = [qnet.format_of(name) for name in node.inputs]
+        if node.op in ("conv", "dense"):
+            run = _matmul_step(node, step, in_fmts[0], exact, qnet)
+        elif node.op == "maxpool":
+            run = _maxpool(node["kernel"], node["stride"])
+        elif node.op == "flatten":
+            run = lambda inputs: (inputs[0].transpose(0, 3, 1, 2).reshape(len(inputs[0]), -1)
+                                  if inputs[0].ndim == 4 else inputs[0])
+        elif node.op == "avgpool":
+            run = _avgpool_step(node, step, in_fmts[0], exact, network)
+        else:
+            run = _add_step(node, step, in_fmts, exact)
+        if run is None:
+            return None
+        steps.append(_Step(node, run))
+    return Plan(qnet, mode, steps)
+
+
+def _matmul_step(node, step, a_fmt, exact, qnet):
+    w = step.w_fmt.decode(step.w_codes)  # (K, N), K ordered (c, ky, kx) for a conv
+    if node.op == "conv":
+        oc, c, kh, kw = node["weight"].shape
+        w = w.T.reshape(oc, c, kh, kw).transpose(2, 3, 1, 0).reshape(kh * kw * c, oc)
+    out_fmt, relu = step.out_fmt, bool(node["relu"])
+    if exact:
+        unit = 2.0 ** (a_fmt.int_exponent + step.w_fmt.int_exponent)
+        bias = step.bias.astype(np.float64) * unit
+        # |ACC| <= max|Xa| * sum_k |Xw| + |bias| for every partial sum in any order.
+        columns = np.abs(step.w_fmt.to_int(step.w_codes)).sum(axis=0)
+        bound = a_fmt.max_abs_int * columns + np.abs(step.bias)
+        if (bound.max() >= _EXACT or (bound * step.M).max() >= _EXACT
+                or a_fmt.int_exponent + step.w_fmt.int_exponent - qnet.limits.shift_max < -960):
+            return None  # beyond float64's exact integers (or near its subnormals)
+        # Folding M * 2**-shift into the weights and bias keeps every product exact:
+        # |Xw * M| and every partial sum times M stay below 2**53 (the bound above).
+        multiplier = _channel_multiplier(step)
+        w, bias = w * multiplier, bias * multiplier
+    else:
+        w = w * step.channel_scale
+        bias = np.asarray(node["bias"], dtype=np.float64)
+
+    def run(inputs):
+        x = inputs[0]
+        if node.op == "conv":
+            patches, (oh, ow) = im2col_nhwc(x, node["weight"].shape[2:], node["stride"],
+                                            node["padding"])
+            y = (patches @ w).reshape(len(x), oh, ow, -1)
+        else:
+            y = x @ w
+        y += bias
+        if relu:
+            np.maximum(y, 0.0, out=y)
+        return _fake(out_fmt, y)
+
+    return run
+
+
+def _maxpool(kernel, stride):
+    def run(inputs):
+        x = inputs[0]
+        B, H, W, C = x.shape
+        oh, ow = (H - kernel) // stride + 1, (W - kernel) // stride + 1
+        best = None
+        for ky in range(kernel):
+            for kx in range(kernel):
+                window = x[:, ky:ky + stride * oh:stride, kx:kx + stride * ow:stride]
+                best = window.copy() if best is None else np.maximum(best, window, out=best)
+        return best
+
+    return run
+
+
+def _avgpool_step(node, step, in_fmt, exact, network):
+    window = int(np.prod(network.shapes[node.inputs[0]][1:]))
+    if exact:
+        if window * in_fmt.max_abs_int * step.M >= _EXACT:
+            return None
+        factor = float(step.M) * 2.0 ** -int(step.shift)
+    else:
+        factor = 1.0 / window
+
+    def run(inputs):
+        total = inputs[0].sum(axis=(1, 2), keepdims=True)
+        return _fake(step.out_fmt, total * factor)
+
+    return run
+
+
+def _add_step(node, step, in_fmts, exact):
+    if exact:
+        finest = min(f.int_exponent for f in in_fmts)
+        if sum(f.max_abs_int * 2.0 ** (f.int_exponent - finest) for f in in_fmts) >= _EXACT:
+            return None
+    relu = bool(node["relu"])
+
+    def run(inputs):
+        y = inputs[0] + inputs[1]
+        if relu:
+            np.maximum(y, 0.0, out=y)
+        return _fake(step.out_fmt, y)
+
+    return run
