@@ -158,7 +158,7 @@ def _matmul_step(node, step, a_fmt, exact, qnet):
         w, bias = w * multiplier, bias * multiplier
     else:
         w = w * step.channel_scale
-        bias = np.asarray(node["bias"], dtype=np.float64)
+        bias = np.asarray(step.float_bias, dtype=np.float64)
 
     def run(inputs):
         x = inputs[0]

@@ -8,15 +8,34 @@ of at most ``sample`` values per tensor), by one of the :data:`SCHEMES`:
 ``tfx``
     TENT: every tensor its own ``TFX(n, IS, SC)``, searched (MSE) over the hardware family
     ``TFXFamily(n, default_is_max(n))``.
-``fxp-layer``
-    Every tensor its own signed ``FXP(n, F)`` (F searched, MSE).
-``fxp-global``
-    One F for every tensor of the network: the F with the least sum of per-tensor MSEs.
+``tfx-channel``
+    TENT with per-output-channel weight scales: each channel's weights divided by its scale
+    ``max|W_c| / max_c max|W_c|`` (so every channel's largest weight meets the tensor's), the
+    scale carried by the scaling stage's ``M`` and ``shift``, the (IS, SC) of the scaled
+    weights searched as for ``tfx``. Activations as ``tfx``.
 ``fxp-channel``
     The strongest practical fixed-point baseline: activations with their own F, unsigned where
     they cannot be negative (after ReLU, and pools or flattening of such tensors); weights
     quantized per output channel with the symmetric scale ``max|W_c| / (2**(n-1) - 1)``, the
     channel's scale carried by the scaling stage's ``M`` and ``shift`` (like TFLite's int8).
+``fxp-channel-signed``
+    ``fxp-channel`` with every activation signed: what the per-channel scales alone give.
+``fxp-layer``
+    Every tensor its own signed ``FXP(n, F)`` (F searched, MSE).
+``fxp-global``
+    A single-format design without per-tensor scales: one signed ``FXP(n, F_w)`` for every
+    weight tensor and one ``FXP(n, F_a)`` for every activation (the input included), each F
+    minimising the sum over its tensors of the MSE divided by the tensor's mean square (so
+    that no tensor's magnitude outweighs the others).
+
+In both channel schemes a channel whose scale would fall below the smallest ``M * 2**-shift``
+(``2**-shift_max``) takes that smallest scale; a channel of zeros takes scale 1.
+
+**Bias correction** (on by default, every scheme): the expected shift of each conv or dense
+output that weight quantization causes, ``E[x] @ (W_q - W)`` with ``E[x]`` the mean of the
+layer's float input (its im2col columns for a convolution) over the calibration images, is
+subtracted from the bias before the bias is rounded (Nagel et al., "Data-free quantization
+through weight equalization and bias correction", ICCV 2019, the empirical form).
 
 Two ways to run the result:
 
@@ -45,17 +64,20 @@ from .network import Network, float_op, pool_windows
 from .search import search_fxp
 from ._checks import check_bool, check_choice, check_int
 
-__all__ = ["SCHEMES", "Step", "QuantizedNetwork", "quantize_network", "calibration_samples",
+__all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "Calibration", "Step", "QuantizedNetwork", "quantize_network", "calibration_samples",
            "signed_codes", "code_words", "scheme_family"]
 
-SCHEMES = ("tfx", "fxp-layer", "fxp-global", "fxp-channel")
+TFX_SCHEMES = ("tfx", "tfx-channel")
+FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global")
+SCHEMES = TFX_SCHEMES + FXP_SCHEMES
+_CHANNEL_SCHEMES = ("tfx-channel", "fxp-channel", "fxp-channel-signed")
 _QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
 
 
 def scheme_family(scheme, n):
     """The format family whose members a scheme picks from (weights and signed tensors)."""
     check_choice("scheme", scheme, SCHEMES)
-    return TFXFamily(n, default_is_max(n)) if scheme == "tfx" else FXPFamily(n)
+    return TFXFamily(n, default_is_max(n)) if scheme in TFX_SCHEMES else FXPFamily(n)
 
 
 def signed_codes(codes, fmt):
@@ -86,6 +108,7 @@ class Step:
     shift: np.ndarray = None
     channel_scale: np.ndarray = None  # the float multiplier M and shift stand for
     a_fmt: object = None
+    float_bias: np.ndarray = None  # the real bias (bias-corrected) that ``bias`` rounds
 
     def layer(self, family, limits=DEFAULT_LIMITS):
         """A conv or dense step as the :class:`golden.layers.Layer` an accelerator built for
@@ -117,6 +140,33 @@ class QuantizedNetwork:
             if step.w_fmt is not None:
                 labels[f"{name}.w"] = step.w_fmt.label
         return labels
+
+    def traffic(self):
+        """Per inference (one image): ``macs``, and the memory traffic in bits of a design that
+        stores every tensor once: ``weight_bits`` (every weight read once, n bits),
+        ``bias_bits`` (every bias read once, ``limits.bias_bits``), ``activation_bits`` (the
+        input and every node's output written once and read once by each consumer, n bits;
+        a flatten is a view, its consumers read its source)."""
+        shapes, n = self.network.shapes, self.n
+        source = {}
+        reads = {"input": 0}
+        macs = weights = biases = 0
+        for node in self.network.nodes:
+            inputs = [source.get(name, name) for name in node.inputs]
+            if node.op == "flatten":
+                source[node.name] = inputs[0]
+                continue
+            reads[node.name] = 0
+            for name in inputs:
+                reads[name] += 1
+            if node.op in ("conv", "dense"):
+                rows, columns = _matrix(node).shape
+                weights += rows * columns
+                biases += columns
+                macs += rows * int(np.prod(shapes[node.name]))
+        elements = sum(int(np.prod(shapes[name])) * (1 + count) for name, count in reads.items())
+        return {"macs": macs, "weight_bits": weights * n,
+                "bias_bits": biases * self.limits.bias_bits, "activation_bits": elements * n}
 
     def run_step(self, name, inputs):
         """One node's output codes from its input codes (the hardware's arithmetic)."""
@@ -170,7 +220,7 @@ class QuantizedNetwork:
                 weight = step.w_fmt.decode(step.w_codes) * step.channel_scale
                 if node.op == "conv":
                     weight = weight.T.reshape(node["weight"].shape)
-                node = replace(node, arrays={"weight": weight, "bias": node["bias"]})
+                node = replace(node, arrays={"weight": weight, "bias": step.float_bias})
             y = float_op(node, inputs)
             values[node.name] = _fake(step.out_fmt, y) if node.op in _QUANTIZED_OPS else y
         return values[self.network.output]
@@ -233,11 +283,22 @@ def _scale_parameters(ratio, limits):
     return M, shift
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """What a quantization learns from the calibration images, once for every scheme and
+    width: a sample of each quantization point's float values, whether each tensor can be
+    negative, and the mean float input of every conv and dense node (per row of its (K, N)
+    weight matrix: im2col columns (c, ky, kx) for a convolution, padding zeros included)."""
+
+    samples: dict
+    nonnegative: dict
+    input_means: dict
+
+
 def calibration_samples(network, calibration_x, *, sample=1 << 20, seed=0):
-    """The float activations a quantization chooses formats on: for the input and every conv,
-    dense, add and avgpool output, a deterministic sample of at most ``sample`` values over
-    ``calibration_x``; and whether each tensor can be negative. Reusable for every scheme and
-    width."""
+    """The :class:`Calibration` of ``network`` on ``calibration_x``: for the input and every
+    conv, dense, add and avgpool output a deterministic sample of at most ``sample`` values,
+    the signs, and the mean inputs of the matrix products."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a golden.network.Network, not {network!r}")
     check_int("sample", sample, 1, 1 << 30)
@@ -248,7 +309,9 @@ def calibration_samples(network, calibration_x, *, sample=1 << 20, seed=0):
         nonnegative[node.name] = bool(node.attrs.get("relu")) or (
             node.op in ("maxpool", "avgpool", "flatten") and nonnegative[node.inputs[0]])
     points = ["input"] + [node.name for node in network.nodes if node.op in _QUANTIZED_OPS]
+    products = [node for node in network.nodes if node.op in ("conv", "dense")]
     samples = {name: [] for name in points}
+    sums = {node.name: 0.0 for node in products}
     batch = 250
     for start in range(0, len(calibration_x), batch):
         part = calibration_x[start:start + batch]
@@ -256,37 +319,79 @@ def calibration_samples(network, calibration_x, *, sample=1 << 20, seed=0):
         share = -(-sample * len(part) // len(calibration_x))
         for name in points:
             samples[name].append(_sample(floats[name], share, rng))
-    return {name: np.concatenate(parts) for name, parts in samples.items()}, nonnegative
+        for node in products:
+            sums[node.name] = sums[node.name] + _input_sums(node, floats[node.inputs[0]])
+    means = {node.name: sums[node.name] / _input_count(node, network, len(calibration_x))
+             for node in products}
+    return Calibration({name: np.concatenate(parts) for name, parts in samples.items()},
+                       nonnegative, means)
+
+
+def _input_sums(node, x):
+    """Sum over a batch of a product node's input rows (im2col rows for a conv): (K,)."""
+    if node.op == "dense":
+        return x.sum(axis=0)
+    kh, kw = node["weight"].shape[2:]
+    stride, padding = node["stride"], node["padding"]
+    B, C, H, W = x.shape
+    oh, ow = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    sums = np.empty((C, kh, kw))
+    for ky in range(kh):
+        for kx in range(kw):
+            window = padded[:, :, ky:ky + stride * oh:stride, kx:kx + stride * ow:stride]
+            sums[:, ky, kx] = window.sum(axis=(0, 2, 3))
+    return sums.reshape(-1)
+
+
+def _input_count(node, network, images):
+    if node.op == "dense":
+        return images
+    return images * int(np.prod(network.shapes[node.name][1:]))
+
+
+def _global_F(tensors, n):
+    """The F whose signed FXP(n, F) has the least sum over ``tensors`` of MSE divided by the
+    tensor's mean square (a zero tensor counts 0); ties to the smaller F."""
+    totals = {}
+    for tensor in tensors:
+        power = float(np.mean(np.square(tensor)))
+        for spec, error in search_fxp(tensor, n).candidates.items():
+            totals[spec] = totals.get(spec, 0.0) + (error / power if power > 0 else 0.0)
+    return min(range(MIN_F, MAX_F + 1), key=lambda F: (totals[FXP(n, F).spec], F))
 
 
 def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_LIMITS,
-                     sample=1 << 20, seed=0, samples=None):
+                     sample=1 << 20, seed=0, samples=None, bias_correction=True):
     """Quantize a folded ``network`` with ``scheme`` at width ``n``; formats chosen on
-    ``calibration_x`` (images of the calibration split), or on ``samples`` from
-    :func:`calibration_samples` computed once for many schemes and widths."""
+    ``calibration_x`` (images of the calibration split), or on the :class:`Calibration`
+    ``samples`` from :func:`calibration_samples` computed once for many schemes and widths.
+    ``bias_correction`` subtracts the expected output shift of the weight quantization."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a golden.network.Network, not {network!r}")
     if any(node.op in ("batchnorm", "relu") for node in network.nodes):
         raise ValueError("quantize a folded network (golden.network.fold): batch norm and "
                          "ReLU nodes must be folded first")
     family = scheme_family(scheme, n)
+    check_bool("bias_correction", bias_correction)
     if not isinstance(limits, ScalingLimits):
         raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
     if samples is None:
         if calibration_x is None:
             raise ValueError("give calibration_x (calibration images) or samples")
         samples = calibration_samples(network, calibration_x, sample=sample, seed=seed)
-    samples, nonnegative = samples
+    if not isinstance(samples, Calibration):
+        raise TypeError(f"samples must be a golden.ptq.Calibration (calibration_samples()), "
+                        f"not {type(samples).__name__}")
+    calibration = samples
+    samples, nonnegative = calibration.samples, calibration.nonnegative
     weights = {node.name: _matrix(node) for node in network.nodes if node.op in ("conv", "dense")}
 
     if scheme == "fxp-global":
-        totals = {}
-        for tensor in list(samples.values()) + list(weights.values()):
-            for spec, error in search_fxp(tensor, n).candidates.items():
-                totals[spec] = totals.get(spec, 0.0) + error
-        best = min(range(MIN_F, MAX_F + 1), key=lambda F: (totals[FXP(n, F).spec], F))
-        choose = lambda name, tensor: FXP(n, best)
-    elif scheme == "tfx":
+        F_w = _global_F(weights.values(), n)
+        F_a = _global_F(samples.values(), n)
+        choose = lambda name, tensor: FXP(n, F_w if name.endswith(".w") else F_a)
+    elif scheme in TFX_SCHEMES:
         choose = lambda name, tensor: choose_format(tensor, family)
     else:
         unsigned = scheme == "fxp-channel"
@@ -307,34 +412,49 @@ def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_L
             steps[node.name] = Step(node, choose(node.name, samples[node.name]),
                                     M=M[0], shift=shift[0])
         else:
+            mean = calibration.input_means[node.name] if bias_correction else None
             steps[node.name] = _matmul_step(node, weights[node.name], formats[node.inputs[0]],
                                             choose(node.name, samples[node.name]), scheme, n,
-                                            choose, limits)
+                                            choose, limits, mean)
         formats[node.name] = steps[node.name].out_fmt
     return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits)
 
 
-def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits):
+def _channel_scales(ratio, limits):
+    """M, shift and the scale they stand for, for per-channel ratios in (0, 1]; ratios below
+    the smallest ``M * 2**-shift`` take it."""
+    smallest = 2.0 ** -limits.shift_max
+    M, shift = _scale_parameters(np.maximum(ratio, smallest), limits)
+    return M, shift, M * np.ldexp(1.0, -shift)
+
+
+def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean):
     channels = w.shape[1]
-    if scheme == "fxp-channel":
-        peak = np.abs(w).max(axis=0)
-        peak = np.where(peak > 0, peak, 1.0)
+    peak = np.abs(w).max(axis=0)
+    peak = np.where(peak > 0, peak, 1.0)
+    if scheme in ("fxp-channel", "fxp-channel-signed"):
         channel_step = peak / ((1 << (n - 1)) - 1)
         # Weights FXP(n, F) with 2**-F >= every channel's step: each channel's remaining
         # factor (<= 1) is what M and shift carry.
         F = int(np.clip(np.floor(-np.log2(channel_step.max())), MIN_F, MAX_F))
         w_fmt = FXP(n, F)
-        ratio = channel_step * 2.0 ** F
-        M, shift = _scale_parameters(ratio, limits)
-        channel_scale = M * np.ldexp(1.0, -shift)
+        M, shift, channel_scale = _channel_scales(channel_step * 2.0 ** F, limits)
         w_codes = w_fmt.quantize(w / channel_scale)
+    elif scheme == "tfx-channel":
+        M, shift, channel_scale = _channel_scales(peak / peak.max(), limits)
+        scaled = w / channel_scale
+        w_fmt = choose(f"{node.name}.w", scaled)
+        w_codes = w_fmt.quantize(scaled)
     else:
         w_fmt = choose(f"{node.name}.w", w)
         w_codes = w_fmt.quantize(w)
         M, shift = np.ones(channels, np.int64), np.zeros(channels, np.int64)
         channel_scale = np.ones(channels)
-    bias = accumulator_bias(node["bias"] / channel_scale,
+    float_bias = np.asarray(node["bias"], dtype=np.float64)
+    if input_mean is not None:
+        float_bias = float_bias - input_mean @ (w_fmt.decode(w_codes) * channel_scale - w)
+    bias = accumulator_bias(float_bias / channel_scale,
                             a_fmt.int_exponent + w_fmt.int_exponent, limits,
                             where=f"node {node.name!r}: ")
     return Step(node, out_fmt, w_fmt=w_fmt, w_codes=w_codes, bias=bias, M=M, shift=shift,
-                channel_scale=channel_scale, a_fmt=a_fmt)
+                channel_scale=channel_scale, a_fmt=a_fmt, float_bias=float_bias)

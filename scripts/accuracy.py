@@ -1,16 +1,24 @@
 """``make accuracy``: the quantization study, TFX (TENT) against fixed-point baselines on the
-trained networks (:mod:`scripts.nn.study`).
+trained networks (:mod:`scripts.nn.study`), every test image.
 
-    python -m scripts.accuracy [--datasets fashion-mnist digits mnist] [--test-images 2000]
-                               [--jobs 2]
+    python -m scripts.accuracy [--datasets fashion-mnist digits mnist] [--models convnet resnet]
+                               [--seeds 0 1 2] [--widths 3 4 5 6 7 8] [--test-images 0]
+                               [--fake] [--no-bias-correction] [--jobs 2]
 """
 
-import argparse
-import sys
+import os
 
-from golden._checks import check_int
-from golden.datasets import DATASETS
-from scripts.nn.study import (ARCHITECTURES, HEADLINE, SEEDS, WIDTHS, markdown, run_study)
+# One BLAS thread per worker: the study runs --jobs processes side by side.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+from golden._checks import check_int  # noqa: E402
+from golden.datasets import DATASETS  # noqa: E402
+from scripts.nn.study import (ARCHITECTURES, HEADLINE, SEEDS, WIDTHS, markdown,  # noqa: E402
+                              run_study)
 
 
 def main(argv=None):
@@ -21,18 +29,20 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--widths", nargs="+", type=int, default=list(WIDTHS))
-    parser.add_argument("--test-images", type=int, default=None,
-                        help="evaluate this many test images (0: all; default: all of "
-                             "digits, the first 2000 (ConvNet) or 1000 (ResNet) of "
-                             "fashion-mnist and mnist)")
+    parser.add_argument("--test-images", type=int, default=0,
+                        help="evaluate the first this many test images (default 0: all)")
+    parser.add_argument("--fake", action="store_true",
+                        help="also evaluate simulated (fake) quantization (doubles the time)")
+    parser.add_argument("--no-bias-correction", action="store_true",
+                        help="quantize without bias correction")
     parser.add_argument("--jobs", type=int, default=2, help="models evaluated in parallel")
     args = parser.parse_args(argv)
     try:
-        if args.test_images is not None:
-            check_int("--test-images", args.test_images, 0, 1 << 20)
+        check_int("--test-images", args.test_images, 0, 1 << 20)
         check_int("--jobs", args.jobs, 1, 64)
         record = run_study(datasets=args.datasets, models=args.models, seeds=args.seeds,
-                           widths=args.widths, test_images=args.test_images, jobs=args.jobs)
+                           widths=args.widths, test_images=args.test_images, jobs=args.jobs,
+                           fake=args.fake, bias_correction=not args.no_bias_correction)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

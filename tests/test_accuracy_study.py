@@ -8,7 +8,9 @@ import pytest
 
 from golden.models import MODELS, load_mlp
 from golden.network import fold, load_network, save_network
-from scripts.nn.study import evaluate, markdown, summarise, verdict
+from golden.datasets import load
+from golden.ptq import quantize_network
+from scripts.nn.study import evaluate, markdown, summarise, verdict, width_row
 
 
 def test_summary_and_verdicts():
@@ -28,34 +30,49 @@ def test_one_model_is_evaluated_and_cached(tmp_path):
     lines = []
     results = evaluate(path, "digits", [4, 8], ["tfx", "fxp-global"], 0, lines.append,
                        cache=tmp_path / "cache")
-    assert results["float"] > 0.95 and len(lines) == 4
+    assert results["float"] > 0.95 and len(lines) == 4 and all(lines)
+    assert results["tfx/8"]["traffic"] == {"macs": 64 * 32 + 32 * 10,
+                                           "weight_bits": 8 * (64 * 32 + 32 * 10),
+                                           "bias_bits": 32 * 42,
+                                           "activation_bits": 8 * 2 * (64 + 32 + 10) - 8 * 10}
     assert results["tfx/8"]["integer"] > 0.95
     assert results["tfx/8"]["formats"]["input"].startswith("TFX(8")
     # what the integer engine gives, recomputed here
-    from golden.datasets import load
-    from golden.ptq import quantize_network
     x, y = load("digits", "test")
     q = quantize_network(fold(load_network(path)), "fxp-global", 4, load("digits", "calibration")[0])
     assert results["fxp-global/4"]["integer"] == np.mean(q.predict(x) == y)
     lines.clear()
     again = evaluate(path, "digits", [4, 8], ["tfx", "fxp-global"], 0, lines.append,
                      cache=tmp_path / "cache")
-    assert again == json.loads(json.dumps(results)) and not lines  # cached
+    assert again == json.loads(json.dumps(results)) and lines == [None] * 4  # cached
+    fake = evaluate(path, "digits", [4], ["tfx"], 0, lines.append, cache=tmp_path / "cache",
+                    fake=True)
+    assert 0.5 < fake["tfx/4"]["fake"] <= 1
+    uncorrected = evaluate(path, "digits", [4], ["tfx"], 0, lines.append,
+                           cache=tmp_path / "cache", bias_correction=False)
+    q = quantize_network(fold(load_network(path)), "tfx", 4, load("digits", "calibration")[0],
+                         bias_correction=False)
+    assert uncorrected["tfx/4"]["integer"] == np.mean(q.predict(x) == y)
 
 
-def test_markdown_states_the_verdicts_and_what_is_missing():
-    row = {s: {"integer": {"mean": m, "std": 0.001}, "fake": {"mean": m, "std": 0.0}}
-           for s, m in (("tfx", 0.9), ("fxp-layer", 0.8), ("fxp-global", 0.5),
-                        ("fxp-channel", 0.95))}
-    row["verdicts"] = {"fxp-layer": "win", "fxp-global": "win", "fxp-channel": "loss"}
+def test_rows_verdicts_and_markdown():
+    means = {"tfx": 0.9, "tfx-channel": 0.93, "fxp-channel": 0.95, "fxp-channel-signed": 0.92,
+             "fxp-layer": 0.8, "fxp-global": 0.5}
+    runs = [{f"{s}/4": {"integer": m + d} for s, m in means.items()} for d in (-0.001, 0.001)]
+    row = width_row(runs, 4, fake=False)
+    assert row["verdicts"]["tfx-channel"] == {"fxp-channel": "loss", "fxp-channel-signed": "win",
+                                              "fxp-layer": "win", "fxp-global": "win"}
+    assert row["verdicts"]["tfx"]["fxp-channel-signed"] == "loss"
+    assert row["best"] == {"tfx": "tfx-channel", "fxp": "fxp-channel", "verdict": "loss"}
     record = {"headline": "fashion-mnist", "missing": ["mnist-resnet-s2.npz"], "models": [
-        {"dataset": "fashion-mnist", "model": "convnet", "seeds": [0, 1, 2],
-         "test_images": 2000, "float": {"mean": 0.91, "std": 0.002}, "widths": [4],
+        {"dataset": "fashion-mnist", "model": "convnet", "seeds": [0, 1],
+         "test_images": 10000, "float": {"mean": 0.91, "std": 0.002}, "widths": [4],
          "by_width": {"4": row}}]}
     text = markdown(record)
-    assert "| 4 | 90.0 ± 0.1 (90.0) | 80.0 ± 0.1 (80.0) | 50.0 ± 0.1 (50.0) | 95.0 ± 0.1 (95.0) " \
-           "| win, win, loss |" in text
+    assert ("| 4 | 90.0 ± 0.1 | 93.0 ± 0.1 | 95.0 ± 0.1 | 92.0 ± 0.1 | 80.0 ± 0.1 | 50.0 ± 0.1 "
+            "| loss, win, win, win | loss (tfx-channel vs fxp-channel) |") in text
     assert "**fashion-mnist**" in text and "mnist-resnet-s2.npz" in text
+    assert "10000 test images" in text
 
 
 @pytest.mark.parametrize("model", ["convnet", "resnet"])

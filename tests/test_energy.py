@@ -237,11 +237,24 @@ def test_report_rows_and_ratios():
     assert "run `make synth-sweep`" in text
 
 
-def test_pareto_front():
-    from scripts.asic.report import pareto_front
-    points = [{"pj_per_mac": e, "accuracy": a} for e, a in
-              [(80, 0.85), (85, 0.84), (90, 0.90), (95, 0.89), (99, 0.91)]]
-    assert [p["pj_per_mac"] for p in pareto_front(points)] == [80, 90, 99]
+def test_energy_per_inference_and_its_pareto_front():
+    from scripts.asic.inference import SRAM_PJ_PER_BIT, inference_points, pareto_front
+    energy = {"rows": [{"n": 4, "workload": "layer",
+                        "whole": {"tfx_pj_per_mac": 50.0, "fxp_pj_per_mac": 40.0}},
+                       {"n": 4, "workload": "random", "whole": {}}]}
+    traffic = {"macs": 1000, "weight_bits": 400, "bias_bits": 64, "activation_bits": 536}
+    row = {s: {"integer": {"mean": m, "std": 0.0}} for s, m in (("tfx", 0.9), ("fxp-layer", 0.8),
+                                                                 ("fxp-channel", 0.95))}
+    accuracy = {"schemes": ["tfx", "fxp-layer", "fxp-channel"], "models": [
+        {"dataset": "d", "model": "m", "by_width": {"4": row, "5": row},
+         "traffic": {"4": traffic, "5": traffic}}]}
+    points = inference_points(energy, accuracy)
+    assert len(points) == 3  # n = 5 was not measured
+    tfx = next(p for p in points if p["scheme"] == "tfx")
+    assert tfx["array_nj"] == 50.0 and tfx["bits"] == 1000
+    assert tfx["energy_nj"]["stated"] == 50.0 + SRAM_PJ_PER_BIT["stated"]
+    # equal memory bits: the cheaper FXP array with the better scheme dominates
+    assert [p["scheme"] for p in pareto_front(points)] == ["fxp-channel"]
 
 
 @pytest.mark.parametrize("argv,message", [

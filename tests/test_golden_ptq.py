@@ -9,7 +9,8 @@ from golden.family import default_is_max
 from golden.fxp import FXP
 from golden.models import MODELS, load_mlp
 from golden.network import Network, Node, fold
-from golden.ptq import SCHEMES, quantize_network, signed_codes
+from golden.conv import im2col
+from golden.ptq import SCHEMES, calibration_samples, quantize_network, signed_codes
 from golden.tfx import TFX
 from test_golden_network import residual_net
 
@@ -29,7 +30,7 @@ def test_integer_engine_equals_simulated_quantization_when_nothing_else_rounds(s
     net = zero_bias(fold(residual_net(seed=4)))
     rng = np.random.default_rng(5)
     calibration, x = rng.uniform(0, 1, (64, 1, 8, 8)), rng.uniform(0, 1, (32, 1, 8, 8))
-    q = quantize_network(net, scheme, n, calibration)
+    q = quantize_network(net, scheme, n, calibration, bias_correction=False)
     assert q.steps["g"].M * 16 == 2 ** q.steps["g"].shift
     np.testing.assert_array_equal(q.logits(x), q.run_fake(x))
 
@@ -80,7 +81,9 @@ def test_schemes_choose_what_they_promise():
     layer = quantize_network(net, "fxp-layer", 8, calibration)
     assert len({layer.format_of(name).F for name in ("input", "c1", "c2", "fc")}) > 1
     glob = quantize_network(net, "fxp-global", 8, calibration)
-    assert len({f.split(",")[-1] for f in glob.formats().values()}) == 1
+    weights = {glob.steps[name].w_fmt for name in ("c1", "c2", "c3", "fc")}
+    activations = {glob.format_of(name) for name in ("input", "c1", "a1", "g", "fc")}
+    assert len(weights) == 1 and len(activations) == 1 and all(f.signed for f in activations)
     channel = quantize_network(net, "fxp-channel", 8, calibration)
     assert not channel.format_of("c1").signed and not channel.format_of("input").signed
     assert channel.format_of("fc").signed and channel.steps["c1"].w_fmt.signed
@@ -88,6 +91,42 @@ def test_schemes_choose_what_they_promise():
     assert len(set(step.M.tolist())) > 1  # one scale per output channel
     # every channel uses its largest code: the scale was chosen per channel
     assert (np.abs(signed_codes(step.w_codes, step.w_fmt)).max(axis=0) >= 126).all()
+    signed = quantize_network(net, "fxp-channel-signed", 8, calibration)
+    assert all(signed.format_of(name).signed for name in ("input", "c1", "a1", "fc"))
+    np.testing.assert_array_equal(signed.steps["c2"].M, step.M)
+    tfx_channel = quantize_network(net, "tfx-channel", 8, calibration)
+    step = tfx_channel.steps["c2"]
+    assert isinstance(step.w_fmt, TFX) and len(set(step.M.tolist())) > 1
+    # every channel's largest weight, divided by its scale, meets the tensor's largest
+    peaks = np.abs(net.nodes[[n.name for n in net.nodes].index("c2")]["weight"]).reshape(
+        len(step.M), -1).max(axis=1)
+    np.testing.assert_allclose(peaks / step.channel_scale, peaks.max(), rtol=2.0 ** -14)
+
+
+def test_bias_correction_removes_the_mean_output_shift_of_weight_quantization():
+    net = fold(residual_net(seed=13))
+    calibration_x = np.random.default_rng(14).uniform(0, 1, (48, 1, 8, 8))
+    calibration = calibration_samples(net, calibration_x)
+    floats = net.forward(calibration_x, keep=True)
+    for scheme in ("tfx", "fxp-channel"):
+        plain = quantize_network(net, scheme, 4, samples=calibration, bias_correction=False)
+        corrected = quantize_network(net, scheme, 4, samples=calibration)
+        for name in ("c2", "fc"):
+            node = net.nodes[[n.name for n in net.nodes].index(name)]
+            x = floats[node.inputs[0]]
+            rows = (x if node.op == "dense" else
+                    im2col(x, node["weight"].shape[2:], stride=node["stride"],
+                           padding=node["padding"])[0])
+            np.testing.assert_allclose(calibration.input_means[name], rows.mean(axis=0),
+                                       atol=1e-12)
+            w = node["weight"] if node.op == "dense" else node["weight"].reshape(
+                len(node["bias"]), -1).T
+            for q, should_vanish in ((plain, False), (corrected, True)):
+                step = q.steps[name]
+                w_q = step.w_fmt.decode(step.w_codes) * step.channel_scale
+                shift = (rows @ w_q + step.float_bias - rows @ w - node["bias"]).mean(axis=0)
+                assert (np.abs(shift).max() < 1e-9) == should_vanish, (scheme, name)
+            np.testing.assert_array_equal(plain.steps[name].float_bias, node["bias"])
 
 
 def test_quantized_digits_mlp_keeps_its_accuracy_at_8_bits():
@@ -110,10 +149,14 @@ def test_bad_arguments_are_errors():
     x = np.zeros((4, 1, 8, 8))
     with pytest.raises(ValueError, match="quantize a folded network"):
         quantize_network(net, "tfx", 8, x)
-    with pytest.raises(ValueError, match="scheme must be one of 'tfx', 'fxp-layer'"):
+    with pytest.raises(ValueError, match="scheme must be one of 'tfx', 'tfx-channel'"):
         quantize_network(fold(net), "posit", 8, x)
     with pytest.raises(ValueError, match="n must be an integer from 3 to 16, not 2"):
         quantize_network(fold(net), "tfx", 2, x)
+    with pytest.raises(TypeError, match="bias_correction must be True or False"):
+        quantize_network(fold(net), "tfx", 8, x, bias_correction="yes")
+    with pytest.raises(TypeError, match="samples must be a golden.ptq.Calibration"):
+        quantize_network(fold(net), "tfx", 8, samples=({}, {}))
     q = quantize_network(fold(net), "fxp-layer", 8, np.random.default_rng(0).uniform(0, 1, (8, 1, 8, 8)))
     x[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):

@@ -19,7 +19,7 @@ Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
   by the same per-tensor search, bias 0.
 
 Writes ``build/report/energy.{json,md}``, ``energy.png`` (per-block energy per MAC),
-``pareto.png`` (accuracy vs energy, when ``make accuracy`` has run) and reuses every mapping and
+``pareto.png`` (accuracy vs energy per inference of every model, :mod:`scripts.asic.inference`, when ``make accuracy`` has run) and reuses every mapping and
 simulation whose inputs are unchanged (``build/report/cache``). Entry point:
 :mod:`scripts.report`.
 """
@@ -38,6 +38,7 @@ from scripts.records import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
 from sim.toolchain import BUILD, ROOT
 from .energy import BLOCKS, Conditions
+from .inference import SRAM_PJ_PER_BIT, SRAM_SOURCE, inference_points, markdown_section, plot_inference
 
 OUT = BUILD / "report"
 ROWS = COLS = 4
@@ -300,21 +301,7 @@ def markdown(record):
             lines.append(f"| {n} | {t['logic']:,} | {x['logic']:,} | "
                          f"{t['logic'] / x['logic']:.2f} | {t['dsps']} | {x['dsps']} | "
                          f"{t['fmax_mhz']:.2f} | {x['fmax_mhz']:.2f} |")
-    points = record.get("pareto")
-    lines += ["", "## Accuracy versus energy", ""]
-    if not points:
-        lines.append("No accuracy figures: `build/accuracy/accuracy.json` is missing or has no "
-                     "Fashion-MNIST ConvNet (run `make accuracy`).")
-    else:
-        front = {(p["scheme"], p["n"]) for p in pareto_front(points)}
-        lines += ["Fashion-MNIST ConvNet, integer engine, mean ± std over seeds (`make "
-                  "accuracy`), against the whole accelerator's energy per MAC on the layer "
-                  "workload; front: on the Pareto front of all points.", "",
-                  "| scheme | n | pJ/MAC | accuracy % | front |", "|---|---|---|---|---|"]
-        for p in sorted(points, key=lambda p: (p["scheme"], p["n"])):
-            lines.append(f"| {p['scheme']} | {p['n']} | {p['pj_per_mac']:.1f} | "
-                         f"{100 * p['accuracy']:.1f} ± {100 * p['std']:.1f} | "
-                         f"{'yes' if (p['scheme'], p['n']) in front else ''} |")
+    lines += [""] + markdown_section(record.get("inference") or [])
     cross = record.get("opensta")
     if cross:
         lines += ["", "## Cross-check with OpenSTA (vectorless)", "", cross["text"]]
@@ -353,67 +340,6 @@ def plot_blocks(record, path):
     plt.close(fig)
 
 
-def pareto_points(record, accuracy):
-    """(format, n, pJ/MAC, accuracy mean, std) for the ConvNet of the accuracy study's headline
-    dataset: TFX with the tfx scheme, FXP with fxp-layer and fxp-global (both run on the FXP
-    hardware)."""
-    model = next((m for m in accuracy["models"] if m["dataset"] == "fashion-mnist"
-                  and m["model"] == "convnet"), None)
-    if model is None:
-        return []
-    points = []
-    for row in record["rows"]:
-        if row["workload"] != "layer":
-            continue
-        by_width = model["by_width"].get(str(row["n"]))
-        if by_width is None:
-            continue
-        for design, scheme in (("tfx", "tfx"), ("fxp", "fxp-layer"), ("fxp", "fxp-global")):
-            result = by_width[scheme]["integer"]
-            points.append({"design": design, "scheme": scheme, "n": row["n"],
-                           "pj_per_mac": row["whole"][f"{design}_pj_per_mac"],
-                           "accuracy": result["mean"], "std": result["std"]})
-    return points
-
-
-def pareto_front(points):
-    """The points no other point beats on both energy (lower) and accuracy (higher)."""
-    return sorted((p for p in points if not any(
-        q["pj_per_mac"] <= p["pj_per_mac"] and q["accuracy"] >= p["accuracy"]
-        and (q["pj_per_mac"], q["accuracy"]) != (p["pj_per_mac"], p["accuracy"])
-        for q in points)), key=lambda p: p["pj_per_mac"])
-
-
-def plot_pareto(points, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    styles = {"tfx": ("o", "C0"), "fxp-layer": ("s", "C1"), "fxp-global": ("^", "C2")}
-    for scheme, (marker, colour) in styles.items():
-        chosen = sorted((p for p in points if p["scheme"] == scheme), key=lambda p: p["n"])
-        if not chosen:
-            continue
-        ax.errorbar([p["pj_per_mac"] for p in chosen], [100 * p["accuracy"] for p in chosen],
-                    yerr=[100 * p["std"] for p in chosen], marker=marker, color=colour,
-                    label=scheme, capsize=2)
-        front = pareto_front(chosen)
-        ax.plot([p["pj_per_mac"] for p in front], [100 * p["accuracy"] for p in front],
-                color=colour, alpha=0.35, linewidth=4)
-        for p in chosen:
-            ax.annotate(f"n={p['n']}", (p["pj_per_mac"], 100 * p["accuracy"]), fontsize=7,
-                        xytext=(3, -9), textcoords="offset points")
-    ax.set_xlabel("energy per MAC, whole 4x4 accelerator (pJ, OSU 0.18 µm)")
-    ax.set_ylabel("Fashion-MNIST ConvNet accuracy (%)")
-    ax.set_title("Accuracy vs energy (make accuracy + make report); bands: Pareto front",
-                 fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=True):
     """Every gate-level run (``jobs`` at a time, cached), the summary, the FPGA figures, the
     OpenSTA cross-check and the accuracy-vs-energy points; writes the record, its tables and
@@ -442,15 +368,16 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
                                          and e["n"] == max(widths)], library)
     out = Path(out)
     accuracy_file = BUILD / "accuracy" / "accuracy.json"
-    record["pareto"] = (pareto_points(record, json.loads(accuracy_file.read_text()))
-                        if accuracy_file.exists() else None)
+    record["sram_pj_per_bit"] = {"values": SRAM_PJ_PER_BIT, "source": SRAM_SOURCE}
+    record["inference"] = (inference_points(record, json.loads(accuracy_file.read_text()))
+                           if accuracy_file.exists() else [])
     write_report(out, "energy", record, markdown(record))
     plot_blocks(record, out / "energy.png")
-    if record["pareto"]:
-        plot_pareto(record["pareto"], out / "pareto.png")
-        print(f"wrote {out / 'pareto.png'} ({len(record['pareto'])} points)")
+    if record["inference"]:
+        plot_inference(record["inference"], out / "pareto.png")
+        print(f"wrote {out / 'pareto.png'} ({len(record['inference'])} points)")
     else:
-        print(f"no accuracy-vs-energy plot: {accuracy_file} is missing or has no Fashion-MNIST "
-              f"ConvNet (run make accuracy)")
+        print(f"no accuracy-vs-energy plot: {accuracy_file} is missing or has no width this "
+              f"report measured (run make accuracy)")
     print(f"done in {time.monotonic() - started:.0f} s")
     return record

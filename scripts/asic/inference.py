@@ -1,0 +1,148 @@
+"""Energy per inference: the array's measured energy per MAC times the model's MACs, plus the
+memory traffic times a per-bit SRAM access energy, for every model, scheme and measured width
+of the accuracy study; and the accuracy-versus-energy Pareto fronts.
+
+The memory traffic is counted exactly from the quantized model
+(:meth:`golden.ptq.QuantizedNetwork.traffic`: every weight and bias read once, every tensor
+written once and read once per consumer). The SRAM energy per bit is not measured here; it is
+taken from the literature and scaled to the report's technology:
+
+- Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014: reading
+  64 bits from an 8 KB SRAM costs 10 pJ, from 32 KB 20 pJ, from 1 MB 100 pJ (45 nm, 0.9 V);
+- scaled to OSU 0.18 µm at 1.8 V by 16 = (180 / 45) x (1.8 / 0.9)**2 (capacitance in proportion
+  to the feature size, energy to C V**2).
+
+The stated value is the 32 KB macro (5.0 pJ/bit); the 8 KB (2.5) and 1 MB (25) macros are the
+low and high ends, so that a reader sees how far the front moves with the memory.
+"""
+
+from golden.ptq import TFX_SCHEMES
+
+__all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "inference_points", "pareto_front",
+           "markdown_section", "plot_inference"]
+
+_SCALE = (180 / 45) * (1.8 / 0.9) ** 2
+SRAM_PJ_PER_BIT = {"low": 10 / 64 * _SCALE, "stated": 20 / 64 * _SCALE,
+                   "high": 100 / 64 * _SCALE}
+SRAM_SOURCE = ("Horowitz, ISSCC 2014 (45 nm: 8 KB / 32 KB / 1 MB SRAM, 10 / 20 / 100 pJ per "
+               "64-bit read), scaled x16 to 0.18 um, 1.8 V")
+
+
+def design_of(scheme):
+    """Which accelerator runs a scheme: "tfx" or "fxp"."""
+    return "tfx" if scheme in TFX_SCHEMES else "fxp"
+
+
+def inference_points(energy_record, accuracy):
+    """Every (model, scheme, n) of the accuracy record at a width the energy record measured
+    (layer workload): accuracy, MACs, bits moved, and energy per inference in nJ at each SRAM
+    energy of :data:`SRAM_PJ_PER_BIT`."""
+    per_mac = {row["n"]: row["whole"] for row in energy_record["rows"]
+               if row["workload"] == "layer"}
+    points = []
+    for model in accuracy["models"]:
+        for n_text, row in model["by_width"].items():
+            n = int(n_text)
+            if n not in per_mac:
+                continue
+            traffic = model["traffic"][n_text]
+            bits = traffic["weight_bits"] + traffic["bias_bits"] + traffic["activation_bits"]
+            for scheme in accuracy["schemes"]:
+                pj_per_mac = per_mac[n][f"{design_of(scheme)}_pj_per_mac"]
+                array_nj = traffic["macs"] * pj_per_mac / 1000
+                result = row[scheme]["integer"]
+                points.append({
+                    "dataset": model["dataset"], "model": model["model"], "scheme": scheme,
+                    "n": n, "accuracy": result["mean"], "std": result["std"],
+                    "macs": traffic["macs"], "bits": bits, "pj_per_mac": pj_per_mac,
+                    "array_nj": array_nj,
+                    "energy_nj": {level: array_nj + bits * e / 1000
+                                  for level, e in SRAM_PJ_PER_BIT.items()}})
+    return points
+
+
+def pareto_front(points, level="stated"):
+    """The points no other point beats on both energy per inference (lower) and accuracy
+    (higher)."""
+    energy = lambda p: p["energy_nj"][level]
+    return sorted((p for p in points if not any(
+        energy(q) <= energy(p) and q["accuracy"] >= p["accuracy"]
+        and (energy(q), q["accuracy"]) != (energy(p), p["accuracy"]) for q in points)),
+        key=energy)
+
+
+def _models(points):
+    return list(dict.fromkeys((p["dataset"], p["model"]) for p in points))
+
+
+def markdown_section(points):
+    """The report's "energy per inference" section: one table per model."""
+    lines = ["## Energy per inference", "",
+             "Array: the whole accelerator's measured energy per MAC (layer workload) times "
+             "the model's MACs; memory: the bits of weights, biases and activations read and "
+             "written per inference (counted from the quantized model: every weight and bias "
+             "read once, every tensor written once and read once per consumer) times "
+             f"{SRAM_PJ_PER_BIT['stated']:.1f} pJ/bit ({SRAM_SOURCE}; low "
+             f"{SRAM_PJ_PER_BIT['low']:.1f}, high {SRAM_PJ_PER_BIT['high']:.1f} pJ/bit). "
+             "Accuracy: `make accuracy`, integer engine, every test image, mean ± std over "
+             "seeds. Front: on the Pareto front of the model's points at the stated SRAM "
+             "energy.", ""]
+    if not points:
+        return lines + ["No points: `build/accuracy/accuracy.json` is missing (run `make "
+                        "accuracy`) or has no width this report measured.", ""]
+    for dataset, model in _models(points):
+        chosen = [p for p in points if (p["dataset"], p["model"]) == (dataset, model)]
+        front = {(p["scheme"], p["n"]) for p in pareto_front(chosen)}
+        first = chosen[0]
+        lines += [f"### {dataset} / {model}", "",
+                  "| scheme | n | accuracy % | array nJ | memory kbit | total nJ (low / stated "
+                  "/ high) | front |", "|---|---|---|---|---|---|---|"]
+        for p in sorted(chosen, key=lambda p: (p["scheme"], p["n"])):
+            e = p["energy_nj"]
+            lines.append(f"| {p['scheme']} | {p['n']} | {100 * p['accuracy']:.1f} ± "
+                         f"{100 * p['std']:.1f} | {p['array_nj']:.0f} | {p['bits'] / 1000:.1f} "
+                         f"| {e['low']:.0f} / {e['stated']:.0f} / {e['high']:.0f} | "
+                         f"{'yes' if (p['scheme'], p['n']) in front else ''} |")
+        lines += ["", f"{first['macs']:,} MACs per inference.", ""]
+    return lines
+
+
+def plot_inference(points, path):
+    """Accuracy against energy per inference, one row per model, one column per SRAM energy;
+    bands: each scheme's Pareto front."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = _models(points)
+    levels = list(SRAM_PJ_PER_BIT)
+    fig, axes = plt.subplots(len(models), len(levels), figsize=(4.2 * len(levels),
+                                                                3.2 * len(models)),
+                             squeeze=False)
+    schemes = list(dict.fromkeys(p["scheme"] for p in points))
+    for r, key in enumerate(models):
+        chosen = [p for p in points if (p["dataset"], p["model"]) == key]
+        for c, level in enumerate(levels):
+            ax = axes[r][c]
+            for i, scheme in enumerate(schemes):
+                mine = sorted((p for p in chosen if p["scheme"] == scheme), key=lambda p: p["n"])
+                style = "-" if scheme in TFX_SCHEMES else "--"
+                ax.errorbar([p["energy_nj"][level] for p in mine],
+                            [100 * p["accuracy"] for p in mine],
+                            yerr=[100 * p["std"] for p in mine], marker="o", markersize=3,
+                            linestyle=style, color=f"C{i}", label=scheme, capsize=2)
+            front = pareto_front(chosen, level)
+            ax.plot([p["energy_nj"][level] for p in front], [100 * p["accuracy"] for p in front],
+                    color="black", alpha=0.2, linewidth=5)
+            ax.set_xscale("log")
+            ax.set_title(f"{key[0]} / {key[1]}, SRAM {SRAM_PJ_PER_BIT[level]:.1f} pJ/bit",
+                         fontsize=8)
+            ax.set_xlabel("energy per inference (nJ)", fontsize=7)
+            ax.set_ylabel("accuracy (%)", fontsize=7)
+            ax.tick_params(labelsize=6)
+    axes[0][0].legend(fontsize=6)
+    fig.text(0.01, 0.003, "scripts/asic/inference.py: make report energy per MAC x MACs + "
+             "memory bits x SRAM pJ/bit; make accuracy; grey band: Pareto front", fontsize=7)
+    fig.tight_layout(rect=(0, 0.015, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
