@@ -13,7 +13,7 @@ from scripts.nn.e2e import markdown, run_network
 pytestmark = pytest.mark.sim
 
 
-@pytest.mark.parametrize("family, scheme", [(TFXFamily(8, 3), "tfx"), (FXPFamily(8), "fxp-layer")],
+@pytest.mark.parametrize("family, scheme", [(TFXFamily(8, 3), "tfx-channel"), (FXPFamily(8), "fxp-layer")],
                          ids=["tfx", "fxp"])
 def test_digits_convnet_through_the_array(tmp_path, family, scheme):
     result = run_network(family, scheme, MODELS / "digits-convnet-s0.npz", "digits", 3,
