@@ -64,13 +64,13 @@ from .network import Network, float_op, pool_windows
 from .search import search_fxp
 from ._checks import check_bool, check_choice, check_int
 
-__all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "Calibration", "Step", "QuantizedNetwork", "quantize_network", "calibration_samples",
-           "signed_codes", "code_words", "scheme_family"]
+__all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "Calibration", "Step", "QuantizedNetwork",
+           "quantize_network", "calibration_samples", "signed_codes", "code_words",
+           "scheme_family"]
 
 TFX_SCHEMES = ("tfx", "tfx-channel")
 FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global")
 SCHEMES = TFX_SCHEMES + FXP_SCHEMES
-_CHANNEL_SCHEMES = ("tfx-channel", "fxp-channel", "fxp-channel-signed")
 _QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
 
 

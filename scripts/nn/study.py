@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.datasets import DATASETS, load
+from golden.datasets import load
 from golden.network import fold, load_network
 from golden.ptq import (FXP_SCHEMES, SCHEMES, TFX_SCHEMES, calibration_samples,
                         quantize_network, scheme_family)
@@ -92,10 +92,6 @@ def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT 
             cache_file.write_text(json.dumps(stored))
     cache_file.write_text(json.dumps(stored))
     return results
-
-
-def _print(line):
-    print(line, flush=True)
 
 
 def summarise(values):
