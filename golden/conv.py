@@ -36,11 +36,10 @@ def im2col(x, kernel, *, stride=1, padding=0):
     ow = conv_output_size(W, kw, stride, padding)
     padded = np.zeros((B, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
     padded[:, :, padding:padding + H, padding:padding + W] = x
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride][:, :, :oh, :ow]  # (B, C, OH, OW, KH, KW)
     patches = np.empty((B, oh, ow, C, kh, kw), dtype=x.dtype)
-    for ky in range(kh):
-        for kx in range(kw):
-            window = padded[:, :, ky:ky + stride * oh:stride, kx:kx + stride * ow:stride]
-            patches[:, :, :, :, ky, kx] = window.transpose(0, 2, 3, 1)
+    patches[...] = windows.transpose(0, 2, 3, 1, 4, 5)  # one pass, rows in output order
     return patches.reshape(B * oh * ow, C * kh * kw), (oh, ow)
 
 

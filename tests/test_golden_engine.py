@@ -39,10 +39,49 @@ def test_fast_engine_on_a_28x28_convnet_slice():
     network = fold(load_network(model_path("fashion-mnist", "convnet", 0)))
     samples = calibration_samples(network, load("fashion-mnist", "calibration")[0][:500])
     x = load("fashion-mnist", "test")[0][:60]
-    for scheme in ("tfx", "fxp-channel"):
-        q = quantize_network(network, scheme, 5, samples=samples)
-        np.testing.assert_array_equal(compile_plan(q).codes(x), q.run_integer(x))
+    precisions = set()
+    for scheme, n in (("tfx", 5), ("fxp-channel", 5), ("tfx-channel", 8), ("tfx", 8)):
+        q = quantize_network(network, scheme, n, samples=samples)
+        plan = compile_plan(q)
+        precisions |= set(plan.precisions().values())
+        np.testing.assert_array_equal(plan.codes(x), q.run_integer(x), err_msg=f"{scheme} {n}")
         np.testing.assert_array_equal(q.logits(x), q.logits(x, fast=False))
+    assert precisions == {"float32", "float64"}  # both kinds of product are checked
+
+
+def test_float32_products_only_where_the_bound_proves_them_exact(monkeypatch):
+    import golden.engine as engine
+
+    network = fold(load_network(model_path("fashion-mnist", "convnet", 0)))
+    samples = calibration_samples(network, load("fashion-mnist", "calibration")[0][:300])
+    rng = np.random.default_rng(3)
+
+    def product(q, name, single_limit):
+        """The precision chosen for node ``name`` and its scaled sums on random codes."""
+        monkeypatch.setattr(engine, "_EXACT_SINGLE", single_limit)
+        step = next(s for s in compile_plan(q).steps if s.node.name == name)
+        fmt = q.format_of(step.node.inputs[0])
+        C, H, W = network.shapes[step.node.inputs[0]]
+        codes = rng.choice(fmt.codes(), (4, H, W, C))
+        return step.precision, step.run.scaled([fmt.decode(codes)])
+
+    seen = set()
+    for n in (5, 8):
+        q = quantize_network(network, "tfx", n, samples=samples)
+        for name in (node.name for node in network.nodes if node.op == "conv"):
+            state = rng.bit_generator.state
+            chosen, sums = product(q, name, 2.0 ** 24)
+            rng.bit_generator.state = state  # the same random codes again
+            seen.add(chosen)
+            if chosen == "float32":
+                forced, exact = product(q, name, 0.0)  # float64 everywhere
+                assert (chosen, forced) == ("float32", "float64")
+                np.testing.assert_array_equal(sums, exact)
+            else:
+                forced, rounded = product(q, name, 2.0 ** 60)  # float32 everywhere
+                assert (chosen, forced) == ("float64", "float32")
+                assert not np.array_equal(rounded, sums), name  # float32 would round them
+    assert seen == {"float32", "float64"}
 
 
 def test_fast_fake_engine_is_simulated_quantization():
