@@ -32,7 +32,8 @@ from ._checks import check_int, real_array
 from ._io import read_npz
 from .conv import im2col
 
-__all__ = ["Node", "Network", "fold", "save_network", "load_network", "OPS"]
+__all__ = ["Node", "Network", "fold", "save_network", "load_network", "network_arrays",
+           "network_from_arrays", "OPS"]
 
 OPS = {
     "conv": ({"input", "stride", "padding", "relu"}, ("weight", "bias")),
@@ -248,33 +249,44 @@ def fold(network):
     return Network(result, network.input_shape, {**network.info, "folded": True})
 
 
-def save_network(path, network):
+def network_arrays(network, prefix=""):
+    """The arrays of a network file (:func:`save_network`), keys under ``prefix``."""
     graph = [{"op": node.op, "name": node.name, **node.attrs} for node in network.nodes]
-    arrays = {f"{node.name}.{key}": np.asarray(value, dtype=np.float32)
+    arrays = {f"{prefix}{node.name}.{key}": np.asarray(value, dtype=np.float32)
               for node in network.nodes for key, value in node.arrays.items()}
-    np.savez(path, graph=np.array(json.dumps({"input_shape": network.input_shape,
-                                              "nodes": graph})),
-             info=np.array(json.dumps(network.info, sort_keys=True)), **arrays)
+    arrays[f"{prefix}graph"] = np.array(json.dumps({"input_shape": network.input_shape,
+                                                    "nodes": graph}))
+    arrays[f"{prefix}info"] = np.array(json.dumps(network.info, sort_keys=True))
+    return arrays
+
+
+def save_network(path, network):
+    np.savez(path, **network_arrays(network))
 
 
 def load_network(path):
     """Load a network saved by :func:`save_network`; clear errors for a missing, corrupt or
     inconsistent file."""
-    contents = read_npz(path, "model")
-    if "graph" not in contents or "info" not in contents:
-        raise ValueError(f"{path} is not a network file: it needs 'graph' and 'info', has "
-                         f"{sorted(contents)[:8]}")
+    return network_from_arrays(read_npz(path, "model"), path)
+
+
+def network_from_arrays(contents, path, prefix=""):
+    """The network stored in ``contents`` (the arrays of a file at ``path``) under
+    ``prefix``; a clear error naming the file when they do not hold one."""
+    if f"{prefix}graph" not in contents or f"{prefix}info" not in contents:
+        raise ValueError(f"{path} is not a network file: it needs '{prefix}graph' and "
+                         f"'{prefix}info', has {sorted(contents)[:8]}")
     try:
-        graph = json.loads(str(contents["graph"]))
-        info = json.loads(str(contents["info"]))
+        graph = json.loads(str(contents[f"{prefix}graph"]))
+        info = json.loads(str(contents[f"{prefix}info"]))
         nodes = []
         for entry in graph["nodes"]:
             entry = dict(entry)
             op, name = entry.pop("op"), entry.pop("name")
             keys = OPS[op][1] if op in OPS else ()
-            nodes.append(Node(op, name, entry, {key: np.asarray(contents[f"{name}.{key}"],
-                                                                dtype=np.float64)
-                                                for key in keys}))
+            nodes.append(Node(op, name, entry, {
+                key: np.asarray(contents[f"{prefix}{name}.{key}"], dtype=np.float64)
+                for key in keys}))
         input_shape = graph["input_shape"]
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: malformed network graph ({type(error).__name__}: "

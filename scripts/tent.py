@@ -1,0 +1,192 @@
+"""``tent``: from a trained model to a quantized network, in one command line.
+
+    tent import MODEL.onnx -o NET.npz
+    tent quantize NET.npz --scheme SCHEME --n N [--calibration DATA] -o QNET.npz
+    tent eval NET.npz|QNET.npz [--data DATA] [--engine float|integer|fake] [--images K]
+              [--per-class] [--json]
+
+``NET.npz`` is a float network (``golden.network`` file: ``tent import`` writes one, and the
+project's own models in ``models/`` are such files); ``QNET.npz`` a quantized network with its
+formats and parameters (``golden.quantized_io``). ``DATA`` is a bundled dataset
+(``digits``, ``mnist``, ``fashion-mnist``, optionally ``:train``, ``:calibration`` or
+``:test``) or a ``.npy`` / ``.npz`` file of images (and labels); see
+:mod:`scripts.nn.userdata`. Errors are one line on standard error and exit status 1.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from golden._checks import check_int
+from golden._io import discard_stdout, read_npz
+from golden.network import fold, load_network, save_network
+from golden.onnx_import import import_onnx, preprocess
+from golden.ptq import SCHEMES, calibration_samples, quantize_network
+from golden.quantized_io import is_quantized_file, load_quantized, save_quantized
+from scripts.nn.userdata import load_data
+
+__all__ = ["main"]
+
+_USER_ERRORS = (ValueError, FileNotFoundError, TypeError)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="tent", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("import", help="an ONNX model as a float network file")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", required=True, help="the network file to write (.npz)")
+
+    p = commands.add_parser("quantize", help="a float network quantized to one scheme and width")
+    p.add_argument("network", help="a float network file (.npz)")
+    p.add_argument("--scheme", required=True, choices=SCHEMES)
+    p.add_argument("--n", type=int, required=True, help="width in bits, 3 to 16")
+    p.add_argument("--calibration", default=None,
+                   help="DATA the formats are chosen on (default: the dataset the network "
+                        "was trained on, calibration split, when it is a bundled one)")
+    p.add_argument("--no-bias-correction", action="store_true")
+    p.add_argument("-o", "--output", required=True, help="the quantized file to write (.npz)")
+
+    p = commands.add_parser("eval", help="accuracy of a float or quantized network")
+    p.add_argument("network", help="a float or quantized network file (.npz)")
+    p.add_argument("--data", default=None,
+                   help="DATA (default: the network's own dataset, test split)")
+    p.add_argument("--engine", choices=("float", "integer", "fake"), default=None,
+                   help="default: integer for a quantized network, float for a float one")
+    p.add_argument("--images", type=int, default=0, help="the first K images (0: all)")
+    p.add_argument("--per-class", action="store_true", help="also each class's accuracy")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
+    return parser
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        {"import": _import, "quantize": _quantize, "eval": _eval}[args.command](args)
+    except _USER_ERRORS as error:
+        print(f"tent {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        discard_stdout()
+    return 0
+
+
+def _npz_target(path):
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"the output {path} must end in .npz")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the output's directory {path.parent} does not exist")
+    return path
+
+
+def _import(args):
+    output = _npz_target(args.output)
+    network = import_onnx(args.model)
+    save_network(output, network)
+    ops = {}
+    for node in network.nodes:
+        ops[node.op] = ops.get(node.op, 0) + 1
+    print(f"wrote {output}: {len(network.nodes)} layers ("
+          + ", ".join(f"{count} {op}" for op, count in ops.items())
+          + f"), input {network.input_shape}"
+          + (", with an input normalisation (applied on the host)"
+             if "preprocess" in network.info else ""))
+
+
+def _load_any(path):
+    contents = read_npz(path, "network")
+    if is_quantized_file(contents):
+        return load_quantized(path)
+    return load_network(path)
+
+
+def _default_data(network, split, option):
+    dataset = network.info.get("dataset")
+    if dataset is None:
+        raise ValueError(f"the network does not say which dataset it was trained on: give "
+                         f"{option} DATA")
+    return f"{dataset}:{split}"
+
+
+def _classes(network):
+    return network.shapes[network.output][0]
+
+
+def _quantize(args):
+    output = _npz_target(args.output)
+    check_int("--n", args.n, 3, 16)
+    network = fold(_float_network(args.network))
+    spec = args.calibration or _default_data(network, "calibration", "--calibration")
+    x, _ = load_data(spec, network, split="calibration")
+    samples = calibration_samples(network, preprocess(network, x))
+    qnet = quantize_network(network, args.scheme, args.n, samples=samples,
+                            bias_correction=not args.no_bias_correction)
+    save_quantized(output, qnet)
+    formats = qnet.formats()
+    print(f"wrote {output}: {args.scheme} at n = {args.n}, calibrated on {spec} "
+          f"({len(x)} images); formats: " + ", ".join(f"{k} {v}" for k, v in formats.items()))
+
+
+def _float_network(path):
+    loaded = _load_any(path)
+    if not hasattr(loaded, "nodes"):
+        raise ValueError(f"{path} is already quantized; give the float network")
+    return loaded
+
+
+def _eval(args):
+    check_int("--images", args.images, 0, 1 << 24)
+    loaded = _load_any(args.network)
+    quantized = not hasattr(loaded, "nodes")
+    network = loaded.network if quantized else loaded
+    engine = args.engine or ("integer" if quantized else "float")
+    if engine != "float" and not quantized:
+        raise ValueError(f"the {engine} engine needs a quantized network (tent quantize), "
+                         f"and {args.network} is a float one")
+    spec = args.data or _default_data(network, "test", "--data")
+    x, y = load_data(spec, network, split="test", classes=_classes(network))
+    if args.images:
+        if args.images > len(x):
+            raise ValueError(f"--images {args.images} is more than the {len(x)} images of "
+                             f"{spec}")
+        x, y = x[:args.images], None if y is None else y[:args.images]
+    x = preprocess(network, x)
+    predictions = (network.predict(x) if engine == "float"
+                   else loaded.predict(x, engine=engine))
+    record = {"network": str(args.network), "data": spec, "images": len(x), "engine": engine}
+    if quantized:
+        record.update(scheme=loaded.scheme, n=loaded.n)
+        if engine != "float":
+            record["agreement_with_float"] = float(np.mean(predictions == network.predict(x)))
+    if y is not None:
+        record["accuracy"] = float(np.mean(predictions == y))
+        if args.per_class:
+            record["per_class"] = {str(c): float(np.mean(predictions[y == c] == c))
+                                   for c in np.unique(y)}
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return
+    what = f"{loaded.scheme} n={loaded.n}, " if quantized else ""
+    line = f"{args.network} ({what}{engine} engine) on {spec}, {len(x)} images:"
+    if "accuracy" in record:
+        line += f" accuracy {100 * record['accuracy']:.2f} %"
+    if "agreement_with_float" in record:
+        line += f", agrees with the float model on {100 * record['agreement_with_float']:.2f} %"
+    if y is None:
+        line += " (no labels: predictions only)"
+        if "agreement_with_float" not in record:
+            counts = np.bincount(predictions, minlength=_classes(network))
+            line += " class counts " + " ".join(map(str, counts))
+    print(line)
+    for c, accuracy in record.get("per_class", {}).items():
+        print(f"  class {c}: {100 * accuracy:.2f} %")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

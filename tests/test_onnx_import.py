@@ -1,0 +1,218 @@
+"""ONNX import (golden.onnx_import): imported networks compute onnxruntime's outputs, the
+project's own networks survive a round trip, and everything unsupported is a clear error."""
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper
+
+from golden.datasets import load
+from golden.models import model_path
+from golden.network import fold, load_network, save_network
+from golden.onnx_import import import_onnx, preprocess
+from tests.onnx_models import graph_model, int_tensor, network_to_onnx, tensor
+
+RNG = np.random.default_rng(7)
+
+
+def _runtime(model, x):
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x.astype(np.float32)})[0]
+
+
+def _imported(model, x):
+    network = import_onnx(model)
+    return network, network.forward(preprocess(network, x))
+
+
+def _convnet_like_pytorch():
+    """Normalisation, Conv+BN+ReLU, MaxPool, Conv (asymmetric-free padding, stride 2)+ReLU,
+    the Shape/Gather/Unsqueeze/Concat flatten that torch.onnx emits for x.view(B, -1),
+    Gemm (transB), Dropout, Softmax."""
+    nodes = [
+        helper.make_node("Sub", ["x", "mean"], ["n0"], name="/norm/Sub"),
+        helper.make_node("Div", ["n0", "std"], ["n1"], name="/norm/Div"),
+        helper.make_node("Conv", ["n1", "w1", "b1"], ["c1"], name="/conv1/Conv",
+                         kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "g", "beta", "mu", "var"], ["bn"],
+                         name="/bn1/BatchNormalization", epsilon=1e-5),
+        helper.make_node("Relu", ["bn"], ["r1"], name="/relu1/Relu"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="/pool/MaxPool", kernel_shape=[2, 2],
+                         strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2"], ["c2"], name="/conv2/Conv",
+                         kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c2"], ["r2"], name="/relu2/Relu"),
+        helper.make_node("Shape", ["r2"], ["s"], name="/Shape"),
+        helper.make_node("Gather", ["s", "zero"], ["batch"], name="/Gather", axis=0),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"], name="/Unsqueeze"),
+        helper.make_node("Concat", ["batch1", "minus1"], ["shape"], name="/Concat", axis=0),
+        helper.make_node("Reshape", ["r2", "shape"], ["flat"], name="/Reshape"),
+        helper.make_node("Dropout", ["flat"], ["d"], name="/drop/Dropout"),
+        helper.make_node("Gemm", ["d", "wf", "bf"], ["logits"], name="/fc/Gemm", transB=1),
+        helper.make_node("Softmax", ["logits"], ["y"], name="/Softmax", axis=1),
+    ]
+    inits = [tensor("mean", [[[0.2]], [[0.4]]]), tensor("std", [[[0.5]], [[0.25]]]),
+             tensor("w1", RNG.normal(0, 0.4, (6, 2, 3, 3))), tensor("b1", RNG.normal(0, 0.1, 6)),
+             tensor("g", RNG.uniform(0.5, 1.5, 6)), tensor("beta", RNG.normal(0, 0.1, 6)),
+             tensor("mu", RNG.normal(0, 0.1, 6)), tensor("var", RNG.uniform(0.5, 2, 6)),
+             tensor("w2", RNG.normal(0, 0.3, (4, 6, 3, 3))),
+             tensor("wf", RNG.normal(0, 0.3, (10, 4 * 3 * 3))), tensor("bf", RNG.normal(0, 1, 10)),
+             int_tensor("zero", 0), int_tensor("axes", [0]), int_tensor("minus1", [-1])]
+    return graph_model(nodes, inits, (2, 12, 12))
+
+
+def test_a_pytorch_style_convnet_computes_onnxruntimes_outputs():
+    model = _convnet_like_pytorch()
+    x = RNG.uniform(0, 1, (16, 2, 12, 12))
+    network, logits = _imported(model, x)
+    probabilities = _runtime(model, x)
+    np.testing.assert_array_equal(np.argmax(logits, 1), np.argmax(probabilities, 1))
+    softmax = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(softmax / softmax.sum(1, keepdims=True), probabilities,
+                               rtol=1e-4, atol=1e-6)
+    assert network.info["preprocess"]["scale"] == pytest.approx([2.0, 4.0])
+    assert network.info["preprocess"]["offset"] == pytest.approx([-0.4, -1.6])
+    assert network.info["dropped_final"] == ["Softmax"]
+    assert [n.op for n in network.nodes] == ["conv", "batchnorm", "relu", "maxpool", "conv",
+                                             "relu", "flatten", "dense"]
+    assert network.nodes[0].name == "conv1_Conv"
+    fold(network)
+
+
+def test_residual_add_matmul_and_constants_folded_into_the_layer_before():
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="c1", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="r1"),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], name="c2", kernel_shape=[3, 3],
+                         auto_pad="SAME_UPPER"),
+        helper.make_node("Mul", ["c2", "s2"], ["m2"], name="scale2"),
+        helper.make_node("Add", ["m2", "o2"], ["a2"], name="shift2"),
+        helper.make_node("Add", ["a2", "r1"], ["sum"], name="residual"),
+        helper.make_node("Clip", ["sum", "zero", ""], ["r2"], name="clip_as_relu"),
+        helper.make_node("GlobalAveragePool", ["r2"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+        helper.make_node("MatMul", ["f", "wf"], ["mm"], name="fc"),
+        helper.make_node("Add", ["mm", "bf"], ["y"], name="fc_bias"),
+    ]
+    inits = [tensor("w1", RNG.normal(0, 0.4, (5, 3, 3, 3))), tensor("b1", RNG.normal(0, .1, 5)),
+             tensor("w2", RNG.normal(0, 0.3, (5, 5, 3, 3))),
+             tensor("s2", RNG.uniform(0.5, 2, (1, 5, 1, 1))), tensor("o2", RNG.normal(0, 1, (5, 1, 1))),
+             tensor("zero", 0.0), tensor("wf", RNG.normal(0, 0.5, (5, 10))),
+             tensor("bf", RNG.normal(0, 1, 10))]
+    model = graph_model(nodes, inits, (3, 9, 9))
+    x = RNG.normal(0, 1, (8, 3, 9, 9))
+    network, logits = _imported(model, x)
+    np.testing.assert_allclose(logits, _runtime(model, x), rtol=1e-4, atol=1e-5)
+    assert [n.op for n in network.nodes] == ["conv", "relu", "conv", "add", "relu", "avgpool",
+                                             "flatten", "dense"]
+    assert "preprocess" not in network.info
+
+
+def test_an_mlp_on_flat_inputs():
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", alpha=0.5,
+                              beta=2.0),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("Gemm", ["r", "w2", "b2"], ["y"], name="fc2", transB=1)]
+    inits = [tensor("w1", RNG.normal(0, 0.3, (64, 20))), tensor("b1", RNG.normal(0, 0.1, (1, 20))),
+             tensor("w2", RNG.normal(0, 0.3, (10, 20))), tensor("b2", RNG.normal(0, 0.1, 10))]
+    model = graph_model(nodes, inits, (64,))
+    x = RNG.uniform(0, 16, (10, 64))
+    network, logits = _imported(model, x[:, :, None, None])
+    assert network.input_shape == (64, 1, 1)
+    np.testing.assert_allclose(logits, _runtime(model, x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dataset,model", [("digits", "resnet"), ("fashion-mnist", "convnet")])
+def test_the_projects_networks_survive_a_round_trip_through_onnx(dataset, model, tmp_path):
+    original = load_network(model_path(dataset, model, 0))
+    exported = network_to_onnx(original)
+    path = tmp_path / "model.onnx"
+    onnx.save(exported, path)
+    imported = import_onnx(path)
+    save_network(tmp_path / "net.npz", imported)
+    reloaded = load_network(tmp_path / "net.npz")
+    x = load(dataset, "test")[0][:50]
+    reference = original.forward(x)
+    for network in (imported, reloaded):
+        np.testing.assert_allclose(network.forward(x), reference, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(imported.forward(x), _runtime(exported, x), rtol=1e-3,
+                               atol=1e-3)
+    assert [n.op for n in imported.nodes] == [n.op for n in original.nodes]
+
+
+def _single(op, *, shape=(2, 6, 6), out=None, extra=(), inits=(), **attrs):
+    nodes = [helper.make_node(op, ["x", *extra], ["h"], name="the_node", **attrs),
+             helper.make_node("Flatten", ["h"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "wf"], ["y"], name="fc")]
+    return nodes, list(inits), shape
+
+
+@pytest.mark.parametrize("case,message", [
+    ("sigmoid", r"ONNX node 'the_node' \(Sigmoid\): op Sigmoid is not supported; supported "
+                r"ops: .*Conv"),
+    ("group", r"'the_node' \(Conv\): group = 2 is not supported"),
+    ("asymmetric", r"'the_node' \(Conv\): padding \[0, 0, 1, 1\] is not the same on every side"),
+    ("relu6", r"'the_node' \(Clip\): Clip\(0.0, 6.0\) is not supported"),
+    ("mul_after_relu", r"'scale' \(Mul\): Mul by a constant can only be folded into a Conv"),
+    ("two_tensor_mul", r"'scale' \(Mul\): Mul of two tensors is not supported"),
+    ("dilation", r"dilations \[2, 2\] are not supported"),
+    ("padded_pool", r"'the_node' \(MaxPool\): padding, ceil_mode and dilations"),
+    ("partial_avgpool", r"only an unpadded window over the whole input"),
+    ("reshape", r"only a reshape to \(batch, 72\) is supported, not \[1, 2, 36\]"),
+    ("opset", r"ONNX opset 3 is not supported: opsets 7 to 23 are"),
+])
+def test_what_cannot_be_imported_exactly_is_a_clear_error(case, message):
+    conv_w = tensor("w", RNG.normal(0, 1, (2, 2, 3, 3)))
+    wf = tensor("wf", RNG.normal(0, 1, (72, 10)))
+    opset = 17
+    if case == "sigmoid":
+        nodes, inits, shape = _single("Sigmoid")
+    elif case == "group":
+        nodes, inits, shape = _single("Conv", extra=["w1"], kernel_shape=[3, 3], group=2,
+                                      pads=[1, 1, 1, 1],
+                                      inits=[tensor("w1", RNG.normal(0, 1, (2, 1, 3, 3)))])
+    elif case == "asymmetric":
+        nodes, inits, shape = _single("Conv", extra=["w"], inits=[conv_w], kernel_shape=[3, 3],
+                                      pads=[0, 0, 1, 1], shape=(2, 7, 7))
+        wf = tensor("wf", RNG.normal(0, 1, (2 * 36, 10)))
+    elif case == "relu6":
+        nodes, inits, shape = _single("Clip", extra=["lo", "hi"],
+                                      inits=[tensor("lo", 0.0), tensor("hi", 6.0)])
+    elif case in ("mul_after_relu", "two_tensor_mul"):
+        nodes, inits, shape = _single("Relu")
+        other = "k" if case == "mul_after_relu" else "h"
+        nodes.insert(1, helper.make_node("Mul", ["h", other], ["hm"], name="scale"))
+        nodes[2] = helper.make_node("Flatten", ["hm"], ["f"], name="flat")
+        inits = [tensor("k", 2.0)]
+    elif case == "dilation":
+        nodes, inits, shape = _single("Conv", extra=["w"], inits=[conv_w], kernel_shape=[3, 3],
+                                      dilations=[2, 2], pads=[2, 2, 2, 2])
+    elif case == "padded_pool":
+        nodes, inits, shape = _single("MaxPool", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    elif case == "partial_avgpool":
+        nodes, inits, shape = _single("AveragePool", kernel_shape=[2, 2], strides=[2, 2])
+    elif case == "reshape":
+        nodes, inits, shape = _single("Relu")
+        nodes[1] = helper.make_node("Reshape", ["h", "shape"], ["f"], name="flat")
+        inits = [int_tensor("shape", [1, 2, 36])]
+    else:
+        nodes, inits, shape = _single("Relu")
+        opset = 3
+    graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [None, *shape])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [None, 10])], [*inits, wf])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    with pytest.raises(ValueError, match=message):
+        import_onnx(model)
+
+
+def test_a_missing_or_unreadable_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ONNX model .*nothing.onnx does not exist"):
+        import_onnx(tmp_path / "nothing.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07 this is not a protobuf")
+    with pytest.raises(ValueError, match="bad.onnx is not a readable ONNX model"):
+        import_onnx(bad)

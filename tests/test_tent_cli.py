@@ -1,0 +1,133 @@
+"""The ``tent`` command line: import, quantize and eval from files, and one-line errors for
+every bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from golden.datasets import load
+from golden.models import model_path
+from golden.network import fold, load_network
+from golden.ptq import quantize_network
+from golden.quantized_io import load_quantized
+from scripts.tent import main
+from tests.onnx_models import network_to_onnx
+
+DIGITS_CONVNET = model_path("digits", "convnet", 0)
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_quantize_eval_from_an_onnx_file(tmp_path, capsys):
+    onnx.save(network_to_onnx(load_network(DIGITS_CONVNET)), tmp_path / "m.onnx")
+    code, out, err = _run(capsys, "import", tmp_path / "m.onnx", "-o", tmp_path / "net.npz")
+    assert code == 0 and "wrote" in out and "2 conv" in out, err
+    x, y = load("digits", "test")
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    np.savez(tmp_path / "calibration.npz", images=load("digits", "calibration")[0])
+    code, out, err = _run(capsys, "quantize", tmp_path / "net.npz", "--scheme", "tfx",
+                          "--n", "6", "--calibration", tmp_path / "calibration.npz",
+                          "-o", tmp_path / "q.npz")
+    assert code == 0, err
+    code, out, err = _run(capsys, "eval", tmp_path / "q.npz", "--data", tmp_path / "data.npz",
+                          "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    # the same as quantizing the project's own file in Python
+    network = fold(load_network(DIGITS_CONVNET))
+    reference = quantize_network(network, "tfx", 6, load("digits", "calibration")[0])
+    assert record["accuracy"] == float(np.mean(reference.predict(x) == y))
+    assert record["engine"] == "integer" and record["images"] == len(x)
+    saved = load_quantized(tmp_path / "q.npz")
+    assert saved.formats() == reference.formats()
+    code, out, err = _run(capsys, "eval", tmp_path / "net.npz", "--data", "digits",
+                          "--images", 100, "--per-class")
+    assert code == 0 and "100 images: accuracy" in out and "class 9:" in out, err
+
+
+def test_the_console_script_is_installed():
+    tent = Path(sys.executable).parent / "tent"
+    result = subprocess.run([tent, "eval", DIGITS_CONVNET, "--images", "20"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "digits:test, 20 images: accuracy" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory):
+    path = tmp_path_factory.mktemp("q") / "q.npz"
+    assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "fxp-channel", "--n", "4",
+                 "-o", str(path)]) == 0
+    return path
+
+
+@pytest.mark.parametrize("case,message", [
+    ("nan", r"3 image values are NaN or infinite"),
+    ("shape", r"images of shape \(5, 3, 8, 8\) do not fit the network's input \(N, 1, 8, 8\)"),
+    ("labels", r"labels from 0 to 12 are outside 0 to 9 \(the network has 10 classes\)"),
+    ("label_count", r"labels of shape \(4,\) do not match 5 images"),
+    ("strings", r"images must be real numbers, not <U1"),
+    ("suffix", r"DATA '.*data.csv' is neither a bundled dataset"),
+    ("split", r"unknown split 'validation' of digits: choose from train, calibration, test"),
+    ("missing", r"data file .*none.npz does not exist"),
+    ("no_images", r"has no images: it needs an array 'x' or 'images', has \['pixels'\]"),
+])
+def test_bad_data_is_a_one_line_error(case, message, quantized, tmp_path, capsys):
+    x = np.zeros((5, 1, 8, 8))
+    y = np.arange(5)
+    data = tmp_path / "data.npz"
+    if case == "nan":
+        x[0, 0, 0, :3] = np.nan
+        np.savez(data, x=x, y=y)
+    elif case == "shape":
+        np.savez(data, x=np.zeros((5, 3, 8, 8)))
+    elif case == "labels":
+        np.savez(data, x=x, y=np.array([0, 1, 2, 3, 12]))
+    elif case == "label_count":
+        np.savez(data, x=x, y=y[:4])
+    elif case == "strings":
+        np.save(tmp_path / "data.npy", np.full((5, 1, 8, 8), "a"))
+        data = tmp_path / "data.npy"
+    elif case == "suffix":
+        data = tmp_path / "data.csv"
+    elif case == "split":
+        data = "digits:validation"
+    elif case == "missing":
+        data = tmp_path / "none.npz"
+    else:
+        np.savez(data, pixels=x)
+    code, out, err = _run(capsys, "eval", quantized, "--data", data)
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("tent eval: error: ")
+    assert __import__("re").search(message, err), err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["eval", DIGITS_CONVNET, "--engine", "integer"],
+     "tent eval: error: the integer engine needs a quantized network"),
+    (["quantize", DIGITS_CONVNET, "--scheme", "tfx", "--n", "2", "-o", "q.npz"],
+     "tent quantize: error: --n must be"),
+    (["quantize", DIGITS_CONVNET, "--scheme", "tfx", "--n", "5", "-o", "q.onnx"],
+     "tent quantize: error: the output q.onnx must end in .npz"),
+    (["import", "nothing.onnx", "-o", "net.npz"],
+     "tent import: error: ONNX model nothing.onnx does not exist"),
+    (["eval", "nothing.npz"], "tent eval: error: network file nothing.npz does not exist"),
+])
+def test_bad_arguments_are_one_line_errors(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_float_network_file_is_not_a_quantized_one(tmp_path):
+    with pytest.raises(ValueError, match="is not a quantized network file"):
+        load_quantized(DIGITS_CONVNET)
