@@ -4,6 +4,7 @@
     tent quantize NET.npz --scheme SCHEME --n N [--calibration DATA] -o QNET.npz
     tent eval NET.npz|QNET.npz [--data DATA] [--engine float|integer|fake] [--images K]
               [--per-class] [--json]
+    tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
 
 ``NET.npz`` is a float network (``golden.network`` file: ``tent import`` writes one, and the
 project's own models in ``models/`` are such files); ``QNET.npz`` a quantized network with its
@@ -27,10 +28,13 @@ from golden.onnx_import import import_onnx, preprocess
 from golden.ptq import SCHEMES, calibration_samples, quantize_network
 from golden.quantized_io import is_quantized_file, load_quantized, save_quantized
 from scripts.nn.userdata import load_data
+from sim.toolchain import BUILD
+
+RUNS = BUILD / "tent" / "run"
 
 __all__ = ["main"]
 
-_USER_ERRORS = (ValueError, FileNotFoundError, TypeError)
+_USER_ERRORS = (ValueError, FileNotFoundError, TypeError, RuntimeError)
 
 
 def _parser():
@@ -60,6 +64,16 @@ def _parser():
     p.add_argument("--images", type=int, default=0, help="the first K images (0: all)")
     p.add_argument("--per-class", action="store_true", help="also each class's accuracy")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
+
+    p = commands.add_parser("run", help="a quantized network through the simulated "
+                                        "accelerator, every layer checked bit-exact")
+    p.add_argument("network", help="a quantized network file (.npz)")
+    p.add_argument("--data", default=None,
+                   help="DATA (default: the network's own dataset, test split)")
+    p.add_argument("--images", type=int, required=True, help="how many images (1 to 10000)")
+    p.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
+    p.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
     return parser
 
 
@@ -67,7 +81,8 @@ def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        {"import": _import, "quantize": _quantize, "eval": _eval}[args.command](args)
+        {"import": _import, "quantize": _quantize, "eval": _eval,
+         "run": _run}[args.command](args)
     except _USER_ERRORS as error:
         print(f"tent {args.command}: error: {error}", file=sys.stderr)
         return 1
@@ -186,6 +201,45 @@ def _eval(args):
     print(line)
     for c, accuracy in record.get("per_class", {}).items():
         print(f"  class {c}: {100 * accuracy:.2f} %")
+
+
+
+def _run(args):
+    from scripts.nn.e2e import run_quantized
+
+    check_int("--images", args.images, 1, 10000)
+    check_int("--rows", args.rows, 1, 16)
+    check_int("--cols", args.cols, 1, 16)
+    qnet = load_quantized(args.network)
+    network = qnet.network
+    spec = args.data or _default_data(network, "test", "--data")
+    x, y = load_data(spec, network, split="test", classes=_classes(network))
+    if args.images > len(x):
+        raise ValueError(f"--images {args.images} is more than the {len(x)} images of {spec}")
+    x, y = preprocess(network, x[:args.images]), None if y is None else y[:args.images]
+    RUNS.mkdir(parents=True, exist_ok=True)
+    stem = Path(args.network).stem
+    data, report = RUNS / f"{stem}.data.npz", RUNS / f"{stem}.json"
+    report.unlink(missing_ok=True)
+    np.savez(data, **({"x": x} if y is None else {"x": x, "y": y}))
+    print(f"{len(x)} images of {spec} through a simulated {args.rows}x{args.cols} array "
+          f"(Icarus; every layer checked against the integer engine) ...", file=sys.stderr,
+          flush=True)
+    result = run_quantized(args.network, data, model=stem, dataset=spec, rows=args.rows,
+                           cols=args.cols, report=report)
+    if not result.passed or not report.exists():
+        raise RuntimeError(f"the accelerator disagreed with the integer engine (or the "
+                           f"simulation failed): {result}")
+    record = json.loads(report.read_text())
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return
+    accuracy = ("" if record["accuracy"] is None
+                else f"accuracy {100 * record['accuracy']:.2f} %, ")
+    print(f"{args.network} ({record['scheme']}, {record['family']}) on {len(x)} images of "
+          f"{spec}: every layer bit-exact with the integer engine; {accuracy}"
+          f"{record['cycles_per_image']:,.0f} cycles per image on a {record['array']} array "
+          f"(PE utilisation {100 * record['utilisation']:.1f} %)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Every convolution (as im2col rows) and dense layer runs through the simulated ar
 flatten, residual addition and average pooling run on the host with the golden engine's own
 steps, on the codes the array produced. Every layer's codes, and the class predictions, must
 equal :meth:`golden.ptq.QuantizedNetwork.run_integer` on the same images. Parameters (the
-runner's JSON): the array's, plus ``model`` (a network file), ``dataset``, ``images``,
-``scheme`` and optionally ``report`` (a JSON file for cycles and accuracy).
+runner's JSON): the array's, plus ``qnet`` (a quantized network file,
+:mod:`golden.quantized_io`), ``data`` (an ``.npz`` with the images ``x``, preprocessed, and
+optionally the labels ``y``), ``model`` and ``dataset`` (names for the report) and optionally
+``report`` (a JSON file for cycles and accuracy).
 """
 
 import json
@@ -13,10 +15,10 @@ import json
 import cocotb
 import numpy as np
 
+from golden._io import read_npz
 from golden.conv import im2col
-from golden.datasets import load
-from golden.network import fold, load_network
-from golden.ptq import quantize_network, scheme_family
+from golden.ptq import scheme_family
+from golden.quantized_io import load_quantized
 from .array_driver import ArrayDriver
 from .common import Scoreboard, params
 
@@ -26,15 +28,14 @@ async def network_through_the_array(dut):
     p = params()
     driver = ArrayDriver(dut, p)
     await driver.start()
-    network = fold(load_network(p["model"]))
-    if scheme_family(p["scheme"], driver.family.n) != driver.family:
-        raise ValueError(f"scheme {p['scheme']} picks formats of "
-                         f"{scheme_family(p['scheme'], driver.family.n).label}, the array is "
-                         f"built for {driver.family.label}")
-    x, y = load(p["dataset"], "test")
-    x, y = x[:p["images"]], y[:p["images"]]
-    q = quantize_network(network, p["scheme"], driver.family.n,
-                         load(p["dataset"], "calibration")[0], limits=driver.limits)
+    q = load_quantized(p["qnet"])
+    network = q.network
+    if scheme_family(q.scheme, q.n) != driver.family or q.limits != driver.limits:
+        raise ValueError(f"the network ({q.scheme}, n = {q.n}: "
+                         f"{scheme_family(q.scheme, q.n).label}, {q.limits}) does not fit the "
+                         f"array built for {driver.family.label}, {driver.limits}")
+    data = read_npz(p["data"], "data")
+    x, y = data["x"], data.get("y")
     golden = q.run_integer(x, keep=True)
     codes = {"input": q.input_fmt.quantize(x)}
     board = Scoreboard("end to end")
@@ -70,16 +71,16 @@ async def network_through_the_array(dut):
     predictions = np.argmax(logits, axis=1)
     want = np.argmax(q.format_of(network.output).decode(golden[network.output]), axis=1)
     board.compare(predictions, want, None)
-    accuracy = float(np.mean(predictions == y))
-    report = {"model": p["model"], "dataset": p["dataset"], "scheme": p["scheme"],
-              "images": len(y), "family": driver.family.label,
+    accuracy = None if y is None else float(np.mean(predictions == y))
+    report = {"model": p["model"], "dataset": p["dataset"], "scheme": q.scheme,
+              "images": len(x), "family": driver.family.label,
               "array": f"{driver.rows}x{driver.cols}", "accuracy": accuracy,
-              "cycles": total_cycles, "cycles_per_image": total_cycles / len(y),
-              "macs_per_image": total_macs / len(y),
+              "cycles": total_cycles, "cycles_per_image": total_cycles / len(x),
+              "macs_per_image": total_macs / len(x),
               "utilisation": total_macs / (driver.rows * driver.cols * total_cycles),
               "layers": layers}
-    dut._log.info("%s on %d %s images through a %dx%d array: accuracy %.4f, %d cycles per "
-                  "image, utilisation %.3f", p["scheme"], len(y), p["dataset"], driver.rows,
+    dut._log.info("%s on %d %s images through a %dx%d array: accuracy %s, %d cycles per "
+                  "image, utilisation %.3f", q.scheme, len(x), p["dataset"], driver.rows,
                   driver.cols, accuracy, report["cycles_per_image"], report["utilisation"])
     if p.get("report"):
         with open(p["report"], "w") as file:

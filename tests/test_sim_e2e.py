@@ -17,7 +17,7 @@ pytestmark = pytest.mark.sim
                          ids=["tfx", "fxp"])
 def test_digits_convnet_through_the_array(tmp_path, family, scheme):
     result = run_network(family, scheme, MODELS / "digits-convnet-s0.npz", "digits", 3,
-                         report=tmp_path / "e2e.json")
+                         report=tmp_path / "e2e.json", work=tmp_path)
     assert result.passed, result
     report = json.loads((tmp_path / "e2e.json").read_text())
     assert [layer["op"] for layer in report["layers"]] == ["conv", "conv", "dense"]

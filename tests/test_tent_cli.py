@@ -65,7 +65,7 @@ def test_the_console_script_is_installed():
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory):
     path = tmp_path_factory.mktemp("q") / "q.npz"
-    assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "fxp-channel", "--n", "4",
+    assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "fxp-channel-signed", "--n", "4",
                  "-o", str(path)]) == 0
     return path
 
@@ -131,3 +131,27 @@ def test_bad_arguments_are_one_line_errors(argv, message, capsys, tmp_path, monk
 def test_a_float_network_file_is_not_a_quantized_one(tmp_path):
     with pytest.raises(ValueError, match="is not a quantized network file"):
         load_quantized(DIGITS_CONVNET)
+
+
+@pytest.mark.sim
+def test_run_through_the_simulated_array(quantized, tmp_path, capsys):
+    x = load("digits", "test")[0][:2]
+    np.save(tmp_path / "images.npy", x)
+    code, out, err = _run(capsys, "run", quantized, "--data", tmp_path / "images.npy",
+                          "--images", 2, "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["accuracy"] is None and record["images"] == 2
+    assert record["scheme"] == "fxp-channel-signed" and record["array"] == "4x4"
+    assert [layer["op"] for layer in record["layers"]] == ["conv", "conv", "dense"]
+    code, out, err = _run(capsys, "run", quantized, "--images", 3, "--rows", 2, "--cols", 3)
+    assert code == 0, err
+    assert "on 3 images of digits:test: every layer bit-exact" in out and "2x3 array" in out
+
+
+def test_run_refuses_a_scheme_the_accelerator_cannot_run(tmp_path, capsys):
+    assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "fxp-channel", "--n", "4",
+                 "-o", str(tmp_path / "u.npz")]) == 0
+    code, out, err = _run(capsys, "run", tmp_path / "u.npz", "--images", 1)
+    assert code == 1 and "tent run: error: the accelerator cannot run fxp-channel (layer " in err
+    assert "UFXP(4," in err and "is not a member of the hardware's family FXP4" in err

@@ -11,9 +11,14 @@ form, shared scaling stage, as on the FPGA). Entry point: :mod:`scripts.e2e`.
 import json
 from pathlib import Path
 
+import numpy as np
+
 from golden.arith import ScalingLimits
+from golden.datasets import load
 from golden.models import model_path
-from golden.network import load_network
+from golden.network import fold, load_network
+from golden.ptq import quantize_network, scheme_family
+from golden.quantized_io import load_quantized, save_quantized
 from hdl.accelerator import Accelerator
 from scripts.designs import FPGA
 from scripts.records import write_report
@@ -21,7 +26,7 @@ from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 from sim.toolchain import BUILD
 
-__all__ = ["run_network", "largest_K", "run_e2e", "markdown"]
+__all__ = ["run_network", "run_quantized", "largest_K", "run_e2e", "markdown"]
 
 OUT = BUILD / "e2e"
 N = 8
@@ -33,17 +38,50 @@ def largest_K(network):
                for node in network.nodes if node.op in ("conv", "dense"))
 
 
-def run_network(family, scheme, model, dataset, images, *, form="int", rows=4, cols=4,
-                report=None):
-    """Run the cocotb end-to-end test; returns the runner's result."""
-    array = Accelerator(family=family, form=form, rows=rows, cols=cols,
-                        max_K=largest_K(load_network(model)), depth=64, limits=ScalingLimits(),
+def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int", rows=4,
+                  cols=4, report=None):
+    """Run a saved quantized network (:mod:`golden.quantized_io`) on the images of
+    ``data_path`` (an ``.npz`` with ``x``, preprocessed, and optionally ``y``) through a
+    simulated accelerator of its family (shared scaling stage); returns the runner's result.
+    ``model`` and ``dataset`` name the run in the report."""
+    qnet = load_quantized(qnet_path)
+    family = scheme_family(qnet.scheme, qnet.n)
+    for name, step in qnet.steps.items():
+        if step.w_fmt is not None:
+            try:
+                step.layer(family, qnet.limits)
+            except ValueError as error:
+                raise ValueError(f"the accelerator cannot run {qnet.scheme} (layer {name!r}): "
+                                 f"{error}") from None
+    array = Accelerator(family=family, form=form, rows=rows,
+                        cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
                         scaling="shared")
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
                       test_module="sim.tb_e2e",
-                      params={**accelerator_params(array), "model": str(model),
-                              "dataset": dataset, "images": images, "scheme": scheme,
+                      params={**accelerator_params(array), "qnet": str(qnet_path),
+                              "data": str(data_path), "model": str(model or qnet_path),
+                              "dataset": str(dataset or data_path),
                               "report": str(report) if report else None})
+
+
+def run_network(family, scheme, model, dataset, images, *, form="int", rows=4, cols=4,
+                report=None, work=OUT):
+    """Quantize a trained network file (``scheme`` at the family's width, calibration split)
+    and run its first ``images`` test images through the array (:func:`run_quantized`); the
+    quantized network and the images are written to ``work``."""
+    if scheme_family(scheme, family.n) != family:
+        raise ValueError(f"scheme {scheme} picks formats of "
+                         f"{scheme_family(scheme, family.n).label}, not {family.label}")
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    stem = f"{Path(model).stem}-{scheme}-{family.n}"
+    q = quantize_network(fold(load_network(model)), scheme, family.n,
+                         load(dataset, "calibration")[0], limits=ScalingLimits())
+    save_quantized(work / f"{stem}.qnet.npz", q)
+    x, y = load(dataset, "test")
+    np.savez(work / f"{stem}.data.npz", x=x[:images], y=y[:images])
+    return run_quantized(work / f"{stem}.qnet.npz", work / f"{stem}.data.npz", model=model,
+                         dataset=dataset, form=form, rows=rows, cols=cols, report=report)
 
 
 def markdown(reports):
