@@ -5,6 +5,7 @@
     tent eval NET.npz|QNET.npz [--data DATA] [--engine float|integer|fake] [--images K]
               [--per-class] [--json]
     tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
+    tent report QNET.npz [--energy build/report/energy.json] [--json]
 
 ``NET.npz`` is a float network (``golden.network`` file: ``tent import`` writes one, and the
 project's own models in ``models/`` are such files); ``QNET.npz`` a quantized network with its
@@ -17,6 +18,7 @@ formats and parameters (``golden.quantized_io``). ``DATA`` is a bundled dataset
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,7 @@ from scripts.nn.userdata import load_data
 from sim.toolchain import BUILD
 
 RUNS = BUILD / "tent" / "run"
+ENERGY_RECORD = BUILD / "report" / "energy.json"
 
 __all__ = ["main"]
 
@@ -74,6 +77,12 @@ def _parser():
     p.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
     p.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
+
+    p = commands.add_parser("report", help="MACs, memory traffic and energy per inference")
+    p.add_argument("network", help="a quantized network file (.npz)")
+    p.add_argument("--energy", default=str(ENERGY_RECORD),
+                   help="the energy record of make report (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
     return parser
 
 
@@ -81,8 +90,8 @@ def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        {"import": _import, "quantize": _quantize, "eval": _eval,
-         "run": _run}[args.command](args)
+        {"import": _import, "quantize": _quantize, "eval": _eval, "run": _run,
+         "report": _report}[args.command](args)
     except _USER_ERRORS as error:
         print(f"tent {args.command}: error: {error}", file=sys.stderr)
         return 1
@@ -240,6 +249,58 @@ def _run(args):
           f"{spec}: every layer bit-exact with the integer engine; {accuracy}"
           f"{record['cycles_per_image']:,.0f} cycles per image on a {record['array']} array "
           f"(PE utilisation {100 * record['utilisation']:.1f} %)")
+
+
+
+def _report(args):
+    from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, design_of,
+                                        inference_energy, per_mac_by_width)
+
+    qnet = load_quantized(args.network)
+    traffic = qnet.traffic()
+    record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n, **traffic}
+    energy_path = Path(args.energy)
+    if not energy_path.is_file():
+        record["energy"] = f"no energy record at {energy_path} (make report measures one)"
+    else:
+        try:
+            energy = json.loads(energy_path.read_text())
+            per_mac = per_mac_by_width(energy)
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{energy_path} is not an energy record of make report "
+                             f"({type(error).__name__}: {error})") from None
+        made = energy.get("made", {}).get("at") or time.strftime(
+            "%Y-%m-%d %H:%M UTC (file time)", time.gmtime(energy_path.stat().st_mtime))
+        design = design_of(qnet.scheme)
+        if qnet.n not in per_mac:
+            record["energy"] = (f"{energy_path} (made {made}) measured n = "
+                                f"{', '.join(map(str, sorted(per_mac)))}, not {qnet.n}: no "
+                                f"energy per inference")
+        else:
+            record["energy"] = {"record": str(energy_path), "made": made, "design": design,
+                                "library": energy.get("library"),
+                                "sram_source": SRAM_SOURCE,
+                                **inference_energy(traffic,
+                                                   per_mac[qnet.n][f"{design}_pj_per_mac"])}
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return
+    print(f"{args.network}: {qnet.scheme} at n = {qnet.n}")
+    print(f"  {traffic['macs']:,} MACs per inference; memory {traffic['weight_bits']:,} weight "
+          f"bits, {traffic['bias_bits']:,} bias bits, {traffic['activation_bits']:,} activation "
+          f"bits (every weight and bias read once, every tensor written once and read once per "
+          f"consumer)")
+    e = record["energy"]
+    if isinstance(e, str):
+        print(f"  energy: {e}")
+        return
+    levels = " / ".join(f"{e['energy_nj'][level]:,.0f}" for level in SRAM_PJ_PER_BIT)
+    print(f"  energy per inference: array {e['array_nj']:,.0f} nJ ({e['pj_per_mac']:.1f} pJ "
+          f"per MAC, the {design.upper()} 4x4 accelerator's whole energy on the trained layer); "
+          f"with memory at {' / '.join(f'{v:.1f}' for v in SRAM_PJ_PER_BIT.values())} pJ/bit "
+          f"(low / stated / high): {levels} nJ")
+    print(f"  from {e['record']} (make report, made {e['made']}, {e['library']}); SRAM: "
+          f"{SRAM_SOURCE}")
 
 
 if __name__ == "__main__":

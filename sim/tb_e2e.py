@@ -16,9 +16,9 @@ import cocotb
 import numpy as np
 
 from golden._io import read_npz
-from golden.conv import im2col
 from golden.ptq import scheme_family
 from golden.quantized_io import load_quantized
+from hdl.network_runner import run_network
 from .array_driver import ArrayDriver
 from .common import Scoreboard, params
 
@@ -37,36 +37,27 @@ async def network_through_the_array(dut):
     data = read_npz(p["data"], "data")
     x, y = data["x"], data.get("y")
     golden = q.run_integer(x, keep=True)
-    codes = {"input": q.input_fmt.quantize(x)}
     board = Scoreboard("end to end")
-    layers, total_cycles, total_macs = [], 0, 0
+    layers = []
+
+    async def run_layer(node, rows, w_codes, layer):
+        plan = driver.plan(rows, w_codes, layer)
+        (vectors,), stats = await driver.run([plan])
+        out = plan.assemble([v[0] for v in vectors])
+        board.compare(plan.assemble([v[1] for v in vectors]), np.zeros(out.shape, np.int64),
+                      None)  # no NaR anywhere
+        layers.append({"node": node.name, "op": node.op, "M": rows.shape[0], "K": rows.shape[1],
+                       "N": w_codes.shape[1], "cycles": stats.cycles,
+                       "macs": rows.shape[0] * rows.shape[1] * w_codes.shape[1],
+                       "formats": [layer.a_fmt.label, layer.w_fmt.label, layer.out_fmt.label]})
+        return out
+
+    codes = await run_network(q, x, run_layer, driver.family)
     for node in network.nodes:
-        inputs = [codes[name] for name in node.inputs]
-        if node.op in ("conv", "dense"):
-            step = q.steps[node.name]
-            if node.op == "conv":
-                rows, (oh, ow) = im2col(inputs[0], node["weight"].shape[2:],
-                                        stride=node["stride"], padding=node["padding"])
-            else:
-                rows = inputs[0]
-            plan = driver.plan(rows, step.w_codes, step.layer(driver.family, driver.limits))
-            (vectors,), stats = await driver.run([plan])
-            out = plan.assemble([v[0] for v in vectors])
-            board.compare(plan.assemble([v[1] for v in vectors]), np.zeros(out.shape, np.int64),
-                          None)  # no NaR anywhere
-            if node.op == "conv":
-                out = out.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
-            macs = rows.shape[0] * rows.shape[1] * step.w_codes.shape[1]
-            layers.append({"node": node.name, "op": node.op, "M": rows.shape[0],
-                           "K": rows.shape[1], "N": step.w_codes.shape[1],
-                           "cycles": stats.cycles, "macs": macs,
-                           "formats": [step.a_fmt.label, step.w_fmt.label, step.out_fmt.label]})
-            total_cycles += stats.cycles
-            total_macs += macs
-        else:
-            out = q.run_step(node.name, inputs)
-        board.compare(out, golden[node.name], [(node.name, i) for i in range(out.size)])
-        codes[node.name] = out
+        board.compare(codes[node.name], golden[node.name],
+                      [(node.name, i) for i in range(codes[node.name].size)])
+    total_cycles = sum(layer["cycles"] for layer in layers)
+    total_macs = sum(layer["macs"] for layer in layers)
     logits = q.format_of(network.output).decode(codes[network.output])
     predictions = np.argmax(logits, axis=1)
     want = np.argmax(q.format_of(network.output).decode(golden[network.output]), axis=1)

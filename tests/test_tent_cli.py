@@ -155,3 +155,29 @@ def test_run_refuses_a_scheme_the_accelerator_cannot_run(tmp_path, capsys):
     code, out, err = _run(capsys, "run", tmp_path / "u.npz", "--images", 1)
     assert code == 1 and "tent run: error: the accelerator cannot run fxp-channel (layer " in err
     assert "UFXP(4," in err and "is not a member of the hardware's family FXP4" in err
+
+
+def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tmp_path,
+                                                                    capsys):
+    energy = tmp_path / "energy.json"
+    energy.write_text(json.dumps({"library": "lib", "made": {"at": "then"}, "rows": [
+        {"n": 4, "workload": "layer", "whole": {"tfx_pj_per_mac": 90.0, "fxp_pj_per_mac": 80.0}},
+        {"n": 4, "workload": "random", "whole": {"tfx_pj_per_mac": 1.0, "fxp_pj_per_mac": 1.0}}]}))
+    code, out, err = _run(capsys, "report", quantized, "--energy", energy, "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    q = load_quantized(quantized)
+    assert {k: record[k] for k in ("macs", "weight_bits", "bias_bits", "activation_bits")} \
+        == q.traffic()
+    bits = record["weight_bits"] + record["bias_bits"] + record["activation_bits"]
+    e = record["energy"]
+    assert e["pj_per_mac"] == 80.0 and e["design"] == "fxp" and e["made"] == "then"
+    assert e["energy_nj"]["stated"] == pytest.approx(record["macs"] * 0.080 + bits * 0.005)
+    code, out, err = _run(capsys, "report", quantized, "--energy", tmp_path / "none.json")
+    assert code == 0 and "energy: no energy record at" in out
+    energy.write_text(json.dumps({"rows": [{"n": 8, "workload": "layer", "whole": {}}]}))
+    code, out, err = _run(capsys, "report", quantized, "--energy", energy)
+    assert code == 0 and "measured n = 8, not 4: no energy per inference" in out
+    energy.write_text("[1, 2")
+    code, out, err = _run(capsys, "report", quantized, "--energy", energy)
+    assert code == 1 and "is not an energy record of make report" in err

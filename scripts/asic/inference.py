@@ -18,8 +18,9 @@ low and high ends, so that a reader sees how far the front moves with the memory
 
 from golden.ptq import TFX_SCHEMES
 
-__all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "inference_points", "pareto_front",
-           "markdown_section", "plot_inference"]
+__all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "design_of", "per_mac_by_width",
+           "inference_energy", "inference_points", "pareto_front", "markdown_section",
+           "plot_inference"]
 
 _SCALE = (180 / 45) * (1.8 / 0.9) ** 2
 SRAM_PJ_PER_BIT = {"low": 10 / 64 * _SCALE, "stated": 20 / 64 * _SCALE,
@@ -33,12 +34,29 @@ def design_of(scheme):
     return "tfx" if scheme in TFX_SCHEMES else "fxp"
 
 
+def per_mac_by_width(energy_record):
+    """The whole accelerator's energy per MAC on the layer workload, by n: {n: {"tfx_pj_per_mac":
+    ..., "fxp_pj_per_mac": ...}} from a ``make report`` record."""
+    return {row["n"]: row["whole"] for row in energy_record["rows"]
+            if row["workload"] == "layer"}
+
+
+def inference_energy(traffic, pj_per_mac):
+    """Energy of one inference with ``traffic`` (:meth:`golden.ptq.QuantizedNetwork.traffic`)
+    on an array at ``pj_per_mac``: the array's nJ, the bits moved and the total nJ at each
+    SRAM energy of :data:`SRAM_PJ_PER_BIT`."""
+    bits = traffic["weight_bits"] + traffic["bias_bits"] + traffic["activation_bits"]
+    array_nj = traffic["macs"] * pj_per_mac / 1000
+    return {"pj_per_mac": pj_per_mac, "array_nj": array_nj, "bits": bits,
+            "energy_nj": {level: array_nj + bits * e / 1000
+                          for level, e in SRAM_PJ_PER_BIT.items()}}
+
+
 def inference_points(energy_record, accuracy):
     """Every (model, scheme, n) of the accuracy record at a width the energy record measured
     (layer workload): accuracy, MACs, bits moved, and energy per inference in nJ at each SRAM
     energy of :data:`SRAM_PJ_PER_BIT`."""
-    per_mac = {row["n"]: row["whole"] for row in energy_record["rows"]
-               if row["workload"] == "layer"}
+    per_mac = per_mac_by_width(energy_record)
     points = []
     for model in accuracy["models"]:
         for n_text, row in model["by_width"].items():
@@ -46,18 +64,13 @@ def inference_points(energy_record, accuracy):
             if n not in per_mac:
                 continue
             traffic = model["traffic"][n_text]
-            bits = traffic["weight_bits"] + traffic["bias_bits"] + traffic["activation_bits"]
             for scheme in accuracy["schemes"]:
-                pj_per_mac = per_mac[n][f"{design_of(scheme)}_pj_per_mac"]
-                array_nj = traffic["macs"] * pj_per_mac / 1000
                 result = row[scheme]["integer"]
                 points.append({
                     "dataset": model["dataset"], "model": model["model"], "scheme": scheme,
                     "n": n, "accuracy": result["mean"], "std": result["std"],
-                    "macs": traffic["macs"], "bits": bits, "pj_per_mac": pj_per_mac,
-                    "array_nj": array_nj,
-                    "energy_nj": {level: array_nj + bits * e / 1000
-                                  for level, e in SRAM_PJ_PER_BIT.items()}})
+                    "macs": traffic["macs"],
+                    **inference_energy(traffic, per_mac[n][f"{design_of(scheme)}_pj_per_mac"])})
     return points
 
 

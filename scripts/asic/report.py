@@ -361,7 +361,9 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
               "conditions": entries[0]["energy"]["conditions"],
               "method": "gate-level zero-delay Icarus simulation of the Yosys-mapped netlist; "
                         "scripts/asic/energy.py", "entries": entries, "rows": summarise(entries),
-              "fpga": fpga_figures()}
+              "fpga": fpga_figures(),
+              "made": {"by": "python -m scripts.report",
+                       "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     if opensta:
         from .opensta import cross_check
         record["opensta"] = cross_check([e for e in entries if e["workload"] == "layer"

@@ -20,6 +20,7 @@ from golden.network import fold, load_network
 from golden.ptq import quantize_network, scheme_family
 from golden.quantized_io import load_quantized, save_quantized
 from hdl.accelerator import Accelerator
+from hdl.network_runner import check_runnable
 from scripts.designs import FPGA
 from scripts.records import write_report
 from sim.array_driver import accelerator_params
@@ -46,13 +47,7 @@ def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int",
     ``model`` and ``dataset`` name the run in the report."""
     qnet = load_quantized(qnet_path)
     family = scheme_family(qnet.scheme, qnet.n)
-    for name, step in qnet.steps.items():
-        if step.w_fmt is not None:
-            try:
-                step.layer(family, qnet.limits)
-            except ValueError as error:
-                raise ValueError(f"the accelerator cannot run {qnet.scheme} (layer {name!r}): "
-                                 f"{error}") from None
+    check_runnable(qnet, family)
     array = Accelerator(family=family, form=form, rows=rows,
                         cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
                         scaling="shared")

@@ -1,0 +1,52 @@
+"""A quantized network layer by layer on an accelerator: the host side of end-to-end runs.
+
+Every convolution (as im2col rows, columns ordered (c, ky, kx) like the weight matrix) and
+dense layer goes to ``run_layer``, an accelerator behind any transport (the simulated array's
+driver, the host client over a UART model or a serial port); max-pool, flatten, residual
+addition and average pooling run on the host with the golden engine's own steps
+(:meth:`golden.ptq.QuantizedNetwork.run_step`) on the codes the accelerator produced.
+"""
+
+import numpy as np
+
+from golden.conv import im2col
+
+__all__ = ["run_network", "check_runnable"]
+
+
+def check_runnable(qnet, family):
+    """A ``ValueError`` naming the layer when an accelerator built for ``family`` (at the
+    network's scaling limits) cannot run one of ``qnet``'s matrix products."""
+    for name, step in qnet.steps.items():
+        if step.w_fmt is not None:
+            try:
+                step.layer(family, qnet.limits)
+            except ValueError as error:
+                raise ValueError(f"the accelerator cannot run {qnet.scheme} (layer {name!r}): "
+                                 f"{error}") from None
+
+
+async def run_network(qnet, x, run_layer, family):
+    """The codes of every node of ``qnet`` on the images ``x`` (preprocessed floats), by node
+    name (``"input"`` included), with every matrix product computed by ``await
+    run_layer(node, rows, w_codes, layer)`` (codes (M, K), (K, N) and the
+    :class:`golden.layers.Layer`; it returns the (M, N) output codes)."""
+    check_runnable(qnet, family)
+    codes = {"input": qnet.input_fmt.quantize(qnet.network.check_input(x))}
+    for node in qnet.network.nodes:
+        inputs = [codes[name] for name in node.inputs]
+        if node.op in ("conv", "dense"):
+            step = qnet.steps[node.name]
+            if node.op == "conv":
+                rows, (oh, ow) = im2col(inputs[0], node["weight"].shape[2:],
+                                        stride=node["stride"], padding=node["padding"])
+            else:
+                rows = inputs[0]
+            out = np.asarray(await run_layer(node, rows, step.w_codes,
+                                             step.layer(family, qnet.limits)))
+            if node.op == "conv":
+                out = out.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
+        else:
+            out = qnet.run_step(node.name, inputs)
+        codes[node.name] = out
+    return codes
