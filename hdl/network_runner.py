@@ -11,7 +11,13 @@ import numpy as np
 
 from golden.conv import im2col
 
-__all__ = ["run_network", "check_runnable"]
+__all__ = ["run_network", "run_on_device", "check_runnable", "largest_K"]
+
+
+def largest_K(network):
+    """The longest dot product of a network's conv and dense layers (the array's max_K)."""
+    return max(int(node["weight"][0].size) if node.op == "conv" else node["weight"].shape[0]
+               for node in network.nodes if node.op in ("conv", "dense"))
 
 
 def check_runnable(qnet, family):
@@ -50,3 +56,26 @@ async def run_network(qnet, x, run_layer, family):
             out = qnet.run_step(node.name, inputs)
         codes[node.name] = out
     return codes
+
+
+async def run_on_device(client, qnet, x):
+    """:func:`run_network` through a :class:`hdl.client.HostClient` (a board, or the UART
+    model in simulation): the build's INFO must name the network's family and scaling limits
+    and hold its longest dot product."""
+    from golden.family import parse_family
+    from golden.ptq import scheme_family
+
+    build = await client.info()
+    family, wanted = parse_family(build.family), scheme_family(qnet.scheme, qnet.n)
+    if family != wanted or build.limits != qnet.limits:
+        raise ValueError(f"the device runs {family.label} with {build.limits}; the network "
+                         f"needs {wanted.label} with {qnet.limits}")
+    if largest_K(qnet.network) > build.max_K:
+        raise ValueError(f"the network's longest dot product (K = {largest_K(qnet.network)}) "
+                         f"exceeds the device's max_K = {build.max_K}")
+
+    async def run_layer(node, rows, w_codes, layer):
+        codes, _ = await client.run_layer(rows, w_codes, layer)
+        return codes
+
+    return await run_network(qnet, x, run_layer, family)

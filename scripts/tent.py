@@ -6,6 +6,7 @@
               [--per-class] [--json]
     tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
     tent report QNET.npz [--energy build/report/energy.json] [--json]
+    tent deploy QNET.npz --port PORT [--baud B] [--data DATA] [--images K]
 
 ``NET.npz`` is a float network (``golden.network`` file: ``tent import`` writes one, and the
 project's own models in ``models/`` are such files); ``QNET.npz`` a quantized network with its
@@ -29,6 +30,8 @@ from golden.network import fold, load_network, save_network
 from golden.onnx_import import import_onnx, preprocess
 from golden.ptq import SCHEMES, calibration_samples, quantize_network
 from golden.quantized_io import is_quantized_file, load_quantized, save_quantized
+from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
+from hdl.protocol import ProtocolError
 from scripts.nn.userdata import load_data
 from sim.toolchain import BUILD
 
@@ -37,7 +40,8 @@ ENERGY_RECORD = BUILD / "report" / "energy.json"
 
 __all__ = ["main"]
 
-_USER_ERRORS = (ValueError, FileNotFoundError, TypeError, RuntimeError)
+_USER_ERRORS = (ValueError, FileNotFoundError, TypeError, RuntimeError, TimeoutError,
+                ConnectionError, DeviceError, LinkError, ProtocolError)
 
 
 def _parser():
@@ -83,6 +87,17 @@ def _parser():
     p.add_argument("--energy", default=str(ENERGY_RECORD),
                    help="the energy record of make report (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
+
+    p = commands.add_parser("deploy", help="a quantized network through the host link of a "
+                                           "board, every layer checked bit-exact")
+    p.add_argument("network", help="a quantized network file (.npz)")
+    p.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
+    p.add_argument("--baud", type=int, default=115200, help="the build's baud rate")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds per reply")
+    p.add_argument("--retries", type=int, default=3, help="retries after a loss on the line")
+    p.add_argument("--data", default=None,
+                   help="DATA (default: the network's own dataset, test split)")
+    p.add_argument("--images", type=int, default=16, help="how many images (default 16)")
     return parser
 
 
@@ -91,7 +106,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         {"import": _import, "quantize": _quantize, "eval": _eval, "run": _run,
-         "report": _report}[args.command](args)
+         "report": _report, "deploy": _deploy}[args.command](args)
     except _USER_ERRORS as error:
         print(f"tent {args.command}: error: {error}", file=sys.stderr)
         return 1
@@ -213,6 +228,16 @@ def _eval(args):
 
 
 
+def _images_for(args, network):
+    """DATA (default: the network's test split), its first ``--images`` images preprocessed
+    and their labels (or None)."""
+    spec = args.data or _default_data(network, "test", "--data")
+    x, y = load_data(spec, network, split="test", classes=_classes(network))
+    if args.images > len(x):
+        raise ValueError(f"--images {args.images} is more than the {len(x)} images of {spec}")
+    return spec, preprocess(network, x[:args.images]), None if y is None else y[:args.images]
+
+
 def _run(args):
     from scripts.nn.e2e import run_quantized
 
@@ -221,11 +246,7 @@ def _run(args):
     check_int("--cols", args.cols, 1, 16)
     qnet = load_quantized(args.network)
     network = qnet.network
-    spec = args.data or _default_data(network, "test", "--data")
-    x, y = load_data(spec, network, split="test", classes=_classes(network))
-    if args.images > len(x):
-        raise ValueError(f"--images {args.images} is more than the {len(x)} images of {spec}")
-    x, y = preprocess(network, x[:args.images]), None if y is None else y[:args.images]
+    spec, x, y = _images_for(args, network)
     RUNS.mkdir(parents=True, exist_ok=True)
     stem = Path(args.network).stem
     data, report = RUNS / f"{stem}.data.npz", RUNS / f"{stem}.json"
@@ -301,6 +322,34 @@ def _report(args):
           f"(low / stated / high): {levels} nJ")
     print(f"  from {e['record']} (make report, made {e['made']}, {e['library']}); SRAM: "
           f"{SRAM_SOURCE}")
+
+
+
+def _deploy(args):
+    import asyncio
+
+    from hdl.network_runner import run_on_device
+
+    check_int("--images", args.images, 1, 10000)
+    check_int("--baud", args.baud, 300, 12_000_000)
+    HostClient(None, timeout=args.timeout, retries=args.retries)  # checks both
+    qnet = load_quantized(args.network)
+    network = qnet.network
+    spec, x, y = _images_for(args, network)
+    client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout,
+                        retries=args.retries)
+    codes = asyncio.run(run_on_device(client, qnet, x))
+    golden = qnet.run_integer(x, keep=True)
+    for node in network.nodes:
+        if not np.array_equal(codes[node.name], golden[node.name]):
+            wrong = int(np.count_nonzero(codes[node.name] != golden[node.name]))
+            raise RuntimeError(f"layer {node.name!r}: {wrong} of {codes[node.name].size} codes "
+                               f"from the board differ from the integer engine's")
+    out_fmt = qnet.format_of(network.output)
+    predictions = np.argmax(out_fmt.decode(codes[network.output]), axis=1)
+    accuracy = "" if y is None else f"; accuracy {100 * np.mean(predictions == y):.2f} %"
+    print(f"{len(x)} images of {spec} on the board at {args.port}: every layer bit-exact with "
+          f"the integer engine{accuracy} (resent frames: {client.resent})")
 
 
 if __name__ == "__main__":

@@ -181,3 +181,49 @@ def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tm
     energy.write_text("[1, 2")
     code, out, err = _run(capsys, "report", quantized, "--energy", energy)
     assert code == 1 and "is not an energy record of make report" in err
+
+
+@pytest.mark.sim
+def test_deploy_runs_a_network_over_the_simulated_uart(tmp_path):
+    from golden.models import MODELS, load_mlp
+    from golden.network import save_network
+    from sim.hostlink_bench import run_deploy_bench
+
+    save_network(tmp_path / "mlp.npz", load_mlp(MODELS / "digits_mlp.npz").to_network((1, 8, 8)))
+    assert main(["quantize", str(tmp_path / "mlp.npz"), "--scheme", "tfx-channel", "--n", "6",
+                 "--calibration", "digits", "-o", str(tmp_path / "q.npz")]) == 0
+    np.savez(tmp_path / "x.npz", x=load("digits", "test")[0][:3])
+    result = run_deploy_bench(tmp_path / "q.npz", tmp_path / "x.npz")
+    assert result.passed, result
+
+
+def test_deploy_errors_name_the_port_and_the_mismatch(quantized, capsys):
+    code, out, err = _run(capsys, "deploy", quantized, "--port", "/dev/nonexistent-tent")
+    assert code == 1 and err.startswith("tent deploy: error: cannot open serial port "
+                                        "/dev/nonexistent-tent")
+    import asyncio
+    from dataclasses import replace
+
+    from golden.arith import ScalingLimits
+    from hdl.network_runner import run_on_device
+
+    class Device:
+        def __init__(self, **build):
+            self.build = replace(_build(), **build)
+
+        async def info(self):
+            return self.build
+
+    def _build():
+        from hdl.protocol import BuildInfo
+        limits = ScalingLimits()
+        return BuildInfo(family="fxp:4", form="int", rows=4, cols=4, depth=64, max_K=144,
+                         bias_bits=limits.bias_bits, m_bits=limits.m_bits,
+                         shift_max=limits.shift_max, max_payload=256, scaling="shared")
+
+    qnet = load_quantized(quantized)
+    x = load("digits", "test")[0][:1]
+    with pytest.raises(ValueError, match=r"the device runs FXP8 .* the network needs FXP4"):
+        asyncio.run(run_on_device(Device(family="fxp:8"), qnet, x))
+    with pytest.raises(ValueError, match=r"K = 144\) exceeds the device's max_K = 64"):
+        asyncio.run(run_on_device(Device(max_K=64), qnet, x))

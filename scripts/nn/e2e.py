@@ -20,7 +20,7 @@ from golden.network import fold, load_network
 from golden.ptq import quantize_network, scheme_family
 from golden.quantized_io import load_quantized, save_quantized
 from hdl.accelerator import Accelerator
-from hdl.network_runner import check_runnable
+from hdl.network_runner import check_runnable, largest_K
 from scripts.designs import FPGA
 from scripts.records import write_report
 from sim.array_driver import accelerator_params
@@ -31,12 +31,6 @@ __all__ = ["run_network", "run_quantized", "largest_K", "run_e2e", "markdown"]
 
 OUT = BUILD / "e2e"
 N = 8
-
-
-def largest_K(network):
-    """The longest dot product of a network's conv and dense layers (the array's max_K)."""
-    return max(int(node["weight"][0].size) if node.op == "conv" else node["weight"].shape[0]
-               for node in network.nodes if node.op in ("conv", "dense"))
 
 
 def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int", rows=4,
