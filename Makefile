@@ -29,7 +29,7 @@ help:
 	@echo "make fuzz                   long fuzz of the host link and the client decoder (~25 min)"
 	@echo "make soak                   10^7 random MACs on Verilator vs the golden model (~5 min)"
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
-	@echo "make bench                  quantizer throughput benchmark (TFX vs FXP)"
+	@echo "make bench                  quantizer throughput (TFX vs FXP) and integer engine speed"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
 	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int SEEDS=5]"
 	@echo "                            bitstream + area/fmax record (build/synth/)"
@@ -46,6 +46,8 @@ help:
 	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
 	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
 	@echo "make clean                  remove build products (keeps .venv)"
+	@echo ".venv/bin/tent --help        your own ONNX model: import, quantize, eval, run, report,"
+	@echo "                            deploy (installed by make deps; see the README)"
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
@@ -78,6 +80,7 @@ table: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench_quantize
+	$(PY) -m scripts.bench_engine
 
 area: $(STAMP)
 	$(PY) -m scripts.area

@@ -28,6 +28,8 @@ import functools
 
 import numpy as np
 
+from .conv import padding_sides
+
 __all__ = ["Plan", "compile_plan", "im2col_nhwc"]
 
 _EXACT = 2.0 ** 53
@@ -37,14 +39,16 @@ _BATCH = 50
 
 def im2col_nhwc(x, kernel, stride, padding):
     """Patches of ``x`` (B, H, W, C) as rows (B*OH*OW, KH*KW*C), columns ordered (ky, kx, c);
-    padding inserts zeros. Returns the patches and (OH, OW)."""
+    padding (one int or (top, left, bottom, right)) inserts zeros. Returns the patches and
+    (OH, OW)."""
     B, H, W, C = x.shape
     kh, kw = kernel
-    oh = (H + 2 * padding - kh) // stride + 1
-    ow = (W + 2 * padding - kw) // stride + 1
-    if padding:
-        padded = np.zeros((B, H + 2 * padding, W + 2 * padding, C), dtype=x.dtype)
-        padded[:, padding:padding + H, padding:padding + W] = x
+    top, left, bottom, right = padding_sides(padding)
+    oh = (H + top + bottom - kh) // stride + 1
+    ow = (W + left + right - kw) // stride + 1
+    if top or left or bottom or right:
+        padded = np.zeros((B, H + top + bottom, W + left + right, C), dtype=x.dtype)
+        padded[:, top:top + H, left:left + W] = x
     else:
         padded = x
     patches = np.empty((B, oh, ow, kh, kw, C), dtype=x.dtype)

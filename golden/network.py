@@ -8,6 +8,7 @@ the logits. Node kinds:
 op         fields                                        arrays
 ========== ============================================= =====================================
 conv       input, stride, padding, relu                  weight (OC, C, KH, KW), bias (OC,)
+           (padding: one int, or [top, left, bottom, right])
 dense      input, relu                                   weight (K, N), bias (N,)
 batchnorm  input, eps                                    gamma, beta, mean, var (C,)
 relu       input
@@ -30,7 +31,7 @@ import numpy as np
 
 from ._checks import check_int, real_array
 from ._io import read_npz
-from .conv import im2col
+from .conv import im2col, padding_sides
 
 __all__ = ["Node", "Network", "fold", "save_network", "load_network", "network_arrays",
            "network_from_arrays", "OPS"]
@@ -94,8 +95,9 @@ def _check_node(node, shapes):
              f"weight (OC, C, KH, KW) and bias (OC,) must fit input (C, H, W) = {shape}, "
              f"not {w.shape} and {b.shape}")
         stride = check_int(f"{where}: stride", node["stride"], 1, 64)
-        padding = check_int(f"{where}: padding", node["padding"], 0, 64)
-        size = [(s + 2 * padding - k) // stride + 1 for s, k in zip(shape[1:], w.shape[2:])]
+        top, left, bottom, right = padding_sides(node["padding"], f"{where}: padding")
+        size = [(s + before + after - k) // stride + 1 for s, k, before, after in
+                zip(shape[1:], w.shape[2:], (top, left), (bottom, right))]
         need(min(size) >= 1, f"the kernel does not fit the input {shape}")
         return (w.shape[0], *size)
     if node.op == "dense":

@@ -7,8 +7,8 @@ package (no PyTorch) and builds the same function as a network of the ops in
 ============================== ===========================================================
 ONNX                           becomes
 ============================== ===========================================================
-Conv                           conv (group 1, dilation 1, equal strides, the same zero
-                               padding on every side); its bias
+Conv                           conv (group 1, dilation 1, equal strides, zero padding,
+                               symmetric or not); its bias
 Gemm, MatMul (constant weight) dense (``alpha``, ``beta`` and ``transB`` applied)
 Add of two tensors             add
 Add, Sub, Mul, Div by a        folded into the conv or dense before it (per output channel;
@@ -337,16 +337,17 @@ class _Importer:
         strides = list(attrs.get("strides", [1, 1]))
         if strides[0] != strides[1]:
             self._fail(node, f"strides {strides} differ; only equal strides are supported")
-        pads = self._pads(node, attrs, weight.shape[2:], x.shape[1:], strides[0])
-        if len(set(pads)) != 1:
-            self._fail(node, f"padding {pads} is not the same on every side (asymmetric "
-                             f"padding is not supported)")
+        pads = [int(p) for p in self._pads(node, attrs, weight.shape[2:], x.shape[1:],
+                                           strides[0])]
         if weight.shape[1] != x.shape[0]:
             self._fail(node, f"weight {weight.shape} does not fit {x.shape[0]} input channels")
-        shape = (weight.shape[0], *((s + 2 * pads[0] - k) // strides[0] + 1
-                                    for s, k in zip(x.shape[1:], weight.shape[2:])))
+        # ONNX pads are (top, left, bottom, right), as the network's conv node takes them
+        shape = (weight.shape[0], *((s + before + after - k) // strides[0] + 1
+                                    for s, k, before, after in
+                                    zip(x.shape[1:], weight.shape[2:], pads[:2], pads[2:])))
         self._add(node, "conv", {"input": self._network_input(node, x), "stride": strides[0],
-                                 "padding": pads[0], "relu": False},
+                                 "padding": pads[0] if len(set(pads)) == 1 else pads,
+                                 "relu": False},
                   {"weight": weight, "bias": bias}, shape)
 
     def _pads(self, node, attrs, kernel, size, stride):

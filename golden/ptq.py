@@ -54,7 +54,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
-from .conv import conv2d
+from .conv import conv2d, padding_sides
 from .engine import compile_plan
 from .family import FXPFamily, TFXFamily, default_is_max
 from .format import twos_complement
@@ -332,10 +332,11 @@ def _input_sums(node, x):
     if node.op == "dense":
         return x.sum(axis=0)
     kh, kw = node["weight"].shape[2:]
-    stride, padding = node["stride"], node["padding"]
+    stride = node["stride"]
+    top, left, bottom, right = padding_sides(node["padding"])
     B, C, H, W = x.shape
-    oh, ow = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    oh, ow = (H + top + bottom - kh) // stride + 1, (W + left + right - kw) // stride + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     sums = np.empty((C, kh, kw))
     for ky in range(kh):
         for kx in range(kw):

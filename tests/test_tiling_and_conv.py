@@ -110,3 +110,20 @@ def test_conv_errors():
     fmt = FXPFamily(8).widest()
     with pytest.raises(ValueError, match="must agree on C"):
         conv2d(np.zeros((1, 2, 3, 3), int), fmt, np.zeros((1, 3, 1, 1), int), fmt)
+
+
+def test_four_sided_padding_is_checked_and_matches_explicit_zeros():
+    import numpy as np
+    import pytest
+
+    from golden.conv import im2col, padding_sides
+
+    assert padding_sides(2) == (2, 2, 2, 2) and padding_sides([0, 1, 2, 3]) == (0, 1, 2, 3)
+    with pytest.raises(ValueError, match=r"padding must be one integer or four"):
+        padding_sides([1, 2])
+    with pytest.raises(ValueError, match=r"padding must be an integer from 0 to 64"):
+        padding_sides([0, 0, -1, 0])
+    x = np.arange(2 * 3 * 5 * 4).reshape(2, 3, 5, 4)
+    explicit = np.pad(x, ((0, 0), (0, 0), (0, 1), (2, 0)))
+    np.testing.assert_array_equal(im2col(x, (3, 3), stride=2, padding=[0, 2, 1, 0])[0],
+                                  im2col(explicit, (3, 3), stride=2)[0])

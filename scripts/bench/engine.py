@@ -1,0 +1,75 @@
+"""The integer engines against the float64 forward: seconds per image on the same images.
+
+For each model (Fashion-MNIST ConvNet and ResNet, seed 0), scheme and width: the fast engine
+(:mod:`golden.engine`, what the study uses), the reference engine (``run_integer``) on a
+slice, and the float64 ``Network.forward`` that the issue's target is stated against; the
+fast engine's codes are checked equal to the reference's on that slice. One BLAS thread.
+"""
+
+import time
+
+import numpy as np
+
+from golden.datasets import load
+from golden.models import model_path
+from golden.network import fold, load_network
+from golden.ptq import calibration_samples, quantize_network
+
+__all__ = ["run_engine_benchmark", "markdown"]
+
+
+def _seconds(function, repeats):
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run_engine_benchmark(*, dataset="fashion-mnist", models=("convnet", "resnet"),
+                         schemes=("tfx-channel", "fxp-channel"), widths=(4, 8), images=1000,
+                         reference_images=100, repeats=3):
+    x = load(dataset, "test")[0][:images]
+    rows = []
+    for model in models:
+        network = fold(load_network(model_path(dataset, model, 0)))
+        samples = calibration_samples(network, load(dataset, "calibration")[0][:1000])
+        forward = _seconds(lambda: network.predict(x), repeats)
+        for scheme in schemes:
+            for n in widths:
+                q = quantize_network(network, scheme, n, samples=samples)
+                fast = _seconds(lambda: q.predict(x), repeats)
+                part = x[:reference_images]
+                reference = _seconds(lambda: q.run_integer(part), 1) * images / len(part)
+                if not np.array_equal(q.plan().codes(part), q.run_integer(part)):
+                    raise AssertionError(f"{model} {scheme} n={n}: fast codes differ")
+                precisions = list(q.plan().precisions().values())
+                rows.append({"model": model, "scheme": scheme, "n": n, "images": images,
+                             "float64_forward_s": forward, "fast_s": fast,
+                             "reference_s": reference, "fast_over_forward": fast / forward,
+                             "reference_over_fast": reference / fast,
+                             "float32_products": precisions.count("float32"),
+                             "products": len(precisions)})
+                print(f"{model} {scheme} n={n}: fast {fast:.2f} s, forward {forward:.2f} s "
+                      f"({fast / forward:.2f}x), reference {reference:.1f} s", flush=True)
+    return {"dataset": dataset, "images": images, "reference_images": reference_images,
+            "repeats": repeats, "rows": rows,
+            "method": "scripts.bench.engine: best of `repeats` wall-clock runs, one BLAS "
+                      "thread; reference engine timed on `reference_images` and scaled"}
+
+
+def markdown(record):
+    lines = ["# Integer engine speed", "",
+             f"Made by `python -m scripts.bench_engine` (`make bench`): {record['dataset']}, "
+             f"{record['images']} test images, best of {record['repeats']} runs, one BLAS "
+             f"thread; the reference engine (`run_integer`) timed on "
+             f"{record['reference_images']} images and scaled. The fast engine's codes equal "
+             f"the reference's on those images.", "",
+             "| model | scheme | n | float64 forward s | fast engine s | fast / forward | "
+             "reference s | float32 products |", "|---|---|---|---|---|---|---|---|"]
+    for r in record["rows"]:
+        lines.append(f"| {r['model']} | {r['scheme']} | {r['n']} | {r['float64_forward_s']:.2f} "
+                     f"| {r['fast_s']:.2f} | {r['fast_over_forward']:.2f} | "
+                     f"{r['reference_s']:.1f} | {r['float32_products']} / {r['products']} |")
+    return "\n".join(lines) + "\n"
