@@ -39,7 +39,7 @@ help:
 	@echo "make report                 TFX vs FXP standard-cell area and gate-level energy per MAC,"
 	@echo "                            n = 4,5,6,8 (build/report/; ~9 min from scratch, cached)"
 	@echo "make accuracy               TFX vs fixed-point accuracy study on the trained models"
-	@echo "                            (build/accuracy/; ~40 min of CPU from scratch, cached per model)"
+	@echo "                            (build/accuracy/; ~40 min from scratch on 2 cores, cached per model)"
 	@echo "make e2e                    trained ConvNets through the simulated array, bit-exact"
 	@echo "                            (build/e2e/; ~15-30 min)"
 	@echo "make train-models           retrain the study's ConvNets and ResNets (PyTorch CPU, hours)"
