@@ -13,8 +13,10 @@ from scripts.nn.e2e import markdown, run_network
 pytestmark = pytest.mark.sim
 
 
-@pytest.mark.parametrize("family, scheme", [(TFXFamily(8, 3), "tfx-channel"), (FXPFamily(8), "fxp-layer")],
-                         ids=["tfx", "fxp"])
+@pytest.mark.parametrize("family, scheme", [(TFXFamily(8, 3), "tfx-channel"),
+                                            (FXPFamily(8), "fxp-layer"),
+                                            (FXPFamily(6), "fxp-global")],
+                         ids=["tfx-channel", "fxp-layer", "fxp-global"])
 def test_digits_convnet_through_the_array(tmp_path, family, scheme):
     result = run_network(family, scheme, MODELS / "digits-convnet-s0.npz", "digits", 3,
                          report=tmp_path / "e2e.json", work=tmp_path)
