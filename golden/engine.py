@@ -28,7 +28,7 @@ import functools
 
 import numpy as np
 
-from .conv import padding_sides
+from .conv import conv_output_size, padding_sides
 
 __all__ = ["Plan", "compile_plan", "im2col_nhwc"]
 
@@ -44,8 +44,8 @@ def im2col_nhwc(x, kernel, stride, padding):
     B, H, W, C = x.shape
     kh, kw = kernel
     top, left, bottom, right = padding_sides(padding)
-    oh = (H + top + bottom - kh) // stride + 1
-    ow = (W + left + right - kw) // stride + 1
+    oh = conv_output_size(H, kh, stride, top, bottom)
+    ow = conv_output_size(W, kw, stride, left, right)
     if top or left or bottom or right:
         padded = np.zeros((B, H + top + bottom, W + left + right, C), dtype=x.dtype)
         padded[:, top:top + H, left:left + W] = x

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .conv import conv_output_size
 from .network import Network, Node, fold
 
 __all__ = ["import_onnx", "preprocess", "SUPPORTED_OPS"]
@@ -110,10 +111,11 @@ class _Importer:
     def __init__(self, graph, numpy_helper, name):
         self.graph, self.helper, self.name = graph, numpy_helper, name
         self.values = {}      # ONNX value name -> np.ndarray (constant) or _Tensor
-        self.nodes = {}       # network node name -> [op, attrs, arrays] (mutable until built)
+        self.nodes = {}       # network node name -> [op, name, attrs, arrays] (mutable until built)
         self.order = []
         self.uses = {}        # ONNX value name -> number of consuming ONNX nodes
-        self.scale = self.offset = None
+        self.scale = self.offset = None  # the input normalisation, per channel
+        self.input_taken = False  # a layer has read the graph input: normalisation is over
         self.dropped = []
 
     # -- graph -------------------------------------------------------------------------
@@ -126,12 +128,11 @@ class _Importer:
                              f"{[i.name for i in inputs]}")
         input_shape = self._input_shape(inputs[0])
         self.values[inputs[0].name] = _Tensor(None, input_shape)
-        self.input_shape = input_shape
         for node in self.graph.node:
             for name in node.input:
                 self.uses[name] = self.uses.get(name, 0) + 1
-        for index, node in enumerate(self.graph.node):
-            self._node(node, index)
+        for node in self.graph.node:
+            self._node(node)
         if len(self.graph.output) != 1:
             raise ValueError(f"the model must have one output, not {len(self.graph.output)}")
         out = self.values.get(self.graph.output[0].name)
@@ -223,7 +224,7 @@ class _Importer:
         return value.node
 
     # -- ops ---------------------------------------------------------------------------
-    def _node(self, node, index):
+    def _node(self, node):
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             self._fail(node, f"custom domain {node.domain!r} is not supported")
@@ -253,22 +254,16 @@ class _Importer:
         self._op_Identity(node)
 
     def _op_Cast(self, node):
-        value = self.values.get(node.input[0])
-        if isinstance(value, np.ndarray):
-            import onnx
+        import onnx
 
-            to = onnx.helper.tensor_dtype_to_np_dtype(self._attrs(node)["to"])
-            self.values[node.output[0]] = (value if value.dtype == object
-                                           else value.astype(to))
-        elif np.issubdtype(self._cast_type(node), np.floating):
+        value = self.values.get(node.input[0])
+        to = onnx.helper.tensor_dtype_to_np_dtype(self._attrs(node)["to"])
+        if isinstance(value, np.ndarray):
+            self.values[node.output[0]] = value if value.dtype == object else value.astype(to)
+        elif np.issubdtype(to, np.floating):
             self._op_Identity(node)
         else:
             self._fail(node, "a cast of a tensor to a non-float type is not supported")
-
-    def _cast_type(self, node):
-        import onnx
-
-        return onnx.helper.tensor_dtype_to_np_dtype(self._attrs(node)["to"])
 
     def _op_Shape(self, node):
         value = self._tensor(node, node.input[0])
@@ -342,9 +337,12 @@ class _Importer:
         if weight.shape[1] != x.shape[0]:
             self._fail(node, f"weight {weight.shape} does not fit {x.shape[0]} input channels")
         # ONNX pads are (top, left, bottom, right), as the network's conv node takes them
-        shape = (weight.shape[0], *((s + before + after - k) // strides[0] + 1
-                                    for s, k, before, after in
-                                    zip(x.shape[1:], weight.shape[2:], pads[:2], pads[2:])))
+        try:
+            shape = (weight.shape[0], *(conv_output_size(s, k, strides[0], before, after)
+                                        for s, k, before, after in
+                                        zip(x.shape[1:], weight.shape[2:], pads[:2], pads[2:])))
+        except ValueError as error:
+            self._fail(node, str(error))
         self._add(node, "conv", {"input": self._network_input(node, x), "stride": strides[0],
                                  "padding": pads[0] if len(set(pads)) == 1 else pads,
                                  "relu": False},
@@ -571,7 +569,7 @@ class _Importer:
                          f"of a (batch, {', '.join(map(str, shape))}) tensor")
 
     def _preprocessing(self, node, x, scale, offset):
-        if getattr(self, "input_taken", False):
+        if self.input_taken:
             self._fail(node, "arithmetic on the raw input after a layer has read it cannot "
                              "be a preprocessing step")
         if self.uses.get(self._tensor_name(node), 0) > 1:

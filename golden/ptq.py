@@ -54,7 +54,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
-from .conv import conv2d, padding_sides
+from .conv import conv2d, conv_output_size, padding_sides
 from .engine import compile_plan
 from .family import FXPFamily, TFXFamily, default_is_max
 from .format import twos_complement
@@ -335,7 +335,8 @@ def _input_sums(node, x):
     stride = node["stride"]
     top, left, bottom, right = padding_sides(node["padding"])
     B, C, H, W = x.shape
-    oh, ow = (H + top + bottom - kh) // stride + 1, (W + left + right - kw) // stride + 1
+    oh = conv_output_size(H, kh, stride, top, bottom)
+    ow = conv_output_size(W, kw, stride, left, right)
     padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     sums = np.empty((C, kh, kw))
     for ky in range(kh):

@@ -19,7 +19,7 @@ from .arith import ScalingLimits
 from .network import network_arrays, network_from_arrays
 from .ptq import SCHEMES, QuantizedNetwork, Step
 
-__all__ = ["save_quantized", "load_quantized", "is_quantized_file"]
+__all__ = ["save_quantized", "load_quantized", "quantized_from_arrays", "is_quantized_file"]
 
 _FORMATS = ("out_fmt", "w_fmt", "a_fmt")
 _ARRAYS = ("w_codes", "bias", "M", "shift", "channel_scale", "float_bias")
@@ -52,7 +52,11 @@ def is_quantized_file(contents):
 def load_quantized(path):
     """The :class:`golden.ptq.QuantizedNetwork` saved at ``path``; a clear error for a missing,
     corrupt or inconsistent file (or a float network file, which needs ``tent quantize``)."""
-    contents = read_npz(path, "quantized network")
+    return quantized_from_arrays(read_npz(path, "quantized network"), path)
+
+
+def quantized_from_arrays(contents, path):
+    """The quantized network stored in ``contents`` (the arrays of the file at ``path``)."""
     if not is_quantized_file(contents):
         raise ValueError(f"{path} is not a quantized network file (a float network? quantize "
                          f"it first: tent quantize)")

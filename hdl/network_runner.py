@@ -11,13 +11,29 @@ import numpy as np
 
 from golden.conv import im2col
 
-__all__ = ["run_network", "run_on_device", "check_runnable", "largest_K"]
+__all__ = ["run_network", "run_on_device", "check_fits", "check_runnable", "largest_K"]
 
 
 def largest_K(network):
     """The longest dot product of a network's conv and dense layers (the array's max_K)."""
     return max(int(node["weight"][0].size) if node.op == "conv" else node["weight"].shape[0]
                for node in network.nodes if node.op in ("conv", "dense"))
+
+
+def check_fits(qnet, family, limits, max_K, where="the device"):
+    """A ``ValueError`` unless an accelerator built for ``family`` with ``limits`` and
+    ``max_K`` (``where``: "the device", "the array") is the one ``qnet``'s scheme and width
+    pick and holds its longest dot product."""
+    from golden.ptq import scheme_family
+
+    wanted = scheme_family(qnet.scheme, qnet.n)
+    if family != wanted or limits != qnet.limits:
+        raise ValueError(f"{where} runs {family.label} with {limits}; the network needs "
+                         f"{wanted.label} with {qnet.limits}")
+    longest = largest_K(qnet.network)
+    if longest > max_K:
+        raise ValueError(f"the network's longest dot product (K = {longest}) exceeds "
+                         f"{where}'s max_K = {max_K}")
 
 
 def check_runnable(qnet, family):
@@ -63,16 +79,10 @@ async def run_on_device(client, qnet, x):
     model in simulation): the build's INFO must name the network's family and scaling limits
     and hold its longest dot product."""
     from golden.family import parse_family
-    from golden.ptq import scheme_family
 
     build = await client.info()
-    family, wanted = parse_family(build.family), scheme_family(qnet.scheme, qnet.n)
-    if family != wanted or build.limits != qnet.limits:
-        raise ValueError(f"the device runs {family.label} with {build.limits}; the network "
-                         f"needs {wanted.label} with {qnet.limits}")
-    if largest_K(qnet.network) > build.max_K:
-        raise ValueError(f"the network's longest dot product (K = {largest_K(qnet.network)}) "
-                         f"exceeds the device's max_K = {build.max_K}")
+    family = parse_family(build.family)
+    check_fits(qnet, family, build.limits, build.max_K)
 
     async def run_layer(node, rows, w_codes, layer):
         codes, _ = await client.run_layer(rows, w_codes, layer)

@@ -18,6 +18,7 @@ formats and parameters (``golden.quantized_io``). ``DATA`` is a bundled dataset
 
 import argparse
 import json
+from collections import Counter
 import sys
 import time
 from pathlib import Path
@@ -26,10 +27,11 @@ import numpy as np
 
 from golden._checks import check_int
 from golden._io import discard_stdout, read_npz
-from golden.network import fold, load_network, save_network
+from golden.network import fold, network_from_arrays, save_network
 from golden.onnx_import import import_onnx, preprocess
 from golden.ptq import SCHEMES, calibration_samples, quantize_network
-from golden.quantized_io import is_quantized_file, load_quantized, save_quantized
+from golden.quantized_io import (is_quantized_file, load_quantized, quantized_from_arrays,
+                                 save_quantized)
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
 from hdl.protocol import ProtocolError
 from scripts.nn.userdata import load_data
@@ -128,9 +130,7 @@ def _import(args):
     output = _npz_target(args.output)
     network = import_onnx(args.model)
     save_network(output, network)
-    ops = {}
-    for node in network.nodes:
-        ops[node.op] = ops.get(node.op, 0) + 1
+    ops = Counter(node.op for node in network.nodes)
     print(f"wrote {output}: {len(network.nodes)} layers ("
           + ", ".join(f"{count} {op}" for op, count in ops.items())
           + f"), input {network.input_shape}"
@@ -141,8 +141,8 @@ def _import(args):
 def _load_any(path):
     contents = read_npz(path, "network")
     if is_quantized_file(contents):
-        return load_quantized(path)
-    return load_network(path)
+        return quantized_from_arrays(contents, path)
+    return network_from_arrays(contents, path)
 
 
 def _default_data(network, split, option):

@@ -16,9 +16,8 @@ import cocotb
 import numpy as np
 
 from golden._io import read_npz
-from golden.ptq import scheme_family
 from golden.quantized_io import load_quantized
-from hdl.network_runner import run_network
+from hdl.network_runner import check_fits, run_network
 from .array_driver import ArrayDriver
 from .common import Scoreboard, params
 
@@ -30,10 +29,7 @@ async def network_through_the_array(dut):
     await driver.start()
     q = load_quantized(p["qnet"])
     network = q.network
-    if scheme_family(q.scheme, q.n) != driver.family or q.limits != driver.limits:
-        raise ValueError(f"the network ({q.scheme}, n = {q.n}: "
-                         f"{scheme_family(q.scheme, q.n).label}, {q.limits}) does not fit the "
-                         f"array built for {driver.family.label}, {driver.limits}")
+    check_fits(q, driver.family, driver.limits, driver.max_K, "the array")
     data = read_npz(p["data"], "data")
     x, y = data["x"], data.get("y")
     golden = q.run_integer(x, keep=True)
