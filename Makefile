@@ -20,7 +20,7 @@ TRAIN_ARGS ?=
 
 SIMULATOR ?= icarus
 
-.PHONY: help deps test sim table bench area perf synth synth-sweep report train-digits train-models accuracy e2e verilog formal fuzz soak clean
+.PHONY: help deps test sim table bench area perf synth synth-sweep report train-digits train-models onnx-models accuracy e2e verilog formal fuzz soak clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -44,6 +44,7 @@ help:
 	@echo "                            (build/e2e/; ~15-30 min)"
 	@echo "make train-models           retrain the study's ConvNets and ResNets (PyTorch CPU, hours)"
 	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
+	@echo "make onnx-models            re-export the shipped ONNX fixtures with PyTorch (models/*.onnx)"
 	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
 	@echo "make clean                  remove build products (keeps .venv)"
 	@echo ".venv/bin/tent --help        your own ONNX model: import, quantize, eval, run, report,"
@@ -107,6 +108,10 @@ report: $(STAMP)
 train-models: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
 	$(PY) -m scripts.train_models $(TRAIN_ARGS)
+
+onnx-models: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
+	$(PY) -m scripts.export_onnx $(EXPORT_ARGS)
 
 train-digits: $(STAMP)
 	$(PY) -m scripts.train_digits

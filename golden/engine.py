@@ -25,10 +25,12 @@ exact means, float sums), for a fair speed comparison and for the study's fake c
 """
 
 import functools
+import math
 
 import numpy as np
 
 from .conv import conv_output_size, padding_sides
+from .network import average_count, relu_ceiling
 
 __all__ = ["Plan", "compile_plan", "im2col_nhwc"]
 
@@ -155,7 +157,7 @@ def _matmul_step(node, step, a_fmt, exact, qnet):
     if node.op == "conv":
         oc, c, kh, kw = node["weight"].shape
         w = w.T.reshape(oc, c, kh, kw).transpose(2, 3, 1, 0).reshape(kh * kw * c, oc)
-    out_fmt, relu = step.out_fmt, bool(node["relu"])
+    out_fmt, ceiling = step.out_fmt, relu_ceiling(node)
     single = False
     if exact:
         unit = 2.0 ** (a_fmt.int_exponent + step.w_fmt.int_exponent)
@@ -196,10 +198,7 @@ def _matmul_step(node, step, a_fmt, exact, qnet):
         return y
 
     def run(inputs):
-        y = scaled(inputs)
-        if relu:
-            np.maximum(y, 0.0, out=y)
-        return _fake(out_fmt, y)
+        return _fake(out_fmt, _relu(scaled(inputs), ceiling))
 
     run.scaled = scaled
     return run, "float32" if single else "float64"
@@ -215,23 +214,35 @@ def _single_exact(a_fmt, w_fmt, product_bound):
             and min(exponents) >= -100 and max(exponents) <= 100)
 
 
-def _maxpool(kernel, stride):
-    def run(inputs):
-        x = inputs[0]
-        B, H, W, C = x.shape
-        oh, ow = (H - kernel) // stride + 1, (W - kernel) // stride + 1
-        best = None
-        for ky in range(kernel):
-            for kx in range(kernel):
-                window = x[:, ky:ky + stride * oh:stride, kx:kx + stride * ow:stride]
-                best = window.copy() if best is None else np.maximum(best, window, out=best)
-        return best
+def _relu(y, ceiling):
+    """``y`` (float64, changed in place) through a ReLU clipped at ``ceiling`` (``None``: no
+    ReLU). Clipping before the rounding equals clipping the rounded codes (monotone)."""
+    if ceiling is not None:
+        np.maximum(y, 0.0, out=y)
+        if ceiling < math.inf:
+            np.minimum(y, ceiling, out=y)
+    return y
 
-    return run
+
+def _windows(x, kernel, stride, combine):
+    """``combine`` (``np.maximum`` or ``np.add``) over the kernel x kernel windows of ``x``
+    (B, H, W, C)."""
+    B, H, W, C = x.shape
+    oh, ow = (H - kernel) // stride + 1, (W - kernel) // stride + 1
+    result = None
+    for ky in range(kernel):
+        for kx in range(kernel):
+            window = x[:, ky:ky + stride * oh:stride, kx:kx + stride * ow:stride]
+            result = window.copy() if result is None else combine(result, window, out=result)
+    return result
+
+
+def _maxpool(kernel, stride):
+    return lambda inputs: _windows(inputs[0], kernel, stride, np.maximum)
 
 
 def _avgpool_step(node, step, in_fmt, exact, network):
-    window = int(np.prod(network.shapes[node.inputs[0]][1:]))
+    window = average_count(node, network.shapes)
     if exact:
         if window * in_fmt.max_abs_int * step.M >= _EXACT:
             return None
@@ -240,7 +251,10 @@ def _avgpool_step(node, step, in_fmt, exact, network):
         factor = 1.0 / window
 
     def run(inputs):
-        total = inputs[0].sum(axis=(1, 2), keepdims=True)
+        if "kernel" in node.attrs:
+            total = _windows(inputs[0], node["kernel"], node["stride"], np.add)
+        else:
+            total = inputs[0].sum(axis=(1, 2), keepdims=True)
         return _fake(step.out_fmt, total * factor)
 
     return run
@@ -251,12 +265,9 @@ def _add_step(node, step, in_fmts, exact):
         finest = min(f.int_exponent for f in in_fmts)
         if sum(f.max_abs_int * 2.0 ** (f.int_exponent - finest) for f in in_fmts) >= _EXACT:
             return None
-    relu = bool(node["relu"])
+    ceiling = relu_ceiling(node)
 
     def run(inputs):
-        y = inputs[0] + inputs[1]
-        if relu:
-            np.maximum(y, 0.0, out=y)
-        return _fake(step.out_fmt, y)
+        return _fake(step.out_fmt, _relu(inputs[0] + inputs[1], ceiling))
 
     return run

@@ -11,12 +11,17 @@ conv       input, stride, padding, relu                  weight (OC, C, KH, KW),
            (padding: one int, or [top, left, bottom, right])
 dense      input, relu                                   weight (K, N), bias (N,)
 batchnorm  input, eps                                    gamma, beta, mean, var (C,)
-relu       input
+relu       input; optional max (a ceiling: ReLU6 is 6)
 maxpool    input, kernel, stride
-avgpool    input (global: (B, C, H, W) to (B, C, 1, 1))
+avgpool    input; optional kernel and stride (without
+           them global: (B, C, H, W) to (B, C, 1, 1))
 add        inputs (two names), relu
 flatten    input
 ========== ============================================= =====================================
+
+The ``relu`` field of conv, dense and add is ``false``, ``true`` (``max(y, 0)``) or a positive
+number, the ceiling of a clipped ReLU (``min(max(y, 0), relu)``; ReLU6 is 6):
+:func:`relu_ceiling` reads it.
 
 :func:`fold` folds every batch norm into the convolution before it and every ReLU into the
 node before it (conv, dense or add), which is what quantization and the hardware run.
@@ -25,6 +30,7 @@ loaded without pickle. Evaluation needs NumPy only.
 """
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -34,7 +40,7 @@ from ._io import read_npz
 from .conv import im2col, padding_sides
 
 __all__ = ["Node", "Network", "fold", "save_network", "load_network", "network_arrays",
-           "network_from_arrays", "OPS"]
+           "network_from_arrays", "relu_ceiling", "average_count", "OPS", "OPTIONAL_FIELDS"]
 
 OPS = {
     "conv": ({"input", "stride", "padding", "relu"}, ("weight", "bias")),
@@ -46,6 +52,25 @@ OPS = {
     "add": ({"inputs", "relu"}, ()),
     "flatten": ({"input"}, ()),
 }
+OPTIONAL_FIELDS = {"relu": {"max"}, "avgpool": {"kernel", "stride"}}
+
+
+def relu_ceiling(node):
+    """The ReLU of a conv, dense or add node: ``None`` (none), ``math.inf`` (plain ReLU) or
+    the clipped ReLU's ceiling."""
+    relu = node.attrs.get("relu", False)
+    if relu is False:
+        return None
+    return math.inf if relu is True else float(relu)
+
+
+def _check_relu(where, relu):
+    if relu is True or relu is False:
+        return
+    if (isinstance(relu, bool) or not isinstance(relu, (int, float))
+            or not (math.isfinite(relu) and relu > 0)):
+        raise ValueError(f"{where}: relu must be false, true or a positive finite ceiling "
+                         f"(ReLU6: 6), not {relu!r}")
 
 
 @dataclass(frozen=True)
@@ -71,9 +96,19 @@ def _check_node(node, shapes):
     if node.op not in OPS:
         raise ValueError(f"{where}: unknown op; known ops: {', '.join(OPS)}")
     fields, arrays = OPS[node.op]
-    if set(node.attrs) != fields or set(node.arrays) != set(arrays):
-        raise ValueError(f"{where}: needs fields {sorted(fields)} and arrays {list(arrays)}, "
-                         f"has {sorted(node.attrs)} and {sorted(node.arrays)}")
+    optional = OPTIONAL_FIELDS.get(node.op, set())
+    if (not fields <= set(node.attrs) <= fields | optional
+            or set(node.arrays) != set(arrays)):
+        extra = f" (optional: {sorted(optional)})" if optional else ""
+        raise ValueError(f"{where}: needs fields {sorted(fields)}{extra} and arrays "
+                         f"{list(arrays)}, has {sorted(node.attrs)} and {sorted(node.arrays)}")
+    if "relu" in node.attrs:
+        _check_relu(where, node.attrs["relu"])
+    if "max" in node.attrs:
+        _check_relu(f"{where}: max", node.attrs["max"])
+        if node.attrs["max"] is True or node.attrs["max"] is False:
+            raise ValueError(f"{where}: max must be a positive finite number, not "
+                             f"{node.attrs['max']!r}")
     if node.name in shapes:
         raise ValueError(f"{where}: the name is used twice")
     for name in node.inputs:
@@ -120,7 +155,15 @@ def _check_node(node, shapes):
         return (shape[0], *((s - kernel) // stride + 1 for s in shape[1:]))
     if node.op == "avgpool":
         need(len(shape) == 3, f"needs a (C, H, W) input, not {shape}")
-        return (shape[0], 1, 1)
+        if "kernel" not in node.attrs and "stride" not in node.attrs:
+            return (shape[0], 1, 1)
+        need("kernel" in node.attrs and "stride" in node.attrs,
+             "a windowed average pool needs both kernel and stride")
+        kernel = check_int(f"{where}: kernel", node["kernel"], 1, 64)
+        stride = check_int(f"{where}: stride", node["stride"], 1, 64)
+        need(min(shape[1:]) >= kernel,
+             f"a {kernel}x{kernel} window does not fit the input {shape}")
+        return (shape[0], *((s - kernel) // stride + 1 for s in shape[1:]))
     if node.op == "add":
         need(len(node.inputs) == 2 and shapes[node.inputs[1]] == shape,
              f"needs two inputs of the same shape, not "
@@ -190,17 +233,31 @@ def float_op(node, inputs):
         y = (x - node["mean"][:, None, None]) * scale[:, None, None] + node["beta"][:, None, None]
     elif node.op == "relu":
         y = np.maximum(x, 0)
+        if "max" in node.attrs:
+            y = np.minimum(y, float(node["max"]))
     elif node.op == "maxpool":
         y = pool_windows(x, node["kernel"], node["stride"]).max(axis=-1)
     elif node.op == "avgpool":
-        y = x.mean(axis=(2, 3), keepdims=True)
+        y = (pool_windows(x, node["kernel"], node["stride"]).mean(axis=-1)
+             if "kernel" in node.attrs else x.mean(axis=(2, 3), keepdims=True))
     elif node.op == "add":
         y = x + inputs[1]
     else:  # flatten
         y = x.reshape(len(x), -1)
-    if node.attrs.get("relu"):
+    ceiling = relu_ceiling(node)
+    if ceiling is not None:
         y = np.maximum(y, 0)
+        if ceiling < math.inf:
+            y = np.minimum(y, ceiling)
     return y
+
+
+def average_count(node, shapes):
+    """How many values an avgpool node averages: its kernel², or its whole input's H * W
+    (``shapes``: the network's output shapes by name)."""
+    if "kernel" in node.attrs:
+        return int(node["kernel"]) ** 2
+    return int(np.prod(shapes[node.inputs[0]][1:]))
 
 
 def pool_windows(x, kernel, stride):
@@ -236,7 +293,8 @@ def fold(network):
             bias = (producer["bias"] - node["mean"]) * scale + node["beta"]
             nodes[source] = replace(producer, arrays={"weight": weight, "bias": bias})
         else:
-            nodes[source] = replace(producer, attrs={**producer.attrs, "relu": True})
+            nodes[source] = replace(producer, attrs={**producer.attrs,
+                                                     "relu": node.attrs.get("max", True)})
         renamed[node.name] = source
         order.remove(node.name)
     result = []

@@ -14,11 +14,14 @@ Add of two tensors             add
 Add, Sub, Mul, Div by a        folded into the conv or dense before it (per output channel;
 constant                       the producer's only use); on the graph input: the input
                                normalisation, a float preprocessing step (below)
-Relu; Clip(min=0, no max)      relu
+Relu; Clip(min=0, max > 0 or   relu (a finite max is the ceiling of a clipped ReLU: ReLU6
+no max)                        is Clip(0, 6))
 BatchNormalization             batchnorm (inference mode)
 MaxPool                        maxpool (square, no padding, no ceil mode)
-GlobalAveragePool; AveragePool avgpool (the AveragePool must cover the whole input)
-over the whole input
+GlobalAveragePool, AveragePool avgpool (AveragePool: square, equal strides, no padding,
+                               no ceil mode)
+ReduceMean over H and W        avgpool (global), and a flatten when ``keepdims`` is 0 (what
+                               exporters emit for ``x.mean(dim=(2, 3))``)
 Flatten (axis 1); Reshape to   flatten; the shape subgraphs of exporters (Shape, Gather,
 (batch, K)                     Unsqueeze, Squeeze, Concat, Slice, Cast, Constant) are
                                evaluated at import
@@ -48,7 +51,8 @@ __all__ = ["import_onnx", "preprocess", "SUPPORTED_OPS"]
 _SHAPE_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Constant")
 SUPPORTED_OPS = tuple(sorted((
     "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip",
-    "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
+    "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean",
+    "Flatten", "Reshape",
     "Dropout", "Identity", "Softmax", "LogSoftmax") + _SHAPE_OPS))
 _OPSETS = (7, 23)
 
@@ -411,10 +415,15 @@ class _Importer:
                and node.input[1] else attrs.get("min", -np.inf))
         high = (self._const(node, node.input[2], "max") if len(node.input) > 2
                 and node.input[2] else attrs.get("max", np.inf))
-        if float(low) != 0.0 or np.isfinite(float(high)):
-            self._fail(node, f"Clip({float(low)}, {float(high)}) is not supported; only "
-                             f"Clip(0, no max) = ReLU (ReLU6 is not)")
-        self._op_Relu(node)
+        low, high = float(np.ravel(low)[0]), float(np.ravel(high)[0])
+        if low != 0.0 or not high > 0:
+            self._fail(node, f"Clip({low}, {high}) is not supported; only Clip(0, max) with "
+                             f"max > 0 or no max (ReLU, ReLU6)")
+        x = self._tensor(node, node.input[0])
+        attrs = {"input": self._network_input(node, x)}
+        if np.isfinite(high):
+            attrs["max"] = high
+        self._add(node, "relu", attrs, {}, x.shape)
 
     def _op_BatchNormalization(self, node):
         x = self._tensor(node, node.input[0])
@@ -428,6 +437,12 @@ class _Importer:
                   {"gamma": gamma, "beta": beta, "mean": mean, "var": var}, x.shape)
 
     def _op_MaxPool(self, node):
+        if len(node.output) > 1 and node.output[1]:
+            self._fail(node, "the Indices output is not supported")
+        self._pool(node, "maxpool")
+
+    def _pool(self, node, op):
+        """A square, unpadded pooling window as a maxpool or windowed avgpool node."""
         x = self._tensor(node, node.input[0])
         attrs = self._attrs(node)
         kernel, strides = list(attrs["kernel_shape"]), list(attrs.get("strides", [1, 1]))
@@ -437,12 +452,15 @@ class _Importer:
         if any(attrs.get("pads", [0])) or attrs.get("ceil_mode", 0) or any(
                 d != 1 for d in attrs.get("dilations", [1])):
             self._fail(node, "padding, ceil_mode and dilations are not supported")
-        if len(node.output) > 1 and node.output[1]:
-            self._fail(node, "the Indices output is not supported")
+        auto = attrs.get("auto_pad", b"NOTSET")
+        if (auto.decode() if isinstance(auto, bytes) else auto) not in ("NOTSET", "VALID"):
+            self._fail(node, f"auto_pad {auto!r} is not supported (only NOTSET or VALID)")
         k, s = kernel[0], strides[0]
+        if min(x.shape[1:]) < k:
+            self._fail(node, f"a {k}x{k} window does not fit the input {x.shape}")
         shape = (x.shape[0], *((d - k) // s + 1 for d in x.shape[1:]))
-        self._add(node, "maxpool", {"input": self._network_input(node, x), "kernel": k,
-                                    "stride": s}, {}, shape)
+        self._add(node, op, {"input": self._network_input(node, x), "kernel": k,
+                             "stride": s}, {}, shape)
 
     def _op_GlobalAveragePool(self, node):
         x = self._tensor(node, node.input[0])
@@ -451,14 +469,30 @@ class _Importer:
         self._add(node, "avgpool", {"input": self._network_input(node, x)}, {},
                   (x.shape[0], 1, 1))
 
+    def _op_ReduceMean(self, node):
+        x = self._tensor(node, node.input[0])
+        attrs = self._attrs(node)
+        axes = (self._const(node, node.input[1], "the axes") if len(node.input) > 1
+                and node.input[1] else attrs.get("axes"))
+        axes = None if axes is None else sorted(int(a) % 4 for a in np.ravel(axes))
+        if len(x.shape) != 3 or axes != [2, 3]:
+            self._fail(node, f"only a mean over H and W (axes [2, 3]) of a (batch, C, H, W) "
+                             f"tensor is supported, not axes {axes}")
+        pooled = self._add(node, "avgpool", {"input": self._network_input(node, x)}, {},
+                           (x.shape[0], 1, 1), output=f"{node.output[0]}/pooled")
+        if attrs.get("keepdims", 1):
+            self.values[node.output[0]] = self.values[f"{node.output[0]}/pooled"]
+        else:
+            self._add(node, "flatten", {"input": pooled}, {}, (x.shape[0],))
+
     def _op_AveragePool(self, node):
         x = self._tensor(node, node.input[0])
         attrs = self._attrs(node)
-        if (len(x.shape) != 3 or list(attrs["kernel_shape"]) != list(x.shape[1:])
-                or any(attrs.get("pads", [0]))):
-            self._fail(node, f"only an unpadded window over the whole input ({x.shape[1:]}) "
-                             f"is supported, not kernel {list(attrs['kernel_shape'])}")
-        self._op_GlobalAveragePool(node)
+        if (len(x.shape) == 3 and list(attrs["kernel_shape"]) == list(x.shape[1:])
+                and not any(attrs.get("pads", [0]))):
+            self._op_GlobalAveragePool(node)  # the whole input: the same as global
+        else:
+            self._pool(node, "avgpool")
 
     def _op_Flatten(self, node):
         x = self._tensor(node, node.input[0])

@@ -43,12 +43,14 @@ Two ways to run the result:
   :func:`golden.arith.matmul` (im2col for convolutions), the bias in accumulator units, one
   rounding in :func:`golden.arith.scale`; max-pool on codes; residual addition of two tensors of
   different scales as an exact sum aligned to the finer scale, rounded once; average pooling as
-  an exact sum times ``M * 2**-shift`` (``M / 2**shift`` the closest to ``1 / window``).
+  an exact sum times ``M * 2**-shift`` (``M / 2**shift`` the closest to ``1 / window``); a
+  clipped ReLU (ReLU6) as the codes clipped at the ceiling's code (:func:`clip_codes`).
 - :meth:`QuantizedNetwork.run_fake`: the usual simulated ("fake") quantization in float64: the
   same formats for weights and activations, but an unrounded bias, exact channel scales and an
   exact mean.
 """
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -60,13 +62,13 @@ from .family import FXPFamily, TFXFamily, default_is_max
 from .format import twos_complement
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
-from .network import Network, float_op, pool_windows
+from .network import Network, average_count, float_op, pool_windows, relu_ceiling
 from .search import search_fxp
 from ._checks import check_bool, check_choice, check_int
 
 __all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "Calibration", "Step", "QuantizedNetwork",
            "quantize_network", "calibration_samples", "signed_codes", "code_words",
-           "scheme_family"]
+           "clip_codes", "scheme_family"]
 
 TFX_SCHEMES = ("tfx", "tfx-channel")
 FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global")
@@ -92,6 +94,17 @@ def code_words(values, fmt):
     if isinstance(fmt, FXP) and not fmt.signed:
         return np.asarray(values, dtype=np.int64)
     return np.asarray(values, dtype=np.int64) & ((1 << fmt.n) - 1)
+
+
+def clip_codes(codes, fmt, ceiling):
+    """``fmt`` codes clipped at the code nearest ``ceiling``, the top of a clipped ReLU
+    (``None`` or ``math.inf``: unchanged). Rounding is monotone, so clipping the rounded value
+    at the rounded ceiling is the rounding of the clipped value: exact, and done on the
+    accelerator's result codes by the host. NaR stays NaR."""
+    if ceiling is None or ceiling == math.inf:
+        return codes
+    top = signed_codes(fmt.quantize(np.array([float(ceiling)])), fmt)[0]
+    return code_words(np.minimum(signed_codes(codes, fmt), top), fmt)
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,7 @@ class QuantizedNetwork:
                              limits=self.limits)
             y = scale(acc, step.out_fmt, M=step.M, shift=step.shift, relu=bool(node["relu"]),
                       limits=self.limits)
+            y = clip_codes(y, step.out_fmt, relu_ceiling(node))
             return y.transpose(0, 3, 1, 2) if node.op == "conv" else y
         if node.op == "maxpool":
             best = pool_windows(signed_codes(x, fmt), node["kernel"], node["stride"]).max(-1)
@@ -200,7 +214,8 @@ class QuantizedNetwork:
         if node.op == "flatten":
             return x.reshape(len(x), -1)
         if node.op == "avgpool":
-            total = fmt.to_int(x).sum(axis=(2, 3), keepdims=True)
+            total = (pool_windows(fmt.to_int(x), node["kernel"], node["stride"]).sum(-1)
+                     if "kernel" in node.attrs else fmt.to_int(x).sum(axis=(2, 3), keepdims=True))
             acc = Accumulators(total, fmt.int_exponent, np.zeros(total.shape, bool))
             return scale(acc, step.out_fmt, M=step.M, shift=step.shift, limits=self.limits)
         # add: both integers aligned to the finer scale, summed exactly, rounded once.
@@ -208,7 +223,8 @@ class QuantizedNetwork:
         total = sum(f.to_int(c).astype(object if f.int_exponent - exponent > 40 else np.int64)
                     << (f.int_exponent - exponent) for f, c in zip(formats, inputs))
         acc = Accumulators(np.asarray(total), exponent, np.zeros(np.shape(total), bool))
-        return scale(acc, step.out_fmt, relu=bool(node["relu"]), limits=self.limits)
+        y = scale(acc, step.out_fmt, relu=bool(node["relu"]), limits=self.limits)
+        return clip_codes(y, step.out_fmt, relu_ceiling(node))
 
     def run_fake(self, x):
         """Simulated quantization in float64; returns the logits (real values)."""
@@ -409,7 +425,7 @@ def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_L
         elif node.op == "add":
             steps[node.name] = Step(node, choose(node.name, samples[node.name]))
         elif node.op == "avgpool":
-            window = int(np.prod(network.shapes[node.inputs[0]][1:]))
+            window = average_count(node, network.shapes)
             M, shift = _scale_parameters(np.array([1.0 / window]), limits)
             steps[node.name] = Step(node, choose(node.name, samples[node.name]),
                                     M=M[0], shift=shift[0])

@@ -4,12 +4,16 @@ Every convolution (as im2col rows, columns ordered (c, ky, kx) like the weight m
 dense layer goes to ``run_layer``, an accelerator behind any transport (the simulated array's
 driver, the host client over a UART model or a serial port); max-pool, flatten, residual
 addition and average pooling run on the host with the golden engine's own steps
-(:meth:`golden.ptq.QuantizedNetwork.run_step`) on the codes the accelerator produced.
+(:meth:`golden.ptq.QuantizedNetwork.run_step`) on the codes the accelerator produced, and so
+does the ceiling of a clipped ReLU (ReLU6): the array's scaling stage applies ``max(y, 0)``,
+the host clips its result codes at the ceiling's code (:func:`golden.ptq.clip_codes`, exact).
 """
 
 import numpy as np
 
 from golden.conv import im2col
+from golden.network import relu_ceiling
+from golden.ptq import clip_codes, scheme_family
 
 __all__ = ["run_network", "run_on_device", "check_fits", "check_runnable", "largest_K"]
 
@@ -24,8 +28,6 @@ def check_fits(qnet, family, limits, max_K, where="the device"):
     """A ``ValueError`` unless an accelerator built for ``family`` with ``limits`` and
     ``max_K`` (``where``: "the device", "the array") is the one ``qnet``'s scheme and width
     pick and holds its longest dot product."""
-    from golden.ptq import scheme_family
-
     wanted = scheme_family(qnet.scheme, qnet.n)
     if family != wanted or limits != qnet.limits:
         raise ValueError(f"{where} runs {family.label} with {limits}; the network needs "
@@ -66,6 +68,7 @@ async def run_network(qnet, x, run_layer, family):
                 rows = inputs[0]
             out = np.asarray(await run_layer(node, rows, step.w_codes,
                                              step.layer(family, qnet.limits)))
+            out = clip_codes(out, step.out_fmt, relu_ceiling(node))
             if node.op == "conv":
                 out = out.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
         else:

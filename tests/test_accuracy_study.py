@@ -94,3 +94,20 @@ def test_exported_networks_compute_what_pytorch_computes(model):
     network = export(module, model, (1, 28, 28), {})
     np.testing.assert_allclose(network.forward(x), expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(fold(network).forward(x), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["digits-convnet-s0", "digits-resnet-s0"])
+def test_shipped_networks_load_back_into_their_pytorch_modules(name):
+    """load_weights is export's inverse (what make onnx-models exports from)."""
+    pytest.importorskip("torch")
+    from golden.models import MODELS
+    from golden.network import load_network
+    from scripts.nn.training import export, load_weights
+    network = load_network(MODELS / f"{name}.npz")
+    again = export(load_weights(network), network.info["model"], network.input_shape,
+                   network.info)
+    assert [(n.op, n.name, n.attrs) for n in again.nodes] == [
+        (n.op, n.name, n.attrs) for n in network.nodes]
+    for a, b in zip(again.nodes, network.nodes):
+        for key in b.arrays:
+            np.testing.assert_array_equal(a.arrays[key], b.arrays[key])

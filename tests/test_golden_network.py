@@ -91,10 +91,47 @@ def test_folding_refuses_what_it_cannot_fold(change, message):
      "used twice"),
     ([Node("conv", "c", {"input": "input", "stride": 1, "relu": False},
            {"weight": np.ones((1, 1, 1, 1)), "bias": np.ones(1)})], "needs fields"),
+    ([Node("conv", "c", {"input": "input", "stride": 1, "padding": 0, "relu": -6},
+           {"weight": np.ones((1, 1, 1, 1)), "bias": np.ones(1)})],
+     r"relu must be false, true or a positive finite ceiling \(ReLU6: 6\), not -6"),
+    ([Node("relu", "r", {"input": "input", "max": "six"})],
+     "max: relu must be false, true or a positive finite ceiling"),
+    ([Node("relu", "r", {"input": "input", "max": True})], "max must be a positive finite"),
+    ([Node("avgpool", "a", {"input": "input", "kernel": 2})],
+     "a windowed average pool needs both kernel and stride"),
+    ([Node("avgpool", "a", {"input": "input", "kernel": 9, "stride": 1})], "does not fit"),
+    ([Node("maxpool", "m", {"input": "input", "kernel": 2, "stride": 2, "max": 1})],
+     "needs fields"),
 ])
 def test_malformed_graphs_are_named(nodes, message):
     with pytest.raises(ValueError, match=message):
         Network(nodes, (1, 8, 8))
+
+
+def test_clipped_relu_and_windowed_average_pool_compute_their_definitions():
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 4, (3, 1, 8, 8))
+    net = Network([Node("conv", "c", {"input": "input", "stride": 1, "padding": 1, "relu": 1.5},
+                        {"weight": np.ones((2, 1, 3, 3)), "bias": np.array([0.0, -1.0])}),
+                   Node("avgpool", "a", {"input": "c", "kernel": 3, "stride": 2}),
+                   Node("relu", "r", {"input": "a", "max": 0.75})], (1, 8, 8))
+    values = net.forward(x, keep=True)
+    padded = np.pad(x[:, 0], ((0, 0), (1, 1), (1, 1)))
+    sums = sum(padded[:, i:i + 8, j:j + 8] for i in range(3) for j in range(3))
+    conv = np.stack([sums, sums - 1.0], axis=1)
+    np.testing.assert_allclose(values["c"], np.clip(conv, 0, 1.5))
+    assert net.shapes["a"] == (2, 3, 3)
+    np.testing.assert_allclose(values["a"][:, :, 1, 2],
+                               values["c"][:, :, 2:5, 4:7].mean(axis=(2, 3)))
+    np.testing.assert_allclose(values["r"], np.clip(values["a"], 0, 0.75))
+    # a relu node's max folds into the node before only when that is a conv, dense or add
+    with pytest.raises(ValueError, match="cannot fold relu 'r': it must follow a conv"):
+        fold(net)
+    two = Network([Node("conv", "c", {"input": "input", "stride": 1, "padding": 0, "relu": False},
+                        {"weight": np.ones((1, 1, 1, 1)), "bias": np.zeros(1)}),
+                   Node("relu", "r", {"input": "c", "max": 6})], (1, 8, 8))
+    assert fold(two).nodes[0].attrs["relu"] == 6
+    np.testing.assert_allclose(fold(two).forward(x), np.clip(x, 0, 6))
 
 
 def test_bad_inputs_are_errors():

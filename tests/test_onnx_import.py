@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from golden.datasets import load
-from golden.models import model_path
+from golden.models import MODELS as MODELS_DIR, model_path
 from golden.network import fold, load_network, save_network
 from golden.ptq import quantize_network
 from golden.onnx_import import import_onnx, preprocess
@@ -117,6 +117,72 @@ def test_residual_add_matmul_and_constants_folded_into_the_layer_before():
     assert "preprocess" not in network.info
 
 
+def _relu6_model():
+    """Conv+ReLU6, a strided AveragePool, Conv+BN, a residual Add+ReLU6, global pooling."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="c1", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["c1", "zero", "six"], ["r1"], name="relu6_1"),
+        helper.make_node("AveragePool", ["r1"], ["p1"], name="pool", kernel_shape=[2, 2],
+                         strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], name="c2", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c2", "g", "beta", "mu", "var"], ["bn"],
+                         name="bn2"),
+        helper.make_node("Add", ["bn", "p1"], ["sum"], name="residual"),
+        helper.make_node("Clip", ["sum", "zero", "six"], ["r2"], name="relu6_2"),
+        helper.make_node("AveragePool", ["r2"], ["p2"], name="pool3", kernel_shape=[3, 3],
+                         strides=[1, 1]),
+        helper.make_node("GlobalAveragePool", ["p2"], ["g2"], name="gap"),
+        helper.make_node("Flatten", ["g2"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc"),
+    ]
+    inits = [tensor("w1", RNG.normal(0, 1.5, (4, 3, 3, 3))), tensor("b1", RNG.normal(1, .5, 4)),
+             tensor("w2", RNG.normal(0, 0.6, (4, 4, 3, 3))), tensor("b2", RNG.normal(0, .5, 4)),
+             tensor("g", RNG.uniform(0.5, 1.5, 4)), tensor("beta", RNG.normal(1, 0.5, 4)),
+             tensor("mu", RNG.normal(0, 0.1, 4)), tensor("var", RNG.uniform(0.5, 2, 4)),
+             tensor("zero", 0.0), tensor("six", 6.0), tensor("wf", RNG.normal(0, 0.5, (4, 10))),
+             tensor("bf", RNG.normal(0, 1, 10))]
+    return graph_model(nodes, inits, (3, 10, 10))
+
+
+@pytest.mark.parametrize("scheme,n", [("tfx", 8), ("fxp-channel-signed", 6)])
+def test_relu6_and_strided_average_pools_import_quantize_and_run_on_the_array(scheme, n):
+    from golden.layers import run_layer
+    from golden.ptq import scheme_family
+    from hdl.network_runner import run_network
+
+    model = _relu6_model()
+    x = RNG.normal(0, 1, (12, 3, 10, 10))
+    network, logits = _imported(model, x)
+    np.testing.assert_allclose(logits, _runtime(model, x), rtol=1e-4, atol=1e-5)
+    folded = fold(network)
+    assert [(nd.op, nd.attrs.get("relu")) for nd in folded.nodes] == [
+        ("conv", 6.0), ("avgpool", None), ("conv", False), ("add", 6.0), ("avgpool", None),
+        ("avgpool", None), ("flatten", None), ("dense", False)]
+    assert folded.shapes["pool"] == (4, 5, 5) and folded.shapes["pool3"] == (4, 3, 3)
+    floats = folded.forward(x, keep=True)
+    assert floats["c1"].max() == 6.0 and (floats["c1"] == 6.0).mean() > 0.05  # the clip bites
+
+    q = quantize_network(folded, scheme, n, RNG.normal(0, 1, (64, 3, 10, 10)))
+    codes = q.run_integer(x, keep=True)
+    np.testing.assert_array_equal(q.plan().codes(x), codes["fc"])
+    for name in ("c1", "residual"):
+        fmt = q.format_of(name)
+        top = fmt.decode(fmt.quantize(np.array([6.0])))[0]
+        assert fmt.decode(codes[name]).max() == top  # clipped at the ceiling's code
+    # The array's scaling stage applies max(y, 0) only; the host clips its results.
+    family = scheme_family(scheme, n)
+
+    async def on_golden_array(node, rows, w_codes, layer):
+        return run_layer(rows, w_codes, layer, limits=q.limits)[0]
+
+    import asyncio
+    through_array = asyncio.run(run_network(q, x, on_golden_array, family))
+    for name, expected in codes.items():
+        np.testing.assert_array_equal(through_array[name], expected, err_msg=name)
+
+
 def test_an_mlp_on_flat_inputs():
     nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", alpha=0.5,
                               beta=2.0),
@@ -149,6 +215,56 @@ def test_the_projects_networks_survive_a_round_trip_through_onnx(dataset, model,
     assert [n.op for n in imported.nodes] == [n.op for n in original.nodes]
 
 
+@pytest.mark.parametrize("name", ["digits-convnet-s0", "digits-resnet-s0",
+                                  "fashion-mnist-convnet-s0"])
+def test_the_shipped_pytorch_exports_compute_the_shipped_networks(name):
+    """models/NAME.onnx, written by PyTorch's exporter (make onnx-models), imported back."""
+    path = MODELS_DIR / f"{name}.onnx"
+    model = onnx.load(path)
+    assert {p.key: p.value for p in model.metadata_props}["exported_by"] == "scripts.export_onnx"
+    original = load_network(MODELS_DIR / f"{name}.npz")
+    imported = import_onnx(path)
+    assert imported.input_shape == original.input_shape and imported.info["name"] == name
+    x = load(original.info["dataset"], "test")[0][:100]
+    np.testing.assert_allclose(imported.forward(x), original.forward(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(imported.forward(x), _runtime_named(model, x), rtol=1e-4,
+                               atol=1e-4)
+    # the exporter folds the batch norms; the rest of the graph is the network's own
+    ops = [node.op for node in fold(imported).nodes]
+    assert ops == [node.op for node in fold(original).nodes]
+
+
+def _runtime_named(model, x):
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
+
+
+def test_reduce_mean_over_h_and_w_is_global_average_pooling():
+    for keepdims in (0, 1):
+        nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["m"], name="mean",
+                                  keepdims=keepdims)]
+        if keepdims:
+            nodes.append(helper.make_node("Flatten", ["m"], ["f"], name="flat"))
+        nodes.append(helper.make_node("MatMul", ["f" if keepdims else "m", "wf"], ["y"],
+                                      name="fc"))
+        model = graph_model(nodes, [int_tensor("axes", [-2, -1]),
+                                    tensor("wf", RNG.normal(0, 1, (3, 10)))], (3, 5, 4),
+                            opset=18)
+        x = RNG.normal(0, 1, (6, 3, 5, 4))
+        network, logits = _imported(model, x)
+        np.testing.assert_allclose(logits, _runtime(model, x), rtol=1e-5, atol=1e-5)
+        assert [n.op for n in network.nodes] == ["avgpool", "flatten", "dense"]
+    bad = graph_model([helper.make_node("ReduceMean", ["x"], ["m"], name="mean", axes=[1],
+                                        keepdims=0),
+                       helper.make_node("MatMul", ["m", "wf"], ["y"], name="fc")],
+                      [tensor("wf", RNG.normal(0, 1, (5, 10)))], (3, 5, 5), opset=13,
+                      output_shape=(None, 5, 10))
+    with pytest.raises(ValueError, match=r"'mean' \(ReduceMean\): only a mean over H and W "
+                                         r"\(axes \[2, 3\]\)"):
+        import_onnx(bad)
+
+
 def _single(op, *, shape=(2, 6, 6), out=None, extra=(), inits=(), **attrs):
     nodes = [helper.make_node(op, ["x", *extra], ["h"], name="the_node", **attrs),
              helper.make_node("Flatten", ["h"], ["f"], name="flat"),
@@ -160,12 +276,12 @@ def _single(op, *, shape=(2, 6, 6), out=None, extra=(), inits=(), **attrs):
     ("sigmoid", r"ONNX node 'the_node' \(Sigmoid\): op Sigmoid is not supported; supported "
                 r"ops: .*Conv"),
     ("group", r"'the_node' \(Conv\): group = 2 is not supported"),
-    ("relu6", r"'the_node' \(Clip\): Clip\(0.0, 6.0\) is not supported"),
+    ("clip", r"'the_node' \(Clip\): Clip\(-1.0, 1.0\) is not supported; only Clip\(0, max\)"),
     ("mul_after_relu", r"'scale' \(Mul\): Mul by a constant can only be folded into a Conv"),
     ("two_tensor_mul", r"'scale' \(Mul\): Mul of two tensors is not supported"),
     ("dilation", r"dilations \[2, 2\] are not supported"),
     ("padded_pool", r"'the_node' \(MaxPool\): padding, ceil_mode and dilations"),
-    ("partial_avgpool", r"only an unpadded window over the whole input"),
+    ("padded_avgpool", r"'the_node' \(AveragePool\): padding, ceil_mode and dilations"),
     ("reshape", r"only a reshape to \(batch, 72\) is supported, not \[1, 2, 36\]"),
     ("opset", r"ONNX opset 3 is not supported: opsets 7 to 23 are"),
 ])
@@ -179,9 +295,9 @@ def test_what_cannot_be_imported_exactly_is_a_clear_error(case, message):
         nodes, inits, shape = _single("Conv", extra=["w1"], kernel_shape=[3, 3], group=2,
                                       pads=[1, 1, 1, 1],
                                       inits=[tensor("w1", RNG.normal(0, 1, (2, 1, 3, 3)))])
-    elif case == "relu6":
+    elif case == "clip":
         nodes, inits, shape = _single("Clip", extra=["lo", "hi"],
-                                      inits=[tensor("lo", 0.0), tensor("hi", 6.0)])
+                                      inits=[tensor("lo", -1.0), tensor("hi", 1.0)])
     elif case in ("mul_after_relu", "two_tensor_mul"):
         nodes, inits, shape = _single("Relu")
         other = "k" if case == "mul_after_relu" else "h"
@@ -193,8 +309,9 @@ def test_what_cannot_be_imported_exactly_is_a_clear_error(case, message):
                                       dilations=[2, 2], pads=[2, 2, 2, 2])
     elif case == "padded_pool":
         nodes, inits, shape = _single("MaxPool", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-    elif case == "partial_avgpool":
-        nodes, inits, shape = _single("AveragePool", kernel_shape=[2, 2], strides=[2, 2])
+    elif case == "padded_avgpool":
+        nodes, inits, shape = _single("AveragePool", kernel_shape=[2, 2], strides=[2, 2],
+                                      pads=[1, 1, 1, 1])
     elif case == "reshape":
         nodes, inits, shape = _single("Relu")
         nodes[1] = helper.make_node("Reshape", ["h", "shape"], ["f"], name="flat")

@@ -24,7 +24,7 @@ import numpy as np
 from golden.datasets import DATASETS, load
 from golden.network import Network, Node
 
-__all__ = ["EPOCHS", "build", "export", "train"]
+__all__ = ["EPOCHS", "build", "export", "load_weights", "train"]
 
 EPOCHS = {("digits", "convnet"): 40, ("digits", "resnet"): 40,
           ("fashion-mnist", "convnet"): 8, ("fashion-mnist", "resnet"): 6,
@@ -148,6 +148,52 @@ def export(module, model, input_shape, info):
         x = add(Node("flatten", "flatten", {"input": x}))
         add(_dense("fc", x, module.fc))
     return Network(nodes, input_shape, info)
+
+
+def _modules_by_node(module, model):
+    """The module's convolutions, batch norms and dense layer by the node names of
+    :func:`export`."""
+    if model == "convnet":
+        layers = {}
+        for i, stage in enumerate(module.stages):
+            layers[f"conv{i}"], layers[f"bn{i}"] = stage[0], stage[1]
+    else:
+        layers = {"stem": module.stem, "stem_bn": module.stem_bn}
+        for i, block in enumerate(module.blocks):
+            p = f"block{i}"
+            layers.update({f"{p}_conv1": block.conv1, f"{p}_bn1": block.bn1,
+                           f"{p}_conv2": block.conv2, f"{p}_bn2": block.bn2})
+            if block.project is not None:
+                layers[f"{p}_project"], layers[f"{p}_project_bn"] = block.project
+    layers["fc"] = module.fc
+    return layers
+
+
+def load_weights(network):
+    """The PyTorch module (eval mode) of a network that :func:`export` wrote (its info names
+    the model): the inverse of :func:`export`."""
+    import torch
+
+    model = network.info["model"]
+    module = build(model, network.input_shape)
+    nodes = {node.name: node for node in network.nodes}
+    with torch.no_grad():
+        for name, layer in _modules_by_node(module, model).items():
+            node = nodes[name]
+            if node.op == "conv":
+                if node["bias"].any():
+                    raise ValueError(f"node {name!r}: the {model}'s convolutions have no "
+                                     f"bias, this one has")
+                layer.weight.copy_(torch.from_numpy(node["weight"]))
+            elif node.op == "batchnorm":
+                layer.eps = node["eps"]
+                for key, target in (("gamma", layer.weight), ("beta", layer.bias),
+                                    ("mean", layer.running_mean), ("var", layer.running_var)):
+                    target.copy_(torch.from_numpy(node[key]))
+            else:
+                layer.weight.copy_(torch.from_numpy(node["weight"].T))
+                layer.bias.copy_(torch.from_numpy(node["bias"]))
+    return module.eval()
 
 
 def train(dataset, model, seed, *, epochs=None, progress=print):
