@@ -5,7 +5,15 @@ import numpy as np
 from ._checks import check_int
 from .arith import matmul
 
-__all__ = ["im2col", "conv2d", "conv_output_size", "padding_sides"]
+__all__ = ["im2col", "conv2d", "conv_output_size", "padding_sides", "group_slices"]
+
+
+def group_slices(in_channels, out_channels, groups):
+    """The (input channels, output channels) slices of each group of a grouped convolution:
+    group g reads input channels ``g * C/groups ...`` and writes output channels ``g *
+    OC/groups ...`` (``groups`` = C is depthwise)."""
+    ci, co = in_channels // groups, out_channels // groups
+    return [(slice(g * ci, (g + 1) * ci), slice(g * co, (g + 1) * co)) for g in range(groups)]
 
 
 def padding_sides(padding, name="padding"):
@@ -57,17 +65,31 @@ def im2col(x, kernel, *, stride=1, padding=0):
     return patches.reshape(B * oh * ow, C * kh * kw), (oh, ow)
 
 
-def conv2d(x, x_fmt, weight, w_fmt, *, stride=1, padding=0, **matmul_args):
-    """Exact convolution of codes: ``x`` (B, C, H, W), ``weight`` (OC, C, KH, KW).
+def conv2d(x, x_fmt, weight, w_fmt, *, stride=1, padding=0, groups=1, bias=None,
+           **matmul_args):
+    """Exact convolution of codes: ``x`` (B, C, H, W), ``weight`` (OC, C/groups, KH, KW).
 
-    Returns the :class:`golden.arith.Accumulators` of the im2col product, values shaped
-    (B, OH, OW, OC); ``matmul_args`` (bias per output channel, nar, limits) go to ``matmul``.
+    Returns the :class:`golden.arith.Accumulators` of the im2col product (one per group),
+    values shaped (B, OH, OW, OC); ``bias`` (per output channel) and ``matmul_args`` (nar,
+    limits) go to ``matmul``.
     """
     weight = np.asarray(weight)
-    if weight.ndim != 4 or np.ndim(x) != 4 or weight.shape[1] != np.shape(x)[1]:
-        raise ValueError(f"x (B, C, H, W) and weight (OC, C, KH, KW) must agree on C: "
-                         f"{np.shape(x)} and {weight.shape}")
-    patches, (oh, ow) = im2col(x, weight.shape[2:], stride=stride, padding=padding)
-    acc = matmul(patches, x_fmt, weight.reshape(weight.shape[0], -1).T, w_fmt, **matmul_args)
-    shape = (np.shape(x)[0], oh, ow, weight.shape[0])
-    return type(acc)(acc.values.reshape(shape), acc.exponent, acc.nar.reshape(shape))
+    x = np.asarray(x)
+    groups = check_int("groups", groups, 1, 1 << 16)
+    if (weight.ndim != 4 or x.ndim != 4 or weight.shape[1] * groups != x.shape[1]
+            or weight.shape[0] % groups):
+        raise ValueError(f"x (B, C, H, W) and weight (OC, C/groups, KH, KW) must agree on C "
+                         f"with OC divisible by groups = {groups}: {x.shape} and "
+                         f"{weight.shape}")
+    parts = []
+    for inputs, outputs in group_slices(x.shape[1], weight.shape[0], groups):
+        patches, (oh, ow) = im2col(x[:, inputs], weight.shape[2:], stride=stride,
+                                   padding=padding)
+        w = weight[outputs]
+        parts.append(matmul(patches, x_fmt, w.reshape(w.shape[0], -1).T, w_fmt,
+                            bias=None if bias is None else np.asarray(bias)[outputs],
+                            **matmul_args))
+    shape = (x.shape[0], oh, ow, weight.shape[0])
+    values = np.concatenate([part.values for part in parts], axis=-1)
+    nar = np.concatenate([part.nar for part in parts], axis=-1)
+    return type(parts[0])(values.reshape(shape), parts[0].exponent, nar.reshape(shape))

@@ -16,7 +16,8 @@ module computes the same codes faster, for evaluating whole test sets:
   rounds once with the format's own exact ``quantize`` of a float64 value; that is the same
   real number rounded by the same rule as :meth:`golden.format.NumberFormat.quantize_exact`;
 - convolutions run as im2col products with channels last (patch columns ordered (ky, kx, c),
-  the weight rows permuted to match): integer sums do not depend on the order;
+  the weight rows permuted to match; one product per group of a grouped convolution):
+  integer sums do not depend on the order;
 - max-pooling compares real values, which order like the codes.
 
 The same plan in ``fake`` mode is simulated quantization (:meth:`~golden.ptq.QuantizedNetwork.
@@ -29,7 +30,7 @@ import math
 
 import numpy as np
 
-from .conv import conv_output_size, padding_sides
+from .conv import conv_output_size, group_slices, padding_sides
 from .network import average_count, relu_ceiling
 
 __all__ = ["Plan", "compile_plan", "im2col_nhwc"]
@@ -154,8 +155,9 @@ def compile_plan(qnet, mode="integer"):
 
 def _matmul_step(node, step, a_fmt, exact, qnet):
     w = step.w_fmt.decode(step.w_codes)  # (K, N), K ordered (c, ky, kx) for a conv
+    groups = node.attrs.get("groups", 1)
     if node.op == "conv":
-        oc, c, kh, kw = node["weight"].shape
+        oc, c, kh, kw = node["weight"].shape  # c: input channels per group
         w = w.T.reshape(oc, c, kh, kw).transpose(2, 3, 1, 0).reshape(kh * kw * c, oc)
     out_fmt, ceiling = step.out_fmt, relu_ceiling(node)
     single = False
@@ -185,10 +187,17 @@ def _matmul_step(node, step, a_fmt, exact, qnet):
     def scaled(inputs):
         """ACC * M * 2**-shift of every output, exact (integer mode), before ReLU."""
         x = inputs[0].astype(np.float32) if single else inputs[0]
-        if node.op == "conv":
+        if node.op == "conv" and groups == 1:
             patches, (oh, ow) = im2col_nhwc(x, node["weight"].shape[2:], node["stride"],
                                             node["padding"])
             y = (patches @ w).reshape(len(x), oh, ow, -1)
+        elif node.op == "conv":
+            parts = []
+            for channels, columns in group_slices(x.shape[-1], w.shape[1], groups):
+                patches, (oh, ow) = im2col_nhwc(x[..., channels], node["weight"].shape[2:],
+                                                node["stride"], node["padding"])
+                parts.append(patches @ w[:, columns])
+            y = np.concatenate(parts, axis=-1).reshape(len(x), oh, ow, -1)
         else:
             y = x @ w
         if single:

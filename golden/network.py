@@ -7,8 +7,9 @@ the logits. Node kinds:
 ========== ============================================= =====================================
 op         fields                                        arrays
 ========== ============================================= =====================================
-conv       input, stride, padding, relu                  weight (OC, C, KH, KW), bias (OC,)
-           (padding: one int, or [top, left, bottom, right])
+conv       input, stride, padding, relu; optional groups weight (OC, C/groups, KH, KW),
+           (padding: one int, or [top, left, bottom,     bias (OC,)
+           right]; groups = C is depthwise)
 dense      input, relu                                   weight (K, N), bias (N,)
 batchnorm  input, eps                                    gamma, beta, mean, var (C,)
 relu       input; optional max (a ceiling: ReLU6 is 6)
@@ -37,7 +38,7 @@ import numpy as np
 
 from ._checks import check_int, real_array
 from ._io import read_npz
-from .conv import im2col, padding_sides
+from .conv import group_slices, im2col, padding_sides
 
 __all__ = ["Node", "Network", "fold", "save_network", "load_network", "network_arrays",
            "network_from_arrays", "relu_ceiling", "average_count", "OPS", "OPTIONAL_FIELDS"]
@@ -52,7 +53,7 @@ OPS = {
     "add": ({"inputs", "relu"}, ()),
     "flatten": ({"input"}, ()),
 }
-OPTIONAL_FIELDS = {"relu": {"max"}, "avgpool": {"kernel", "stride"}}
+OPTIONAL_FIELDS = {"conv": {"groups"}, "relu": {"max"}, "avgpool": {"kernel", "stride"}}
 
 
 def relu_ceiling(node):
@@ -125,10 +126,11 @@ def _check_node(node, shapes):
 
     if node.op == "conv":
         w, b = node["weight"], node["bias"]
-        need(len(shape) == 3 and w.ndim == 4 and w.shape[1] == shape[0]
-             and b.shape == (w.shape[0],),
-             f"weight (OC, C, KH, KW) and bias (OC,) must fit input (C, H, W) = {shape}, "
-             f"not {w.shape} and {b.shape}")
+        groups = check_int(f"{where}: groups", node.attrs.get("groups", 1), 1, 1 << 16)
+        need(len(shape) == 3 and w.ndim == 4 and w.shape[1] * groups == shape[0]
+             and w.shape[0] % groups == 0 and b.shape == (w.shape[0],),
+             f"weight (OC, C/groups, KH, KW) with OC divisible by groups = {groups} and bias "
+             f"(OC,) must fit input (C, H, W) = {shape}, not {w.shape} and {b.shape}")
         stride = check_int(f"{where}: stride", node["stride"], 1, 64)
         top, left, bottom, right = padding_sides(node["padding"], f"{where}: padding")
         size = [(s + before + after - k) // stride + 1 for s, k, before, after in
@@ -222,9 +224,13 @@ def float_op(node, inputs):
     x = inputs[0]
     if node.op == "conv":
         w = node["weight"]
-        patches, (oh, ow) = im2col(x, w.shape[2:], stride=node["stride"],
-                                   padding=node["padding"])
-        y = patches @ w.reshape(w.shape[0], -1).T + node["bias"]
+        parts = []
+        for channels, columns in group_slices(x.shape[1], w.shape[0],
+                                              node.attrs.get("groups", 1)):
+            patches, (oh, ow) = im2col(x[:, channels], w.shape[2:], stride=node["stride"],
+                                       padding=node["padding"])
+            parts.append(patches @ w[columns].reshape(len(w[columns]), -1).T)
+        y = np.concatenate(parts, axis=-1) + node["bias"]
         y = y.reshape(x.shape[0], oh, ow, -1).transpose(0, 3, 1, 2)
     elif node.op == "dense":
         y = x @ node["weight"] + node["bias"]

@@ -7,8 +7,8 @@ package (no PyTorch) and builds the same function as a network of the ops in
 ============================== ===========================================================
 ONNX                           becomes
 ============================== ===========================================================
-Conv                           conv (group 1, dilation 1, equal strides, zero padding,
-                               symmetric or not); its bias
+Conv                           conv (dilation 1, equal strides, zero padding, symmetric or
+                               not; grouped and depthwise too); its bias
 Gemm, MatMul (constant weight) dense (``alpha``, ``beta`` and ``transB`` applied)
 Add of two tensors             add
 Add, Sub, Mul, Div by a        folded into the conv or dense before it (per output channel;
@@ -329,8 +329,10 @@ class _Importer:
         if len(x.shape) != 3 or weight.ndim != 4:
             self._fail(node, f"only 2-D convolutions of (batch, C, H, W) are supported, not an "
                              f"input (batch, {', '.join(map(str, x.shape))})")
-        if attrs.get("group", 1) != 1:
-            self._fail(node, f"group = {attrs['group']} is not supported (only group = 1)")
+        groups = int(attrs.get("group", 1))
+        if groups < 1 or x.shape[0] % groups or weight.shape[0] % groups:
+            self._fail(node, f"group = {groups} must divide the {x.shape[0]} input and "
+                             f"{weight.shape[0]} output channels")
         if any(d != 1 for d in attrs.get("dilations", [1, 1])):
             self._fail(node, f"dilations {attrs['dilations']} are not supported (only 1)")
         strides = list(attrs.get("strides", [1, 1]))
@@ -338,8 +340,9 @@ class _Importer:
             self._fail(node, f"strides {strides} differ; only equal strides are supported")
         pads = [int(p) for p in self._pads(node, attrs, weight.shape[2:], x.shape[1:],
                                            strides[0])]
-        if weight.shape[1] != x.shape[0]:
-            self._fail(node, f"weight {weight.shape} does not fit {x.shape[0]} input channels")
+        if weight.shape[1] * groups != x.shape[0]:
+            self._fail(node, f"weight {weight.shape} does not fit {x.shape[0]} input channels "
+                             f"in {groups} group(s)")
         # ONNX pads are (top, left, bottom, right), as the network's conv node takes them
         try:
             shape = (weight.shape[0], *(conv_output_size(s, k, strides[0], before, after)
@@ -347,10 +350,11 @@ class _Importer:
                                         zip(x.shape[1:], weight.shape[2:], pads[:2], pads[2:])))
         except ValueError as error:
             self._fail(node, str(error))
-        self._add(node, "conv", {"input": self._network_input(node, x), "stride": strides[0],
-                                 "padding": pads[0] if len(set(pads)) == 1 else pads,
-                                 "relu": False},
-                  {"weight": weight, "bias": bias}, shape)
+        fields = {"input": self._network_input(node, x), "stride": strides[0],
+                  "padding": pads[0] if len(set(pads)) == 1 else pads, "relu": False}
+        if groups != 1:
+            fields["groups"] = groups
+        self._add(node, "conv", fields, {"weight": weight, "bias": bias}, shape)
 
     def _pads(self, node, attrs, kernel, size, stride):
         auto = attrs.get("auto_pad", b"NOTSET")

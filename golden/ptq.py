@@ -123,14 +123,16 @@ class Step:
     a_fmt: object = None
     float_bias: np.ndarray = None  # the real bias (bias-corrected) that ``bias`` rounds
 
-    def layer(self, family, limits=DEFAULT_LIMITS):
-        """A conv or dense step as the :class:`golden.layers.Layer` an accelerator built for
-        ``family`` runs (an error if a format is not a member)."""
+    def layer(self, family, limits=DEFAULT_LIMITS, columns=slice(None)):
+        """A conv or dense step (its output ``columns``: one group of a grouped convolution)
+        as the :class:`golden.layers.Layer` an accelerator built for ``family`` runs (an
+        error if a format is not a member)."""
         if self.w_fmt is None:
             raise ValueError(f"node {self.node.name!r} ({self.node.op}) is not a matrix product")
+        bias, M, shift = (np.asarray(v)[columns] for v in (self.bias, self.M, self.shift))
         return Layer.make(family=family, a_fmt=self.a_fmt, w_fmt=self.w_fmt,
-                          out_fmt=self.out_fmt, N=len(self.bias), bias=self.bias, M=self.M,
-                          shift=self.shift, relu=bool(self.node["relu"]), limits=limits)
+                          out_fmt=self.out_fmt, N=len(bias), bias=bias, M=M, shift=shift,
+                          relu=bool(self.node["relu"]), limits=limits)
 
 
 class QuantizedNetwork:
@@ -199,7 +201,8 @@ class QuantizedNetwork:
         if node.op in ("conv", "dense"):
             if node.op == "conv":
                 acc = conv2d(x, fmt, step.w_codes.T.reshape(node["weight"].shape), step.w_fmt,
-                             stride=node["stride"], padding=node["padding"], bias=step.bias,
+                             stride=node["stride"], padding=node["padding"],
+                             groups=node.attrs.get("groups", 1), bias=step.bias,
                              limits=self.limits)
             else:
                 acc = matmul(x, fmt, step.w_codes, step.w_fmt, bias=step.bias,
@@ -304,7 +307,8 @@ class Calibration:
     """What a quantization learns from the calibration images, once for every scheme and
     width: a sample of each quantization point's float values, whether each tensor can be
     negative, and the mean float input of every conv and dense node (per row of its (K, N)
-    weight matrix: im2col columns (c, ky, kx) for a convolution, padding zeros included)."""
+    weight matrix: im2col columns (c, ky, kx) for a convolution, padding zeros included; a
+    grouped convolution's means are those of every input channel, group after group)."""
 
     samples: dict
     nonnegative: dict
@@ -470,7 +474,12 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean)
         channel_scale = np.ones(channels)
     float_bias = np.asarray(node["bias"], dtype=np.float64)
     if input_mean is not None:
-        float_bias = float_bias - input_mean @ (w_fmt.decode(w_codes) * channel_scale - w)
+        error = w_fmt.decode(w_codes) * channel_scale - w
+        groups = node.attrs.get("groups", 1)
+        per = channels // groups  # each group's columns see only its own input rows
+        correction = np.concatenate([mean @ error[:, g * per:(g + 1) * per]
+                                     for g, mean in enumerate(input_mean.reshape(groups, -1))])
+        float_bias = float_bias - correction
     bias = accumulator_bias(float_bias / channel_scale,
                             a_fmt.int_exponent + w_fmt.int_exponent, limits,
                             where=f"node {node.name!r}: ")
