@@ -1,7 +1,8 @@
 """A quantized network layer by layer on an accelerator: the host side of end-to-end runs.
 
-Every convolution (as im2col rows, columns ordered (c, ky, kx) like the weight matrix) and
-dense layer goes to ``run_layer``, an accelerator behind any transport (the simulated array's
+Every convolution (as im2col rows, columns ordered (c, ky, kx) like the weight matrix; a
+grouped or depthwise convolution as one matrix product per group) and dense layer goes to
+``run_layer``, an accelerator behind any transport (the simulated array's
 driver, the host client over a UART model or a serial port); max-pool, flatten, residual
 addition and average pooling run on the host with the golden engine's own steps
 (:meth:`golden.ptq.QuantizedNetwork.run_step`) on the codes the accelerator produced, and so
@@ -11,7 +12,7 @@ the host clips its result codes at the ceiling's code (:func:`golden.ptq.clip_co
 
 import numpy as np
 
-from golden.conv import im2col
+from golden.conv import group_slices, im2col
 from golden.network import relu_ceiling
 from golden.ptq import clip_codes, scheme_family
 
@@ -59,22 +60,31 @@ async def run_network(qnet, x, run_layer, family):
     codes = {"input": qnet.input_fmt.quantize(qnet.network.check_input(x))}
     for node in qnet.network.nodes:
         inputs = [codes[name] for name in node.inputs]
-        if node.op in ("conv", "dense"):
+        if node.op == "dense":
             step = qnet.steps[node.name]
-            if node.op == "conv":
-                rows, (oh, ow) = im2col(inputs[0], node["weight"].shape[2:],
-                                        stride=node["stride"], padding=node["padding"])
-            else:
-                rows = inputs[0]
-            out = np.asarray(await run_layer(node, rows, step.w_codes,
+            out = np.asarray(await run_layer(node, inputs[0], step.w_codes,
                                              step.layer(family, qnet.limits)))
             out = clip_codes(out, step.out_fmt, relu_ceiling(node))
-            if node.op == "conv":
-                out = out.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
+        elif node.op == "conv":
+            out = await _convolution(qnet, node, inputs[0], run_layer, family)
         else:
             out = qnet.run_step(node.name, inputs)
         codes[node.name] = out
     return codes
+
+
+async def _convolution(qnet, node, x, run_layer, family):
+    """A convolution through ``run_layer``: one matrix product per group (im2col rows of the
+    group's input channels, its weight columns and per-channel parameters)."""
+    step = qnet.steps[node.name]
+    parts = []
+    for inputs, outputs in group_slices(x.shape[1], len(step.bias), node.attrs.get("groups", 1)):
+        rows, (oh, ow) = im2col(x[:, inputs], node["weight"].shape[2:], stride=node["stride"],
+                                padding=node["padding"])
+        parts.append(np.asarray(await run_layer(node, rows, step.w_codes[:, outputs],
+                                                step.layer(family, qnet.limits, outputs))))
+    out = clip_codes(np.concatenate(parts, axis=-1), step.out_fmt, relu_ceiling(node))
+    return out.reshape(len(x), oh, ow, -1).transpose(0, 3, 1, 2)
 
 
 async def run_on_device(client, qnet, x):
