@@ -12,7 +12,7 @@ from golden.models import MODELS as MODELS_DIR, model_path
 from golden.network import fold, load_network, save_network
 from golden.ptq import quantize_network
 from golden.onnx_import import import_onnx, preprocess
-from tests.onnx_models import graph_model, int_tensor, network_to_onnx, tensor
+from tests.onnx_models import graph_model, int_tensor, network_to_onnx, separable_model, tensor
 
 RNG = np.random.default_rng(7)
 
@@ -183,6 +183,63 @@ def test_relu6_and_strided_average_pools_import_quantize_and_run_on_the_array(sc
         np.testing.assert_array_equal(through_array[name], expected, err_msg=name)
 
 
+@pytest.mark.parametrize("scheme,n", [("tfx-channel", 8), ("fxp-channel-signed", 5)])
+def test_depthwise_and_grouped_convolutions_import_quantize_and_run_on_the_array(scheme, n):
+    from golden.layers import run_layer
+    from golden.ptq import scheme_family
+    from hdl.network_runner import run_network
+
+    model = separable_model(RNG)
+    x = RNG.normal(0, 1, (10, 3, 10, 10))
+    network, logits = _imported(model, x)
+    np.testing.assert_allclose(logits, _runtime(model, x), rtol=1e-4, atol=1e-5)
+    folded = fold(network)
+    assert [(nd.name, nd.attrs.get("groups", 1), nd.attrs["relu"]) for nd in folded.nodes
+            if nd.op == "conv"] == [("c1", 1, 6.0), ("dw", 8, 6.0), ("pw", 1, True),
+                                    ("gc", 4, False)]
+    assert folded.shapes["dw"] == (8, 5, 5) and folded.shapes["gc"] == (8, 4, 4)
+    q = quantize_network(folded, scheme, n, RNG.normal(0, 1, (48, 3, 10, 10)))
+    assert q.traffic()["macs"] == 100 * 27 * 8 + 25 * 9 * 8 + 25 * 8 * 12 + 16 * 27 * 8 + 80
+    codes = q.run_integer(x, keep=True)
+    np.testing.assert_array_equal(q.plan().codes(x), codes["fc"])
+    np.testing.assert_array_equal(q.plan("fake").values(x), q.run_fake(x))
+    calls = []
+
+    async def on_golden_array(node, rows, w_codes, layer):
+        calls.append((node.name, rows.shape[1], w_codes.shape[1]))
+        return run_layer(rows, w_codes, layer, limits=q.limits)[0]
+
+    import asyncio
+    through_array = asyncio.run(run_network(q, x, on_golden_array, scheme_family(scheme, n)))
+    for name, expected in codes.items():
+        np.testing.assert_array_equal(through_array[name], expected, err_msg=name)
+    assert calls.count(("dw", 9, 1)) == 8 and calls.count(("gc", 27, 2)) == 4
+
+
+def test_grouped_bias_correction_uses_each_groups_own_inputs():
+    """Two groups whose inputs have very different means: the correction of group 1's
+    columns must come from group 1's channels (a shared mean would move the bias)."""
+    from golden.network import Network, Node
+    rng = np.random.default_rng(11)
+    weight = rng.normal(0, 1, (4, 1, 3, 3))
+    conv = Network([Node("conv", "c", {"input": "input", "stride": 1, "padding": 0,
+                                       "relu": False, "groups": 2},
+                         {"weight": weight, "bias": np.zeros(4)}),
+                    Node("flatten", "f", {"input": "c"}),
+                    Node("dense", "d", {"input": "f", "relu": False},
+                         {"weight": rng.normal(0, 1, (4 * 36, 3)), "bias": np.zeros(3)})],
+                   (2, 8, 8))
+    # constant images: every im2col row's mean is its channel's mean
+    levels = np.stack([rng.normal(0, 0.1, 64), rng.normal(5, 0.1, 64)], 1)
+    calibration = np.broadcast_to(levels[:, :, None, None], (64, 2, 8, 8))
+    q = quantize_network(conv, "tfx", 4, calibration)
+    step = q.steps["c"]
+    dw = step.w_fmt.decode(step.w_codes) - step.node["weight"].reshape(4, -1).T
+    means = levels.mean(axis=0)
+    expected = -np.concatenate([means[0] * dw[:, :2].sum(0), means[1] * dw[:, 2:].sum(0)])
+    np.testing.assert_allclose(step.float_bias, expected, rtol=1e-6, atol=1e-9)
+
+
 def test_an_mlp_on_flat_inputs():
     nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", alpha=0.5,
                               beta=2.0),
@@ -275,7 +332,8 @@ def _single(op, *, shape=(2, 6, 6), out=None, extra=(), inits=(), **attrs):
 @pytest.mark.parametrize("case,message", [
     ("sigmoid", r"ONNX node 'the_node' \(Sigmoid\): op Sigmoid is not supported; supported "
                 r"ops: .*Conv"),
-    ("group", r"'the_node' \(Conv\): group = 2 is not supported"),
+    ("group", r"'the_node' \(Conv\): group = 3 must divide the 2 input and 3 output "
+              r"channels"),
     ("clip", r"'the_node' \(Clip\): Clip\(-1.0, 1.0\) is not supported; only Clip\(0, max\)"),
     ("mul_after_relu", r"'scale' \(Mul\): Mul by a constant can only be folded into a Conv"),
     ("two_tensor_mul", r"'scale' \(Mul\): Mul of two tensors is not supported"),
@@ -292,9 +350,9 @@ def test_what_cannot_be_imported_exactly_is_a_clear_error(case, message):
     if case == "sigmoid":
         nodes, inits, shape = _single("Sigmoid")
     elif case == "group":
-        nodes, inits, shape = _single("Conv", extra=["w1"], kernel_shape=[3, 3], group=2,
+        nodes, inits, shape = _single("Conv", extra=["w1"], kernel_shape=[3, 3], group=3,
                                       pads=[1, 1, 1, 1],
-                                      inits=[tensor("w1", RNG.normal(0, 1, (2, 1, 3, 3)))])
+                                      inits=[tensor("w1", RNG.normal(0, 1, (3, 1, 3, 3)))])
     elif case == "clip":
         nodes, inits, shape = _single("Clip", extra=["lo", "hi"],
                                       inits=[tensor("lo", -1.0), tensor("hi", 1.0)])

@@ -16,7 +16,7 @@ from golden.network import fold, load_network
 from golden.ptq import quantize_network
 from golden.quantized_io import load_quantized
 from scripts.tent import main
-from tests.onnx_models import network_to_onnx
+from tests.onnx_models import network_to_onnx, separable_model
 
 DIGITS_CONVNET = model_path("digits", "convnet", 0)
 
@@ -147,6 +147,29 @@ def test_run_through_the_simulated_array(quantized, tmp_path, capsys):
     code, out, err = _run(capsys, "run", quantized, "--images", 3, "--rows", 2, "--cols", 3)
     assert code == 0, err
     assert "on 3 images of digits:test: every layer bit-exact" in out and "2x3 array" in out
+
+
+@pytest.mark.sim
+def test_a_depthwise_separable_relu6_model_runs_through_the_simulated_array(tmp_path, capsys,
+                                                                          monkeypatch):
+    """Depthwise and grouped convolutions (one matrix product per group) and ReLU6 (the host
+    clips the array's results) from an ONNX file to the array, bit-exact."""
+    onnx.save(separable_model(np.random.default_rng(3)), tmp_path / "m.onnx")
+    rng = np.random.default_rng(4)
+    np.save(tmp_path / "calibration.npy", rng.normal(0, 1, (32, 3, 10, 10)))
+    np.savez(tmp_path / "test.npz", x=rng.normal(0, 1, (2, 3, 10, 10)), y=[1, 7])
+    for argv in (("import", tmp_path / "m.onnx", "-o", tmp_path / "net.npz"),
+                 ("quantize", tmp_path / "net.npz", "--scheme", "tfx-channel", "--n", 8,
+                  "--calibration", tmp_path / "calibration.npy", "-o", tmp_path / "q.npz")):
+        code, out, err = _run(capsys, *argv)
+        assert code == 0, err
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
+    code, out, err = _run(capsys, "run", "q.npz", "--data", "test.npz", "--images", 2, "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    products = [(layer["node"], layer["K"], layer["N"]) for layer in record["layers"]]
+    assert products.count(("dw", 9, 1)) == 8 and products.count(("gc", 27, 2)) == 4
+    assert ("c1", 27, 8) in products and ("pw", 8, 12) in products
 
 
 def test_run_refuses_a_scheme_the_accelerator_cannot_run(tmp_path, capsys):

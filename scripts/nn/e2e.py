@@ -47,10 +47,13 @@ def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int",
                         scaling="shared")
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
                       test_module="sim.tb_e2e",
-                      params={**accelerator_params(array), "qnet": str(qnet_path),
-                              "data": str(data_path), "model": str(model or qnet_path),
+                      # the bench runs in its own directory: absolute paths
+                      params={**accelerator_params(array),
+                              "qnet": str(Path(qnet_path).resolve()),
+                              "data": str(Path(data_path).resolve()),
+                              "model": str(model or qnet_path),
                               "dataset": str(dataset or data_path),
-                              "report": str(report) if report else None})
+                              "report": str(Path(report).resolve()) if report else None})
 
 
 def run_network(family, scheme, model, dataset, images, *, form="int", rows=4, cols=4,
