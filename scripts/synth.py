@@ -1,13 +1,15 @@
 """``make synth``: the accelerator behind its UART host link, to a bitstream for a board, with
 its area and fmax record (:mod:`scripts.fpga.flow`).
 
-    python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2]
+    python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2
+                                                --max-k 256]
 """
 
 import argparse
 import sys
 
 from golden._checks import check_int
+from hdl.accelerator import MAX_K
 from scripts.fpga.boards import board_named
 from scripts.fpga.flow import SynthConfig, run_flow, summary
 
@@ -23,14 +25,17 @@ def main(argv=None):
     parser.add_argument("--cols", type=int, default=0)
     parser.add_argument("--form", default="int", choices=("int", "ses"))
     parser.add_argument("--no-dsp", action="store_true")
+    parser.add_argument("--max-k", type=int, default=SynthConfig.max_K,
+                        help="longest dot product (a network's largest layer K) the build runs")
     parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
     args = parser.parse_args(argv)
     try:
         check_int("--seeds", args.seeds, 1, 100)
+        check_int("--max-k", args.max_k, 1, MAX_K)
         board_named(args.board)
         config = SynthConfig(board=args.board, format=args.format, n=args.n,
                              is_max=args.is_max, rows=args.rows, cols=args.cols,
-                             form=args.form, dsp=not args.no_dsp)
+                             form=args.form, dsp=not args.no_dsp, max_K=args.max_k)
         config.resolved().family  # validates the format arguments
         record = run_flow(config, seeds=range(1, args.seeds + 1))
     except (ValueError, TypeError, RuntimeError) as error:

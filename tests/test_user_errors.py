@@ -136,7 +136,8 @@ def test_hdl_output_into_a_missing_folder_fails_before_converting():
     (["--rows", "70", "--cols", "2"], "rows must be an integer from 1 to 64"),
     (["--rows", "2"], "give both rows and cols (1 to 64 each), or neither"),
     (["--board", "nonexistent"], "unknown board"),
-], ids=["seeds0", "rows-1", "rows70", "rows-only", "board"])
+    (["--max-k", "0"], "--max-k must be an integer from 1 to 1048576, not 0"),
+], ids=["seeds0", "rows-1", "rows70", "rows-only", "board", "max-k0"])
 def test_synth_refuses_bad_arguments_before_building(args, message, tmp_path):
     code, out, err = run("-m", "scripts.synth", *args)
     assert code == 2
