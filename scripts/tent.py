@@ -1,7 +1,8 @@
 """``tent``: from a trained model to a quantized network, in one command line.
 
     tent import MODEL.onnx -o NET.npz
-    tent quantize NET.npz --scheme SCHEME --n N [--calibration DATA] -o QNET.npz
+    tent quantize NET.npz --scheme SCHEME --n N [--calibration DATA] [--limits default|board]
+                  -o QNET.npz
     tent eval NET.npz|QNET.npz [--data DATA] [--engine float|integer|fake] [--images K]
               [--per-class] [--json]
     tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from golden._checks import check_int
+from golden.arith import DEFAULT_LIMITS
 from golden._io import discard_stdout, read_npz
 from golden.network import fold, network_from_arrays, save_network
 from golden.onnx_import import import_onnx, preprocess
@@ -33,7 +35,9 @@ from golden.ptq import SCHEMES, calibration_samples, quantize_network
 from golden.quantized_io import (is_quantized_file, load_quantized, quantized_from_arrays,
                                  save_quantized)
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
+from hdl.network_runner import largest_K
 from hdl.protocol import ProtocolError
+from scripts.fpga.flow import SynthConfig
 from scripts.nn.userdata import load_data
 from sim.toolchain import BUILD
 
@@ -44,6 +48,9 @@ __all__ = ["main"]
 
 _USER_ERRORS = (ValueError, FileNotFoundError, TypeError, RuntimeError, TimeoutError,
                 ConnectionError, DeviceError, LinkError, ProtocolError)
+
+
+LIMITS = {"default": DEFAULT_LIMITS, "board": SynthConfig().limits}
 
 
 def _parser():
@@ -62,6 +69,10 @@ def _parser():
                    help="DATA the formats are chosen on (default: the dataset the network "
                         "was trained on, calibration split, when it is a bundled one)")
     p.add_argument("--no-bias-correction", action="store_true")
+    p.add_argument("--limits", choices=LIMITS, default="default",
+                   help="the scaling stage's registers: default (32-bit bias, 16-bit M, shift "
+                        "<= 31: tent run's array and the energy study) or board (24-bit bias, "
+                        "8-bit M, shift <= 15: what make synth builds, for tent deploy)")
     p.add_argument("-o", "--output", required=True, help="the quantized file to write (.npz)")
 
     p = commands.add_parser("eval", help="accuracy of a float or quantized network")
@@ -165,7 +176,8 @@ def _quantize(args):
     x, _ = load_data(spec, network, split="calibration")
     samples = calibration_samples(network, preprocess(network, x))
     qnet = quantize_network(network, args.scheme, args.n, samples=samples,
-                            bias_correction=not args.no_bias_correction)
+                            bias_correction=not args.no_bias_correction,
+                            limits=LIMITS[args.limits])
     save_quantized(output, qnet)
     formats = qnet.formats()
     print(f"wrote {output}: {args.scheme} at n = {args.n}, calibrated on {spec} "
@@ -279,7 +291,8 @@ def _report(args):
 
     qnet = load_quantized(args.network)
     traffic = qnet.traffic()
-    record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n, **traffic}
+    record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n,
+              "largest_K": largest_K(qnet.network), **traffic}
     energy_path = Path(args.energy)
     if not energy_path.is_file():
         record["energy"] = f"no energy record at {energy_path} (make report measures one)"
@@ -311,6 +324,8 @@ def _report(args):
           f"bits, {traffic['bias_bits']:,} bias bits, {traffic['activation_bits']:,} activation "
           f"bits (every weight and bias read once, every tensor written once and read once per "
           f"consumer)")
+    print(f"  longest dot product K = {record['largest_K']:,} (a board build runs it with "
+          f"make synth MAX_K={record['largest_K']} or more)")
     e = record["energy"]
     if isinstance(e, str):
         print(f"  energy: {e}")

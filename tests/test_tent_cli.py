@@ -10,11 +10,13 @@ import numpy as np
 import onnx
 import pytest
 
+from golden.arith import DEFAULT_LIMITS
 from golden.datasets import load
 from golden.models import model_path
 from golden.network import fold, load_network
 from golden.ptq import quantize_network
 from golden.quantized_io import load_quantized
+from scripts.fpga.flow import SynthConfig
 from scripts.tent import main
 from tests.onnx_models import network_to_onnx, separable_model
 
@@ -52,6 +54,20 @@ def test_import_quantize_eval_from_an_onnx_file(tmp_path, capsys):
     code, out, err = _run(capsys, "eval", tmp_path / "net.npz", "--data", "digits",
                           "--images", 100, "--per-class")
     assert code == 0 and "100 images: accuracy" in out and "class 9:" in out, err
+
+
+def test_quantize_for_a_board_uses_the_registers_make_synth_builds(tmp_path, capsys):
+    board = SynthConfig().limits
+    assert board != DEFAULT_LIMITS
+    for choice, limits in (("default", DEFAULT_LIMITS), ("board", board)):
+        code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "tfx", "--n", 6,
+                              "--limits", choice, "-o", tmp_path / f"{choice}.npz")
+        assert code == 0, err
+        qnet = load_quantized(tmp_path / f"{choice}.npz")
+        assert qnet.limits == limits
+        steps = [step for step in qnet.steps.values() if step.M is not None]
+        assert max(int(np.max(step.M)) for step in steps) < 1 << limits.m_bits
+        assert max(int(np.max(step.shift)) for step in steps) <= limits.shift_max
 
 
 def test_the_console_script_is_installed():
@@ -192,12 +208,15 @@ def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tm
     q = load_quantized(quantized)
     assert {k: record[k] for k in ("macs", "weight_bits", "bias_bits", "activation_bits")} \
         == q.traffic()
+    assert record["largest_K"] == max(s.w_codes.shape[0] for s in q.steps.values()
+                                      if s.w_codes is not None)
     bits = record["weight_bits"] + record["bias_bits"] + record["activation_bits"]
     e = record["energy"]
     assert e["pj_per_mac"] == 80.0 and e["design"] == "fxp" and e["made"] == "then"
     assert e["energy_nj"]["stated"] == pytest.approx(record["macs"] * 0.080 + bits * 0.005)
     code, out, err = _run(capsys, "report", quantized, "--energy", tmp_path / "none.json")
     assert code == 0 and "energy: no energy record at" in out
+    assert f"make synth MAX_K={record['largest_K']} or more" in out
     energy.write_text(json.dumps({"rows": [{"n": 8, "workload": "layer", "whole": {}}]}))
     code, out, err = _run(capsys, "report", quantized, "--energy", energy)
     assert code == 0 and "measured n = 8, not 4: no energy per inference" in out
