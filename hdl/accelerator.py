@@ -10,6 +10,7 @@ from golden._checks import check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
 from . import names
 from .operand import check_family, check_form
+from .dsp import check_dsp_split
 from .loader import WeightLoader
 from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, drive_fields, field_shapes
 from .scaling import ScalingStage
@@ -122,6 +123,9 @@ class Accelerator(wiring.Component):
         PEs (row-major) whose multiplier synthesis may map to a DSP block; the others, and
         the scaling stages when ``dsp_pes`` is given, use fabric multipliers. ``None``: every
         multiplier is inferred (the tool decides).
+    dsp_split : {None, "sb_mac16", "model"}
+        Whether DSP PEs share split DSP blocks, two per block (see
+        :class:`hdl.systolic.SystolicCore`); ``None``: one inferred multiplier each.
 
     Members
     -------
@@ -157,7 +161,7 @@ class Accelerator(wiring.Component):
     """
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
-                 limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None):
+                 limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -169,6 +173,7 @@ class Accelerator(wiring.Component):
         self._limits = limits
         self._scaling = check_choice("scaling", scaling, ("per_column", "shared"))
         self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
+        self._dsp_split = check_dsp_split(family, form, dsp_split)
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, self.max_k_tiles * rows,
                                             bias_bits=limits.bias_bits)
@@ -215,7 +220,8 @@ class Accelerator(wiring.Component):
         m = Module()
         family, rows, cols, limits = self._family, self._rows, self._cols, self._limits
         m.submodules[names.CORE] = core = SystolicCore(family=family, form=self._form, rows=rows,
-                                                cols=cols, dsp_pes=self._dsp_pes)
+                                                cols=cols, dsp_pes=self._dsp_pes,
+                                                dsp_split=self._dsp_split)
 
         # Run-time registers of the layer.
         config = Signal(config_layout(family, cols, limits))

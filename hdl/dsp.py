@@ -8,8 +8,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice
+from .operand import factor_shape
 
-__all__ = ["SPLIT_WIDTH", "IMPLEMENTATIONS", "SplitMultiplier"]
+__all__ = ["SPLIT_WIDTH", "IMPLEMENTATIONS", "SplitMultiplier", "check_dsp_split"]
 
 #: The widest factor one half multiplies.
 SPLIT_WIDTH = 8
@@ -81,3 +82,18 @@ class SplitMultiplier(wiring.Component):
         m.d.comb += [self.p0.eq(o[16:16 + 2 * width]), self.p1.eq(o[:2 * width])]
         return m
 
+
+
+def check_dsp_split(family, form, dsp_split):
+    """``dsp_split`` (``None`` or one of :data:`IMPLEMENTATIONS`), checked against the width of
+    the factors of ``family`` in ``form``."""
+    if dsp_split is None:
+        return None
+    check_choice("dsp_split", dsp_split, IMPLEMENTATIONS)
+    width = factor_shape(family, form).width
+    if width > SPLIT_WIDTH:
+        raise ValueError(f"a split DSP multiplies factors of at most {SPLIT_WIDTH} bits; "
+                         f"{family.label} in form {form!r} has {width}-bit factors"
+                         + ("; use form 'ses'" if "ses" in family.forms and form != "ses"
+                            else ""))
+    return dsp_split

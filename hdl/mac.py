@@ -1,6 +1,6 @@
 """Multiply-accumulate: exact product of two pre-decoded operands into a never-wrapping accumulator."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Shape, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,12 +9,14 @@ from golden.arith import accumulator_width
 from . import names
 from .decoder import add_decoder
 from .multiply import MULTIPLIERS, multiply
-from .operand import check_family, check_form, operand_layout
+from .operand import check_family, check_form, factor_shape, operand_layout
 from .runtime import field_ports, field_values
 
-__all__ = ["MAC", "DecodingMAC", "Product"]
+__all__ = ["MAC", "DecodingMAC", "Product", "PRODUCT_MULTIPLIERS", "factor_ports"]
 
 MAX_K = 1 << 20
+#: How a :class:`Product` multiplies: :data:`hdl.multiply.MULTIPLIERS` or on its ports.
+PRODUCT_MULTIPLIERS = MULTIPLIERS + ("external",)
 
 
 class Product(wiring.Component):
@@ -24,31 +26,49 @@ class Product(wiring.Component):
     significands, adds the exponent fields and shifts the product left by their sum (a barrel
     shifter of ``2 * exponent_count - 1`` positions), dropping the low ``2 * exponent_offset``
     bits, which are always zero. ``multiplier`` (``"infer"`` or ``"fabric"``, see
-    :mod:`hdl.multiply`) says whether the multiply may become a DSP block.
+    :mod:`hdl.multiply`) says whether the multiply may become a DSP block; ``"external"``
+    leaves it to a multiplier outside (one half of a shared DSP, :mod:`hdl.dsp`): the factors
+    go out on ``factor_a`` and ``factor_b`` (shape :func:`hdl.operand.factor_shape`) and their
+    exact product comes back, combinationally, on ``factor_product``.
     """
 
     def __init__(self, *, family, form="int", multiplier="infer"):
         self._family = check_family(family)
         self._form = check_form(family, form)
-        self._multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
+        self._multiplier = check_choice("multiplier", multiplier, PRODUCT_MULTIPLIERS)
         layout = operand_layout(family, form)
-        super().__init__({
-            "a": In(layout), "w": In(layout),
-            "product": Out(signed(2 * family.operand_width)),
-        })
+        members = {"a": In(layout), "w": In(layout),
+                   "product": Out(signed(2 * family.operand_width))}
+        if multiplier == "external":
+            members.update(factor_ports(family, form))
+        super().__init__(members)
+
+    def _multiply(self, m, a, b, name):
+        if self._multiplier != "external":
+            return multiply(m, a, b, kind=self._multiplier, name=name)
+        m.d.comb += [self.factor_a.eq(a), self.factor_b.eq(b)]
+        return self.factor_product
 
     def elaborate(self, platform):
         m = Module()
         if self._form == "int":
-            m.d.comb += self.product.eq(multiply(m, self.a.value, self.w.value,
-                                                 kind=self._multiplier, name="integers"))
+            m.d.comb += self.product.eq(self._multiply(m, self.a.value, self.w.value,
+                                                       "integers"))
             return m
         offset = self._family.exponent_offset
-        significands = multiply(m, self.a.significand, self.w.significand,
-                                kind=self._multiplier, name="significands")
+        significands = self._multiply(m, self.a.significand, self.w.significand,
+                                      "significands")
         magnitude = (significands << (self.a.exponent + self.w.exponent))[2 * offset:]
         m.d.comb += self.product.eq(Mux(self.a.sign ^ self.w.sign, -magnitude, magnitude))
         return m
+
+
+def factor_ports(family, form):
+    """The members through which a PE or :class:`Product` with an external multiplier hands
+    out its factors (``factor_a``, ``factor_b``) and takes their product back."""
+    shape = factor_shape(family, form)
+    return {"factor_a": Out(shape), "factor_b": Out(shape),
+            "factor_product": In(Shape(2 * shape.width, shape.signed))}
 
 
 class MAC(wiring.Component):

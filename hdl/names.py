@@ -7,7 +7,7 @@ accelerators and checks that every instance lands in the block its component bel
 """
 
 __all__ = ["CORE", "BUFFER", "RESULTS_FIFO", "FINAL_QUEUE", "SCALING", "PE", "PRODUCT",
-           "DECODER", "BUFFERS", "pe_name", "decoder_name", "scaling_name"]
+           "DECODER", "DSP", "BUFFERS", "pe_name", "decoder_name", "scaling_name", "dsp_name"]
 
 #: The systolic core of an accelerator.
 CORE = "core"
@@ -23,6 +23,8 @@ SCALING = "scaling"
 PE = "pe"
 #: The multiplier of a PE or MAC.
 PRODUCT = "product"
+#: DSP blocks shared by two PEs: ``dsp_<index>``.
+DSP = "dsp"
 #: Decoders: ``<tensor>_decoder`` or ``<tensor>_decoder_<index>``.
 DECODER = "decoder"
 #: Storage that a chip would build as memory: every instance whose path starts with one.
@@ -39,3 +41,7 @@ def decoder_name(tensor, index=None):
 
 def scaling_name(column=None):
     return SCALING if column is None else f"{SCALING}_{column}"
+
+
+def dsp_name(index):
+    return f"{DSP}_{index}"

@@ -17,7 +17,7 @@ from amaranth.lib import data
 from golden._checks import check_choice
 from golden.family import Family
 
-__all__ = ["FORMS", "operand_layout", "check_family", "check_form"]
+__all__ = ["FORMS", "operand_layout", "factor_shape", "check_family", "check_form"]
 
 FORMS = ("int", "ses")
 _DESCRIPTIONS = {"int": "integer", "ses": "sign, exponent, significand"}
@@ -50,3 +50,10 @@ def operand_layout(family, form):
         "significand": unsigned(family.significand_width),
         "nar": unsigned(1),
     })
+
+
+def factor_shape(family, form):
+    """The shape of what a PE's multiplier multiplies: the integer (``"int"``) or the unsigned
+    significand (``"ses"``)."""
+    layout = operand_layout(family, form)
+    return layout["value"].shape if form == "int" else layout["significand"].shape

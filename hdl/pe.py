@@ -6,8 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice, check_int
 from . import names
-from .mac import Product
-from .multiply import MULTIPLIERS
+from .mac import PRODUCT_MULTIPLIERS, Product, factor_ports
 from .operand import check_family, check_form, operand_layout
 
 __all__ = ["ProcessingElement"]
@@ -23,8 +22,9 @@ class ProcessingElement(wiring.Component):
         Operand form, and so the multiplier (see :class:`hdl.mac.Product`).
     psum_width : int
         Width of the signed partial sums (2 to 128); the array sizes it so it never wraps.
-    multiplier : {"infer", "fabric"}
-        Whether the product may map to a DSP block (see :mod:`hdl.multiply`).
+    multiplier : {"infer", "fabric", "external"}
+        Whether the product may map to a DSP block (see :mod:`hdl.multiply`), or is made
+        outside the PE (``"external"``: one half of a DSP shared by two PEs, :mod:`hdl.dsp`).
 
     Members
     -------
@@ -42,6 +42,9 @@ class ProcessingElement(wiring.Component):
     w_in, w_load : In
         Double-buffered weight: ``w_load`` writes ``w_in`` to the shadow register. The next
         tile's weight may be loaded once this tile's first activation has passed.
+    factor_a, factor_b : Out, factor_product : In
+        With ``multiplier="external"`` only: this cycle's factors (activation's, weight's;
+        :func:`hdl.operand.factor_shape`) and their exact product, combinationally.
 
     Notes
     -----
@@ -52,15 +55,18 @@ class ProcessingElement(wiring.Component):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._psum_width = check_int("psum_width", psum_width, 2, 128)
-        self._multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
+        self._multiplier = check_choice("multiplier", multiplier, PRODUCT_MULTIPLIERS)
         layout = operand_layout(family, form)
-        super().__init__({
+        members = {
             "a_in": In(layout), "a_valid_in": In(1), "a_first_in": In(1),
             "a_out": Out(layout), "a_valid_out": Out(1), "a_first_out": Out(1),
             "psum_in": In(signed(psum_width)), "nar_in": In(1),
             "psum_out": Out(signed(psum_width)), "nar_out": Out(1),
             "w_in": In(layout), "w_load": In(1),
-        })
+        }
+        if multiplier == "external":
+            members.update(factor_ports(family, form))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -77,6 +83,9 @@ class ProcessingElement(wiring.Component):
         m.submodules[names.PRODUCT] = product = Product(family=self._family, form=self._form,
                                                    multiplier=self._multiplier)
         m.d.comb += [product.a.eq(self.a_in), product.w.eq(active)]
+        if self._multiplier == "external":
+            m.d.comb += [self.factor_a.eq(product.factor_a), self.factor_b.eq(product.factor_b),
+                         product.factor_product.eq(self.factor_product)]
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.a_valid_out.eq(self.a_valid_in),

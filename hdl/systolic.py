@@ -11,7 +11,8 @@ from amaranth.lib.wiring import In, Out
 from golden._checks import check_int
 from . import names
 from .decoder import add_decoder
-from .operand import check_family, check_form
+from .dsp import SplitMultiplier, check_dsp_split
+from .operand import check_family, check_form, factor_shape
 from .pe import ProcessingElement
 from .runtime import field_ports, field_values
 
@@ -50,9 +51,13 @@ class SystolicCore(wiring.Component):
         Array size, 1 to 64 each; ``rows`` is the dot-product slice (K tile), ``cols`` the
         number of outputs computed at once.
     dsp_pes : int or None
-        How many PEs, in row-major order from (0, 0), have an inferred multiplier that synthesis
-        may map to a DSP block; the others get fabric multipliers (:mod:`hdl.multiply`).
-        ``None``: all inferred.
+        How many PEs, in row-major order from (0, 0), multiply on DSP blocks; the others get
+        fabric multipliers (:mod:`hdl.multiply`). ``None``: all of them.
+    dsp_split : {None, "sb_mac16", "model"}
+        ``None``: each DSP PE has an inferred multiplier that synthesis may map to a whole DSP
+        block. Otherwise DSP PEs ``2k`` and ``2k + 1`` (row-major) share the two 8x8 halves of
+        one :class:`hdl.dsp.SplitMultiplier` (``dsp_<k>``) of that implementation; their
+        factors (:func:`hdl.operand.factor_shape`) must be at most 8 bits.
 
     Members
     -------
@@ -77,7 +82,7 @@ class SystolicCore(wiring.Component):
     does one MAC per cycle in steady state.
     """
 
-    def __init__(self, *, family, form="int", rows, cols, dsp_pes=None):
+    def __init__(self, *, family, form="int", rows, cols, dsp_pes=None, dsp_split=None):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -85,6 +90,7 @@ class SystolicCore(wiring.Component):
         self._psum_width = partial_sum_width(family, rows)
         self._dsp_pes = rows * cols if dsp_pes is None else \
             check_int("dsp_pes", dsp_pes, 0, rows * cols)
+        self._dsp_split = check_dsp_split(family, form, dsp_split)
         members = {
             "a_codes": In(data.ArrayLayout(family.n, rows)), "a_valid": In(1),
             "w_codes": In(data.ArrayLayout(family.n, cols)), "w_row": In(range(rows)),
@@ -126,10 +132,20 @@ class SystolicCore(wiring.Component):
                             _delayed(m, valid, i, f"a_valid_skew_{i}"),
                             _delayed(m, first, i, f"a_first_skew_{i}")))
 
+        on_dsp = "infer" if self._dsp_split is None else "external"
         grid = [[ProcessingElement(
             family=family, form=form, psum_width=self._psum_width,
-            multiplier="infer" if i * cols + j < self._dsp_pes else "fabric")
+            multiplier=on_dsp if i * cols + j < self._dsp_pes else "fabric")
             for j in range(cols)] for i in range(rows)]
+        if self._dsp_split is not None:
+            shared = [grid[k // cols][k % cols] for k in range(self._dsp_pes)]
+            for k in range(0, len(shared), 2):
+                m.submodules[names.dsp_name(k // 2)] = dsp = SplitMultiplier(
+                    shape=factor_shape(family, form), implementation=self._dsp_split)
+                for half, pe in enumerate(shared[k:k + 2]):
+                    a, b, p = (getattr(dsp, f"{port}{half}") for port in "abp")
+                    m.d.comb += [a.eq(pe.factor_a), b.eq(pe.factor_b),
+                                 pe.factor_product.eq(p)]
         for i in range(rows):
             for j in range(cols):
                 pe = grid[i][j]

@@ -72,13 +72,19 @@ def run_tiles(core, tiles, a_fmt, w_fmt):
     return out
 
 
-@pytest.mark.parametrize("family,form,rows,cols", [
-    (TFXFamily(8, 3), "int", 3, 4), (TFXFamily(8, 3), "ses", 4, 2), (TFXFamily(6, 5), "ses", 2, 3),
-    (FXPFamily(8), "int", 3, 3), (TFXFamily(5, 2), "int", 1, 1),
+# The split-DSP cases share DSP halves between PEs of one row, of two rows (odd cols) and
+# leave one half unused (odd dsp_pes), with fabric PEs after them.
+@pytest.mark.parametrize("family,form,rows,cols,dsp_pes,dsp_split", [
+    (TFXFamily(8, 3), "int", 3, 4, None, None), (TFXFamily(8, 3), "ses", 4, 2, None, None),
+    (TFXFamily(6, 5), "ses", 2, 3, None, None), (FXPFamily(8), "int", 3, 3, None, None),
+    (TFXFamily(5, 2), "int", 1, 1, None, None),
+    (TFXFamily(8, 3), "ses", 3, 3, 7, "model"), (FXPFamily(8), "int", 3, 3, 7, "model"),
+    (FXPFamily(4), "int", 2, 2, None, "model"),
 ], ids=str)
-def test_core_matches_golden(family, form, rows, cols):
+def test_core_matches_golden(family, form, rows, cols, dsp_pes, dsp_split):
     rng = np.random.default_rng(rows * 10 + cols)
-    core = SystolicCore(family=family, form=form, rows=rows, cols=cols)
+    core = SystolicCore(family=family, form=form, rows=rows, cols=cols, dsp_pes=dsp_pes,
+                        dsp_split=dsp_split)
     a_fmt, w_fmt = family.members()[-1], family.members()[0]
     tiles = []
     for length in (9, 1, 7):  # the first tile is long enough to run back to back into the next
@@ -120,6 +126,13 @@ def test_core_partial_sums_never_wrap():
      "is not an operand form of FXPFamily"),
     (lambda: ProcessingElement(family=FXPFamily(8), psum_width=1), ValueError,
      "psum_width must be an integer from 2 to 128, not 1"),
+    (lambda: SystolicCore(family=TFXFamily(8, 3), rows=2, cols=2, dsp_split="model"),
+     ValueError, "a split DSP multiplies factors of at most 8 bits; TFX8/IS<=3 in form 'int' "
+                 "has 11-bit factors; use form 'ses'"),
+    (lambda: SystolicCore(family=FXPFamily(9), rows=2, cols=2, dsp_split="sb_mac16"),
+     ValueError, "FXP9 in form 'int' has 9-bit factors$"),
+    (lambda: SystolicCore(family=FXPFamily(8), rows=2, cols=2, dsp_split="half"),
+     ValueError, "dsp_split must be one of"),
 ])
 def test_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):

@@ -8,6 +8,7 @@ from golden.family import FXPFamily, TFXFamily
 from hdl.accelerator import Accelerator
 from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
+from sim.toolchain import ice40_cell_models
 
 pytestmark = pytest.mark.sim
 
@@ -15,11 +16,13 @@ LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
-        scaling="per_column", **extra):
+        scaling="per_column", dsp_split=None, **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
-                        depth=depth, limits=LIMITS, dsp_pes=dsp_pes, scaling=scaling)
+                        depth=depth, limits=LIMITS, dsp_pes=dsp_pes, scaling=scaling,
+                        dsp_split=dsp_split)
+    cells = [ice40_cell_models()] if dsp_split == "sb_mac16" else []
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
-                      test_module="sim.tb_accelerator",
+                      test_module="sim.tb_accelerator", extra_sources=cells,
                       params={**accelerator_params(array), **extra}, testcase=testcase)
 
 
@@ -37,6 +40,19 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
 def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scaling):
     result = run(family, form, rows, cols, max_K=max_K, depth=depth, dsp_pes=dsp_pes,
                  scaling=scaling)
+    assert result.passed, result
+
+
+# Split SB_MAC16 instances on Yosys's iCE40 cell model: two PEs per block, the halves shared
+# across a row boundary (cols 3), one half left unused (5 DSP PEs), fabric PEs after them.
+@pytest.mark.parametrize("family,form,rows,cols,dsp_pes", [
+    (TFXFamily(8, 3), "ses", 3, 3, 5),
+    (FXPFamily(8), "int", 3, 3, 9),
+    (TFXFamily(8, 3, IS_min=2), "ses", 2, 4, 8),
+], ids=lambda v: getattr(v, "spec", v))
+def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes):
+    result = run(family, form, rows, cols, max_K=64, depth=8, dsp_pes=dsp_pes,
+                 scaling="shared", dsp_split="sb_mac16")
     assert result.passed, result
 
 
