@@ -72,8 +72,9 @@ FPGA = (design("tfx", "int"), design("fxp", "int"))
 ALL = DESIGNS
 
 
-def dsp_pes(rows, cols, dsps, use_dsps=True):
+def dsp_pes(rows, cols, dsps, use_dsps=True, split=False):
     """The DSP policy, the same for every format: the first ``min(rows * cols, dsps)`` PEs in
-    row-major order keep inferred multipliers (mapped to DSP blocks); every other PE and the
-    scaling stages get fabric multipliers. Without DSPs, none."""
-    return min(rows * cols, dsps) if use_dsps else 0
+    row-major order keep inferred multipliers (mapped to DSP blocks), or with ``split`` the
+    first ``min(rows * cols, 2 * dsps)`` share the blocks' 8x8 halves, two per block; every
+    other PE and the scaling stages get fabric multipliers. Without DSPs, none."""
+    return min(rows * cols, dsps * (2 if split else 1)) if use_dsps else 0

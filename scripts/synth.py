@@ -2,7 +2,7 @@
 its area and fmax record (:mod:`scripts.fpga.flow`).
 
     python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2
-                                                --max-k 256]
+                                                --max-k 256 --split-dsp]
 """
 
 import argparse
@@ -25,6 +25,8 @@ def main(argv=None):
     parser.add_argument("--cols", type=int, default=0)
     parser.add_argument("--form", default="int", choices=("int", "ses"))
     parser.add_argument("--no-dsp", action="store_true")
+    parser.add_argument("--split-dsp", action="store_true",
+                        help="two PEs per iCE40 SB_MAC16 (8x8 halves; TFX needs --form ses)")
     parser.add_argument("--max-k", type=int, default=SynthConfig.max_K,
                         help="longest dot product (a network's largest layer K) the build runs")
     parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
@@ -35,7 +37,8 @@ def main(argv=None):
         board_named(args.board)
         config = SynthConfig(board=args.board, format=args.format, n=args.n,
                              is_max=args.is_max, rows=args.rows, cols=args.cols,
-                             form=args.form, dsp=not args.no_dsp, max_K=args.max_k)
+                             form=args.form, dsp=not args.no_dsp, split_dsp=args.split_dsp,
+                             max_K=args.max_k)
         config.resolved().family  # validates the format arguments
         record = run_flow(config, seeds=range(1, args.seeds + 1))
     except (ValueError, TypeError, RuntimeError) as error:

@@ -47,7 +47,21 @@ def test_small_ice40_build_matches_the_tools_own_log(tmp_path):
     record, directory = build_one_pe(tmp_path, "icebreaker")
     assert record["resources"]["ICESTORM_LC"][0] > 100  # the array and its link are there
     assert record["resources"]["ICESTORM_DSP"][0] == 1  # the one PE, on a DSP
+    assert record["pes"] == record["macs_per_cycle"] == 1
+    assert record["peak_mmacs_per_s"] == (record["clock_mhz"] if record["meets_clock"] else None)
     assert (directory / "top.bin").stat().st_size > 100_000  # an UP5K bitstream
+
+
+def test_two_pes_share_one_split_dsp(tmp_path):
+    config = SynthConfig(board="icebreaker", format="fxp", n=8, rows=1, cols=2, max_K=8,
+                         depth=4, split_dsp=True)
+    record = run_flow(config, seeds=(1,), out=tmp_path, progress=lambda _: None, pack=False)
+    assert record["config"]["dsp_pes"] == 2 and record["pes"] == 2
+    assert record["resources"]["ICESTORM_DSP"][0] == 1
+    assert "split: two per SB_MAC16" in summary(record)
+    with pytest.raises(ValueError, match="split DSPs are the iCE40's SB_MAC16 in its 8x8 mode: "
+                                         "give them with DSPs on an iCE40 board, not on ulx3s"):
+        SynthConfig(board="ulx3s-25f", split_dsp=True).resolved()
 
 
 def test_small_ecp5_build_matches_the_tools_own_log(tmp_path):

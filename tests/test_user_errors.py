@@ -137,7 +137,11 @@ def test_hdl_output_into_a_missing_folder_fails_before_converting():
     (["--rows", "2"], "give both rows and cols (1 to 64 each), or neither"),
     (["--board", "nonexistent"], "unknown board"),
     (["--max-k", "0"], "--max-k must be an integer from 1 to 1048576, not 0"),
-], ids=["seeds0", "rows-1", "rows70", "rows-only", "board", "max-k0"])
+    (["--split-dsp"], "a split DSP multiplies factors of at most 8 bits; TFX8/IS<=3 in form "
+                      "'int' has 11-bit factors; use form 'ses'"),
+    (["--split-dsp", "--no-dsp"], "give them with DSPs on an iCE40 board, not on icebreaker "
+                                  "without DSPs"),
+], ids=["seeds0", "rows-1", "rows70", "rows-only", "board", "max-k0", "split-int", "split-nodsp"])
 def test_synth_refuses_bad_arguments_before_building(args, message, tmp_path):
     code, out, err = run("-m", "scripts.synth", *args)
     assert code == 2

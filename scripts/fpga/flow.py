@@ -9,8 +9,10 @@ tool versions and seeds; prints a one-screen summary.
 
 DSP policy (the same for TFX and FXP, :func:`scripts.designs.dsp_pes`): with ``dsp``, the first
 ``min(rows*cols, DSPs)`` PEs in row-major order keep inferred multipliers (mapped to DSP blocks);
-every other PE and the scaling stages get fabric (shift-and-add) multipliers. Without ``dsp``
-nothing maps to DSPs. Entry point: :mod:`scripts.synth`.
+every other PE and the scaling stages get fabric (shift-and-add) multipliers; with
+``split_dsp`` (iCE40) the first ``min(rows*cols, 2*DSPs)`` PEs share split SB_MAC16 blocks, two
+per block (:mod:`hdl.dsp`). Without ``dsp`` nothing maps to DSPs. Entry point:
+:mod:`scripts.synth`.
 """
 
 import json
@@ -45,6 +47,7 @@ class SynthConfig:
     cols: int = 0
     form: str = "int"
     dsp: bool = True
+    split_dsp: bool = False  # two PEs per SB_MAC16 (iCE40; factors of at most 8 bits)
     max_K: int = 256
     depth: int = 64
     bias_bits: int = 24
@@ -63,6 +66,10 @@ class SynthConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
                 raise ValueError(f"{name} must be an integer from 1 to 64 (or 0 for the "
                                  f"board's default size), not {value!r}")
+        if self.split_dsp and (board.family != "ice40" or not self.dsp):
+            raise ValueError(f"split DSPs are the iCE40's SB_MAC16 in its 8x8 mode: give them "
+                             f"with DSPs on an iCE40 board, not on {self.board}"
+                             f"{'' if self.dsp else ' without DSPs'}")
         if bool(self.rows) != bool(self.cols):
             raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
                              f"board's default size, not rows={self.rows} cols={self.cols}")
@@ -75,13 +82,14 @@ class SynthConfig:
 
     @property
     def dsp_pes(self):
-        return dsp_pes(self.rows, self.cols, board_named(self.board).dsps, self.dsp)
+        return dsp_pes(self.rows, self.cols, board_named(self.board).dsps, self.dsp,
+                       self.split_dsp)
 
     @property
     def name(self):
         fmt = self.family.spec.replace(":", "").replace(",", "-")  # tfx8-3, fxp8
         return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
-                f"{'dsp' if self.dsp else 'nodsp'}")
+                f"{'dsp' if self.dsp else 'nodsp'}{'-split' if self.split_dsp else ''}")
 
     @property
     def limits(self):
@@ -95,6 +103,7 @@ def board_top(config, clock_hz):
     c = config
     return BoardTop(link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
                                   max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
+                                  dsp_split="sb_mac16" if c.split_dsp else None,
                                   scaling=c.scaling, limits=c.limits,
                                   clocks_per_bit=round(clock_hz / c.baud)))
 
@@ -243,6 +252,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     record = {
         "config": {**config.__dict__, "dsp_pes": config.dsp_pes,
                    "clocks_per_bit": top.link.clocks_per_bit},
+        "pes": config.rows * config.cols, "macs_per_cycle": config.rows * config.cols,
         "board": board.name, "device": platform.device, "package": platform.package,
         "clock_mhz": clock_hz / 1e6, "requested_seeds": list(seeds), "seeds": seeds_record,
         "fits": fits, "demand": demand,
@@ -256,6 +266,9 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
         record.update(fmax_mhz_median=median, fmax_mhz=fmaxes, chosen_seed=chosen["seed"],
                       resources=chosen["resources"],
                       meets_clock=median >= clock_hz / 1e6 and len(routed) == len(seeds))
+        # One MAC per PE per cycle at the clock the design runs on, when the median meets it.
+        record["peak_mmacs_per_s"] = (record["macs_per_cycle"] * clock_hz / 1e6
+                                      if record["meets_clock"] else None)
         if pack:
             progress(f"[{config.name}] packing seed {chosen['seed']} ...")
             if board.family == "ice40":
@@ -267,7 +280,8 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
                      "pack.log")
                 record["bitstream"] = str(directory / "top.bit")
     else:
-        record.update(meets_clock=False, fmax_mhz_median=None, resources=None)
+        record.update(meets_clock=False, fmax_mhz_median=None, resources=None,
+                      peak_mmacs_per_s=None)
     record["seconds"] = round(time.monotonic() - start, 1)
     (directory / "synth.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
@@ -277,7 +291,8 @@ def summary(record):
     c = record["config"]
     lines = [f"{record['board']} ({record['device']}), {c['format'].upper()} n={c['n']}"
              f"{' IS_max=' + str(c['is_max']) if c['format'] == 'tfx' else ''}, form {c['form']},"
-             f" {c['rows']}x{c['cols']} array, {c['dsp_pes']} PEs on DSPs"]
+             f" {c['rows']}x{c['cols']} array, {c['dsp_pes']} PEs on DSPs"
+             f"{' (split: two per SB_MAC16)' if c.get('split_dsp') else ''}"]
     if record["resources"]:
         for name, (used, available) in sorted(record["resources"].items()):
             if used:
@@ -287,6 +302,10 @@ def summary(record):
                      f"{', '.join(f'{f:.2f}' for f in record['fmax_mhz'])}; board clock "
                      f"{record['clock_mhz']:.0f} MHz: "
                      f"{'met' if record['meets_clock'] else 'NOT met'}")
+        peak = record.get("peak_mmacs_per_s")
+        lines.append(f"  {record.get('macs_per_cycle')} MACs per cycle; peak "
+                     + (f"{peak:.0f} M MAC/s at the board clock" if peak else
+                        "not given (the median seed misses the clock)"))
     elif not record.get("fits", True):
         lines.append(f"  does not fit the device: {record['seeds'][-1]['errors'][0][:100]}")
         for name, (used, available) in sorted((record["demand"] or {}).items()):
