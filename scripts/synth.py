@@ -2,7 +2,7 @@
 its area and fmax record (:mod:`scripts.fpga.flow`).
 
     python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2
-                                                --max-k 256 --split-dsp]
+                                                --max-k 256 --split-dsp --clock-mhz 24]
 """
 
 import argparse
@@ -29,6 +29,8 @@ def main(argv=None):
                         help="two PEs per iCE40 SB_MAC16 (8x8 halves; TFX needs --form ses)")
     parser.add_argument("--max-k", type=int, default=SynthConfig.max_K,
                         help="longest dot product (a network's largest layer K) the build runs")
+    parser.add_argument("--clock-mhz", type=float, default=0,
+                        help="the logic's clock from the iCE40 PLL, MHz (0: the board's clock)")
     parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
     args = parser.parse_args(argv)
     try:
@@ -38,7 +40,7 @@ def main(argv=None):
         config = SynthConfig(board=args.board, format=args.format, n=args.n,
                              is_max=args.is_max, rows=args.rows, cols=args.cols,
                              form=args.form, dsp=not args.no_dsp, split_dsp=args.split_dsp,
-                             max_K=args.max_k)
+                             max_K=args.max_k, clock_mhz=args.clock_mhz)
         config.resolved().family  # validates the format arguments
         record = run_flow(config, seeds=range(1, args.seeds + 1))
     except (ValueError, TypeError, RuntimeError) as error:

@@ -64,6 +64,20 @@ def test_two_pes_share_one_split_dsp(tmp_path):
         SynthConfig(board="ulx3s-25f", split_dsp=True).resolved()
 
 
+def test_a_pll_clock_is_built_and_timed_at_its_frequency(tmp_path):
+    config = SynthConfig(board="icebreaker", format="fxp", n=4, rows=1, cols=1, max_K=4,
+                         depth=4, clock_mhz=24)
+    record = run_flow(config, seeds=(1,), out=tmp_path, progress=lambda _: None, pack=False)
+    assert record["clock_mhz"] == 24 and record["board_clock_mhz"] == 12
+    assert (record["pll"]["divf"], record["pll"]["divq"]) == (63, 5)
+    assert record["resources"]["ICESTORM_PLL"][0] == 1
+    report = json.loads((tmp_path / config.resolved().name / "seed1.json").read_text())
+    (clock,) = report["fmax"].values()  # one clock: the PLL's
+    assert abs(clock["constraint"] - 24) < 0.01
+    assert record["config"]["clocks_per_bit"] == round(24e6 / config.baud)
+    assert "PLL clock 24 MHz" in summary(record)
+
+
 def test_small_ecp5_build_matches_the_tools_own_log(tmp_path):
     record, directory = build_one_pe(tmp_path, "ulx3s-25f")
     assert record["device"] == "LFE5U-25F"

@@ -27,6 +27,7 @@ from pathlib import Path
 from golden.arith import ScalingLimits
 from hdl.board import BoardTop
 from hdl.hostlink import HostLink
+from hdl.pll import ice40_pll_settings
 from scripts.designs import dsp_pes, family_for
 from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
@@ -54,6 +55,7 @@ class SynthConfig:
     m_bits: int = 8
     shift_max: int = 15
     baud: int = 115200
+    clock_mhz: float = 0  # 0: the board's clock; else an iCE40 PLL's output, as near as it gets
     scaling: str = "shared"
 
     def resolved(self):
@@ -70,6 +72,7 @@ class SynthConfig:
             raise ValueError(f"split DSPs are the iCE40's SB_MAC16 in its 8x8 mode: give them "
                              f"with DSPs on an iCE40 board, not on {self.board}"
                              f"{'' if self.dsp else ' without DSPs'}")
+        self.pll  # validates clock_mhz
         if bool(self.rows) != bool(self.cols):
             raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
                              f"board's default size, not rows={self.rows} cols={self.cols}")
@@ -81,6 +84,22 @@ class SynthConfig:
         return family_for(self.format, self.n, self.is_max)
 
     @property
+    def pll(self):
+        """The :class:`hdl.pll.PLLSettings` of ``clock_mhz`` (``None`` at 0: the board's
+        clock)."""
+        board = board_named(self.board)
+        value = self.clock_mhz
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"clock_mhz must be a number of MHz (0: the board's clock), not "
+                             f"{value!r}")
+        if not value:
+            return None
+        if board.family != "ice40":
+            raise ValueError(f"a PLL clock is built for iCE40 boards only; {self.board} runs "
+                             f"at its own clock (clock_mhz 0)")
+        return ice40_pll_settings(board.make_platform().default_clk_frequency, value * 1e6)
+
+    @property
     def dsp_pes(self):
         return dsp_pes(self.rows, self.cols, board_named(self.board).dsps, self.dsp,
                        self.split_dsp)
@@ -89,7 +108,8 @@ class SynthConfig:
     def name(self):
         fmt = self.family.spec.replace(":", "").replace(",", "-")  # tfx8-3, fxp8
         return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
-                f"{'dsp' if self.dsp else 'nodsp'}{'-split' if self.split_dsp else ''}")
+                f"{'dsp' if self.dsp else 'nodsp'}{'-split' if self.split_dsp else ''}"
+                f"{f'-{self.clock_mhz:g}mhz' if self.clock_mhz else ''}")
 
     @property
     def limits(self):
@@ -97,11 +117,11 @@ class SynthConfig:
                              shift_max=self.shift_max)
 
 
-def board_top(config, clock_hz):
-    """The :class:`hdl.board.BoardTop` of a resolved ``config`` on a board clocked at
-    ``clock_hz``."""
+def board_top(config, clock_hz, pll=None):
+    """The :class:`hdl.board.BoardTop` of a resolved ``config`` whose logic runs at
+    ``clock_hz`` (the board's clock, or ``pll``'s output)."""
     c = config
-    return BoardTop(link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
+    return BoardTop(pll=pll, link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
                                   max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
                                   dsp_split="sb_mac16" if c.split_dsp else None,
                                   scaling=c.scaling, limits=c.limits,
@@ -207,8 +227,10 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     config = config.resolved()
     board = board_named(config.board)
     platform = board.make_platform()
-    clock_hz = platform.default_clk_frequency
-    top = board_top(config, clock_hz)
+    board_hz = platform.default_clk_frequency
+    pll = config.pll
+    clock_hz = pll.output_hz if pll else board_hz
+    top = board_top(config, clock_hz, pll)
     directory = Path(out) / config.name
     synth_opts = "-dsp" if board.family == "ice40" and config.dsp else \
         ("-nodsp" if board.family == "ecp5" and not config.dsp else "")
@@ -254,7 +276,9 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
                    "clocks_per_bit": top.link.clocks_per_bit},
         "pes": config.rows * config.cols, "macs_per_cycle": config.rows * config.cols,
         "board": board.name, "device": platform.device, "package": platform.package,
-        "clock_mhz": clock_hz / 1e6, "requested_seeds": list(seeds), "seeds": seeds_record,
+        "clock_mhz": clock_hz / 1e6, "board_clock_mhz": board_hz / 1e6,
+        "pll": None if pll is None else {k: v for k, v in pll.__dict__.items()},
+        "requested_seeds": list(seeds), "seeds": seeds_record,
         "fits": fits, "demand": demand,
         "yosys_cells": stat.get("num_cells_by_type", {}), "yosys_cell_count": stat.get("num_cells"),
         "tools": tools, "seconds": None,
@@ -299,8 +323,9 @@ def summary(record):
                 lines.append(f"  {name:<18} {used:>6} / {available:<6} ({100 * used / available:.0f} %)")
         lines.append(f"  fmax median {record['fmax_mhz_median']:.2f} MHz over seeds "
                      f"{[s['seed'] for s in record['seeds']]}: "
-                     f"{', '.join(f'{f:.2f}' for f in record['fmax_mhz'])}; board clock "
-                     f"{record['clock_mhz']:.0f} MHz: "
+                     f"{', '.join(f'{f:.2f}' for f in record['fmax_mhz'])}; "
+                     f"{'PLL' if record.get('pll') else 'board'} clock "
+                     f"{record['clock_mhz']:g} MHz: "
                      f"{'met' if record['meets_clock'] else 'NOT met'}")
         peak = record.get("peak_mmacs_per_s")
         lines.append(f"  {record.get('macs_per_cycle')} MACs per cycle; peak "
