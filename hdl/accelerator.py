@@ -6,7 +6,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_choice, check_int
+from golden._checks import check_bool, check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
 from . import names
 from .operand import check_family, check_form
@@ -126,6 +126,9 @@ class Accelerator(wiring.Component):
     dsp_split : {None, "sb_mac16", "model"}
         Whether DSP PEs share split DSP blocks, two per block (see
         :class:`hdl.systolic.SystolicCore`); ``None``: one inferred multiplier each.
+    pipelined_scaling : bool
+        Scaling stages cut into more cycles for fast FPGA clocks (see
+        :class:`hdl.scaling.ScalingStage`): latency 2 cycles longer.
 
     Members
     -------
@@ -154,14 +157,16 @@ class Accelerator(wiring.Component):
     Notes
     -----
     Latency ``rows + cols + 5`` cycles from accepting an ``acc_last`` activation to its result
-    entering the output FIFO (core ``rows + cols``, accumulate 1, scale 4) and 2 more to
+    entering the output FIFO (core ``rows + cols``, accumulate 1, scale 4; ``+ 7`` and scale 6
+    with ``pipelined_scaling``) and 2 more to
     ``results.valid``. One activation per cycle in steady state, so every PE does one MAC per
     cycle; passes follow each other without a bubble when they are at least ``rows + cols``
     vectors long (the next tile's weights load behind the swap wavefront).
     """
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
-                 limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None):
+                 limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
+                 pipelined_scaling=False):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -174,10 +179,13 @@ class Accelerator(wiring.Component):
         self._scaling = check_choice("scaling", scaling, ("per_column", "shared"))
         self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
         self._dsp_split = check_dsp_split(family, form, dsp_split)
+        self._pipelined_scaling = check_bool("pipelined_scaling", pipelined_scaling)
+        self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined_scaling
+                                 else ScalingStage.LATENCY)
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, self.max_k_tiles * rows,
                                             bias_bits=limits.bias_bits)
-        self._fifo_depth = core_latency(rows, cols) + 1 + ScalingStage.LATENCY + 4
+        self._fifo_depth = core_latency(rows, cols) + 1 + self._scaling_latency + 4
         layouts = stream_layouts(family, rows, cols, limits)
         super().__init__({
             **{name: In(stream.Signature(layouts[name]))
@@ -203,7 +211,7 @@ class Accelerator(wiring.Component):
     @property
     def latency(self):
         """Cycles from accepting an ``acc_last`` activation to its result entering the FIFO."""
-        return core_latency(self._rows, self._cols) + 1 + ScalingStage.LATENCY
+        return core_latency(self._rows, self._cols) + 1 + self._scaling_latency
 
     @property
     def longest_wait(self):
@@ -305,7 +313,7 @@ class Accelerator(wiring.Component):
 
         def scaling_stage(name):
             stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
-                                 multiplier=multiplier)
+                                 multiplier=multiplier, pipelined=self._pipelined_scaling)
             m.submodules[name] = stage
             m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
                          stage.out_scale.eq(config.out_scale)]

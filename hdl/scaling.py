@@ -4,9 +4,9 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_choice, check_int
+from golden._checks import check_bool, check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits
-from .formats import hardware_for
+from .formats import hardware_for, staged
 from .formats.rounding import EXPONENT_WIDE
 from .multiply import MULTIPLIERS, multiply
 from .operand import check_family
@@ -31,6 +31,8 @@ class ScalingStage(wiring.Component):
         Sizes of the per-channel registers: ``1 <= M < 2**m_bits``, ``0 <= shift <= shift_max``.
     multiplier : {"infer", "fabric"}
         Whether the multiply by M may map to DSP blocks (see :mod:`hdl.multiply`).
+    pipelined : bool
+        Cut the encoder into more stages, for fast FPGA clocks: latency 6 instead of 4.
 
     Members
     -------
@@ -56,19 +58,24 @@ class ScalingStage(wiring.Component):
     Notes
     -----
     Latency 4 cycles (multiply; magnitude and leading one; binade and cut; shift, round and
-    encode), one result per cycle. Every input, the run-time formats included, travels with its data, so they may
-    change on any cycle.
+    encode), or :attr:`PIPELINED_LATENCY` = 6 ``pipelined`` (multiply; magnitude and leading
+    one; binade; cut; shift; round and encode; FXP, with no binade arithmetic, clamps the shift
+    in the cut's cycle and waits one), one result per cycle. Every input, the run-time formats
+    included, travels with its data, so they may change on any cycle.
     """
 
     LATENCY = 4
+    PIPELINED_LATENCY = 6
 
-    def __init__(self, *, acc_width, out_family, limits=DEFAULT_LIMITS, multiplier="infer"):
+    def __init__(self, *, acc_width, out_family, limits=DEFAULT_LIMITS, multiplier="infer",
+                 pipelined=False):
         self._acc_width = check_int("acc_width", acc_width, 2, 128)
         self._family = check_family(out_family)
         if not isinstance(limits, ScalingLimits):
             raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
         self._limits = limits
         self._multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
+        self._pipelined = check_bool("pipelined", pipelined)
         members = {
             "valid_in": In(1), "acc": In(signed(acc_width)), "nar_in": In(1),
             "exponent": In(EXPONENT_SHAPE), "M": In(limits.m_bits),
@@ -78,6 +85,10 @@ class ScalingStage(wiring.Component):
         }
         members.update(field_ports(out_family, "out_"))
         super().__init__(members)
+
+    @property
+    def latency(self):
+        return self.PIPELINED_LATENCY if self._pipelined else self.LATENCY
 
     @property
     def out_family(self):
@@ -126,19 +137,28 @@ class ScalingStage(wiring.Component):
         for name, register in fields2.items():
             m.d.sync += register.eq(fields1[name])
 
-        # Stages 3 and 4: the format's encoder, then the output register. An encoder of
-        # latency 1 (TFX: its binade arithmetic, then shift, round once and encode) takes its
-        # inputs as they are; one of latency 0 (FXP: no binade arithmetic) takes them one
-        # cycle later, so that every format takes the same cycles.
+        # Then the format's encoder and the output register. The encoder is given
+        # ``latency - 3`` cycles; one that needs fewer (FXP: no binade arithmetic) takes its
+        # inputs that many cycles later, so that every format takes the same cycles.
         m.submodules.encoder = encoder = hardware_for(family).encoder(
-            family=family, magnitude_width=magnitude_width)
+            family=family, magnitude_width=magnitude_width, pipelined=self._pipelined)
+        given = self.latency - 3
+        if not 0 <= encoder.latency <= given:
+            raise ValueError(f"the {family.label} encoder's latency {encoder.latency} is not "
+                             f"within the {given} cycles the stage gives it")
         inputs = [(encoder.negative, negative), (encoder.magnitude, magnitude),
                   (encoder.leading, leading), (encoder.exponent, z2)]
         inputs += [(getattr(encoder, name), value) for name, value in fields2.items()]
-        domain = m.d.comb if encoder.latency == 1 else m.d.sync
-        for port, value in inputs:
-            domain += port.eq(value)
+        values = [value for _, value in inputs]
+        delay = given - encoder.latency
+        for _ in range(delay - 1):
+            values = staged(m, "encoder_in", *values)
+        domain = m.d.sync if delay else m.d.comb  # the last delay: the encoder's input ports
+        domain += [port.eq(value) for (port, _), value in zip(inputs, values)]
         valid3, nar3 = Signal(), Signal()
         m.d.sync += [valid3.eq(valid2), nar3.eq(nar2)]
-        m.d.sync += [self.code.eq(encoder.code), self.valid_out.eq(valid3), self.nar.eq(nar3)]
+        valid, nar = valid3, nar3
+        for _ in range(given - 1):
+            valid, nar = staged(m, "encoded", valid, nar)
+        m.d.sync += [self.code.eq(encoder.code), self.valid_out.eq(valid), self.nar.eq(nar)]
         return m

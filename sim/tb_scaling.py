@@ -8,12 +8,8 @@ import cocotb
 import numpy as np
 
 from golden.arith import Accumulators, ScalingLimits, scale
-from hdl.scaling import ScalingStage
 from .common import ClockedBench, Scoreboard, drive_member, family_from, params
 from .stimulus import scaling_groups
-
-LATENCY = ScalingStage.LATENCY
-
 
 def ties_away_reference(values, E, out, M, shift, relu):
     """Wrong on purpose: nudging every value away from zero by far less than any spacing turns
@@ -58,7 +54,7 @@ async def scaling_plan(dut):
                 got.append(int(dut.code.value))
                 assert int(dut.nar.value) == context[len(got) - 1][1] & 1
     dut.valid_in.value = 0
-    for _ in range(LATENCY):
+    for _ in range(p["latency"]):
         await bench.cycle()
         if int(dut.valid_out.value):
             got.append(int(dut.code.value))

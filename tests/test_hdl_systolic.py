@@ -161,11 +161,12 @@ def test_accelerator_sizes():
     assert array.latency == 4 + 4 + 1 + 4
 
 
-@pytest.mark.parametrize("rows,cols", [(2, 2), (3, 4)])
-def test_accelerator_latency(rows, cols):
+@pytest.mark.parametrize("rows,cols,pipelined", [(2, 2, False), (3, 4, False), (3, 4, True)])
+def test_accelerator_latency(rows, cols, pipelined):
     """The documented latency: ``results.valid`` rises ``latency + 2`` cycles after the edge
     that accepts a pass's only activation (FIFO write and its output register)."""
-    array = Accelerator(family=FXPFamily(8), rows=rows, cols=cols, max_K=8, depth=4)
+    array = Accelerator(family=FXPFamily(8), rows=rows, cols=cols, max_K=8, depth=4,
+                        pipelined_scaling=pipelined)
     cycles = []
 
     async def bench(ctx):
@@ -196,4 +197,4 @@ def test_accelerator_latency(rows, cols):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert cycles == [array.latency + 2] and array.latency == rows + cols + 5
+    assert cycles == [array.latency + 2] and array.latency == rows + cols + (7 if pipelined else 5)

@@ -137,12 +137,14 @@ def scaling_cases(rng, family, count, acc_width, limits):
     return cases
 
 
-def run_scaling(family, cases, acc_width, limits):
-    dut = ScalingStage(acc_width=acc_width, out_family=family, limits=limits)
+def run_scaling(family, cases, acc_width, limits, pipelined=False):
+    dut = ScalingStage(acc_width=acc_width, out_family=family, limits=limits,
+                       pipelined=pipelined)
     outputs = []
+    latencies = []
 
     async def bench(ctx):
-        for case in cases + [None] * ScalingStage.LATENCY:
+        for cycle, case in enumerate(cases + [None] * dut.latency):
             ctx.set(dut.valid_in, case is not None)
             if case is not None:
                 acc, exponent, M, shift, relu, out = case
@@ -157,24 +159,29 @@ def run_scaling(family, cases, acc_width, limits):
             await ctx.tick()
             if ctx.get(dut.valid_out):
                 outputs.append((ctx.get(dut.code), ctx.get(dut.nar)))
+                latencies.append(cycle - len(outputs) + 1)
 
     simulate(dut, bench)
     expected = [(int(scale(Accumulators(np.array([acc]), exponent, np.zeros(1, bool)), out, M=M,
                            shift=shift, relu=relu, limits=limits)[0]), acc & 1)
                 for acc, exponent, M, shift, relu, out in cases]
     assert outputs == expected
+    assert set(latencies) == {dut.latency - 1}  # results one per cycle, the documented delay
+    assert dut.latency == (6 if pipelined else 4)
 
 
+@pytest.mark.parametrize("pipelined", [False, True], ids=["short", "pipelined"])
 @pytest.mark.parametrize("family", [TFXFamily(8, 7), TFXFamily(6, 3, IS_min=2), FXPFamily(8),
                                     FXPFamily(5, signed=False)], ids=repr)
-def test_scaling_random(family):
+def test_scaling_random(family, pipelined):
     limits = ScalingLimits(bias_bits=20, m_bits=6, shift_max=12)
     cases = scaling_cases(np.random.default_rng(5), family, 1500, 20, limits)
-    run_scaling(family, cases, 20, limits)
+    run_scaling(family, cases, 20, limits, pipelined)
 
 
+@pytest.mark.parametrize("pipelined", [False, True], ids=["short", "pipelined"])
 @pytest.mark.parametrize("out", [TFX(5, 2, 0), TFX(5, 4, 1), TFX(5, 1, -1)], ids=str)
-def test_scaling_every_small_accumulator(out):
+def test_scaling_every_small_accumulator(out, pipelined):
     """Every 9-bit accumulator value, exponents covering all of the output's binades.
 
     With IS = n - 1 the top binades have no fraction bits: ties there are decided by a regime
@@ -183,7 +190,7 @@ def test_scaling_every_small_accumulator(out):
     limits = ScalingLimits(bias_bits=9, m_bits=2, shift_max=3)
     cases = [(acc, E, 1, shift, False, out) for acc in range(-256, 256) for shift in (0, 3)
              for E in (-6, -2)]
-    run_scaling(family, cases, 9, limits)
+    run_scaling(family, cases, 9, limits, pipelined)
 
 
 @pytest.mark.parametrize("family,form", [(TFXFamily(8, 3), "ses"), (TFXFamily(6, 2), "int"),

@@ -18,12 +18,14 @@ CASES = [
 ]
 
 
-def run(family, acc_width, limits, gate_level=False, reference="golden"):
-    stage = ScalingStage(acc_width=acc_width, out_family=family, limits=limits)
+def run(family, acc_width, limits, gate_level=False, reference="golden", pipelined=False):
+    stage = ScalingStage(acc_width=acc_width, out_family=family, limits=limits,
+                         pipelined=pipelined)
     return run_cocotb(
         verilog_text=export_verilog(stage, "scaling"), toplevel="scaling",
         test_module="sim.tb_scaling", gate_level=gate_level,
         params={"family": family.spec, "acc_width": acc_width, "reference": reference,
+                "latency": stage.latency,
                 "limits": {"bias_bits": limits.bias_bits, "m_bits": limits.m_bits,
                            "shift_max": limits.shift_max}})
 
@@ -31,6 +33,13 @@ def run(family, acc_width, limits, gate_level=False, reference="golden"):
 @pytest.mark.parametrize("family,acc_width,limits", CASES, ids=lambda v: getattr(v, "spec", v))
 def test_scaling_stage(family, acc_width, limits):
     result = run(family, acc_width, limits)
+    assert result.passed, result
+
+
+@pytest.mark.parametrize("family,acc_width,limits", [CASES[1], CASES[2], CASES[4]],
+                         ids=lambda v: getattr(v, "spec", v))
+def test_pipelined_scaling_stage(family, acc_width, limits):
+    result = run(family, acc_width, limits, pipelined=True)
     assert result.passed, result
 
 

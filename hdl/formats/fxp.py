@@ -4,10 +4,10 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_bool, check_int
 from golden.family import FXPFamily
-from . import register
-from .rounding import EXPONENT_WIDE, round_bits
+from . import register, staged
+from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
 
 __all__ = ["decode", "FXPEncoder"]
 
@@ -20,18 +20,19 @@ def decode(m, decoder):
 
 
 class FXPEncoder(wiring.Component):
-    """Round ``(-1)**negative * magnitude * 2**Z`` (Z = exponent + F) to an FXP code. Combinational.
+    """Round ``(-1)**negative * magnitude * 2**Z`` (Z = exponent + F) to an FXP code.
 
     Round half to even on the integer ``q``, saturate to ``[q_min, q_max]`` (unsigned: negative
-    values give 0).
+    values give 0). ``pipelined=True``: latency 2, registers after the clamped shift and after
+    the shift (floor, guard and sticky bits), before the round and saturate.
     """
 
-    latency = 0
-
-    def __init__(self, *, family, magnitude_width):
+    def __init__(self, *, family, magnitude_width, pipelined=False):
         if not isinstance(family, FXPFamily):
             raise TypeError(f"family must be an FXPFamily, not {family!r}")
         self._family = family
+        self._pipelined = check_bool("pipelined", pipelined)
+        self.latency = 2 if pipelined else 0
         self._width = check_int("magnitude_width", magnitude_width, 1, 256)
         super().__init__({
             "negative": In(1), "magnitude": In(magnitude_width),
@@ -42,19 +43,38 @@ class FXPEncoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n, signed_ = self._family.n, self._family.signed
-        grid, guard, sticky = round_bits(m, self.magnitude, -self.exponent,
-                                          low=-(n + 1), high=self._width + 1)
-        q = Signal(len(grid) + 1)
-        m.d.comb += q.eq(grid + (guard & (sticky | grid[0])))
+        low = -(n + 1)
+        clamped = clamp_position(m, -self.exponent, low, self._width + 1)
+        magnitude, negative = self.magnitude, self.negative
+        if not self._pipelined:
+            grid, guard, sticky = shift_bits(m, magnitude, clamped, low)
+            q = Signal(len(grid) + 1)
+            m.d.comb += q.eq(grid + (guard & (sticky | grid[0])))
+        else:
+            clamped, magnitude, negative = staged(m, "clamped", clamped, magnitude, negative)
+            floor, guard, sticky = shift_bits(m, magnitude, clamped, low)
+            # Beyond n + 1 bits every floor saturates alike: n + 1 of them and whether any
+            # above was set are enough.
+            grid, above = Signal(n + 1), Signal()
+            m.d.comb += [grid.eq(floor), above.eq(floor[n + 1:].any())]
+            grid, above, guard, sticky, negative = staged(m, "shifted", grid, above, guard,
+                                                          sticky, negative)
+            q = Signal(n + 3)
+            m.d.comb += q.eq(Mux(above, 1 << (n + 1), grid + (guard & (sticky | grid[0]))))
         limit_positive = (1 << (n - 1)) - 1 if signed_ else (1 << n) - 1
         limit_negative = 1 << (n - 1) if signed_ else 0
         limited = Signal(n + 1)
-        with m.If(self.negative):
+        with m.If(negative):
             m.d.comb += limited.eq(Mux(q > limit_negative, limit_negative, q))
         with m.Else():
             m.d.comb += limited.eq(Mux(q > limit_positive, limit_positive, q))
-        m.d.comb += self.code.eq(Mux(self.negative, -limited, limited))
+        m.d.comb += self.code.eq(Mux(negative, -limited, limited))
         return m
 
 
-register(FXPFamily, decode=decode, encoder=FXPEncoder)
+def encoder(*, family, magnitude_width, pipelined=False):
+    """The scaling stage's FXP encoder (latency 0, or 2 ``pipelined``)."""
+    return FXPEncoder(family=family, magnitude_width=magnitude_width, pipelined=pipelined)
+
+
+register(FXPFamily, decode=decode, encoder=encoder)

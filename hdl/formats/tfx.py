@@ -4,11 +4,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_bool, check_int
 from golden.family import TFXFamily
 from ..runtime import field_ports
-from . import register
-from .rounding import EXPONENT_WIDE, round_bits
+from . import register, staged
+from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
 
 __all__ = ["decode", "TFXEncoder"]
 
@@ -58,7 +58,7 @@ def decode(m, decoder):
 
 
 class TFXEncoder(wiring.Component):
-    """Round ``(-1)**negative * magnitude * 2**(Z + SC)`` to a TFX(n, IS, SC) code. Combinational.
+    """Round ``(-1)**negative * magnitude * 2**(Z + SC)`` to a TFX(n, IS, SC) code.
 
     Inputs: ``negative``, ``magnitude`` (unsigned), ``leading`` (index of its leading one),
     ``exponent`` (``Z``, signed), ``IS`` (run-time). Nearest value with zero included, ties to the
@@ -66,16 +66,19 @@ class TFXEncoder(wiring.Component):
     (minpos/2, minpos) give ±minpos (the slot of 2**(SC-IS) is zero's, so the bit string is not
     rounded there: the two candidates are compared directly).
 
-    ``registered=True`` puts a register between the binade arithmetic (which binade, how many
-    fraction bits, where to cut) and the shift, round and encode: ``latency`` 1 instead of 0.
+    Latency 1: a register between the binade arithmetic (which binade, how many fraction bits,
+    where to cut) and the shift, round and encode. ``pipelined=True``: latency 3, registers
+    after the binade arithmetic (which binade, how many fraction bits), after the cut (the
+    binade's first code, the clamped shift) and after the shift (floor, guard and sticky
+    bits), before the round and encode.
     """
 
-    def __init__(self, *, family, magnitude_width, registered=False):
+    def __init__(self, *, family, magnitude_width, pipelined=False):
         if not isinstance(family, TFXFamily):
             raise TypeError(f"family must be a TFXFamily, not {family!r}")
         self._family = family
-        self._registered = bool(registered)
-        self.latency = int(self._registered)
+        self._pipelined = check_bool("pipelined", pipelined)
+        self.latency = 3 if pipelined else 1
         self._width = check_int("magnitude_width", magnitude_width, 1, 256)
         super().__init__({
             "negative": In(1), "magnitude": In(magnitude_width),
@@ -97,6 +100,13 @@ class TFXEncoder(wiring.Component):
         m.d.comb += regime_length.eq(Mux(run < IS, run + 1, run))
         nf = Signal(range(n))
         m.d.comb += nf.eq(n - 1 - regime_length)
+        magnitude, negative = self.magnitude, self.negative
+        if self._pipelined:
+            lowest, saturated, zero = Signal(), Signal(), Signal()
+            m.d.comb += [lowest.eq(k == -IS), saturated.eq(k_true >= IS),
+                         zero.eq(magnitude == 0)]
+            k, run, nf, IS, Z, lowest, saturated, zero, magnitude, negative = staged(
+                m, "binade", k, run, nf, IS, Z, lowest, saturated, zero, magnitude, negative)
 
         # The body of the binade's first value, minus 2**nf: the body is then start + grid.
         ones_end = Signal(range(n))  # k >= 0: regime 1...1(0) then zeros from this bit down
@@ -110,19 +120,27 @@ class TFXEncoder(wiring.Component):
         with m.Else():
             m.d.comb += start.eq(0)
         position = Signal(EXPONENT_WIDE)
-        lowest, saturated = Signal(), Signal()
-        m.d.comb += [position.eq(k - nf - Z), lowest.eq(k == -IS), saturated.eq(k_true >= IS)]
-        magnitude, negative = self.magnitude, self.negative
-        if self._registered:
-            staged = []
-            for value in (position, lowest, saturated, start, nf, IS, magnitude, negative):
-                register = Signal.like(value, name=f"{value.name}_staged")
-                m.d.sync += register.eq(value)
-                staged.append(register)
-            position, lowest, saturated, start, nf, IS, magnitude, negative = staged
-
-        grid, guard, sticky = round_bits(m, magnitude, position,
-                                          low=-(n - 2), high=self._width + 1)
+        low, high = -(n - 2), self._width + 1
+        if self._pipelined:
+            m.d.comb += position.eq(k - nf - Z)
+            clamped, lowest, saturated, start, nf, IS, magnitude, negative, zero = staged(
+                m, "cut", clamp_position(m, position, low, high), lowest, saturated, start, nf,
+                IS, magnitude, negative, zero)
+            grid, guard, sticky = shift_bits(m, magnitude, clamped, low)
+            kept = Signal(n + 1)
+            m.d.comb += kept.eq(grid)
+            grid, guard, sticky, lowest, saturated, start, nf, IS, negative, zero = staged(
+                m, "shifted", kept, guard, sticky, lowest, saturated, start, nf, IS, negative,
+                zero)
+        else:
+            lowest, saturated = Signal(), Signal()
+            m.d.comb += [position.eq(k - nf - Z), lowest.eq(k == -IS),
+                         saturated.eq(k_true >= IS)]
+            position, lowest, saturated, start, nf, IS, magnitude, negative = staged(
+                m, None, position, lowest, saturated, start, nf, IS, magnitude, negative)
+            grid, guard, sticky = shift_bits(m, magnitude, clamp_position(m, position, low, high),
+                                             low)
+            zero = magnitude == 0
         truncated = Signal(signed(n + 3))
         m.d.comb += truncated.eq(start - (Const(1, n) << nf) + grid[:n + 1])
         rounded = Signal(signed(n + 3))
@@ -146,7 +164,7 @@ class TFXEncoder(wiring.Component):
             ]
 
         body = Signal(n - 1)
-        with m.If(magnitude == 0):
+        with m.If(zero):
             m.d.comb += body.eq(0)
         with m.Elif(saturated | (rounded >= top)):
             m.d.comb += body.eq(top - 1)
@@ -158,9 +176,9 @@ class TFXEncoder(wiring.Component):
         return m
 
 
-def encoder(*, family, magnitude_width):
-    """The scaling stage's TFX encoder: registered between binade arithmetic and rounding."""
-    return TFXEncoder(family=family, magnitude_width=magnitude_width, registered=True)
+def encoder(*, family, magnitude_width, pipelined=False):
+    """The scaling stage's TFX encoder (latency 1, or 3 ``pipelined``)."""
+    return TFXEncoder(family=family, magnitude_width=magnitude_width, pipelined=pipelined)
 
 
 register(TFXFamily, decode=decode, encoder=encoder)

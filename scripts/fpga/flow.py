@@ -55,7 +55,9 @@ class SynthConfig:
     m_bits: int = 8
     shift_max: int = 15
     baud: int = 115200
-    clock_mhz: float = 0  # 0: the board's clock; else an iCE40 PLL's output, as near as it gets
+    # 0: the board's clock; else an iCE40 PLL's output, as near as it gets, and the scaling
+    # stage pipelined for it (hdl.scaling.ScalingStage, pipelined).
+    clock_mhz: float = 0
     scaling: str = "shared"
 
     def resolved(self):
@@ -124,6 +126,7 @@ def board_top(config, clock_hz, pll=None):
     return BoardTop(pll=pll, link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
                                   max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
                                   dsp_split="sb_mac16" if c.split_dsp else None,
+                                  pipelined_scaling=pll is not None,
                                   scaling=c.scaling, limits=c.limits,
                                   clocks_per_bit=round(clock_hz / c.baud)))
 
