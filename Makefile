@@ -14,6 +14,7 @@ COLS ?= 0
 MAX_K ?= 256
 SPLIT_DSP ?= 0
 CLOCK_MHZ ?= 0
+BAUD ?= 1000000
 FORM ?= int
 SEEDS ?= 5
 COMPONENT ?= mac
@@ -34,7 +35,7 @@ help:
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
 	@echo "make bench                  quantizer throughput (TFX vs FXP) and integer engine speed"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
-	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int MAX_K=256 SPLIT_DSP=0 CLOCK_MHZ=0 SEEDS=5]"
+	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int MAX_K=256 SPLIT_DSP=0 CLOCK_MHZ=0 BAUD=1000000 SEEDS=5]"
 	@echo "                            bitstream + area/fmax record (build/synth/)"
 	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
 	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~35 min)"
@@ -92,7 +93,8 @@ area: $(STAMP)
 synth: $(STAMP)
 	$(PY) -m scripts.synth --board $(BOARD) --format $(or $(FORMAT),tfx) --n $(N) \
 		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) --form $(FORM) --max-k $(MAX_K) \
-		$(if $(filter 1,$(SPLIT_DSP)),--split-dsp) --clock-mhz $(CLOCK_MHZ) --seeds $(SEEDS)
+		$(if $(filter 1,$(SPLIT_DSP)),--split-dsp) --clock-mhz $(CLOCK_MHZ) \
+		--baud $(BAUD) --seeds $(SEEDS)
 
 synth-sweep: $(STAMP)
 	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS)

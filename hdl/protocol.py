@@ -48,11 +48,16 @@ from golden.family import family_from_protocol, parse_family
 
 __all__ = ["HOST_SYNC", "DEVICE_SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_BYTES", "CRC_BYTES",
            "Command", "Reply", "Error", "crc16", "encode_frame", "FrameDecoder", "BuildInfo",
-           "item_bytes", "ProtocolError", "RETRYABLE", "Frame", "INFO_BYTES"]
+           "item_bytes", "ProtocolError", "RETRYABLE", "Frame", "INFO_BYTES", "DEFAULT_BAUD",
+           "BAUD_RANGE"]
 
 HOST_SYNC = 0xA5
 DEVICE_SYNC = 0x5A
 VERSION = 2
+#: The UART rate a board is built for (``make synth BAUD=``) and the clients' default.
+DEFAULT_BAUD = 1_000_000
+#: The rates builds and clients accept.
+BAUD_RANGE = (300, 12_000_000)
 #: SYNC, KIND, SEQ and the two LEN bytes.
 HEADER_BYTES = 5
 CRC_BYTES = 2

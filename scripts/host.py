@@ -13,7 +13,7 @@ import numpy as np
 from golden._checks import check_int
 from golden.family import parse_family
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
-from hdl.protocol import ProtocolError
+from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD, ProtocolError
 
 __all__ = ["main"]
 
@@ -40,7 +40,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m scripts.host",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
-    parser.add_argument("--baud", type=int, default=115200)
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                        help="the build's UART rate (make synth BAUD=, default %(default)s)")
     parser.add_argument("--timeout", type=float, default=2.0,
                         help="seconds to wait for each reply (default 2)")
     parser.add_argument("--retries", type=int, default=3,
@@ -53,7 +54,7 @@ def main(argv=None):
         if args.command == "demo":
             from golden.datasets import load_digits
             check_int("--images", args.images, 1, len(load_digits("test")[0]))
-        check_int("--baud", args.baud, 300, 12_000_000)
+        check_int("--baud", args.baud, *BAUD_RANGE)
         HostClient(None, timeout=args.timeout, retries=args.retries)  # checks both
         client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout,
                             retries=args.retries)

@@ -2,7 +2,8 @@
 its area and fmax record (:mod:`scripts.fpga.flow`).
 
     python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2
-                                                --max-k 256 --split-dsp --clock-mhz 24]
+                                                --max-k 256 --split-dsp --clock-mhz 24
+                                                --baud 1000000]
 """
 
 import argparse
@@ -10,6 +11,7 @@ import sys
 
 from golden._checks import check_int
 from hdl.accelerator import MAX_K
+from hdl.protocol import DEFAULT_BAUD
 from scripts.fpga.boards import board_named
 from scripts.fpga.flow import SynthConfig, run_flow, summary
 
@@ -31,6 +33,8 @@ def main(argv=None):
                         help="longest dot product (a network's largest layer K) the build runs")
     parser.add_argument("--clock-mhz", type=float, default=0,
                         help="the logic's clock from the iCE40 PLL, MHz (0: the board's clock)")
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                        help="the UART's rate (default %(default)s; 115200 for slow adapters)")
     parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
     args = parser.parse_args(argv)
     try:
@@ -40,7 +44,7 @@ def main(argv=None):
         config = SynthConfig(board=args.board, format=args.format, n=args.n,
                              is_max=args.is_max, rows=args.rows, cols=args.cols,
                              form=args.form, dsp=not args.no_dsp, split_dsp=args.split_dsp,
-                             max_K=args.max_k, clock_mhz=args.clock_mhz)
+                             max_K=args.max_k, clock_mhz=args.clock_mhz, baud=args.baud)
         config.resolved().family  # validates the format arguments
         record = run_flow(config, seeds=range(1, args.seeds + 1))
     except (ValueError, TypeError, RuntimeError) as error:

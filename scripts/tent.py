@@ -36,7 +36,7 @@ from golden.quantized_io import (is_quantized_file, load_quantized, quantized_fr
                                  save_quantized)
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
 from hdl.network_runner import largest_K
-from hdl.protocol import ProtocolError
+from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD, ProtocolError
 from scripts.fpga.flow import SynthConfig
 from scripts.nn.userdata import load_data
 from sim.toolchain import BUILD
@@ -105,7 +105,8 @@ def _parser():
                                            "board, every layer checked bit-exact")
     p.add_argument("network", help="a quantized network file (.npz)")
     p.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
-    p.add_argument("--baud", type=int, default=115200, help="the build's baud rate")
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                   help="the build's UART rate (make synth BAUD=, default %(default)s)")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per reply")
     p.add_argument("--retries", type=int, default=3, help="retries after a loss on the line")
     p.add_argument("--data", default=None,
@@ -346,7 +347,7 @@ def _deploy(args):
     from hdl.network_runner import run_on_device
 
     check_int("--images", args.images, 1, 10000)
-    check_int("--baud", args.baud, 300, 12_000_000)
+    check_int("--baud", args.baud, *BAUD_RANGE)
     HostClient(None, timeout=args.timeout, retries=args.retries)  # checks both
     qnet = load_quantized(args.network)
     network = qnet.network

@@ -184,7 +184,7 @@ def test_the_command_line_names_a_missing_port(capsys):
     from scripts.host import main
     assert main(["--port", "/dev/nonexistent-tent", "info"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: cannot open serial port /dev/nonexistent-tent at 115200 baud")
+    assert err.startswith("error: cannot open serial port /dev/nonexistent-tent at 1000000 baud")
     assert "\n" not in err
 
 

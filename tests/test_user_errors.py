@@ -143,8 +143,10 @@ def test_hdl_output_into_a_missing_folder_fails_before_converting():
                                   "without DSPs"),
     (["--clock-mhz", "300"], "the iCE40 PLL makes 16 to 275 MHz, not 300 MHz"),
     (["--board", "ulx3s-25f", "--clock-mhz", "50"], "a PLL clock is built for iCE40 boards only"),
+    (["--baud", "5000000"], "a 12 MHz clock makes no UART bit time within 2 % of 5000000 baud "
+                            "(at most 3,000,000 baud"),
 ], ids=["seeds0", "rows-1", "rows70", "rows-only", "board", "max-k0", "split-int", "split-nodsp",
-        "clock300", "clock-ecp5"])
+        "clock300", "clock-ecp5", "baud5M"])
 def test_synth_refuses_bad_arguments_before_building(args, message, tmp_path):
     code, out, err = run("-m", "scripts.synth", *args)
     assert code == 2

@@ -24,10 +24,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from golden._checks import check_int
 from golden.arith import ScalingLimits
 from hdl.board import BoardTop
 from hdl.hostlink import HostLink
 from hdl.pll import ice40_pll_settings
+from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD
 from scripts.designs import dsp_pes, family_for
 from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
@@ -54,7 +56,7 @@ class SynthConfig:
     bias_bits: int = 24
     m_bits: int = 8
     shift_max: int = 15
-    baud: int = 115200
+    baud: int = DEFAULT_BAUD
     # 0: the board's clock; else an iCE40 PLL's output, as near as it gets, and the scaling
     # stage pipelined for it (hdl.scaling.ScalingStage, pipelined).
     clock_mhz: float = 0
@@ -74,7 +76,7 @@ class SynthConfig:
             raise ValueError(f"split DSPs are the iCE40's SB_MAC16 in its 8x8 mode: give them "
                              f"with DSPs on an iCE40 board, not on {self.board}"
                              f"{'' if self.dsp else ' without DSPs'}")
-        self.pll  # validates clock_mhz
+        self.clocks_per_bit  # validates clock_mhz and baud
         if bool(self.rows) != bool(self.cols):
             raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
                              f"board's default size, not rows={self.rows} cols={self.cols}")
@@ -102,6 +104,22 @@ class SynthConfig:
         return ice40_pll_settings(board.make_platform().default_clk_frequency, value * 1e6)
 
     @property
+    def clocks_per_bit(self):
+        """The UART bit time in cycles of the logic's clock; an error unless it is 4 or more
+        and within 2 % of the baud rate."""
+        check_int("baud", self.baud, *BAUD_RANGE)
+        pll = self.pll
+        clock_hz = pll.output_hz if pll else board_named(self.board).make_platform() \
+            .default_clk_frequency
+        cycles = round(clock_hz / self.baud)
+        if cycles < 4 or abs(clock_hz / cycles - self.baud) > 0.02 * self.baud:
+            fastest = clock_hz / 4
+            raise ValueError(f"a {clock_hz / 1e6:g} MHz clock makes no UART bit time within 2 % "
+                             f"of {self.baud} baud (at most {fastest:,.0f} baud, at least 4 "
+                             f"cycles per bit)")
+        return cycles
+
+    @property
     def dsp_pes(self):
         return dsp_pes(self.rows, self.cols, board_named(self.board).dsps, self.dsp,
                        self.split_dsp)
@@ -119,16 +137,17 @@ class SynthConfig:
                              shift_max=self.shift_max)
 
 
-def board_top(config, clock_hz, pll=None):
-    """The :class:`hdl.board.BoardTop` of a resolved ``config`` whose logic runs at
-    ``clock_hz`` (the board's clock, or ``pll``'s output)."""
+def board_top(config):
+    """The :class:`hdl.board.BoardTop` of a resolved ``config``: on the board's clock, or on
+    its PLL's (then with pipelined scaling)."""
     c = config
+    pll = c.pll
     return BoardTop(pll=pll, link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
                                   max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
                                   dsp_split="sb_mac16" if c.split_dsp else None,
                                   pipelined_scaling=pll is not None,
                                   scaling=c.scaling, limits=c.limits,
-                                  clocks_per_bit=round(clock_hz / c.baud)))
+                                  clocks_per_bit=c.clocks_per_bit))
 
 
 def _run(command, cwd, log):
@@ -233,7 +252,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     board_hz = platform.default_clk_frequency
     pll = config.pll
     clock_hz = pll.output_hz if pll else board_hz
-    top = board_top(config, clock_hz, pll)
+    top = board_top(config)
     directory = Path(out) / config.name
     synth_opts = "-dsp" if board.family == "ice40" and config.dsp else \
         ("-nodsp" if board.family == "ecp5" and not config.dsp else "")
@@ -277,6 +296,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     record = {
         "config": {**config.__dict__, "dsp_pes": config.dsp_pes,
                    "clocks_per_bit": top.link.clocks_per_bit},
+        "uart_baud": clock_hz / top.link.clocks_per_bit,
         "pes": config.rows * config.cols, "macs_per_cycle": config.rows * config.cols,
         "board": board.name, "device": platform.device, "package": platform.package,
         "clock_mhz": clock_hz / 1e6, "board_clock_mhz": board_hz / 1e6,
