@@ -29,7 +29,9 @@ class Product(wiring.Component):
     :mod:`hdl.multiply`) says whether the multiply may become a DSP block; ``"external"``
     leaves it to a multiplier outside (one half of a shared DSP, :mod:`hdl.dsp`): the factors
     go out on ``factor_a`` and ``factor_b`` (shape :func:`hdl.operand.factor_shape`) and their
-    exact product comes back, combinationally, on ``factor_product``.
+    exact product comes back, combinationally, on ``factor_product``. In the ses form the
+    product is also given as ``magnitude`` and ``negative`` (``product = ±magnitude``), for
+    an accumulator that folds the sign into its adder.
     """
 
     def __init__(self, *, family, form="int", multiplier="infer"):
@@ -41,6 +43,8 @@ class Product(wiring.Component):
                    "product": Out(signed(2 * family.operand_width))}
         if multiplier == "external":
             members.update(factor_ports(family, form))
+        if form == "ses":
+            members.update(magnitude=Out(2 * family.operand_width - 1), negative=Out(1))
         super().__init__(members)
 
     def _multiply(self, m, a, b, name):
@@ -59,7 +63,8 @@ class Product(wiring.Component):
         significands = self._multiply(m, self.a.significand, self.w.significand,
                                       "significands")
         magnitude = (significands << (self.a.exponent + self.w.exponent))[2 * offset:]
-        m.d.comb += self.product.eq(Mux(self.a.sign ^ self.w.sign, -magnitude, magnitude))
+        m.d.comb += [self.magnitude.eq(magnitude), self.negative.eq(self.a.sign ^ self.w.sign),
+                     self.product.eq(Mux(self.a.sign ^ self.w.sign, -magnitude, magnitude))]
         return m
 
 

@@ -90,7 +90,22 @@ class ProcessingElement(wiring.Component):
             self.a_out.eq(self.a_in),
             self.a_valid_out.eq(self.a_valid_in),
             self.a_first_out.eq(self.a_first_in),
-            self.psum_out.eq(self.psum_in + Mux(self.a_valid_in, product.product, 0)),
+            self.psum_out.eq(self._accumulate(m, product)),
             self.nar_out.eq(self.nar_in | (self.a_valid_in & (self.a_in.nar | active.nar))),
         ]
         return m
+
+    def _accumulate(self, m, product):
+        """``psum_in + product`` (``psum_in`` when not ``a_valid_in``). In the ses form the
+        sign goes into the adder: ``psum_in + (magnitude ^ -s) + s``, one carry chain, rather
+        than negating the magnitude first."""
+        if self._form != "ses":
+            return self.psum_in + Mux(self.a_valid_in, product.product, 0)
+        negative = Signal()
+        addend = Signal(self._psum_width)
+        m.d.comb += [
+            negative.eq(self.a_valid_in & product.negative),
+            addend.eq(Mux(self.a_valid_in, product.magnitude, 0)
+                      ^ negative.replicate(self._psum_width)),
+        ]
+        return (self.psum_in + addend.as_signed() + negative)[:self._psum_width]
