@@ -161,6 +161,22 @@ async def bad_frames_change_nothing(dut):
     await _expect_error(client, _fresh(client, Command.ACTIVATIONS, vector(1, 0, 1)),
                         Error.BOUND)
     await _check_layers(client, p, board, 1, rng)
+    # A pass longer than the buffer's depth; a continuing pass longer than its
+    # accumulation's first pass: BOUND.
+    per_frame = p["max_payload"] // p["activation_bytes"]
+    opening = [vector(1, 1, 0)] + [vector(0, 1, 0)] * (build.depth - 1)
+    await client.send(Command.WEIGHTS, bytes(p["weight_bytes"]) * build.rows)
+    for i in range(0, len(opening), per_frame):
+        await client.send(Command.ACTIVATIONS, b"".join(opening[i:i + per_frame]))
+    await _expect_error(client, _fresh(client, Command.ACTIVATIONS, vector(0, 1, 0)),
+                        Error.BOUND)
+    await _check_layers(client, p, board, 1, rng)
+    await client.send(Command.WEIGHTS, bytes(p["weight_bytes"]) * build.rows)
+    await client.send(Command.ACTIVATIONS, vector(1, 1, 0))
+    await client.send(Command.WEIGHTS, bytes(p["weight_bytes"]) * build.rows)
+    await _expect_error(client, _fresh(client, Command.ACTIVATIONS,
+                                       vector(1, 0, 1) + vector(0, 0, 1)), Error.BOUND)
+    await _check_layers(client, p, board, 1, rng)
     # A pass's first vector before its weights: the array cannot take it.
     await _expect_error(client, _fresh(client, Command.ACTIVATIONS, vector(1, 1, 1)),
                         Error.STALLED)

@@ -260,26 +260,35 @@ class _PassBounds:
         self.length = Signal(range(depth + 1))  # vectors in the open pass
         self.first_length = Signal(range(depth + 1))  # vectors in the accumulation's first pass
         self.tiles = Signal(range(max_tiles + 1))  # passes in the open accumulation
+        # Registered comparisons, kept with the counters so that the check of a vector does
+        # not wait for them (the host link's critical path at fast clocks):
+        self.room = Signal()  # the open pass may take one more vector
+        self.more_tiles = Signal()  # the open accumulation may take one more pass
 
     def allows(self, vector):
         starts = vector.acc_first
-        continues = self.open_pass & ~self.acc_last & (self.tiles < self.max_tiles)
+        continues = self.open_pass & ~self.acc_last & self.more_tiles
         same_flags = (vector.acc_first == self.acc_first) & (vector.acc_last == self.acc_last)
-        room = Mux(self.acc_first, self.length < self.depth, self.length < self.first_length)
-        return Mux(vector.first, starts | continues, self.open_pass & same_flags & room)
+        return Mux(vector.first, starts | continues, self.open_pass & same_flags & self.room)
 
     def advance(self, vector):
         m = self.m
         with m.If(vector.first):
+            tiles = Mux(vector.acc_first, 1, self.tiles + 1)
+            first_length = Mux(vector.acc_first, 1, self.first_length)
             m.d.sync += [self.open_pass.eq(1), self.acc_first.eq(vector.acc_first),
                          self.acc_last.eq(vector.acc_last), self.length.eq(1),
-                         self.tiles.eq(Mux(vector.acc_first, 1, self.tiles + 1))]
-            with m.If(vector.acc_first):
-                m.d.sync += self.first_length.eq(1)
+                         self.tiles.eq(tiles), self.more_tiles.eq(tiles < self.max_tiles),
+                         self.first_length.eq(first_length),
+                         self.room.eq(Mux(vector.acc_first, 1 < self.depth,
+                                          1 < first_length))]
         with m.Else():
-            m.d.sync += self.length.eq(self.length + 1)
+            length = self.length + 1
+            m.d.sync += [self.length.eq(length),
+                         self.room.eq(Mux(self.acc_first, length < self.depth,
+                                          length < self.first_length))]
             with m.If(self.acc_first):
-                m.d.sync += self.first_length.eq(self.length + 1)
+                m.d.sync += self.first_length.eq(length)
 
     def clear(self):
         self.m.d.sync += self.open_pass.eq(0)
