@@ -187,17 +187,14 @@ def _matmul_step(node, step, a_fmt, exact, qnet):
     def scaled(inputs):
         """ACC * M * 2**-shift of every output, exact (integer mode), before ReLU."""
         x = inputs[0].astype(np.float32) if single else inputs[0]
-        if node.op == "conv" and groups == 1:
-            patches, (oh, ow) = im2col_nhwc(x, node["weight"].shape[2:], node["stride"],
-                                            node["padding"])
-            y = (patches @ w).reshape(len(x), oh, ow, -1)
-        elif node.op == "conv":
+        if node.op == "conv":
             parts = []
             for channels, columns in group_slices(x.shape[-1], w.shape[1], groups):
                 patches, (oh, ow) = im2col_nhwc(x[..., channels], node["weight"].shape[2:],
                                                 node["stride"], node["padding"])
                 parts.append(patches @ w[:, columns])
-            y = np.concatenate(parts, axis=-1).reshape(len(x), oh, ow, -1)
+            y = parts[0] if groups == 1 else np.concatenate(parts, axis=-1)
+            y = y.reshape(len(x), oh, ow, -1)
         else:
             y = x @ w
         if single:

@@ -56,7 +56,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
-from .conv import conv2d, conv_output_size, padding_sides
+from .conv import conv2d, conv_output_size, group_slices, padding_sides
 from .engine import compile_plan
 from .family import FXPFamily, TFXFamily, default_is_max
 from .format import twos_complement
@@ -475,10 +475,10 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean)
     float_bias = np.asarray(node["bias"], dtype=np.float64)
     if input_mean is not None:
         error = w_fmt.decode(w_codes) * channel_scale - w
-        groups = node.attrs.get("groups", 1)
-        per = channels // groups  # each group's columns see only its own input rows
-        correction = np.concatenate([mean @ error[:, g * per:(g + 1) * per]
-                                     for g, mean in enumerate(input_mean.reshape(groups, -1))])
+        # Each group's columns see only its own input rows.
+        groups = group_slices(len(input_mean), channels, node.attrs.get("groups", 1))
+        correction = np.concatenate([input_mean[rows] @ error[:, columns]
+                                     for rows, columns in groups])
         float_bias = float_bias - correction
     bias = accumulator_bias(float_bias / channel_scale,
                             a_fmt.int_exponent + w_fmt.int_exponent, limits,
