@@ -21,7 +21,7 @@ import shlex
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from golden._checks import check_int
@@ -104,13 +104,18 @@ class SynthConfig:
         return ice40_pll_settings(board.make_platform().default_clk_frequency, value * 1e6)
 
     @property
+    def clock_hz(self):
+        """The logic's clock: the PLL's output, or the board's clock."""
+        pll = self.pll
+        return pll.output_hz if pll else board_named(self.board).make_platform() \
+            .default_clk_frequency
+
+    @property
     def clocks_per_bit(self):
         """The UART bit time in cycles of the logic's clock; an error unless it is 4 or more
         and within 2 % of the baud rate."""
         check_int("baud", self.baud, *BAUD_RANGE)
-        pll = self.pll
-        clock_hz = pll.output_hz if pll else board_named(self.board).make_platform() \
-            .default_clk_frequency
+        clock_hz = self.clock_hz
         cycles = round(clock_hz / self.baud)
         if cycles < 4 or abs(clock_hz / cycles - self.baud) > 0.02 * self.baud:
             fastest = clock_hz / 4
@@ -250,8 +255,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     board = board_named(config.board)
     platform = board.make_platform()
     board_hz = platform.default_clk_frequency
-    pll = config.pll
-    clock_hz = pll.output_hz if pll else board_hz
+    pll, clock_hz = config.pll, config.clock_hz
     top = board_top(config)
     directory = Path(out) / config.name
     synth_opts = "-dsp" if board.family == "ice40" and config.dsp else \
@@ -300,7 +304,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
         "pes": config.rows * config.cols, "macs_per_cycle": config.rows * config.cols,
         "board": board.name, "device": platform.device, "package": platform.package,
         "clock_mhz": clock_hz / 1e6, "board_clock_mhz": board_hz / 1e6,
-        "pll": None if pll is None else {k: v for k, v in pll.__dict__.items()},
+        "pll": None if pll is None else asdict(pll),
         "requested_seeds": list(seeds), "seeds": seeds_record,
         "fits": fits, "demand": demand,
         "yosys_cells": stat.get("num_cells_by_type", {}), "yosys_cell_count": stat.get("num_cells"),
@@ -352,7 +356,7 @@ def summary(record):
                      f"{'met' if record['meets_clock'] else 'NOT met'}")
         peak = record.get("peak_mmacs_per_s")
         lines.append(f"  {record.get('macs_per_cycle')} MACs per cycle; peak "
-                     + (f"{peak:.0f} M MAC/s at the board clock" if peak else
+                     + (f"{peak:.0f} M MAC/s at the {record['clock_mhz']:g} MHz clock" if peak else
                         "not given (the median seed misses the clock)"))
     elif not record.get("fits", True):
         lines.append(f"  does not fit the device: {record['seeds'][-1]['errors'][0][:100]}")
