@@ -83,7 +83,6 @@ class SplitMultiplier(wiring.Component):
         return m
 
 
-
 def check_dsp_split(family, form, dsp_split):
     """``dsp_split`` (``None`` or one of :data:`IMPLEMENTATIONS`), checked against the width of
     the factors of ``family`` in ``form``."""
