@@ -126,9 +126,11 @@ class Accelerator(wiring.Component):
     dsp_split : {None, "sb_mac16", "model"}
         Whether DSP PEs share split DSP blocks, two per block (see
         :class:`hdl.systolic.SystolicCore`); ``None``: one inferred multiplier each.
-    pipelined_scaling : bool
-        Scaling stages cut into more cycles for fast FPGA clocks (see
-        :class:`hdl.scaling.ScalingStage`): latency 2 cycles longer.
+    pipelined : bool
+        More registers for fast FPGA clocks: scaling stages cut into more cycles (see
+        :class:`hdl.scaling.ScalingStage`; latency 2 cycles longer) and the core's weight load
+        path registered after the decoders (``registered_load`` of
+        :class:`hdl.systolic.SystolicCore`; the loader's timing already allows it).
 
     Members
     -------
@@ -158,7 +160,7 @@ class Accelerator(wiring.Component):
     -----
     Latency ``rows + cols + 5`` cycles from accepting an ``acc_last`` activation to its result
     entering the output FIFO (core ``rows + cols``, accumulate 1, scale 4; ``+ 7`` and scale 6
-    with ``pipelined_scaling``) and 2 more to
+    with ``pipelined``) and 2 more to
     ``results.valid``. One activation per cycle in steady state, so every PE does one MAC per
     cycle; passes follow each other without a bubble when they are at least ``rows + cols``
     vectors long (the next tile's weights load behind the swap wavefront).
@@ -166,7 +168,7 @@ class Accelerator(wiring.Component):
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
-                 pipelined_scaling=False):
+                 pipelined=False):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -179,8 +181,8 @@ class Accelerator(wiring.Component):
         self._scaling = check_choice("scaling", scaling, ("per_column", "shared"))
         self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
         self._dsp_split = check_dsp_split(family, form, dsp_split)
-        self._pipelined_scaling = check_bool("pipelined_scaling", pipelined_scaling)
-        self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined_scaling
+        self._pipelined = check_bool("pipelined", pipelined)
+        self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined
                                  else ScalingStage.LATENCY)
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, self.max_k_tiles * rows,
@@ -229,7 +231,8 @@ class Accelerator(wiring.Component):
         family, rows, cols, limits = self._family, self._rows, self._cols, self._limits
         m.submodules[names.CORE] = core = SystolicCore(family=family, form=self._form, rows=rows,
                                                 cols=cols, dsp_pes=self._dsp_pes,
-                                                dsp_split=self._dsp_split)
+                                                dsp_split=self._dsp_split,
+                                                registered_load=self._pipelined)
 
         # Run-time registers of the layer.
         config = Signal(config_layout(family, cols, limits))
@@ -313,7 +316,7 @@ class Accelerator(wiring.Component):
 
         def scaling_stage(name):
             stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
-                                 multiplier=multiplier, pipelined=self._pipelined_scaling)
+                                 multiplier=multiplier, pipelined=self._pipelined)
             m.submodules[name] = stage
             m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
                          stage.out_scale.eq(config.out_scale)]

@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_bool, check_int
 from . import names
 from .decoder import add_decoder
 from .dsp import SplitMultiplier, check_dsp_split
@@ -58,6 +58,10 @@ class SystolicCore(wiring.Component):
         block. Otherwise DSP PEs ``2k`` and ``2k + 1`` (row-major) share the two 8x8 halves of
         one :class:`hdl.dsp.SplitMultiplier` (``dsp_<k>``) of that implementation; their
         factors (:func:`hdl.operand.factor_shape`) must be at most 8 bits.
+    registered_load : bool
+        Register the decoded weights (with their row and load strobe) before they reach the
+        shadow registers: a row is written one cycle after ``w_load``, and the decoders leave
+        the path into the PEs (for fast FPGA clocks).
 
     Members
     -------
@@ -72,6 +76,8 @@ class SystolicCore(wiring.Component):
         Load one row of weights into the PEs' shadow registers (decoded once, on the way in).
         Row ``i`` of the next tile may be loaded from ``i + cols + 1`` cycles after the current
         tile's first vector (once the swap has passed that row); earlier is outside the contract.
+        A tile's first vector may come in the cycle of its last row's ``w_load``, or with
+        ``registered_load`` from the cycle after it.
     psums : Out(ArrayLayout(signed(psum_width), cols)), nar : Out(cols), psum_valid : Out(1)
         The column sums of one input vector, all in the same cycle, ``latency`` cycles after it.
 
@@ -82,7 +88,8 @@ class SystolicCore(wiring.Component):
     does one MAC per cycle in steady state.
     """
 
-    def __init__(self, *, family, form="int", rows, cols, dsp_pes=None, dsp_split=None):
+    def __init__(self, *, family, form="int", rows, cols, dsp_pes=None, dsp_split=None,
+                 registered_load=False):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -91,6 +98,7 @@ class SystolicCore(wiring.Component):
         self._dsp_pes = rows * cols if dsp_pes is None else \
             check_int("dsp_pes", dsp_pes, 0, rows * cols)
         self._dsp_split = check_dsp_split(family, form, dsp_split)
+        self._registered_load = check_bool("registered_load", registered_load)
         members = {
             "a_codes": In(data.ArrayLayout(family.n, rows)), "a_valid": In(1),
             "w_codes": In(data.ArrayLayout(family.n, cols)), "w_row": In(range(rows)),
@@ -117,6 +125,10 @@ class SystolicCore(wiring.Component):
         w_fields = field_values(self, family, "w_")
         weights = [add_decoder(m, names.decoder_name("w", j), family=family, form=form,
                                code=self.w_codes[j], fields=w_fields) for j in range(cols)]
+        w_row, w_load = self.w_row, self.w_load
+        if self._registered_load:
+            weights = [_delayed(m, weight, 1, f"w_decoded_{j}") for j, weight in enumerate(weights)]
+            w_row, w_load = _delayed(m, w_row, 1, "w_row"), _delayed(m, w_load, 1, "w_load")
 
         # Activation decoders, one per row, then a register and the row skew.
         rows_in = []
@@ -154,7 +166,7 @@ class SystolicCore(wiring.Component):
                 a, a_valid, a_first = rows_in[i] if j == 0 else (
                     left.a_out, left.a_valid_out, left.a_first_out)
                 m.d.comb += [pe.a_in.eq(a), pe.a_valid_in.eq(a_valid), pe.a_first_in.eq(a_first),
-                             pe.w_in.eq(weights[j]), pe.w_load.eq(self.w_load & (self.w_row == i))]
+                             pe.w_in.eq(weights[j]), pe.w_load.eq(w_load & (w_row == i))]
                 if i == 0:
                     m.d.comb += [pe.psum_in.eq(0), pe.nar_in.eq(0)]
                 else:

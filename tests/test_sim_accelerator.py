@@ -16,10 +16,10 @@ LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
-        scaling="per_column", dsp_split=None, pipelined_scaling=False, **extra):
+        scaling="per_column", dsp_split=None, pipelined=False, **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
                         depth=depth, limits=LIMITS, dsp_pes=dsp_pes, scaling=scaling,
-                        dsp_split=dsp_split, pipelined_scaling=pipelined_scaling)
+                        dsp_split=dsp_split, pipelined=pipelined)
     cells = [ice40_cell_models()] if dsp_split == "sb_mac16" else []
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
                       test_module="sim.tb_accelerator", extra_sources=cells,
@@ -53,7 +53,7 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipelined):
     result = run(family, form, rows, cols, max_K=64, depth=8, dsp_pes=dsp_pes,
-                 scaling="shared", dsp_split="sb_mac16", pipelined_scaling=pipelined)
+                 scaling="shared", dsp_split="sb_mac16", pipelined=pipelined)
     assert result.passed, result
 
 

@@ -38,7 +38,7 @@ def test_scaling_stage(family, acc_width, limits):
 
 @pytest.mark.parametrize("family,acc_width,limits", [CASES[1], CASES[2], CASES[4]],
                          ids=lambda v: getattr(v, "spec", v))
-def test_pipelined_scaling_stage(family, acc_width, limits):
+def test_pipelined_stage(family, acc_width, limits):
     result = run(family, acc_width, limits, pipelined=True)
     assert result.passed, result
 

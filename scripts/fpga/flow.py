@@ -150,7 +150,7 @@ def board_top(config):
     return BoardTop(pll=pll, link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
                                   max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
                                   dsp_split="sb_mac16" if c.split_dsp else None,
-                                  pipelined_scaling=pll is not None,
+                                  pipelined=pll is not None,
                                   scaling=c.scaling, limits=c.limits,
                                   clocks_per_bit=c.clocks_per_bit))
 
