@@ -69,8 +69,9 @@ class FrameExecutor(wiring.Component):
 
     Notes
     -----
-    Two cycles per payload byte (buffer read, shift into the item), one to check the item,
-    then one per item presented (more while the array holds ``ready`` low).
+    Two cycles per payload byte (buffer read, shift into the item), two to check the item
+    (the checks registered, then acted on), then one per item presented (more while the array
+    holds ``ready`` low); the ACK one cycle after the last item is taken.
 
     The activation bounds, per vector with flags ``first``, ``acc_first``, ``acc_last``: a
     ``first`` vector with ``acc_first`` starts an accumulation; one without continues the
@@ -112,6 +113,7 @@ class FrameExecutor(wiring.Component):
         stall = Signal(range(self._stall + 1))
         config_shape = self._layouts["config"]
         in_range = self._config_in_range(config_shape(items["config"][:config_shape.size]))
+        range_ok, bound_ok = Signal(), Signal()
         vector_shape = self._layouts["activations"]
         vector = vector_shape(items["activations"][:vector_shape.size])
         bounds = _PassBounds(m, depth=self._depth, max_tiles=self._max_tiles)
@@ -160,15 +162,20 @@ class FrameExecutor(wiring.Component):
                 m.d.sync += [position.eq(position + 1), in_item.eq(in_item + 1)]
                 with m.If(in_item + 1 == sizes):
                     m.d.sync += [in_item.eq(0), stall.eq(0)]
-                    m.next = "check_item"
+                    m.next = "settle"
                 with m.Else():
                     m.next = "fetch"
+            # The checks of the whole item are registered before anything depends on them:
+            # they are deep logic, and the replies and the FSM are wide.
+            with m.State("settle"):
+                m.d.sync += [range_ok.eq(in_range), bound_ok.eq(bounds.allows(vector))]
+                m.next = "check_item"
             with m.State("check_item"):
-                with m.If((target == 0) & ~in_range):
+                with m.If((target == 0) & ~range_ok):
                     reply(Reply.ERROR, Error.RANGE)
                     m.next = "done"
                 with m.Elif(target == 2):
-                    with m.If(bounds.allows(vector)):
+                    with m.If(bound_ok):
                         bounds.advance(vector)
                         m.next = "present"
                     with m.Else():
@@ -183,9 +190,9 @@ class FrameExecutor(wiring.Component):
                     with m.If(target == index):
                         m.d.comb += port.valid.eq(1)
                         with m.If(port.ready):
+                            # The ACK waits a cycle: the array's ready reaches only the FSM.
                             with m.If(position == length):
-                                reply(Reply.ACK)
-                                m.next = "done"
+                                m.next = "acknowledge"
                             with m.Else():
                                 m.next = "fetch"
                 m.d.sync += stall.eq(Mux(self.results_waiting, 0, stall + 1))
@@ -193,6 +200,9 @@ class FrameExecutor(wiring.Component):
                     reset_array()
                     reply(Reply.ERROR, Error.STALLED)
                     m.next = "done"
+            with m.State("acknowledge"):
+                reply(Reply.ACK)
+                m.next = "done"
             with m.State("done"):
                 with m.If(~self.reply_pending | self.reply_taken):
                     m.d.sync += self.busy.eq(0)
