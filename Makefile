@@ -12,10 +12,10 @@ IS_MAX ?= 3
 ROWS ?= 0
 COLS ?= 0
 MAX_K ?= 256
-SPLIT_DSP ?= 0
-CLOCK_MHZ ?= 0
+SPLIT_DSP ?=
+CLOCK_MHZ ?=
 BAUD ?= 1000000
-FORM ?= int
+FORM ?=
 SEEDS ?= 5
 COMPONENT ?= mac
 FAMILY ?= tfx:8,3
@@ -35,9 +35,10 @@ help:
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
 	@echo "make bench                  quantizer throughput (TFX vs FXP) and integer engine speed"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
-	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int MAX_K=256 SPLIT_DSP=0 CLOCK_MHZ=0 BAUD=1000000 SEEDS=5]"
-	@echo "                            bitstream + area/fmax record (build/synth/)"
-	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
+	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int|ses MAX_K=256 SPLIT_DSP=0|1 CLOCK_MHZ= BAUD=1000000 SEEDS=5]"
+	@echo "                            bitstream + area/fmax record (build/synth/); iCEBreaker"
+	@echo "                            default: split DSPs, 24 MHz PLL clock (SPLIT_DSP=0 CLOCK_MHZ=0: not)"
+	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5 CLOCK_MHZ=]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
 	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~35 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make report                 TFX vs FXP standard-cell area and gate-level energy per MAC,"
@@ -92,12 +93,14 @@ area: $(STAMP)
 
 synth: $(STAMP)
 	$(PY) -m scripts.synth --board $(BOARD) --format $(or $(FORMAT),tfx) --n $(N) \
-		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) --form $(FORM) --max-k $(MAX_K) \
-		$(if $(filter 1,$(SPLIT_DSP)),--split-dsp) --clock-mhz $(CLOCK_MHZ) \
+		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) \
+		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
+		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
 		--baud $(BAUD) --seeds $(SEEDS)
 
 synth-sweep: $(STAMP)
-	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS)
+	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS) \
+		$(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ))
 
 perf: $(STAMP)
 	$(PY) -m scripts.perf

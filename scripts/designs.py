@@ -16,8 +16,11 @@ and one DSP policy serves every format (:func:`dsp_pes`).
 from dataclasses import dataclass
 
 from golden.family import FXPFamily, TFXFamily, default_is_max
+from hdl.dsp import SPLIT_WIDTH
+from hdl.operand import factor_shape
 
-__all__ = ["Design", "DESIGNS", "ASIC", "FPGA", "ALL", "design", "family_for", "dsp_pes"]
+__all__ = ["Design", "DESIGNS", "ASIC", "FPGA", "ALL", "design", "family_for", "dsp_pes",
+           "fpga_form"]
 
 _FAMILIES = {
     "tfx": lambda n, is_max: TFXFamily(n, default_is_max(n) if is_max is None else is_max),
@@ -78,3 +81,15 @@ def dsp_pes(rows, cols, dsps, use_dsps=True, split=False):
     first ``min(rows * cols, 2 * dsps)`` share the blocks' 8x8 halves, two per block; every
     other PE and the scaling stages get fabric multipliers. Without DSPs, none."""
     return min(rows * cols, dsps * (2 if split else 1)) if use_dsps else 0
+
+
+def fpga_form(kind, n, is_max=None, *, split=False):
+    """The operand form of an FPGA build of format ``kind``: its :data:`FPGA` design's, or with
+    ``split`` DSPs the first of the family's forms whose factors fit an 8x8 half (TFX: ses)."""
+    family = family_for(kind, n, is_max)
+    preferred = next(d.form for d in FPGA if d.kind == kind)
+    for form in (preferred, *(f for f in family.forms if f != preferred)):
+        if not split or factor_shape(family, form).width <= SPLIT_WIDTH:
+            return form
+    raise ValueError(f"no operand form of {family.label} has factors of at most {SPLIT_WIDTH} "
+                     f"bits for split DSPs")

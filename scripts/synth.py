@@ -2,7 +2,7 @@
 its area and fmax record (:mod:`scripts.fpga.flow`).
 
     python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2
-                                                --max-k 256 --split-dsp --clock-mhz 24
+                                                --max-k 256 --no-split-dsp --clock-mhz 0
                                                 --baud 1000000]
 """
 
@@ -25,14 +25,18 @@ def main(argv=None):
     parser.add_argument("--is-max", type=int, default=3)
     parser.add_argument("--rows", type=int, default=0, help="0: the board's default size")
     parser.add_argument("--cols", type=int, default=0)
-    parser.add_argument("--form", default="int", choices=("int", "ses"))
+    parser.add_argument("--form", choices=("int", "ses"),
+                        help="the PEs' operand form (default: int, or ses for TFX on split "
+                             "DSPs)")
     parser.add_argument("--no-dsp", action="store_true")
-    parser.add_argument("--split-dsp", action="store_true",
-                        help="two PEs per iCE40 SB_MAC16 (8x8 halves; TFX needs --form ses)")
+    parser.add_argument("--split-dsp", action=argparse.BooleanOptionalAction,
+                        help="two PEs per iCE40 SB_MAC16 (8x8 halves; default: the board's, "
+                             "on for the iCEBreaker)")
     parser.add_argument("--max-k", type=int, default=SynthConfig.max_K,
                         help="longest dot product (a network's largest layer K) the build runs")
-    parser.add_argument("--clock-mhz", type=float, default=0,
-                        help="the logic's clock from the iCE40 PLL, MHz (0: the board's clock)")
+    parser.add_argument("--clock-mhz", type=float,
+                        help="the logic's clock from the iCE40 PLL, MHz (0: the board's "
+                             "oscillator; default: the board's, 24 on the iCEBreaker)")
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                         help="the UART's rate (default %(default)s; 115200 for slow adapters)")
     parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")

@@ -1,13 +1,14 @@
 """``make synth-sweep``: TFX against fixed point on an FPGA, area and fmax over widths and array
 sizes, and the largest-array search (:mod:`scripts.fpga.sweep`).
 
-    python -m scripts.synth_sweep [--board icebreaker] [--seeds 5] [--jobs 2]
+    python -m scripts.synth_sweep [--board icebreaker] [--seeds 5] [--jobs 2] [--clock-mhz 24]
 """
 
 import argparse
 import sys
 
 from scripts.fpga.boards import board_named
+from scripts.fpga.flow import SynthConfig
 from scripts.fpga.sweep import markdown, run_sweep
 
 
@@ -19,9 +20,13 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rows", type=int, default=2, help="array size of the width sweep")
     parser.add_argument("--cols", type=int, default=2)
+    parser.add_argument("--clock-mhz", type=float,
+                        help="every build's clock (default: the board's, 24 MHz from the "
+                             "iCEBreaker's PLL)")
     args = parser.parse_args(argv)
     try:
         board_named(args.board)
+        SynthConfig(board=args.board, clock_mhz=args.clock_mhz).resolved()  # the clock
         if args.seeds < 1 or args.jobs < 1:
             raise ValueError(f"--seeds and --jobs must be at least 1, not {args.seeds} and "
                              f"{args.jobs}")
@@ -29,7 +34,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     record = run_sweep(args.board, seeds=range(1, args.seeds + 1), jobs=args.jobs,
-                       size=(args.rows, args.cols))
+                       size=(args.rows, args.cols), clock_mhz=args.clock_mhz)
     print(markdown(record))
     return 0
 

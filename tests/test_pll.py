@@ -36,10 +36,21 @@ def test_a_frequency_out_of_reach_is_refused(mhz):
 
 def test_the_build_config_checks_its_clock():
     assert SynthConfig(clock_mhz=24).resolved().pll.output_hz == 24e6
-    assert SynthConfig().resolved().pll is None
+    assert SynthConfig(clock_mhz=0).resolved().pll is None
     with pytest.raises(ValueError, match="a PLL clock is built for iCE40 boards only"):
         SynthConfig(board="ulx3s-25f", clock_mhz=24).resolved()
     with pytest.raises(ValueError, match="clock_mhz must be a number of MHz"):
         SynthConfig(clock_mhz=-3).resolved()
     with pytest.raises(ValueError, match="makes 16 to 275 MHz, not 300 MHz"):
         SynthConfig(clock_mhz=300).resolved()
+
+
+def test_builds_take_the_boards_style_unless_told():
+    icebreaker = SynthConfig().resolved()
+    assert (icebreaker.clock_mhz, icebreaker.split_dsp, icebreaker.form) == (24, True, "ses")
+    assert SynthConfig(format="fxp").resolved().form == "int"
+    assert SynthConfig(dsp=False).resolved().split_dsp is False
+    assert SynthConfig(split_dsp=False).resolved().form == "int"
+    ulx3s = SynthConfig(board="ulx3s-25f").resolved()
+    assert (ulx3s.clock_mhz, ulx3s.split_dsp, ulx3s.form) == (0, False, "int")
+    assert ulx3s.pll is None

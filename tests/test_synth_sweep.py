@@ -8,7 +8,8 @@ from scripts.synth_sweep import main
 def record(fmt, rows, cols, *, n=8, dsp=True, logic=1000, fmax=13.0, fits=True):
     resources = {"ICESTORM_LC": (logic, 5280), "ICESTORM_DSP": (min(rows * cols, 8) if dsp else 0, 8),
                  "ICESTORM_RAM": (4, 30)} if fits else None
-    return {"config": {"format": fmt, "n": n, "rows": rows, "cols": cols, "dsp": dsp,
+    return {"config": {"format": fmt, "form": "int", "n": n, "rows": rows, "cols": cols,
+                       "dsp": dsp,
                        "dsp_pes": min(rows * cols, 8) if dsp else 0},
             "resources": resources, "fmax_mhz_median": fmax if fits else None,
             "meets_clock": fits and fmax >= 12,
@@ -59,3 +60,17 @@ def test_bad_arguments_are_errors(capsys):
     assert "unknown board 'nope'" in capsys.readouterr().err
     assert main(["--seeds", "0"]) == 2
     assert "--seeds and --jobs must be at least 1, not 0" in capsys.readouterr().err
+    assert main(["--clock-mhz", "300"]) == 2
+    assert "the iCE40 PLL makes 16 to 275 MHz, not 300 MHz" in capsys.readouterr().err
+
+
+def test_the_sweep_builds_in_the_boards_style():
+    from scripts.fpga.sweep import _config
+    split = _config("icebreaker", "tfx", 8, 3, (2, 2), True)
+    assert (split.split_dsp, split.form, split.clock_mhz) == (True, "ses", 24)
+    fabric = _config("icebreaker", "tfx", 8, 3, (2, 2), False)
+    assert (fabric.split_dsp, fabric.form, fabric.clock_mhz) == (False, "int", 24)
+    assert _config("icebreaker", "tfx", 5, 2, (2, 2), True).form == "int"  # 8-bit factors
+    assert _config("icebreaker", "fxp", 8, 3, (2, 2), True, clock_mhz=0).clock_mhz == 0
+    ecp5 = _config("ulx3s-85f", "tfx", 8, 3, (2, 2), True)
+    assert (ecp5.split_dsp, ecp5.form, ecp5.clock_mhz) == (False, "int", 0)

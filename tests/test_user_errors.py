@@ -137,13 +137,13 @@ def test_hdl_output_into_a_missing_folder_fails_before_converting():
     (["--rows", "2"], "give both rows and cols (1 to 64 each), or neither"),
     (["--board", "nonexistent"], "unknown board"),
     (["--max-k", "0"], "--max-k must be an integer from 1 to 1048576, not 0"),
-    (["--split-dsp"], "a split DSP multiplies factors of at most 8 bits; TFX8/IS<=3 in form "
+    (["--split-dsp", "--form", "int"], "a split DSP multiplies factors of at most 8 bits; TFX8/IS<=3 in form "
                       "'int' has 11-bit factors; use form 'ses'"),
     (["--split-dsp", "--no-dsp"], "give them with DSPs on an iCE40 board, not on icebreaker "
                                   "without DSPs"),
     (["--clock-mhz", "300"], "the iCE40 PLL makes 16 to 275 MHz, not 300 MHz"),
     (["--board", "ulx3s-25f", "--clock-mhz", "50"], "a PLL clock is built for iCE40 boards only"),
-    (["--baud", "5000000"], "a 12 MHz clock makes no UART bit time within 2 % of 5000000 baud "
+    (["--baud", "5000000", "--clock-mhz", "0"], "a 12 MHz clock makes no UART bit time within 2 % of 5000000 baud "
                             "(at most 3,000,000 baud"),
 ], ids=["seeds0", "rows-1", "rows70", "rows-only", "board", "max-k0", "split-int", "split-nodsp",
         "clock300", "clock-ecp5", "baud5M"])

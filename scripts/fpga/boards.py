@@ -15,6 +15,10 @@ class Board:
     # (rows, cols) built when none is given, per format: on the iCEBreaker the largest array
     # that fits and meets the clock at n = 8 (make synth-sweep found them; see the README).
     default_size: dict
+    # How a build is made when not told otherwise: split DSPs (iCE40 SB_MAC16 8x8 halves)
+    # and the logic's clock (MHz from the PLL; 0: the board's oscillator).
+    split_dsp: bool = False
+    clock_mhz: float = 0
 
     def make_platform(self):
         module, cls = self.platform.split(":")
@@ -23,7 +27,7 @@ class Board:
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8,
-                        {"tfx": (3, 2), "fxp": (4, 3)}),
+                        {"tfx": (3, 2), "fxp": (4, 3)}, split_dsp=True, clock_mhz=24),
     # ECP5: a starting point, not a searched maximum.
     "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28,
                        {"tfx": (4, 4), "fxp": (4, 4)}),

@@ -21,7 +21,7 @@ import shlex
 import statistics
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from golden._checks import check_int
@@ -30,7 +30,7 @@ from hdl.board import BoardTop
 from hdl.hostlink import HostLink
 from hdl.pll import ice40_pll_settings
 from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD
-from scripts.designs import dsp_pes, family_for
+from scripts.designs import dsp_pes, family_for, fpga_form
 from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
 
@@ -48,25 +48,33 @@ class SynthConfig:
     is_max: int = 3
     rows: int = 0  # 0: the board's default size
     cols: int = 0
-    form: str = "int"
+    form: str = None  # None: scripts.designs.fpga_form (TFX with split DSPs: ses)
     dsp: bool = True
-    split_dsp: bool = False  # two PEs per SB_MAC16 (iCE40; factors of at most 8 bits)
+    # Two PEs per SB_MAC16 (iCE40; factors of at most 8 bits); None: the board's default
+    # (with DSPs only).
+    split_dsp: bool = None
     max_K: int = 256
     depth: int = 64
     bias_bits: int = 24
     m_bits: int = 8
     shift_max: int = 15
     baud: int = DEFAULT_BAUD
-    # 0: the board's clock; else an iCE40 PLL's output, as near as it gets, and the scaling
-    # stage pipelined for it (hdl.scaling.ScalingStage, pipelined).
-    clock_mhz: float = 0
+    # 0: the board's clock; else an iCE40 PLL's output, as near as it gets, and the design
+    # pipelined for it (hdl.accelerator.Accelerator, pipelined); None: the board's default.
+    clock_mhz: float = None
     scaling: str = "shared"
 
     def resolved(self):
-        """The config with the board's default size filled in (``rows = cols = 0``); an
-        error for a size out of range or only half given."""
+        """The config with the board's defaults filled in (size at ``rows = cols = 0``, split
+        DSPs, clock and form at ``None``); an error for a size out of range or only half
+        given."""
         board = board_named(self.board)
         self.family  # validates the format and its parameters
+        split = (board.split_dsp and self.dsp) if self.split_dsp is None else self.split_dsp
+        self = replace(self, split_dsp=split,
+                       clock_mhz=board.clock_mhz if self.clock_mhz is None else self.clock_mhz,
+                       form=fpga_form(self.format, self.n, self.is_max, split=split)
+                       if self.form is None else self.form)
         for name in ("rows", "cols"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
@@ -81,7 +89,7 @@ class SynthConfig:
             raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
                              f"board's default size, not rows={self.rows} cols={self.cols}")
         rows, cols = (self.rows, self.cols) if self.rows else board.default_size[self.format]
-        return type(self)(**{**self.__dict__, "rows": rows, "cols": cols})
+        return replace(self, rows=rows, cols=cols)
 
     @property
     def family(self):

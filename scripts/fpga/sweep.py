@@ -5,7 +5,7 @@ Runs :func:`scripts.fpga.flow.run_flow` (the same flow as ``make synth``, host l
 - every width ``n`` in {4, 5, 6, 8} (TFX with the IS_max of :data:`WIDTHS`, FXP of the same n),
   with and without DSP blocks, at one array size (default 2x2);
 - the largest-array search at n = 8: array shapes in order of PE count; a shape counts when it
-  places, routes and its median fmax over the seeds meets the board clock; the search stops
+  places, routes and its median fmax over the seeds meets the build's clock; the search stops
   after the first PE count at which no shape does. The largest shape found is the board's
   default size in :mod:`scripts.fpga.boards`.
 
@@ -60,9 +60,10 @@ def largest(records):
     return sorted(shape for shape in good if shape[0] * shape[1] == most)
 
 
-def _config(board, fmt, n, is_max, shape, dsp):
+def _config(board, fmt, n, is_max, shape, dsp, clock_mhz=None):
+    """A build in the board's default style (split DSPs and clock), resolved."""
     return SynthConfig(board=board, format=fmt, n=n, is_max=is_max, rows=shape[0],
-                       cols=shape[1], dsp=dsp)
+                       cols=shape[1], dsp=dsp, clock_mhz=clock_mhz).resolved()
 
 
 def _build(config, seeds):
@@ -70,11 +71,12 @@ def _build(config, seeds):
                     progress=lambda line: print(line, flush=True))
 
 
-def _search(board, fmt, seeds, groups):
+def _search(board, fmt, seeds, groups, clock_mhz):
     n, is_max = WIDTHS[-1]
     records = []
     for group in groups:
-        built = [_build(_config(board, fmt, n, is_max, shape, True), seeds) for shape in group]
+        built = [_build(_config(board, fmt, n, is_max, shape, True, clock_mhz), seeds)
+                 for shape in group]
         records += built
         if not any(_counts(r) for r in built):
             break
@@ -88,7 +90,8 @@ def _entry(record, family):
     fits = bool(record["resources"])
     used, available = (record["resources"] if fits else record.get("demand") or {}).get(
         logic, (None, None))
-    return {"logic": used, "available": available, "fits": fits,
+    return {"form": record["config"]["form"], "logic": used, "available": available,
+            "fits": fits,
             "dsps": record["resources"][dsp][0] if fits else None,
             "brams": record["resources"][ram][0] if fits else None,
             "fmax_mhz": record["fmax_mhz_median"], "meets_clock": record["meets_clock"]}
@@ -131,11 +134,17 @@ def _ratio(row, key):
 def markdown(record):
     family, clock = record["family"], record["clock_mhz"]
     logic = RESOURCES[family][0]
-    lines = [f"# FPGA sweep: {record['board']} ({record['device']}), board clock "
-             f"{clock:g} MHz", "",
+    source = (f"the PLL from the board's {record['board_clock_mhz']:g} MHz"
+              if record.get("pll") else "the board's oscillator")
+    lines = [f"# FPGA sweep: {record['board']} ({record['device']}), {clock:g} MHz clock",
+             "",
              f"Made by `python -m scripts.synth_sweep --board {record['board']} --seeds "
              f"{len(record['seeds'])}` ({record['tools']}): the host-linked accelerator "
-             f"(shared scaling stage, max_K {record['max_K']}, depth {record['depth']}), "
+             f"(shared scaling stage, max_K {record['max_K']}, depth {record['depth']}) at "
+             f"{clock:g} MHz from {source}"
+             + ("; the DSP builds share split DSPs, two PEs per block, each format in the "
+                "first operand form whose factors fit an 8x8 half (`scripts.designs.fpga_form`)"
+                if record.get("split_dsp") else "") + ", "
              f"fmax the median over seeds {record['seeds']}. Logic is nextpnr's {logic} count; "
              "a design that does not fit shows the count the placer asked for, marked *.", "",
              f"## TFX vs FXP by width, {record['width_size'][0]}x{record['width_size'][1]} "
@@ -155,7 +164,7 @@ def markdown(record):
     for fmt in FORMATS:
         for entry in record["sizes"][fmt]:
             lines.append(" | ".join([
-                f"| {fmt.upper()}", f"{entry['rows']}x{entry['cols']}",
+                f"| {fmt.upper()} {entry['form']}", f"{entry['rows']}x{entry['cols']}",
                 str(entry["rows"] * entry["cols"]), str(entry["dsp_pes"]), _logic_text(entry),
                 _cell(entry, "available"), _cell(entry, "brams"),
                 _cell(entry, "fmax_mhz", "{:.2f}"), "yes" if entry["meets_clock"] else "no"])
@@ -233,12 +242,13 @@ def plot(record, directory):
     print(f"wrote {width_path} and {size_path}")
 
 
-def run_sweep(board, *, seeds, jobs, size=(2, 2)):
-    """Every width build and both largest-array searches, ``jobs`` at a time; writes the
-    record, its tables and plots to ``build/synth/sweep/`` and returns the record."""
+def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None):
+    """Every width build and both largest-array searches, ``jobs`` at a time, in the board's
+    build style (split DSPs, PLL clock) unless ``clock_mhz`` is given; writes the record, its
+    tables and plots to ``build/synth/sweep/`` and returns the record."""
     board = board_named(board)
     seeds = tuple(seeds)
-    width_configs = [_config(board.name, fmt, n, is_max, size, dsp)
+    width_configs = [_config(board.name, fmt, n, is_max, size, dsp, clock_mhz)
                      for n, is_max in WIDTHS for dsp in (True, False) for fmt in FORMATS]
     # A width build the search also makes waits for it (then it is up to date), so that no
     # two processes ever build into the same directory.
@@ -246,7 +256,7 @@ def run_sweep(board, *, seeds, jobs, size=(2, 2)):
     shared = [c for c in width_configs if (c.n, c.dsp, (c.rows, c.cols)) in searched]
     groups = search_order()
     with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
-        searches = {fmt: pool.submit(_search, board.name, fmt, seeds, groups)
+        searches = {fmt: pool.submit(_search, board.name, fmt, seeds, groups, clock_mhz)
                     for fmt in FORMATS}
         widths = [pool.submit(_build, config, seeds) for config in width_configs
                   if config not in shared]
@@ -256,7 +266,9 @@ def run_sweep(board, *, seeds, jobs, size=(2, 2)):
     first = width_records[0]
     record = {
         "board": board.name, "device": first["device"], "family": board.family,
-        "clock_mhz": first["clock_mhz"], "seeds": list(seeds), "tools": "; ".join(
+        "clock_mhz": first["clock_mhz"], "board_clock_mhz": first["board_clock_mhz"],
+        "pll": first["pll"] is not None, "split_dsp": any(
+            r["config"]["split_dsp"] for r in width_records), "seeds": list(seeds), "tools": "; ".join(
             first["tools"].values()), "max_K": first["config"]["max_K"],
         "depth": first["config"]["depth"], "width_size": list(size),
         "widths": width_rows(width_records, board.family),
