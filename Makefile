@@ -24,7 +24,7 @@ TRAIN_ARGS ?=
 
 SIMULATOR ?= icarus
 
-.PHONY: help deps test sim table bench area perf synth synth-sweep report train-digits train-models onnx-models accuracy e2e verilog formal fuzz soak clean
+.PHONY: help deps test sim table bench area perf synth synth-blocks synth-sweep report train-digits train-models onnx-models accuracy e2e verilog formal fuzz soak clean
 
 help:
 	@echo "make test                   install everything, run the whole test suite"
@@ -38,6 +38,8 @@ help:
 	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int|ses MAX_K=256 SPLIT_DSP=0|1 CLOCK_MHZ= BAUD=1000000 SEEDS=5]"
 	@echo "                            bitstream + area/fmax record (build/synth/); iCEBreaker"
 	@echo "                            default: split DSPs, 24 MHz PLL clock (SPLIT_DSP=0 CLOCK_MHZ=0: not)"
+	@echo "make synth-blocks [same as synth, no SEEDS]  logic cells per block of a build (Yosys"
+	@echo "                            -noflatten; build/synth/<config>/blocks.{json,md}, ~1 min)"
 	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5 CLOCK_MHZ=]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
 	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~35 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
@@ -97,6 +99,13 @@ synth: $(STAMP)
 		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
 		--baud $(BAUD) --seeds $(SEEDS)
+
+synth-blocks: $(STAMP)
+	$(PY) -m scripts.synth_blocks --board $(BOARD) --format $(or $(FORMAT),tfx) --n $(N) \
+		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) \
+		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
+		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
+		--baud $(BAUD)
 
 synth-sweep: $(STAMP)
 	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS) \

@@ -16,9 +16,10 @@ from scripts.fpga.boards import board_named
 from scripts.fpga.flow import SynthConfig, run_flow, summary
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m scripts.synth",
-                                     description=__doc__.splitlines()[0])
+def build_parser(prog, description, *, seeds=True):
+    """The arguments of a build (board, format, size, DSPs, clock, baud; ``seeds``: also
+    the placement seeds)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--board", default="icebreaker")
     parser.add_argument("--format", default="tfx", choices=("tfx", "fxp"))
     parser.add_argument("--n", type=int, default=8)
@@ -39,18 +40,28 @@ def main(argv=None):
                              "oscillator; default: the board's, 24 on the iCEBreaker)")
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                         help="the UART's rate (default %(default)s; 115200 for slow adapters)")
-    parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
+    if seeds:
+        parser.add_argument("--seeds", type=int, default=5, help="placement seeds 1..SEEDS")
+    return parser
+
+
+def build_config(args):
+    """The :class:`SynthConfig` of parsed build arguments, resolved; a ``ValueError`` naming
+    the first bad one."""
+    check_int("--max-k", args.max_k, 1, MAX_K)
+    board_named(args.board)
+    return SynthConfig(board=args.board, format=args.format, n=args.n, is_max=args.is_max,
+                       rows=args.rows, cols=args.cols, form=args.form, dsp=not args.no_dsp,
+                       split_dsp=args.split_dsp, max_K=args.max_k, clock_mhz=args.clock_mhz,
+                       baud=args.baud).resolved()
+
+
+def main(argv=None):
+    parser = build_parser("python -m scripts.synth", __doc__.splitlines()[0])
     args = parser.parse_args(argv)
     try:
         check_int("--seeds", args.seeds, 1, 100)
-        check_int("--max-k", args.max_k, 1, MAX_K)
-        board_named(args.board)
-        config = SynthConfig(board=args.board, format=args.format, n=args.n,
-                             is_max=args.is_max, rows=args.rows, cols=args.cols,
-                             form=args.form, dsp=not args.no_dsp, split_dsp=args.split_dsp,
-                             max_K=args.max_k, clock_mhz=args.clock_mhz, baud=args.baud)
-        config.resolved().family  # validates the format arguments
-        record = run_flow(config, seeds=range(1, args.seeds + 1))
+        record = run_flow(build_config(args), seeds=range(1, args.seeds + 1))
     except (ValueError, TypeError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """The FPGA sweep's bookkeeping: search order, the largest shape, TFX-vs-FXP rows and tables,
 on hand-made flow records (the builds themselves are `make synth-sweep`)."""
 
-from scripts.fpga.sweep import SHAPES, WIDTHS, largest, markdown, search_order, width_rows
+from scripts.fpga.sweep import (SHAPES, WIDTHS, largest, markdown, search_ends, search_order,
+                                width_rows)
 from scripts.synth_sweep import main
 
 
@@ -74,3 +75,9 @@ def test_the_sweep_builds_in_the_boards_style():
     assert _config("icebreaker", "fxp", 8, 3, (2, 2), True, clock_mhz=0).clock_mhz == 0
     ecp5 = _config("ulx3s-85f", "tfx", 8, 3, (2, 2), True)
     assert (ecp5.split_dsp, ecp5.form, ecp5.clock_mhz) == (False, "int", 0)
+
+
+def test_the_search_ends_only_where_nothing_fits():
+    assert not search_ends([record("tfx", 2, 2, fmax=11.0)])  # fits, misses the clock
+    assert not search_ends([record("tfx", 2, 3, fits=False), record("tfx", 3, 2)])
+    assert search_ends([record("tfx", 3, 3, fits=False, logic=5891)])

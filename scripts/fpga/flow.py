@@ -35,7 +35,7 @@ from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
 
 __all__ = ["SynthConfig", "run_flow", "parse_report", "logged_utilisation", "summary",
-           "board_top"]
+           "board_top", "host_link"]
 
 
 @dataclass(frozen=True)
@@ -150,17 +150,20 @@ class SynthConfig:
                              shift_max=self.shift_max)
 
 
-def board_top(config):
-    """The :class:`hdl.board.BoardTop` of a resolved ``config``: on the board's clock, or on
-    its PLL's (then with pipelined scaling)."""
+def host_link(config):
+    """The :class:`hdl.hostlink.HostLink` of a resolved ``config`` (pipelined on a PLL
+    clock)."""
     c = config
-    pll = c.pll
-    return BoardTop(pll=pll, link=HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols,
-                                  max_K=c.max_K, depth=c.depth, dsp_pes=c.dsp_pes,
-                                  dsp_split="sb_mac16" if c.split_dsp else None,
-                                  pipelined=pll is not None,
-                                  scaling=c.scaling, limits=c.limits,
-                                  clocks_per_bit=c.clocks_per_bit))
+    return HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols, max_K=c.max_K,
+                    depth=c.depth, dsp_pes=c.dsp_pes,
+                    dsp_split="sb_mac16" if c.split_dsp else None, pipelined=c.pll is not None,
+                    scaling=c.scaling, limits=c.limits, clocks_per_bit=c.clocks_per_bit)
+
+
+def board_top(config):
+    """The :class:`hdl.board.BoardTop` of a resolved ``config``: its :func:`host_link` on the
+    board's clock, or on its PLL's."""
+    return BoardTop(pll=config.pll, link=host_link(config))
 
 
 def _run(command, cwd, log):

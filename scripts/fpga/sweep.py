@@ -6,8 +6,8 @@ Runs :func:`scripts.fpga.flow.run_flow` (the same flow as ``make synth``, host l
   with and without DSP blocks, at one array size (default 2x2);
 - the largest-array search at n = 8: array shapes in order of PE count; a shape counts when it
   places, routes and its median fmax over the seeds meets the build's clock; the search stops
-  after the first PE count at which no shape does. The largest shape found is the board's
-  default size in :mod:`scripts.fpga.boards`.
+  after the first PE count at which no shape fits the device. The largest shape found is the
+  board's default size in :mod:`scripts.fpga.boards`.
 
 Builds that are up to date (same sources, configuration and seeds) are reused. Writes
 ``build/synth/sweep/sweep.json``, ``sweep.md`` and two PNG plots. Entry point:
@@ -24,7 +24,8 @@ from sim.toolchain import BUILD
 from .boards import board_named
 from .flow import SynthConfig, run_flow
 
-__all__ = ["WIDTHS", "SHAPES", "RESOURCES", "FORMATS", "largest", "search_order", "width_rows",
+__all__ = ["WIDTHS", "SHAPES", "RESOURCES", "FORMATS", "largest", "search_ends", "search_order",
+           "width_rows",
            "markdown", "run_sweep"]
 
 OUT = BUILD / "synth" / "sweep"
@@ -49,6 +50,13 @@ def search_order(shapes=SHAPES):
 
 def _counts(record):
     return bool(record["resources"]) and record["meets_clock"]
+
+
+def search_ends(built):
+    """After the first PE count none of whose shapes fits the device: a shape that fits but
+    misses the clock does not end the search (fmax is not monotone in size, and a median can
+    miss by a seed's noise where a larger shape meets)."""
+    return not any(r["resources"] for r in built)
 
 
 def largest(records):
@@ -78,7 +86,7 @@ def _search(board, fmt, seeds, groups, clock_mhz):
         built = [_build(_config(board, fmt, n, is_max, shape, True, clock_mhz), seeds)
                  for shape in group]
         records += built
-        if not any(_counts(r) for r in built):
+        if search_ends(built):
             break
     return records
 
