@@ -159,7 +159,7 @@ class Accelerator(wiring.Component):
     Notes
     -----
     Latency ``rows + cols + 5`` cycles from accepting an ``acc_last`` activation to its result
-    entering the output FIFO (core ``rows + cols``, accumulate 1, scale 4; ``+ 7`` and scale 6
+    entering the output FIFO (core ``rows + cols``, accumulate 1, scale 4; ``+ 8`` and scale 7
     with ``pipelined``) and 2 more to
     ``results.valid``. One activation per cycle in steady state, so every PE does one MAC per
     cycle; passes follow each other without a bubble when they are at least ``rows + cols``

@@ -32,7 +32,7 @@ class ScalingStage(wiring.Component):
     multiplier : {"infer", "fabric"}
         Whether the multiply by M may map to DSP blocks (see :mod:`hdl.multiply`).
     pipelined : bool
-        Cut the encoder into more stages, for fast FPGA clocks: latency 6 instead of 4.
+        Cut the stage into more cycles, for fast FPGA clocks: latency 7 instead of 4.
 
     Members
     -------
@@ -58,14 +58,14 @@ class ScalingStage(wiring.Component):
     Notes
     -----
     Latency 4 cycles (multiply; magnitude and leading one; binade and cut; shift, round and
-    encode), or :attr:`PIPELINED_LATENCY` = 6 ``pipelined`` (multiply; magnitude and leading
+    encode), or :attr:`PIPELINED_LATENCY` = 7 ``pipelined`` (multiply; magnitude; leading
     one; binade; cut; shift; round and encode; FXP, with no binade arithmetic, clamps the shift
     in the cut's cycle and waits one), one result per cycle. Every input, the run-time formats
     included, travels with its data, so they may change on any cycle.
     """
 
     LATENCY = 4
-    PIPELINED_LATENCY = 6
+    PIPELINED_LATENCY = 7
 
     def __init__(self, *, acc_width, out_family, limits=DEFAULT_LIMITS, multiplier="infer",
                  pipelined=False):
@@ -126,23 +126,36 @@ class ScalingStage(wiring.Component):
         valid2, nar2 = Signal(), Signal()
         fields2 = {name: Signal(shape) for name, shape in field_shapes(family).items()}
         absolute = Mux(product < 0, -product, product)[:magnitude_width]
+        sign, z, valid, nar, fields = product < 0, z1, valid1, nar1, fields1
+        if self._pipelined:
+            # The magnitude's carry chain, then the leading-one search: a cycle each.
+            wait = [Signal(name="magnitude_negative"), Signal(magnitude_width, name="absolute"),
+                    Signal(EXPONENT_WIDE, name="magnitude_z"),
+                    Signal(name="magnitude_valid"), Signal(name="magnitude_nar")]
+            waiting_fields = {name: Signal(shape, name=f"magnitude_{name}")
+                              for name, shape in field_shapes(family).items()}
+            m.d.sync += [register.eq(value) for register, value in
+                         zip(wait, (sign, absolute, z, valid, nar))]
+            m.d.sync += [waiting_fields[name].eq(fields[name]) for name in fields]
+            sign, absolute, z, valid, nar = wait
+            fields = waiting_fields
         leading_comb = Signal(range(magnitude_width))
         for i in range(magnitude_width):
             with m.If(absolute[i]):
                 m.d.comb += leading_comb.eq(i)
         m.d.sync += [
-            negative.eq(product < 0), magnitude.eq(absolute), leading.eq(leading_comb),
-            z2.eq(z1), valid2.eq(valid1), nar2.eq(nar1),
+            negative.eq(sign), magnitude.eq(absolute), leading.eq(leading_comb),
+            z2.eq(z), valid2.eq(valid), nar2.eq(nar),
         ]
         for name, register in fields2.items():
-            m.d.sync += register.eq(fields1[name])
+            m.d.sync += register.eq(fields[name])
 
         # Then the format's encoder and the output register. The encoder is given
         # ``latency - 3`` cycles; one that needs fewer (FXP: no binade arithmetic) takes its
         # inputs that many cycles later, so that every format takes the same cycles.
         m.submodules.encoder = encoder = hardware_for(family).encoder(
             family=family, magnitude_width=magnitude_width, pipelined=self._pipelined)
-        given = self.latency - 3
+        given = self.latency - (4 if self._pipelined else 3)
         if not 0 <= encoder.latency <= given:
             raise ValueError(f"the {family.label} encoder's latency {encoder.latency} is not "
                              f"within the {given} cycles the stage gives it")

@@ -205,4 +205,4 @@ def test_accelerator_latency(rows, cols, pipelined):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert cycles == [array.latency + 2] and array.latency == rows + cols + (7 if pipelined else 5)
+    assert cycles == [array.latency + 2] and array.latency == rows + cols + (8 if pipelined else 5)

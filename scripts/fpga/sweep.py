@@ -275,8 +275,9 @@ def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None):
     record = {
         "board": board.name, "device": first["device"], "family": board.family,
         "clock_mhz": first["clock_mhz"], "board_clock_mhz": first["board_clock_mhz"],
-        "pll": first["pll"] is not None, "split_dsp": any(
-            r["config"]["split_dsp"] for r in width_records), "seeds": list(seeds), "tools": "; ".join(
+        "pll": first["pll"] is not None,
+        "split_dsp": any(r["config"]["split_dsp"] for r in width_records),
+        "seeds": list(seeds), "tools": "; ".join(
             first["tools"].values()), "max_K": first["config"]["max_K"],
         "depth": first["config"]["depth"], "width_size": list(size),
         "widths": width_rows(width_records, board.family),
