@@ -53,7 +53,7 @@ class HostLink(wiring.Component):
     Notes
     -----
     A frame is received whole into the buffer and its CRC and length checked before any of it
-    is executed; items then go to the array one at a time (two cycles per byte, one per item
+    is executed; items then go to the array one at a time (two cycles per byte, two per item
     check). Results back-pressure the activations: while the framer sends them, however
     slowly, the executor waits. The device ignores bytes while it executes a frame and until
     its reply is sent.
