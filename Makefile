@@ -41,7 +41,7 @@ help:
 	@echo "make synth-blocks [same as synth, no SEEDS]  logic cells per block of a build (Yosys"
 	@echo "                            -noflatten; build/synth/<config>/blocks.{json,md}, ~1 min)"
 	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5 CLOCK_MHZ=]  TFX vs FXP area/fmax over n = 4,5,6,8 and"
-	@echo "                            array sizes, largest-array search (build/synth/sweep/, ~25 min)"
+	@echo "                            array sizes, largest-array search (build/synth/sweep/<board>/, ~25 min)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make report                 TFX vs FXP standard-cell area and gate-level energy per MAC,"
 	@echo "                            n = 4,5,6,8 (build/report/; ~9 min from scratch, cached)"

@@ -227,7 +227,7 @@ def summarise(entries):
     return rows
 
 
-def fpga_figures(path=BUILD / "synth" / "sweep" / "sweep.json"):
+def fpga_figures(path=BUILD / "synth" / "sweep" / "icebreaker" / "sweep.json"):
     """iCE40 logic cells, DSPs and fmax per (n, format) from ``make synth-sweep``, or None."""
     if not Path(path).exists():
         return None
@@ -289,7 +289,7 @@ def markdown(record):
     fpga = record["fpga"]
     lines += ["", "## FPGA view", ""]
     if fpga is None:
-        lines.append("No FPGA figures: `build/synth/sweep/sweep.json` is missing (run "
+        lines.append("No FPGA figures: `build/synth/sweep/icebreaker/sweep.json` is missing (run "
                      "`make synth-sweep`).")
     else:
         lines += [f"From `{fpga['source']}` ({fpga['board']}, {fpga['size'][0]}x"

@@ -10,7 +10,7 @@ Runs :func:`scripts.fpga.flow.run_flow` (the same flow as ``make synth``, host l
   board's default size in :mod:`scripts.fpga.boards`.
 
 Builds that are up to date (same sources, configuration and seeds) are reused. Writes
-``build/synth/sweep/sweep.json``, ``sweep.md`` and two PNG plots. Entry point:
+``build/synth/sweep/<board>/sweep.json``, ``sweep.md`` and two PNG plots. Entry point:
 :mod:`scripts.synth_sweep`.
 """
 
@@ -285,7 +285,7 @@ def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None):
                   for fmt, records in size_records.items()},
         "largest": {fmt: largest(records) for fmt, records in size_records.items()},
     }
-    directory = OUT
+    directory = OUT / board.name
     write_report(directory, "sweep", record, markdown(record))
     plot(record, directory)
     return record
