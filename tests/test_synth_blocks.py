@@ -57,3 +57,9 @@ def test_bad_arguments_are_one_line_errors(capsys):
     assert "unknown board 'nope'" in capsys.readouterr().err
     assert main(["--max-k", "0"]) == 2
     assert "--max-k must be an integer from 1 to 1048576, not 0" in capsys.readouterr().err
+
+
+def test_both_flows_ask_yosys_for_dsps_the_way_each_family_takes_it():
+    from scripts.fpga.flow import synth_options
+    assert (synth_options("ice40", True), synth_options("ice40", False)) == ("-dsp", "")
+    assert (synth_options("ecp5", True), synth_options("ecp5", False)) == ("", "-nodsp")

@@ -18,7 +18,7 @@ from amaranth.back import verilog
 from scripts.records import write_report
 from sim.toolchain import run_yosys, tool_version
 from .boards import board_named
-from .flow import host_link
+from .flow import host_link, synth_options
 
 __all__ = ["BLOCKS", "CELL_KINDS", "hierarchy_totals", "block_rows", "markdown", "run_blocks"]
 
@@ -135,8 +135,7 @@ def run_blocks(config, *, out=None):
     family = board_named(config.board).family
     kinds = CELL_KINDS[family]
     link = host_link(config)
-    script = _SCRIPTS[family].format(dsp="-dsp" if family == "ice40" and config.dsp else
-                                     ("-nodsp" if not config.dsp else ""))
+    script = _SCRIPTS[family].format(dsp=synth_options(family, config.dsp))
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         (work / "link.v").write_text(verilog.convert(link, name="link", emit_src=False))

