@@ -128,7 +128,7 @@ class Accelerator(wiring.Component):
         :class:`hdl.systolic.SystolicCore`); ``None``: one inferred multiplier each.
     pipelined : bool
         More registers for fast FPGA clocks: scaling stages cut into more cycles (see
-        :class:`hdl.scaling.ScalingStage`; latency 2 cycles longer) and the core's weight load
+        :class:`hdl.scaling.ScalingStage`; latency 3 cycles longer) and the core's weight load
         path registered after the decoders (``registered_load`` of
         :class:`hdl.systolic.SystolicCore`; the loader's timing already allows it).
 
