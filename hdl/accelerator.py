@@ -12,15 +12,25 @@ from . import names
 from .operand import check_family, check_form
 from .dsp import check_dsp_split
 from .loader import WeightLoader
+from .multiply import MULTIPLIERS
 from .runtime import EXPONENT_SHAPE, SCALE_SHAPE, drive_fields, field_shapes
 from .scaling import ScalingStage
 from .serialiser import ColumnSerialiser
 from .systolic import SystolicCore, core_latency
 
-__all__ = ["Accelerator", "AccumulatorBuffer", "MAX_K", "MAX_DEPTH", "stream_layouts"]
+__all__ = ["Accelerator", "AccumulatorBuffer", "MAX_K", "MAX_DEPTH", "stream_layouts",
+           "accumulator_bits"]
 
 MAX_K = 1 << 20
 MAX_DEPTH = 4096
+
+
+def accumulator_bits(family, rows, max_K, limits=DEFAULT_LIMITS):
+    """Width of an :class:`Accelerator`'s accumulators (and of its scaling stages' input):
+    ``ceil(max_K / rows)`` K-tiles of ``rows`` products and the bias never wrap."""
+    widest = family.widest()
+    return accumulator_width(widest, widest, -(-max_K // rows) * rows,
+                             bias_bits=limits.bias_bits)
 
 
 def activation_layout(family, rows):
@@ -120,9 +130,12 @@ class Accelerator(wiring.Component):
         One scaling stage per column (a result vector per cycle), or one stage shared by all
         columns, one column per cycle (a result vector per ``cols`` cycles; for small FPGAs).
     dsp_pes : int or None
-        PEs (row-major) whose multiplier synthesis may map to a DSP block; the others, and
-        the scaling stages when ``dsp_pes`` is given, use fabric multipliers. ``None``: every
-        multiplier is inferred (the tool decides).
+        PEs (row-major) whose multiplier synthesis may map to a DSP block; the others use
+        fabric multipliers. ``None``: every multiplier is inferred (the tool decides).
+    scaling_multiplier : {None, "infer", "fabric"}
+        The scaling stages' multiply by M (:mod:`hdl.multiply`): ``"infer"`` lets synthesis
+        map it to DSP blocks (an FPGA build gives it the DSPs the PEs leave). ``None``:
+        ``"infer"`` without ``dsp_pes``, else ``"fabric"``.
     dsp_split : {None, "sb_mac16", "model"}
         Whether DSP PEs share split DSP blocks, two per block (see
         :class:`hdl.systolic.SystolicCore`); ``None``: one inferred multiplier each.
@@ -168,7 +181,7 @@ class Accelerator(wiring.Component):
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
-                 pipelined=False):
+                 scaling_multiplier=None, pipelined=False):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -181,12 +194,13 @@ class Accelerator(wiring.Component):
         self._scaling = check_choice("scaling", scaling, ("per_column", "shared"))
         self._dsp_pes = None if dsp_pes is None else check_int("dsp_pes", dsp_pes, 0, rows * cols)
         self._dsp_split = check_dsp_split(family, form, dsp_split)
+        self._scaling_multiplier = ("infer" if dsp_pes is None else "fabric") \
+            if scaling_multiplier is None else \
+            check_choice("scaling_multiplier", scaling_multiplier, MULTIPLIERS)
         self._pipelined = check_bool("pipelined", pipelined)
         self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined
                                  else ScalingStage.LATENCY)
-        widest = family.widest()
-        self._acc_width = accumulator_width(widest, widest, self.max_k_tiles * rows,
-                                            bias_bits=limits.bias_bits)
+        self._acc_width = accumulator_bits(family, rows, max_K, limits)
         self._fifo_depth = core_latency(rows, cols) + 1 + self._scaling_latency + 4
         layouts = stream_layouts(family, rows, cols, limits)
         super().__init__({
@@ -312,7 +326,7 @@ class Accelerator(wiring.Component):
         # Scaling stages, then the output FIFO.
         m.submodules[names.RESULTS_FIFO] = fifo = SyncFIFOBuffered(
             width=result_layout(family, cols).size, depth=self._fifo_depth)
-        multiplier = "infer" if self._dsp_pes is None else "fabric"
+        multiplier = self._scaling_multiplier
 
         def scaling_stage(name):
             stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,

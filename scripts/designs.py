@@ -10,7 +10,7 @@ A design is a format kind at width n with an operand form; :data:`DESIGNS` lists
 - components and cycles (``make area``, ``make perf``): all three.
 
 Every design's formats are the ones its quantization-study scheme (:mod:`golden.ptq`) picks,
-and one DSP policy serves every format (:func:`dsp_pes`).
+and one DSP policy serves every format (:func:`dsp_pes`, :func:`scaling_on_dsps`).
 """
 
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from hdl.dsp import SPLIT_WIDTH
 from hdl.operand import factor_shape
 
 __all__ = ["Design", "DESIGNS", "ASIC", "FPGA", "ALL", "design", "family_for", "dsp_pes",
-           "fpga_form"]
+           "dsp_blocks_bound", "scaling_on_dsps", "fpga_form"]
 
 _FAMILIES = {
     "tfx": lambda n, is_max: TFXFamily(n, default_is_max(n) if is_max is None else is_max),
@@ -79,8 +79,26 @@ def dsp_pes(rows, cols, dsps, use_dsps=True, split=False):
     """The DSP policy, the same for every format: the first ``min(rows * cols, dsps)`` PEs in
     row-major order keep inferred multipliers (mapped to DSP blocks), or with ``split`` the
     first ``min(rows * cols, 2 * dsps)`` share the blocks' 8x8 halves, two per block; every
-    other PE and the scaling stages get fabric multipliers. Without DSPs, none."""
+    other PE gets a fabric multiplier (the scaling stages: :func:`scaling_on_dsps`). Without
+    DSPs, none."""
     return min(rows * cols, dsps * (2 if split else 1)) if use_dsps else 0
+
+
+def dsp_blocks_bound(a_bits, b_bits, block_bits):
+    """At most how many DSP blocks of ``block_bits`` x ``block_bits`` multiplies synthesis
+    maps an ``a_bits`` x ``b_bits`` product to: ``ceil(a / block) * ceil(b / block)``. Yosys
+    cuts a wide product into such tiles and leaves thin remainders to the fabric (checked
+    against Yosys in ``tests/test_synth_flow.py``)."""
+    return -(-a_bits // block_bits) * -(-b_bits // block_bits)
+
+
+def scaling_on_dsps(*, pes_on_dsps, dsps, block_bits, acc_bits, m_bits, stages, split=False):
+    """The DSP policy's second half, the same for every format: the scaling stages' multiplies
+    by M (``acc_bits`` x ``m_bits``, one per stage) get inferred multipliers when the DSP
+    blocks the PEs leave hold all of them (:func:`dsp_blocks_bound` each), else fabric
+    ones."""
+    used = -(-pes_on_dsps // 2) if split else pes_on_dsps
+    return dsps - used >= stages * dsp_blocks_bound(acc_bits, m_bits, block_bits)
 
 
 def fpga_form(kind, n, is_max=None, *, split=False):

@@ -156,6 +156,9 @@ def test_invalid_arguments(make, error, message):
      TypeError, "limits must be a golden.arith.ScalingLimits"),
     (lambda: Accelerator(family="tfx:8,3", rows=2, cols=2, max_K=8), TypeError,
      "family must be a golden.family.Family"),
+    (lambda: Accelerator(family=FXPFamily(8), rows=2, cols=2, max_K=8,
+                         scaling_multiplier="dsp"), ValueError,
+     "scaling_multiplier must be one of"),
 ])
 def test_accelerator_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):

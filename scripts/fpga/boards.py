@@ -12,6 +12,8 @@ class Board:
     platform: str  # amaranth_boards module:class
     family: str  # "ice40" or "ecp5"
     dsps: int
+    # Each DSP block's multiplier is dsp_bits x dsp_bits (SB_MAC16: 16, MULT18X18D: 18).
+    dsp_bits: int
     # (rows, cols) built when none is given, per format: on the iCEBreaker the largest array
     # that fits and meets 24 MHz at n = 8 with split DSPs (make synth-sweep, 2026-12-03:
     # TFX 3x2, FXP 4x4; see the README).
@@ -27,16 +29,16 @@ class Board:
 
 
 BOARDS = {
-    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8,
+    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8, 16,
                         {"tfx": (3, 2), "fxp": (4, 4)}, split_dsp=True, clock_mhz=24),
     # ECP5: a starting point, not a searched maximum.
-    "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28,
+    "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28, 18,
                        {"tfx": (4, 4), "fxp": (4, 4)}),
-    "ulx3s-25f": Board("ulx3s-25f", "ulx3s:ULX3S_25F_Platform", "ecp5", 28,
+    "ulx3s-25f": Board("ulx3s-25f", "ulx3s:ULX3S_25F_Platform", "ecp5", 28, 18,
                        {"tfx": (4, 4), "fxp": (4, 4)}),
-    "ulx3s-45f": Board("ulx3s-45f", "ulx3s:ULX3S_45F_Platform", "ecp5", 72,
+    "ulx3s-45f": Board("ulx3s-45f", "ulx3s:ULX3S_45F_Platform", "ecp5", 72, 18,
                        {"tfx": (4, 4), "fxp": (4, 4)}),
-    "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", 156,
+    "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", 156, 18,
                        {"tfx": (4, 4), "fxp": (4, 4)}),
 }
 

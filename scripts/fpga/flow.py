@@ -7,12 +7,13 @@ per placement seed (``--report`` JSON), the packer on the seed with the median f
 every seed and their median, whether the median meets the board clock, Yosys' cell counts,
 tool versions and seeds; prints a one-screen summary.
 
-DSP policy (the same for TFX and FXP, :func:`scripts.designs.dsp_pes`): with ``dsp``, the first
-``min(rows*cols, DSPs)`` PEs in row-major order keep inferred multipliers (mapped to DSP blocks);
-every other PE and the scaling stages get fabric (shift-and-add) multipliers; with
-``split_dsp`` (iCE40) the first ``min(rows*cols, 2*DSPs)`` PEs share split SB_MAC16 blocks, two
-per block (:mod:`hdl.dsp`). Without ``dsp`` nothing maps to DSPs. Entry point:
-:mod:`scripts.synth`.
+DSP policy (the same for TFX and FXP, :func:`scripts.designs.dsp_pes` and
+:func:`scripts.designs.scaling_on_dsps`): with ``dsp``, the first ``min(rows*cols, DSPs)`` PEs
+in row-major order keep inferred multipliers (mapped to DSP blocks), or with ``split_dsp``
+(iCE40) the first ``min(rows*cols, 2*DSPs)`` PEs share split SB_MAC16 blocks, two per block
+(:mod:`hdl.dsp`); every other PE gets a fabric (shift-and-add) multiplier. The scaling stages'
+multiplies by M get inferred multipliers when the blocks the PEs leave hold them all, else
+fabric ones. Without ``dsp`` nothing maps to DSPs. Entry point: :mod:`scripts.synth`.
 """
 
 import json
@@ -30,7 +31,8 @@ from hdl.board import BoardTop
 from hdl.hostlink import HostLink
 from hdl.pll import ice40_pll_settings
 from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD
-from scripts.designs import dsp_pes, family_for, fpga_form
+from hdl.accelerator import accumulator_bits
+from scripts.designs import dsp_pes, family_for, fpga_form, scaling_on_dsps
 from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
 
@@ -138,6 +140,17 @@ class SynthConfig:
                        self.split_dsp)
 
     @property
+    def scaling_dsps(self):
+        """Whether the scaling stage's multiply by M gets DSP blocks
+        (:func:`scripts.designs.scaling_on_dsps`)."""
+        board = board_named(self.board)
+        return self.dsp and scaling_on_dsps(
+            pes_on_dsps=self.dsp_pes, dsps=board.dsps, block_bits=board.dsp_bits,
+            acc_bits=accumulator_bits(self.family, self.rows, self.max_K, self.limits),
+            m_bits=self.m_bits, stages=1 if self.scaling == "shared" else self.cols,
+            split=self.split_dsp)
+
+    @property
     def name(self):
         fmt = self.family.spec.replace(":", "").replace(",", "-")  # tfx8-3, fxp8
         return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
@@ -156,7 +169,9 @@ def host_link(config):
     c = config
     return HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols, max_K=c.max_K,
                     depth=c.depth, dsp_pes=c.dsp_pes,
-                    dsp_split="sb_mac16" if c.split_dsp else None, pipelined=c.pll is not None,
+                    dsp_split="sb_mac16" if c.split_dsp else None,
+                    scaling_multiplier="infer" if c.scaling_dsps else "fabric",
+                    pipelined=c.pll is not None,
                     scaling=c.scaling, limits=c.limits, clocks_per_bit=c.clocks_per_bit)
 
 
@@ -185,12 +200,19 @@ def _run(command, cwd, log):
 
 def parse_report(report, clock_name=None):
     """Resources ``{type: (used, available)}`` and ``(fmax, constraint)`` in MHz of the clock
-    from a nextpnr ``--report`` JSON (the first clock when ``clock_name`` is None)."""
+    from a nextpnr ``--report`` JSON (its one clock when ``clock_name`` is None).
+
+    nextpnr lists the constant net it ties unused clock pins to (an inferred DSP block's,
+    ``$PACKER_GND_NET...``) as a clock of its own; that is no clock of the design."""
     resources = {k: (v["used"], v["available"]) for k, v in report["utilization"].items()}
-    clocks = report.get("fmax", {})
+    clocks = {name: clock for name, clock in report.get("fmax", {}).items()
+              if not name.startswith("$PACKER_")}
     if not clocks:
         raise ValueError("the nextpnr report has no fmax entry (no constrained clock?)")
-    name = clock_name or sorted(clocks)[0]
+    if clock_name is None and len(clocks) > 1:
+        raise ValueError(f"the nextpnr report has {len(clocks)} clocks ({', '.join(clocks)}); "
+                         f"name the one to report")
+    name = clock_name or next(iter(clocks))
     return resources, (clocks[name]["achieved"], clocks[name]["constraint"])
 
 
@@ -317,6 +339,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     routed = [s for s in seeds_record if s["routed"]]
     record = {
         "config": {**config.__dict__, "dsp_pes": config.dsp_pes,
+                   "scaling_dsps": config.scaling_dsps,
                    "clocks_per_bit": top.link.clocks_per_bit},
         "uart_baud": clock_hz / top.link.clocks_per_bit,
         "pes": config.rows * config.cols, "macs_per_cycle": config.rows * config.cols,
@@ -361,7 +384,8 @@ def summary(record):
     lines = [f"{record['board']} ({record['device']}), {c['format'].upper()} n={c['n']}"
              f"{' IS_max=' + str(c['is_max']) if c['format'] == 'tfx' else ''}, form {c['form']},"
              f" {c['rows']}x{c['cols']} array, {c['dsp_pes']} PEs on DSPs"
-             f"{' (split: two per SB_MAC16)' if c.get('split_dsp') else ''}"]
+             f"{' (split: two per SB_MAC16)' if c.get('split_dsp') else ''}"
+             f"{', scaling on DSPs' if c.get('scaling_dsps') else ''}"]
     if record["resources"]:
         for name, (used, available) in sorted(record["resources"].items()):
             if used:
