@@ -6,15 +6,19 @@ from scripts.fpga.sweep import (SHAPES, WIDTHS, largest, markdown, search_ends, 
 from scripts.synth_sweep import main
 
 
-def record(fmt, rows, cols, *, n=8, dsp=True, logic=1000, fmax=13.0, fits=True):
+def record(fmt, rows, cols, *, n=8, dsp=True, logic=1000, fmax=13.0, fits=True,
+           tool_error=None):
     resources = {"ICESTORM_LC": (logic, 5280), "ICESTORM_DSP": (min(rows * cols, 8) if dsp else 0, 8),
                  "ICESTORM_RAM": (4, 30)} if fits else None
     return {"config": {"format": fmt, "form": "int", "n": n, "rows": rows, "cols": cols,
                        "dsp": dsp,
                        "dsp_pes": min(rows * cols, 8) if dsp else 0},
             "resources": resources, "fmax_mhz_median": fmax if fits else None,
-            "meets_clock": fits and fmax >= 12,
-            "demand": None if fits else {"ICESTORM_LC": (logic, 5280)}}
+            "meets_clock": bool(fits) and fmax >= 12, "tool_error": tool_error,
+            "demand": None if fits or tool_error else {"ICESTORM_LC": (logic, 5280)}}
+
+
+ASSERTION = "ERROR: Assertion failed: ABC_OPS_REINTEGRATE"
 
 
 def test_shapes_are_searched_by_pe_count():
@@ -81,3 +85,39 @@ def test_the_search_ends_only_where_nothing_fits():
     assert not search_ends([record("tfx", 2, 2, fmax=11.0)])  # fits, misses the clock
     assert not search_ends([record("tfx", 2, 3, fits=False), record("tfx", 3, 2)])
     assert search_ends([record("tfx", 3, 3, fits=False, logic=5891)])
+    # a tool failing on a shape says nothing about whether it fits: the search goes on
+    assert not search_ends([record("fxp", 2, 3, fits=None, tool_error=ASSERTION),
+                            record("fxp", 3, 2, fits=False)])
+
+
+def test_a_tool_failure_is_shown_and_named_not_counted():
+    failed = record("fxp", 2, 3, fits=None, tool_error=ASSERTION)
+    assert largest([record("fxp", 2, 2), failed]) == [(2, 2)]
+    from scripts.fpga.sweep import size_entries
+    text = markdown({"family": "ice40", "clock_mhz": 12.0, "board": "icebreaker",
+                     "device": "iCE40UP5K", "seeds": [1], "tools": "Yosys", "max_K": 256,
+                     "depth": 64, "width_size": [2, 2], "widths": [],
+                     "sizes": {"tfx": [], "fxp": size_entries([failed], "ice40")},
+                     "largest": {"tfx": [], "fxp": []}})
+    assert "| FXP int | 2x3 | 6 | 6 | tool failed† | – | – | – | no |" in text
+    assert f"† Yosys failed on these builds (recorded, not counted as fitting or not): " \
+           f"`FXP 2x3: {ASSERTION}`." in text
+
+
+def test_a_yosys_failure_is_recorded_when_asked(tmp_path, monkeypatch):
+    from scripts.fpga import flow
+
+    def failing_yosys(**_):
+        raise RuntimeError("Yosys (x) failed with exit status 1 (log: top.rpt):\n"
+                           f"some output\n{ASSERTION}\nmore")
+
+    monkeypatch.setattr(flow, "run_yosys", failing_yosys)
+    config = flow.SynthConfig(format="fxp", rows=1, cols=1, max_K=4, depth=4)
+    import pytest
+    with pytest.raises(RuntimeError, match="exit status 1"):
+        flow.run_flow(config, seeds=(1,), out=tmp_path, progress=lambda _: None)
+    result = flow.run_flow(config, seeds=(1,), out=tmp_path, progress=lambda _: None,
+                           record_tool_failure=True)
+    assert result["tool_error"] == ASSERTION and result["fits"] is None
+    assert result["seeds"] == [] and result["meets_clock"] is False
+    assert f"Yosys failed: {ASSERTION}" in flow.summary(result)

@@ -284,13 +284,22 @@ def logged_utilisation(text):
     return found
 
 
+def _tool_error(message):
+    """The line that says why a tool failed: its last ``ERROR`` line (Yosys: an assertion,
+    a missing cell), else the first line of the failure."""
+    errors = [line.strip() for line in message.splitlines() if "ERROR" in line]
+    return (errors[-1] if errors else message.splitlines()[0])[:300]
+
+
 def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
-             progress=print, reuse=False):
+             progress=print, reuse=False, record_tool_failure=False):
     """Build one configuration; returns its record (also written to ``synth.json``).
 
     With ``reuse``, a ``synth.json`` already in the build directory, built from the same
-    files with the same seeds and tools, is returned instead of building again. A design that does not fit
-    the device is recorded as such after its first seed (``fits`` false).
+    files with the same seeds and tools, is returned instead of building again. A design that
+    does not fit the device is recorded as such after its first seed (``fits`` false). Yosys
+    failing is a ``RuntimeError``, or with ``record_tool_failure`` a record whose
+    ``tool_error`` says why (``fits`` None: unknown; no seeds run).
     """
     config = config.resolved()
     board = board_named(config.board)
@@ -315,11 +324,19 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     plan.extract(directory)
     start = time.monotonic()
     progress(f"[{config.name}] yosys ...")
-    run_yosys(cwd=directory, script_file="top.ys", log="top.rpt", what=f"Yosys ({config.name})")
-    stat = json.loads((directory / "top.stat.json").read_text())["design"]
     seeds_record = []
-    fits, demand = True, None
-    for seed in seeds:
+    fits, demand, tool_error, stat = True, None, None, {}
+    try:
+        run_yosys(cwd=directory, script_file="top.ys", log="top.rpt",
+                  what=f"Yosys ({config.name})")
+        stat = json.loads((directory / "top.stat.json").read_text())["design"]
+    except RuntimeError as error:
+        if not record_tool_failure:
+            raise
+        tool_error = _tool_error(str(error))
+        progress(f"[{config.name}] Yosys failed: {tool_error}")
+        fits = None
+    for seed in seeds if tool_error is None else ():
         progress(f"[{config.name}] nextpnr seed {seed} ...")
         words = _nextpnr_arguments(plan.files["build_top.sh"], variable, seed, board.family)
         try:
@@ -347,7 +364,7 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
         "clock_mhz": clock_hz / 1e6, "board_clock_mhz": board_hz / 1e6,
         "pll": None if pll is None else asdict(pll),
         "requested_seeds": list(seeds), "seeds": seeds_record,
-        "fits": fits, "demand": demand,
+        "fits": fits, "demand": demand, "tool_error": tool_error,
         "yosys_cells": stat.get("num_cells_by_type", {}), "yosys_cell_count": stat.get("num_cells"),
         "tools": tools, "seconds": None,
     }
@@ -400,6 +417,8 @@ def summary(record):
         lines.append(f"  {record.get('macs_per_cycle')} MACs per cycle; peak "
                      + (f"{peak:.0f} M MAC/s at the {record['clock_mhz']:g} MHz clock" if peak else
                         "not given (the median seed misses the clock)"))
+    elif record.get("tool_error"):
+        lines.append(f"  Yosys failed: {record['tool_error'][:100]}")
     elif not record.get("fits", True):
         lines.append(f"  does not fit the device: {record['seeds'][-1]['errors'][0][:100]}")
         for name, (used, available) in sorted((record["demand"] or {}).items()):

@@ -55,8 +55,9 @@ def _counts(record):
 def search_ends(built):
     """After the first PE count none of whose shapes fits the device: a shape that fits but
     misses the clock does not end the search (fmax is not monotone in size, and a median can
-    miss by a seed's noise where a larger shape meets)."""
-    return not any(r["resources"] for r in built)
+    miss by a seed's noise where a larger shape meets), nor does one on which a tool failed
+    (whether it fits is unknown)."""
+    return not any(r["resources"] or r.get("tool_error") for r in built)
 
 
 def largest(records):
@@ -75,7 +76,7 @@ def _config(board, fmt, n, is_max, shape, dsp, clock_mhz=None):
 
 
 def _build(config, seeds):
-    return run_flow(config, seeds=seeds, reuse=True,
+    return run_flow(config, seeds=seeds, reuse=True, record_tool_failure=True,
                     progress=lambda line: print(line, flush=True))
 
 
@@ -99,7 +100,7 @@ def _entry(record, family):
     used, available = (record["resources"] if fits else record.get("demand") or {}).get(
         logic, (None, None))
     return {"form": record["config"]["form"], "logic": used, "available": available,
-            "fits": fits,
+            "fits": fits, "tool_error": record.get("tool_error"),
             "dsps": record["resources"][dsp][0] if fits else None,
             "brams": record["resources"][ram][0] if fits else None,
             "fmax_mhz": record["fmax_mhz_median"], "meets_clock": record["meets_clock"]}
@@ -130,6 +131,8 @@ def _cell(entry, key, fmt="{}"):
 
 
 def _logic_text(entry):
+    if entry.get("tool_error"):
+        return "tool failed†"
     if entry["logic"] is None:
         return "–"
     return f"{entry['logic']:,}" + ("" if entry["fits"] else "*")
@@ -177,6 +180,14 @@ def markdown(record):
                 _cell(entry, "available"), _cell(entry, "brams"),
                 _cell(entry, "fmax_mhz", "{:.2f}"), "yes" if entry["meets_clock"] else "no"])
                 + " |")
+    failures = sorted({f"{fmt.upper()} {e['rows']}x{e['cols']}: {e['tool_error']}"
+                       for fmt in FORMATS for e in record["sizes"][fmt] if e.get("tool_error")}
+                      | {f"{fmt.upper()} n={row['n']} {'DSP' if row['dsp'] else 'no DSP'}: "
+                         f"{row[fmt]['tool_error']}" for row in record["widths"]
+                         for fmt in FORMATS if row[fmt].get("tool_error")})
+    if failures:
+        lines += ["", "† Yosys failed on these builds (recorded, not counted as fitting or "
+                  "not): " + "; ".join(f"`{f}`" for f in failures) + "."]
     lines += [""]
     for fmt in FORMATS:
         shapes = record["largest"][fmt]
