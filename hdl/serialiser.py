@@ -40,8 +40,9 @@ class ColumnSerialiser(wiring.Component):
 
     Notes
     -----
-    A vector leaves the queue in the cycle after the previous one's last column (``cols``
-    cycles per vector); ``produced`` one cycle after the stage's last code.
+    A vector's columns go out straight from the queue's output register, one per cycle, the
+    next vector's first column in the cycle after the last (``cols`` cycles per vector);
+    ``produced`` one cycle after the stage's last code.
     """
 
     def __init__(self, *, entry, cols, depth, result):
@@ -68,17 +69,15 @@ class ColumnSerialiser(wiring.Component):
         m.submodules[names.FINAL_QUEUE] = queue = SyncFIFOBuffered(
             width=self.totals.shape().size, depth=self._depth)
         m.d.comb += [queue.w_stream.payload.eq(self.totals), queue.w_stream.valid.eq(self.emit)]
-        waiting = Signal.like(self.totals)
+        # The queue's output register holds the vector while its columns go out: no copy.
+        head = Signal.like(self.totals)
         column = self.column
-        serialising = self.valid
-        m.d.comb += queue.r_stream.ready.eq(~serialising)
-        with m.If(queue.r_stream.valid & ~serialising):
-            m.d.sync += [waiting.eq(queue.r_stream.payload), serialising.eq(1), column.eq(0)]
-        with m.Elif(serialising):
-            m.d.sync += column.eq(column + 1)
-            with m.If(column == cols - 1):
-                m.d.sync += serialising.eq(0)
-        m.d.comb += [self.acc.eq(waiting[column].value), self.nar.eq(waiting[column].nar)]
+        last = column == cols - 1
+        m.d.comb += [head.eq(queue.r_stream.payload), self.valid.eq(queue.r_stream.valid),
+                     queue.r_stream.ready.eq(last)]
+        with m.If(queue.r_stream.valid):
+            m.d.sync += column.eq(Mux(last, 0, column + 1))
+        m.d.comb += [self.acc.eq(head[column].value), self.nar.eq(head[column].nar)]
         gathered = Signal(range(cols))
         result = self.result
         with m.If(self.code_valid):

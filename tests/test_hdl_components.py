@@ -424,21 +424,23 @@ def test_weight_loader_loads_behind_the_swap(rows, cols):
 
 # ColumnSerialiser ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cols,latency", [(1, 4), (3, 4), (4, 1)])
-def test_serialiser_hands_out_columns_and_gathers_codes(cols, latency):
+# Vectors spaced out, or in a burst that queues them and sends them out back to back.
+@pytest.mark.parametrize("cols,latency,burst", [(1, 4, False), (3, 4, False), (4, 1, False),
+                                                (3, 2, True), (1, 1, True)])
+def test_serialiser_hands_out_columns_and_gathers_codes(cols, latency, burst):
     entry = data.StructLayout({"value": signed(10), "nar": 1})
     result = data.StructLayout({"codes": data.ArrayLayout(8, cols), "nar": cols})
     dut = ColumnSerialiser(entry=entry, cols=cols, depth=8, result=result)
     rng = np.random.default_rng(cols)
     vectors = [[(int(v), int(f)) for v, f in zip(rng.integers(-500, 500, cols),
                                                    rng.integers(0, 2, cols))] for _ in range(6)]
-    got = []
+    got, columns = [], []
 
     async def bench(ctx):
         pipeline = [None] * latency  # a stand-in stage: code = value mod 256, after `latency`
         pushed = 0
         for cycle in range(400):
-            if pushed < len(vectors) and cycle % (cols + 1) == 0:
+            if pushed < len(vectors) and (burst or cycle % (cols + 1) == 0):
                 ctx.set(dut.totals, [{"value": v, "nar": f} for v, f in vectors[pushed]])
                 ctx.set(dut.emit, 1)
                 pushed += 1
@@ -451,6 +453,8 @@ def test_serialiser_hands_out_columns_and_gathers_codes(cols, latency):
                 ctx.set(dut.code_nar, done[1])
             pipeline.append((ctx.get(dut.acc), ctx.get(dut.nar), ctx.get(dut.column))
                             if ctx.get(dut.valid) else None)
+            if ctx.get(dut.valid):
+                columns.append(ctx.get(dut.column))
             if ctx.get(dut.produced):
                 result = ctx.get(dut.result)
                 got.append([(result["codes"][j], (result["nar"] >> j) & 1) for j in range(cols)])
@@ -458,6 +462,7 @@ def test_serialiser_hands_out_columns_and_gathers_codes(cols, latency):
 
     simulate(dut, bench)
     assert got == [[(v % 256, f) for v, f in vector] for vector in vectors]
+    assert columns == list(range(cols)) * len(vectors)  # each column once, in order
 
 
 def test_component_arguments_are_checked():
