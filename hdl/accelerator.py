@@ -139,6 +139,10 @@ class Accelerator(wiring.Component):
     dsp_split : {None, "sb_mac16", "model"}
         Whether DSP PEs share split DSP blocks, two per block (see
         :class:`hdl.systolic.SystolicCore`); ``None``: one inferred multiplier each.
+    shared_weight_decoder : bool
+        One weight decoder for all columns (``shared_weight_decoder`` of
+        :class:`hdl.systolic.SystolicCore`): a weight row takes ``cols`` cycles to load, for
+        builds whose weights arrive slower than that (a UART).
     pipelined : bool
         More registers for fast FPGA clocks: scaling stages cut into more cycles (see
         :class:`hdl.scaling.ScalingStage`; latency 3 cycles longer) and the core's weight load
@@ -181,7 +185,7 @@ class Accelerator(wiring.Component):
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
-                 scaling_multiplier=None, pipelined=False):
+                 scaling_multiplier=None, shared_weight_decoder=False, pipelined=False):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -197,6 +201,7 @@ class Accelerator(wiring.Component):
         self._scaling_multiplier = ("infer" if dsp_pes is None else "fabric") \
             if scaling_multiplier is None else \
             check_choice("scaling_multiplier", scaling_multiplier, MULTIPLIERS)
+        self._shared_decoder = check_bool("shared_weight_decoder", shared_weight_decoder)
         self._pipelined = check_bool("pipelined", pipelined)
         self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined
                                  else ScalingStage.LATENCY)
@@ -238,7 +243,8 @@ class Accelerator(wiring.Component):
         shared scaling, one column pass, and the FIFO presents it 2 cycles later; a weight
         row waits at most ``rows + cols`` cycles for its PE row to swap. A longer wait can
         only be for an input that never came."""
-        return self.latency + self._cols + 2 + self._rows + self._cols + 8
+        return (self.latency + self._cols + 2 + self._rows + self._cols + 8
+                + (self._cols if self._shared_decoder else 0))
 
     def elaborate(self, platform):
         m = Module()
@@ -246,15 +252,22 @@ class Accelerator(wiring.Component):
         m.submodules[names.CORE] = core = SystolicCore(family=family, form=self._form, rows=rows,
                                                 cols=cols, dsp_pes=self._dsp_pes,
                                                 dsp_split=self._dsp_split,
-                                                registered_load=self._pipelined)
+                                                registered_load=self._pipelined,
+                                                shared_weight_decoder=self._shared_decoder)
+
+        m.submodules.weight_loader = loader = WeightLoader(family=family, rows=rows, cols=cols,
+                                                           serial=self._shared_decoder)
 
         # Run-time registers of the layer.
         config = Signal(config_layout(family, cols, limits))
         exponent = Signal(EXPONENT_SHAPE)
         # Accepted vectors not yet retired: in the core, or results not yet in the FIFO.
         pending = Signal(range(self.latency + self._fifo_depth + cols + 4))
-        config_taken = self.config.valid & (pending == 0)
-        m.d.comb += [self.config.ready.eq(pending == 0), self.idle.eq(pending == 0)]
+        # With one shared weight decoder, a part-written weight row finishes with the formats
+        # it started with.
+        config_ready = (pending == 0) & ~loader.mid_row if self._shared_decoder else pending == 0
+        config_taken = self.config.valid & config_ready
+        m.d.comb += [self.config.ready.eq(config_ready), self.idle.eq(pending == 0)]
         with m.If(config_taken):
             payload = self.config.payload
             m.d.sync += [config.eq(payload),
@@ -263,10 +276,11 @@ class Accelerator(wiring.Component):
         drive_fields(m, core, config, family, "a_", "w_")
 
         # Weight loading: one tile waits in the shadow registers, loaded behind the swap.
-        m.submodules.weight_loader = loader = WeightLoader(family=family, rows=rows, cols=cols)
         wiring.connect(m, wiring.flipped(self.weights), loader.weights)
         m.d.comb += [loader.hold.eq(self.config.valid), core.w_codes.eq(loader.w_codes),
                      core.w_row.eq(loader.w_row), core.w_load.eq(loader.w_load)]
+        if self._shared_decoder:
+            m.d.comb += core.w_col.eq(loader.w_col)
 
         # Activations: a result is only started when the output FIFO is sure to take it.
         outstanding = Signal(range(self._fifo_depth + 1))  # acc_last vectors not yet read out

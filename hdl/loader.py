@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_bool, check_int
 from .operand import check_family
 
 __all__ = ["WeightLoader"]
@@ -23,6 +23,9 @@ class WeightLoader(wiring.Component):
     family : golden.family.Family
     rows, cols : int
         The array size, 1 to 64 each.
+    serial : bool
+        Write a row one column per cycle (for the core's one shared weight decoder): the row
+        is held for ``cols`` cycles and taken with its last column.
 
     Members
     -------
@@ -34,24 +37,34 @@ class WeightLoader(wiring.Component):
         The first activation vector of a pass is accepted: the shadow tile becomes active.
     w_codes : Out(ArrayLayout(n, cols)), w_row : Out(range(rows)), w_load : Out(1)
         To the core: write ``w_codes`` into row ``w_row``'s shadow registers.
+    w_col : Out(range(cols))
+        With ``serial``: the one column of ``w_codes`` to write.
+    mid_row : Out(1)
+        With ``serial``: a row is part written (its rest goes in whatever ``hold`` says, so
+        the formats it is decoded with must not change).
     full : Out(1)
         A whole tile waits in the shadow registers (a pass may start).
 
     Notes
     -----
-    Combinational from ``weights`` to the core (a row is written in the cycle it is taken);
-    ``full`` one cycle after the last row.
+    Combinational from ``weights`` to the core (a row is written in the cycle it is taken,
+    or with ``serial`` its columns in that cycle and the ``cols - 1`` before it); ``full`` one
+    cycle after the last row.
     """
 
-    def __init__(self, *, family, rows, cols):
+    def __init__(self, *, family, rows, cols, serial=False):
         self._family = check_family(family)
         self._rows = check_int("rows", rows, 1, 64)
         self._cols = check_int("cols", cols, 1, 64)
+        self._serial = check_bool("serial", serial)
         codes = data.ArrayLayout(family.n, cols)
-        super().__init__({
+        members = {
             "weights": In(stream.Signature(codes)), "hold": In(1), "swap": In(1),
             "w_codes": Out(codes), "w_row": Out(range(rows)), "w_load": Out(1), "full": Out(1),
-        })
+        }
+        if serial:
+            members.update(w_col=Out(range(cols)), mid_row=Out(1))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -59,10 +72,18 @@ class WeightLoader(wiring.Component):
         row = self.w_row
         since_swap = Signal(range(rows + cols + 1), init=rows + cols)
         taken = self.weights.valid & self.weights.ready
-        m.d.comb += [
-            self.weights.ready.eq(~self.full & ~self.hold & (since_swap >= row + cols)),
-            self.w_codes.eq(self.weights.payload), self.w_load.eq(taken),
-        ]
+        allowed = ~self.full & ~self.hold & (since_swap >= row + cols)
+        m.d.comb += self.w_codes.eq(self.weights.payload)
+        if self._serial:
+            column = self.w_col
+            last = column == cols - 1
+            m.d.comb += [self.mid_row.eq(column != 0),
+                         self.w_load.eq(self.weights.valid & (allowed | self.mid_row)),
+                         self.weights.ready.eq(last & (allowed | self.mid_row))]
+            with m.If(self.w_load):
+                m.d.sync += column.eq(Mux(last, 0, column + 1))
+        else:
+            m.d.comb += [self.weights.ready.eq(allowed), self.w_load.eq(taken)]
         with m.If(taken):
             m.d.sync += row.eq(Mux(row == rows - 1, 0, row + 1))
             with m.If(row == rows - 1):

@@ -62,6 +62,9 @@ class SystolicCore(wiring.Component):
         Register the decoded weights (with their row and load strobe) before they reach the
         shadow registers: a row is written one cycle after ``w_load``, and the decoders leave
         the path into the PEs (for fast FPGA clocks).
+    shared_weight_decoder : bool
+        One weight decoder for all columns instead of one per column: a row is loaded one
+        column per cycle (``w_col``), for builds whose weights arrive slower than that.
 
     Members
     -------
@@ -74,10 +77,12 @@ class SystolicCore(wiring.Component):
         Run-time fields of the activations' and weights' members (TFX: IS; FXP: none).
     w_codes : In(ArrayLayout(n, cols)), w_row : In(range(rows)), w_load : In(1)
         Load one row of weights into the PEs' shadow registers (decoded once, on the way in).
+    w_col : In(range(cols))
+        With ``shared_weight_decoder``: load only column ``w_col`` of the row.
         Row ``i`` of the next tile may be loaded from ``i + cols + 1`` cycles after the current
         tile's first vector (once the swap has passed that row); earlier is outside the contract.
-        A tile's first vector may come in the cycle of its last row's ``w_load``, or with
-        ``registered_load`` from the cycle after it.
+        A tile's first vector may come in the cycle of its last row's (last column's)
+        ``w_load``, or with ``registered_load`` from the cycle after it.
     psums : Out(ArrayLayout(signed(psum_width), cols)), nar : Out(cols), psum_valid : Out(1)
         The column sums of one input vector, all in the same cycle, ``latency`` cycles after it.
 
@@ -89,7 +94,7 @@ class SystolicCore(wiring.Component):
     """
 
     def __init__(self, *, family, form="int", rows, cols, dsp_pes=None, dsp_split=None,
-                 registered_load=False):
+                 registered_load=False, shared_weight_decoder=False):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
@@ -99,6 +104,7 @@ class SystolicCore(wiring.Component):
             check_int("dsp_pes", dsp_pes, 0, rows * cols)
         self._dsp_split = check_dsp_split(family, form, dsp_split)
         self._registered_load = check_bool("registered_load", registered_load)
+        self._shared_decoder = check_bool("shared_weight_decoder", shared_weight_decoder)
         members = {
             "a_codes": In(data.ArrayLayout(family.n, rows)), "a_valid": In(1),
             "w_codes": In(data.ArrayLayout(family.n, cols)), "w_row": In(range(rows)),
@@ -106,6 +112,8 @@ class SystolicCore(wiring.Component):
             "psums": Out(data.ArrayLayout(signed(self._psum_width), cols)), "nar": Out(cols),
             "psum_valid": Out(1),
         }
+        if self._shared_decoder:
+            members["w_col"] = In(range(cols))
         members.update(field_ports(family, "a_", "w_"))
         super().__init__(members)
 
@@ -121,13 +129,23 @@ class SystolicCore(wiring.Component):
         m = Module()
         family, form, rows, cols = self._family, self._form, self._rows, self._cols
 
-        # Weight decoders, one per column, on the load path.
+        # Weight decoders on the load path: one per column, or one for the column w_col.
         w_fields = field_values(self, family, "w_")
-        weights = [add_decoder(m, names.decoder_name("w", j), family=family, form=form,
-                               code=self.w_codes[j], fields=w_fields) for j in range(cols)]
+        if self._shared_decoder:
+            weights = [add_decoder(m, names.decoder_name("w"), family=family, form=form,
+                                   code=self.w_codes[self.w_col], fields=w_fields)] * cols
+        else:
+            weights = [add_decoder(m, names.decoder_name("w", j), family=family, form=form,
+                                   code=self.w_codes[j], fields=w_fields) for j in range(cols)]
         w_row, w_load = self.w_row, self.w_load
+        w_col = self.w_col if self._shared_decoder else None
         if self._registered_load:
-            weights = [_delayed(m, weight, 1, f"w_decoded_{j}") for j, weight in enumerate(weights)]
+            if self._shared_decoder:
+                weights = [_delayed(m, weights[0], 1, "w_decoded")] * cols
+                w_col = _delayed(m, w_col, 1, "w_col")
+            else:
+                weights = [_delayed(m, weight, 1, f"w_decoded_{j}")
+                           for j, weight in enumerate(weights)]
             w_row, w_load = _delayed(m, w_row, 1, "w_row"), _delayed(m, w_load, 1, "w_load")
 
         # Activation decoders, one per row, then a register and the row skew.
@@ -166,7 +184,9 @@ class SystolicCore(wiring.Component):
                 a, a_valid, a_first = rows_in[i] if j == 0 else (
                     left.a_out, left.a_valid_out, left.a_first_out)
                 m.d.comb += [pe.a_in.eq(a), pe.a_valid_in.eq(a_valid), pe.a_first_in.eq(a_first),
-                             pe.w_in.eq(weights[j]), pe.w_load.eq(w_load & (w_row == i))]
+                             pe.w_in.eq(weights[j]), pe.w_load.eq(
+                                 w_load & (w_row == i) if w_col is None
+                                 else w_load & (w_row == i) & (w_col == j))]
                 if i == 0:
                     m.d.comb += [pe.psum_in.eq(0), pe.nar_in.eq(0)]
                 else:

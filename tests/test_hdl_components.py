@@ -388,6 +388,14 @@ def test_framer_sends_replies_first_then_results():
 
 # WeightLoader --------------------------------------------------------------------------------
 
+def _loader_swap(swap, full, since_swap, settled):
+    """The loader model's next ``full`` and cycles since the swap (counting up to
+    ``settled``)."""
+    if swap:
+        return False, 0
+    return full, since_swap + (since_swap != settled)
+
+
 @pytest.mark.parametrize("rows,cols", [(1, 1), (3, 2), (4, 4)])
 def test_weight_loader_loads_behind_the_swap(rows, cols):
     dut = WeightLoader(family=FXPFamily(8), rows=rows, cols=cols)
@@ -412,14 +420,52 @@ def test_weight_loader_loads_behind_the_swap(rows, cols):
                 log.append((cycle, row))
                 full = full or row == rows - 1
                 row = (row + 1) % rows
-            if swap:
-                full, since_swap = False, 0
-            elif since_swap != rows + cols:
-                since_swap += 1
+            full, since_swap = _loader_swap(swap, full, since_swap, rows + cols)
             await ctx.tick()
 
     simulate(dut, bench)
     assert len(log) >= 2 * rows  # at least two tiles went in
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 2), (2, 4)])
+def test_serial_weight_loader_writes_a_column_per_cycle_and_finishes_a_row(rows, cols):
+    dut = WeightLoader(family=FXPFamily(8), rows=rows, cols=cols, serial=True)
+    log = []
+
+    async def bench(ctx):
+        since_swap, row, col, full, rows_sent = rows + cols, 0, 0, False, 0
+        swaps = {5, 30, 31 + rows + cols, 60, 90}
+        for cycle in range(160):
+            hold = cycle % 17 in (3, 4)
+            # A row's transfer is held until taken (the stream rules); between rows, gaps.
+            valid = col != 0 or cycle % 11 != 7
+            ctx.set(dut.weights.valid, valid)
+            ctx.set(dut.weights.payload, [(rows_sent + j) % 256 for j in range(cols)])
+            ctx.set(dut.hold, hold)
+            swap = cycle in swaps and ctx.get(dut.full)
+            ctx.set(dut.swap, swap)
+            # The model: a row starts when not full, not held, r + cols cycles after a swap,
+            # then takes a column per cycle whatever hold says, and is taken with its last.
+            started = not full and not hold and since_swap >= row + cols
+            load = valid and (started or col != 0)
+            assert ctx.get(dut.w_load) == load, (cycle, row, col, since_swap)
+            assert ctx.get(dut.mid_row) == (col != 0)
+            assert ctx.get(dut.weights.ready) == ((started or col != 0) and col == cols - 1)
+            assert ctx.get(dut.full) == full
+            if load:
+                assert (ctx.get(dut.w_row), ctx.get(dut.w_col)) == (row, col)
+                log.append((row, col, ctx.get(dut.w_codes)[col]))
+                if col == cols - 1:
+                    full = full or row == rows - 1
+                    row, col, rows_sent = (row + 1) % rows, 0, rows_sent + 1
+                else:
+                    col += 1
+            full, since_swap = _loader_swap(swap, full, since_swap, rows + cols)
+            await ctx.tick()
+
+    simulate(dut, bench)
+    assert len(log) >= 2 * rows * cols  # at least two tiles went in
+    assert all(code == (k // cols + k % cols) % 256 for k, (_, _, code) in enumerate(log))
 
 
 # ColumnSerialiser ----------------------------------------------------------------------------

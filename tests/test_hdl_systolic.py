@@ -19,9 +19,15 @@ pytestmark = pytest.mark.sim
 def run_tiles(core, tiles, a_fmt, w_fmt):
     """Stream every tile's activation vectors back to back, the first marked ``a_first``; load
     the next tile's weights into the shadow registers meanwhile, as early as the contract allows
-    (row r at step r + cols + 1). Returns the psum rows and their NaR flags."""
+    (row r at step r + cols + 1; with a shared weight decoder, one column per step from step
+    cols + 1 on, row r's first at cols + 1 + r * cols). Returns the psum rows and their NaR
+    flags."""
     family = core._family
     rows, cols = core._rows, core._cols
+    shared = core._shared_decoder
+    # The writes of one tile, one per step: (row, column), column None for a whole row.
+    writes = [(r, c) for r in range(rows) for c in range(cols)] if shared else \
+        [(r, None) for r in range(rows)]
     out = []
 
     async def bench(ctx):
@@ -34,27 +40,31 @@ def run_tiles(core, tiles, a_fmt, w_fmt):
                 out.append(([ctx.get(core.psums[j]) for j in range(cols)],
                              [(ctx.get(core.nar) >> j) & 1 for j in range(cols)]))
 
-        def load_row(weights, r):
-            ctx.set(core.w_codes, [int(c) for c in weights[r]])
+        def load(weights, write):
+            r, c = write
+            ctx.set(core.w_codes, [int(code) for code in weights[r]])
             ctx.set(core.w_row, r)
+            if c is not None:
+                ctx.set(core.w_col, c)
             ctx.set(core.w_load, 1)
 
-        for r in range(rows):
-            load_row(tiles[0][1], r)
+        for write in writes:
+            load(tiles[0][1], write)
             await ctx.tick()
         ctx.set(core.w_load, 0)
         for index, (activations, _) in enumerate(tiles):
             following = tiles[index + 1][1] if index + 1 < len(tiles) else None
-            steps = len(activations) if following is None else max(len(activations), rows + cols + 1)
+            steps = len(activations) if following is None else \
+                max(len(activations), len(writes) + cols + 1)
             for step in range(steps):
                 streaming = step < len(activations)
                 ctx.set(core.a_valid, streaming)
                 ctx.set(core.a_first, step == 0)
                 if streaming:
                     ctx.set(core.a_codes, [int(c) for c in activations[step]])
-                row = step - cols - 1
-                if following is not None and 0 <= row < rows:
-                    load_row(following, row)
+                k = step - cols - 1
+                if following is not None and 0 <= k < len(writes):
+                    load(following, writes[k])
                 else:
                     ctx.set(core.w_load, 0)
                 await ctx.tick()
@@ -75,24 +85,29 @@ def run_tiles(core, tiles, a_fmt, w_fmt):
 # The split-DSP cases share DSP halves between PEs of one row, of two rows (odd cols) and
 # leave one half unused (odd dsp_pes), with fabric PEs after them. The registered load path
 # (the fast FPGA builds') runs with the tightest load timing its contract allows; 1x1 has no
-# skew to spare.
-@pytest.mark.parametrize("family,form,rows,cols,dsp_pes,dsp_split,registered", [
-    (TFXFamily(8, 3), "int", 3, 4, None, None, False),
-    (TFXFamily(8, 3), "ses", 4, 2, None, None, False),
-    (TFXFamily(6, 5), "ses", 2, 3, None, None, False),
-    (FXPFamily(8), "int", 3, 3, None, None, False),
-    (TFXFamily(5, 2), "int", 1, 1, None, None, False),
-    (TFXFamily(8, 3), "ses", 3, 3, 7, "model", False),
-    (FXPFamily(8), "int", 3, 3, 7, "model", False),
-    (FXPFamily(4), "int", 2, 2, None, "model", False),
-    (TFXFamily(8, 3), "ses", 3, 3, 7, "model", True),
-    (FXPFamily(8), "int", 4, 4, None, "model", True),
-    (TFXFamily(5, 2), "int", 1, 1, None, None, True),
+# skew to spare. The shared weight decoder loads one column per cycle, with and without the
+# registered load path.
+@pytest.mark.parametrize("family,form,rows,cols,dsp_pes,dsp_split,registered,shared", [
+    (TFXFamily(8, 3), "int", 3, 4, None, None, False, False),
+    (TFXFamily(8, 3), "ses", 4, 2, None, None, False, False),
+    (TFXFamily(6, 5), "ses", 2, 3, None, None, False, False),
+    (FXPFamily(8), "int", 3, 3, None, None, False, False),
+    (TFXFamily(5, 2), "int", 1, 1, None, None, False, False),
+    (TFXFamily(8, 3), "ses", 3, 3, 7, "model", False, False),
+    (FXPFamily(8), "int", 3, 3, 7, "model", False, False),
+    (FXPFamily(4), "int", 2, 2, None, "model", False, False),
+    (TFXFamily(8, 3), "ses", 3, 3, 7, "model", True, False),
+    (FXPFamily(8), "int", 4, 4, None, "model", True, False),
+    (TFXFamily(5, 2), "int", 1, 1, None, None, True, False),
+    (TFXFamily(8, 3), "ses", 3, 3, 7, "model", True, True),
+    (FXPFamily(8), "int", 2, 3, None, None, False, True),
+    (TFXFamily(5, 2), "int", 1, 1, None, None, True, True),
 ], ids=str)
-def test_core_matches_golden(family, form, rows, cols, dsp_pes, dsp_split, registered):
+def test_core_matches_golden(family, form, rows, cols, dsp_pes, dsp_split, registered, shared):
     rng = np.random.default_rng(rows * 10 + cols)
     core = SystolicCore(family=family, form=form, rows=rows, cols=cols, dsp_pes=dsp_pes,
-                        dsp_split=dsp_split, registered_load=registered)
+                        dsp_split=dsp_split, registered_load=registered,
+                        shared_weight_decoder=shared)
     a_fmt, w_fmt = family.members()[-1], family.members()[0]
     tiles = []
     for length in (9, 1, 7):  # the first tile is long enough to run back to back into the next
@@ -209,3 +224,33 @@ def test_accelerator_latency(rows, cols, pipelined):
     sim.add_testbench(bench)
     sim.run()
     assert cycles == [array.latency + 2] and array.latency == rows + cols + (8 if pipelined else 5)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_config_waits_for_a_part_written_weight_row(shared):
+    """With one shared weight decoder a row takes ``cols`` cycles; a config arriving in the
+    middle is taken only after the row, so that the whole row is decoded with the formats it
+    started with. With a decoder per column the row goes in at once and nothing waits."""
+    cols = 3
+    array = Accelerator(family=TFXFamily(8, 3), form="ses", rows=2, cols=cols, max_K=8,
+                        depth=4, shared_weight_decoder=shared)
+    ready, taken = [], []
+
+    async def bench(ctx):
+        ctx.set(array.weights.valid, 1)  # row 0 of a tile: its first column goes in now
+        await ctx.tick()
+        ctx.set(array.config.valid, 1)
+        for _ in range(cols):
+            ready.append(ctx.get(array.config.ready))
+            taken.append(ctx.get(array.weights.ready))
+            await ctx.tick()
+            if taken[-1]:
+                ctx.set(array.weights.valid, 0)  # one row only
+
+    sim = Simulator(array)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert ready == ([0, 0, 1] if shared else [1, 1, 1])
+    # the row is taken with its last column, and no later row starts while the config waits
+    assert taken == ([0, 1, 0] if shared else [0, 0, 0])

@@ -17,11 +17,12 @@ LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
         scaling="per_column", dsp_split=None, pipelined=False, scaling_multiplier=None,
-        **extra):
+        shared_weight_decoder=False, **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
                         depth=depth, limits=LIMITS, dsp_pes=dsp_pes, scaling=scaling,
                         dsp_split=dsp_split, pipelined=pipelined,
-                        scaling_multiplier=scaling_multiplier)
+                        scaling_multiplier=scaling_multiplier,
+                        shared_weight_decoder=shared_weight_decoder)
     cells = [ice40_cell_models()] if dsp_split == "sb_mac16" else []
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
                       test_module="sim.tb_accelerator", extra_sources=cells,
@@ -48,17 +49,18 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
 # Split SB_MAC16 instances on Yosys's iCE40 cell model: two PEs per block, the halves shared
 # across a row boundary (cols 3), one half left unused (5 DSP PEs), fabric PEs after them;
 # pipelined scaling stages, as in the fast FPGA builds, on two of them; the multiply by M
-# inferred (on the DSPs the PEs leave, in a board build) or in fabric.
-@pytest.mark.parametrize("family,form,rows,cols,dsp_pes,pipelined,scaling_multiplier", [
-    (TFXFamily(8, 3), "ses", 3, 3, 5, True, "infer"),
-    (FXPFamily(8), "int", 3, 3, 9, True, "fabric"),
-    (TFXFamily(8, 3, IS_min=2), "ses", 2, 4, 8, False, "infer"),
+# inferred (on the DSPs the PEs leave, in a board build) or in fabric; one weight decoder
+# shared by the columns (the board builds') or one per column.
+@pytest.mark.parametrize("family,form,rows,cols,dsp_pes,pipelined,scaling_multiplier,shared", [
+    (TFXFamily(8, 3), "ses", 3, 3, 5, True, "infer", True),
+    (FXPFamily(8), "int", 3, 3, 9, True, "fabric", True),
+    (TFXFamily(8, 3, IS_min=2), "ses", 2, 4, 8, False, "infer", False),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipelined,
-                                        scaling_multiplier):
+                                        scaling_multiplier, shared):
     result = run(family, form, rows, cols, max_K=64, depth=8, dsp_pes=dsp_pes,
                  scaling="shared", dsp_split="sb_mac16", pipelined=pipelined,
-                 scaling_multiplier=scaling_multiplier)
+                 scaling_multiplier=scaling_multiplier, shared_weight_decoder=shared)
     assert result.passed, result
 
 

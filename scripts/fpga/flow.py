@@ -164,14 +164,15 @@ class SynthConfig:
 
 
 def host_link(config):
-    """The :class:`hdl.hostlink.HostLink` of a resolved ``config`` (pipelined on a PLL
-    clock)."""
+    """The :class:`hdl.hostlink.HostLink` of a resolved ``config``: pipelined on a PLL clock,
+    and with one weight decoder for all columns (weights come over the UART, far slower than
+    the column per cycle it loads)."""
     c = config
     return HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols, max_K=c.max_K,
                     depth=c.depth, dsp_pes=c.dsp_pes,
                     dsp_split="sb_mac16" if c.split_dsp else None,
                     scaling_multiplier="infer" if c.scaling_dsps else "fabric",
-                    pipelined=c.pll is not None,
+                    shared_weight_decoder=True, pipelined=c.pll is not None,
                     scaling=c.scaling, limits=c.limits, clocks_per_bit=c.clocks_per_bit)
 
 
