@@ -1,6 +1,7 @@
 """Command line of the golden model.
 
     python -m golden table tfx:8,3,0              every code, its fields and value
+    python -m golden table posit:8,1,0            (also fp:8,4,0 for OCP E4M3, fxp:8,4, ufxp:8,4)
     python -m golden quantize tfx:8,3,0 1.5 -0.3  codes of numbers
     python -m golden search weights.npy --n 8     TENT's per-tensor (IS, SC) and FXP's F
 """
@@ -15,32 +16,27 @@ from . import parse_format
 from ._checks import check_int
 from ._io import discard_stdout
 from .search import search_fxp, search_tfx
-from .tfx import TFX
 
 
 def _table(args):
     fmt = parse_format(args.format)
     print(f"# {fmt!r}: maxpos {fmt.maxpos!r}, minpos {fmt.minpos!r}, "
           f"operand {fmt.operand_width} bits, value = X * 2**{fmt.int_exponent}")
-    if isinstance(fmt, TFX):
-        print(f"{'code':>6} {'bits':>{fmt.n}}  s {'regime':>{fmt.IS + 1}} {'k':>3} "
-              f"{'fraction':>{max(fmt.n - 2, 8)}} {'X':>7}  value")
-    else:
-        print(f"{'code':>6} {'bits':>{fmt.n}} {'X':>7}  value")
-    for code in range(fmt.code_count):
+    rows = [(code, fmt.field_columns(code)) for code in range(fmt.code_count)]
+    widths = [max([len(name)] + [len(cols[i]) for _, cols in rows if not isinstance(cols, str)])
+              for i, name in enumerate(fmt.field_names)]
+    ints = fmt.to_int(fmt.codes(), nar="zero")
+    x_width = max(7, *(len(str(x)) for x in ints))
+    header = " ".join(f"{name:>{w}}" for name, w in zip(fmt.field_names, widths))
+    print(f"{'code':>6} {'bits':>{fmt.n}}  {header}{' ' if header else ''}{'X':>{x_width}}  value")
+    for (code, cols), x in zip(rows, ints):
         bits = format(code, f"0{fmt.n}b")
-        value = float(fmt.decode(code))
-        if isinstance(fmt, TFX):
-            fields = fmt.fields(code)
-            if "nar" in fields or "zero" in fields:
-                name = "NaR" if "nar" in fields else "zero"
-                print(f"{code:>6} {bits}  {name}")
-                continue
-            print(f"{code:>6} {bits}  {fields['sign']} {fields['regime']:>{fmt.IS + 1}} "
-                  f"{fields['k']:>3} {fields['fraction'] or '-':>{max(fmt.n - 2, 8)}} "
-                  f"{fields['integer']:>7}  {value!r}")
-        else:
-            print(f"{code:>6} {bits} {int(fmt.to_int(code)):>7}  {value!r}")
+        if isinstance(cols, str):
+            print(f"{code:>6} {bits}  {cols}")
+            continue
+        fields = " ".join(f"{c:>{w}}" for c, w in zip(cols, widths))
+        print(f"{code:>6} {bits}  {fields}{' ' if fields else ''}{int(x):>{x_width}}  "
+              f"{float(fmt.decode(code))!r}")
 
 
 def _quantize(args):
@@ -85,7 +81,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     table = commands.add_parser("table", help="print every code of a format")
-    table.add_argument("format", help="tfx:N,IS,SC, fxp:N,F or ufxp:N,F")
+    table.add_argument("format", help="tfx:N,IS,SC, fxp:N,F, ufxp:N,F, posit:N,ES,SC or fp:N,E,SC")
     table.set_defaults(run=_table)
     quantize = commands.add_parser("quantize", help="quantize numbers")
     quantize.add_argument("format")

@@ -3,28 +3,37 @@
 A format maps n-bit codes (unsigned integers ``0 <= code < 2**n``) to real values. Every value
 is an exact integer ``X`` times a power of two, ``value = X * 2**int_exponent``; ``X`` is the
 operand the hardware multiplies. Everything else (decode, exact quantization, value tables)
-follows from the table of ``X`` per code, so it is written once here for TFX and FXP alike.
+follows from the table of ``X`` per code, so it is written once here for every format.
+
+``X`` is an int64 where every operand of the format fits one with room for the quantizer's
+midpoints (below 2**58); wider formats (posit with a large ``es``, minifloats with a wide
+exponent field) keep it as a Python integer in an object array, and the same code runs on it.
 """
 
 import abc
 import functools
+import math
 
 import numpy as np
 
 from ._checks import check_choice
 
-__all__ = ["NumberFormat", "twos_complement"]
+__all__ = ["NumberFormat", "twos_complement", "operand_table"]
 
-# Integers up to this magnitude are handled as int64 in the exact quantizer; every midpoint
-# of every legal format is far below it (|X| < 2**31, so midpoints < 2**33 in half units).
+# The exact quantizer clamps values (in half units of X) to this magnitude or, for formats
+# whose midpoints come near it, to four times their largest X: anything beyond saturates alike.
 _SATURATION_CAP = 1 << 40
+# Formats with an |X| from here up keep X as Python integers (object arrays).
+_WIDE_X = 1 << 58
 
 
 class NumberFormat(abc.ABC):
     """An n-bit number format whose values are integers scaled by a power of two.
 
     Subclasses define :meth:`_int_table` (``X`` per code, NaR as 0), :attr:`int_exponent`,
-    :attr:`nar_code` and :meth:`_key`. Everything else is shared.
+    :attr:`nar_code` and :meth:`_key`; formats with several NaR codes override
+    :attr:`nar_codes`, and those with codes quantization never produces (a minifloat's -0)
+    :meth:`_unproduced_codes`. Everything else is shared.
     """
 
     @property
@@ -40,7 +49,16 @@ class NumberFormat(abc.ABC):
     @property
     @abc.abstractmethod
     def nar_code(self):
-        """The NaR code, or ``None`` for formats without one."""
+        """The NaR code (the one hardware and stimuli use), or ``None`` for formats without."""
+
+    @property
+    def nar_codes(self):
+        """Every code that decodes to NaR (a minifloat's NaN and infinities), ascending."""
+        return () if self.nar_code is None else (self.nar_code,)
+
+    def _unproduced_codes(self):
+        """Codes with a real value that quantization never produces (duplicates such as -0)."""
+        return ()
 
     @property
     @abc.abstractmethod
@@ -73,6 +91,16 @@ class NumberFormat(abc.ABC):
         """Human-readable name for tables and plots, e.g. ``TFX(8,3,0)``."""
         return f"{type(self).__name__}({','.join(str(v) for v in self._key())})"
 
+    # -- fields (for tables) ----------------------------------------------------------------
+
+    #: Names of the fields :meth:`field_columns` gives, for a table's header.
+    field_names = ()
+
+    def field_columns(self, code):
+        """The fields of one code as strings, one per :attr:`field_names`, or a one-word
+        name (``"zero"``, ``"NaR"``, ``"NaN"``, ``"inf"``) for a code without fields."""
+        return ()
+
     # -- codes ------------------------------------------------------------------------------
 
     @property
@@ -101,12 +129,16 @@ class NumberFormat(abc.ABC):
     def is_nar(self, codes):
         """Boolean mask of the NaR codes (all False for formats without NaR)."""
         codes = self.check_codes(codes)
-        if self.nar_code is None:
-            return np.zeros(codes.shape, dtype=bool)
-        return codes == self.nar_code
+        return np.isin(codes, self.nar_codes)
+
+    @property
+    def wide(self):
+        """Whether ``X`` exceeds int64's comfortable range (``to_int`` then gives Python ints)."""
+        return self._int_table().dtype == object
 
     def to_int(self, codes, *, nar="raise"):
-        """The exact integer operand ``X`` of each code, as int64.
+        """The exact integer operand ``X`` of each code: int64, or an object array of Python
+        integers for :attr:`wide` formats.
 
         Parameters
         ----------
@@ -116,18 +148,26 @@ class NumberFormat(abc.ABC):
         """
         check_choice("nar", nar, ("raise", "zero"))
         codes = self.check_codes(codes)
-        if nar == "raise" and self.nar_code is not None and np.any(codes == self.nar_code):
-            raise ValueError(f"NaR code {self.nar_code} of {self.label} has no integer value; "
+        if nar == "raise" and np.any(self.is_nar(codes)):
+            bad = int(codes[self.is_nar(codes)].flat[0])
+            raise ValueError(f"NaR code {bad} of {self.label} has no integer value; "
                              f"pass nar='zero' to treat it as zero like the hardware")
         return self._int_table()[codes]
 
     def decode(self, codes):
         """The real value of each code as float64 (exact); NaR decodes to NaN."""
         codes = self.check_codes(codes)
-        values = self._int_table()[codes] * (2.0 ** self.int_exponent)
-        if self.nar_code is not None:
-            values = np.where(codes == self.nar_code, np.nan, values)
-        return values
+        return self._value_table[codes]
+
+    @functools.cached_property
+    def _value_table(self):
+        """float64 value of every code (NaN for NaR), exact; an error if float64 cannot hold
+        every value exactly."""
+        table = np.array([_exact_float(int(x), self.int_exponent, self)
+                          for x in self._int_table()], dtype=np.float64)
+        table[list(self.nar_codes)] = np.nan
+        table.setflags(write=False)
+        return table
 
     # -- value set --------------------------------------------------------------------------
 
@@ -135,15 +175,14 @@ class NumberFormat(abc.ABC):
     def _sorted(self):
         """Real codes sorted by value, with their integers ``X``: (codes, X)."""
         codes = self.codes()
-        if self.nar_code is not None:
-            codes = codes[codes != self.nar_code]
+        codes = codes[~np.isin(codes, (*self.nar_codes, *self._unproduced_codes()))]
         ints = self._int_table()[codes]
         order = np.argsort(ints, kind="stable")
         return codes[order], ints[order]
 
     def values(self):
         """Every representable real value, ascending (NaR excluded), as float64."""
-        return self._sorted[1] * (2.0 ** self.int_exponent)
+        return self._value_table[self._sorted[0]]
 
     @property
     def max_int(self):
@@ -163,15 +202,19 @@ class NumberFormat(abc.ABC):
     @property
     def maxpos(self):
         """Largest representable value."""
-        return float(self.max_int * 2.0 ** self.int_exponent)
+        return float(self.values()[-1])
 
     @property
     def minpos(self):
         """Smallest positive representable value."""
-        ints = self._sorted[1]
-        return float(ints[ints > 0][0] * 2.0 ** self.int_exponent)
+        values = self.values()
+        return float(values[values > 0][0])
 
     # -- exact quantization -----------------------------------------------------------------
+
+    @functools.cached_property
+    def _cap(self):
+        return max(_SATURATION_CAP, 4 * self.max_abs_int)
 
     @functools.cached_property
     def _midpoints(self):
@@ -200,7 +243,9 @@ class NumberFormat(abc.ABC):
         shift = np.asarray(exponent, dtype=np.int64) - (self.int_exponent - 1)
         if 0 < shift.size < mantissa.size and (shift == shift.flat[0]).all():
             shift = shift.flat[0]  # per-channel exponents that are all the same
-        floor, sticky = _floor_and_sticky(mantissa, shift)
+        if self.wide:
+            mantissa = mantissa.astype(object)
+        floor, sticky = _floor_and_sticky(mantissa, shift, self._cap)
         mids = self._midpoints
         below = np.searchsorted(mids, floor, side="left")
         # The midpoints are strictly increasing: "right" differs from "left" only on a midpoint.
@@ -249,53 +294,85 @@ class NumberFormat(abc.ABC):
         return x
 
 
+def operand_table(ints):
+    """A read-only table of operands ``X`` per code: int64, or Python integers in an object
+    array when some ``|X|`` reaches 2**58 (a wide format)."""
+    wide = max(abs(x) for x in ints) >= _WIDE_X
+    table = np.array(ints, dtype=object if wide else np.int64)
+    table.setflags(write=False)
+    return table
+
+
 def twos_complement(words, n):
     """n-bit words read as two's-complement integers (int64)."""
     words = np.asarray(words, dtype=np.int64)
     return np.where(words >= 1 << (n - 1), words - (1 << n), words)
 
 
-def _floor_and_sticky(mantissa, shift):
-    """``floor(mantissa * 2**shift)`` clamped to +-2**40 (int64), and whether it was inexact;
-    ``shift`` a scalar or broadcastable to ``mantissa``."""
+def _exact_float(x, exponent, fmt):
+    """``x * 2**exponent`` as a float64, exactly (``x`` has few significant bits), or a
+    ``ValueError`` naming ``fmt`` when float64 cannot hold it."""
+    if x == 0:
+        return 0.0
+    zeros = (x & -x).bit_length() - 1
+    odd, exponent = x >> zeros, exponent + zeros
+    try:
+        value = math.ldexp(float(odd), exponent)  # odd has far fewer than 53 bits
+    except OverflowError:
+        value = math.inf
+    if math.isinf(value) or exponent < -1074:
+        raise ValueError(f"{fmt.label} has values (2**{exponent + odd.bit_length() - 1}) "
+                         f"beyond float64's exact range (2**-1074 to 2**1023): decoding and "
+                         f"quantizing it need a narrower exponent range")
+    return value
+
+
+def _floor_and_sticky(mantissa, shift, cap=_SATURATION_CAP):
+    """``floor(mantissa * 2**shift)`` clamped to +-``cap``, and whether it was inexact;
+    ``shift`` a scalar or broadcastable to ``mantissa``. int64 unless ``mantissa`` is an
+    object array (Python integers, for wide formats)."""
     if np.ndim(shift) == 0 and mantissa.dtype != object:
-        return _floor_and_sticky_scalar_shift(mantissa, int(shift))
+        return _floor_and_sticky_scalar_shift(mantissa, int(shift), cap)
     mantissa, shift = np.broadcast_arrays(mantissa, shift)
     if mantissa.dtype == object:
-        pairs = [_floor_and_sticky_int(int(m), int(s)) for m, s in zip(mantissa.flat, shift.flat)]
-        floor = np.array([p[0] for p in pairs], dtype=np.int64).reshape(mantissa.shape)
+        pairs = [_floor_and_sticky_int(int(m), int(s), cap)
+                 for m, s in zip(mantissa.flat, shift.flat)]
+        dtype = np.int64 if cap < _WIDE_X else object
+        floor = np.array([p[0] for p in pairs], dtype=dtype).reshape(mantissa.shape)
         sticky = np.array([p[1] for p in pairs], dtype=bool).reshape(mantissa.shape)
         return floor, sticky
     mantissa = mantissa.astype(np.int64)
     left = np.clip(shift, 0, 62)
     right = np.clip(-shift, 0, 63)
-    # Left shifts: clamp first so that nothing overflows; any |value| >= 2**40 saturates alike.
-    limit = np.maximum(_SATURATION_CAP >> left, 1)
+    # Left shifts: clamp first so that nothing overflows; any |value| >= cap saturates alike.
+    limit = np.maximum(cap >> left, 1)
     clamped = np.clip(mantissa, -limit, limit) << left
     shifted = mantissa >> right
     sticky = (shift < 0) & ((mantissa & ((np.int64(1) << right) - 1)) != 0)
     floor = np.where(shift >= 0, clamped, shifted)
-    return np.clip(floor, -_SATURATION_CAP, _SATURATION_CAP), sticky
+    return np.clip(floor, -cap, cap), sticky
 
 
-def _floor_and_sticky_scalar_shift(mantissa, shift):
+def _floor_and_sticky_scalar_shift(mantissa, shift, cap):
     """One shift for every int64 mantissa (the common case): only the branch it needs."""
     mantissa = mantissa.astype(np.int64, copy=False)
     if shift >= 0:
-        limit = max(_SATURATION_CAP >> min(shift, 62), 1)
+        limit = max(cap >> min(shift, 62), 1)
         floor = np.clip(mantissa, -limit, limit) << min(shift, 62)
-        return np.clip(floor, -_SATURATION_CAP, _SATURATION_CAP), np.zeros(mantissa.shape, bool)
+        return np.clip(floor, -cap, cap), np.zeros(mantissa.shape, bool)
     right = min(-shift, 63)
     sticky = (mantissa & ((np.int64(1) << right) - 1)) != 0 if right < 63 else mantissa != 0
     floor = mantissa >> right
-    return np.clip(floor, -_SATURATION_CAP, _SATURATION_CAP), sticky
+    return np.clip(floor, -cap, cap), sticky
 
 
-def _floor_and_sticky_int(mantissa, shift):
+def _floor_and_sticky_int(mantissa, shift, cap):
     if shift >= 0:
-        value = mantissa << min(shift, 64)
         sticky = False
+        if shift > cap.bit_length():  # any non-zero mantissa saturates
+            return (cap if mantissa > 0 else -cap if mantissa < 0 else 0), sticky
+        value = mantissa << shift
     else:
         value = mantissa >> -shift
         sticky = (mantissa - (value << -shift)) != 0
-    return max(-_SATURATION_CAP, min(_SATURATION_CAP, value)), sticky
+    return max(-cap, min(cap, value)), sticky

@@ -1,4 +1,4 @@
-"""The TENT per-tensor search: choose TFX's (IS, SC) and FXP's F for a tensor.
+"""The TENT per-tensor search: choose TFX's (IS, SC), FXP's F, a posit's or minifloat's SC.
 
 The objective is the quantization error of the tensor in the candidate format: mean squared
 error by default, mean absolute error, or any callable ``objective(x, x_quantized) -> float``.
@@ -19,10 +19,13 @@ import numpy as np
 
 from ._checks import check_choice, check_int
 from .fxp import FXP, MAX_F, MIN_F
+from .minifloat import FP
+from .posit import Posit
 from .tfx import MAX_SC, MIN_SC, TFX
-from . import fxp as _fxp, tfx as _tfx
+from . import fxp as _fxp, minifloat as _minifloat, posit as _posit, tfx as _tfx
 
-__all__ = ["SearchResult", "search_tfx", "search_fxp", "quantization_error"]
+__all__ = ["SearchResult", "search_tfx", "search_fxp", "search_posit", "search_fp",
+           "quantization_error"]
 
 _REL_TIE = 1e-12
 # Squared errors of elements below this stay finite when summed over 2**60 elements.
@@ -141,3 +144,23 @@ def search_fxp(x, n, *, signed=True, objective="mse", F_range=(MIN_F, MAX_F)):
     check_int("F_range high", F_range[1], F_range[0], MAX_F)
     candidates = (FXP(n, F, signed=signed) for F in range(F_range[0], F_range[1] + 1))
     return _search(x, candidates, objective)
+
+
+def _scales(SC_range):
+    check_int("SC_range low", SC_range[0], MIN_SC, MAX_SC)
+    check_int("SC_range high", SC_range[1], SC_range[0], MAX_SC)
+    return range(SC_range[0], SC_range[1] + 1)
+
+
+def search_posit(x, n, es, *, objective="mse", SC_range=(MIN_SC, MAX_SC)):
+    """The per-tensor choice of SC for ``Posit(n, es, SC)`` minimising ``objective`` on ``x``."""
+    n = check_int("n", n, _posit.MIN_N, _posit.MAX_N)
+    es = check_int("es", es, 0, _posit.MAX_ES)
+    return _search(x, (Posit(n, es, SC) for SC in _scales(SC_range)), objective)
+
+
+def search_fp(x, n, E, *, objective="mse", SC_range=(MIN_SC, MAX_SC)):
+    """The per-tensor choice of SC for the minifloat ``FP(n, E, SC)`` minimising ``objective``."""
+    n = check_int("n", n, _minifloat.MIN_N, _minifloat.MAX_N)
+    E = check_int("E", E, 1, n - 2)
+    return _search(x, (FP(n, E, SC) for SC in _scales(SC_range)), objective)

@@ -130,6 +130,14 @@ class TFX(NumberFormat):
         code = int(self.check_codes(code))
         return decode_fields(code, self._n, self._IS)
 
+    field_names = ("s", "regime", "k", "fraction")
+
+    def field_columns(self, code):
+        fields = self.fields(code)
+        if "nar" in fields or "zero" in fields:
+            return "NaR" if "nar" in fields else "zero"
+        return (str(fields["sign"]), fields["regime"], str(fields["k"]), fields["fraction"] or "-")
+
     def with_scale(self, SC):
         """The same n and IS with another scale."""
         return TFX(self._n, self._IS, SC)

@@ -33,6 +33,50 @@ def tfx_value(code, n, IS, SC):
     return -value if negative else value
 
 
+def posit_value(code, n, es, SC):
+    """Exact value of a posit code (None for NaR): the standard's decoding, bit by bit."""
+    if code == 0:
+        return Fraction(0)
+    if code == 1 << (n - 1):
+        return None
+    negative = bool(code >> (n - 1) & 1)
+    word = (-code) % (1 << n) if negative else code
+    body = [(word >> i) & 1 for i in range(n - 2, -1, -1)]
+    m = 1
+    while m < len(body) and body[m] == body[0]:
+        m += 1
+    k = m - 1 if body[0] == 1 else -m
+    rest = body[m + 1:]  # after the terminator, if there is room for one
+    e = 0
+    for i in range(es):
+        e = 2 * e + (rest[i] if i < len(rest) else 0)
+    fraction_bits = rest[es:]
+    f = 0
+    for bit in fraction_bits:
+        f = 2 * f + bit
+    value = Fraction(2) ** (k * 2 ** es + e + SC) * (1 + Fraction(f, 2 ** len(fraction_bits)))
+    return -value if negative else value
+
+
+def fp_value(code, n, E, SC):
+    """Exact value of a minifloat code; None for NaN and infinity codes (NaR)."""
+    M = n - 1 - E
+    sign = code >> (n - 1)
+    e = (code >> M) % 2 ** E
+    f = code % 2 ** M
+    top = 2 ** E - 1
+    if (n, E) == (8, 4) and e == top and f == 2 ** M - 1:
+        return None  # OCP E4M3: S.1111.111 is NaN
+    if (n, E) == (8, 5) and e == top:
+        return None  # OCP E5M2: infinities and NaN
+    bias = 2 ** (E - 1) - 1
+    if e == 0:
+        value = Fraction(f, 2 ** M) * Fraction(2) ** (1 - bias + SC)
+    else:
+        value = (1 + Fraction(f, 2 ** M)) * Fraction(2) ** (e - bias + SC)
+    return -value if sign else value
+
+
 def fxp_value(code, n, F, signed=True):
     q = code - (1 << n) if signed and code >= 1 << (n - 1) else code
     return Fraction(q) * Fraction(2) ** (-F)
@@ -42,8 +86,13 @@ def fxp_value(code, n, F, signed=True):
 def value_table(kind, n, a, b=0, signed=True):
     """Sorted list of (value, code) of every real code."""
     entries = []
+    decode = {"tfx": lambda c: tfx_value(c, n, a, b), "posit": lambda c: posit_value(c, n, a, b),
+              "fp": lambda c: fp_value(c, n, a, b),
+              "fxp": lambda c: fxp_value(c, n, a, signed)}[kind]
     for code in range(1 << n):
-        value = tfx_value(code, n, a, b) if kind == "tfx" else fxp_value(code, n, a, signed)
+        if kind == "fp" and code == 1 << (n - 1):
+            continue  # -0: decodes to 0, never produced
+        value = decode(code)
         if value is not None:
             entries.append((value, code))
     entries.sort()

@@ -23,7 +23,8 @@ def probe_points(table):
         points.append(mid)
         points.append(Fraction(math.nextafter(float(mid), math.inf)))
         points.append(Fraction(math.nextafter(float(mid), -math.inf)))
-    points += [values[-1] * 3, values[0] * 3, values[-1] + 1, values[0] - 1]
+    points += [values[-1] * 3, values[0] * 3, Fraction(math.nextafter(float(values[-1]), math.inf)),
+               Fraction(math.nextafter(float(values[0]), -math.inf))]
     return points
 
 
