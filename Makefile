@@ -32,7 +32,7 @@ help:
 	@echo "make formal                 every formal check, full depth (SymbiYosys + Bitwuzla; ~4 min)"
 	@echo "make fuzz                   long fuzz of the host link and the client decoder (~25 min)"
 	@echo "make soak                   10^7 random MACs on Verilator vs the golden model (~5 min)"
-	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (golden model CLI)"
+	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (also posit:8,1,0, fp:8,4,0, fxp:8,4)"
 	@echo "make bench                  quantizer throughput (TFX vs FXP) and integer engine speed"
 	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
 	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp N=8 IS_MAX=3 ROWS= COLS= FORM=int|ses MAX_K=256 SPLIT_DSP=0|1 CLOCK_MHZ= BAUD=1000000 SEEDS=5]"
