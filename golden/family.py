@@ -18,12 +18,14 @@ import numpy as np
 
 from ._checks import check_int
 from .fxp import FXP
+from .minifloat import FP
+from .posit import Posit
 from . import fxp as _fxp, tfx as _tfx
-from .search import search_fxp, search_tfx
+from .search import search_fp, search_fxp, search_posit, search_tfx
 from .tfx import TFX
 
-__all__ = ["Family", "TFXFamily", "FXPFamily", "FAMILY_TYPES", "parse_family", "family_of",
-           "family_from_protocol", "default_is_max"]
+__all__ = ["Family", "TFXFamily", "FXPFamily", "PositFamily", "FPFamily", "FAMILY_TYPES",
+           "parse_family", "family_of", "family_from_protocol", "default_is_max"]
 
 
 def default_is_max(n):
@@ -421,8 +423,138 @@ class FXPFamily(Family):
         return self.n if self.signed else self.n + 1
 
 
+class _ScaleOnlyFamily(Family):
+    """Every ``Format(n, p, SC)`` of one build-time parameter ``p``: the scale is the only
+    run-time register (posit's es and a minifloat's E fix the hardware's widths)."""
+
+    format_type = None
+    #: The build-time parameter's name and its legal range given n.
+    parameter = None
+    scale_name = "SC"
+    scale_range = (-32, 32)
+    example_scales = (-2, 0, 3)
+
+    def __init__(self, n, parameter):
+        self._widest = self.format_type(n, parameter, 0)  # checks both
+        self._n, self._parameter = n, parameter
+
+    n = property(lambda self: self._n)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(n={self.n}, {self.parameter}={self._parameter})"
+
+    def _key(self):
+        return (self.kind, self.n, self._parameter)
+
+    @property
+    def spec(self):
+        return f"{self.kind}:{self.n},{self._parameter}"
+
+    @property
+    def has_nar(self):
+        return bool(self._widest.nar_codes)
+
+    @property
+    def fields(self):
+        return {}
+
+    def member(self, SC=0):
+        return self._widest.with_scale(SC)
+
+    def member_from(self, fields, scale):
+        return self.member(scale)
+
+    def registers(self, fmt):
+        self.check_member(fmt)
+        return {"scale": fmt.SC}
+
+    def widest(self):
+        return self._widest
+
+    def check_member(self, fmt):
+        if not (isinstance(fmt, self.format_type) and fmt.with_scale(0) == self._widest):
+            raise ValueError(f"{fmt!r} is not a member of {self!r}")
+        return fmt
+
+    @property
+    def operand_width(self):
+        return self._widest.operand_width
+
+    def accumulator_exponent(self, a_scale, w_scale):
+        return a_scale + w_scale + 2 * self._widest.int_exponent
+
+    def encoder_exponent(self, scale):
+        return -scale  # the encoder rounds value / 2**SC
+
+    def fitting_scale(self, values):
+        return int(np.floor(np.log2(np.median(values))))  # densest around 2**SC
+
+    @property
+    def protocol_args(self):
+        return (self._parameter, 0)
+
+    @classmethod
+    def from_spec(cls, kind, numbers):
+        return cls(*numbers) if kind == cls.kind and len(numbers) == 2 else None
+
+    @classmethod
+    def from_protocol(cls, code, n, args):
+        return cls(n, args[0]) if code == cls.code else None
+
+    @property
+    def protocol_code(self):
+        return self.code
+
+
+class PositFamily(_ScaleOnlyFamily):
+    """Every ``Posit(n, es, SC)``, SC from -32 to 32 at run time. No hardware yet: building
+    an accelerator for it is a clear error (:func:`hdl.formats.hardware_for`)."""
+
+    kind = "posit"
+    code = 3
+    format_type = Posit
+    parameter = "es"
+    spec_forms = ("posit:N,ES",)
+
+    es = property(lambda self: self._parameter)
+
+    @property
+    def label(self):
+        return f"Posit{self.n}/es{self.es}"
+
+    def choose(self, x, *, objective="mse"):
+        return search_posit(x, self.n, self.es, objective=objective).format
+
+    @classmethod
+    def holding(cls, fmt):
+        return cls(fmt.n, fmt.es) if isinstance(fmt, Posit) else None
+
+
+class FPFamily(_ScaleOnlyFamily):
+    """Every minifloat ``FP(n, E, SC)``, SC from -32 to 32 at run time. No hardware yet."""
+
+    kind = "fp"
+    code = 4
+    format_type = FP
+    parameter = "E"
+    spec_forms = ("fp:N,E",)
+
+    E = property(lambda self: self._parameter)
+
+    @property
+    def label(self):
+        return f"FP{self.n}/E{self.E}"
+
+    def choose(self, x, *, objective="mse"):
+        return search_fp(x, self.n, self.E, objective=objective).format
+
+    @classmethod
+    def holding(cls, fmt):
+        return cls(fmt.n, fmt.E) if isinstance(fmt, FP) else None
+
+
 #: Every family type, in the order specs and protocol codes are tried.
-FAMILY_TYPES = (TFXFamily, FXPFamily)
+FAMILY_TYPES = (TFXFamily, FXPFamily, PositFamily, FPFamily)
 
 
 def _first(method, *args):
@@ -437,7 +569,7 @@ def family_of(fmt):
     """The smallest family that holds ``fmt``."""
     family = _first("holding", fmt)
     if family is None:
-        raise TypeError(f"Expected a format of a hardware family (TFX or FXP), not {fmt!r}")
+        raise TypeError(f"Expected a format of a family (TFX, FXP, Posit or FP), not {fmt!r}")
     return family
 
 
@@ -450,7 +582,8 @@ def family_from_protocol(code, n, args):
 
 
 def parse_family(spec):
-    """``tfx:N,IS_MAX[,IS_MIN]``, ``fxp:N`` or ``ufxp:N`` to a family."""
+    """``tfx:N,IS_MAX[,IS_MIN]``, ``fxp:N``, ``ufxp:N``, ``posit:N,ES`` or ``fp:N,E`` to a
+    family."""
     forms = [f"'{form}'" for t in FAMILY_TYPES for form in t.spec_forms]
     expected = ", ".join(forms[:-1]) + " or " + forms[-1]
     if not isinstance(spec, str):

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from golden._checks import check_bool, check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
 from . import names
+from .formats import hardware_for
 from .operand import check_family, check_form
 from .dsp import check_dsp_split
 from .loader import WeightLoader
@@ -187,6 +188,7 @@ class Accelerator(wiring.Component):
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
                  scaling_multiplier=None, shared_weight_decoder=False, pipelined=False):
         self._family = check_family(family)
+        hardware_for(family)  # decoders and encoder
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
         self._cols = check_int("cols", cols, 1, 64)

@@ -42,6 +42,7 @@ class Decoder(wiring.Component):
 
     def __init__(self, *, family, form="int"):
         self._family = check_family(family)
+        hardware_for(family)  # a family without hardware fails here, not at elaboration
         self._form = check_form(family, form)
         members = {"code": In(family.n), "operand": Out(operand_layout(family, form))}
         members.update(field_ports(family, ""))

@@ -8,6 +8,7 @@ from golden._checks import check_choice, check_int
 from golden.arith import accumulator_width
 from . import names
 from .decoder import add_decoder
+from .formats import hardware_for
 from .multiply import MULTIPLIERS, multiply
 from .operand import check_family, check_form, factor_shape, operand_layout
 from .runtime import field_ports, field_values
@@ -164,6 +165,7 @@ class DecodingMAC(wiring.Component):
 
     def __init__(self, *, family, K, form="int", bias_bits=32):
         self._family = check_family(family)
+        hardware_for(family)  # the decoders
         self._mac = MAC(family=family, K=K, form=form, bias_bits=bias_bits)
         self._form = form
         members = {

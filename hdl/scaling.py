@@ -71,6 +71,7 @@ class ScalingStage(wiring.Component):
                  pipelined=False):
         self._acc_width = check_int("acc_width", acc_width, 2, 128)
         self._family = check_family(out_family)
+        hardware_for(out_family)  # its encoder: a family without hardware fails here
         if not isinstance(limits, ScalingLimits):
             raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
         self._limits = limits

@@ -12,6 +12,7 @@ from golden._checks import check_bool, check_int
 from . import names
 from .decoder import add_decoder
 from .dsp import SplitMultiplier, check_dsp_split
+from .formats import hardware_for
 from .operand import check_family, check_form, factor_shape
 from .pe import ProcessingElement
 from .runtime import field_ports, field_values
@@ -96,6 +97,7 @@ class SystolicCore(wiring.Component):
     def __init__(self, *, family, form="int", rows, cols, dsp_pes=None, dsp_split=None,
                  registered_load=False, shared_weight_decoder=False):
         self._family = check_family(family)
+        hardware_for(family)  # the edge decoders
         self._form = check_form(family, form)
         self._rows = check_int("rows", rows, 1, 64)
         self._cols = check_int("cols", cols, 1, 64)

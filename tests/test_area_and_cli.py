@@ -29,6 +29,14 @@ def test_export_errors(capsys):
     assert "Family spec must be" in capsys.readouterr().err
     assert main(["array", "--family", "tfx:8,3", "--rows", "0"]) == 2
     assert "rows must be an integer from 1 to 64, not 0" in capsys.readouterr().err
+    # Golden-only families: every component that needs a decoder or an encoder says so.
+    for component in ("decoder", "scaling", "dot", "array"):
+        assert main([component, "--family", "posit:8,1"]) == 2
+        err = capsys.readouterr().err
+        assert err.strip() == ("error: no hardware is registered for PositFamily(n=8, es=1) "
+                               "(known: FXPFamily, TFXFamily)"), err
+    assert main(["mac", "--family", "fp:8,4", "--decoding"]) == 2
+    assert "no hardware is registered for FPFamily(n=8, E=4)" in capsys.readouterr().err
 
 
 def test_area_flow_counts_cells():
