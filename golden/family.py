@@ -531,15 +531,36 @@ class PositFamily(_ScaleOnlyFamily):
 
 
 class FPFamily(_ScaleOnlyFamily):
-    """Every minifloat ``FP(n, E, SC)``, SC from -32 to 32 at run time. No hardware yet."""
+    """Every minifloat ``FP(n, E, SC)``, SC from -32 to 32 at run time.
+
+    The ses form holds the significand with its hidden bit (``M + 1`` bits, the hidden bit 0
+    for subnormals) and the exponent field ``max(e, 1) - 1`` (``0 .. 2**E - 2``), so that
+    ``X = significand << exponent``.
+    """
 
     kind = "fp"
     code = 4
     format_type = FP
     parameter = "E"
     spec_forms = ("fp:N,E",)
+    forms = ("int", "ses")
 
     E = property(lambda self: self._parameter)
+
+    M = property(lambda self: self._widest.M, doc="Mantissa bits, ``n - 1 - E``.")
+    bias = property(lambda self: self._widest.bias, doc="Exponent bias, ``2**(E-1) - 1``.")
+
+    @property
+    def significand_width(self):
+        return self.M + 1
+
+    @property
+    def exponent_count(self):
+        return (1 << self.E) - 1
+
+    @property
+    def exponent_offset(self):
+        return 0
 
     @property
     def label(self):

@@ -8,7 +8,9 @@ constrain are free: the solver picks any value in every cycle.
 
 - ``decoder``: the TFX decoder (int form) equals an independent reference written from the
   format's definition (two's complement, regime run capped at IS, fraction, ``X = (2**nf + f)
-  << (k + regime length)``) for every code and every run-time IS.
+  << (k + regime length)``) for every code and every run-time IS; the minifloat decoder
+  likewise (sign and magnitude, ``X = f`` for subnormals and ``(2**M + f) << (e - 1)``
+  otherwise, the OCP types' NaN and infinity codes NaR), both forms.
 - ``mac_forms``: the int-form and ses-form decoding MACs keep equal accumulators and NaR flags
   for every sequence of codes, IS values and controls.
 - ``stream_rules``: an offered item stays offered, unchanged, until taken, on the accelerator's
@@ -32,12 +34,13 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from golden.arith import ScalingLimits
-from golden.family import TFXFamily
+from golden.family import FPFamily, TFXFamily
 from hdl.accelerator import Accelerator, stream_layouts
 from hdl.decoder import Decoder
 from hdl.hostlink import FrameExecutor, FrameReceiver, ReplyFramer
 from hdl.mac import DecodingMAC
 from hdl.protocol import CRC_INIT, CRC_POLYNOMIAL, HOST_SYNC, BuildInfo, item_bytes
+from hdl.runtime import field_ports, field_values
 from .toolchain import BUILD, ROOT, pip_tool
 
 __all__ = ["CHECKS", "FormalCheck", "run_check"]
@@ -56,10 +59,14 @@ class FormalCheck:
 
 # The reference decoder -------------------------------------------------------------------------
 
-def reference_operand(m, family, code, IS):
-    """``X`` and NaR of a TFX code, written from the definition (tfx-format.md), not from
-    :mod:`hdl.formats.tfx`."""
-    n = family.n
+def reference_operand(m, family, code, fields):
+    """``X`` and NaR of a code of ``family``, written from the format's definition
+    (``tfx-format.md``, ``formats.md``), not from :mod:`hdl.formats`."""
+    return _REFERENCES[family.kind](m, family, code, fields)
+
+
+def _tfx_reference(m, family, code, fields):
+    n, IS = family.n, fields["IS"]
     sign = code[n - 1]
     u = Mux(sign, (-code)[:n], code)
     body = u[:n - 1]
@@ -86,19 +93,53 @@ def reference_operand(m, family, code, IS):
     return value, nar
 
 
+def _fp_reference(m, family, code, fields):
+    n, E, M = family.n, family.E, family.M
+    sign, e, f = code[n - 1], code[M:n - 1], code[:M]
+    top = (1 << E) - 1
+    if (n, E) == (8, 4):
+        nar = (e == top) & (f == (1 << M) - 1)
+    elif (n, E) == (8, 5):
+        nar = e == top
+    else:
+        nar = Const(0)
+    below = Signal(E, name="ref_exponent")  # e - 1 for normal codes
+    m.d.comb += below.eq(e - 1)
+    magnitude = Signal(family.operand_width, name="ref_magnitude")
+    m.d.comb += magnitude.eq(Mux(e == 0, f, (Const(1 << M, M + 1) | f) << below))
+    return Mux(nar, 0, Mux(sign, -magnitude, magnitude)), nar
+
+
+_REFERENCES = {"tfx": _tfx_reference, "fp": _fp_reference}
+
+
+def _assume_fields(m, family, fields):
+    for name, (low, high) in family.fields.items():
+        m.d.comb += Assume((fields[name] >= low) & (fields[name] <= high))
+
+
 class _DecoderCheck(wiring.Component):
-    def __init__(self, family):
-        self.family = family
-        super().__init__({"code": In(family.n), "IS": In(range(family.IS_max + 1))})
+    def __init__(self, family, form="int"):
+        self.family, self.form = family, form
+        super().__init__({"code": In(family.n), **field_ports(family, "")})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.dut = dut = Decoder(family=self.family, form="int")
-        m.d.comb += [dut.code.eq(self.code), dut.IS.eq(self.IS)]
-        value, nar = reference_operand(m, self.family, self.code, self.IS)
-        m.d.comb += Assume((self.IS >= self.family.IS_min) & (self.IS <= self.family.IS_max))
-        m.d.comb += Assert(dut.operand.value == value)
-        m.d.comb += Assert(dut.operand.nar == nar)
+        family = self.family
+        m.submodules.dut = dut = Decoder(family=family, form=self.form)
+        fields = field_values(self, family)
+        m.d.comb += dut.code.eq(self.code)
+        m.d.comb += [getattr(dut, name).eq(value) for name, value in fields.items()]
+        _assume_fields(m, family, fields)
+        value, nar = reference_operand(m, family, self.code, fields)
+        operand = dut.operand
+        if self.form == "ses":
+            magnitude = (operand.significand << operand.exponent) >> family.exponent_offset
+            got = Mux(operand.sign, -magnitude, magnitude)
+        else:
+            got = operand.value
+        m.d.comb += Assert(got == value)
+        m.d.comb += Assert(operand.nar == nar)
         return m
 
 
@@ -106,8 +147,7 @@ class _MACFormsCheck(wiring.Component):
     def __init__(self, family):
         self.family = family
         super().__init__({"a_code": In(family.n), "w_code": In(family.n),
-                          "a_IS": In(range(family.IS_max + 1)),
-                          "w_IS": In(range(family.IS_max + 1)),
+                          **field_ports(family, "a_", "w_"),
                           "en": In(1), "clear": In(1), "load_bias": In(1), "bias": In(8),
                           "rst_in": In(1)})
 
@@ -118,12 +158,13 @@ class _MACFormsCheck(wiring.Component):
         for form, mac in macs.items():
             m.submodules[form] = mac
             m.d.comb += [mac.a_code.eq(self.a_code), mac.w_code.eq(self.w_code),
-                         mac.a_IS.eq(self.a_IS), mac.w_IS.eq(self.w_IS), mac.en.eq(self.en),
-                         mac.clear.eq(self.clear), mac.load_bias.eq(self.load_bias),
-                         mac.bias.eq(self.bias.as_signed())]
-        for name in ("a_IS", "w_IS"):
-            value = getattr(self, name)
-            m.d.comb += Assume((value >= f.IS_min) & (value <= f.IS_max))
+                         mac.en.eq(self.en), mac.clear.eq(self.clear),
+                         mac.load_bias.eq(self.load_bias), mac.bias.eq(self.bias.as_signed())]
+            for prefix in ("a_", "w_"):
+                m.d.comb += [getattr(mac, prefix + name).eq(value)
+                             for name, value in field_values(self, f, prefix).items()]
+        for prefix in ("a_", "w_"):
+            _assume_fields(m, f, field_values(self, f, prefix))
         m.d.comb += [Assert(macs["int"].acc == macs["ses"].acc),
                      Assert(macs["int"].nar == macs["ses"].nar)]
         return m
@@ -299,6 +340,12 @@ def checks(tier="short"):
                     "TFX(16, IS_max 15) int decoder = reference, every code and IS 1..15"),
         FormalCheck("decoder_tfx8", "prove", 1, lambda: _DecoderCheck(TFXFamily(8, 3, IS_min=2)),
                     "TFX(8, IS 2..3) int decoder = reference, every code and IS"),
+        FormalCheck("decoder_fp16", "prove", 1, lambda: _DecoderCheck(FPFamily(16, 5), "ses"),
+                    "FP(16, 5) ses decoder = reference, every code"),
+        FormalCheck("decoder_fp8_e4m3", "prove", 1, lambda: _DecoderCheck(FPFamily(8, 4)),
+                    "FP(8, 4) (OCP E4M3) int decoder = reference, every code, NaN as NaR"),
+        FormalCheck("decoder_fp8_e5m2", "prove", 1, lambda: _DecoderCheck(FPFamily(8, 5), "ses"),
+                    "FP(8, 5) (OCP E5M2) ses decoder = reference, every code, NaN and inf as NaR"),
         FormalCheck("crc_receiver", "bmc", 5 + frame + 6, lambda: _CRCCheck(frame),
                     f"receiver executes a frame exactly when its CRC-16 holds (every KIND, "
                     f"SEQ, CRC and payload of 0..{frame} bytes)"),
@@ -322,6 +369,9 @@ def checks(tier="short"):
                         "stream rules"),
             FormalCheck("mac_forms_tfx8", "prove", 4, lambda: _MACFormsCheck(TFXFamily(8, 3)),
                         "TFX(8, 3) int- and ses-form decoding MACs keep equal accumulators and "
+                        "NaR flags, every input sequence"),
+            FormalCheck("mac_forms_fp8", "prove", 4, lambda: _MACFormsCheck(FPFamily(8, 4)),
+                        "FP(8, 4) int- and ses-form decoding MACs keep equal accumulators and "
                         "NaR flags, every input sequence"),
         ]
     return found

@@ -68,10 +68,11 @@ def member_with_scale(family, rng, scale):
 
 
 def random_codes(fmt, shape, rng, nar_rate=0.0):
-    """Random codes of ``fmt``; NaR (TFX) only at rate ``nar_rate``."""
+    """Random codes of ``fmt``; NaR (every NaR code: TFX's, a minifloat's NaN and infinities)
+    only at rate ``nar_rate``, as its :attr:`nar_code`."""
     codes = rng.integers(0, fmt.code_count, shape)
     if fmt.nar_code is not None:
-        codes[codes == fmt.nar_code] = 0
+        codes[fmt.is_nar(codes)] = 0
         codes[rng.random(shape) < nar_rate] = fmt.nar_code
     return codes
 

@@ -87,8 +87,7 @@ async def zeros_and_extremes(dut):
     await driver.start()
     family, limits, K = driver.family, driver.limits, driver.max_K
     fmt = family.widest()
-    top = fmt.code_count // 2 - 1  # maxpos; its negation is code_count - top
-    neg = fmt.code_count - top
+    top, neg = (int(fmt.quantize(sign * fmt.maxpos)) for sign in (1, -1))  # ±maxpos
     N = driver.cols + 1
     layers = [(np.zeros((3, K), dtype=np.int64), np.zeros((K, N), dtype=np.int64),
                Layer.make(family=family, a_fmt=fmt, w_fmt=fmt, out_fmt=fmt, N=N))]

@@ -11,6 +11,7 @@ def test_export_every_component(tmp_path, capsys):
                  ["mac", "--family", "tfx:6,2", "--K", "16", "--decoding"],
                  ["mac", "--family", "fxp:8"],
                  ["scaling", "--family", "ufxp:8", "--acc-width", "30"],
+                 ["array", "--family", "fp:8,4", "--form", "ses", "--rows", "2", "--cols", "2"],
                  ["dot", "--family", "tfx:8,3", "--K", "32", "--form", "ses", "--m-bits", "8"],
                  ["array", "--family", "fxp:6", "--rows", "2", "--cols", "3", "--K", "8",
                   "--depth", "4"]):
@@ -34,9 +35,9 @@ def test_export_errors(capsys):
         assert main([component, "--family", "posit:8,1"]) == 2
         err = capsys.readouterr().err
         assert err.strip() == ("error: no hardware is registered for PositFamily(n=8, es=1) "
-                               "(known: FXPFamily, TFXFamily)"), err
-    assert main(["mac", "--family", "fp:8,4", "--decoding"]) == 2
-    assert "no hardware is registered for FPFamily(n=8, E=4)" in capsys.readouterr().err
+                               "(known: FPFamily, FXPFamily, TFXFamily)"), err
+    assert main(["mac", "--family", "posit:8,0", "--decoding"]) == 2
+    assert "no hardware is registered for PositFamily(n=8, es=0)" in capsys.readouterr().err
 
 
 def test_area_flow_counts_cells():

@@ -12,9 +12,9 @@ from hdl.formats import hardware_for
 from hdl.protocol import BuildInfo, ProtocolError
 
 HARDWARE_FAMILIES = [TFXFamily(8, 3), TFXFamily(6, 5, IS_min=2), TFXFamily(3, 1), FXPFamily(8),
-                     FXPFamily(5, signed=False)]
+                     FXPFamily(5, signed=False), FPFamily(8, 4), FPFamily(4, 2)]
 # Golden only so far: hardware_for names them as unregistered.
-GOLDEN_FAMILIES = [PositFamily(8, 1), PositFamily(16, 3), FPFamily(8, 4), FPFamily(4, 2)]
+GOLDEN_FAMILIES = [PositFamily(8, 1), PositFamily(16, 3)]
 FAMILIES = HARDWARE_FAMILIES + GOLDEN_FAMILIES
 
 

@@ -7,9 +7,9 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from amaranth.sim import Simulator
 
-from golden import FXP, TFX
+from golden import FP, FXP, TFX
 from golden.arith import Accumulators, ScalingLimits, matmul, scale
-from golden.family import FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, TFXFamily
 from hdl.decoder import Decoder
 from hdl.dot import DotProductUnit
 from hdl.mac import MAC, DecodingMAC
@@ -18,7 +18,15 @@ from hdl.scaling import ScalingStage
 pytestmark = pytest.mark.sim
 
 FAMILIES = [TFXFamily(8, 3), TFXFamily(6, 5), TFXFamily(5, 4, IS_min=2), TFXFamily(4, 1),
-            FXPFamily(6), FXPFamily(5, signed=False)]
+            FXPFamily(6), FXPFamily(5, signed=False), FPFamily(8, 4), FPFamily(8, 5),
+            FPFamily(6, 2), FPFamily(6, 3), FPFamily(4, 2), FPFamily(7, 1)]
+
+
+def set_fields(ctx, dut, family, fmt, prefix=""):
+    """The run-time fields of member ``fmt`` (not its scale) on ``<prefix><field>`` ports."""
+    for name, value in family.registers(fmt).items():
+        if name != "scale":
+            ctx.set(getattr(dut, prefix + name), value)
 
 
 def simulate(dut, bench, clock=True):
@@ -37,16 +45,15 @@ def operand_value(ctx, port, family, form):
     return -magnitude if ctx.get(port.sign) else magnitude
 
 
-@pytest.mark.parametrize("family,form", [(f, form) for f in FAMILIES for form in ("int", "ses")
-                                         if form == "int" or f.kind == "tfx"], ids=str)
+@pytest.mark.parametrize("family,form", [(f, form) for f in FAMILIES for form in f.forms],
+                         ids=str)
 def test_decoder_every_code(family, form):
     dut = Decoder(family=family, form=form)
     mismatches = []
 
     async def bench(ctx):
         for fmt in family.members():
-            if family.kind == "tfx":
-                ctx.set(dut.IS, fmt.IS)
+            set_fields(ctx, dut, family, fmt)
             expected = fmt.to_int(fmt.codes(), nar="zero")
             nar = fmt.is_nar(fmt.codes())
             for code in range(fmt.code_count):
@@ -60,7 +67,9 @@ def test_decoder_every_code(family, form):
 
 
 @pytest.mark.parametrize("family,form", [(TFXFamily(8, 3), "int"), (TFXFamily(8, 3), "ses"),
-                                         (TFXFamily(6, 5, IS_min=2), "ses"), (FXPFamily(8), "int")],
+                                         (TFXFamily(6, 5, IS_min=2), "ses"), (FXPFamily(8), "int"),
+                                         (FPFamily(8, 4), "ses"), (FPFamily(8, 5), "int"),
+                                         (FPFamily(6, 3), "ses")],
                          ids=str)
 def test_mac_random_dot_products(family, form):
     rng = np.random.default_rng(4)
@@ -68,7 +77,7 @@ def test_mac_random_dot_products(family, form):
     dut = DecodingMAC(family=family, K=K, form=form, bias_bits=12)
     jobs = []
     for _ in range(12):
-        a_fmt, w_fmt = rng.choice(family.members(), 2)
+        a_fmt, w_fmt = rng.choice(family.members(family.example_scales), 2)
         a = rng.integers(0, 1 << family.n, K)
         w = rng.integers(0, 1 << family.n, K)
         bias = int(rng.integers(-2047, 2048))
@@ -78,9 +87,8 @@ def test_mac_random_dot_products(family, form):
 
     async def bench(ctx):
         for a_fmt, w_fmt, a, w, bias in jobs:
-            if family.kind == "tfx":
-                ctx.set(dut.a_IS, a_fmt.IS)
-                ctx.set(dut.w_IS, w_fmt.IS)
+            set_fields(ctx, dut, family, a_fmt, "a_")
+            set_fields(ctx, dut, family, w_fmt, "w_")
             ctx.set(dut.bias, bias)
             for i, (ca, cw) in enumerate(zip(a, w)):
                 ctx.set(dut.a_code, int(ca))
@@ -127,10 +135,9 @@ def test_mac_never_wraps_at_K():
 def scaling_cases(rng, family, count, acc_width, limits):
     cases = []
     for _ in range(count):
-        out = rng.choice(family.members()) if family.kind == "tfx" else family.member(
-            int(rng.integers(-4, 9)))
-        if family.kind == "tfx":
-            out = out.with_scale(int(rng.integers(-3, 4)))
+        member = rng.choice(family.members())
+        low, high = (-4, 9) if family.kind == "fxp" else (-3, 4)
+        out = family.member_from(family.registers(member), int(rng.integers(low, high)))
         cases.append((int(rng.integers(-(1 << (acc_width - 1)), 1 << (acc_width - 1))),
                       int(rng.integers(-24, 4)), int(rng.integers(1, 1 << limits.m_bits)),
                       int(rng.integers(0, limits.shift_max + 1)), bool(rng.integers(0, 2)), out))
@@ -151,11 +158,8 @@ def run_scaling(family, cases, acc_width, limits, pipelined=False):
                 for port, value in [(dut.acc, acc), (dut.exponent, exponent), (dut.M, M),
                                     (dut.shift, shift), (dut.relu, relu), (dut.nar_in, acc & 1)]:
                     ctx.set(port, value)
-                if family.kind == "tfx":
-                    ctx.set(dut.out_IS, out.IS)
-                    ctx.set(dut.out_scale, out.SC)
-                else:
-                    ctx.set(dut.out_scale, out.F)
+                set_fields(ctx, dut, family, out, "out_")
+                ctx.set(dut.out_scale, family.registers(out)["scale"])
             await ctx.tick()
             if ctx.get(dut.valid_out):
                 outputs.append((ctx.get(dut.code), ctx.get(dut.nar)))
@@ -172,7 +176,8 @@ def run_scaling(family, cases, acc_width, limits, pipelined=False):
 
 @pytest.mark.parametrize("pipelined", [False, True], ids=["short", "pipelined"])
 @pytest.mark.parametrize("family", [TFXFamily(8, 7), TFXFamily(6, 3, IS_min=2), FXPFamily(8),
-                                    FXPFamily(5, signed=False)], ids=repr)
+                                    FXPFamily(5, signed=False), FPFamily(8, 4), FPFamily(8, 5),
+                                    FPFamily(4, 2)], ids=repr)
 def test_scaling_random(family, pipelined):
     limits = ScalingLimits(bias_bits=20, m_bits=6, shift_max=12)
     cases = scaling_cases(np.random.default_rng(5), family, 1500, 20, limits)
@@ -180,13 +185,17 @@ def test_scaling_random(family, pipelined):
 
 
 @pytest.mark.parametrize("pipelined", [False, True], ids=["short", "pipelined"])
-@pytest.mark.parametrize("out", [TFX(5, 2, 0), TFX(5, 4, 1), TFX(5, 1, -1)], ids=str)
-def test_scaling_every_small_accumulator(out, pipelined):
+@pytest.mark.parametrize("family,out", [(TFXFamily(5, 4), TFX(5, 2, 0)),
+                                        (TFXFamily(5, 4), TFX(5, 4, 1)),
+                                        (TFXFamily(5, 4), TFX(5, 1, -1)),
+                                        (FPFamily(5, 2), FP(5, 2, 0)), (FPFamily(5, 3), FP(5, 3, 4)),
+                                        (FPFamily(6, 1), FP(6, 1, -2))], ids=str)
+def test_scaling_every_small_accumulator(family, out, pipelined):
     """Every 9-bit accumulator value, exponents covering all of the output's binades.
 
     With IS = n - 1 the top binades have no fraction bits: ties there are decided by a regime
-    bit, the code's last bit (a bug once rounded them by the grid's parity instead)."""
-    family = TFXFamily(5, 4)
+    bit, the code's last bit (a bug once rounded them by the grid's parity instead). For the
+    minifloats: subnormals, the carry into the next binade, saturation and flush to zero."""
     limits = ScalingLimits(bias_bits=9, m_bits=2, shift_max=3)
     cases = [(acc, E, 1, shift, False, out) for acc in range(-256, 256) for shift in (0, 3)
              for E in (-6, -2)]
@@ -194,7 +203,7 @@ def test_scaling_every_small_accumulator(out, pipelined):
 
 
 @pytest.mark.parametrize("family,form", [(TFXFamily(8, 3), "ses"), (TFXFamily(6, 2), "int"),
-                                         (FXPFamily(8), "int")], ids=str)
+                                         (FXPFamily(8), "int"), (FPFamily(8, 4), "ses")], ids=str)
 def test_dot_product_unit(family, form):
     from sim.tb_dot import make_jobs  # the cocotb bench's stimulus and golden results
 
@@ -205,12 +214,9 @@ def test_dot_product_unit(family, form):
 
     async def bench(ctx):
         for a_fmt, w_fmt, out, a, w, bias, M, shift, relu, _, _ in jobs:
-            scales = [f.SC if family.kind == "tfx" else f.F for f in (a_fmt, w_fmt, out)]
-            for port, value in zip((dut.a_scale, dut.w_scale, dut.out_scale), scales):
-                ctx.set(port, value)
-            if family.kind == "tfx":
-                for port, fmt in zip((dut.a_IS, dut.w_IS, dut.out_IS), (a_fmt, w_fmt, out)):
-                    ctx.set(port, fmt.IS)
+            for prefix, fmt in zip(("a_", "w_", "out_"), (a_fmt, w_fmt, out)):
+                ctx.set(getattr(dut, prefix + "scale"), family.registers(fmt)["scale"])
+                set_fields(ctx, dut, family, fmt, prefix)
             for port, value in [(dut.bias, bias), (dut.M, M), (dut.shift, shift),
                                 (dut.relu, relu), (dut.en, 1)]:
                 ctx.set(port, value)

@@ -4,7 +4,7 @@ scaling stages) bit-exact against the golden model, over array sizes, formats an
 import pytest
 
 from golden.arith import ScalingLimits
-from golden.family import FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, TFXFamily
 from hdl.accelerator import Accelerator
 from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
@@ -13,13 +13,21 @@ from sim.toolchain import ice40_cell_models
 pytestmark = pytest.mark.sim
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
+# A minifloat's accumulator unit is its smallest subnormal squared (2**-18 for E4M3, 2**-32 for
+# E5M2, at SC 0): a trained layer's bias needs far more bits in those units (E5M2's digits
+# layer 62), the price of the wide exponent range.
+WIDE_LIMITS = ScalingLimits(bias_bits=64, m_bits=8, shift_max=15)
+
+
+def limits_for(family):
+    return WIDE_LIMITS if family.kind == "fp" else LIMITS
 
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
         scaling="per_column", dsp_split=None, pipelined=False, scaling_multiplier=None,
         shared_weight_decoder=False, **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
-                        depth=depth, limits=LIMITS, dsp_pes=dsp_pes, scaling=scaling,
+                        depth=depth, limits=limits_for(family), dsp_pes=dsp_pes, scaling=scaling,
                         dsp_split=dsp_split, pipelined=pipelined,
                         scaling_multiplier=scaling_multiplier,
                         shared_weight_decoder=shared_weight_decoder)
@@ -39,6 +47,8 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
     (FXPFamily(6), "int", 8, 8, 64, 8, None, "per_column"),
     (TFXFamily(5, 2, IS_min=2), "int", 3, 5, 16, 4, 0, "shared"),
     (TFXFamily(8, 3), "int", 2, 1, 64, 8, 1, "shared"),
+    (FPFamily(8, 4), "ses", 4, 4, 64, 16, 5, "per_column"),
+    (FPFamily(8, 5), "int", 3, 2, 64, 8, None, "shared"),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scaling):
     result = run(family, form, rows, cols, max_K=max_K, depth=depth, dsp_pes=dsp_pes,
@@ -55,6 +65,7 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
     (TFXFamily(8, 3), "ses", 3, 3, 5, True, "infer", True),
     (FXPFamily(8), "int", 3, 3, 9, True, "fabric", True),
     (TFXFamily(8, 3, IS_min=2), "ses", 2, 4, 8, False, "infer", False),
+    (FPFamily(8, 4), "ses", 3, 3, 9, True, "fabric", True),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipelined,
                                         scaling_multiplier, shared):

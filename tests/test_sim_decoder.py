@@ -1,8 +1,9 @@
-"""cocotb on Icarus: the decoder's exported Verilog, every code for every n <= 10 and IS."""
+"""cocotb on Icarus: the decoder's exported Verilog, every code for every n <= 10 and IS, and
+the minifloats (the OCP types among them)."""
 
 import pytest
 
-from golden.family import FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, TFXFamily
 from hdl.decoder import Decoder
 from sim.runner import export_verilog, run_cocotb
 
@@ -10,7 +11,9 @@ pytestmark = pytest.mark.sim
 
 CASES = ([(TFXFamily(n, n - 1), form) for n in range(3, 11) for form in ("int", "ses")]
          + [(TFXFamily(8, 3), "int"), (TFXFamily(8, 3), "ses"), (TFXFamily(9, 4, IS_min=2), "ses"),
-            (FXPFamily(8), "int"), (FXPFamily(7, signed=False), "int")])
+            (FXPFamily(8), "int"), (FXPFamily(7, signed=False), "int")]
+         + [(FPFamily(n, E), form) for n, E in ((8, 4), (8, 5), (6, 2), (6, 3), (4, 2), (10, 5))
+            for form in ("int", "ses")])
 
 
 @pytest.mark.parametrize("family,form", CASES, ids=lambda v: getattr(v, "spec", v))

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from golden.family import FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, TFXFamily
 from hdl.mac import DecodingMAC
 from sim.runner import export_verilog, run_cocotb
 
@@ -18,6 +18,8 @@ CASES = [
     (TFXFamily(8, 7), "ses", [TFXFamily(8, 7).member(IS) for IS in (2, 3, 7)]),
     (TFXFamily(8, 3), "ses", [TFXFamily(8, 3).member(IS) for IS in (2, 3)]),
     (FXPFamily(8), "int", [FXPFamily(8).member(0)]),
+    (FPFamily(8, 4), "ses", [FPFamily(8, 4).member(0)]),
+    (FPFamily(8, 5), "ses", [FPFamily(8, 5).member(0)]),
 ]
 
 

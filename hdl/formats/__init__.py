@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from amaranth.hdl import Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["FormatHardware", "register", "hardware_for", "staged"]
+from golden._checks import check_bool, check_int
+from ..runtime import field_ports
+from .rounding import EXPONENT_WIDE
+
+__all__ = ["FormatHardware", "register", "hardware_for", "staged", "Encoder"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,34 @@ def hardware_for(family):
                         f"(known: {', '.join(t.__name__ for t in _REGISTRY)})") from None
 
 
+class Encoder(wiring.Component):
+    """What every format's encoder shares: its checked parameters and its ports.
+
+    Subclasses set :attr:`family_type`, :attr:`LATENCY` and :attr:`PIPELINED_LATENCY` and
+    write ``elaborate``. Members: ``negative``, ``magnitude`` (unsigned, ``magnitude_width``
+    bits), ``leading`` (index of its leading one), ``exponent`` (``Z``, signed), the family's
+    run-time fields, and ``code``; the value to round is
+    ``(-1)**negative * magnitude * 2**Z`` in units of the output's scale.
+    """
+
+    family_type = None
+    LATENCY = 0
+    PIPELINED_LATENCY = 0
+
+    def __init__(self, *, family, magnitude_width, pipelined=False):
+        if not isinstance(family, self.family_type):
+            raise TypeError(f"family must be a {self.family_type.__name__}, not {family!r}")
+        self._family = family
+        self._pipelined = check_bool("pipelined", pipelined)
+        self.latency = self.PIPELINED_LATENCY if pipelined else self.LATENCY
+        self._width = check_int("magnitude_width", magnitude_width, 1, 256)
+        super().__init__({
+            "negative": In(1), "magnitude": In(magnitude_width),
+            "leading": In(range(magnitude_width)), "exponent": In(EXPONENT_WIDE),
+            **field_ports(family, ""), "code": Out(family.n),
+        })
+
+
 def staged(m, stage, *values):
     """Each value through a register of its own, named ``<stage>_<name>`` (``<name>_staged``
     when ``stage`` is None)."""
@@ -57,4 +91,4 @@ def staged(m, stage, *values):
     return registers
 
 
-from . import fxp, tfx  # noqa: E402  (they register themselves)
+from . import fp, fxp, tfx  # noqa: E402  (they register themselves)

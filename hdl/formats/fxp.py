@@ -1,13 +1,10 @@
 """Fixed-point hardware: decoding is sign extension; the scaling stage's encoder."""
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_bool, check_int
 from golden.family import FXPFamily
-from . import register, staged
-from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
+from . import Encoder, register, staged
+from .rounding import clamp_position, shift_bits
 
 __all__ = ["decode", "FXPEncoder"]
 
@@ -19,7 +16,7 @@ def decode(m, decoder):
                                          else decoder.code)
 
 
-class FXPEncoder(wiring.Component):
+class FXPEncoder(Encoder):
     """Round ``(-1)**negative * magnitude * 2**Z`` (Z = exponent + F) to an FXP code.
 
     Round half to even on the integer ``q``, saturate to ``[q_min, q_max]`` (unsigned: negative
@@ -27,18 +24,9 @@ class FXPEncoder(wiring.Component):
     the shift (floor, guard and sticky bits), before the round and saturate.
     """
 
-    def __init__(self, *, family, magnitude_width, pipelined=False):
-        if not isinstance(family, FXPFamily):
-            raise TypeError(f"family must be an FXPFamily, not {family!r}")
-        self._family = family
-        self._pipelined = check_bool("pipelined", pipelined)
-        self.latency = 2 if pipelined else 0
-        self._width = check_int("magnitude_width", magnitude_width, 1, 256)
-        super().__init__({
-            "negative": In(1), "magnitude": In(magnitude_width),
-            "leading": In(range(magnitude_width)), "exponent": In(EXPONENT_WIDE),
-            "code": Out(family.n),
-        })
+    family_type = FXPFamily
+    LATENCY = 0
+    PIPELINED_LATENCY = 2
 
     def elaborate(self, platform):
         m = Module()

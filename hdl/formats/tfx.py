@@ -1,13 +1,9 @@
 """TFX hardware: the decoder's regime and fraction logic, and the scaling stage's encoder."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_bool, check_int
 from golden.family import TFXFamily
-from ..runtime import field_ports
-from . import register, staged
+from . import Encoder, register, staged
 from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
 
 __all__ = ["decode", "TFXEncoder"]
@@ -57,7 +53,7 @@ def decode(m, decoder):
     m.d.comb += decoder.operand.nar.eq(nar)
 
 
-class TFXEncoder(wiring.Component):
+class TFXEncoder(Encoder):
     """Round ``(-1)**negative * magnitude * 2**(Z + SC)`` to a TFX(n, IS, SC) code.
 
     Inputs: ``negative``, ``magnitude`` (unsigned), ``leading`` (index of its leading one),
@@ -73,18 +69,9 @@ class TFXEncoder(wiring.Component):
     bits), before the round and encode.
     """
 
-    def __init__(self, *, family, magnitude_width, pipelined=False):
-        if not isinstance(family, TFXFamily):
-            raise TypeError(f"family must be a TFXFamily, not {family!r}")
-        self._family = family
-        self._pipelined = check_bool("pipelined", pipelined)
-        self.latency = 3 if pipelined else 1
-        self._width = check_int("magnitude_width", magnitude_width, 1, 256)
-        super().__init__({
-            "negative": In(1), "magnitude": In(magnitude_width),
-            "leading": In(range(magnitude_width)), "exponent": In(EXPONENT_WIDE),
-            **field_ports(family, ""), "code": Out(family.n),
-        })
+    family_type = TFXFamily
+    LATENCY = 1
+    PIPELINED_LATENCY = 3
 
     def elaborate(self, platform):
         m = Module()
