@@ -507,8 +507,11 @@ class _ScaleOnlyFamily(Family):
 
 
 class PositFamily(_ScaleOnlyFamily):
-    """Every ``Posit(n, es, SC)``, SC from -32 to 32 at run time. No hardware yet: building
-    an accelerator for it is a clear error (:func:`hdl.formats.hardware_for`)."""
+    """Every ``Posit(n, es, SC)``, SC from -32 to 32 at run time.
+
+    The ses form holds the significand with its hidden bit, the fraction left-aligned
+    (:attr:`fraction_width` bits), and the binade less the lowest one as the exponent field.
+    """
 
     kind = "posit"
     code = 3
@@ -517,6 +520,32 @@ class PositFamily(_ScaleOnlyFamily):
     spec_forms = ("posit:N,ES",)
 
     es = property(lambda self: self._parameter)
+    forms = ("int", "ses")
+
+    @property
+    def lowest_binade(self):
+        """minpos = 2**(lowest_binade + SC): ``-(n - 2) * 2**es``; maxpos is its inverse."""
+        return -(self.n - 2) << self.es
+
+    @property
+    def fraction_width(self):
+        """Most fraction bits of any code: after the shortest regime (2 bits) and ``es``."""
+        return max(self.n - 3 - self.es, 0)
+
+    @property
+    def significand_width(self):
+        return self.fraction_width + 1
+
+    @property
+    def exponent_count(self):
+        """Binades from minpos's to maxpos's: the ses form's exponent field is the binade
+        less :attr:`lowest_binade`."""
+        return 1 - 2 * self.lowest_binade
+
+    @property
+    def exponent_offset(self):
+        """``X = significand * 2**(exponent - offset)``: X counts minposes."""
+        return self.fraction_width
 
     @property
     def label(self):

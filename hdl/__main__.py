@@ -8,7 +8,7 @@
     python -m hdl dot --family tfx:8,3 --K 64 --form ses
     python -m hdl array --family tfx:8,3 --rows 4 --cols 4 --K 64 --depth 64 --form ses
 
-Families: tfx:N,IS_MAX[,IS_MIN], fxp:N, ufxp:N, fp:N,E (posit:N,ES has no hardware yet). Writes to standard output without -o.
+Families: tfx:N,IS_MAX[,IS_MIN], fxp:N, ufxp:N, posit:N,ES, fp:N,E. Writes to standard output without -o.
 """
 
 import argparse

@@ -10,7 +10,8 @@ constrain are free: the solver picks any value in every cycle.
   format's definition (two's complement, regime run capped at IS, fraction, ``X = (2**nf + f)
   << (k + regime length)``) for every code and every run-time IS; the minifloat decoder
   likewise (sign and magnitude, ``X = f`` for subnormals and ``(2**M + f) << (e - 1)``
-  otherwise, the OCP types' NaN and infinity codes NaR), both forms.
+  otherwise, the OCP types' NaN and infinity codes NaR), both forms; and the posit decoder
+  (regime run over the whole body, exponent bits past the word's end as 0).
 - ``mac_forms``: the int-form and ses-form decoding MACs keep equal accumulators and NaR flags
   for every sequence of codes, IS values and controls.
 - ``stream_rules``: an offered item stays offered, unchanged, until taken, on the accelerator's
@@ -34,7 +35,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from golden.arith import ScalingLimits
-from golden.family import FPFamily, TFXFamily
+from golden.family import FPFamily, PositFamily, TFXFamily
 from hdl.accelerator import Accelerator, stream_layouts
 from hdl.decoder import Decoder
 from hdl.hostlink import FrameExecutor, FrameReceiver, ReplyFramer
@@ -110,7 +111,45 @@ def _fp_reference(m, family, code, fields):
     return Mux(nar, 0, Mux(sign, -magnitude, magnitude)), nar
 
 
-_REFERENCES = {"tfx": _tfx_reference, "fp": _fp_reference}
+def _posit_reference(m, family, code, fields):
+    n, es = family.n, family.es
+    sign = code[n - 1]
+    u = Mux(sign, (-code)[:n], code)
+    body = u[:n - 1]
+    first = body[n - 2]
+    counting = Const(1)
+    total = 0
+    for i in range(n - 1):  # the run of bits equal to the first, up to the whole body
+        counting = counting & (body[n - 2 - i] == first)
+        total = total + counting
+    run = Signal(range(n), name="ref_run")
+    m.d.comb += run.eq(total)
+    regime = Signal(range(n), name="ref_regime")
+    m.d.comb += regime.eq(Mux(run < n - 1, run + 1, run))
+    rest = Signal(n - 1, name="ref_rest")  # the bits after the regime, on top
+    m.d.comb += rest.eq(body << regime)
+    available = Signal(range(n), name="ref_available")
+    m.d.comb += available.eq(n - 1 - regime)
+    # es exponent bits, missing ones 0; the fraction is what is left after them.
+    e = Signal(es + 1, name="ref_e")
+    m.d.comb += e.eq(Cat(Const(0, es), rest)[n - 1:] if es else 0)
+    nf = Signal(range(n), name="ref_nf")
+    m.d.comb += nf.eq(Mux(available > es, available - es, 0))
+    fraction = Signal(n, name="ref_fraction")
+    m.d.comb += fraction.eq(body & ((Const(1, n) << nf) - 1))
+    # X = (2**nf + f) * 2**(k * 2**es + e - nf - lowest binade), k = run - 1 or -run.
+    power = Signal(range(-4 * n * 2 ** es, 4 * n * 2 ** es), name="ref_power")
+    k = Mux(first, run - 1, -run)
+    m.d.comb += power.eq(k * (1 << es) + e - nf - family.lowest_binade)
+    shift = Signal(range(4 * n * 2 ** es), name="ref_shift")
+    m.d.comb += shift.eq(power)
+    magnitude = Signal(family.operand_width + 1, name="ref_magnitude")
+    m.d.comb += magnitude.eq(((Const(1, n) << nf) + fraction) << shift)
+    nar = code == (1 << (n - 1))
+    return Mux((code == 0) | nar, 0, Mux(sign, -magnitude, magnitude)), nar
+
+
+_REFERENCES = {"tfx": _tfx_reference, "fp": _fp_reference, "posit": _posit_reference}
 
 
 def _assume_fields(m, family, fields):
@@ -340,6 +379,10 @@ def checks(tier="short"):
                     "TFX(16, IS_max 15) int decoder = reference, every code and IS 1..15"),
         FormalCheck("decoder_tfx8", "prove", 1, lambda: _DecoderCheck(TFXFamily(8, 3, IS_min=2)),
                     "TFX(8, IS 2..3) int decoder = reference, every code and IS"),
+        FormalCheck("decoder_posit16", "prove", 1, lambda: _DecoderCheck(PositFamily(16, 1)),
+                    "Posit(16, 1) int decoder = reference, every code"),
+        FormalCheck("decoder_posit8", "prove", 1, lambda: _DecoderCheck(PositFamily(8, 2), "ses"),
+                    "Posit(8, 2) ses decoder = reference, every code (cut-off exponent bits)"),
         FormalCheck("decoder_fp16", "prove", 1, lambda: _DecoderCheck(FPFamily(16, 5), "ses"),
                     "FP(16, 5) ses decoder = reference, every code"),
         FormalCheck("decoder_fp8_e4m3", "prove", 1, lambda: _DecoderCheck(FPFamily(8, 4)),

@@ -7,9 +7,9 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from amaranth.sim import Simulator
 
-from golden import FP, FXP, TFX
+from golden import FP, FXP, TFX, Posit
 from golden.arith import Accumulators, ScalingLimits, matmul, scale
-from golden.family import FPFamily, FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.decoder import Decoder
 from hdl.dot import DotProductUnit
 from hdl.mac import MAC, DecodingMAC
@@ -19,7 +19,9 @@ pytestmark = pytest.mark.sim
 
 FAMILIES = [TFXFamily(8, 3), TFXFamily(6, 5), TFXFamily(5, 4, IS_min=2), TFXFamily(4, 1),
             FXPFamily(6), FXPFamily(5, signed=False), FPFamily(8, 4), FPFamily(8, 5),
-            FPFamily(6, 2), FPFamily(6, 3), FPFamily(4, 2), FPFamily(7, 1)]
+            FPFamily(6, 2), FPFamily(6, 3), FPFamily(4, 2), FPFamily(7, 1),
+            PositFamily(8, 0), PositFamily(8, 1), PositFamily(8, 2), PositFamily(6, 3),
+            PositFamily(3, 0), PositFamily(4, 3), PositFamily(9, 1)]
 
 
 def set_fields(ctx, dut, family, fmt, prefix=""):
@@ -69,7 +71,8 @@ def test_decoder_every_code(family, form):
 @pytest.mark.parametrize("family,form", [(TFXFamily(8, 3), "int"), (TFXFamily(8, 3), "ses"),
                                          (TFXFamily(6, 5, IS_min=2), "ses"), (FXPFamily(8), "int"),
                                          (FPFamily(8, 4), "ses"), (FPFamily(8, 5), "int"),
-                                         (FPFamily(6, 3), "ses")],
+                                         (FPFamily(6, 3), "ses"), (PositFamily(8, 1), "ses"),
+                                         (PositFamily(6, 2), "int")],
                          ids=str)
 def test_mac_random_dot_products(family, form):
     rng = np.random.default_rng(4)
@@ -177,7 +180,8 @@ def run_scaling(family, cases, acc_width, limits, pipelined=False):
 @pytest.mark.parametrize("pipelined", [False, True], ids=["short", "pipelined"])
 @pytest.mark.parametrize("family", [TFXFamily(8, 7), TFXFamily(6, 3, IS_min=2), FXPFamily(8),
                                     FXPFamily(5, signed=False), FPFamily(8, 4), FPFamily(8, 5),
-                                    FPFamily(4, 2)], ids=repr)
+                                    FPFamily(4, 2), PositFamily(8, 1), PositFamily(8, 2),
+                                    PositFamily(6, 3), PositFamily(5, 0)], ids=repr)
 def test_scaling_random(family, pipelined):
     limits = ScalingLimits(bias_bits=20, m_bits=6, shift_max=12)
     cases = scaling_cases(np.random.default_rng(5), family, 1500, 20, limits)
@@ -189,7 +193,10 @@ def test_scaling_random(family, pipelined):
                                         (TFXFamily(5, 4), TFX(5, 4, 1)),
                                         (TFXFamily(5, 4), TFX(5, 1, -1)),
                                         (FPFamily(5, 2), FP(5, 2, 0)), (FPFamily(5, 3), FP(5, 3, 4)),
-                                        (FPFamily(6, 1), FP(6, 1, -2))], ids=str)
+                                        (FPFamily(6, 1), FP(6, 1, -2)),
+                                        (PositFamily(5, 1), Posit(5, 1, 0)),
+                                        (PositFamily(5, 2), Posit(5, 2, 1)),
+                                        (PositFamily(6, 3), Posit(6, 3, -2))], ids=str)
 def test_scaling_every_small_accumulator(family, out, pipelined):
     """Every 9-bit accumulator value, exponents covering all of the output's binades.
 

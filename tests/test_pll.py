@@ -49,7 +49,7 @@ def test_builds_take_the_boards_style_unless_told():
     icebreaker = SynthConfig().resolved()
     assert (icebreaker.clock_mhz, icebreaker.split_dsp, icebreaker.form) == (24, True, "ses")
     # make synth-sweep's largest arrays at 24 MHz, split DSPs, n = 8 (the README's table)
-    assert (icebreaker.rows, icebreaker.cols) == (3, 2)
+    assert (icebreaker.rows, icebreaker.cols) == (3, 3)
     assert (SynthConfig(format="fxp").resolved().rows, SynthConfig(format="fxp").resolved().cols) \
         == (4, 4)
     assert SynthConfig(format="fxp").resolved().form == "int"

@@ -4,7 +4,7 @@ scaling stages) bit-exact against the golden model, over array sizes, formats an
 import pytest
 
 from golden.arith import ScalingLimits
-from golden.family import FPFamily, FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.accelerator import Accelerator
 from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
@@ -14,13 +14,13 @@ pytestmark = pytest.mark.sim
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 # A minifloat's accumulator unit is its smallest subnormal squared (2**-18 for E4M3, 2**-32 for
-# E5M2, at SC 0): a trained layer's bias needs far more bits in those units (E5M2's digits
-# layer 62), the price of the wide exponent range.
+# E5M2, at SC 0), a posit's minpos squared (2**-24 for es = 1): a trained layer's bias needs
+# far more bits in those units (E5M2's digits layer 62), the price of the wide exponent range.
 WIDE_LIMITS = ScalingLimits(bias_bits=64, m_bits=8, shift_max=15)
 
 
 def limits_for(family):
-    return WIDE_LIMITS if family.kind == "fp" else LIMITS
+    return WIDE_LIMITS if family.kind in ("fp", "posit") else LIMITS
 
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
@@ -49,6 +49,8 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
     (TFXFamily(8, 3), "int", 2, 1, 64, 8, 1, "shared"),
     (FPFamily(8, 4), "ses", 4, 4, 64, 16, 5, "per_column"),
     (FPFamily(8, 5), "int", 3, 2, 64, 8, None, "shared"),
+    (PositFamily(8, 1), "ses", 3, 3, 64, 8, 4, "per_column"),
+    (PositFamily(6, 0), "int", 2, 3, 64, 8, None, "shared"),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scaling):
     result = run(family, form, rows, cols, max_K=max_K, depth=depth, dsp_pes=dsp_pes,
@@ -66,6 +68,7 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
     (FXPFamily(8), "int", 3, 3, 9, True, "fabric", True),
     (TFXFamily(8, 3, IS_min=2), "ses", 2, 4, 8, False, "infer", False),
     (FPFamily(8, 4), "ses", 3, 3, 9, True, "fabric", True),
+    (PositFamily(8, 1), "ses", 2, 3, 6, True, "infer", True),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipelined,
                                         scaling_multiplier, shared):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from golden.family import FPFamily, FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.mac import DecodingMAC
 from sim.runner import export_verilog, run_cocotb
 
@@ -20,6 +20,9 @@ CASES = [
     (FXPFamily(8), "int", [FXPFamily(8).member(0)]),
     (FPFamily(8, 4), "ses", [FPFamily(8, 4).member(0)]),
     (FPFamily(8, 5), "ses", [FPFamily(8, 5).member(0)]),
+    (PositFamily(8, 0), "ses", [PositFamily(8, 0).member(0)]),
+    (PositFamily(8, 1), "ses", [PositFamily(8, 1).member(0)]),
+    (PositFamily(8, 2), "int", [PositFamily(8, 2).member(0)]),
 ]
 
 

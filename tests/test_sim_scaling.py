@@ -3,7 +3,7 @@
 import pytest
 
 from golden.arith import ScalingLimits
-from golden.family import FPFamily, FXPFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.scaling import ScalingStage
 from sim.runner import export_verilog, run_cocotb
 
@@ -18,6 +18,9 @@ CASES = [
     (FPFamily(8, 4), 40, ScalingLimits(bias_bits=32, m_bits=8, shift_max=15)),
     (FPFamily(8, 5), 48, ScalingLimits(bias_bits=32, m_bits=8, shift_max=15)),
     (FPFamily(6, 3), 24, ScalingLimits(bias_bits=24, m_bits=6, shift_max=9)),
+    (PositFamily(8, 1), 40, ScalingLimits(bias_bits=32, m_bits=8, shift_max=15)),
+    (PositFamily(8, 2), 56, ScalingLimits(bias_bits=48, m_bits=8, shift_max=15)),
+    (PositFamily(6, 0), 20, ScalingLimits(bias_bits=20, m_bits=6, shift_max=9)),
 ]
 
 
@@ -39,7 +42,8 @@ def test_scaling_stage(family, acc_width, limits):
     assert result.passed, result
 
 
-@pytest.mark.parametrize("family,acc_width,limits", [CASES[1], CASES[2], CASES[4], CASES[5]],
+@pytest.mark.parametrize("family,acc_width,limits", [CASES[1], CASES[2], CASES[4], CASES[5],
+                                                     CASES[9]],
                          ids=lambda v: getattr(v, "spec", v))
 def test_pipelined_stage(family, acc_width, limits):
     result = run(family, acc_width, limits, pipelined=True)

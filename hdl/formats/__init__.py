@@ -16,7 +16,7 @@ A new format adds a module here and one :func:`register` call.
 from dataclasses import dataclass
 from typing import Callable
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,7 +24,7 @@ from golden._checks import check_bool, check_int
 from ..runtime import field_ports
 from .rounding import EXPONENT_WIDE
 
-__all__ = ["FormatHardware", "register", "hardware_for", "staged", "Encoder"]
+__all__ = ["FormatHardware", "register", "hardware_for", "staged", "Encoder", "drive_operand"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,20 @@ def hardware_for(family):
     except KeyError:
         raise TypeError(f"no hardware is registered for {family!r} "
                         f"(known: {', '.join(t.__name__ for t in _REGISTRY)})") from None
+
+
+def drive_operand(m, decoder, *, sign, exponent, significand, nar):
+    """A decoder's output from a decoded sign, exponent field and significand (hidden bit
+    included, 0 for zero and NaR): the ses form as they are, the int form as
+    ``X = ±(significand << exponent) >> exponent_offset``."""
+    operand = decoder.operand
+    if decoder.form == "ses":
+        m.d.comb += [operand.sign.eq(sign), operand.exponent.eq(exponent),
+                     operand.significand.eq(significand)]
+    else:
+        magnitude = (significand << exponent)[decoder.family.exponent_offset:]
+        m.d.comb += operand.value.eq(Mux(sign, -magnitude, magnitude))
+    m.d.comb += operand.nar.eq(nar)
 
 
 class Encoder(wiring.Component):
@@ -91,4 +105,4 @@ def staged(m, stage, *values):
     return registers
 
 
-from . import fp, fxp, tfx  # noqa: E402  (they register themselves)
+from . import fp, fxp, posit, tfx  # noqa: E402  (they register themselves)

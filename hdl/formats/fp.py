@@ -3,7 +3,7 @@
 from amaranth.hdl import Cat, Module, Mux, Signal
 
 from golden.family import FPFamily
-from . import Encoder, register, staged
+from . import Encoder, drive_operand, register, staged
 from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
 
 __all__ = ["decode", "FPEncoder"]
@@ -35,16 +35,7 @@ def decode(m, decoder):
     m.d.comb += exponent.eq(Mux(normal, field - 1, 0))
     significand = Signal(family.significand_width)
     m.d.comb += significand.eq(Mux(nar, 0, Cat(mantissa, normal)))
-    if decoder.form == "ses":
-        m.d.comb += [
-            decoder.operand.sign.eq(sign),
-            decoder.operand.exponent.eq(exponent),
-            decoder.operand.significand.eq(significand),
-        ]
-    else:
-        magnitude = significand << exponent
-        m.d.comb += decoder.operand.value.eq(Mux(sign, -magnitude, magnitude))
-    m.d.comb += decoder.operand.nar.eq(nar)
+    drive_operand(m, decoder, sign=sign, exponent=exponent, significand=significand, nar=nar)
 
 
 class FPEncoder(Encoder):

@@ -3,7 +3,7 @@
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 
 from golden.family import TFXFamily
-from . import Encoder, register, staged
+from . import Encoder, drive_operand, register, staged
 from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
 
 __all__ = ["decode", "TFXEncoder"]
@@ -41,16 +41,7 @@ def decode(m, decoder):
     m.d.comb += fraction.eq(aligned[n - 1 - family.fraction_width:])
     significand = Cat(fraction, ~zero & ~nar)
 
-    if decoder.form == "ses":
-        m.d.comb += [
-            decoder.operand.sign.eq(sign),
-            decoder.operand.exponent.eq(exponent),
-            decoder.operand.significand.eq(significand),
-        ]
-    else:
-        magnitude = (significand << exponent)[family.exponent_offset:]
-        m.d.comb += decoder.operand.value.eq(Mux(sign, -magnitude, magnitude))
-    m.d.comb += decoder.operand.nar.eq(nar)
+    drive_operand(m, decoder, sign=sign, exponent=exponent, significand=significand, nar=nar)
 
 
 class TFXEncoder(Encoder):
