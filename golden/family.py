@@ -13,19 +13,37 @@ subclass registered in :data:`FAMILY_TYPES`, and its decoder and encoder in :mod
 """
 
 import abc
+from dataclasses import replace
 
 import numpy as np
+
+from .arith import DEFAULT_LIMITS
 
 from ._checks import check_int
 from .fxp import FXP
 from .minifloat import FP
 from .posit import Posit
-from . import fxp as _fxp, tfx as _tfx
+from . import fxp as _fxp, minifloat as _minifloat, posit as _posit, tfx as _tfx
 from .search import search_fp, search_fxp, search_posit, search_tfx
 from .tfx import TFX
 
 __all__ = ["Family", "TFXFamily", "FXPFamily", "PositFamily", "FPFamily", "FAMILY_TYPES",
-           "parse_family", "family_of", "family_from_protocol", "default_is_max"]
+           "parse_family", "family_of", "family_from_protocol", "default_is_max",
+           "default_posit_es", "default_fp_E"]
+
+
+def default_posit_es(n):
+    """The posit exponent size this project studies: es = 1 at every width (es = 0 is TFX
+    with an uncapped regime)."""
+    check_int("n", n, _posit.MIN_N, _posit.MAX_N)
+    return 1
+
+
+def default_fp_E(n):
+    """The minifloat exponent width this project studies at width ``n``: the OCP type's where
+    there is one (FP8 E4M3, FP6 E2M3, FP4 E2M1), else ``(n - 1) // 2`` (E1M1, E2M2, E3M3)."""
+    n = check_int("n", n, _minifloat.MIN_N, _minifloat.MAX_N)
+    return {4: 2, 6: 2, 8: 4}.get(n, max(1, (n - 1) // 2))
 
 
 def default_is_max(n):
@@ -160,6 +178,11 @@ class Family(abc.ABC):
         """The smallest family of this type that holds ``fmt``, or None."""
 
     # Shared.
+
+    def default_limits(self):
+        """The scaling-stage register sizes a quantization for this family assumes unless
+        told: :data:`golden.arith.DEFAULT_LIMITS` (32-bit bias)."""
+        return DEFAULT_LIMITS
 
     def members(self, scales=(0,)):
         """Every member with a scale from ``scales``, fields ascending."""
@@ -488,6 +511,12 @@ class _ScaleOnlyFamily(Family):
 
     def fitting_scale(self, values):
         return int(np.floor(np.log2(np.median(values))))  # densest around 2**SC
+
+    def default_limits(self):
+        """A 64-bit bias: the accumulator's unit is minpos squared (a posit's 2**-24 at n = 8,
+        es = 1; E4M3's smallest subnormal squared 2**-18, before the scales), so a trained
+        layer's bias of about 1 needs 35 to 62 bits where TFX's needs about 20."""
+        return replace(DEFAULT_LIMITS, bias_bits=64)
 
     @property
     def protocol_args(self):

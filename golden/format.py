@@ -126,6 +126,16 @@ class NumberFormat(abc.ABC):
                 f"not {int(bad)}")
         return array
 
+    def ordinals(self, codes):
+        """Codes as integers that compare like their values, zero's being 0 (int64): the
+        code read as a two's-complement word, which a subclass with another order overrides
+        (sign-magnitude minifloats, unsigned fixed point). NaR's is the most negative."""
+        return twos_complement(self.check_codes(codes), self.n)
+
+    def from_ordinals(self, ordinals):
+        """The inverse of :meth:`ordinals`: n-bit codes (int64)."""
+        return np.asarray(ordinals, dtype=np.int64) & (self.code_count - 1)
+
     def is_nar(self, codes):
         """Boolean mask of the NaR codes (all False for formats without NaR)."""
         codes = self.check_codes(codes)

@@ -56,6 +56,15 @@ class FXP(NumberFormat):
     def int_exponent(self):
         return -self._F
 
+    def ordinals(self, codes):
+        codes = self.check_codes(codes)
+        return codes if not self._signed else super().ordinals(codes)
+
+    def from_ordinals(self, ordinals):
+        if self._signed:
+            return super().from_ordinals(ordinals)
+        return np.asarray(ordinals, dtype=np.int64)
+
     @property
     def nar_code(self):
         return None

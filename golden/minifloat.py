@@ -8,6 +8,8 @@ infinities), FP(8, 5) is OCP E5M2 (exponent field all ones: infinities and NaN),
 
 import functools
 
+import numpy as np
+
 from ._checks import check_int
 from .format import NumberFormat, operand_table
 
@@ -120,6 +122,16 @@ class FP(NumberFormat):
     def nar_code(self):
         # 0.1...1 is a NaN in both OCP 8-bit types, the only ones with NaR codes.
         return (1 << (self._n - 1)) - 1 if self.nar_codes else None
+
+    def ordinals(self, codes):
+        """Sign and magnitude: ``±(code without its sign)`` (-0 gives 0)."""
+        codes = self.check_codes(codes)
+        magnitude = codes & ((1 << (self._n - 1)) - 1)
+        return np.where(codes >> (self._n - 1) == 1, -magnitude, magnitude)
+
+    def from_ordinals(self, ordinals):
+        ordinals = np.asarray(ordinals, dtype=np.int64)
+        return np.where(ordinals < 0, (1 << (self._n - 1)) - ordinals, ordinals)
 
     def _unproduced_codes(self):
         return (1 << (self._n - 1),)  # -0

@@ -27,8 +27,14 @@ of at most ``sample`` values per tensor), by one of the :data:`SCHEMES`:
     weight tensor and one ``FXP(n, F_a)`` for every activation (the input included), each F
     minimising the sum over its tensors of the MSE divided by the tensor's mean square (so
     that no tensor's magnitude outweighs the others).
+``posit``, ``posit-channel``
+    As ``tfx`` and ``tfx-channel`` with ``Posit(n, 1, SC)``, SC searched per tensor
+    (:func:`golden.family.default_posit_es`).
+``fp``, ``fp-channel``
+    As ``tfx`` and ``tfx-channel`` with the minifloat ``FP(n, E, SC)``, SC searched per
+    tensor, E the OCP type's at its width (E4M3, E2M3, E2M1; :func:`golden.family.default_fp_E`).
 
-In both channel schemes a channel whose scale would fall below the smallest ``M * 2**-shift``
+In every channel scheme a channel whose scale would fall below the smallest ``M * 2**-shift``
 (``2**-shift_max``) takes that smallest scale; a channel of zeros takes scale 1.
 
 **Bias correction** (on by default, every scheme): the expected shift of each conv or dense
@@ -58,42 +64,46 @@ import numpy as np
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import conv2d, conv_output_size, group_slices, padding_sides
 from .engine import compile_plan
-from .family import FXPFamily, TFXFamily, default_is_max
-from .format import twos_complement
+from .family import (FPFamily, FXPFamily, PositFamily, TFXFamily, default_fp_E, default_is_max,
+                     default_posit_es)
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
 from .network import Network, average_count, float_op, pool_windows, relu_ceiling
 from .search import search_fxp
 from ._checks import check_bool, check_choice, check_int
 
-__all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "Calibration", "Step", "QuantizedNetwork",
+__all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "POSIT_SCHEMES", "FP_SCHEMES", "Calibration",
+           "Step", "QuantizedNetwork",
            "quantize_network", "calibration_samples", "signed_codes", "code_words",
            "clip_codes", "scheme_family"]
 
 TFX_SCHEMES = ("tfx", "tfx-channel")
 FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global")
-SCHEMES = TFX_SCHEMES + FXP_SCHEMES
+POSIT_SCHEMES = ("posit", "posit-channel")
+FP_SCHEMES = ("fp", "fp-channel")
+SCHEMES = TFX_SCHEMES + FXP_SCHEMES + POSIT_SCHEMES + FP_SCHEMES
+# Schemes whose every tensor takes its member of the scheme's family by the per-tensor search.
+_SEARCHED = TFX_SCHEMES + POSIT_SCHEMES + FP_SCHEMES
+_FAMILIES = {"tfx": lambda n: TFXFamily(n, default_is_max(n)), "fxp": FXPFamily,
+             "posit": lambda n: PositFamily(n, default_posit_es(n)),
+             "fp": lambda n: FPFamily(n, default_fp_E(n))}
 _QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
 
 
 def scheme_family(scheme, n):
     """The format family whose members a scheme picks from (weights and signed tensors)."""
     check_choice("scheme", scheme, SCHEMES)
-    return TFXFamily(n, default_is_max(n)) if scheme in TFX_SCHEMES else FXPFamily(n)
+    return _FAMILIES[scheme.split("-")[0]](n)
 
 
 def signed_codes(codes, fmt):
-    """Codes as signed integers that compare like the values (two's complement words)."""
-    if isinstance(fmt, FXP) and not fmt.signed:
-        return np.asarray(codes, dtype=np.int64)
-    return twos_complement(codes, fmt.n)
+    """Codes as signed integers that compare like the values (``fmt.ordinals``)."""
+    return fmt.ordinals(codes)
 
 
 def code_words(values, fmt):
-    """The inverse of :func:`signed_codes`: n-bit code words."""
-    if isinstance(fmt, FXP) and not fmt.signed:
-        return np.asarray(values, dtype=np.int64)
-    return np.asarray(values, dtype=np.int64) & ((1 << fmt.n) - 1)
+    """The inverse of :func:`signed_codes`: n-bit code words (``fmt.from_ordinals``)."""
+    return fmt.from_ordinals(values)
 
 
 def clip_codes(codes, fmt, ceiling):
@@ -383,12 +393,14 @@ def _global_F(tensors, n):
     return min(range(MIN_F, MAX_F + 1), key=lambda F: (totals[FXP(n, F).spec], F))
 
 
-def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_LIMITS,
+def quantize_network(network, scheme, n, calibration_x=None, *, limits=None,
                      sample=1 << 20, seed=0, samples=None, bias_correction=True):
     """Quantize a folded ``network`` with ``scheme`` at width ``n``; formats chosen on
     ``calibration_x`` (images of the calibration split), or on the :class:`Calibration`
     ``samples`` from :func:`calibration_samples` computed once for many schemes and widths.
-    ``bias_correction`` subtracts the expected output shift of the weight quantization."""
+    ``bias_correction`` subtracts the expected output shift of the weight quantization;
+    ``limits`` (the scaling stage's register sizes) defaults to the scheme's family's
+    (:meth:`golden.family.Family.default_limits`)."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a golden.network.Network, not {network!r}")
     if any(node.op in ("batchnorm", "relu") for node in network.nodes):
@@ -396,6 +408,7 @@ def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_L
                          "ReLU nodes must be folded first")
     family = scheme_family(scheme, n)
     check_bool("bias_correction", bias_correction)
+    limits = family.default_limits() if limits is None else limits
     if not isinstance(limits, ScalingLimits):
         raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
     if samples is None:
@@ -413,7 +426,7 @@ def quantize_network(network, scheme, n, calibration_x=None, *, limits=DEFAULT_L
         F_w = _global_F(weights.values(), n)
         F_a = _global_F(samples.values(), n)
         choose = lambda name, tensor: FXP(n, F_w if name.endswith(".w") else F_a)
-    elif scheme in TFX_SCHEMES:
+    elif scheme in _SEARCHED:
         choose = lambda name, tensor: choose_format(tensor, family)
     else:
         unsigned = scheme == "fxp-channel"
@@ -462,7 +475,7 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean)
         w_fmt = FXP(n, F)
         M, shift, channel_scale = _channel_scales(channel_step * 2.0 ** F, limits)
         w_codes = w_fmt.quantize(w / channel_scale)
-    elif scheme == "tfx-channel":
+    elif scheme in ("tfx-channel", "posit-channel", "fp-channel"):
         M, shift, channel_scale = _channel_scales(peak / peak.max(), limits)
         scaled = w / channel_scale
         w_fmt = choose(f"{node.name}.w", scaled)

@@ -7,7 +7,8 @@ A design is a format kind at width n with an operand form; :data:`DESIGNS` lists
   significand multipliers, the smaller form in gates, see ``make area``) against FXP;
 - FPGA (``make synth``, ``make synth-sweep``, ``make e2e``): both in the integer form, whose
   multipliers map to DSP blocks;
-- components and cycles (``make area``, ``make perf``): all three.
+- components and cycles (``make area``, ``make perf``): all of them, posit and the minifloats
+  (in the ses form, at the exponent size and width the quantization study uses) included.
 
 Every design's formats are the ones its quantization-study scheme (:mod:`golden.ptq`) picks,
 and one DSP policy serves every format (:func:`dsp_pes`, :func:`scaling_on_dsps`).
@@ -15,7 +16,8 @@ and one DSP policy serves every format (:func:`dsp_pes`, :func:`scaling_on_dsps`
 
 from dataclasses import dataclass
 
-from golden.family import FXPFamily, TFXFamily, default_is_max
+from golden.family import (FPFamily, FXPFamily, PositFamily, TFXFamily, default_fp_E,
+                           default_is_max, default_posit_es)
 from hdl.dsp import SPLIT_WIDTH
 from hdl.operand import factor_shape
 
@@ -25,12 +27,16 @@ __all__ = ["Design", "DESIGNS", "ASIC", "FPGA", "ALL", "design", "family_for", "
 _FAMILIES = {
     "tfx": lambda n, is_max: TFXFamily(n, default_is_max(n) if is_max is None else is_max),
     "fxp": lambda n, is_max: FXPFamily(n),
+    "posit": lambda n, is_max: PositFamily(n, default_posit_es(n)),
+    "fp": lambda n, is_max: FPFamily(n, default_fp_E(n)),
 }
 
 
 def family_for(kind, n, is_max=None):
-    """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``) at width ``n``; TFX's
-    IS_max defaults to :func:`golden.family.default_is_max`."""
+    """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at
+    width ``n``; TFX's IS_max defaults to :func:`golden.family.default_is_max`, posit's es and
+    the minifloat's E are the study's (:func:`golden.family.default_posit_es`,
+    :func:`golden.family.default_fp_E`)."""
     if kind not in _FAMILIES:
         raise ValueError(f"format must be one of {', '.join(map(repr, _FAMILIES))}, not {kind!r}")
     return _FAMILIES[kind](n, is_max)
@@ -58,6 +64,8 @@ DESIGNS = (
     Design("tfx", "ses", "TFX ses", "tfx"),
     Design("tfx", "int", "TFX int", "tfx"),
     Design("fxp", "int", "FXP", "fxp-layer"),
+    Design("posit", "ses", "Posit ses", "posit"),
+    Design("fp", "ses", "FP ses", "fp"),
 )
 
 

@@ -50,7 +50,8 @@ _USER_ERRORS = (ValueError, FileNotFoundError, TypeError, RuntimeError, TimeoutE
                 ConnectionError, DeviceError, LinkError, ProtocolError)
 
 
-LIMITS = {"default": DEFAULT_LIMITS, "board": SynthConfig().limits}
+# "default": the scheme's family's (golden.family.Family.default_limits).
+LIMITS = {"default": None, "board": SynthConfig().limits}
 
 
 def _parser():

@@ -57,20 +57,25 @@ def test_one_model_is_evaluated_and_cached(tmp_path):
 
 def test_rows_verdicts_and_markdown():
     means = {"tfx": 0.9, "tfx-channel": 0.93, "fxp-channel": 0.95, "fxp-channel-signed": 0.92,
-             "fxp-layer": 0.8, "fxp-global": 0.5}
+             "fxp-layer": 0.8, "fxp-global": 0.5, "posit": 0.91, "posit-channel": 0.92,
+             "fp": 0.94, "fp-channel": 0.96}
     runs = [{f"{s}/4": {"integer": m + d} for s, m in means.items()} for d in (-0.001, 0.001)]
     row = width_row(runs, 4, fake=False)
     assert row["verdicts"]["tfx-channel"] == {"fxp-channel": "loss", "fxp-channel-signed": "win",
                                               "fxp-layer": "win", "fxp-global": "win"}
     assert row["verdicts"]["tfx"]["fxp-channel-signed"] == "loss"
-    assert row["best"] == {"tfx": "tfx-channel", "fxp": "fxp-channel", "verdict": "loss"}
+    assert row["best"] == {"tfx": "tfx-channel", "fxp": "fxp-channel", "verdict": "loss",
+                           "posit": "posit-channel", "verdict_posit": "win",
+                           "fp": "fp-channel", "verdict_fp": "loss"}
     record = {"headline": "fashion-mnist", "missing": ["mnist-resnet-s2.npz"], "models": [
         {"dataset": "fashion-mnist", "model": "convnet", "seeds": [0, 1],
          "test_images": 10000, "float": {"mean": 0.91, "std": 0.002}, "widths": [4],
          "by_width": {"4": row}}]}
     text = markdown(record)
     assert ("| 4 | 90.0 ± 0.1 | 93.0 ± 0.1 | 95.0 ± 0.1 | 92.0 ± 0.1 | 80.0 ± 0.1 | 50.0 ± 0.1 "
-            "| loss, win, win, win | loss (tfx-channel vs fxp-channel) |") in text
+            "| 91.0 ± 0.1 | 92.0 ± 0.1 | 94.0 ± 0.1 | 96.0 ± 0.1 "
+            "| loss, win, win, win | loss (tfx-channel vs fxp-channel) | win (posit-channel) "
+            "| loss (fp-channel) |") in text
     assert "**fashion-mnist**" in text and "mnist-resnet-s2.npz" in text
     assert "10000 test images" in text
 

@@ -12,7 +12,7 @@ from golden.datasets import load
 from golden.engine import compile_plan, im2col_nhwc
 from golden.models import MODELS, load_mlp, model_path
 from golden.network import fold, load_network
-from golden.ptq import SCHEMES, calibration_samples, quantize_network
+from golden.ptq import FP_SCHEMES, POSIT_SCHEMES, SCHEMES, calibration_samples, quantize_network
 
 
 def _networks():
@@ -30,7 +30,11 @@ def test_fast_engine_gives_the_reference_codes_for_every_scheme_and_width(name, 
         for n in range(3, 9):
             q = quantize_network(network, scheme, n, samples=samples)
             plan = compile_plan(q)
-            assert plan is not None, (scheme, n)
+            if plan is None:
+                # Posit and minifloat sums at n = 8 can pass 2**53 units (their unit is minpos
+                # squared): the reference engine runs them.
+                assert scheme in POSIT_SCHEMES + FP_SCHEMES and n >= 7, (scheme, n)
+                continue
             np.testing.assert_array_equal(plan.codes(x, batch=50), q.run_integer(x),
                                           err_msg=f"{name} {scheme} n={n}")
 

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden import FP, TFX, NumberFormat, Posit, parse_format
+from golden import FP, FXP, TFX, NumberFormat, Posit, parse_format
 from golden.search import search_fp, search_posit
 from reference import fp_value, nearest_code, posit_value, value_table
 from test_golden_formats import check_quantize
 
 POSIT_CASES = [(n, es, SC) for n in range(3, 11) for es in range(0, 4) for SC in (-5, 3)]
 FP_CASES = [(n, E, SC) for n in range(3, 11) for E in range(1, n - 1) for SC in (-5, 3)]
+FXP_UNSIGNED = FXP(5, 1, signed=False)
 OCP = [(8, 4, "float8_e4m3fn"), (8, 5, "float8_e5m2"), (6, 2, "float6_e2m3fn"),
        (6, 3, "float6_e3m2fn"), (4, 2, "float4_e2m1fn")]
 
@@ -281,3 +282,20 @@ def test_quantize_picks_a_nearest_value(fmt, x):
     assert all(abs(chosen - Fraction(x)) <= abs(v - Fraction(x)) for v in neighbours)
     assert NumberFormat.quantize(fmt, x) == fmt.quantize(x)
     assert not math.isnan(float(chosen))
+
+
+@pytest.mark.parametrize("fmt", [FP(8, 4), FP(6, 3), FP(4, 2), Posit(6, 1), Posit(8, 2),
+                                 TFX(6, 3), FXP_UNSIGNED, FXP(5, 2)], ids=repr)
+def test_ordinals_order_like_the_values(fmt):
+    """Max-pooling and clipping work on ordinals: they must order like the values (a
+    minifloat's sign and magnitude, not its two's complement) and give the codes back."""
+    codes = fmt.codes()
+    codes = codes[~fmt.is_nar(codes)]
+    ordinals = fmt.ordinals(codes)
+    values = fmt.decode(codes)
+    assert all(np.sign(o) == np.sign(v) for o, v in zip(ordinals, values))
+    order = np.argsort(ordinals, kind="stable")
+    assert np.all(np.diff(values[order]) >= 0) and np.all(np.diff(ordinals[order]) >= 0)
+    # Every code comes back as itself, but a minifloat's -0, which comes back as 0.
+    minus_zero = isinstance(fmt, FP) & (codes == 1 << (fmt.n - 1))
+    assert np.array_equal(fmt.from_ordinals(ordinals), np.where(minus_zero, 0, codes))

@@ -150,7 +150,7 @@ def test_bad_arguments_are_errors():
     with pytest.raises(ValueError, match="quantize a folded network"):
         quantize_network(net, "tfx", 8, x)
     with pytest.raises(ValueError, match="scheme must be one of 'tfx', 'tfx-channel'"):
-        quantize_network(fold(net), "posit", 8, x)
+        quantize_network(fold(net), "posits", 8, x)
     with pytest.raises(ValueError, match="n must be an integer from 3 to 16, not 2"):
         quantize_network(fold(net), "tfx", 2, x)
     with pytest.raises(TypeError, match="bias_correction must be True or False"):

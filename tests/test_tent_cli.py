@@ -68,6 +68,11 @@ def test_quantize_for_a_board_uses_the_registers_make_synth_builds(tmp_path, cap
         steps = [step for step in qnet.steps.values() if step.M is not None]
         assert max(int(np.max(step.M)) for step in steps) < 1 << limits.m_bits
         assert max(int(np.max(step.shift)) for step in steps) <= limits.shift_max
+    # A minifloat scheme's default registers are its family's: a 64-bit bias.
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fp-channel", "--n", 8,
+                          "-o", tmp_path / "fp.npz")
+    assert code == 0 and "FP(8,4," in out, err
+    assert load_quantized(tmp_path / "fp.npz").limits.bias_bits == 64
 
 
 def test_the_console_script_is_installed():

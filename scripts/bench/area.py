@@ -1,7 +1,8 @@
-"""Yosys cell counts of the arithmetic components, TFX beside FXP.
+"""Yosys cell counts of the arithmetic components, TFX beside FXP, posit and the minifloats.
 
 For each component (decoder, MAC on pre-decoded operands, MAC with its decoders, scaling
-stage) and each variant (TFX int-form, TFX ses-form, FXP), synthesizes the exported Verilog with
+stage) and each variant (TFX int-form, TFX ses-form, FXP, posit and FP in the ses form; the
+designs of :data:`scripts.designs.ALL`), synthesizes the exported Verilog with
 YoWASP Yosys three ways: generic gates (``synth -flatten``), iCE40 without DSPs
 (``synth_ice40``) and iCE40 with DSPs (``synth_ice40 -dsp``), and records Yosys' own ``stat``.
 Writes ``build/area/area.json`` (the record) and ``build/area/area.md`` (tables). Entry point:
@@ -18,7 +19,7 @@ from golden.arith import ScalingLimits, accumulator_width
 from hdl.decoder import Decoder
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
-from scripts.designs import design
+from scripts.designs import ALL
 from scripts.records import write_report
 from sim.toolchain import run_yosys, tool_version
 
@@ -55,8 +56,12 @@ def summarise(target, stat):
 
 def components(n, is_max, K, limits):
     """(component, variant, Amaranth component) of every compared design at width n; the
-    scaling stage once per format (it does not depend on the operand form)."""
-    for d in (design("tfx", "int"), design("tfx", "ses"), design("fxp", "int")):
+    scaling stage once per format (it does not depend on the operand form): with its int-form
+    design, or its only one."""
+    with_int = {d.kind for d in ALL if d.form == "int"}
+    # TFX and FXP first, in the order of the earlier records; the int form before the ses.
+    order = {"tfx": 0, "fxp": 1}
+    for d in sorted(ALL, key=lambda d: (order.get(d.kind, 2), d.kind, d.form != "int")):
         label, family, form = d.label, d.family(n, is_max), d.form
         width = accumulator_width(family.widest(), family.widest(), K,
                                   bias_bits=limits.bias_bits)
@@ -64,7 +69,7 @@ def components(n, is_max, K, limits):
         yield "mac", label, MAC(family=family, K=K, form=form, bias_bits=limits.bias_bits)
         yield "decoding_mac", label, DecodingMAC(family=family, K=K, form=form,
                                                  bias_bits=limits.bias_bits)
-        if form == "int":
+        if form == "int" or d.kind not in with_int:
             yield "scaling", label.split()[0], ScalingStage(acc_width=width, out_family=family,
                                                             limits=limits)
 

@@ -15,8 +15,8 @@ class Board:
     # Each DSP block's multiplier is dsp_bits x dsp_bits (SB_MAC16: 16, MULT18X18D: 18).
     dsp_bits: int
     # (rows, cols) built when none is given, per format: on the iCEBreaker the largest array
-    # that fits and meets 24 MHz at n = 8 with split DSPs (make synth-sweep, 2026-12-03:
-    # TFX 3x2, FXP 4x4; see the README).
+    # that fits and meets 24 MHz at n = 8 with split DSPs (make synth-sweep, 2026-12-04:
+    # TFX 3x3, FXP 4x4; see the README).
     default_size: dict
     # How a build is made when not told otherwise: split DSPs (iCE40 SB_MAC16 8x8 halves)
     # and the logic's clock (MHz from the PLL; 0: the board's oscillator).
@@ -30,7 +30,7 @@ class Board:
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 8, 16,
-                        {"tfx": (3, 2), "fxp": (4, 4)}, split_dsp=True, clock_mhz=24),
+                        {"tfx": (3, 3), "fxp": (4, 4)}, split_dsp=True, clock_mhz=24),
     # ECP5: a starting point, not a searched maximum.
     "ulx3s-12f": Board("ulx3s-12f", "ulx3s:ULX3S_12F_Platform", "ecp5", 28, 18,
                        {"tfx": (4, 4), "fxp": (4, 4)}),

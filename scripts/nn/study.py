@@ -26,7 +26,8 @@ import numpy as np
 
 from golden.datasets import load
 from golden.network import fold, load_network
-from golden.ptq import (FXP_SCHEMES, SCHEMES, TFX_SCHEMES, calibration_samples,
+from golden.ptq import (FP_SCHEMES, FXP_SCHEMES, POSIT_SCHEMES, SCHEMES, TFX_SCHEMES,
+                        calibration_samples,
                         quantize_network, scheme_family)
 from golden.models import ARCHITECTURES, model_path
 from scripts.records import digest, write_report
@@ -120,7 +121,8 @@ def best(row, schemes):
 
 def width_row(runs, n, fake):
     """Summaries of every scheme at width ``n`` over the seeds' results, and the verdicts:
-    each TFX scheme against each fixed-point scheme, and the best of each side."""
+    each TFX scheme against each fixed-point scheme, and the best TFX scheme against the best
+    of fixed point, posit and the minifloats."""
     engines = ("integer", "fake") if fake else ("integer",)
     row = {s: {engine: summarise([r[f"{s}/{n}"][engine] for r in runs]) for engine in engines}
            for s in SCHEMES}
@@ -129,6 +131,10 @@ def width_row(runs, n, fake):
     tfx, fxp = best(row, TFX_SCHEMES), best(row, FXP_SCHEMES)
     row["best"] = {"tfx": tfx, "fxp": fxp,
                    "verdict": verdict(row[tfx]["integer"], row[fxp]["integer"])}
+    for kind, schemes in (("posit", POSIT_SCHEMES), ("fp", FP_SCHEMES)):
+        other = best(row, schemes)
+        row["best"][kind] = other
+        row["best"][f"verdict_{kind}"] = verdict(row[tfx]["integer"], row[other]["integer"])
     return row
 
 
@@ -149,15 +155,19 @@ def markdown(record):
              "weight scales through M, unsigned activations after ReLU; `fxp-channel-signed` "
              "the same with signed activations; `fxp-layer` per-tensor F; `fxp-global` one F "
              "for all weights and one for all activations (each minimising the summed "
-             "normalised MSE). Verdict of TFX against a baseline: win or loss when the means "
-             "differ by more than both spreads (and 0.2 points), else tie.", ""]
+             "normalised MSE); `posit`, `posit-channel` and `fp`, `fp-channel` as the TFX "
+             "schemes with Posit(n, 1, SC) and the minifloat FP(n, E, SC) (E4M3, E2M3, E2M1 "
+             "at n = 8, 6, 4; E = (n - 1) // 2 elsewhere), SC searched per tensor. Verdict of "
+             "TFX against a baseline: win or loss when the means differ by more than both "
+             "spreads (and 0.2 points), else tie.", ""]
     for entry in record["models"]:
         lines += [f"## {entry['dataset']} / {entry['model']} (seeds {entry['seeds']}, "
                   f"{entry['test_images']} test images, float "
                   f"{_cell(entry['float'])})", "",
                   "| n | " + " | ".join(SCHEMES) + " | tfx-channel vs "
-                  + ", ".join(FXP_SCHEMES) + " | best TFX vs best FXP |",
-                  "|---" * (len(SCHEMES) + 3) + "|"]
+                  + ", ".join(FXP_SCHEMES) + " | best TFX vs best FXP | vs best posit "
+                  "| vs best FP |",
+                  "|---" * (len(SCHEMES) + 5) + "|"]
         for n in entry["widths"]:
             row = entry["by_width"][str(n)]
             cells = [_cell(row[s]["integer"]) + (f" ({100 * row[s]['fake']['mean']:.1f})"
@@ -165,7 +175,9 @@ def markdown(record):
             verdicts = [row["verdicts"]["tfx-channel"][f] for f in FXP_SCHEMES]
             top = row["best"]
             lines.append(f"| {n} | " + " | ".join(cells) + " | " + ", ".join(verdicts)
-                         + f" | {top['verdict']} ({top['tfx']} vs {top['fxp']}) |")
+                         + f" | {top['verdict']} ({top['tfx']} vs {top['fxp']}) | "
+                         + " | ".join(f"{top.get('verdict_' + k, '–')} ({top.get(k, '–')})"
+                                      for k in ("posit", "fp")) + " |")
         lines.append("")
     if record["missing"]:
         lines += ["Not evaluated (no trained weights in models/; `make train-models`): "
