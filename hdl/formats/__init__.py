@@ -5,10 +5,11 @@ two pieces that know its bit layout:
 
 - ``decode(m, decoder)``: the combinational logic of a :class:`hdl.decoder.Decoder` (code and
   run-time fields in, pre-decoded operand out);
-- ``encoder(family, magnitude_width, pipelined)``: the encoder of the scaling stage, a
-  component that rounds ``(-1)**negative * magnitude * 2**Z`` once into a run-time member
-  (ports ``negative``, ``magnitude``, ``leading``, ``exponent``, the family's fields, ``code``)
-  with a ``latency`` of at most 1 cycle, or at most 3 when ``pipelined`` (for fast clocks).
+- ``encoder``: the scaling stage's encoder, an :class:`Encoder` subclass (built with
+  ``family=``, ``magnitude_width=``, ``pipelined=``) that rounds
+  ``(-1)**negative * magnitude * 2**Z`` once into a run-time member (ports ``negative``,
+  ``magnitude``, ``leading``, ``exponent``, the family's fields, ``code``) with a ``latency``
+  of at most 1 cycle, or at most 3 when ``pipelined`` (for fast clocks).
 
 A new format adds a module here and one :func:`register` call.
 """
@@ -24,7 +25,8 @@ from golden._checks import check_bool, check_int
 from ..runtime import field_ports
 from .rounding import EXPONENT_WIDE
 
-__all__ = ["FormatHardware", "register", "hardware_for", "staged", "Encoder", "drive_operand"]
+__all__ = ["FormatHardware", "register", "hardware_for", "staged", "Encoder",
+           "drive_operand"]
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,7 @@ class FPEncoder(Encoder):
         n, M = family.n, family.M
         widest = family.widest()
         lowest = 1 - family.bias  # the lowest normal binade's exponent
-        # The largest finite value's binade and body.
-        top_body = max(int(c) for c in widest.codes()
-                       if c < 1 << (n - 1) and not widest.is_nar(c))
+        top_body = int(widest.quantize(widest.maxpos))  # the largest finite value's
         top_binade = (top_body >> M) - family.bias
 
         binade = Signal(EXPONENT_WIDE)  # whose grid rounds: the value's, or the lowest normal
@@ -107,9 +105,4 @@ class FPEncoder(Encoder):
         return m
 
 
-def encoder(*, family, magnitude_width, pipelined=False):
-    """The scaling stage's minifloat encoder (latency 0, or 2 ``pipelined``)."""
-    return FPEncoder(family=family, magnitude_width=magnitude_width, pipelined=pipelined)
-
-
-register(FPFamily, decode=decode, encoder=encoder)
+register(FPFamily, decode=decode, encoder=FPEncoder)

@@ -60,9 +60,4 @@ class FXPEncoder(Encoder):
         return m
 
 
-def encoder(*, family, magnitude_width, pipelined=False):
-    """The scaling stage's FXP encoder (latency 0, or 2 ``pipelined``)."""
-    return FXPEncoder(family=family, magnitude_width=magnitude_width, pipelined=pipelined)
-
-
-register(FXPFamily, decode=decode, encoder=encoder)
+register(FXPFamily, decode=decode, encoder=FXPEncoder)

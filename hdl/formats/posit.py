@@ -170,9 +170,4 @@ class PositEncoder(Encoder):
         return m
 
 
-def encoder(*, family, magnitude_width, pipelined=False):
-    """The scaling stage's posit encoder (latency 1, or 3 ``pipelined``)."""
-    return PositEncoder(family=family, magnitude_width=magnitude_width, pipelined=pipelined)
-
-
-register(PositFamily, decode=decode, encoder=encoder)
+register(PositFamily, decode=decode, encoder=PositEncoder)

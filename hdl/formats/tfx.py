@@ -154,9 +154,4 @@ class TFXEncoder(Encoder):
         return m
 
 
-def encoder(*, family, magnitude_width, pipelined=False):
-    """The scaling stage's TFX encoder (latency 1, or 3 ``pipelined``)."""
-    return TFXEncoder(family=family, magnitude_width=magnitude_width, pipelined=pipelined)
-
-
-register(TFXFamily, decode=decode, encoder=encoder)
+register(TFXFamily, decode=decode, encoder=TFXEncoder)
