@@ -29,7 +29,7 @@ from .tfx import TFX
 
 __all__ = ["Family", "TFXFamily", "FXPFamily", "PositFamily", "FPFamily", "FAMILY_TYPES",
            "parse_family", "family_of", "family_from_protocol", "default_is_max",
-           "default_posit_es", "default_fp_E"]
+           "default_posit_es", "default_fp_E", "default_family"]
 
 
 def default_posit_es(n):
@@ -451,10 +451,11 @@ class _ScaleOnlyFamily(Family):
     run-time register (posit's es and a minifloat's E fix the hardware's widths)."""
 
     format_type = None
-    #: The build-time parameter's name and its legal range given n.
+    #: The build-time parameter's name (and the format's attribute holding it).
     parameter = None
+    #: The per-tensor search of SC: ``search(x, n, parameter, objective=)``.
+    search = None
     scale_name = "SC"
-    scale_range = (-32, 32)
     example_scales = (-2, 0, 3)
 
     def __init__(self, n, parameter):
@@ -472,6 +473,10 @@ class _ScaleOnlyFamily(Family):
     @property
     def spec(self):
         return f"{self.kind}:{self.n},{self._parameter}"
+
+    @property
+    def label(self):
+        return f"{self.format_type.__name__}{self.n}/{self.parameter}{self._parameter}"
 
     @property
     def has_nar(self):
@@ -512,6 +517,9 @@ class _ScaleOnlyFamily(Family):
     def fitting_scale(self, values):
         return int(np.floor(np.log2(np.median(values))))  # densest around 2**SC
 
+    def choose(self, x, *, objective="mse"):
+        return type(self).search(x, self.n, self._parameter, objective=objective).format
+
     def default_limits(self):
         """A 64-bit bias: the accumulator's unit is minpos squared (a posit's 2**-24 at n = 8,
         es = 1; E4M3's smallest subnormal squared 2**-18, before the scales), so a trained
@@ -534,6 +542,11 @@ class _ScaleOnlyFamily(Family):
     def protocol_code(self):
         return self.code
 
+    @classmethod
+    def holding(cls, fmt):
+        return cls(fmt.n, getattr(fmt, cls.parameter)) if isinstance(fmt, cls.format_type) \
+            else None
+
 
 class PositFamily(_ScaleOnlyFamily):
     """Every ``Posit(n, es, SC)``, SC from -32 to 32 at run time.
@@ -546,6 +559,8 @@ class PositFamily(_ScaleOnlyFamily):
     code = 3
     format_type = Posit
     parameter = "es"
+    search = staticmethod(search_posit)
+    scale_range = (_posit.MIN_SC, _posit.MAX_SC)
     spec_forms = ("posit:N,ES",)
 
     es = property(lambda self: self._parameter)
@@ -576,16 +591,6 @@ class PositFamily(_ScaleOnlyFamily):
         """``X = significand * 2**(exponent - offset)``: X counts minposes."""
         return self.fraction_width
 
-    @property
-    def label(self):
-        return f"Posit{self.n}/es{self.es}"
-
-    def choose(self, x, *, objective="mse"):
-        return search_posit(x, self.n, self.es, objective=objective).format
-
-    @classmethod
-    def holding(cls, fmt):
-        return cls(fmt.n, fmt.es) if isinstance(fmt, Posit) else None
 
 
 class FPFamily(_ScaleOnlyFamily):
@@ -600,6 +605,8 @@ class FPFamily(_ScaleOnlyFamily):
     code = 4
     format_type = FP
     parameter = "E"
+    search = staticmethod(search_fp)
+    scale_range = (_minifloat.MIN_SC, _minifloat.MAX_SC)
     spec_forms = ("fp:N,E",)
     forms = ("int", "ses")
 
@@ -620,16 +627,24 @@ class FPFamily(_ScaleOnlyFamily):
     def exponent_offset(self):
         return 0
 
-    @property
-    def label(self):
-        return f"FP{self.n}/E{self.E}"
 
-    def choose(self, x, *, objective="mse"):
-        return search_fp(x, self.n, self.E, objective=objective).format
 
-    @classmethod
-    def holding(cls, fmt):
-        return cls(fmt.n, fmt.E) if isinstance(fmt, FP) else None
+_DEFAULT_FAMILIES = {
+    "tfx": lambda n: TFXFamily(n, default_is_max(n)),
+    "fxp": lambda n: FXPFamily(n),
+    "posit": lambda n: PositFamily(n, default_posit_es(n)),
+    "fp": lambda n: FPFamily(n, default_fp_E(n)),
+}
+
+
+def default_family(kind, n):
+    """The family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at width
+    ``n`` that this project builds and studies: TFX with :func:`default_is_max`, signed fixed
+    point, posit with :func:`default_posit_es`, the minifloat with :func:`default_fp_E`."""
+    if kind not in _DEFAULT_FAMILIES:
+        raise ValueError(f"format must be one of {', '.join(map(repr, _DEFAULT_FAMILIES))}, "
+                         f"not {kind!r}")
+    return _DEFAULT_FAMILIES[kind](n)
 
 
 #: Every family type, in the order specs and protocol codes are tried.

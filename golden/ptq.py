@@ -64,8 +64,7 @@ import numpy as np
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import conv2d, conv_output_size, group_slices, padding_sides
 from .engine import compile_plan
-from .family import (FPFamily, FXPFamily, PositFamily, TFXFamily, default_fp_E, default_is_max,
-                     default_posit_es)
+from .family import FXPFamily, default_family
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
 from .network import Network, average_count, float_op, pool_windows, relu_ceiling
@@ -84,16 +83,13 @@ FP_SCHEMES = ("fp", "fp-channel")
 SCHEMES = TFX_SCHEMES + FXP_SCHEMES + POSIT_SCHEMES + FP_SCHEMES
 # Schemes whose every tensor takes its member of the scheme's family by the per-tensor search.
 _SEARCHED = TFX_SCHEMES + POSIT_SCHEMES + FP_SCHEMES
-_FAMILIES = {"tfx": lambda n: TFXFamily(n, default_is_max(n)), "fxp": FXPFamily,
-             "posit": lambda n: PositFamily(n, default_posit_es(n)),
-             "fp": lambda n: FPFamily(n, default_fp_E(n))}
 _QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
 
 
 def scheme_family(scheme, n):
     """The format family whose members a scheme picks from (weights and signed tensors)."""
     check_choice("scheme", scheme, SCHEMES)
-    return _FAMILIES[scheme.split("-")[0]](n)
+    return default_family(scheme.split("-")[0], n)
 
 
 def signed_codes(codes, fmt):

@@ -16,30 +16,19 @@ and one DSP policy serves every format (:func:`dsp_pes`, :func:`scaling_on_dsps`
 
 from dataclasses import dataclass
 
-from golden.family import (FPFamily, FXPFamily, PositFamily, TFXFamily, default_fp_E,
-                           default_is_max, default_posit_es)
+from golden.family import TFXFamily, default_family
 from hdl.dsp import SPLIT_WIDTH
 from hdl.operand import factor_shape
 
 __all__ = ["Design", "DESIGNS", "ASIC", "FPGA", "ALL", "design", "family_for", "dsp_pes",
            "dsp_blocks_bound", "scaling_on_dsps", "fpga_form"]
 
-_FAMILIES = {
-    "tfx": lambda n, is_max: TFXFamily(n, default_is_max(n) if is_max is None else is_max),
-    "fxp": lambda n, is_max: FXPFamily(n),
-    "posit": lambda n, is_max: PositFamily(n, default_posit_es(n)),
-    "fp": lambda n, is_max: FPFamily(n, default_fp_E(n)),
-}
-
-
 def family_for(kind, n, is_max=None):
     """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at
-    width ``n``; TFX's IS_max defaults to :func:`golden.family.default_is_max`, posit's es and
-    the minifloat's E are the study's (:func:`golden.family.default_posit_es`,
-    :func:`golden.family.default_fp_E`)."""
-    if kind not in _FAMILIES:
-        raise ValueError(f"format must be one of {', '.join(map(repr, _FAMILIES))}, not {kind!r}")
-    return _FAMILIES[kind](n, is_max)
+    width ``n``: :func:`golden.family.default_family`, or TFX with ``is_max`` when given."""
+    if kind == "tfx" and is_max is not None:
+        return TFXFamily(n, is_max)
+    return default_family(kind, n)
 
 
 @dataclass(frozen=True)
