@@ -10,15 +10,27 @@ import math
 from fractions import Fraction
 
 
+def _negated_body(code, n):
+    """The sign of a two's-complement code and the bits of its (negated) body, bit n-2 first."""
+    negative = bool(code >> (n - 1) & 1)
+    word = (-code) % (1 << n) if negative else code
+    return negative, [(word >> i) & 1 for i in range(n - 2, -1, -1)]
+
+
+def _integer(bits):
+    f = 0
+    for bit in bits:
+        f = 2 * f + bit
+    return f
+
+
 def tfx_value(code, n, IS, SC):
     """Exact value of a TFX code (None for NaR)."""
     if code == 0:
         return Fraction(0)
     if code == 1 << (n - 1):
         return None
-    negative = bool(code >> (n - 1) & 1)
-    word = (-code) % (1 << n) if negative else code
-    body = [(word >> i) & 1 for i in range(n - 2, -1, -1)]  # bit n-2 first
+    negative, body = _negated_body(code, n)
     first = body[0]
     m = 0
     while m < IS and m < len(body) and body[m] == first:
@@ -26,9 +38,7 @@ def tfx_value(code, n, IS, SC):
     regime_length = m + 1 if m < IS else m
     k = m - 1 if first == 1 else -m
     fraction_bits = body[regime_length:]
-    f = 0
-    for bit in fraction_bits:
-        f = 2 * f + bit
+    f = _integer(fraction_bits)
     value = Fraction(2) ** (k + SC) * (1 + Fraction(f, 2 ** len(fraction_bits)))
     return -value if negative else value
 
@@ -39,21 +49,15 @@ def posit_value(code, n, es, SC):
         return Fraction(0)
     if code == 1 << (n - 1):
         return None
-    negative = bool(code >> (n - 1) & 1)
-    word = (-code) % (1 << n) if negative else code
-    body = [(word >> i) & 1 for i in range(n - 2, -1, -1)]
+    negative, body = _negated_body(code, n)
     m = 1
     while m < len(body) and body[m] == body[0]:
         m += 1
     k = m - 1 if body[0] == 1 else -m
     rest = body[m + 1:]  # after the terminator, if there is room for one
-    e = 0
-    for i in range(es):
-        e = 2 * e + (rest[i] if i < len(rest) else 0)
+    e = _integer((rest + [0] * es)[:es])  # bits past the word's end count as 0
     fraction_bits = rest[es:]
-    f = 0
-    for bit in fraction_bits:
-        f = 2 * f + bit
+    f = _integer(fraction_bits)
     value = Fraction(2) ** (k * 2 ** es + e + SC) * (1 + Fraction(f, 2 ** len(fraction_bits)))
     return -value if negative else value
 
