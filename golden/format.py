@@ -138,8 +138,18 @@ class NumberFormat(abc.ABC):
 
     def is_nar(self, codes):
         """Boolean mask of the NaR codes (all False for formats without NaR)."""
-        codes = self.check_codes(codes)
-        return np.isin(codes, self.nar_codes)
+        return self._nar_mask[self.check_codes(codes)]
+
+    @functools.cached_property
+    def _nar_mask(self):
+        """Whether each code is NaR, a bool per code."""
+        return self._code_mask(self.nar_codes)
+
+    def _code_mask(self, codes):
+        mask = np.zeros(self.code_count, dtype=bool)
+        mask[list(codes)] = True
+        mask.setflags(write=False)
+        return mask
 
     @property
     def wide(self):
@@ -173,8 +183,13 @@ class NumberFormat(abc.ABC):
     def _value_table(self):
         """float64 value of every code (NaN for NaR), exact; an error if float64 cannot hold
         every value exactly."""
-        table = np.array([_exact_float(int(x), self.int_exponent, self)
-                          for x in self._int_table()], dtype=np.float64)
+        ints, exponent = self._int_table(), self.int_exponent
+        if not self.wide and -1022 <= exponent and exponent + 58 <= 1023:
+            # int64 X of a few significant bits, a normal power of two: the product is exact.
+            table = ints.astype(np.float64) * 2.0 ** exponent
+        else:
+            table = np.array([_exact_float(int(x), exponent, self) for x in ints],
+                             dtype=np.float64)
         table[list(self.nar_codes)] = np.nan
         table.setflags(write=False)
         return table
@@ -184,8 +199,7 @@ class NumberFormat(abc.ABC):
     @functools.cached_property
     def _sorted(self):
         """Real codes sorted by value, with their integers ``X``: (codes, X)."""
-        codes = self.codes()
-        codes = codes[~np.isin(codes, (*self.nar_codes, *self._unproduced_codes()))]
+        codes = self.codes()[~self._code_mask((*self.nar_codes, *self._unproduced_codes()))]
         ints = self._int_table()[codes]
         order = np.argsort(ints, kind="stable")
         return codes[order], ints[order]
