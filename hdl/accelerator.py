@@ -76,18 +76,19 @@ class AccumulatorBuffer(wiring.Component):
 
     Members
     -------
-    read_addr : In(range(depth)), read_data : Out(shape)
-        Synchronous read: ``read_data`` is the entry at ``read_addr`` one cycle later; a read
-        of the entry written in the same cycle returns the old value.
+    read_addr : In(range(depth)), read_en : In(1), read_data : Out(shape)
+        Synchronous read: with ``read_en``, ``read_data`` is the entry at ``read_addr`` one
+        cycle later (it holds otherwise); a read of the entry written in the same cycle
+        returns the old value.
     write_addr : In(range(depth)), write_data : In(shape), write_en : In(1)
     """
 
     def __init__(self, *, shape, depth):
         self._shape = shape
         self._depth = check_int("depth", depth, 1, MAX_DEPTH)
-        super().__init__({"read_addr": In(range(depth)), "read_data": Out(shape),
-                          "write_addr": In(range(depth)), "write_data": In(shape),
-                          "write_en": In(1)})
+        super().__init__({"read_addr": In(range(depth)), "read_en": In(1),
+                          "read_data": Out(shape), "write_addr": In(range(depth)),
+                          "write_data": In(shape), "write_en": In(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -95,7 +96,7 @@ class AccumulatorBuffer(wiring.Component):
         write = memory.write_port()
         read = memory.read_port()
         m.d.comb += [write.addr.eq(self.write_addr), write.data.eq(self.write_data),
-                     write.en.eq(self.write_en), read.addr.eq(self.read_addr), read.en.eq(1),
+                     write.en.eq(self.write_en), read.addr.eq(self.read_addr), read.en.eq(self.read_en),
                      self.read_data.eq(read.data)]
         return m
 
@@ -149,6 +150,11 @@ class Accelerator(wiring.Component):
         :class:`hdl.scaling.ScalingStage`; latency 3 cycles longer) and the core's weight load
         path registered after the decoders (``registered_load`` of
         :class:`hdl.systolic.SystolicCore`; the loader's timing already allows it).
+    hold_idle : bool
+        Data registers load only when they take data and hold otherwise (``hold_idle`` of
+        :class:`hdl.systolic.SystolicCore` and :class:`hdl.scaling.ScalingStage`, and the
+        buffer's read enable): a standard-cell mapping gives them gated clocks. ``False``: they
+        load on every cycle; an FPGA build saves logic cells and global buffers with it.
 
     Members
     -------
@@ -186,7 +192,8 @@ class Accelerator(wiring.Component):
 
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
-                 scaling_multiplier=None, shared_weight_decoder=False, pipelined=False):
+                 scaling_multiplier=None, shared_weight_decoder=False, pipelined=False,
+                 hold_idle=True):
         self._family = check_family(family)
         hardware_for(family)  # decoders and encoder
         self._form = check_form(family, form)
@@ -205,6 +212,7 @@ class Accelerator(wiring.Component):
             check_choice("scaling_multiplier", scaling_multiplier, MULTIPLIERS)
         self._shared_decoder = check_bool("shared_weight_decoder", shared_weight_decoder)
         self._pipelined = check_bool("pipelined", pipelined)
+        self._hold_idle = check_bool("hold_idle", hold_idle)
         self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined
                                  else ScalingStage.LATENCY)
         self._acc_width = accumulator_bits(family, rows, max_K, limits)
@@ -255,7 +263,8 @@ class Accelerator(wiring.Component):
                                                 cols=cols, dsp_pes=self._dsp_pes,
                                                 dsp_split=self._dsp_split,
                                                 registered_load=self._pipelined,
-                                                shared_weight_decoder=self._shared_decoder)
+                                                shared_weight_decoder=self._shared_decoder,
+                                                hold_idle=self._hold_idle)
 
         m.submodules.weight_loader = loader = WeightLoader(family=family, rows=rows, cols=cols,
                                                            serial=self._shared_decoder)
@@ -317,7 +326,8 @@ class Accelerator(wiring.Component):
         m.d.comb += index.eq(Mux(arriving.first, 0, next_index))
         index_after = Mux(index == self._depth - 1, 0, index + 1)
         upcoming = Mux(arriving.valid, index_after, next_index)
-        m.d.comb += buffer.read_addr.eq(Mux(following.valid & following.first, 0, upcoming))
+        m.d.comb += [buffer.read_addr.eq(Mux(following.valid & following.first, 0, upcoming)),
+                     buffer.read_en.eq(following.valid if self._hold_idle else 1)]
         with m.If(arriving.valid):
             m.d.sync += next_index.eq(index_after)
 
@@ -332,7 +342,7 @@ class Accelerator(wiring.Component):
                      buffer.write_en.eq(arriving.valid & ~arriving.acc_last)]
         # Only a final total enters the scaling stages: between results their inputs hold
         # still, so the stages do not switch on partial sums (operand isolation).
-        final = Signal.like(totals)
+        final = Signal.like(totals, reset_less=True)
         emit = Signal()
         finishing = arriving.valid & arriving.acc_last
         m.d.sync += emit.eq(finishing)
@@ -346,7 +356,8 @@ class Accelerator(wiring.Component):
 
         def scaling_stage(name):
             stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
-                                 multiplier=multiplier, pipelined=self._pipelined)
+                                 multiplier=multiplier, pipelined=self._pipelined,
+                                 hold_idle=self._hold_idle)
             m.submodules[name] = stage
             m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
                          stage.out_scale.eq(config.out_scale)]

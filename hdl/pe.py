@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_choice, check_int
+from golden._checks import check_bool, check_choice, check_int
 from . import names
 from .mac import PRODUCT_MULTIPLIERS, Product, factor_ports
 from .operand import check_family, check_form, operand_layout
@@ -25,6 +25,11 @@ class ProcessingElement(wiring.Component):
     multiplier : {"infer", "fabric", "external"}
         Whether the product may map to a DSP block (see :mod:`hdl.multiply`), or is made
         outside the PE (``"external"``: one half of a DSP shared by two PEs, :mod:`hdl.dsp`).
+    hold_idle : bool
+        The activation, partial-sum and NaR registers load only with a valid activation and
+        hold otherwise, so that a standard-cell mapping gives them a gated clock
+        (:mod:`scripts.asic.mapping`). ``False``: they load on every cycle, whatever comes
+        (fewer logic cells on an FPGA, where each distinct clock enable constrains packing).
 
     Members
     -------
@@ -37,8 +42,9 @@ class ProcessingElement(wiring.Component):
     psum_in, nar_in : In
         Partial sum (and its NaR flag) from above.
     psum_out, nar_out : Out
-        ``psum_in + a*w`` (``psum_in`` when not ``a_valid_in``) and ``nar_in | NaR touched``,
-        one cycle later, downwards.
+        ``psum_in + a*w`` and ``nar_in | NaR touched``, one cycle later, downwards. The partial
+        sum of an activation arrives beside it (the array's skew). These and ``a_out`` have no
+        reset and are defined only beside ``a_valid_out``.
     w_in, w_load : In
         Double-buffered weight: ``w_load`` writes ``w_in`` to the shadow register. The next
         tile's weight may be loaded once this tile's first activation has passed.
@@ -51,8 +57,9 @@ class ProcessingElement(wiring.Component):
     Latency 1 cycle; one MAC per cycle.
     """
 
-    def __init__(self, *, family, form="int", psum_width, multiplier="infer"):
+    def __init__(self, *, family, form="int", psum_width, multiplier="infer", hold_idle=True):
         self._family = check_family(family)
+        self._hold_idle = check_bool("hold_idle", hold_idle)
         self._form = check_form(family, form)
         self._psum_width = check_int("psum_width", psum_width, 2, 128)
         self._multiplier = check_choice("multiplier", multiplier, PRODUCT_MULTIPLIERS)
@@ -71,14 +78,22 @@ class ProcessingElement(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         layout = operand_layout(self._family, self._form)
-        shadow = Signal(layout)
-        weight = Signal(layout)
+        # Data registers have no reset (they are only read beside a valid flag); the weight
+        # registers load only when they take a weight: a gated clock each in a standard-cell
+        # mapping (scripts.asic.mapping), a clock enable on an FPGA.
+        shadow = Signal(layout, reset_less=True)
+        weight = Signal(layout, reset_less=True)
         active = Signal(layout)  # the weight this cycle's activation multiplies
         with m.If(self.w_load):
             m.d.sync += shadow.eq(self.w_in)
         swap = self.a_valid_in & self.a_first_in
-        m.d.comb += active.eq(Mux(swap, shadow, weight))
-        m.d.sync += weight.eq(active)
+        # As and-or, not a multiplexer: synthesis would merge it with the weight register's
+        # own multiplexer and then no longer see that register's load enable.
+        width = len(active.as_value())
+        m.d.comb += active.eq((shadow.as_value() & swap.replicate(width))
+                              | (weight.as_value() & (~swap).replicate(width)))
+        with m.If(swap):
+            m.d.sync += weight.eq(shadow)
 
         m.submodules[names.PRODUCT] = product = Product(family=self._family, form=self._form,
                                                    multiplier=self._multiplier)
@@ -86,26 +101,28 @@ class ProcessingElement(wiring.Component):
         if self._multiplier == "external":
             m.d.comb += [self.factor_a.eq(product.factor_a), self.factor_b.eq(product.factor_b),
                          product.factor_product.eq(self.factor_product)]
-        m.d.sync += [
-            self.a_out.eq(self.a_in),
-            self.a_valid_out.eq(self.a_valid_in),
-            self.a_first_out.eq(self.a_first_in),
-            self.psum_out.eq(self._accumulate(m, product)),
-            self.nar_out.eq(self.nar_in | (self.a_valid_in & (self.a_in.nar | active.nar))),
-        ]
+        a_out = Signal(layout, reset_less=True)
+        psum_out = Signal(signed(self._psum_width), reset_less=True)
+        nar_out = Signal(reset_less=True)
+        m.d.sync += [self.a_valid_out.eq(self.a_valid_in), self.a_first_out.eq(self.a_first_in)]
+        with m.If(self.a_valid_in if self._hold_idle else 1):
+            m.d.sync += [
+                a_out.eq(self.a_in),
+                psum_out.eq(self._accumulate(m, product)),
+                nar_out.eq(self.nar_in | self.a_in.nar | active.nar),
+            ]
+        m.d.comb += [self.a_out.eq(a_out), self.psum_out.eq(psum_out), self.nar_out.eq(nar_out)]
         return m
 
     def _accumulate(self, m, product):
-        """``psum_in + product`` (``psum_in`` when not ``a_valid_in``). In the ses form the
-        sign goes into the adder: ``psum_in + (magnitude ^ -s) + s``, one carry chain, rather
-        than negating the magnitude first."""
+        """``psum_in + product``. In the ses form the sign goes into the adder: ``psum_in +
+        (magnitude ^ -s) + s``, one carry chain, rather than negating the magnitude first."""
         if self._form != "ses":
-            return self.psum_in + Mux(self.a_valid_in, product.product, 0)
+            return self.psum_in + product.product
         negative = Signal()
         addend = Signal(self._psum_width)
         m.d.comb += [
-            negative.eq(self.a_valid_in & product.negative),
-            addend.eq(Mux(self.a_valid_in, product.magnitude, 0)
-                      ^ negative.replicate(self._psum_width)),
+            negative.eq(product.negative),
+            addend.eq(product.magnitude ^ negative.replicate(self._psum_width)),
         ]
         return (self.psum_in + addend.as_signed() + negative)[:self._psum_width]

@@ -21,7 +21,8 @@ __all__ = ["SystolicCore", "partial_sum_width", "core_latency"]
 
 
 def partial_sum_width(family, rows):
-    """Bits of a column's partial sum over ``rows`` products: it never wraps."""
+    """Bits of a column's partial sum over ``rows`` products: it never wraps. The PE of row
+    ``i`` sums ``i + 1`` products, so its partial sum is only that wide."""
     widest = family.widest()
     return (rows * widest.max_abs_int ** 2).bit_length() + 1
 
@@ -38,6 +39,21 @@ def _delayed(m, value, cycles, name):
         m.d.sync += register.eq(value)
         value = register
     return value
+
+
+def _delayed_data(m, values, valid, cycles, name, *, hold_idle):
+    """``values`` (a list) and their ``valid`` flag ``cycles`` cycles later. The data registers
+    have no reset (they are read only beside a valid flag); with ``hold_idle`` each loads only
+    beside one: a gated clock per stage in a standard-cell mapping. Returns (values, valid)."""
+    for stage in range(cycles):
+        registers = [Signal.like(value, name=f"{name}_{k}_d{stage + 1}", reset_less=True)
+                     for k, value in enumerate(values)]
+        flag = Signal(name=f"{name}_valid_d{stage + 1}")
+        with m.If(valid if hold_idle else 1):
+            m.d.sync += [r.eq(value) for r, value in zip(registers, values)]
+        m.d.sync += flag.eq(valid)
+        values, valid = registers, flag
+    return values, valid
 
 
 class SystolicCore(wiring.Component):
@@ -66,6 +82,11 @@ class SystolicCore(wiring.Component):
     shared_weight_decoder : bool
         One weight decoder for all columns instead of one per column: a row is loaded one
         column per cycle (``w_col``), for builds whose weights arrive slower than that.
+    hold_idle : bool
+        The data registers (decoded activations, skew, PEs, deskew) load only beside a valid
+        flag and hold otherwise, so that a standard-cell mapping gives them gated clocks
+        (``hold_idle`` of :class:`hdl.pe.ProcessingElement`). ``False``: they load on every
+        cycle (fewer logic cells on an FPGA).
 
     Members
     -------
@@ -85,7 +106,8 @@ class SystolicCore(wiring.Component):
         A tile's first vector may come in the cycle of its last row's (last column's)
         ``w_load``, or with ``registered_load`` from the cycle after it.
     psums : Out(ArrayLayout(signed(psum_width), cols)), nar : Out(cols), psum_valid : Out(1)
-        The column sums of one input vector, all in the same cycle, ``latency`` cycles after it.
+        The column sums of one input vector, all in the same cycle, ``latency`` cycles after it;
+        defined only while ``psum_valid`` (the data registers have no reset).
 
     Notes
     -----
@@ -95,7 +117,7 @@ class SystolicCore(wiring.Component):
     """
 
     def __init__(self, *, family, form="int", rows, cols, dsp_pes=None, dsp_split=None,
-                 registered_load=False, shared_weight_decoder=False):
+                 registered_load=False, shared_weight_decoder=False, hold_idle=True):
         self._family = check_family(family)
         hardware_for(family)  # the edge decoders
         self._form = check_form(family, form)
@@ -107,6 +129,7 @@ class SystolicCore(wiring.Component):
         self._dsp_split = check_dsp_split(family, form, dsp_split)
         self._registered_load = check_bool("registered_load", registered_load)
         self._shared_decoder = check_bool("shared_weight_decoder", shared_weight_decoder)
+        self._hold_idle = check_bool("hold_idle", hold_idle)
         members = {
             "a_codes": In(data.ArrayLayout(family.n, rows)), "a_valid": In(1),
             "w_codes": In(data.ArrayLayout(family.n, cols)), "w_row": In(range(rows)),
@@ -158,16 +181,18 @@ class SystolicCore(wiring.Component):
         for i in range(rows):
             decoded = add_decoder(m, names.decoder_name("a", i), family=family, form=form,
                                   code=self.a_codes[i], fields=a_fields)
-            operand = Signal.like(decoded, name=f"a_decoded_{i}")
-            m.d.sync += operand.eq(decoded)
-            rows_in.append((_delayed(m, operand, i, f"a_skew_{i}"),
-                            _delayed(m, valid, i, f"a_valid_skew_{i}"),
-                            _delayed(m, first, i, f"a_first_skew_{i}")))
+            operand = Signal.like(decoded, name=f"a_decoded_{i}", reset_less=True)
+            with m.If(self.a_valid if self._hold_idle else 1):
+                m.d.sync += operand.eq(decoded)
+            (operand,), operand_valid = _delayed_data(m, [operand], valid, i, f"a_skew_{i}",
+                                                      hold_idle=self._hold_idle)
+            rows_in.append((operand, operand_valid, _delayed(m, first, i, f"a_first_skew_{i}")))
 
         on_dsp = "infer" if self._dsp_split is None else "external"
         grid = [[ProcessingElement(
-            family=family, form=form, psum_width=self._psum_width,
-            multiplier=on_dsp if i * cols + j < self._dsp_pes else "fabric")
+            family=family, form=form, psum_width=partial_sum_width(family, i + 1),
+            multiplier=on_dsp if i * cols + j < self._dsp_pes else "fabric",
+            hold_idle=self._hold_idle)
             for j in range(cols)] for i in range(rows)]
         if self._dsp_split is not None:
             shared = [grid[k // cols][k % cols] for k in range(self._dsp_pes)]
@@ -198,9 +223,9 @@ class SystolicCore(wiring.Component):
         # Column deskew: column j leaves one cycle after column j-1.
         for j in range(cols):
             bottom = grid[rows - 1][j]
-            m.d.comb += [
-                self.psums[j].eq(_delayed(m, bottom.psum_out, cols - 1 - j, f"deskew_{j}")),
-                self.nar[j].eq(_delayed(m, bottom.nar_out, cols - 1 - j, f"nar_deskew_{j}")),
-            ]
+            (psum, nar), _ = _delayed_data(m, [bottom.psum_out, bottom.nar_out],
+                                           bottom.a_valid_out, cols - 1 - j, f"deskew_{j}",
+                                           hold_idle=self._hold_idle)
+            m.d.comb += [self.psums[j].eq(psum), self.nar[j].eq(nar)]
         m.d.comb += self.psum_valid.eq(_delayed(m, valid, rows + cols - 1, "valid"))
         return m

@@ -104,10 +104,22 @@ def run_tiles(core, tiles, a_fmt, w_fmt):
     (TFXFamily(5, 2), "int", 1, 1, None, None, True, True),
 ], ids=str)
 def test_core_matches_golden(family, form, rows, cols, dsp_pes, dsp_split, registered, shared):
+    check_core(family, form, rows, cols, dsp_pes=dsp_pes, dsp_split=dsp_split,
+               registered_load=registered, shared_weight_decoder=shared)
+
+
+# The FPGA builds' data registers load on every cycle, whatever comes.
+@pytest.mark.parametrize("family,form,rows,cols,dsp_split", [
+    (TFXFamily(8, 3), "ses", 3, 3, "model"), (FXPFamily(8), "int", 3, 4, None),
+    (TFXFamily(5, 2), "int", 1, 1, None)], ids=str)
+def test_core_without_hold_idle_matches_golden(family, form, rows, cols, dsp_split):
+    check_core(family, form, rows, cols, dsp_split=dsp_split, registered_load=True,
+               hold_idle=False)
+
+
+def check_core(family, form, rows, cols, **options):
     rng = np.random.default_rng(rows * 10 + cols)
-    core = SystolicCore(family=family, form=form, rows=rows, cols=cols, dsp_pes=dsp_pes,
-                        dsp_split=dsp_split, registered_load=registered,
-                        shared_weight_decoder=shared)
+    core = SystolicCore(family=family, form=form, rows=rows, cols=cols, **options)
     a_fmt, w_fmt = family.members()[-1], family.members()[0]
     tiles = []
     for length in (9, 1, 7):  # the first tile is long enough to run back to back into the next
@@ -156,6 +168,10 @@ def test_core_partial_sums_never_wrap():
      ValueError, "FXP9 in form 'int' has 9-bit factors$"),
     (lambda: SystolicCore(family=FXPFamily(8), rows=2, cols=2, dsp_split="half"),
      ValueError, "dsp_split must be one of"),
+    (lambda: SystolicCore(family=FXPFamily(8), rows=2, cols=2, hold_idle="no"),
+     TypeError, "hold_idle must be"),
+    (lambda: ProcessingElement(family=FXPFamily(8), psum_width=9, hold_idle=2),
+     TypeError, "hold_idle must be"),
 ])
 def test_invalid_arguments(make, error, message):
     with pytest.raises(error, match=message):

@@ -147,14 +147,25 @@ def scaling_cases(rng, family, count, acc_width, limits):
     return cases
 
 
-def run_scaling(family, cases, acc_width, limits, pipelined=False):
+def run_scaling(family, cases, acc_width, limits, pipelined=False, *, hold_idle=True,
+                gaps=None):
+    """Every case through a stage, checked against the golden model; ``gaps``: idle cycles
+    before each case (back to back without), and then a held stage's code and NaR must stay
+    those of the last result while no result comes out."""
     dut = ScalingStage(acc_width=acc_width, out_family=family, limits=limits,
-                       pipelined=pipelined)
+                       pipelined=pipelined, hold_idle=hold_idle)
     outputs = []
     latencies = []
+    held = []
+    timeline = [None] * dut.latency
+    if gaps is not None:
+        timeline = []
+        for gap, case in zip(gaps, cases):
+            timeline += [None] * gap + [case]
+        timeline += [None] * dut.latency
 
     async def bench(ctx):
-        for cycle, case in enumerate(cases + [None] * dut.latency):
+        for cycle, case in enumerate(cases + timeline if gaps is None else timeline):
             ctx.set(dut.valid_in, case is not None)
             if case is not None:
                 acc, exponent, M, shift, relu, out = case
@@ -167,13 +178,18 @@ def run_scaling(family, cases, acc_width, limits, pipelined=False):
             if ctx.get(dut.valid_out):
                 outputs.append((ctx.get(dut.code), ctx.get(dut.nar)))
                 latencies.append(cycle - len(outputs) + 1)
+            elif outputs:
+                held.append(((ctx.get(dut.code), ctx.get(dut.nar)), outputs[-1]))
 
     simulate(dut, bench)
     expected = [(int(scale(Accumulators(np.array([acc]), exponent, np.zeros(1, bool)), out, M=M,
                            shift=shift, relu=relu, limits=limits)[0]), acc & 1)
                 for acc, exponent, M, shift, relu, out in cases]
     assert outputs == expected
-    assert set(latencies) == {dut.latency - 1}  # results one per cycle, the documented delay
+    if gaps is None:
+        assert set(latencies) == {dut.latency - 1}  # one result per cycle, the documented delay
+    elif hold_idle:
+        assert held and all(now == last for now, last in held)
     assert dut.latency == (7 if pipelined else 4)
 
 
@@ -186,6 +202,20 @@ def test_scaling_random(family, pipelined):
     limits = ScalingLimits(bias_bits=20, m_bits=6, shift_max=12)
     cases = scaling_cases(np.random.default_rng(5), family, 1500, 20, limits)
     run_scaling(family, cases, 20, limits, pipelined)
+
+
+@pytest.mark.parametrize("hold_idle", [True, False], ids=["hold", "run"])
+@pytest.mark.parametrize("pipelined", [False, True], ids=["short", "pipelined"])
+@pytest.mark.parametrize("family", [TFXFamily(8, 3), FXPFamily(8), FPFamily(8, 4),
+                                    PositFamily(8, 1)], ids=repr)
+def test_scaling_with_idle_cycles(family, pipelined, hold_idle):
+    """Results with 0 to 5 idle cycles between them: a held stage advances only while one is
+    in it, and a result sees the same data as in a stage that always advances."""
+    limits = ScalingLimits(bias_bits=20, m_bits=6, shift_max=12)
+    rng = np.random.default_rng(11)
+    cases = scaling_cases(rng, family, 300, 20, limits)
+    run_scaling(family, cases, 20, limits, pipelined, hold_idle=hold_idle,
+                gaps=rng.integers(0, 6, len(cases)).tolist())
 
 
 @pytest.mark.parametrize("pipelined", [False, True], ids=["short", "pipelined"])

@@ -25,12 +25,12 @@ def limits_for(family):
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
         scaling="per_column", dsp_split=None, pipelined=False, scaling_multiplier=None,
-        shared_weight_decoder=False, **extra):
+        shared_weight_decoder=False, hold_idle=True, **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
                         depth=depth, limits=limits_for(family), dsp_pes=dsp_pes, scaling=scaling,
                         dsp_split=dsp_split, pipelined=pipelined,
                         scaling_multiplier=scaling_multiplier,
-                        shared_weight_decoder=shared_weight_decoder)
+                        shared_weight_decoder=shared_weight_decoder, hold_idle=hold_idle)
     cells = [ice40_cell_models()] if dsp_split == "sb_mac16" else []
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
                       test_module="sim.tb_accelerator", extra_sources=cells,
@@ -62,7 +62,8 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
 # across a row boundary (cols 3), one half left unused (5 DSP PEs), fabric PEs after them;
 # pipelined scaling stages, as in the fast FPGA builds, on two of them; the multiply by M
 # inferred (on the DSPs the PEs leave, in a board build) or in fabric; one weight decoder
-# shared by the columns (the board builds') or one per column.
+# shared by the columns (the board builds') or one per column; data registers that load on
+# every cycle (hold_idle off), as in the board builds.
 @pytest.mark.parametrize("family,form,rows,cols,dsp_pes,pipelined,scaling_multiplier,shared", [
     (TFXFamily(8, 3), "ses", 3, 3, 5, True, "infer", True),
     (FXPFamily(8), "int", 3, 3, 9, True, "fabric", True),
@@ -74,7 +75,8 @@ def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipel
                                         scaling_multiplier, shared):
     result = run(family, form, rows, cols, max_K=64, depth=8, dsp_pes=dsp_pes,
                  scaling="shared", dsp_split="sb_mac16", pipelined=pipelined,
-                 scaling_multiplier=scaling_multiplier, shared_weight_decoder=shared)
+                 scaling_multiplier=scaling_multiplier, shared_weight_decoder=shared,
+                 hold_idle=False)
     assert result.passed, result
 
 

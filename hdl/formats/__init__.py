@@ -96,12 +96,12 @@ class Encoder(wiring.Component):
 
 def staged(m, stage, *values):
     """Each value through a register of its own, named ``<stage>_<name>`` (``<name>_staged``
-    when ``stage`` is None)."""
+    when ``stage`` is None). The registers carry data and have no reset."""
     registers = []
     for i, value in enumerate(values):
         name = getattr(value, "name", f"value{i}")
         register = Signal.like(value, name=f"{name}_staged" if stage is None
-                               else f"{stage}_{name}")
+                               else f"{stage}_{name}", reset_less=True)
         m.d.sync += register.eq(value)
         registers.append(register)
     return registers

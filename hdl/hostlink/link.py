@@ -29,7 +29,7 @@ class HostLink(wiring.Component):
     Parameters
     ----------
     family, form, rows, cols, max_K, depth, limits, scaling, dsp_pes, dsp_split,
-    scaling_multiplier, shared_weight_decoder, pipelined
+    scaling_multiplier, shared_weight_decoder, pipelined, hold_idle
         Of the accelerator (see :class:`hdl.accelerator.Accelerator`).
     clocks_per_bit : int
         UART bit time in clock cycles (4 to 65536): 104 is 115200 baud at 12 MHz.
@@ -63,12 +63,13 @@ class HostLink(wiring.Component):
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
                  scaling_multiplier=None, shared_weight_decoder=False, pipelined=False,
-                 clocks_per_bit=104, max_payload=256, timeout_bits=200,
+                 hold_idle=True, clocks_per_bit=104, max_payload=256, timeout_bits=200,
                  stall_cycles=1 << 16):
         self._array = dict(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
                            depth=depth, limits=limits, scaling=scaling, dsp_pes=dsp_pes,
                            dsp_split=dsp_split, scaling_multiplier=scaling_multiplier,
-                           shared_weight_decoder=shared_weight_decoder, pipelined=pipelined)
+                           shared_weight_decoder=shared_weight_decoder, pipelined=pipelined,
+                           hold_idle=hold_idle)
         check_family(family)
         self._cpb = check_int("clocks_per_bit", clocks_per_bit, 4, 1 << 16)
         self._max_payload = check_int("max_payload", max_payload, 16, MAX_PAYLOAD)
