@@ -7,7 +7,7 @@ accelerators and checks that every instance lands in the block its component bel
 """
 
 __all__ = ["CORE", "BUFFER", "RESULTS_FIFO", "FINAL_QUEUE", "SCALING", "PE", "PRODUCT",
-           "DECODER", "DSP", "BUFFERS", "pe_name", "decoder_name", "scaling_name", "dsp_name"]
+           "DECODER", "DSP", "BUFFERS", "CLOCK_GATE", "pe_name", "decoder_name", "scaling_name", "dsp_name"]
 
 #: The systolic core of an accelerator.
 CORE = "core"
@@ -29,6 +29,8 @@ DSP = "dsp"
 DECODER = "decoder"
 #: Storage that a chip would build as memory: every instance whose path starts with one.
 BUFFERS = (BUFFER, RESULTS_FIFO, FINAL_QUEUE)
+#: Clock-gating cells that the standard-cell mapping adds: ``clock_gate_<k>``.
+CLOCK_GATE = "clock_gate"
 
 
 def pe_name(row, col):

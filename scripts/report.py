@@ -2,6 +2,7 @@
 gate-level simulation (:mod:`scripts.asic.report`).
 
     python -m scripts.report [--widths 4 5 6 8] [--workloads layer random] [--jobs 2]
+                             [--no-large] [--no-glitches] [--no-opensta]
 """
 
 import argparse
@@ -19,6 +20,10 @@ def main(argv=None):
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--no-opensta", action="store_true",
                         help="skip the OpenSTA cross-check")
+    parser.add_argument("--no-large", action="store_true",
+                        help="skip the 8x8 array (measured at the widest width)")
+    parser.add_argument("--no-glitches", action="store_true",
+                        help="skip the timed simulations (the widest width, 4x4)")
     args = parser.parse_args(argv)
     for n in args.widths:
         if not 4 <= n <= 16:
@@ -26,10 +31,11 @@ def main(argv=None):
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     record = run_report(widths=args.widths, workloads=args.workloads, jobs=args.jobs,
-                        out=args.out, opensta=not args.no_opensta)
+                        out=args.out, opensta=not args.no_opensta, large=not args.no_large,
+                        glitches=not args.no_glitches)
     for row in record["rows"]:
         w, d = row["whole"], row["datapath"]
-        print(f"n={row['n']} {row['workload']:<6} energy/MAC TFX {w['tfx_pj_per_mac']:.2f} "
+        print(f"{row['array'][0]}x{row['array'][1]} n={row['n']} {row['workload']:<6} energy/MAC TFX {w['tfx_pj_per_mac']:.2f} "
               f"FXP {w['fxp_pj_per_mac']:.2f} pJ = {w['energy_ratio']:.3f}x (datapath "
               f"{d['energy_ratio']:.3f}x); area {w['area_ratio']:.3f}x (datapath "
               f"{d['area_ratio']:.3f}x)")

@@ -7,20 +7,21 @@ gaps; once a source shows an item it holds it, valid and payload, until it is ta
 stream rules) and the sink may refuse at random (output stalls); neither may change any
 result, only the cycle count. A :class:`sim.streams.StreamMonitor` on each of the four streams
 fails the run when the design (results) or the driver itself (the inputs) breaks the stream
-rules.
+rules. Optional parameters: ``period_ns`` (the clock) and ``settle_ns`` (for a gate netlist
+with delays: the outputs are read that long after the falling edge, not in its time step).
 """
 
 import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb.triggers import FallingEdge, ReadOnly, Timer
 
 from golden.arith import ScalingLimits
 from golden.family import parse_family
 from hdl.accelerator import stream_layouts
 from hdl.tiling import packed_groups, plan_layer, unpack_result
-from .common import ClockedBench
+from .common import CLOCK_PERIOD_NS, ClockedBench
 from .streams import StreamMonitor
 
 __all__ = ["ArrayDriver", "RunStats", "accelerator_params"]
@@ -56,7 +57,9 @@ class ArrayDriver:
         self.depth, self.max_K = p["depth"], p["max_K"]
         self.limits = ScalingLimits(**p["limits"])
         self.layouts = stream_layouts(self.family, self.rows, self.cols, self.limits)
-        self.clock = ClockedBench(dut)
+        self.clock = ClockedBench(dut, p.get("period_ns", CLOCK_PERIOD_NS))
+        # A timed gate netlist needs time after the falling edge before its outputs settle.
+        self.settle_ns = p.get("settle_ns")
 
     async def start(self):
         for port in ("config", "weights", "activations"):
@@ -121,6 +124,8 @@ class ArrayDriver:
                 dut.weights__payload.value = w_item[0]
             sink_ready = not (output_stalls and rng.random() < output_stalls)
             dut.results__ready.value = int(sink_ready)
+            if self.settle_ns:
+                await Timer(self.settle_ns, unit="ns")
             await ReadOnly()
             fired = False
             c_shown, w_shown = c_show, w_show

@@ -58,7 +58,7 @@ SIMULATORS = ("icarus", "verilator")
 
 
 def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, gate_level=False,
-               extra_sources=(), extra_tops=(), waves=None, simulator=None):
+               extra_sources=(), extra_tops=(), waves=None, simulator=None, compile_args=()):
     """Build (once per design and simulator) and run a cocotb test module on Icarus (quick to
     start) or Verilator (a C++ build of about a minute, then several times faster).
 
@@ -80,6 +80,8 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
         Let the simulation write waveforms in this format (``vvp -vcd`` / ``-fst``); the
         design's own dump module says what and where (relative paths: the run's directory,
         :attr:`CocotbResult.run_dir`). None: no waveforms. Icarus only.
+    compile_args : sequence of str
+        More ``iverilog`` options (``-gspecify`` for a timed gate-level run). Icarus only.
     simulator : {"icarus", "verilator"} or None
         None: the ``TENT_SIMULATOR`` environment variable (``make sim SIMULATOR=verilator``),
         else Icarus; runs with waveforms or extra top modules stay on Icarus. Verilator is the
@@ -95,18 +97,21 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     if simulator is None:
         simulator = os.environ.get("TENT_SIMULATOR") or "icarus"
         check_choice("TENT_SIMULATOR", simulator, SIMULATORS)
-        if waves or extra_tops:
+        if waves or extra_tops or compile_args:
             simulator = "icarus"
     check_choice("simulator", simulator, SIMULATORS)
-    if simulator == "verilator" and (waves or extra_tops):
-        raise ValueError("the Verilator runs take no waves or extra_tops (Icarus only)")
+    compile_args = list(compile_args)
+    if simulator == "verilator" and (waves or extra_tops or compile_args):
+        raise ValueError("the Verilator runs take no waves, extra_tops or compile_args "
+                         "(Icarus only)")
     tool_env = verilator_environment() if simulator == "verilator" else {}
     if simulator == "icarus":
         system_tool("iverilog", "iverilog")
     if gate_level:
         verilog_text = synthesize_gates(verilog_text, toplevel)
     extra_sources = list(extra_sources)
-    key = "\n".join([verilog_text, *extra_tops] + [f"{n}\n{t}" for n, t in extra_sources])
+    key = "\n".join([verilog_text, *extra_tops, *compile_args]
+                    + [f"{n}\n{t}" for n, t in extra_sources])
     directory = _design_dir(toplevel + ("-gates" if gate_level else "")
                             + ("-verilator" if simulator == "verilator" else ""), key)
     directory.mkdir(parents=True, exist_ok=True)
@@ -114,7 +119,7 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     os.environ.update(tool_env)  # cocotb's runner looks for its tools on this process's PATH
     try:
         return _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_module,
-                               params, testcase, extra_sources, extra_tops)
+                               params, testcase, extra_sources, extra_tops, compile_args)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -124,7 +129,7 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
 
 
 def _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_module, params,
-                    testcase, extra_sources, extra_tops):
+                    testcase, extra_sources, extra_tops, compile_args=()):
     from cocotb_tools.check_results import get_results
 
     runner = _icarus(waves) if simulator == "icarus" else _verilator()
@@ -136,7 +141,7 @@ def _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_mo
             if not source.exists() or source.read_text() != text:
                 source.write_text(text)
             sources.append(source)
-        build_args = [arg for top in extra_tops for arg in ("-s", top)]
+        build_args = [arg for top in extra_tops for arg in ("-s", top)] + list(compile_args)
         if simulator == "verilator":
             build_args = ["-Wno-fatal"]
         runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=directory / "build",

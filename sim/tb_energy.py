@@ -3,8 +3,10 @@ bit-exact against the golden model, for switching-activity measurement.
 
 Parameters (the runner's JSON): the array's (:func:`sim.array_driver.accelerator_params`),
 ``workload`` (an ``.npz`` written by :func:`golden.layers.save_workload`: activation codes
-``a``, weight codes ``w`` and the layer's run-time parameters) and ``report`` (a JSON file
-for the cycle counts). The waveform itself is written by the dump module the runner adds.
+``a``, weight codes ``w`` and the layer's run-time parameters), ``report`` (a JSON file
+for the cycle counts) and, for a timed netlist, ``period_ns`` and ``settle_ns`` (see
+:class:`sim.array_driver.ArrayDriver`). The waveform itself is written by the dump module the
+runner adds.
 """
 
 import json

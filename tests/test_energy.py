@@ -69,6 +69,58 @@ def test_energy_by_hand(library, inverter_into_flop):
     assert units["core"]["area_um2"] == 50.0
 
 
+@pytest.fixture
+def gated_library(library):
+    """The round library and a clock gate's cells: LATCH (CLK 0.03 pF, 0.2/0.2 pJ per clock
+    edge; D 0.004 pF; Q 0.05/0.05 pJ) and AND (A, B 0.006 pF; Y 0.03/0.01 pJ)."""
+    latch = Cell("LATCH", 40.0, 8.0, {"CLK": Pin("CLK", "input", 0.03, clock=True),
+                                      "D": Pin("D", "input", 0.004),
+                                      "Q": Pin("Q", "output", 0.0, "IQ")},
+                 (Arc("CLK", "CLK", constant(0.2), constant(0.2)),
+                  Arc("Q", "CLK", constant(0.05), constant(0.05))), True)
+    gate = Cell("AND", 15.0, 3.0, {"A": Pin("A", "input", 0.006), "B": Pin("B", "input", 0.006),
+                                   "Y": Pin("Y", "output", 0.0, "(A&B)")},
+                (Arc("Y", "A", constant(0.03), constant(0.01)),
+                 Arc("Y", "B", constant(0.03), constant(0.01))), False)
+    return Library("round", {**library.cells, "LATCH": latch, "AND": gate}, {}, 2.0)
+
+
+def test_gated_clock_by_hand(gated_library):
+    """clk -> INV -> clk_n -> LATCH.CLK, en -> LATCH.D -> hold -> AND.B, clk -> AND.A, AND.Y =
+    gclk -> two DFFs in "core" (the gate in core.clock_gate_0): 10 cycles, 3 of them enabled."""
+    clk, en, clk_n, hold, gclk, d, q0, q1 = range(8)
+    gate = "core.clock_gate_0"
+    cells = [LeafCell(gate, "invert", "INV", {"A": clk, "Y": clk_n}),
+             LeafCell(gate, "hold", "LATCH", {"CLK": clk_n, "D": en, "Q": hold}),
+             LeafCell(gate, "gate", "AND", {"A": clk, "B": hold, "Y": gclk}),
+             LeafCell("core", "r0", "DFF", {"CLK": gclk, "D": d, "Q": q0}),
+             LeafCell("core", "r1", "DFF", {"CLK": gclk, "D": d, "Q": q1})]
+    names = {net: [("top", f"n{net}", 0)] for net in range(8)}
+    names[clk] = [("top", "clk", 0)]  # the clock input, though it drives no clock pin here
+    netlist = GateNetlist("top", cells, names, ["top"], {clk, en, d}, set(), 8)
+    toggles = {clk: 20, en: 6, clk_n: 20, hold: 6, gclk: 6, d: 0, q0: 2, q1: 1}
+    result = net_energy(netlist, gated_library, toggles.__getitem__, cycles=10,
+                        conditions=Conditions(output_load_pf=0.0))
+    b = result["blocks"]
+    half_cv2 = lambda c: 0.5 * c * 2.0 ** 2
+    # clock nets: clk (INV.A 0.01 + AND.A 0.006), clk_n (LATCH.CLK), gclk (2 x DFF.CLK); and
+    # hold (AND.B), which the gate's latch drives
+    assert b["clock"]["switching"] == pytest.approx(
+        half_cv2(0.016) * 20 + half_cv2(0.03) * 20 + half_cv2(0.04) * 6 + half_cv2(0.006) * 6)
+    # the gate's cells: INV output, latch clock pin and Q, AND output
+    assert b["clock"]["internal"] == pytest.approx(
+        20 * 0.03 + 20 * 0.2 + 6 * 0.05 + 6 * 0.02)
+    # the latch is part of the clock, not of the registers
+    assert b["clock"]["cells"] == 3 and b["registers"]["cells"] == 2
+    # the flip-flops' clock pins switch only on the 3 enabled cycles, not on all 10
+    assert b["registers"]["internal"] == pytest.approx(2 * 6 * 0.2 + 3 * 0.06)
+    # the gate and its gated net belong to the unit it gates; the clock input to none
+    units = result["units"]
+    assert units["core"]["total"] == pytest.approx(
+        b["clock"]["total"] + b["registers"]["total"] - half_cv2(0.016) * 20)
+    assert b["inputs"]["switching"] == pytest.approx(half_cv2(0.004) * 6)  # en into the latch
+
+
 def test_voltage_and_clock_scale_as_they_should(library, inverter_into_flop):
     toggles = {0: 10, 1: 10, 2: 20, 3: 4}.__getitem__
     base = net_energy(inverter_into_flop, library, toggles, cycles=10)
@@ -98,8 +150,11 @@ def test_blocks_from_hierarchy_names():
     assert block_of("results_fifo", True) == "buffers"
     assert block_of("buffer", False) == "buffers"
     assert block_of("", False) == "control" and block_of("core", True) == "registers"
-    assert [unit_of(p) for p in ("", "core.pe_0_0", "scaling_3.encoder", "buffer")] == [
-        "top", "core", "scaling", "buffer"]
+    assert block_of("core.pe_0_1.clock_gate_3", True) == "clock"
+    assert block_of("buffer.clock_gate_0", False) == "clock"
+    assert [unit_of(p) for p in ("", "core.pe_0_0", "scaling_3.encoder", "buffer",
+                                 "clock_gate_2", "core.clock_gate_0")] == [
+        "top", "core", "scaling", "buffer", "top", "core"]
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -210,13 +265,13 @@ def test_dump_module():
     assert text.startswith("module tent_activity_dump;")
 
 
-def _entry(design, n, workload, per_block, macs=100):
+def _entry(design, n, workload, per_block, macs=100, array=(4, 4)):
     blocks = {b: {"total": per_block.get(b, 0.0) * macs, "area_um2": per_block.get(b, 0.0),
                   "toggles": 0, "switching": 0.0, "internal": 0.0, "leakage": 0.0}
               for b in BLOCKS}
     units = {"core": {"total": blocks["multipliers"]["total"],
                       "area_um2": blocks["multipliers"]["area_um2"]}}
-    return {"design": design, "n": n, "workload": workload, "macs": macs,
+    return {"design": design, "n": n, "workload": workload, "macs": macs, "array": list(array),
             "energy": {"blocks": blocks, "units": units,
                        "total_pj": sum(b["total"] for b in blocks.values())}}
 
@@ -224,8 +279,13 @@ def _entry(design, n, workload, per_block, macs=100):
 def test_report_rows_and_ratios():
     from scripts.asic.report import markdown, summarise
     rows = summarise([_entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 4.0}),
-                      _entry("fxp", 8, "layer", {"multipliers": 4.0, "buffers": 4.0})])
-    (row,) = rows
+                      _entry("fxp", 8, "layer", {"multipliers": 4.0, "buffers": 4.0}),
+                      _entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 2.0}, array=(8, 8)),
+                      _entry("fxp", 8, "layer", {"multipliers": 3.0, "buffers": 2.0}, array=(8, 8))])
+    row, large = rows  # the 4x4 array first, each against its own FXP
+    assert row["array"] == [4, 4] and large["array"] == [8, 8]
+    assert large["whole"]["energy_ratio"] == pytest.approx(8 / 5)
+    assert large["units"]["core"] == {"tfx": 6.0, "fxp": 3.0}
     assert row["whole"]["energy_ratio"] == pytest.approx(10 / 8)
     assert row["datapath"]["energy_ratio"] == pytest.approx(6 / 4)  # buffers left out
     assert row["blocks"]["multipliers"] == {"tfx": 6.0, "fxp": 4.0}
@@ -233,15 +293,21 @@ def test_report_rows_and_ratios():
     text = markdown({"conditions": {"clock_mhz": 100, "input_slew_ns": 0.1,
                                     "output_load_pf": 0.01}, "library": "lib", "voltage": 1.8,
                      "yosys": "Yosys", "rows": rows, "fpga": None})
-    assert "| 8 | layer | 10.00 | 8.00 | 1.250 | 1.500 |" in text
+    assert "| 4x4 | 8 | layer | 10.00 | 8.00 | 1.250 | 1.500 |" in text
+    assert "| 8x8 | 8 | layer | 8.00 | 5.00 | 1.600 | 2.000 |" in text
+    assert "| 8x8 | 8 | layer | 6.00 / 3.00 |" in text  # per unit: the core
+    assert "n = 8 layer" in text and text.count("µJ TFX / FXP") == 1
     assert "run `make synth-sweep`" in text
 
 
 def test_energy_per_inference_and_its_pareto_front():
     from scripts.asic.inference import SRAM_PJ_PER_BIT, inference_points, pareto_front
-    energy = {"rows": [{"n": 4, "workload": "layer",
+    energy = {"array": [4, 4],
+              "rows": [{"n": 4, "workload": "layer", "array": [4, 4],
                         "whole": {"tfx_pj_per_mac": 50.0, "fxp_pj_per_mac": 40.0}},
-                       {"n": 4, "workload": "random", "whole": {}}]}
+                       {"n": 4, "workload": "layer", "array": [8, 8],
+                        "whole": {"tfx_pj_per_mac": 5.0, "fxp_pj_per_mac": 4.0}},
+                       {"n": 4, "workload": "random", "array": [4, 4], "whole": {}}]}
     traffic = {"macs": 1000, "weight_bits": 400, "bias_bits": 64, "activation_bits": 536}
     row = {s: {"integer": {"mean": m, "std": 0.0}} for s, m in (("tfx", 0.9), ("fxp-layer", 0.8),
                                                                  ("fxp-channel", 0.95))}
@@ -273,3 +339,58 @@ def test_dump_module_escapes_odd_instance_names():
     text = dump_module(["top.core.pe_0_0.product$20", "top.my-block"], "a.vcd")
     assert "$dumpvars(1, top.core.pe_0_0.product$20);" in text
     assert "$dumpvars(1, top.\\my-block );" in text
+
+
+SDF = """(DELAYFILE
+ (SDFVERSION "3.0")
+ (DESIGN "top")
+ (TIMESCALE 1ns)
+ (CELL
+  (CELLTYPE "top")
+  (INSTANCE)
+  (DELAY
+   (ABSOLUTE
+    (INTERCONNECT a u1/A ({wire}::{wire}))
+   )
+  )
+ )
+ (CELL
+  (CELLTYPE "INVX1")
+  (INSTANCE u1)
+  (DELAY
+   (ABSOLUTE
+    (IOPATH A Y (0.1::0.1) (0.2::0.2))
+   )
+  )
+ )
+ (CELL
+  (CELLTYPE "AND2X1")
+  (INSTANCE core/clock_gate_0/clock_and)
+  (DELAY
+   (ABSOLUTE
+    (IOPATH A Y (0.1::0.1) (0.2::0.2))
+   )
+  )
+ )
+ (CELL
+  (CELLTYPE "LATCH")
+  (INSTANCE core/clock_gate_0/enable_latch)
+  (DELAY
+   (ABSOLUTE
+    (IOPATH D Q (0.1::0.1) (0.2::0.2))
+   )
+  )
+ )
+)
+"""
+
+
+def test_ideal_clock_sdf_drops_the_clock_gates_delays_and_the_wires():
+    from scripts.asic.timing import annotate_module, ideal_clock_sdf
+    text = ideal_clock_sdf(SDF.format(wire="0.0000"))
+    assert "INTERCONNECT" not in text and "clock_and" not in text
+    assert "(INSTANCE u1)" in text and "enable_latch" in text  # the latch keeps its delay
+    assert text.count("(CELL\n") == 2 and text.count("(") == text.count(")")
+    with pytest.raises(ValueError, match="non-zero interconnect delays"):
+        ideal_clock_sdf(SDF.format(wire="0.0100"))
+    assert '$sdf_annotate("d.sdf", top);' in annotate_module("d.sdf", "top")

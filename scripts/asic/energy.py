@@ -6,7 +6,9 @@ Model, per run of ``cycles`` clock cycles at ``Conditions.clock_mhz``:
 - net switching: every net's transitions × ½·C·V², C the sum of the input-pin capacitances it
   drives (Liberty ``capacitance``) plus ``output_load_pf`` on each primary output; no wire
   capacitance (a pre-layout figure). Charged to the block of the cell that drives the net; a
-  net driven from outside is charged to ``inputs``, the clock net to ``clock``.
+  net driven from outside is charged to ``inputs``. Clock nets (the clock input and every net
+  on a Liberty ``clock`` pin: the gated clocks and inverted clocks of the clock gates, too)
+  are charged to ``clock``, and a gated one to the unit of its gate.
 - cell internal energy, every ``internal_power`` arc: an output pin's transitions × the mean,
   over its arcs (one per related input pin: the simulation does not say which input caused a
   transition), of the mean of the rise and fall tables at (``input_slew_ns``, the net's C);
@@ -43,7 +45,8 @@ def block_of(path, sequential):
     """The block a leaf cell belongs to, from its instance path below the top (``""`` for the
     top module itself) and whether it is a flip-flop or latch.
 
-    The instance names are the hardware's contract (:mod:`hdl.names`). ``buffers``: the
+    The instance names are the hardware's contract (:mod:`hdl.names`). ``clock``: the clock
+    gates of the standard-cell mapping (:mod:`scripts.asic.mapping`). ``buffers``: the
     K-tile accumulator buffer, the result FIFO and a shared scaling stage's queue (flip-flops
     and their multiplexers here; SRAM in a real chip). ``registers``: every other flip-flop.
     ``decoders``: the edge decoders. ``multipliers``: the PEs' product submodules.
@@ -51,6 +54,8 @@ def block_of(path, sequential):
     scaling stages. ``control``: the remaining logic (K-tile adders, stream control).
     """
     parts = path.split(".") if path else []
+    if any(p.startswith(names.CLOCK_GATE + "_") for p in parts):
+        return "clock"
     if any(p.startswith(names.BUFFERS) for p in parts):
         return "buffers"
     if sequential:
@@ -172,9 +177,19 @@ def uniform_toggles(netlist, library, *, activity, cycles):
     return toggles
 
 
+#: The top module's clock input (Amaranth's ``sync`` domain).
+CLOCK_PORT = "clk"
+
+
 def clock_nets(netlist, library):
-    return {net for cell in netlist.cells for pin, net in cell.pins.items()
+    """Every net on a Liberty ``clock`` pin, and the top's clock input: where every
+    flip-flop takes a gated clock, the clock reaches only the gates' inverters and AND gates,
+    whose pins are not clock pins."""
+    pins = {net for cell in netlist.cells for pin, net in cell.pins.items()
             if net is not None and library[cell.type].pins[pin].clock}
+    port = {net for net in netlist.inputs
+            if (netlist.top, CLOCK_PORT, 0) in netlist.names.get(net, ())}
+    return pins | port
 
 
 def _arc_energy(table, slew, load):
@@ -186,8 +201,11 @@ def _arc_energy(table, slew, load):
 def unit_of(path):
     """The top-level instance a leaf cell sits in (``core``, ``scaling``, ``buffer``,
     ``results_fifo``, ``weight_loader``, ``serialiser``; ``top`` for the top module's own
-    cells), column numbers dropped."""
-    return re.sub(r"_\d+$", "", path.split(".")[0]) if path else "top"
+    cells and clock gates), column numbers dropped."""
+    first = path.split(".")[0] if path else ""
+    if not first or first.startswith(names.CLOCK_GATE + "_"):  # the top's own clock gates
+        return "top"
+    return re.sub(r"_\d+$", "", first)
 
 
 def _zero():
@@ -212,7 +230,7 @@ def net_energy(netlist, library, toggles, *, cycles, conditions=Conditions(), cl
     them; :func:`uniform_toggles` assumes them). Returns a dict: ``blocks`` (per block:
     ``switching``, ``internal``, ``leakage``, ``total`` pJ, ``toggles`` of the nets it drives,
     ``nets`` it drives, ``cells``, ``area_um2``), the same per top-level instance in ``units``
-    (:func:`unit_of`; the clock net and the inputs' nets in none), ``total_pj``, ``area_um2``,
+    (:func:`unit_of`; the clock input and the inputs' nets in none), ``total_pj``, ``area_um2``,
     ``cycles`` and the conditions. ``classify(path, sequential)`` names a cell's block
     (:func:`block_of`).
     """
@@ -245,7 +263,10 @@ def net_energy(netlist, library, toggles, *, cycles, conditions=Conditions(), cl
     groups = defaultdict(_zero)
     for net, capacitance in load.items():
         n = toggles(net)
-        group = ("clock", None) if net in clock else driver.get(net, ("inputs", None))
+        if net in clock:
+            group = ("clock", driver[net][1] if net in driver else None)
+        else:
+            group = driver.get(net, ("inputs", None))
         groups[group]["switching"] += 0.5 * capacitance * voltage ** 2 * n
         groups[group]["toggles"] += n
         groups[group]["nets"] += 1

