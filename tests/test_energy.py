@@ -394,3 +394,27 @@ def test_ideal_clock_sdf_drops_the_clock_gates_delays_and_the_wires():
     with pytest.raises(ValueError, match="non-zero interconnect delays"):
         ideal_clock_sdf(SDF.format(wire="0.0100"))
     assert '$sdf_annotate("d.sdf", top);' in annotate_module("d.sdf", "top")
+
+
+def test_exploration_variants_change_what_they_say():
+    """The column-wide variant elaborates every PE at the column's width, and only inside."""
+    import hdl.systolic as systolic
+    from golden.family import TFXFamily
+    from scripts.asic.explore import VARIANTS, column_wide_partial_sums, markdown, summary
+    from sim.runner import export_verilog
+    family = TFXFamily(8, 3)
+    verilog = lambda: export_verilog(systolic.SystolicCore(family=family, rows=4, cols=1), "core")
+    row_sized = verilog()
+    with column_wide_partial_sums():
+        assert [systolic.partial_sum_width(family, r) for r in (1, 4)] == \
+            [systolic.partial_sum_width(family, 4)] * 2
+        column_wide = verilog()
+    assert column_wide != row_sized and verilog() == row_sized
+    assert systolic.partial_sum_width(family, 1) < systolic.partial_sum_width(family, 4)
+    assert VARIANTS[0] == "ses"
+    entry = {"variant": "int", "macs": 10, "flops": 1234,
+             "energy": {"total_pj": 500.0, "area_um2": 2e6,
+                        "units": {"core": {"total": 200.0, "area_um2": 5e5}},
+                        "blocks": {b: {"total": 10.0} for b in BLOCKS}}}
+    text = markdown([summary(entry)])
+    assert "| int | 50.00 | 20.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 2.000 | 0.500 | 1,234 |" in text

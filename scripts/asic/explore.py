@@ -1,0 +1,110 @@
+"""Organisations of the TFX core, measured by the energy flow of ``make report``.
+
+    python -m scripts.asic.explore [--jobs 2]
+
+Each variant is TFX(8, 3) on the report's 4×4 accelerator, the layer workload, mapped,
+simulated (zero delay) and estimated exactly as :mod:`scripts.asic.report` does; the kept
+design is the report's own (ses form, row-sized partial sums, ``hold_idle``):
+
+- ``ses``: the kept design;
+- ``int``: both operands as integers (the weight's and the activation's exponent applied at
+  decode, an 11-bit integer product, no run-time shift);
+- ``ses, column-wide partial sums``: every PE's partial sum as wide as the column's total,
+  as before the row-sized ones (made by elaborating with :func:`hdl.systolic.partial_sum_width`
+  giving every row the column's width);
+- ``ses, no hold_idle``: data registers that load on every cycle (the FPGA builds' choice),
+  so that only the registers with a load enable of their own are clock-gated.
+
+Writes ``build/report/explore.{json,md}``; runs are cached with the report's.
+"""
+
+import argparse
+import contextlib
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from scripts.records import write_report
+from .report import COLS, DEPTH, K, OUT, ROWS, gate_level_energy, layer_workload
+
+VARIANTS = ("ses", "int", "ses, column-wide partial sums", "ses, no hold_idle")
+
+
+@contextlib.contextmanager
+def column_wide_partial_sums():
+    """While active, every PE of a core is elaborated with the column's partial-sum width."""
+    import hdl.systolic as systolic
+    row_sized = systolic.partial_sum_width
+    systolic.partial_sum_width = lambda family, rows: row_sized(family, ROWS)
+    try:
+        yield
+    finally:
+        systolic.partial_sum_width = row_sized
+
+
+def measure_variant(variant):
+    """The report entry of one variant (see the module)."""
+    from hdl.accelerator import Accelerator
+    from scripts.designs import design
+
+    tfx = design("tfx", "ses")
+    family = tfx.family(8)
+    form = "int" if variant == "int" else "ses"
+    a, w, layer = layer_workload(family, tfx.scheme)
+    array = Accelerator(family=family, form=form, rows=ROWS, cols=COLS, max_K=K, depth=DEPTH,
+                        hold_idle=variant != "ses, no hold_idle")
+    patch = (column_wide_partial_sums() if variant == "ses, column-wide partial sums"
+             else contextlib.nullcontext())
+    with patch:  # the Verilog is elaborated inside
+        entry = gate_level_energy(array, a, w, layer, f"tfx8-layer-{ROWS}x{COLS}",
+                                  log=lambda text: print(text, flush=True))
+    return {"variant": variant, **entry}
+
+
+def summary(entry):
+    energy, macs = entry["energy"], entry["macs"]
+    blocks = energy["blocks"]
+    return {"variant": entry["variant"], "pj_per_mac": energy["total_pj"] / macs,
+            "core_pj_per_mac": energy["units"]["core"]["total"] / macs,
+            "area_mm2": energy["area_um2"] / 1e6,
+            "core_area_mm2": energy["units"]["core"]["area_um2"] / 1e6,
+            "flops": entry["flops"],
+            **{f"{b}_pj_per_mac": blocks[b]["total"] / macs
+               for b in ("multipliers", "accumulators", "registers", "decoders", "clock")}}
+
+
+def markdown(rows):
+    lines = [f"TFX(8, 3), {ROWS}x{COLS} accelerator, layer workload, zero-delay gate-level "
+             f"energy (`python -m scripts.asic.explore`, the flow of `make report`).", "",
+             "| variant | pJ/MAC | core pJ/MAC | multipliers | accumulators | registers | "
+             "decoders | clock | mm² | core mm² | flip-flops |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['pj_per_mac']:.2f} | {r['core_pj_per_mac']:.2f} | "
+                     f"{r['multipliers_pj_per_mac']:.2f} | {r['accumulators_pj_per_mac']:.2f} | "
+                     f"{r['registers_pj_per_mac']:.2f} | {r['decoders_pj_per_mac']:.2f} | "
+                     f"{r['clock_pj_per_mac']:.2f} | {r['area_mm2']:.3f} | "
+                     f"{r['core_area_mm2']:.3f} | {r['flops']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m scripts.asic.explore",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, not {args.jobs}")
+    started = time.monotonic()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        entries = list(pool.map(measure_variant, VARIANTS))
+    rows = [summary(entry) for entry in entries]
+    record = {"rows": rows, "entries": entries, "made": {"by": "python -m scripts.asic.explore"}}
+    write_report(OUT, "explore", record, markdown(rows))
+    print(markdown(rows))
+    print(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
