@@ -151,10 +151,12 @@ class Accelerator(wiring.Component):
         path registered after the decoders (``registered_load`` of
         :class:`hdl.systolic.SystolicCore`; the loader's timing already allows it).
     hold_idle : bool
-        Data registers load only when they take data and hold otherwise (``hold_idle`` of
-        :class:`hdl.systolic.SystolicCore` and :class:`hdl.scaling.ScalingStage`, and the
-        buffer's read enable): a standard-cell mapping gives them gated clocks. ``False``: they
-        load on every cycle; an FPGA build saves logic cells and global buffers with it.
+        Data registers have no reset, load only when they take data and hold otherwise
+        (``hold_idle`` of :class:`hdl.systolic.SystolicCore` and
+        :class:`hdl.scaling.ScalingStage`, and the buffer's read enable): a standard-cell
+        mapping gives them gated clocks. ``False`` (the FPGA builds): they keep their reset
+        and load on every cycle, which costs an FPGA nothing and spares its packing and its
+        global buffers.
 
     Members
     -------
@@ -342,7 +344,7 @@ class Accelerator(wiring.Component):
                      buffer.write_en.eq(arriving.valid & ~arriving.acc_last)]
         # Only a final total enters the scaling stages: between results their inputs hold
         # still, so the stages do not switch on partial sums (operand isolation).
-        final = Signal.like(totals, reset_less=True)
+        final = Signal.like(totals, reset_less=self._hold_idle)
         emit = Signal()
         finishing = arriving.valid & arriving.acc_last
         m.d.sync += emit.eq(finishing)

@@ -26,10 +26,12 @@ class ProcessingElement(wiring.Component):
         Whether the product may map to a DSP block (see :mod:`hdl.multiply`), or is made
         outside the PE (``"external"``: one half of a DSP shared by two PEs, :mod:`hdl.dsp`).
     hold_idle : bool
-        The activation, partial-sum and NaR registers load only with a valid activation and
-        hold otherwise, so that a standard-cell mapping gives them a gated clock
-        (:mod:`scripts.asic.mapping`). ``False``: they load on every cycle, whatever comes
-        (fewer logic cells on an FPGA, where each distinct clock enable constrains packing).
+        The data registers have no reset; the weight registers load only when they take a
+        weight, the activation, partial-sum and NaR registers only with a valid activation,
+        and hold otherwise, so that a standard-cell mapping gives them gated clocks
+        (:mod:`scripts.asic.mapping`). ``False`` (the FPGA builds): they keep their reset and
+        load on every cycle, an invalid activation adding nothing (on an FPGA each distinct
+        clock enable constrains packing, and a reset is free).
 
     Members
     -------
@@ -78,22 +80,26 @@ class ProcessingElement(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         layout = operand_layout(self._family, self._form)
-        # Data registers have no reset (they are only read beside a valid flag); the weight
-        # registers load only when they take a weight: a gated clock each in a standard-cell
-        # mapping (scripts.asic.mapping), a clock enable on an FPGA.
-        shadow = Signal(layout, reset_less=True)
-        weight = Signal(layout, reset_less=True)
+        # With hold_idle, data registers have no reset (they are only read beside a valid flag)
+        # and the weight registers load only when they take a weight: a gated clock each in a
+        # standard-cell mapping (scripts.asic.mapping). Without, they are the FPGA builds'.
+        shadow = Signal(layout, reset_less=self._hold_idle)
+        weight = Signal(layout, reset_less=self._hold_idle)
         active = Signal(layout)  # the weight this cycle's activation multiplies
         with m.If(self.w_load):
             m.d.sync += shadow.eq(self.w_in)
         swap = self.a_valid_in & self.a_first_in
-        # As and-or, not a multiplexer: synthesis would merge it with the weight register's
-        # own multiplexer and then no longer see that register's load enable.
-        width = len(active.as_value())
-        m.d.comb += active.eq((shadow.as_value() & swap.replicate(width))
-                              | (weight.as_value() & (~swap).replicate(width)))
-        with m.If(swap):
-            m.d.sync += weight.eq(shadow)
+        if self._hold_idle:
+            # As and-or, not a multiplexer: synthesis would merge it with the weight
+            # register's own multiplexer and then no longer see that register's load enable.
+            width = len(active.as_value())
+            m.d.comb += active.eq((shadow.as_value() & swap.replicate(width))
+                                  | (weight.as_value() & (~swap).replicate(width)))
+            with m.If(swap):
+                m.d.sync += weight.eq(shadow)
+        else:
+            m.d.comb += active.eq(Mux(swap, shadow, weight))
+            m.d.sync += weight.eq(active)
 
         m.submodules[names.PRODUCT] = product = Product(family=self._family, form=self._form,
                                                    multiplier=self._multiplier)
@@ -101,28 +107,35 @@ class ProcessingElement(wiring.Component):
         if self._multiplier == "external":
             m.d.comb += [self.factor_a.eq(product.factor_a), self.factor_b.eq(product.factor_b),
                          product.factor_product.eq(self.factor_product)]
-        a_out = Signal(layout, reset_less=True)
-        psum_out = Signal(signed(self._psum_width), reset_less=True)
-        nar_out = Signal(reset_less=True)
+        a_out = Signal(layout, reset_less=self._hold_idle)
+        psum_out = Signal(signed(self._psum_width), reset_less=self._hold_idle)
+        nar_out = Signal(reset_less=self._hold_idle)
         m.d.sync += [self.a_valid_out.eq(self.a_valid_in), self.a_first_out.eq(self.a_first_in)]
+        # Held, the registers load only beside a valid activation; free-running, an invalid
+        # one adds nothing, so that the partial sums do not switch on it.
+        valid = None if self._hold_idle else self.a_valid_in
         with m.If(self.a_valid_in if self._hold_idle else 1):
             m.d.sync += [
                 a_out.eq(self.a_in),
-                psum_out.eq(self._accumulate(m, product)),
-                nar_out.eq(self.nar_in | self.a_in.nar | active.nar),
+                psum_out.eq(self._accumulate(m, product, valid)),
+                nar_out.eq(self.nar_in | self.a_in.nar | active.nar if valid is None
+                           else self.nar_in | (valid & (self.a_in.nar | active.nar))),
             ]
         m.d.comb += [self.a_out.eq(a_out), self.psum_out.eq(psum_out), self.nar_out.eq(nar_out)]
         return m
 
-    def _accumulate(self, m, product):
-        """``psum_in + product``. In the ses form the sign goes into the adder: ``psum_in +
-        (magnitude ^ -s) + s``, one carry chain, rather than negating the magnitude first."""
+    def _accumulate(self, m, product, valid=None):
+        """``psum_in + product`` (``psum_in`` when ``valid`` is given and low). In the ses form
+        the sign goes into the adder: ``psum_in + (magnitude ^ -s) + s``, one carry chain,
+        rather than negating the magnitude first."""
+        gate = (lambda value, zero=0: value) if valid is None else \
+            (lambda value, zero=0: Mux(valid, value, zero))
         if self._form != "ses":
-            return self.psum_in + product.product
+            return self.psum_in + gate(product.product)
         negative = Signal()
         addend = Signal(self._psum_width)
         m.d.comb += [
-            negative.eq(product.negative),
-            addend.eq(product.magnitude ^ negative.replicate(self._psum_width)),
+            negative.eq(product.negative if valid is None else valid & product.negative),
+            addend.eq(gate(product.magnitude) ^ negative.replicate(self._psum_width)),
         ]
         return (self.psum_in + addend.as_signed() + negative)[:self._psum_width]

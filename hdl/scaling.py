@@ -34,11 +34,11 @@ class ScalingStage(wiring.Component):
     pipelined : bool
         Cut the stage into more cycles, for fast FPGA clocks: latency 7 instead of 4.
     hold_idle : bool
-        The data registers (no reset: they are read only beside a valid flag) advance only
-        while a result is in the stage and hold otherwise: one gated clock in a standard-cell
-        mapping (:mod:`scripts.asic.mapping`). ``False``: they advance on every cycle (on an
-        FPGA, a clock enable of this fanout would take a global buffer). A result sees the
-        same data either way.
+        The data registers have no reset (they are read only beside a valid flag) and advance
+        only while a result is in the stage, holding otherwise: one gated clock in a
+        standard-cell mapping (:mod:`scripts.asic.mapping`). ``False`` (the FPGA builds):
+        they keep their reset and advance on every cycle (on an FPGA a clock enable of this
+        fanout would take a global buffer). A result sees the same data either way.
 
     Members
     -------
@@ -117,7 +117,7 @@ class ScalingStage(wiring.Component):
         flags = [self.valid_in]
 
         def data(shape, name):
-            return Signal(shape, name=name, reset_less=True)
+            return Signal(shape, name=name, reset_less=self._hold_idle)
 
         def flag(value, name):
             register = Signal(name=name)
@@ -201,7 +201,7 @@ class ScalingStage(wiring.Component):
             with m.If(busy):
                 (nar,) = staged(m, "encoded", nar)
         code, code_nar = data(len(self.code), "code"), data(1, "code_nar")
-        with m.If(valid):
+        with m.If(valid if self._hold_idle else 1):
             m.d.sync += [code.eq(encoder.code), code_nar.eq(nar)]
         m.d.sync += self.valid_out.eq(valid)
         m.d.comb += [self.code.eq(code), self.nar.eq(code_nar), busy.eq(Cat(*flags).any() if self._hold_idle else 1)]

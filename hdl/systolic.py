@@ -42,11 +42,12 @@ def _delayed(m, value, cycles, name):
 
 
 def _delayed_data(m, values, valid, cycles, name, *, hold_idle):
-    """``values`` (a list) and their ``valid`` flag ``cycles`` cycles later. The data registers
-    have no reset (they are read only beside a valid flag); with ``hold_idle`` each loads only
-    beside one: a gated clock per stage in a standard-cell mapping. Returns (values, valid)."""
+    """``values`` (a list) and their ``valid`` flag ``cycles`` cycles later. With ``hold_idle``
+    the data registers have no reset (they are read only beside a valid flag) and each loads
+    only beside one: a gated clock per stage in a standard-cell mapping. Returns (values,
+    valid)."""
     for stage in range(cycles):
-        registers = [Signal.like(value, name=f"{name}_{k}_d{stage + 1}", reset_less=True)
+        registers = [Signal.like(value, name=f"{name}_{k}_d{stage + 1}", reset_less=hold_idle)
                      for k, value in enumerate(values)]
         flag = Signal(name=f"{name}_valid_d{stage + 1}")
         with m.If(valid if hold_idle else 1):
@@ -83,10 +84,10 @@ class SystolicCore(wiring.Component):
         One weight decoder for all columns instead of one per column: a row is loaded one
         column per cycle (``w_col``), for builds whose weights arrive slower than that.
     hold_idle : bool
-        The data registers (decoded activations, skew, PEs, deskew) load only beside a valid
-        flag and hold otherwise, so that a standard-cell mapping gives them gated clocks
-        (``hold_idle`` of :class:`hdl.pe.ProcessingElement`). ``False``: they load on every
-        cycle (fewer logic cells on an FPGA).
+        The data registers (decoded activations, skew, PEs, deskew) have no reset and load
+        only beside a valid flag, so that a standard-cell mapping gives them gated clocks
+        (``hold_idle`` of :class:`hdl.pe.ProcessingElement`). ``False`` (the FPGA builds): they
+        keep their reset and load on every cycle.
 
     Members
     -------
@@ -181,7 +182,7 @@ class SystolicCore(wiring.Component):
         for i in range(rows):
             decoded = add_decoder(m, names.decoder_name("a", i), family=family, form=form,
                                   code=self.a_codes[i], fields=a_fields)
-            operand = Signal.like(decoded, name=f"a_decoded_{i}", reset_less=True)
+            operand = Signal.like(decoded, name=f"a_decoded_{i}", reset_less=self._hold_idle)
             with m.If(self.a_valid if self._hold_idle else 1):
                 m.d.sync += operand.eq(decoded)
             (operand,), operand_valid = _delayed_data(m, [operand], valid, i, f"a_skew_{i}",

@@ -166,9 +166,9 @@ class SynthConfig:
 def host_link(config):
     """The :class:`hdl.hostlink.HostLink` of a resolved ``config``: pipelined on a PLL clock,
     with one weight decoder for all columns (weights come over the UART, far slower than
-    the column per cycle it loads), and PE registers that load on every cycle (``hold_idle``
-    off: the FPGA has no gated clocks to gain, and each PE's clock enable would cost logic
-    cells in packing: 5,290 against 5,229 for the iCEBreaker's TFX 3x3)."""
+    the column per cycle it loads), and data registers with their reset that load on every
+    cycle (``hold_idle`` off: the FPGA has no gated clocks to gain; with it the iCEBreaker's
+    TFX 3x3 needs 5,290 logic cells, more than the device has)."""
     c = config
     return HostLink(family=c.family, form=c.form, rows=c.rows, cols=c.cols, max_K=c.max_K,
                     depth=c.depth, dsp_pes=c.dsp_pes,
