@@ -96,8 +96,8 @@ class AccumulatorBuffer(wiring.Component):
         write = memory.write_port()
         read = memory.read_port()
         m.d.comb += [write.addr.eq(self.write_addr), write.data.eq(self.write_data),
-                     write.en.eq(self.write_en), read.addr.eq(self.read_addr), read.en.eq(self.read_en),
-                     self.read_data.eq(read.data)]
+                     write.en.eq(self.write_en), read.addr.eq(self.read_addr),
+                     read.en.eq(self.read_en), self.read_data.eq(read.data)]
         return m
 
 

@@ -7,7 +7,8 @@ accelerators and checks that every instance lands in the block its component bel
 """
 
 __all__ = ["CORE", "BUFFER", "RESULTS_FIFO", "FINAL_QUEUE", "SCALING", "PE", "PRODUCT",
-           "DECODER", "DSP", "BUFFERS", "CLOCK_GATE", "pe_name", "decoder_name", "scaling_name", "dsp_name"]
+           "DECODER", "DSP", "BUFFERS", "CLOCK_GATE", "pe_name", "decoder_name", "scaling_name",
+           "dsp_name"]
 
 #: The systolic core of an accelerator.
 CORE = "core"

@@ -128,8 +128,7 @@ class ProcessingElement(wiring.Component):
         """``psum_in + product`` (``psum_in`` when ``valid`` is given and low). In the ses form
         the sign goes into the adder: ``psum_in + (magnitude ^ -s) + s``, one carry chain,
         rather than negating the magnitude first."""
-        gate = (lambda value, zero=0: value) if valid is None else \
-            (lambda value, zero=0: Mux(valid, value, zero))
+        gate = (lambda value: value) if valid is None else (lambda value: Mux(valid, value, 0))
         if self._form != "ses":
             return self.psum_in + gate(product.product)
         negative = Signal()

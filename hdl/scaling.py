@@ -204,5 +204,6 @@ class ScalingStage(wiring.Component):
         with m.If(valid if self._hold_idle else 1):
             m.d.sync += [code.eq(encoder.code), code_nar.eq(nar)]
         m.d.sync += self.valid_out.eq(valid)
-        m.d.comb += [self.code.eq(code), self.nar.eq(code_nar), busy.eq(Cat(*flags).any() if self._hold_idle else 1)]
+        m.d.comb += [self.code.eq(code), self.nar.eq(code_nar),
+                     busy.eq(Cat(*flags).any() if self._hold_idle else 1)]
         return m

@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from scripts.records import write_report
-from .report import COLS, DEPTH, K, OUT, ROWS, gate_level_energy, layer_workload
+from .report import COLS, OUT, ROWS, measure
 
 VARIANTS = ("ses", "int", "ses, column-wide partial sums", "ses, no hold_idle")
 
@@ -44,20 +44,15 @@ def column_wide_partial_sums():
 
 def measure_variant(variant):
     """The report entry of one variant (see the module)."""
-    from hdl.accelerator import Accelerator
     from scripts.designs import design
 
     tfx = design("tfx", "ses")
-    family = tfx.family(8)
-    form = "int" if variant == "int" else "ses"
-    a, w, layer = layer_workload(family, tfx.scheme)
-    array = Accelerator(family=family, form=form, rows=ROWS, cols=COLS, max_K=K, depth=DEPTH,
-                        hold_idle=variant != "ses, no hold_idle")
     patch = (column_wide_partial_sums() if variant == "ses, column-wide partial sums"
              else contextlib.nullcontext())
     with patch:  # the Verilog is elaborated inside
-        entry = gate_level_energy(array, a, w, layer, f"tfx8-layer-{ROWS}x{COLS}",
-                                  log=lambda text: print(text, flush=True))
+        entry = measure("tfx", tfx.family(8), "int" if variant == "int" else "ses", tfx.scheme,
+                        "layer", hold_idle=variant != "ses, no hold_idle",
+                        log=lambda text: print(text, flush=True))
     return {"variant": variant, **entry}
 
 

@@ -111,13 +111,15 @@ def random_workload(family, seed=0):
 
 
 def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, timed=False,
-            log=print):
-    """Map, simulate and estimate one report design on one workload; the result entry."""
+            log=print, **options):
+    """Map, simulate and estimate one report design on one workload; the result entry.
+    ``options`` go to the :class:`hdl.accelerator.Accelerator` (``hold_idle``)."""
     from hdl.accelerator import Accelerator
 
     a, w, layer = (layer_workload(family, scheme) if workload == "layer"
                    else random_workload(family))
-    array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=K, depth=DEPTH)
+    array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=K, depth=DEPTH,
+                        **options)
     entry = gate_level_energy(array, a, w, layer,
                               f"{label}{family.n}-{workload}-{rows}x{cols}"
                               + ("-timed" if timed else ""), timed=timed, log=log)
@@ -238,23 +240,31 @@ def runs(widths, workloads, large=True, glitches=True):
     return jobs
 
 
+def _timing(entry):
+    return entry.get("timing", "zero-delay")
+
+
+def zero_delay_runs(entries):
+    """The zero-delay entries by (design, n, workload, (rows, cols))."""
+    return {(e["design"], e["n"], e["workload"], tuple(e["array"])): e for e in entries
+            if _timing(e) == "zero-delay"}
+
+
 def glitch_rows(entries):
     """Per design with a timed run: its blocks' toggles and energy per MAC, zero-delay and
     timed, and their ratio (the glitch factor); the same for the whole and the core."""
-    zero = {(e["design"], e["n"], e["workload"], tuple(e["array"])): e for e in entries
-            if e.get("timing", "zero-delay") == "zero-delay"}
+    zero = zero_delay_runs(entries)
     rows = []
-    for timed in (e for e in entries if e.get("timing") == "timed"):
+    for timed in (e for e in entries if _timing(e) == "timed"):
         base = zero.get((timed["design"], timed["n"], timed["workload"], tuple(timed["array"])))
         if base is None:
             continue
-        per_mac = lambda e, b, key: e["energy"]["blocks"][b][key] / e["macs"]
-        blocks = {b: {"toggles": [per_mac(base, b, "toggles"), per_mac(timed, b, "toggles")],
-                      "pj": [per_mac(base, b, "total"), per_mac(timed, b, "total")]}
+        block = lambda e, b, key: e["energy"]["blocks"][b][key] / e["macs"]
+        blocks = {b: {"toggles": [block(base, b, "toggles"), block(timed, b, "toggles")],
+                      "pj": [block(base, b, "total"), block(timed, b, "total")]}
                   for b in BLOCKS}
-        whole = [base["energy"]["total_pj"] / base["macs"],
-                 timed["energy"]["total_pj"] / timed["macs"]]
-        core = [e["energy"]["units"]["core"]["total"] / e["macs"] for e in (base, timed)]
+        whole = [per_mac(base), per_mac(timed)]
+        core = [core_per_mac(base), core_per_mac(timed)]
         rows.append({"design": timed["design"], "n": timed["n"], "workload": timed["workload"],
                      "array": timed["array"], "period_ns": timed["slack"]["period_ns"],
                      "blocks": blocks, "whole_pj": whole, "core_pj": core})
@@ -270,6 +280,10 @@ def per_mac(entry, blocks=BLOCKS):
     return sum(entry["energy"]["blocks"][b]["total"] for b in blocks) / entry["macs"]
 
 
+def core_per_mac(entry):
+    return entry["energy"]["units"]["core"]["total"] / entry["macs"]
+
+
 def area(entry, blocks=BLOCKS):
     return sum(entry["energy"]["blocks"][b]["area_um2"] for b in blocks)
 
@@ -277,8 +291,7 @@ def area(entry, blocks=BLOCKS):
 def summarise(entries):
     """Rows of TFX beside FXP per (n, workload), with the ratios."""
     rows = []
-    index = {(e["design"], e["n"], e["workload"], tuple(e["array"])): e for e in entries
-             if e.get("timing", "zero-delay") == "zero-delay"}
+    index = zero_delay_runs(entries)
     order = lambda kv: (kv[0][3], kv[0][1], kv[0][2])
     for (design, n, workload, shape), tfx in sorted(index.items(), key=order):
         fxp = index.get(("fxp", n, workload, shape))
@@ -291,12 +304,10 @@ def summarise(entries):
                 "energy_ratio": per_mac(tfx, blocks) / per_mac(fxp, blocks),
                 "tfx_area_um2": area(tfx, blocks), "fxp_area_um2": area(fxp, blocks),
                 "area_ratio": area(tfx, blocks) / area(fxp, blocks)}
-        unit = lambda e, key: e["energy"]["units"]["core"][key]
-        row["core"] = {"tfx_pj_per_mac": unit(tfx, "total") / tfx["macs"],
-                       "fxp_pj_per_mac": unit(fxp, "total") / fxp["macs"],
-                       "energy_ratio": (unit(tfx, "total") / tfx["macs"])
-                                       / (unit(fxp, "total") / fxp["macs"]),
-                       "area_ratio": unit(tfx, "area_um2") / unit(fxp, "area_um2")}
+        core_area = lambda e: e["energy"]["units"]["core"]["area_um2"]
+        row["core"] = {"tfx_pj_per_mac": core_per_mac(tfx), "fxp_pj_per_mac": core_per_mac(fxp),
+                       "energy_ratio": core_per_mac(tfx) / core_per_mac(fxp),
+                       "area_ratio": core_area(tfx) / core_area(fxp)}
         row["blocks"] = {b: {"tfx": tfx["energy"]["blocks"][b]["total"] / tfx["macs"],
                              "fxp": fxp["energy"]["blocks"][b]["total"] / fxp["macs"]}
                          for b in BLOCKS}
@@ -521,7 +532,7 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
         record["opensta"] = cross_check([e for e in entries if e["workload"] == "layer"
                                          and e["n"] == max(widths)
                                          and e["array"] == [ROWS, COLS]
-                                         and e["timing"] == "zero-delay"], library)
+                                         and _timing(e) == "zero-delay"], library)
     out = Path(out)
     accuracy_file = BUILD / "accuracy" / "accuracy.json"
     record["sram_pj_per_bit"] = {"values": SRAM_PJ_PER_BIT, "source": SRAM_SOURCE}
