@@ -29,7 +29,7 @@ from .tfx import TFX
 
 __all__ = ["Family", "TFXFamily", "FXPFamily", "PositFamily", "FPFamily", "FAMILY_TYPES",
            "parse_family", "family_of", "family_from_protocol", "default_is_max",
-           "default_posit_es", "default_fp_E", "default_family"]
+           "default_posit_es", "default_fp_E", "default_family", "FORMAT_KINDS"]
 
 
 def default_posit_es(n):
@@ -635,6 +635,9 @@ _DEFAULT_FAMILIES = {
     "posit": lambda n: PositFamily(n, default_posit_es(n)),
     "fp": lambda n: FPFamily(n, default_fp_E(n)),
 }
+
+#: The format kinds this project builds and studies (:func:`default_family`'s ``kind``).
+FORMAT_KINDS = tuple(_DEFAULT_FAMILIES)
 
 
 def default_family(kind, n):

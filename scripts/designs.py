@@ -20,7 +20,7 @@ from golden.family import TFXFamily, default_family
 from hdl.dsp import SPLIT_WIDTH
 from hdl.operand import factor_shape
 
-__all__ = ["Design", "DESIGNS", "ASIC", "FPGA", "ALL", "design", "family_for", "dsp_pes",
+__all__ = ["Design", "DESIGNS", "ASIC", "ENERGY", "FPGA", "ALL", "design", "family_for", "dsp_pes",
            "dsp_blocks_bound", "scaling_on_dsps", "fpga_form"]
 
 def family_for(kind, n, is_max=None):
@@ -68,6 +68,9 @@ def design(kind, form):
 
 
 ASIC = (design("tfx", "ses"), design("fxp", "int"))
+#: Every format on standard cells (``make report``'s every-format rows): :data:`ASIC` and
+#: posit and the minifloat in the ses form.
+ENERGY = (*ASIC, design("posit", "ses"), design("fp", "ses"))
 FPGA = (design("tfx", "int"), design("fxp", "int"))
 ALL = DESIGNS
 
@@ -99,10 +102,11 @@ def scaling_on_dsps(*, pes_on_dsps, dsps, block_bits, acc_bits, m_bits, stages, 
 
 
 def fpga_form(kind, n, is_max=None, *, split=False):
-    """The operand form of an FPGA build of format ``kind``: its :data:`FPGA` design's, or with
-    ``split`` DSPs the first of the family's forms whose factors fit an 8x8 half (TFX: ses)."""
+    """The operand form of an FPGA build of format ``kind``: its :data:`FPGA` design's (posit
+    and FP, which have none: their :data:`ENERGY` design's, ses), or with ``split`` DSPs the
+    first of the family's forms whose factors fit an 8x8 half (TFX: ses)."""
     family = family_for(kind, n, is_max)
-    preferred = next(d.form for d in FPGA if d.kind == kind)
+    preferred = next((d.form for d in (*FPGA, *ENERGY) if d.kind == kind), family.forms[0])
     for form in (preferred, *(f for f in family.forms if f != preferred)):
         if not split or factor_shape(family, form).width <= SPLIT_WIDTH:
             return form

@@ -1,8 +1,8 @@
-"""``make report``: TFX against fixed point, standard-cell area and energy per MAC from
-gate-level simulation (:mod:`scripts.asic.report`).
+"""``make report``: TFX against fixed point (and posit and the minifloat beside them),
+standard-cell area and energy per MAC from gate-level simulation (:mod:`scripts.asic.report`).
 
     python -m scripts.report [--widths 4 5 6 8] [--workloads layer random] [--jobs 2]
-                             [--no-large] [--no-glitches] [--no-opensta]
+                             [--no-large] [--no-glitches] [--no-formats] [--no-opensta]
 """
 
 import argparse
@@ -24,6 +24,8 @@ def main(argv=None):
                         help="skip the 8x8 array (measured at the widest width)")
     parser.add_argument("--no-glitches", action="store_true",
                         help="skip the timed simulations (the widest width, 4x4)")
+    parser.add_argument("--no-formats", action="store_true",
+                        help="skip posit and the minifloat (TFX and FXP only)")
     args = parser.parse_args(argv)
     for n in args.widths:
         if not 4 <= n <= 16:
@@ -32,13 +34,18 @@ def main(argv=None):
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     record = run_report(widths=args.widths, workloads=args.workloads, jobs=args.jobs,
                         out=args.out, opensta=not args.no_opensta, large=not args.no_large,
-                        glitches=not args.no_glitches)
+                        glitches=not args.no_glitches, formats=not args.no_formats)
     for row in record["rows"]:
         w, d = row["whole"], row["datapath"]
         print(f"{row['array'][0]}x{row['array'][1]} n={row['n']} {row['workload']:<6} energy/MAC TFX {w['tfx_pj_per_mac']:.2f} "
               f"FXP {w['fxp_pj_per_mac']:.2f} pJ = {w['energy_ratio']:.3f}x (datapath "
               f"{d['energy_ratio']:.3f}x); area {w['area_ratio']:.3f}x (datapath "
               f"{d['area_ratio']:.3f}x)")
+    for row in record["formats"]:
+        print(f"{row['array'][0]}x{row['array'][1]} n={row['n']} {row['workload']:<6} energy/MAC "
+              + ", ".join(f"{design.upper()} {f['whole_pj_per_mac']:.2f} pJ"
+                          + (f" ({f['energy_vs_fxp']:.3f}x FXP)" if "energy_vs_fxp" in f else "")
+                          for design, f in row["designs"].items()))
     return 0
 
 

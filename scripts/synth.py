@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from golden._checks import check_int
+from golden.family import FORMAT_KINDS
 from hdl.accelerator import MAX_K
 from hdl.protocol import DEFAULT_BAUD
 from scripts.fpga.boards import board_named
@@ -21,14 +22,14 @@ def build_parser(prog, description, *, seeds=True):
     the placement seeds)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--board", default="icebreaker")
-    parser.add_argument("--format", default="tfx", choices=("tfx", "fxp"))
+    parser.add_argument("--format", default="tfx", choices=FORMAT_KINDS)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--is-max", type=int, default=3)
     parser.add_argument("--rows", type=int, default=0, help="0: the board's default size")
     parser.add_argument("--cols", type=int, default=0)
     parser.add_argument("--form", choices=("int", "ses"),
-                        help="the PEs' operand form (default: int, or ses for TFX on split "
-                             "DSPs)")
+                        help="the PEs' operand form (default: int for TFX and FXP, or ses for "
+                             "TFX on split DSPs; ses for posit and FP)")
     parser.add_argument("--no-dsp", action="store_true")
     parser.add_argument("--split-dsp", action=argparse.BooleanOptionalAction,
                         help="two PEs per iCE40 SB_MAC16 (8x8 halves; default: the board's, "

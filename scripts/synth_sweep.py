@@ -1,7 +1,9 @@
-"""``make synth-sweep``: TFX against fixed point on an FPGA, area and fmax over widths and array
-sizes, and the largest-array search (:mod:`scripts.fpga.sweep`).
+"""``make synth-sweep``: TFX against fixed point on an FPGA (posit and the minifloat beside them
+over the widths), area and fmax over widths and array sizes, and the largest-array search
+(:mod:`scripts.fpga.sweep`).
 
     python -m scripts.synth_sweep [--board icebreaker] [--seeds 5] [--jobs 2] [--clock-mhz 24]
+                                  [--formats tfx fxp posit fp] [--no-search]
 """
 
 import argparse
@@ -9,7 +11,7 @@ import sys
 
 from scripts.fpga.boards import board_named
 from scripts.fpga.flow import SynthConfig
-from scripts.fpga.sweep import markdown, run_sweep
+from scripts.fpga.sweep import WIDTH_FORMATS, markdown, run_sweep
 
 
 def main(argv=None):
@@ -23,6 +25,11 @@ def main(argv=None):
     parser.add_argument("--clock-mhz", type=float,
                         help="every build's clock (default: the board's, 24 MHz from the "
                              "iCEBreaker's PLL)")
+    parser.add_argument("--formats", nargs="+", default=list(WIDTH_FORMATS),
+                        choices=WIDTH_FORMATS,
+                        help="formats of the width sweep (TFX and FXP always)")
+    parser.add_argument("--no-search", action="store_true",
+                        help="only the width sweep, no largest-array search")
     args = parser.parse_args(argv)
     try:
         board_named(args.board)
@@ -34,7 +41,8 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     record = run_sweep(args.board, seeds=range(1, args.seeds + 1), jobs=args.jobs,
-                       size=(args.rows, args.cols), clock_mhz=args.clock_mhz)
+                       size=(args.rows, args.cols), clock_mhz=args.clock_mhz,
+                       formats=args.formats, search=not args.no_search)
     print(markdown(record))
     return 0
 

@@ -308,16 +308,17 @@ def _report(args):
         made = energy.get("made", {}).get("at") or time.strftime(
             "%Y-%m-%d %H:%M UTC (file time)", time.gmtime(energy_path.stat().st_mtime))
         design = design_of(qnet.scheme)
-        if qnet.n not in per_mac:
-            record["energy"] = (f"{energy_path} (made {made}) measured n = "
-                                f"{', '.join(map(str, sorted(per_mac)))}, not {qnet.n}: no "
-                                f"energy per inference")
+        measured = sorted(n for n, designs in per_mac.items() if design in designs)
+        if qnet.n not in measured:
+            record["energy"] = (f"{energy_path} (made {made}) measured {design.upper()} at n = "
+                                f"{', '.join(map(str, measured)) or 'no width'}, not {qnet.n}: "
+                                f"no energy per inference")
         else:
             record["energy"] = {"record": str(energy_path), "made": made, "design": design,
                                 "library": energy.get("library"),
                                 "sram_source": SRAM_SOURCE,
                                 **inference_energy(traffic,
-                                                   per_mac[qnet.n][f"{design}_pj_per_mac"])}
+                                                   per_mac[qnet.n][design])}
     if args.json:
         print(json.dumps(record, indent=2))
         return

@@ -300,6 +300,35 @@ def test_report_rows_and_ratios():
     assert "run `make synth-sweep`" in text
 
 
+def test_every_format_rows_and_their_ratios():
+    from scripts.asic.report import format_rows, formats_section, runs
+    entries = [_entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 4.0}),
+               _entry("fxp", 8, "layer", {"multipliers": 4.0, "buffers": 4.0}),
+               _entry("posit", 8, "layer", {"multipliers": 7.0, "accumulators": 5.0}),
+               _entry("fp", 6, "layer", {"multipliers": 3.0})]
+    for e, formats in zip(entries, (["T"] * 3, ["X"] * 3, ["P"] * 3, ["F"] * 3)):
+        e["formats"] = formats
+    six, eight = format_rows(entries)
+    assert list(eight["designs"]) == ["tfx", "fxp", "posit"]  # the designs' order
+    posit = eight["designs"]["posit"]
+    assert posit["whole_pj_per_mac"] == 12.0 and posit["core_pj_per_mac"] == 7.0
+    assert posit["energy_vs_fxp"] == pytest.approx(12 / 8)
+    assert posit["energy_vs_tfx"] == pytest.approx(12 / 10)
+    assert posit["core_vs_fxp"] == pytest.approx(7 / 4)
+    assert posit["datapath_pj_per_mac"] == 12.0  # the buffers are not in the datapath
+    assert six["designs"]["fp"]["whole_pj_per_mac"] == 3.0
+    assert "energy_vs_fxp" not in six["designs"]["fp"]  # no FXP at n = 6: no ratio
+    text = "\n".join(formats_section([six, eight]))
+    assert "| 4x4 | 8 | layer | Posit ses | P, P, P | 12.00 | 1.500 | 1.200 | 7.00 | 1.750 |" \
+        in text
+    assert "| 4x4 | 6 | layer | FP ses | F, F, F | 3.00 | – | – |" in text
+    assert formats_section(format_rows(entries[:2])) == []  # TFX and FXP alone: the main tables
+    jobs = runs((4, 8), ("layer", "random"), large=False, glitches=False)
+    assert {(d, n, w) for d, n, w, shape, timed in jobs if d in ("posit", "fp")} == {
+        (d, n, "layer") for d in ("posit", "fp") for n in (4, 8)}
+    assert not any(d in ("posit", "fp") for d, *_ in runs((8,), ("layer",), formats=False))
+
+
 def test_energy_per_inference_and_its_pareto_front():
     from scripts.asic.inference import SRAM_PJ_PER_BIT, inference_points, pareto_front
     energy = {"array": [4, 4],
@@ -321,6 +350,14 @@ def test_energy_per_inference_and_its_pareto_front():
     assert tfx["energy_nj"]["stated"] == 50.0 + SRAM_PJ_PER_BIT["stated"]
     # equal memory bits: the cheaper FXP array with the better scheme dominates
     assert [p["scheme"] for p in pareto_front(points)] == ["fxp-channel"]
+    every = {"array": [4, 4], "formats": [{"n": 4, "workload": "layer", "array": [4, 4],
+                                           "designs": {"tfx": {"whole_pj_per_mac": 50.0},
+                                                       "posit": {"whole_pj_per_mac": 70.0}}}]}
+    row["posit-channel"] = {"integer": {"mean": 0.93, "std": 0.0}}
+    accuracy["schemes"].append("posit-channel")
+    points = inference_points(every, accuracy)
+    assert sorted(p["scheme"] for p in points) == ["posit-channel", "tfx"]  # FXP not measured
+    assert next(p for p in points if p["scheme"] == "posit-channel")["array_nj"] == 70.0
 
 
 @pytest.mark.parametrize("argv,message", [

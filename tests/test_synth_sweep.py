@@ -56,6 +56,29 @@ def test_width_rows_pair_tfx_with_fxp_and_keep_the_demand_of_what_did_not_fit():
     assert "Largest TFX array: none." in text
 
 
+def test_every_format_joins_the_width_rows_against_fxp():
+    records = [record("tfx", 2, 2, logic=4000), record("fxp", 2, 2, logic=3200),
+               record("posit", 2, 2, logic=4800, fmax=12.5),
+               record("fp", 2, 2, logic=6000, fits=False)]
+    row, = width_rows(records, "ice40")
+    assert row["logic_vs_fxp"] == {"tfx": 4000 / 3200, "fxp": 1.0, "posit": 1.5,
+                                   "fp": 6000 / 3200}
+    assert row["fp"]["fits"] is False
+    base = {"family": "ice40", "clock_mhz": 12.0, "board": "icebreaker",
+            "device": "iCE40UP5K", "seeds": [1], "tools": "Yosys", "max_K": 256, "depth": 64,
+            "width_size": [2, 2], "sizes": {"tfx": [], "fxp": []},
+            "largest": {"tfx": [], "fxp": []}}
+    text = markdown({**base, "widths": [row]})
+    assert "| n | DSPs | TFX logic | FXP logic | POSIT logic | FP logic | TFX fmax |" in text
+    assert ("| 8 | yes | 4,000 (1.25) | 3,200 | 4,800 (1.50) | 6,000* (1.88) | 13.00 | 13.00 "
+            "| 12.50 | – |") in text
+    plain, = width_rows(records[:2], "ice40")
+    assert "Every format" not in markdown({**base, "widths": [plain]})
+    unsearched = markdown({**base, "widths": [plain], "searched": False})
+    assert "The largest-array search was not run (`--no-search`)." in unsearched
+    assert "Largest TFX array" not in unsearched
+
+
 def test_widths_cover_the_issue():
     assert [n for n, _ in WIDTHS] == [4, 5, 6, 8]
 
@@ -77,6 +100,9 @@ def test_the_sweep_builds_in_the_boards_style():
     assert (fabric.split_dsp, fabric.form, fabric.clock_mhz) == (False, "int", 24)
     assert _config("icebreaker", "tfx", 5, 2, (2, 2), True).form == "int"  # 8-bit factors
     assert _config("icebreaker", "fxp", 8, 3, (2, 2), True, clock_mhz=0).clock_mhz == 0
+    for fmt in ("posit", "fp"):  # the ses form: the int form's factors are too wide
+        other = _config("icebreaker", fmt, 8, 3, (2, 2), True)
+        assert (other.split_dsp, other.form) == (True, "ses")
     ecp5 = _config("ulx3s-85f", "tfx", 8, 3, (2, 2), True)
     assert (ecp5.split_dsp, ecp5.form, ecp5.clock_mhz) == (False, "int", 0)
 

@@ -222,9 +222,11 @@ def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tm
     code, out, err = _run(capsys, "report", quantized, "--energy", tmp_path / "none.json")
     assert code == 0 and "energy: no energy record at" in out
     assert f"make synth MAX_K={record['largest_K']} or more" in out
-    energy.write_text(json.dumps({"rows": [{"n": 8, "workload": "layer", "whole": {}}]}))
+    energy.write_text(json.dumps({"formats": [  # a record with every format's rows
+        {"n": 8, "workload": "layer", "designs": {"fxp": {"whole_pj_per_mac": 40.0}}},
+        {"n": 4, "workload": "layer", "designs": {"posit": {"whole_pj_per_mac": 70.0}}}]}))
     code, out, err = _run(capsys, "report", quantized, "--energy", energy)
-    assert code == 0 and "measured n = 8, not 4: no energy per inference" in out
+    assert code == 0 and "measured FXP at n = 8, not 4: no energy per inference" in out
     energy.write_text("[1, 2")
     code, out, err = _run(capsys, "report", quantized, "--energy", energy)
     assert code == 1 and "is not an energy record of make report" in err

@@ -145,8 +145,11 @@ def test_hdl_output_into_a_missing_folder_fails_before_converting():
     (["--board", "ulx3s-25f", "--clock-mhz", "50"], "a PLL clock is built for iCE40 boards only"),
     (["--baud", "5000000", "--clock-mhz", "0"], "a 12 MHz clock makes no UART bit time within 2 % of 5000000 baud "
                             "(at most 3,000,000 baud"),
+    (["--format", "posit", "--n", "2"], "n must be an integer from 3 to 16, not 2"),
+    (["--format", "posit", "--split-dsp", "--form", "int"],
+     "Posit8/es1 in form 'int' has 26-bit factors; use form 'ses'"),
 ], ids=["seeds0", "rows-1", "rows70", "rows-only", "board", "max-k0", "split-int", "split-nodsp",
-        "clock300", "clock-ecp5", "baud5M"])
+        "clock300", "clock-ecp5", "baud5M", "posit-n2", "posit-split-int"])
 def test_synth_refuses_bad_arguments_before_building(args, message, tmp_path):
     code, out, err = run("-m", "scripts.synth", *args)
     assert code == 2

@@ -15,6 +15,11 @@ design is the report's own (ses form, row-sized partial sums, ``hold_idle``):
 - ``ses, no hold_idle``: data registers that load on every cycle (the FPGA builds' choice),
   so that only the registers with a load enable of their own are clock-gated.
 
+Beside them, posit(8, 1) and FP(8, 4) in the report's design (ses form), each with its
+family's default scaling registers (a 64-bit bias, as in the report and the accuracy study)
+and with a narrower bias with which the Fashion-MNIST ConvNet still quantizes (:data:`BIASES`):
+how much of their energy the bias, which sets the accumulators' width, costs.
+
 Writes ``build/report/explore.{json,md}``; runs are cached with the report's.
 """
 
@@ -28,6 +33,11 @@ from scripts.records import write_report
 from .report import COLS, OUT, ROWS, measure
 
 VARIANTS = ("ses", "int", "ses, column-wide partial sums", "ses, no hold_idle")
+#: A narrower bias per format, with which the whole Fashion-MNIST ConvNet still quantizes at
+#: n = 8: posit the 32 bits of TFX and FXP (it needs between 25 and 28), FP(8, 4) the
+#: smallest, 36 (``quantize_network`` raises at 35: conv1's bias needs 36 bits).
+BIASES = {"posit": 32, "fp": 36}
+FORMAT_VARIANTS = tuple((kind, bias) for kind in BIASES for bias in (None, BIASES[kind]))
 
 
 @contextlib.contextmanager
@@ -56,6 +66,26 @@ def measure_variant(variant):
     return {"variant": variant, **entry}
 
 
+def measure_format(variant):
+    """The report entry of posit or FP at n = 8 with a bias of ``bias`` bits (None: the
+    family's default)."""
+    from dataclasses import replace
+
+    from scripts.designs import design
+
+    kind, bias = variant
+    d = design(kind, "ses")
+    family = d.family(8)
+    limits = None if bias is None else replace(family.default_limits(), bias_bits=bias)
+    entry = measure(kind, family, d.form, d.scheme, "layer", limits=limits,
+                    log=lambda text: print(text, flush=True))
+    return {"variant": f"{family.label}, {entry['bias_bits']}-bit bias", **entry}
+
+
+def _measure(variant):
+    return measure_variant(variant) if isinstance(variant, str) else measure_format(variant)
+
+
 def summary(entry):
     energy, macs = entry["energy"], entry["macs"]
     blocks = energy["blocks"]
@@ -69,8 +99,9 @@ def summary(entry):
 
 
 def markdown(rows):
-    lines = [f"TFX(8, 3), {ROWS}x{COLS} accelerator, layer workload, zero-delay gate-level "
-             f"energy (`python -m scripts.asic.explore`, the flow of `make report`).", "",
+    lines = [f"TFX(8, 3) organisations, and posit(8, 1) and FP(8, 4) with two bias widths, "
+             f"{ROWS}x{COLS} accelerator, layer workload, zero-delay gate-level energy "
+             f"(`python -m scripts.asic.explore`, the flow of `make report`).", "",
              "| variant | pJ/MAC | core pJ/MAC | multipliers | accumulators | registers | "
              "decoders | clock | mm² | core mm² | flip-flops |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -92,7 +123,7 @@ def main(argv=None):
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        entries = list(pool.map(measure_variant, VARIANTS))
+        entries = list(pool.map(_measure, (*VARIANTS, *FORMAT_VARIANTS)))
     rows = [summary(entry) for entry in entries]
     record = {"rows": rows, "entries": entries, "made": {"by": "python -m scripts.asic.explore"}}
     write_report(OUT, "explore", record, markdown(rows))

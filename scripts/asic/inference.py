@@ -16,12 +16,15 @@ The stated value is the 32 KB macro (5.0 pJ/bit); the 8 KB (2.5) and 1 MB (25) m
 low and high ends, so that a reader sees how far the front moves with the memory.
 """
 
-from golden.ptq import TFX_SCHEMES
+from golden._checks import check_choice
+from golden.ptq import SCHEMES
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "design_of", "per_mac_by_width",
            "inference_energy", "inference_points", "pareto_front", "markdown_section",
            "plot_inference"]
 
+#: Each design's line in the Pareto plots.
+LINE_STYLES = {"tfx": "-", "fxp": "--", "posit": ":", "fp": "-."}
 _SCALE = (180 / 45) * (1.8 / 0.9) ** 2
 SRAM_PJ_PER_BIT = {"low": 10 / 64 * _SCALE, "stated": 20 / 64 * _SCALE,
                    "high": 100 / 64 * _SCALE}
@@ -30,17 +33,23 @@ SRAM_SOURCE = ("Horowitz, ISSCC 2014 (45 nm: 8 KB / 32 KB / 1 MB SRAM, 10 / 20 /
 
 
 def design_of(scheme):
-    """Which accelerator runs a scheme: "tfx" or "fxp"."""
-    return "tfx" if scheme in TFX_SCHEMES else "fxp"
+    """Which accelerator design runs a scheme: its family's kind (``"tfx"``, ``"fxp"``,
+    ``"posit"``, ``"fp"``, the key of its figures in a ``make report`` record)."""
+    check_choice("scheme", scheme, SCHEMES)
+    return scheme.split("-")[0]
 
 
 def per_mac_by_width(energy_record):
-    """The whole accelerator's energy per MAC on the layer workload, by n: {n: {"tfx_pj_per_mac":
-    ..., "fxp_pj_per_mac": ...}} from a ``make report`` record, on its main array (the one
-    every width was measured on)."""
+    """The whole accelerator's energy per MAC on the layer workload, by n and design: {n:
+    {"tfx": pJ, "fxp": pJ, ...}} from a ``make report`` record, on its main array (the one
+    every width was measured on); records made before the every-format rows give TFX and FXP."""
     main = energy_record.get("array")
-    return {row["n"]: row["whole"] for row in energy_record["rows"]
-            if row["workload"] == "layer" and row.get("array", main) == main}
+    on_main = lambda row: row["workload"] == "layer" and row.get("array", main) == main
+    if "formats" in energy_record:
+        return {row["n"]: {design: f["whole_pj_per_mac"] for design, f in row["designs"].items()}
+                for row in energy_record["formats"] if on_main(row)}
+    return {row["n"]: {design: row["whole"][f"{design}_pj_per_mac"] for design in ("tfx", "fxp")}
+            for row in energy_record["rows"] if on_main(row)}
 
 
 def inference_energy(traffic, pj_per_mac):
@@ -55,24 +64,24 @@ def inference_energy(traffic, pj_per_mac):
 
 
 def inference_points(energy_record, accuracy):
-    """Every (model, scheme, n) of the accuracy record at a width the energy record measured
-    (layer workload): accuracy, MACs, bits moved, and energy per inference in nJ at each SRAM
-    energy of :data:`SRAM_PJ_PER_BIT`."""
+    """Every (model, scheme, n) of the accuracy record whose design the energy record measured
+    at that width (layer workload): accuracy, MACs, bits moved, and energy per inference in nJ
+    at each SRAM energy of :data:`SRAM_PJ_PER_BIT`."""
     per_mac = per_mac_by_width(energy_record)
     points = []
     for model in accuracy["models"]:
         for n_text, row in model["by_width"].items():
             n = int(n_text)
-            if n not in per_mac:
-                continue
             traffic = model["traffic"][n_text]
             for scheme in accuracy["schemes"]:
+                if design_of(scheme) not in per_mac.get(n, {}) or scheme not in row:
+                    continue
                 result = row[scheme]["integer"]
                 points.append({
                     "dataset": model["dataset"], "model": model["model"], "scheme": scheme,
                     "n": n, "accuracy": result["mean"], "std": result["std"],
                     "macs": traffic["macs"],
-                    **inference_energy(traffic, per_mac[n][f"{design_of(scheme)}_pj_per_mac"])})
+                    **inference_energy(traffic, per_mac[n][design_of(scheme)])})
     return points
 
 
@@ -123,8 +132,9 @@ def markdown_section(points):
 
 
 def plot_inference(points, path):
-    """Accuracy against energy per inference, one row per model, one column per SRAM energy;
-    bands: each scheme's Pareto front."""
+    """Accuracy against energy per inference, one row per model, one column per SRAM energy,
+    a line per scheme (its design's style: :data:`LINE_STYLES`); the grey band: the model's
+    Pareto front."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -141,7 +151,7 @@ def plot_inference(points, path):
             ax = axes[r][c]
             for i, scheme in enumerate(schemes):
                 mine = sorted((p for p in chosen if p["scheme"] == scheme), key=lambda p: p["n"])
-                style = "-" if scheme in TFX_SCHEMES else "--"
+                style = LINE_STYLES[design_of(scheme)]
                 ax.errorbar([p["energy_nj"][level] for p in mine],
                             [100 * p["accuracy"] for p in mine],
                             yerr=[100 * p["std"] for p in mine], marker="o", markersize=3,

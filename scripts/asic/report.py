@@ -8,19 +8,24 @@ accumulator buffer, scaling stages, result FIFO) is mapped onto the OSU 0.18 µm
 (:mod:`scripts.asic.mapping`), its gate netlist runs two workloads in Icarus (zero delay)
 under the cocotb driver and is checked bit-exact against the golden model, the waveform gives
 every net's transitions (:mod:`scripts.asic.activity`) and :mod:`scripts.asic.energy` turns
-them into energy. The designs are :data:`scripts.designs.ASIC`.
+them into energy. The designs are :data:`scripts.designs.ASIC`; posit (es = 1) and the
+minifloat (the OCP types' exponent sizes), both in the ses form
+(:data:`scripts.designs.ENERGY`), are measured beside them at every width on the layer
+workload, in the same accelerator, each with its family's scaling limits
+(:meth:`golden.family.Family.default_limits`).
 
 Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
 
 - ``layer``: conv1 of the shipped Fashion-MNIST ConvNet (seed 0), 8 output pixels (row 7,
   columns 3-10 of the first test image's 14 x 14 feature map: im2col rows 101-108),
-  quantized as the accuracy study does (``tfx`` scheme for TFX, ``fxp-layer`` for FXP: real
-  weights, real activations, per-layer formats);
+  quantized as the accuracy study does (the design's scheme: ``tfx``, ``fxp-layer``,
+  ``posit``, ``fp``; real weights, real activations, per-layer formats);
 - ``random``: Gaussian weights (σ = 1/√K) and rectified Gaussian activations, formats chosen
   by the same per-tensor search, bias 0.
 
 Writes ``build/report/energy.{json,md}``, ``energy.png`` (per-block energy per MAC),
-``pareto.png`` (accuracy vs energy per inference of every model, :mod:`scripts.asic.inference`, when ``make accuracy`` has run) and reuses every mapping and
+``pareto.png`` (accuracy vs energy per inference of every model,
+:mod:`scripts.asic.inference`, when ``make accuracy`` has run) and reuses every mapping and
 simulation whose inputs are unchanged (``build/report/cache``). Entry point:
 :mod:`scripts.report`.
 """
@@ -32,9 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.arith import DEFAULT_LIMITS
 from golden.models import model_path
-from scripts.designs import ASIC
+from scripts.designs import ASIC, ENERGY
 from scripts.records import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
 from sim.toolchain import BUILD, ROOT
@@ -70,33 +74,36 @@ SOURCES = ("scripts/asic/energy.py", "scripts/asic/activity.py", "scripts/asic/l
 
 
 def variants(n):
-    """(label, family, operand form, accuracy-study scheme) of the compared designs at width n
-    (:data:`scripts.designs.ASIC`)."""
-    return [(d.kind, d.family(n), d.form, d.scheme) for d in ASIC]
+    """(label, family, operand form, accuracy-study scheme) of every measured design at width
+    n (:data:`scripts.designs.ENERGY`)."""
+    return [(d.kind, d.family(n), d.form, d.scheme) for d in ENERGY]
 
 
-def layer_workload(family, scheme):
-    """Codes and layer of conv1 of the Fashion-MNIST ConvNet on FIRST_ROW.. of image 0."""
+def layer_workload(family, scheme, limits=None):
+    """Codes and layer of conv1 of the Fashion-MNIST ConvNet on FIRST_ROW.. of image 0, the
+    network quantized for ``limits`` (None: the family's default)."""
     from golden.conv import im2col
     from golden.datasets import load
     from golden.network import fold, load_network
     from golden.ptq import quantize_network
 
     network = fold(load_network(MODEL))
+    limits = family.default_limits() if limits is None else limits
     q = quantize_network(network, scheme, family.n, load("fashion-mnist", "calibration")[0],
-                         limits=DEFAULT_LIMITS)
+                         limits=limits)
     x = load("fashion-mnist", "test")[0][:1]
     node = next(node for node in network.nodes if node.name == LAYER)
     codes = q.run_integer(x, keep=True)[node.inputs[0]]
     rows, _ = im2col(codes, node["weight"].shape[2:], stride=node["stride"],
                      padding=node["padding"])
     step = q.steps[LAYER]
-    return rows[FIRST_ROW:FIRST_ROW + M], step.w_codes, step.layer(family, DEFAULT_LIMITS)
+    return rows[FIRST_ROW:FIRST_ROW + M], step.w_codes, step.layer(family, limits)
 
 
-def random_workload(family, seed=0):
+def random_workload(family, seed=0, limits=None):
     """Codes and layer of an M x K x N product of rectified Gaussian activations and Gaussian
-    weights (σ = 1/√K), every format chosen by the per-tensor search, bias 0, ReLU."""
+    weights (σ = 1/√K), every format chosen by the per-tensor search, bias 0, ReLU; for
+    ``limits`` (None: the family's default)."""
     from golden.layers import Layer, choose_format
 
     rng = np.random.default_rng(seed)
@@ -106,24 +113,29 @@ def random_workload(family, seed=0):
     out_fmt = choose_format(np.maximum(a_fmt.decode(a_fmt.quantize(a))
                                        @ w_fmt.decode(w_fmt.quantize(w)), 0.0), family)
     layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt, N=N,
-                       relu=True, limits=DEFAULT_LIMITS)
+                       relu=True, limits=family.default_limits() if limits is None else limits)
     return a_fmt.quantize(a), w_fmt.quantize(w), layer
 
 
 def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, timed=False,
-            log=print, **options):
+            limits=None, log=print, **options):
     """Map, simulate and estimate one report design on one workload; the result entry.
-    ``options`` go to the :class:`hdl.accelerator.Accelerator` (``hold_idle``)."""
+    ``limits``: the scaling stage's registers (None: the family's default, as the accuracy
+    study quantizes); ``options`` go to the :class:`hdl.accelerator.Accelerator`
+    (``hold_idle``)."""
     from hdl.accelerator import Accelerator
 
-    a, w, layer = (layer_workload(family, scheme) if workload == "layer"
-                   else random_workload(family))
+    default = family.default_limits()
+    chosen = default if limits is None else limits
+    a, w, layer = (layer_workload(family, scheme, chosen) if workload == "layer"
+                   else random_workload(family, limits=chosen))
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=K, depth=DEPTH,
-                        **options)
+                        limits=chosen, **options)
     entry = gate_level_energy(array, a, w, layer,
                               f"{label}{family.n}-{workload}-{rows}x{cols}"
+                              + ("" if chosen == default else f"-bias{chosen.bias_bits}")
                               + ("-timed" if timed else ""), timed=timed, log=log)
-    return {"design": label, "workload": workload, **entry}
+    return {"design": label, "workload": workload, "bias_bits": chosen.bias_bits, **entry}
 
 
 def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=OUT / "cache",
@@ -225,14 +237,19 @@ def _job(args):
                    log=lambda text: print(text, flush=True))
 
 
-def runs(widths, workloads, large=True, glitches=True):
-    """(design, n, workload, (rows, cols), timed) of every gate-level run: every width and
-    workload on the ``ROWS x COLS`` array, zero-delay; with ``large`` the widest on
-    :data:`LARGE` too, and with ``glitches`` the widest on ``ROWS x COLS`` timed (both on the
-    layer workload, or the first one asked for)."""
+def runs(widths, workloads, large=True, glitches=True, formats=True):
+    """(design, n, workload, (rows, cols), timed) of every gate-level run: TFX and FXP
+    (:data:`scripts.designs.ASIC`) at every width and workload on the ``ROWS x COLS`` array,
+    zero-delay; with ``formats`` every other format of :data:`scripts.designs.ENERGY` at every
+    width on the same array; with ``large`` TFX and FXP at the widest on :data:`LARGE` too, and
+    with ``glitches`` at the widest on ``ROWS x COLS`` timed (the last three on the layer
+    workload, or the first one asked for)."""
     jobs = [(d.kind, n, workload, (ROWS, COLS), False) for n in widths for d in ASIC
             for workload in workloads]
     workload = "layer" if "layer" in workloads else workloads[0]
+    if formats:
+        jobs += [(d.kind, n, workload, (ROWS, COLS), False) for n in widths for d in ENERGY
+                 if d not in ASIC]
     if large:
         jobs += [(d.kind, max(widths), workload, LARGE, False) for d in ASIC]
     if glitches:
@@ -325,6 +342,70 @@ def summarise(entries):
     return rows
 
 
+#: The blocks the every-format table shows one by one.
+FORMAT_BLOCKS = ("decoders", "multipliers", "accumulators", "scaling", "registers")
+
+
+def format_rows(entries):
+    """Every measured design per (n, workload, array), zero-delay: whole, datapath and core
+    energy per MAC, area, its blocks, and the whole energy and area against FXP's and TFX's at
+    the same n, workload and array (where those were measured)."""
+    groups = {}
+    for (design, n, workload, shape), entry in zero_delay_runs(entries).items():
+        groups.setdefault((shape, n, workload), {})[design] = entry
+    order = [d.kind for d in ENERGY]
+    rows = []
+    for (shape, n, workload), by_design in sorted(groups.items()):
+        figures = {}
+        for design in sorted(by_design, key=order.index):
+            e = by_design[design]
+            figures[design] = {
+                "family": e.get("family"), "formats": e.get("formats"),
+                "whole_pj_per_mac": per_mac(e), "datapath_pj_per_mac": per_mac(e, DATAPATH),
+                "core_pj_per_mac": core_per_mac(e), "area_um2": area(e),
+                "core_area_um2": e["energy"]["units"]["core"]["area_um2"],
+                "blocks": {b: e["energy"]["blocks"][b]["total"] / e["macs"] for b in BLOCKS},
+                "inference_uj": per_mac(e) * INFERENCE_MACS / 1e6}
+        for base in ("fxp", "tfx"):
+            if base in figures:
+                for f in figures.values():
+                    f[f"energy_vs_{base}"] = f["whole_pj_per_mac"] / figures[base][
+                        "whole_pj_per_mac"]
+                    f[f"core_vs_{base}"] = f["core_pj_per_mac"] / figures[base]["core_pj_per_mac"]
+                    f[f"area_vs_{base}"] = f["area_um2"] / figures[base]["area_um2"]
+        rows.append({"n": n, "workload": workload, "array": list(shape), "designs": figures})
+    return rows
+
+
+def formats_section(rows):
+    """The every-format table (markdown lines)."""
+    if not any(len(r["designs"]) > 2 for r in rows):
+        return []
+    ratio = lambda f, key: f"{f[key]:.3f}" if key in f else "–"
+    lines = ["", "## Every format", "",
+             "Each format's design in the same accelerator, on the same workload (its own "
+             "scheme's formats: `tfx`, `fxp-layer`, `posit`, `fp`, per-tensor scales searched as "
+             "TENT does); posit and FP in the ses form like TFX. Posit and FP accumulate exactly "
+             "like the others, so their wider dynamic range makes their accumulators, buffer and "
+             "bias (64 bits, `Family.default_limits`) wider. Ratios: whole energy per MAC, core "
+             "energy per MAC and area against FXP and TFX at the same n.", "",
+             "| array | n | workload | design | formats (a, w, out) | pJ/MAC | ×FXP | ×TFX | "
+             "core pJ/MAC | core ×FXP | µm² | area ×FXP | "
+             + " | ".join(FORMAT_BLOCKS) + " |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(FORMAT_BLOCKS)]
+    labels = {d.kind: d.label for d in ENERGY}
+    for r in rows:
+        for design, f in r["designs"].items():
+            lines.append(
+                f"| {r['array'][0]}x{r['array'][1]} | {r['n']} | {r['workload']} | "
+                f"{labels.get(design, design)} | {', '.join(f['formats'] or [])} | "
+                f"{f['whole_pj_per_mac']:.2f} | {ratio(f, 'energy_vs_fxp')} | "
+                f"{ratio(f, 'energy_vs_tfx')} | {f['core_pj_per_mac']:.2f} | "
+                f"{ratio(f, 'core_vs_fxp')} | {f['area_um2']:,.0f} | {ratio(f, 'area_vs_fxp')} | "
+                + " | ".join(f"{f['blocks'][b]:.2f}" for b in FORMAT_BLOCKS) + " |")
+    return lines
+
+
 def fpga_figures(path=BUILD / "synth" / "sweep" / "icebreaker" / "sweep.json"):
     """iCE40 logic cells, DSPs and fmax per (n, format) from ``make synth-sweep``, or None."""
     if not Path(path).exists():
@@ -408,6 +489,7 @@ def markdown(record):
         lines.append(f"| {shape(row)} | {row['n']} | {row['workload']} | " + " | ".join(
             f"{row['toggles_per_mac'][b]['tfx']:.2f} / {row['toggles_per_mac'][b]['fxp']:.2f}"
             for b in BLOCKS) + " |")
+    lines += formats_section(record.get("formats") or [])
     lines += glitch_section(record.get("glitches") or [])
     fpga = record["fpga"]
     lines += ["", "## FPGA view", ""]
@@ -470,23 +552,28 @@ def plot_blocks(record, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in main_rows(record) if r["workload"] == "layer"]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    labels, x = [], 0
+    rows = [r for r in record.get("formats") or [] if r["workload"] == "layer"
+            and r["array"] == [ROWS, COLS]]
+    if not rows:  # a record made before the every-format rows
+        rows = [{"n": r["n"], "designs": {d: {"blocks": {b: r["blocks"][b][d] for b in BLOCKS}}
+                                          for d in ("tfx", "fxp")}}
+                for r in main_rows(record) if r["workload"] == "layer"]
+    fig, ax = plt.subplots(figsize=(max(8, 0.45 * sum(len(r["designs"]) for r in rows)), 4.5))
+    labels, positions, x = [], [], 0.0
     colours = plt.get_cmap("tab10")
     for row in rows:
-        for design in ("tfx", "fxp"):
+        for design, figures in row["designs"].items():
             bottom = 0.0
             for i, block in enumerate(BLOCKS):
-                value = row["blocks"][block][design]
+                value = figures["blocks"][block]
                 ax.bar(x, value, bottom=bottom, color=colours(i),
-                       label=block if x == 0 else None)
+                       label=block if not labels else None)
                 bottom += value
             labels.append(f"{design.upper()}{row['n']}")
+            positions.append(x)
             x += 1
         x += 0.5
-    positions = [i + 0.5 * (i // 2) for i in range(len(labels))]
-    ax.set_xticks(positions, labels)
+    ax.set_xticks(positions, labels, fontsize=7)
     ax.set_ylabel("energy per MAC (pJ)")
     ax.set_title(f"Gate-level energy per MAC, {ROWS}x{COLS} array, Fashion-MNIST conv1\n"
                  f"(OSU 0.18 µm, zero-delay Icarus activity; scripts/asic/report.py)",
@@ -498,7 +585,7 @@ def plot_blocks(record, path):
 
 
 def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=True,
-               large=True, glitches=True):
+               large=True, glitches=True, formats=True):
     """Every gate-level run (``jobs`` at a time, cached), the summary, the FPGA figures, the
     OpenSTA cross-check and the accuracy-vs-energy points; writes the record, its tables and
     plots to ``out`` and returns the record."""
@@ -506,9 +593,11 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
     from .liberty import OSU018_LIBERTY, load_library
 
     library = load_library(OSU018_LIBERTY)
-    todo = runs(widths, workloads, large, glitches)
+    todo = runs(widths, workloads, large, glitches, formats)
     print(f"{len(todo)} gate-level runs ({len(widths)} widths x "
           f"{'/'.join(d.label for d in ASIC)} x {len(workloads)} workloads on {ROWS}x{COLS}"
+          + (f", {'/'.join(d.label for d in ENERGY if d not in ASIC)} at every width"
+             if formats else "")
           + (f", n = {max(widths)} on {LARGE[0]}x{LARGE[1]}" if large else "")
           + (f", n = {max(widths)} timed" if glitches else "") + f"), {jobs} at a time",
           flush=True)
@@ -523,6 +612,7 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
               "conditions": entries[0]["energy"]["conditions"],
               "method": "gate-level zero-delay Icarus simulation of the Yosys-mapped netlist; "
                         "scripts/asic/energy.py", "entries": entries, "rows": summarise(entries),
+              "formats": format_rows(entries),
               "glitches": glitch_rows(entries),
               "fpga": fpga_figures(),
               "made": {"by": "python -m scripts.report",

@@ -2,8 +2,9 @@
 
 Runs :func:`scripts.fpga.flow.run_flow` (the same flow as ``make synth``, host link included) for
 
-- every width ``n`` in {4, 5, 6, 8} (TFX with the IS_max of :data:`WIDTHS`, FXP of the same n),
-  with and without DSP blocks, at one array size (default 2x2);
+- every width ``n`` in {4, 5, 6, 8} (TFX with the IS_max of :data:`WIDTHS`, FXP of the same n,
+  and posit and the minifloat, :data:`WIDTH_FORMATS`), with and without DSP blocks, at one
+  array size (default 2x2);
 - the largest-array search at n = 8: array shapes in order of PE count; a shape counts when it
   places, routes and its median fmax over the seeds meets the build's clock; the search stops
   after the first PE count at which no shape fits the device. The largest shape found is the
@@ -17,20 +18,23 @@ Builds that are up to date (same sources, configuration and seeds) are reused. W
 import concurrent.futures
 from pathlib import Path
 
-from golden.family import default_is_max
+from golden.family import FORMAT_KINDS, default_is_max
 from scripts.designs import FPGA
 from scripts.records import write_report
 from sim.toolchain import BUILD
 from .boards import board_named
 from .flow import SynthConfig, run_flow
 
-__all__ = ["WIDTHS", "SHAPES", "RESOURCES", "FORMATS", "largest", "search_ends", "search_order",
+__all__ = ["WIDTHS", "SHAPES", "RESOURCES", "FORMATS", "WIDTH_FORMATS", "largest", "search_ends", "search_order",
            "width_rows",
            "markdown", "run_sweep"]
 
 OUT = BUILD / "synth" / "sweep"
 #: The formats compared (the keys of their figures), each in the FPGA designs' form.
 FORMATS = tuple(d.kind for d in FPGA)
+#: Every format of the width sweep: :data:`FORMATS` and posit and the minifloat (their form:
+#: :func:`scripts.designs.fpga_form`); the largest-array search is TFX's and FXP's.
+WIDTH_FORMATS = (*FORMATS, *(kind for kind in FORMAT_KINDS if kind not in FORMATS))
 
 WIDTHS = tuple((n, default_is_max(n)) for n in (4, 5, 6, 8))
 SHAPES = ((2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4),
@@ -107,7 +111,9 @@ def _entry(record, family):
 
 
 def width_rows(records, family):
-    """One row per (n, DSP) pair: TFX and FXP side by side, with ratios."""
+    """One row per (n, DSP) pair: TFX and FXP side by side, with ratios, and every other
+    format of :data:`WIDTH_FORMATS` built there, with its logic against FXP's
+    (``logic_vs_fxp``)."""
     by_key = {(r["config"]["n"], r["config"]["dsp"], r["config"]["format"]): r for r in records}
     rows = []
     for n, is_max in WIDTHS:
@@ -115,14 +121,48 @@ def width_rows(records, family):
             tfx, fxp = by_key.get((n, dsp, "tfx")), by_key.get((n, dsp, "fxp"))
             if not (tfx and fxp):
                 continue
-            row = {"n": n, "IS_max": is_max, "dsp": dsp, "tfx": _entry(tfx, family),
-                   "fxp": _entry(fxp, family)}
+            row = {"n": n, "IS_max": is_max, "dsp": dsp}
+            for fmt in WIDTH_FORMATS:
+                if (n, dsp, fmt) in by_key:
+                    row[fmt] = _entry(by_key[(n, dsp, fmt)], family)
             if row["tfx"]["logic"] and row["fxp"]["logic"]:
                 row["logic_ratio"] = row["tfx"]["logic"] / row["fxp"]["logic"]
             if row["tfx"]["fmax_mhz"] and row["fxp"]["fmax_mhz"]:
                 row["fmax_ratio"] = row["tfx"]["fmax_mhz"] / row["fxp"]["fmax_mhz"]
+            if row["fxp"]["logic"]:
+                row["logic_vs_fxp"] = {fmt: row[fmt]["logic"] / row["fxp"]["logic"]
+                                       for fmt in WIDTH_FORMATS
+                                       if fmt in row and row[fmt]["logic"]}
             rows.append(row)
     return rows
+
+
+def formats_table(record):
+    """The every-format width table (markdown lines), when the sweep built more than TFX and
+    FXP."""
+    shown = [fmt for fmt in WIDTH_FORMATS if any(fmt in row for row in record["widths"])]
+    if shown == list(FORMATS):
+        return []
+    lines = ["", f"## Every format by width, {record['width_size'][0]}x"
+             f"{record['width_size'][1]} array", "",
+             "Logic cells (× FXP's) and median fmax in MHz; each format in its FPGA form (TFX and "
+             "FXP int, or TFX ses on split DSPs; posit and FP ses), the board's scaling registers "
+             "for every format.", "",
+             "| n | DSPs | " + " | ".join(f"{fmt.upper()} logic" for fmt in shown) + " | "
+             + " | ".join(f"{fmt.upper()} fmax" for fmt in shown) + " |",
+             "|---|---|" + "---|" * (2 * len(shown))]
+    for row in record["widths"]:
+        logic = []
+        for fmt in shown:
+            entry = row.get(fmt)
+            ratio = row.get("logic_vs_fxp", {}).get(fmt)
+            logic.append("–" if entry is None else _logic_text(entry)
+                         + (f" ({ratio:.2f})" if ratio and fmt != "fxp" else ""))
+        fmax = ["–" if row.get(fmt) is None else _cell(row[fmt], "fmax_mhz", "{:.2f}")
+                for fmt in shown]
+        lines.append(f"| {row['n']} | {'yes' if row['dsp'] else 'no'} | "
+                     + " | ".join(logic + fmax) + " |")
+    return lines
 
 
 def _cell(entry, key, fmt="{}"):
@@ -188,8 +228,11 @@ def markdown(record):
     if failures:
         lines += ["", "† Yosys failed on these builds (recorded, not counted as fitting or "
                   "not): " + "; ".join(f"`{f}`" for f in failures) + "."]
+    lines += formats_table(record)
     lines += [""]
-    for fmt in FORMATS:
+    if not record.get("searched", True):
+        lines.append("- The largest-array search was not run (`--no-search`).")
+    for fmt in FORMATS if record.get("searched", True) else ():
         shapes = record["largest"][fmt]
         lines.append(f"- Largest {fmt.upper()} array: "
                      + (", ".join(f"{r}x{c} ({r * c} PEs)" for r, c in shapes) or "none")
@@ -210,9 +253,11 @@ def plot(record, directory):
     made = (f"scripts.synth_sweep, {record['board']}, median of seeds {record['seeds']}; "
             "* = did not fit (placer's demand)")
     figure, (logic_axis, fmax_axis) = plt.subplots(1, 2, figsize=(11, 4))
-    for fmt, colour in (("tfx", "tab:blue"), ("fxp", "tab:orange")):
+    colours = dict(zip(WIDTH_FORMATS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    for fmt, colour in colours.items():
         for dsp, style in ((True, "-"), (False, "--")):
-            rows = [row for row in record["widths"] if row["dsp"] == dsp and row[fmt]["logic"]]
+            rows = [row for row in record["widths"] if row["dsp"] == dsp and fmt in row
+                    and row[fmt]["logic"]]
             label = f"{fmt.upper()} {'DSP' if dsp else 'no DSP'}"
             logic_axis.plot([r["n"] for r in rows], [r[fmt]["logic"] for r in rows], style,
                             color=colour, marker="o", label=label)
@@ -261,14 +306,17 @@ def plot(record, directory):
     print(f"wrote {width_path} and {size_path}")
 
 
-def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None):
-    """Every width build and both largest-array searches, ``jobs`` at a time, in the board's
-    build style (split DSPs, PLL clock) unless ``clock_mhz`` is given; writes the record, its
-    tables and plots to ``build/synth/sweep/`` and returns the record."""
+def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None, formats=WIDTH_FORMATS,
+              search=True):
+    """Every width build of ``formats`` (TFX and FXP always) and, with ``search``, both
+    largest-array searches, ``jobs`` at a time, in the board's build style (split DSPs, PLL
+    clock) unless ``clock_mhz`` is given; writes the record, its tables and plots to
+    ``build/synth/sweep/`` and returns the record."""
+    formats = (*FORMATS, *(fmt for fmt in formats if fmt not in FORMATS))
     board = board_named(board)
     seeds = tuple(seeds)
     width_configs = [_config(board.name, fmt, n, is_max, size, dsp, clock_mhz)
-                     for n, is_max in WIDTHS for dsp in (True, False) for fmt in FORMATS]
+                     for n, is_max in WIDTHS for dsp in (True, False) for fmt in formats]
     # A width build the search also makes waits for it (then it is up to date), so that no
     # two processes ever build into the same directory.
     searched = {(WIDTHS[-1][0], True, shape) for shape in SHAPES}
@@ -276,10 +324,10 @@ def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None):
     groups = search_order()
     with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
         searches = {fmt: pool.submit(_search, board.name, fmt, seeds, groups, clock_mhz)
-                    for fmt in FORMATS}
+                    for fmt in (FORMATS if search else ())}
         widths = [pool.submit(_build, config, seeds) for config in width_configs
                   if config not in shared]
-        size_records = {fmt: future.result() for fmt, future in searches.items()}
+        size_records = {fmt: searches[fmt].result() if search else [] for fmt in FORMATS}
         widths += [pool.submit(_build, config, seeds) for config in shared]
         width_records = [future.result() for future in widths]
     first = width_records[0]
@@ -295,6 +343,7 @@ def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None):
         "sizes": {fmt: size_entries(records, board.family)
                   for fmt, records in size_records.items()},
         "largest": {fmt: largest(records) for fmt, records in size_records.items()},
+        "searched": search,
     }
     directory = OUT / board.name
     write_report(directory, "sweep", record, markdown(record))
