@@ -300,6 +300,26 @@ def test_report_rows_and_ratios():
     assert "run `make synth-sweep`" in text
 
 
+def test_the_fpga_view_shows_every_format_the_sweep_built(tmp_path):
+    import json as json_
+    from scripts.asic.report import fpga_figures, markdown
+    entry = lambda logic, fmax: {"logic": logic, "dsps": 4, "fmax_mhz": fmax, "fits": True}
+    sweep = {"board": "icebreaker", "width_size": [2, 2], "widths": [
+        {"n": 8, "dsp": True, "tfx": entry(3000, 20.0), "fxp": entry(2500, 25.0),
+         "posit": entry(4000, 18.0)},
+        {"n": 8, "dsp": False, "tfx": entry(1, 1.0), "fxp": entry(1, 1.0)}]}
+    path = tmp_path / "sweep" / "sweep.json"
+    path.parent.mkdir()
+    path.write_text(json_.dumps(sweep))
+    figures = fpga_figures(path)
+    assert figures["by_n"]["8"]["posit"]["logic"] == 4000 and "fp" not in figures["by_n"]["8"]
+    text = markdown({"conditions": {"clock_mhz": 100, "input_slew_ns": 0.1,
+                                    "output_load_pf": 0.01}, "library": "lib", "voltage": 1.8,
+                     "yosys": "Yosys", "rows": [], "fpga": figures})
+    assert "| n | TFX LCs | FXP LCs | POSIT LCs | TFX DSPs |" in text
+    assert "| 8 | 3,000 (1.20) | 2,500 | 4,000 (1.60) | 4 | 4 | 4 | 20.00 | 25.00 | 18.00 |" in text
+
+
 def test_every_format_rows_and_their_ratios():
     from scripts.asic.report import format_rows, formats_section, runs
     entries = [_entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 4.0}),
@@ -358,6 +378,33 @@ def test_energy_per_inference_and_its_pareto_front():
     points = inference_points(every, accuracy)
     assert sorted(p["scheme"] for p in points) == ["posit-channel", "tfx"]  # FXP not measured
     assert next(p for p in points if p["scheme"] == "posit-channel")["array_nj"] == 70.0
+
+
+def test_the_answer_picks_each_formats_best_scheme_and_compares_tfx():
+    from scripts.asic.inference import answer_rows, answer_section, inference_points
+    energy = {"array": [4, 4], "formats": [{"n": 4, "workload": "layer", "array": [4, 4],
+              "designs": {"tfx": {"whole_pj_per_mac": 50.0, "area_um2": 2e6},
+                          "fxp": {"whole_pj_per_mac": 40.0, "area_um2": 1e6},
+                          "posit": {"whole_pj_per_mac": 100.0, "area_um2": 3e6}}}]}
+    traffic = {"macs": 1000, "weight_bits": 0, "bias_bits": 0, "activation_bits": 0}
+    accuracy = {"schemes": ["tfx", "tfx-channel", "fxp-layer", "fxp-channel", "posit"],
+                "models": [{"dataset": "d", "model": "m", "traffic": {"4": traffic},
+                            "by_width": {"4": {s: {"integer": {"mean": m, "std": 0.01}}
+                                               for s, m in (("tfx", 0.80), ("tfx-channel", 0.85),
+                                                            ("fxp-layer", 0.90),
+                                                            ("fxp-channel", 0.70),
+                                                            ("posit", 0.86))}}}]}
+    rows = answer_rows(inference_points(energy, accuracy), energy)
+    assert [(r["design"], r["scheme"]) for r in rows] == [
+        ("tfx", "tfx-channel"), ("fxp", "fxp-layer"), ("posit", "posit")]
+    fxp, posit = rows[1], rows[2]
+    assert fxp["tfx_accuracy_points"] == pytest.approx(-5.0)  # TFX 85 against FXP 90
+    assert fxp["tfx_energy_ratio"] == pytest.approx(50 / 40)  # no memory traffic here
+    assert posit["area_um2"] == 3e6 and posit["tfx_accuracy_points"] == pytest.approx(-1.0)
+    text = "\n".join(answer_section(rows))
+    assert "| 4 | FXP | fxp-layer | 90.0 ± 1.0 | 1.000 | 40.0 | 40 | -5.0 | 1.250 |" in text
+    assert "| 4 | TFX | tfx-channel | 85.0 ± 1.0 | 2.000 | 50.0 | 50 | | |" in text
+    assert "run `make accuracy`" in "\n".join(answer_section([]))
 
 
 @pytest.mark.parametrize("argv,message", [

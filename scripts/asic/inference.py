@@ -20,8 +20,8 @@ from golden._checks import check_choice
 from golden.ptq import SCHEMES
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "design_of", "per_mac_by_width",
-           "inference_energy", "inference_points", "pareto_front", "markdown_section",
-           "plot_inference"]
+           "inference_energy", "inference_points", "pareto_front", "answer_rows",
+           "answer_section", "markdown_section", "plot_inference"]
 
 #: Each design's line in the Pareto plots.
 LINE_STYLES = {"tfx": "-", "fxp": "--", "posit": ":", "fp": "-."}
@@ -93,6 +93,66 @@ def pareto_front(points, level="stated"):
         energy(q) <= energy(p) and q["accuracy"] >= p["accuracy"]
         and (energy(q), q["accuracy"]) != (energy(p), p["accuracy"]) for q in points)),
         key=energy)
+
+
+def answer_rows(points, energy_record, level="stated"):
+    """Per model, width and design (format): its best scheme's point (highest mean accuracy
+    among the design's schemes), the design's area (whole accelerator, main array, layer
+    workload) and energy per MAC, and where TFX stands against it: TFX's best accuracy minus
+    its (points) and TFX's energy per inference over its, at the ``level`` SRAM energy."""
+    main = energy_record.get("array")
+    areas = {(row["n"], design): f["area_um2"] for row in energy_record.get("formats", [])
+             if row["workload"] == "layer" and row["array"] == main
+             for design, f in row["designs"].items()}
+    best = {}
+    for p in points:
+        key = (p["dataset"], p["model"], p["n"], design_of(p["scheme"]))
+        if key not in best or p["accuracy"] > best[key]["accuracy"]:
+            best[key] = p
+    rows = []
+    for (dataset, model, n, design), p in best.items():
+        tfx = best.get((dataset, model, n, "tfx"))
+        row = {"dataset": dataset, "model": model, "n": n, "design": design,
+               "scheme": p["scheme"], "accuracy": p["accuracy"], "std": p["std"],
+               "pj_per_mac": p["pj_per_mac"], "area_um2": areas.get((n, design)),
+               "energy_nj": p["energy_nj"][level]}
+        if tfx is not None:
+            row["tfx_accuracy_points"] = 100 * (tfx["accuracy"] - p["accuracy"])
+            row["tfx_energy_ratio"] = tfx["energy_nj"][level] / p["energy_nj"][level]
+        rows.append(row)
+    order = {d: i for i, d in enumerate(LINE_STYLES)}
+    return sorted(rows, key=lambda r: (r["dataset"], r["model"], r["n"],
+                                       order.get(r["design"], len(order))))
+
+
+def answer_section(rows):
+    """The every-format answer tables, one per model (markdown lines)."""
+    lines = ["## The answer: every format at every width", "",
+             "Per model and width, each format's best scheme (highest mean accuracy of its "
+             "schemes: `tfx`/`tfx-channel`, the four fixed-point ones, `posit`/`posit-channel`, "
+             "`fp`/`fp-channel`), its accelerator's area and energy per MAC (4x4, layer "
+             "workload, each format's own design), its energy per inference at the stated SRAM "
+             f"energy ({SRAM_PJ_PER_BIT['stated']:.1f} pJ/bit), and TFX against it: TFX's "
+             "accuracy minus its, TFX's energy per inference over its.", ""]
+    if not rows:
+        return lines + ["No rows: `build/accuracy/accuracy.json` is missing (run `make "
+                        "accuracy`) or has no width this report measured.", ""]
+    for dataset, model in dict.fromkeys((r["dataset"], r["model"]) for r in rows):
+        lines += [f"### {dataset} / {model}", "",
+                  "| n | format | best scheme | accuracy % | area mm² | pJ/MAC | nJ per inference "
+                  "| TFX accuracy − this (points) | TFX energy / this |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            if (r["dataset"], r["model"]) != (dataset, model):
+                continue
+            area = "–" if r["area_um2"] is None else f"{r['area_um2'] / 1e6:.3f}"
+            versus = ("| | " if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
+                      f"| {r['tfx_accuracy_points']:+.1f} | {r['tfx_energy_ratio']:.3f} ")
+            lines.append(f"| {r['n']} | {r['design'].upper()} | {r['scheme']} | "
+                         f"{100 * r['accuracy']:.1f} ± {100 * r['std']:.1f} | {area} | "
+                         f"{r['pj_per_mac']:.1f} | {r['energy_nj']:,.0f} {versus}|")
+        lines.append("")
+    return lines
 
 
 def _models(points):

@@ -38,13 +38,15 @@ from pathlib import Path
 import numpy as np
 
 from golden.models import model_path
+from golden.family import FORMAT_KINDS
 from scripts.designs import ASIC, ENERGY
 from scripts.records import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
 from sim.toolchain import BUILD, ROOT
 from .energy import BLOCKS, Conditions
 from .mapping import MIN_GATED
-from .inference import SRAM_PJ_PER_BIT, SRAM_SOURCE, inference_points, markdown_section, plot_inference
+from .inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, answer_rows, answer_section,
+                        inference_points, markdown_section, plot_inference)
 
 OUT = BUILD / "report"
 ROWS = COLS = 4
@@ -411,13 +413,15 @@ def fpga_figures(path=BUILD / "synth" / "sweep" / "icebreaker" / "sweep.json"):
     if not Path(path).exists():
         return None
     sweep = json.loads(Path(path).read_text())
-    figures = {"source": str(Path(path).relative_to(ROOT)), "board": sweep["board"],
+    path = Path(path)
+    figures = {"source": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+               "board": sweep["board"],
                "size": sweep["width_size"], "by_n": {}}
     for row in sweep["widths"]:
         if row["dsp"]:
             figures["by_n"][str(row["n"])] = {fmt: {k: row[fmt].get(k) for k in
                                                     ("logic", "dsps", "fmax_mhz", "fits")}
-                                              for fmt in ("tfx", "fxp")}
+                                              for fmt in FORMAT_KINDS if fmt in row}
     return figures
 
 
@@ -497,15 +501,27 @@ def markdown(record):
         lines.append("No FPGA figures: `build/synth/sweep/icebreaker/sweep.json` is missing (run "
                      "`make synth-sweep`).")
     else:
+        shown = [fmt for fmt in FORMAT_KINDS
+                 if any(fmt in f for f in fpga["by_n"].values())]
+        number = lambda value, fmt: "–" if value is None else fmt.format(value)
         lines += [f"From `{fpga['source']}` ({fpga['board']}, {fpga['size'][0]}x"
-                  f"{fpga['size'][1]} array with host link, DSPs allowed, TFX in int form):", "",
-                  "| n | TFX LCs | FXP LCs | LC ratio | TFX DSPs | FXP DSPs | TFX fmax | "
-                  "FXP fmax |", "|---|---|---|---|---|---|---|---|"]
+                  f"{fpga['size'][1]} array with host link, DSPs allowed, each format in its "
+                  f"FPGA form; LCs ×FXP in brackets):", "",
+                  "| n | " + " | ".join(f"{fmt.upper()} LCs" for fmt in shown) + " | "
+                  + " | ".join(f"{fmt.upper()} DSPs" for fmt in shown) + " | "
+                  + " | ".join(f"{fmt.upper()} fmax" for fmt in shown) + " |",
+                  "|---|" + "---|" * (3 * len(shown))]
         for n, f in sorted(fpga["by_n"].items(), key=lambda kv: int(kv[0])):
-            t, x = f["tfx"], f["fxp"]
-            lines.append(f"| {n} | {t['logic']:,} | {x['logic']:,} | "
-                         f"{t['logic'] / x['logic']:.2f} | {t['dsps']} | {x['dsps']} | "
-                         f"{t['fmax_mhz']:.2f} | {x['fmax_mhz']:.2f} |")
+            empty = {"logic": None, "dsps": None, "fmax_mhz": None}
+            cells = [f.get(fmt, empty) for fmt in shown]
+            base = f["fxp"]["logic"]
+            lines.append(f"| {n} | " + " | ".join(
+                number(c["logic"], "{:,}") + (f" ({c['logic'] / base:.2f})"
+                                             if c["logic"] and base and fmt != "fxp" else "")
+                for fmt, c in zip(shown, cells)) + " | "
+                + " | ".join(number(c["dsps"], "{}") for c in cells) + " | "
+                + " | ".join(number(c["fmax_mhz"], "{:.2f}") for c in cells) + " |")
+    lines += [""] + answer_section(record.get("answer") or [])
     lines += [""] + markdown_section(record.get("inference") or [])
     cross = record.get("opensta")
     if cross:
@@ -628,6 +644,7 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
     record["sram_pj_per_bit"] = {"values": SRAM_PJ_PER_BIT, "source": SRAM_SOURCE}
     record["inference"] = (inference_points(record, json.loads(accuracy_file.read_text()))
                            if accuracy_file.exists() else [])
+    record["answer"] = answer_rows(record["inference"], record)
     write_report(out, "energy", record, markdown(record))
     plot_blocks(record, out / "energy.png")
     if record["inference"]:
