@@ -29,7 +29,7 @@ SIMULATOR ?= icarus
 help:
 	@echo "make test                   install everything, run the whole test suite"
 	@echo "make sim [SIMULATOR=verilator] hardware verification only (cocotb + Amaranth simulator)"
-	@echo "make formal                 every formal check, full depth (SymbiYosys + Bitwuzla; ~9 min)"
+	@echo "make formal                 every formal check, full depth (SymbiYosys + Bitwuzla; ~15 min)"
 	@echo "make fuzz                   long fuzz of the host link and the client decoder (~25 min)"
 	@echo "make soak                   10^7 random MACs on Verilator vs the golden model (~5 min)"
 	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (also posit:8,1,0, fp:8,4,0, fxp:8,4)"

@@ -416,6 +416,9 @@ def checks(tier="short"):
             FormalCheck("mac_forms_fp8", "prove", 4, lambda: _MACFormsCheck(FPFamily(8, 4)),
                         "FP(8, 4) int- and ses-form decoding MACs keep equal accumulators and "
                         "NaR flags, every input sequence"),
+            FormalCheck("mac_forms_posit8", "prove", 4, lambda: _MACFormsCheck(PositFamily(8, 1)),
+                        "Posit(8, 1) int- and ses-form decoding MACs keep equal accumulators "
+                        "and NaR flags, every input sequence"),
         ]
     return found
 
