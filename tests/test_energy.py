@@ -306,7 +306,7 @@ def test_the_fpga_view_shows_every_format_the_sweep_built(tmp_path):
     entry = lambda logic, fmax: {"logic": logic, "dsps": 4, "fmax_mhz": fmax, "fits": True}
     sweep = {"board": "icebreaker", "width_size": [2, 2], "widths": [
         {"n": 8, "dsp": True, "tfx": entry(3000, 20.0), "fxp": entry(2500, 25.0),
-         "posit": entry(4000, 18.0)},
+         "posit": {**entry(4000, None), "fits": False}},
         {"n": 8, "dsp": False, "tfx": entry(1, 1.0), "fxp": entry(1, 1.0)}]}
     path = tmp_path / "sweep" / "sweep.json"
     path.parent.mkdir()
@@ -317,7 +317,7 @@ def test_the_fpga_view_shows_every_format_the_sweep_built(tmp_path):
                                     "output_load_pf": 0.01}, "library": "lib", "voltage": 1.8,
                      "yosys": "Yosys", "rows": [], "fpga": figures})
     assert "| n | TFX LCs | FXP LCs | POSIT LCs | TFX DSPs |" in text
-    assert "| 8 | 3,000 (1.20) | 2,500 | 4,000 (1.60) | 4 | 4 | 4 | 20.00 | 25.00 | 18.00 |" in text
+    assert "| 8 | 3,000 (1.20) | 2,500 | 4,000* (1.60) | 4 | 4 | 4 | 20.00 | 25.00 | – |" in text
 
 
 def test_every_format_rows_and_their_ratios():

@@ -76,7 +76,7 @@ def test_every_format_joins_the_width_rows_against_fxp():
     assert "Every format" not in markdown({**base, "widths": [plain]})
     unsearched = markdown({**base, "widths": [plain], "searched": False})
     assert "The largest-array search was not run (`--no-search`)." in unsearched
-    assert "Largest TFX array" not in unsearched
+    assert "Largest TFX array" not in unsearched and "## Array sizes" not in unsearched
 
 
 def test_widths_cover_the_issue():

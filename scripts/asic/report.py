@@ -506,7 +506,7 @@ def markdown(record):
         number = lambda value, fmt: "–" if value is None else fmt.format(value)
         lines += [f"From `{fpga['source']}` ({fpga['board']}, {fpga['size'][0]}x"
                   f"{fpga['size'][1]} array with host link, DSPs allowed, each format in its "
-                  f"FPGA form; LCs ×FXP in brackets):", "",
+                  f"FPGA form; LCs ×FXP in brackets; * does not fit, the placer's demand):", "",
                   "| n | " + " | ".join(f"{fmt.upper()} LCs" for fmt in shown) + " | "
                   + " | ".join(f"{fmt.upper()} DSPs" for fmt in shown) + " | "
                   + " | ".join(f"{fmt.upper()} fmax" for fmt in shown) + " |",
@@ -516,7 +516,8 @@ def markdown(record):
             cells = [f.get(fmt, empty) for fmt in shown]
             base = f["fxp"]["logic"]
             lines.append(f"| {n} | " + " | ".join(
-                number(c["logic"], "{:,}") + (f" ({c['logic'] / base:.2f})"
+                number(c["logic"], "{:,}") + ("*" if c.get("fits") is False else "")
+                + (f" ({c['logic'] / base:.2f})"
                                              if c["logic"] and base and fmt != "fxp" else "")
                 for fmt, c in zip(shown, cells)) + " | "
                 + " | ".join(number(c["dsps"], "{}") for c in cells) + " | "

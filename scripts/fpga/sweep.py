@@ -209,9 +209,11 @@ def markdown(record):
             _logic_text(tfx), _logic_text(fxp), _ratio(row, "logic_ratio"),
             _cell(tfx, "dsps"), _cell(fxp, "dsps"), _cell(tfx, "fmax_mhz", "{:.2f}"),
             _cell(fxp, "fmax_mhz", "{:.2f}"), _ratio(row, "fmax_ratio")]) + " |")
-    lines += ["", f"## Array sizes at n = {WIDTHS[-1][0]}, IS_max = {WIDTHS[-1][1]}, with DSPs",
-              "", "| format | array | PEs | on DSPs | logic | of | block RAM | fmax median "
-              f"| meets {clock:g} MHz |", "|---|---|---|---|---|---|---|---|---|"]
+    searched = record.get("searched", True)
+    if searched:
+        lines += ["", f"## Array sizes at n = {WIDTHS[-1][0]}, IS_max = {WIDTHS[-1][1]}, "
+                  "with DSPs", "", "| format | array | PEs | on DSPs | logic | of | block RAM | "
+                  f"fmax median | meets {clock:g} MHz |", "|---|---|---|---|---|---|---|---|---|"]
     for fmt in FORMATS:
         for entry in record["sizes"][fmt]:
             lines.append(" | ".join([
@@ -230,9 +232,9 @@ def markdown(record):
                   "not): " + "; ".join(f"`{f}`" for f in failures) + "."]
     lines += formats_table(record)
     lines += [""]
-    if not record.get("searched", True):
+    if not searched:
         lines.append("- The largest-array search was not run (`--no-search`).")
-    for fmt in FORMATS if record.get("searched", True) else ():
+    for fmt in FORMATS if searched else ():
         shapes = record["largest"][fmt]
         lines.append(f"- Largest {fmt.upper()} array: "
                      + (", ".join(f"{r}x{c} ({r * c} PEs)" for r, c in shapes) or "none")
