@@ -147,7 +147,8 @@ def answer_section(rows):
                 continue
             area = "–" if r["area_um2"] is None else f"{r['area_um2'] / 1e6:.3f}"
             versus = ("| | " if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
-                      f"| {r['tfx_accuracy_points']:+.1f} | {r['tfx_energy_ratio']:.3f} ")
+                      f"| {round(r['tfx_accuracy_points'], 1) or 0.0:+.1f} | "
+                      f"{r['tfx_energy_ratio']:.3f} ")
             lines.append(f"| {r['n']} | {r['design'].upper()} | {r['scheme']} | "
                          f"{100 * r['accuracy']:.1f} ± {100 * r['std']:.1f} | {area} | "
                          f"{r['pj_per_mac']:.1f} | {r['energy_nj']:,.0f} {versus}|")
