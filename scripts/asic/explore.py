@@ -18,7 +18,9 @@ design is the report's own (ses form, row-sized partial sums, ``hold_idle``):
 Beside them, posit(8, 1) and FP(8, 4) in the report's design (ses form), each with its
 family's default scaling registers (a 64-bit bias, as in the report and the accuracy study)
 and with a narrower bias with which the Fashion-MNIST ConvNet still quantizes (:data:`BIASES`):
-how much of their energy the bias, which sets the accumulators' width, costs.
+how much of their energy the bias, which sets the accumulators' width, costs. And the other
+exponent sizes (:data:`EXPONENT_VARIANTS`: FP6 E3M2, FP8 E5M2, posit es = 0) beside the
+studied ones and TFX and FXP, on the random workload.
 
 Writes ``build/report/explore.{json,md}``; runs are cached with the report's.
 """
@@ -38,6 +40,12 @@ VARIANTS = ("ses", "int", "ses, column-wide partial sums", "ses, no hold_idle")
 #: smallest, 36 (``quantize_network`` raises at 35: conv1's bias needs 36 bits).
 BIASES = {"posit": 32, "fp": 36}
 FORMAT_VARIANTS = tuple((kind, bias) for kind in BIASES for bias in (None, BIASES[kind]))
+#: The other exponent sizes (kind, n, es or E): the OCP types' second ones (FP6 E3M2, FP8
+#: E5M2) and posit es = 0 beside the studied ones, on the random workload (the study has no
+#: scheme for them, so no trained layer), with TFX and FXP at the same widths.
+EXPONENT_VARIANTS = (("fp", 6, 2), ("fp", 6, 3), ("fp", 8, 4), ("fp", 8, 5), ("posit", 8, 1),
+                     ("posit", 8, 0), ("tfx", 6, None), ("fxp", 6, None), ("tfx", 8, None),
+                     ("fxp", 8, None))
 
 
 @contextlib.contextmanager
@@ -82,8 +90,24 @@ def measure_format(variant):
     return {"variant": f"{family.label}, {entry['bias_bits']}-bit bias", **entry}
 
 
+def measure_exponent(variant):
+    """The report entry of one of :data:`EXPONENT_VARIANTS` on the random workload."""
+    from golden.family import parse_family
+    from scripts.designs import ENERGY
+
+    kind, n, parameter = variant
+    d = next(d for d in ENERGY if d.kind == kind)
+    family = d.family(n) if parameter is None else parse_family(f"{kind}:{n},{parameter}")
+    prefix = None if parameter is None else family.spec.replace(":", "").replace(",", "_")
+    entry = measure(kind, family, d.form, d.scheme, "random", prefix=prefix,
+                    log=lambda text: print(text, flush=True))
+    return {"variant": f"{family.label}, random workload", **entry}
+
+
 def _measure(variant):
-    return measure_variant(variant) if isinstance(variant, str) else measure_format(variant)
+    if isinstance(variant, str):
+        return measure_variant(variant)
+    return measure_format(variant) if len(variant) == 2 else measure_exponent(variant)
 
 
 def summary(entry):
@@ -123,7 +147,7 @@ def main(argv=None):
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        entries = list(pool.map(_measure, (*VARIANTS, *FORMAT_VARIANTS)))
+        entries = list(pool.map(_measure, (*VARIANTS, *FORMAT_VARIANTS, *EXPONENT_VARIANTS)))
     rows = [summary(entry) for entry in entries]
     record = {"rows": rows, "entries": entries, "made": {"by": "python -m scripts.asic.explore"}}
     write_report(OUT, "explore", record, markdown(rows))

@@ -120,11 +120,12 @@ def random_workload(family, seed=0, limits=None):
 
 
 def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, timed=False,
-            limits=None, log=print, **options):
+            limits=None, prefix=None, log=print, **options):
     """Map, simulate and estimate one report design on one workload; the result entry.
     ``limits``: the scaling stage's registers (None: the family's default, as the accuracy
-    study quantizes); ``options`` go to the :class:`hdl.accelerator.Accelerator`
-    (``hold_idle``)."""
+    study quantizes); ``prefix``: the run's name in the cache (default ``label`` and n; give
+    one per family when one label measures several); ``options`` go to the
+    :class:`hdl.accelerator.Accelerator` (``hold_idle``)."""
     from hdl.accelerator import Accelerator
 
     default = family.default_limits()
@@ -134,7 +135,7 @@ def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, time
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=K, depth=DEPTH,
                         limits=chosen, **options)
     entry = gate_level_energy(array, a, w, layer,
-                              f"{label}{family.n}-{workload}-{rows}x{cols}"
+                              f"{prefix or f'{label}{family.n}'}-{workload}-{rows}x{cols}"
                               + ("" if chosen == default else f"-bias{chosen.bias_bits}")
                               + ("-timed" if timed else ""), timed=timed, log=log)
     return {"design": label, "workload": workload, "bias_bits": chosen.bias_bits, **entry}
