@@ -48,6 +48,10 @@ EXPONENT_VARIANTS = (("fp", 6, 2), ("fp", 6, 3), ("fp", 8, 4), ("fp", 8, 5), ("p
                      ("fxp", 8, None))
 
 
+def _progress(text):
+    print(text, flush=True)
+
+
 @contextlib.contextmanager
 def column_wide_partial_sums():
     """While active, every PE of a core is elaborated with the column's partial-sum width."""
@@ -70,7 +74,7 @@ def measure_variant(variant):
     with patch:  # the Verilog is elaborated inside
         entry = measure("tfx", tfx.family(8), "int" if variant == "int" else "ses", tfx.scheme,
                         "layer", hold_idle=variant != "ses, no hold_idle",
-                        log=lambda text: print(text, flush=True))
+                        log=_progress)
     return {"variant": variant, **entry}
 
 
@@ -86,7 +90,7 @@ def measure_format(variant):
     family = d.family(8)
     limits = None if bias is None else replace(family.default_limits(), bias_bits=bias)
     entry = measure(kind, family, d.form, d.scheme, "layer", limits=limits,
-                    log=lambda text: print(text, flush=True))
+                    log=_progress)
     return {"variant": f"{family.label}, {entry['bias_bits']}-bit bias", **entry}
 
 
@@ -100,7 +104,7 @@ def measure_exponent(variant):
     family = d.family(n) if parameter is None else parse_family(f"{kind}:{n},{parameter}")
     prefix = None if parameter is None else family.spec.replace(":", "").replace(",", "_")
     entry = measure(kind, family, d.form, d.scheme, "random", prefix=prefix,
-                    log=lambda text: print(text, flush=True))
+                    log=_progress)
     return {"variant": f"{family.label}, random workload", **entry}
 
 

@@ -17,6 +17,7 @@ low and high ends, so that a reader sees how far the front moves with the memory
 """
 
 from golden._checks import check_choice
+from golden.family import FORMAT_KINDS
 from golden.ptq import SCHEMES
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "design_of", "per_mac_by_width",
@@ -120,9 +121,8 @@ def answer_rows(points, energy_record, level="stated"):
             row["tfx_accuracy_points"] = 100 * (tfx["accuracy"] - p["accuracy"])
             row["tfx_energy_ratio"] = tfx["energy_nj"][level] / p["energy_nj"][level]
         rows.append(row)
-    order = {d: i for i, d in enumerate(LINE_STYLES)}
     return sorted(rows, key=lambda r: (r["dataset"], r["model"], r["n"],
-                                       order.get(r["design"], len(order))))
+                                       FORMAT_KINDS.index(r["design"])))
 
 
 def answer_section(rows):

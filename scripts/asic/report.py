@@ -81,16 +81,15 @@ def variants(n):
     return [(d.kind, d.family(n), d.form, d.scheme) for d in ENERGY]
 
 
-def layer_workload(family, scheme, limits=None):
+def layer_workload(family, scheme, limits):
     """Codes and layer of conv1 of the Fashion-MNIST ConvNet on FIRST_ROW.. of image 0, the
-    network quantized for ``limits`` (None: the family's default)."""
+    network quantized for ``limits``."""
     from golden.conv import im2col
     from golden.datasets import load
     from golden.network import fold, load_network
     from golden.ptq import quantize_network
 
     network = fold(load_network(MODEL))
-    limits = family.default_limits() if limits is None else limits
     q = quantize_network(network, scheme, family.n, load("fashion-mnist", "calibration")[0],
                          limits=limits)
     x = load("fashion-mnist", "test")[0][:1]
@@ -356,11 +355,10 @@ def format_rows(entries):
     groups = {}
     for (design, n, workload, shape), entry in zero_delay_runs(entries).items():
         groups.setdefault((shape, n, workload), {})[design] = entry
-    order = [d.kind for d in ENERGY]
     rows = []
     for (shape, n, workload), by_design in sorted(groups.items()):
         figures = {}
-        for design in sorted(by_design, key=order.index):
+        for design in sorted(by_design, key=FORMAT_KINDS.index):
             e = by_design[design]
             figures[design] = {
                 "family": e.get("family"), "formats": e.get("formats"),
@@ -570,12 +568,8 @@ def plot_blocks(record, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in record.get("formats") or [] if r["workload"] == "layer"
+    rows = [r for r in record["formats"] if r["workload"] == "layer"
             and r["array"] == [ROWS, COLS]]
-    if not rows:  # a record made before the every-format rows
-        rows = [{"n": r["n"], "designs": {d: {"blocks": {b: r["blocks"][b][d] for b in BLOCKS}}
-                                          for d in ("tfx", "fxp")}}
-                for r in main_rows(record) if r["workload"] == "layer"]
     fig, ax = plt.subplots(figsize=(max(8, 0.45 * sum(len(r["designs"]) for r in rows)), 4.5))
     labels, positions, x = [], [], 0.0
     colours = plt.get_cmap("tab10")
