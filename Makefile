@@ -42,7 +42,7 @@ help:
 	@echo "                            -noflatten; build/synth/<config>/blocks.{json,md}, ~1 min)"
 	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5 CLOCK_MHZ=]  TFX vs FXP area/fmax over n = 4,5,6,8"
 	@echo "                            (posit, FP beside them) and array sizes, largest-array search"
-	@echo "                            (build/synth/sweep/<board>/, ~45 min)"
+	@echo "                            (build/synth/sweep/<board>/, about an hour)"
 	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
 	@echo "make report                 TFX vs FXP (posit, FP beside them) standard-cell area and"
 	@echo "                            gate-level energy per MAC, clock-gated, n = 4,5,6,8 on 4x4,"
