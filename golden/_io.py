@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_npz", "discard_stdout"]
+__all__ = ["read_npz", "discard_stdout", "storable_integers", "stored_integers"]
 
 
 def read_npz(path, what):
@@ -33,3 +33,27 @@ def discard_stdout():
     does): point standard output at ``/dev/null`` so that nothing more, not even Python's
     flush at exit, fails. Not an error of the command's."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def storable_integers(array):
+    """Integers as an array ``np.savez`` stores without pickle: as they are, or Python ints
+    beyond int64 (:func:`golden.arith.integer_array`) as decimal strings."""
+    array = np.asarray(array)
+    if array.dtype != object:
+        return array
+    return np.array([str(int(v)) for v in array.flat]).reshape(array.shape)
+
+
+def stored_integers(array):
+    """The inverse of :func:`storable_integers`: int64, or Python ints from decimal strings."""
+    from .arith import integer_array
+
+    array = np.asarray(array)
+    if array.dtype.kind != "U":
+        return array
+    try:
+        return integer_array(np.vectorize(int, otypes=[object])(array) if array.size
+                             else array.astype(object))
+    except ValueError:
+        raise ValueError(f"integers stored as text must be decimal, not {str(array.flat[0])!r}") \
+            from None

@@ -14,11 +14,13 @@ from .format import NumberFormat
 
 __all__ = [
     "Accumulators", "accumulator_width", "matmul", "dot", "scale",
-    "ScalingLimits", "DEFAULT_LIMITS",
+    "ScalingLimits", "DEFAULT_LIMITS", "MAX_BIAS_BITS", "integer_array",
 ]
 
 _FLOAT_EXACT = 1 << 53
 _INT64_EXACT = 1 << 63
+#: The widest bias register (a minifloat with a 5-bit exponent needs more than 64 bits).
+MAX_BIAS_BITS = 128
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class ScalingLimits:
     Attributes
     ----------
     bias_bits : int
-        ``|bias| < 2**(bias_bits - 1)``, bias in accumulator units (2 to 64).
+        ``|bias| < 2**(bias_bits - 1)``, bias in accumulator units (2 to 128; beyond 64 bits
+        biases are object arrays of Python integers).
     m_bits : int
         ``1 <= M < 2**m_bits`` (1 to 32).
     shift_max : int
@@ -40,7 +43,7 @@ class ScalingLimits:
     shift_max: int = 31
 
     def __post_init__(self):
-        check_int("bias_bits", self.bias_bits, 2, 64)
+        check_int("bias_bits", self.bias_bits, 2, MAX_BIAS_BITS)
         check_int("m_bits", self.m_bits, 1, 32)
         check_int("shift_max", self.shift_max, 0, 63)
 
@@ -85,7 +88,7 @@ def accumulator_width(a_fmt, w_fmt, K, *, bias_bits=DEFAULT_LIMITS.bias_bits):
     _check_format("a_fmt", a_fmt)
     _check_format("w_fmt", w_fmt)
     K = check_int("K", K, 1, 1 << 32)
-    check_int("bias_bits", bias_bits, 2, 64)
+    check_int("bias_bits", bias_bits, 2, MAX_BIAS_BITS)
     bound = K * a_fmt.max_abs_int * w_fmt.max_abs_int + (1 << (bias_bits - 1)) - 1
     return (bound - 1).bit_length() + 1 if bound > 1 else 2
 
@@ -144,35 +147,49 @@ def dot(a, a_fmt, w, w_fmt, **kwargs):
 def _check_bias(bias, N, limits):
     if bias is None:
         return np.zeros(N, dtype=np.int64)
-    bias = np.asarray(bias)
-    if bias.dtype.kind not in "iu":
-        raise TypeError(f"bias must be integers in accumulator units, not {bias.dtype}")
-    if bias.dtype.kind == "u" and bias.size and bias.max() > limits.max_abs_bias:
-        raise ValueError(f"bias must lie within ±{limits.max_abs_bias} "
-                         f"(bias_bits={limits.bias_bits}), not {int(bias.max())}")
-    bias = np.broadcast_to(bias.astype(np.int64), (N,))
+    if not _is_integer_array(np.asarray(bias)):
+        raise TypeError(f"bias must be integers in accumulator units, not "
+                        f"{np.asarray(bias).dtype}")
+    bias = np.broadcast_to(integer_array(bias), (N,))
     if bias.size and np.abs(bias).max() > limits.max_abs_bias:
         raise ValueError(f"bias must lie within ±{limits.max_abs_bias} "
                          f"(bias_bits={limits.bias_bits}), not {int(np.abs(bias).max())}")
     return bias
 
 
+def _is_integer_array(array):
+    return array.dtype.kind in "iu" or (array.dtype == object and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in array.flat))
+
+
+def integer_array(values):
+    """Integers as an int64 array when every one fits, else an object array of Python ints
+    (a bias wider than 64 bits)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu" and (array.dtype.kind == "i" or array.size == 0
+                                     or array.max() < _INT64_EXACT):
+        return array.astype(np.int64)
+    python = np.vectorize(int, otypes=[object])(array) if array.size else array.astype(object)
+    if all(-_INT64_EXACT <= v < _INT64_EXACT for v in python.flat):
+        return python.astype(np.int64)
+    return python
+
+
 def check_channel_param(name, value, low, high, shape):
     """Integers from ``low`` to ``high``, one per output column (last axis of ``shape``) or
-    one for all, as an int64 array of ``shape``."""
+    one for all, as an array of ``shape``: int64, or Python ints where a bound is beyond
+    int64 and a value too (:func:`integer_array`)."""
     array = np.asarray(value)
-    if array.dtype.kind not in "iu":
+    if not _is_integer_array(array):
         raise TypeError(f"{name} must be an integer from {low} to {high}, not {array.dtype}")
-    if array.dtype.kind == "u" and array.size and array.max() > high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}, "
-                         f"not {int(array.max())}")
+    array = integer_array(array)
     try:
-        array = np.broadcast_to(array.astype(np.int64), shape)
+        array = np.broadcast_to(array, shape)
     except ValueError:
         raise ValueError(f"{name} must be a scalar or have one value per output column "
                          f"({shape[-1] if shape else 1}), not shape {array.shape}") from None
     if array.size and (array.min() < low or array.max() > high):
-        bad = array[(array < low) | (array > high)].flat[0]
+        bad = array[((array < low) | (array > high)).astype(bool)].flat[0]
         raise ValueError(f"{name} must be an integer from {low} to {high}, not {int(bad)}")
     return array
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_bool, check_int, real_array
-from ._io import read_npz
-from .arith import DEFAULT_LIMITS, ScalingLimits, check_channel_param, matmul, scale
+from ._io import read_npz, storable_integers, stored_integers
+from .arith import (DEFAULT_LIMITS, ScalingLimits, check_channel_param, integer_array, matmul,
+                    scale)
 
 __all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "quantize_dense",
            "save_workload", "load_workload"]
@@ -80,14 +81,15 @@ def choose_format(x, family, *, objective="mse"):
 
 
 def accumulator_bias(b, exponent, limits=DEFAULT_LIMITS, *, where=""):
-    """Real biases ``b`` rounded to accumulator units ``2**exponent`` (int64); an error naming
-    the bits needed when they exceed the hardware's ``bias_bits``."""
+    """Real biases ``b`` rounded to accumulator units ``2**exponent`` (int64, or Python ints
+    beyond 64 bits: :func:`golden.arith.integer_array`); an error naming the bits needed when
+    they exceed the hardware's ``bias_bits``."""
     bias = np.rint(np.ldexp(real_array("the bias", b), -exponent))
     if np.abs(bias).max(initial=0) > limits.max_abs_bias:
         raise ValueError(f"{where}the bias needs {int(np.abs(bias).max()).bit_length() + 1} "
                          f"bits in accumulator units 2**{exponent}; the hardware has "
                          f"bias_bits={limits.bias_bits}")
-    return bias.astype(np.int64)
+    return integer_array(bias)
 
 
 def quantize_dense(w, b, *, family, a_fmt, calibration_out, relu, limits=DEFAULT_LIMITS):
@@ -116,7 +118,8 @@ def save_workload(path, a, w, layer):
     ``.npz`` (no pickle), for benches that run it in another process (:mod:`sim.tb_energy`)."""
     np.savez(path, a=np.asarray(a, np.int64), w=np.asarray(w, np.int64),
              formats=np.array([layer.a_fmt.spec, layer.w_fmt.spec, layer.out_fmt.spec]),
-             bias=layer.bias, M=layer.M, shift=layer.shift, relu=np.array(layer.relu))
+             bias=storable_integers(layer.bias), M=layer.M, shift=layer.shift,
+             relu=np.array(layer.relu))
 
 
 def load_workload(path, family, limits=DEFAULT_LIMITS):
@@ -129,6 +132,7 @@ def load_workload(path, family, limits=DEFAULT_LIMITS):
         raise ValueError(f"{path} is not a workload file: it lacks {sorted(missing)}")
     a_fmt, w_fmt, out_fmt = (parse_format(str(s)) for s in f["formats"])
     layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out_fmt,
-                       N=f["w"].shape[1], bias=f["bias"], M=f["M"], shift=f["shift"],
+                       N=f["w"].shape[1], bias=stored_integers(f["bias"]), M=f["M"],
+                       shift=f["shift"],
                        relu=bool(f["relu"]), limits=limits)
     return f["a"], f["w"], layer

@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_choice, check_int
-from golden.arith import accumulator_width
+from golden.arith import MAX_BIAS_BITS, accumulator_width
 from . import names
 from .decoder import add_decoder
 from .formats import hardware_for
@@ -92,7 +92,7 @@ class MAC(wiring.Component):
         Operand form and so micro-architecture: integer multiply, or significand multiply and
         shift (TFX only).
     bias_bits : int
-        Width of the signed bias (2 to 64).
+        Width of the signed bias (2 to 128).
 
     Members
     -------
@@ -120,7 +120,7 @@ class MAC(wiring.Component):
         self._family = check_family(family)
         self._form = check_form(family, form)
         self._K = check_int("K", K, 1, MAX_K)
-        self._bias_bits = check_int("bias_bits", bias_bits, 2, 64)
+        self._bias_bits = check_int("bias_bits", bias_bits, 2, MAX_BIAS_BITS)
         widest = family.widest()
         self._acc_width = accumulator_width(widest, widest, K, bias_bits=bias_bits)
         layout = operand_layout(family, form)

@@ -193,3 +193,50 @@ def test_matmul_invalid_inputs():
         matmul(np.zeros((1, 2), int), fmt, np.zeros((2, 1), int), fmt, nar="zero")
     with pytest.raises(ValueError, match="m_bits must be an integer from 1 to 32, not 0"):
         ScalingLimits(m_bits=0)
+
+
+def test_biases_wider_than_64_bits_are_python_integers_and_exact(tmp_path):
+    from golden import FP
+    from golden._io import storable_integers, stored_integers
+    from golden.arith import MAX_BIAS_BITS, integer_array
+    from golden.family import FPFamily
+    from golden.layers import Layer, accumulator_bias, load_workload, run_layer, save_workload
+    limits = FPFamily(8, 5).default_limits()
+    assert limits.bias_bits == 72 and MAX_BIAS_BITS == 128
+    assert integer_array([1, -2]).dtype == np.int64
+    assert integer_array(np.array([1 << 63], dtype=np.uint64)).dtype == object
+    wide = accumulator_bias([3.0, -1.5, 0.0], -64, limits)
+    assert wide.dtype == object and list(wide) == [3 << 64, -(3 << 63), 0]
+    assert accumulator_bias([3.0], -8, limits).dtype == np.int64
+    with pytest.raises(ValueError, match="the bias needs 75 bits in accumulator units 2\\*\\*-72; "
+                                         "the hardware has bias_bits=72"):
+        accumulator_bias([3.0], -72, limits)
+    text = storable_integers(wide)
+    assert text.dtype.kind == "U" and list(stored_integers(text)) == list(wide)
+    assert storable_integers(np.arange(3)).dtype == np.int64
+    with pytest.raises(ValueError, match="must be decimal, not 'x'"):
+        stored_integers(np.array(["x"]))
+    # The sum stays exact far beyond float64 and int64: bias + a @ w in Python integers.
+    fmt = FP(8, 5, 0)
+    rng = np.random.default_rng(1)
+    a, w = rng.integers(0, 0x7c, (3, 5)), rng.integers(0, 0x7c, (5, 3))
+    acc = matmul(a, fmt, w, fmt, bias=wide, limits=limits)
+    xa, xw = fmt.to_int(a), fmt.to_int(w)
+    exact = [[int(wide[j]) + sum(int(x) * int(y) for x, y in zip(xa[i], xw[:, j]))
+              for j in range(3)] for i in range(3)]
+    assert acc.values.tolist() == exact
+    with pytest.raises(ValueError, match="bias must lie within"):
+        matmul(a, fmt, w, fmt, bias=wide, limits=ScalingLimits(bias_bits=64))
+    layer = Layer.make(family=FPFamily(8, 5), a_fmt=fmt, w_fmt=fmt, out_fmt=fmt, N=3, bias=wide,
+                       limits=limits)
+    with pytest.raises(ValueError, match="bias must be an integer from"):
+        Layer.make(family=FPFamily(8, 5), a_fmt=fmt, w_fmt=fmt, out_fmt=fmt, N=3,
+                   bias=[1 << 72], limits=limits)
+    with pytest.raises(TypeError, match="bias must be an integer"):
+        Layer.make(family=FPFamily(8, 5), a_fmt=fmt, w_fmt=fmt, out_fmt=fmt, N=3,
+                   bias=[1.5], limits=limits)
+    save_workload(tmp_path / "w.npz", a, w, layer)
+    a2, w2, again = load_workload(tmp_path / "w.npz", FPFamily(8, 5), limits)
+    assert list(again.bias) == list(wide)
+    assert np.array_equal(run_layer(a2, w2, again, limits=limits),
+                          run_layer(a, w, layer, limits=limits))

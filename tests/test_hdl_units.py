@@ -279,7 +279,7 @@ def test_dot_product_unit(family, form):
     (lambda: Decoder(family=FXPFamily(8), form="ses"), ValueError, "form 'ses' .* is not an operand form of FXPFamily"),
     (lambda: Decoder(family=TFXFamily(8, 3), form="float"), ValueError, "form must be one of 'int', 'ses', not 'float'"),
     (lambda: MAC(family=TFXFamily(8, 3), K=0), ValueError, "K must be an integer from 1 to 1048576, not 0"),
-    (lambda: MAC(family=TFXFamily(8, 3), K=16, bias_bits=1), ValueError, "bias_bits must be an integer from 2 to 64, not 1"),
+    (lambda: MAC(family=TFXFamily(8, 3), K=16, bias_bits=1), ValueError, "bias_bits must be an integer from 2 to 128, not 1"),
     (lambda: ScalingStage(acc_width=1, out_family=FXPFamily(8)), ValueError, "acc_width must be an integer from 2 to 128, not 1"),
     (lambda: ScalingStage(acc_width=20, out_family=FXPFamily(8), limits=(1, 2)), TypeError, "limits must be a golden.arith.ScalingLimits"),
     (lambda: TFXFamily(8, 8), ValueError, "IS_max must be an integer from 1 to 7, not 8"),
