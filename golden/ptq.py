@@ -34,6 +34,10 @@ of at most ``sample`` values per tensor), by one of the :data:`SCHEMES`:
     As ``tfx`` and ``tfx-channel`` with the minifloat ``FP(n, E, SC)``, SC searched per
     tensor, E the OCP type's at its width (E4M3, E2M3, E2M1; :func:`golden.family.default_fp_E`).
 
+The searched schemes (``tfx``, ``posit``, ``fp`` and their ``-channel`` variants) pick from
+the project's family of their kind unless given another of the same kind and width
+(:func:`scheme_family`): posit with es = 0, FP8 E5M2, TFX with another regime cap.
+
 In every channel scheme a channel whose scale would fall below the smallest ``M * 2**-shift``
 (``2**-shift_max``) takes that smallest scale; a channel of zeros takes scale 1.
 
@@ -64,7 +68,7 @@ import numpy as np
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import conv2d, conv_output_size, group_slices, padding_sides
 from .engine import compile_plan
-from .family import FXPFamily, default_family
+from .family import Family, FXPFamily, default_family
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
 from .network import Network, average_count, float_op, pool_windows, relu_ceiling
@@ -74,7 +78,7 @@ from ._checks import check_bool, check_choice, check_int
 __all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "POSIT_SCHEMES", "FP_SCHEMES", "Calibration",
            "Step", "QuantizedNetwork",
            "quantize_network", "calibration_samples", "signed_codes", "code_words",
-           "clip_codes", "scheme_family"]
+           "clip_codes", "scheme_kind", "scheme_family"]
 
 TFX_SCHEMES = ("tfx", "tfx-channel")
 FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global")
@@ -86,10 +90,32 @@ _SEARCHED = TFX_SCHEMES + POSIT_SCHEMES + FP_SCHEMES
 _QUANTIZED_OPS = ("conv", "dense", "add", "avgpool")
 
 
-def scheme_family(scheme, n):
-    """The format family whose members a scheme picks from (weights and signed tensors)."""
+def scheme_kind(scheme):
+    """The format kind a scheme quantizes to (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``)."""
     check_choice("scheme", scheme, SCHEMES)
-    return default_family(scheme.split("-")[0], n)
+    return scheme.split("-")[0]
+
+
+def scheme_family(scheme, n, family=None):
+    """The format family whose members a scheme picks from (weights and signed tensors) at
+    width ``n``: ``family`` when given, which must be of the scheme's kind and width and only
+    for a searched scheme (another exponent size or regime cap, e.g. ``FPFamily(8, 5)`` for
+    ``fp``), else the project's (:func:`golden.family.default_family`)."""
+    kind = scheme_kind(scheme)
+    default = default_family(kind, n)
+    if family is None:
+        return default
+    if not isinstance(family, Family):
+        raise TypeError(f"family must be a golden.family.Family, not {family!r}")
+    if family == default:
+        return default
+    if family.kind != kind or family.n != n:
+        raise ValueError(f"scheme {scheme} at n = {n} picks formats of a {kind} family of "
+                         f"width {n}, not {family.label}")
+    if scheme not in _SEARCHED:
+        raise ValueError(f"scheme {scheme} picks formats of {default.label} only (another "
+                         f"family: {', '.join(_SEARCHED)}), not {family.label}")
+    return family
 
 
 def signed_codes(codes, fmt):
@@ -144,9 +170,11 @@ class Step:
 class QuantizedNetwork:
     """A folded network with a format for every tensor and the parameters of every step."""
 
-    def __init__(self, network, scheme, n, input_fmt, steps, limits):
+    def __init__(self, network, scheme, n, input_fmt, steps, limits, family=None):
         self.network, self.scheme, self.n = network, scheme, n
         self.input_fmt, self.steps, self.limits = input_fmt, steps, limits
+        #: The family the scheme picked from: what an accelerator running it is built for.
+        self.family = scheme_family(scheme, n, family)
         self._plans = {}
 
     def format_of(self, name):
@@ -389,20 +417,21 @@ def _global_F(tensors, n):
     return min(range(MIN_F, MAX_F + 1), key=lambda F: (totals[FXP(n, F).spec], F))
 
 
-def quantize_network(network, scheme, n, calibration_x=None, *, limits=None,
+def quantize_network(network, scheme, n, calibration_x=None, *, family=None, limits=None,
                      sample=1 << 20, seed=0, samples=None, bias_correction=True):
     """Quantize a folded ``network`` with ``scheme`` at width ``n``; formats chosen on
     ``calibration_x`` (images of the calibration split), or on the :class:`Calibration`
     ``samples`` from :func:`calibration_samples` computed once for many schemes and widths.
-    ``bias_correction`` subtracts the expected output shift of the weight quantization;
-    ``limits`` (the scaling stage's register sizes) defaults to the scheme's family's
+    ``family``: the family a searched scheme picks from (:func:`scheme_family`; default the
+    project's); ``bias_correction`` subtracts the expected output shift of the weight
+    quantization; ``limits`` (the scaling stage's register sizes) defaults to the family's
     (:meth:`golden.family.Family.default_limits`)."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a golden.network.Network, not {network!r}")
     if any(node.op in ("batchnorm", "relu") for node in network.nodes):
         raise ValueError("quantize a folded network (golden.network.fold): batch norm and "
                          "ReLU nodes must be folded first")
-    family = scheme_family(scheme, n)
+    family = scheme_family(scheme, n, family)
     check_bool("bias_correction", bias_correction)
     limits = family.default_limits() if limits is None else limits
     if not isinstance(limits, ScalingLimits):
@@ -448,7 +477,7 @@ def quantize_network(network, scheme, n, calibration_x=None, *, limits=None,
                                             choose(node.name, samples[node.name]), scheme, n,
                                             choose, limits, mean)
         formats[node.name] = steps[node.name].out_fmt
-    return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits)
+    return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits, family)
 
 
 def _channel_scales(ratio, limits):

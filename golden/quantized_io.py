@@ -2,8 +2,8 @@
 saved network runs (integer or fake engine, accelerator, report) without searching again.
 
 A file holds the folded float network (as :func:`golden.network.save_network` writes it, keys
-under ``network.``), a JSON ``quantized`` string (scheme, n, the input format, the scaling
-limits and every step's formats as :func:`golden.parse_format` specs) and each step's arrays
+under ``network.``), a JSON ``quantized`` string (scheme, n, family, the input format, the
+scaling limits and every step's formats as :func:`golden.parse_format` specs) and each step's arrays
 under ``step.<node>.<field>`` at their own dtypes (weight codes, bias in accumulator units,
 M, shift, channel scales, float bias). Loaded without pickle.
 """
@@ -14,7 +14,8 @@ from dataclasses import asdict, fields
 import numpy as np
 
 from . import parse_format
-from ._io import read_npz
+from .family import parse_family
+from ._io import read_npz, storable_integers, stored_integers
 from .arith import ScalingLimits
 from .network import network_arrays, network_from_arrays
 from .ptq import SCHEMES, QuantizedNetwork, Step
@@ -38,9 +39,10 @@ def save_quantized(path, qnet):
         for key in _ARRAYS:
             value = getattr(step, key)
             if value is not None:
-                arrays[f"step.{name}.{key}"] = np.asarray(value)
+                arrays[f"step.{name}.{key}"] = storable_integers(value)
     header = {"version": _VERSION, "scheme": qnet.scheme, "n": qnet.n,
-              "input_fmt": qnet.input_fmt.spec, "limits": asdict(qnet.limits), "steps": steps}
+              "family": qnet.family.spec, "input_fmt": qnet.input_fmt.spec,
+              "limits": asdict(qnet.limits), "steps": steps}
     arrays["quantized"] = np.array(json.dumps(header, sort_keys=True))
     np.savez(path, **arrays)
 
@@ -78,12 +80,14 @@ def quantized_from_arrays(contents, path):
             values = {key: parse_format(spec) for key, spec in specs.items()}
             for key in _ARRAYS:
                 if f"step.{name}.{key}" in contents:
-                    values[key] = contents[f"step.{name}.{key}"]
+                    values[key] = stored_integers(contents[f"step.{name}.{key}"])
             steps[name] = Step(node=nodes[name], **values)
+        # Files written before the family was recorded ran the project's default family.
+        family = parse_family(header["family"]) if "family" in header else None
         qnet = QuantizedNetwork(network, header["scheme"], int(header["n"]),
                                 parse_format(header["input_fmt"]),
                                 {node.name: steps[node.name] for node in network.nodes},
-                                limits)
+                                limits, family)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: malformed quantized network ({type(error).__name__}: "
                          f"{error})") from None

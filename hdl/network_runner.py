@@ -14,7 +14,7 @@ import numpy as np
 
 from golden.conv import group_slices, im2col
 from golden.network import relu_ceiling
-from golden.ptq import clip_codes, scheme_family
+from golden.ptq import clip_codes
 
 __all__ = ["run_network", "run_on_device", "check_fits", "check_runnable", "largest_K"]
 
@@ -29,7 +29,7 @@ def check_fits(qnet, family, limits, max_K, where="the device"):
     """A ``ValueError`` unless an accelerator built for ``family`` with ``limits`` and
     ``max_K`` (``where``: "the device", "the array") is the one ``qnet``'s scheme and width
     pick and holds its longest dot product."""
-    wanted = scheme_family(qnet.scheme, qnet.n)
+    wanted = qnet.family
     if family != wanted or limits != qnet.limits:
         raise ValueError(f"{where} runs {family.label} with {limits}; the network needs "
                          f"{wanted.label} with {qnet.limits}")

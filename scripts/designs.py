@@ -16,12 +16,14 @@ and one DSP policy serves every format (:func:`dsp_pes`, :func:`scaling_on_dsps`
 
 from dataclasses import dataclass
 
-from golden.family import TFXFamily, default_family
+from golden.family import (FORMAT_KINDS, FPFamily, PositFamily, TFXFamily, default_family,
+                           parse_family)
 from hdl.dsp import SPLIT_WIDTH
 from hdl.operand import factor_shape
 
 __all__ = ["Design", "DESIGNS", "ASIC", "ENERGY", "FPGA", "ALL", "design", "family_for", "dsp_pes",
-           "dsp_blocks_bound", "scaling_on_dsps", "fpga_form"]
+           "dsp_blocks_bound", "scaling_on_dsps", "fpga_form", "format_key", "key_kind",
+           "key_label", "key_order", "family_variants", "variant_name"]
 
 def family_for(kind, n, is_max=None):
     """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at
@@ -29,6 +31,50 @@ def family_for(kind, n, is_max=None):
     if kind == "tfx" and is_max is not None:
         return TFXFamily(n, is_max)
     return default_family(kind, n)
+
+
+def format_key(family):
+    """The key of a family's figures in every record (energy rows, accuracy, the answer): its
+    kind for the family this project builds at its width (:func:`family_for`), else its spec
+    (``"fp:8,5"``, ``"posit:8,0"``)."""
+    return family.kind if family == family_for(family.kind, family.n) else family.spec
+
+
+def key_kind(key):
+    """The format kind of a :func:`format_key`."""
+    return key.partition(":")[0]
+
+
+def key_label(key):
+    """A :func:`format_key` in tables: ``"TFX"``, ``"POSIT"``, or the family's label
+    (``"FP8/E5"``)."""
+    return key.upper() if key == key_kind(key) else parse_family(key).label
+
+
+def key_order(key):
+    """Sorts format keys by kind (:data:`golden.family.FORMAT_KINDS`), the default first."""
+    return FORMAT_KINDS.index(key_kind(key)), key != key_kind(key), key
+
+
+#: The other exponent sizes the studies run beside each kind's default, by width: posit with
+#: es = 0 (TFX with an uncapped regime) at every width, and the OCP types' second ones.
+_OCP_SECOND_E = {6: 3, 8: 5}
+
+
+def family_variants(n):
+    """The other families of posit and FP the accuracy study and ``make report`` measure at
+    width ``n``: ``Posit(n, 0)``, and FP6 E3M2 at n = 6 and FP8 E5M2 at n = 8."""
+    others = [PositFamily(n, 0)] + ([FPFamily(n, _OCP_SECOND_E[n])] if n in _OCP_SECOND_E
+                                    else [])
+    return [f for f in others if f != default_family(f.kind, n)]
+
+
+def variant_name(scheme, family):
+    """A scheme's name in tables and plots when it picks from another family than its kind's
+    default: ``"posit (es0)"``, ``"fp-channel (E5)"``; the bare scheme for the default."""
+    if format_key(family) == family.kind:
+        return scheme
+    return f"{scheme} ({family.parameter}{getattr(family, family.parameter)})"
 
 
 @dataclass(frozen=True)

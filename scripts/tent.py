@@ -1,8 +1,8 @@
 """``tent``: from a trained model to a quantized network, in one command line.
 
     tent import MODEL.onnx -o NET.npz
-    tent quantize NET.npz --scheme SCHEME --n N [--calibration DATA] [--limits default|board]
-                  -o QNET.npz
+    tent quantize NET.npz --scheme SCHEME --n N [--family SPEC] [--calibration DATA]
+                  [--limits default|board] -o QNET.npz
     tent eval NET.npz|QNET.npz [--data DATA] [--engine float|integer|fake] [--images K]
               [--per-class] [--json]
     tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
@@ -28,6 +28,7 @@ import numpy as np
 
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
+from golden.family import parse_family
 from golden._io import discard_stdout, read_npz
 from golden.network import fold, network_from_arrays, save_network
 from golden.onnx_import import import_onnx, preprocess
@@ -66,6 +67,10 @@ def _parser():
     p.add_argument("network", help="a float network file (.npz)")
     p.add_argument("--scheme", required=True, choices=SCHEMES)
     p.add_argument("--n", type=int, required=True, help="width in bits, 3 to 16")
+    p.add_argument("--family", default=None,
+                   help="another family of the scheme's kind and width for a searched scheme, "
+                        "e.g. posit:8,0 or fp:8,5 (default: the project's, posit es = 1, "
+                        "the OCP minifloat of the width)")
     p.add_argument("--calibration", default=None,
                    help="DATA the formats are chosen on (default: the dataset the network "
                         "was trained on, calibration split, when it is a bundled one)")
@@ -173,16 +178,18 @@ def _classes(network):
 def _quantize(args):
     output = _npz_target(args.output)
     check_int("--n", args.n, 3, 16)
+    family = None if args.family is None else parse_family(args.family)
     network = fold(_float_network(args.network))
     spec = args.calibration or _default_data(network, "calibration", "--calibration")
     x, _ = load_data(spec, network, split="calibration")
     samples = calibration_samples(network, preprocess(network, x))
-    qnet = quantize_network(network, args.scheme, args.n, samples=samples,
+    qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
                             bias_correction=not args.no_bias_correction,
                             limits=LIMITS[args.limits])
     save_quantized(output, qnet)
     formats = qnet.formats()
-    print(f"wrote {output}: {args.scheme} at n = {args.n}, calibrated on {spec} "
+    print(f"wrote {output}: {args.scheme} at n = {args.n} ({qnet.family.label}), calibrated on "
+          f"{spec} "
           f"({len(x)} images); formats: " + ", ".join(f"{k} {v}" for k, v in formats.items()))
 
 
@@ -288,13 +295,14 @@ def _run(args):
 
 
 def _report(args):
-    from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, design_of,
-                                        inference_energy, per_mac_by_width)
+    from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, inference_energy,
+                                        per_mac_by_width)
+    from scripts.designs import format_key, key_label
 
     qnet = load_quantized(args.network)
     traffic = qnet.traffic()
     record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n,
-              "largest_K": largest_K(qnet.network), **traffic}
+              "family": qnet.family.spec, "largest_K": largest_K(qnet.network), **traffic}
     energy_path = Path(args.energy)
     if not energy_path.is_file():
         record["energy"] = f"no energy record at {energy_path} (make report measures one)"
@@ -307,10 +315,11 @@ def _report(args):
                              f"({type(error).__name__}: {error})") from None
         made = energy.get("made", {}).get("at") or time.strftime(
             "%Y-%m-%d %H:%M UTC (file time)", time.gmtime(energy_path.stat().st_mtime))
-        design = design_of(qnet.scheme)
+        design = format_key(qnet.family)
         measured = sorted(n for n, designs in per_mac.items() if design in designs)
         if qnet.n not in measured:
-            record["energy"] = (f"{energy_path} (made {made}) measured {design.upper()} at n = "
+            record["energy"] = (f"{energy_path} (made {made}) measured {key_label(design)} "
+                                f"at n = "
                                 f"{', '.join(map(str, measured)) or 'no width'}, not {qnet.n}: "
                                 f"no energy per inference")
         else:
@@ -335,7 +344,8 @@ def _report(args):
         return
     levels = " / ".join(f"{e['energy_nj'][level]:,.0f}" for level in SRAM_PJ_PER_BIT)
     print(f"  energy per inference: array {e['array_nj']:,.0f} nJ ({e['pj_per_mac']:.1f} pJ "
-          f"per MAC, the {design.upper()} 4x4 accelerator's whole energy on the trained layer); "
+          f"per MAC, the {key_label(e['design'])} 4x4 accelerator's whole energy on the trained "
+          f"layer); "
           f"with memory at {' / '.join(f'{v:.1f}' for v in SRAM_PJ_PER_BIT.values())} pJ/bit "
           f"(low / stated / high): {levels} nJ")
     print(f"  from {e['record']} (make report, made {e['made']}, {e['library']}); SRAM: "

@@ -39,12 +39,11 @@ def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
     """Deploy a saved quantized network over a simulated host link of its family (int form,
     shared scaling stage, its scaling limits, max_K its longest dot product) and check every
     layer (:mod:`sim.tb_deploy`). Returns the :class:`sim.runner.CocotbResult`."""
-    from golden.ptq import scheme_family
     from golden.quantized_io import load_quantized
     from hdl.network_runner import largest_K
 
     qnet = load_quantized(qnet_path)
-    link = HostLink(family=scheme_family(qnet.scheme, qnet.n), form="int", rows=rows,
+    link = HostLink(family=qnet.family, form="int", rows=rows,
                     cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
                     scaling="shared", clocks_per_bit=clocks_per_bit)
     p = {"clocks_per_bit": clocks_per_bit, "timeout": 2e-3, "qnet": str(qnet_path),

@@ -163,3 +163,33 @@ def test_bad_arguments_are_errors():
         q.predict(x)
     with pytest.raises(ValueError, match="engine must be one of"):
         q.logits(x[1:], engine="float")
+
+
+def test_a_searched_scheme_picks_from_another_family_of_its_kind():
+    from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
+    from golden.ptq import scheme_family, scheme_kind
+    net = fold(residual_net(seed=2))
+    x = np.random.default_rng(3).uniform(0, 1, (16, 1, 8, 8))
+    samples = calibration_samples(net, x)
+    default = quantize_network(net, "posit", 6, samples=samples)
+    es0 = quantize_network(net, "posit", 6, samples=samples, family=PositFamily(6, 0))
+    assert default.family == PositFamily(6, 1) and es0.family == PositFamily(6, 0)
+    assert all(label.startswith("Posit(6,1,") for label in default.formats().values())
+    assert all(label.startswith("Posit(6,0,") for label in es0.formats().values())
+    e5 = quantize_network(net, "fp-channel", 8, samples=samples, family=FPFamily(8, 5))
+    assert all(label.startswith("FP(8,5,") for label in e5.formats().values())
+    assert e5.limits == FPFamily(8, 5).default_limits()
+    assert not np.array_equal(es0.logits(x[:4]), default.logits(x[:4]))
+    # The default family, given, is the same as none, for every scheme.
+    assert scheme_family("fxp-layer", 8, FXPFamily(8)) == FXPFamily(8)
+    assert scheme_kind("posit-channel") == "posit" and scheme_kind("fxp-global") == "fxp"
+    with pytest.raises(ValueError, match="scheme fxp-layer picks formats of FXP8 only "
+                                         r"\(another family: tfx, .*\), not UFXP8"):
+        scheme_family("fxp-layer", 8, FXPFamily(8, signed=False))
+    with pytest.raises(ValueError, match="scheme posit at n = 8 picks formats of a posit "
+                                         "family of width 8, not FP8/E5"):
+        quantize_network(net, "posit", 8, samples=samples, family=FPFamily(8, 5))
+    with pytest.raises(ValueError, match="picks formats of a tfx family of width 6, not TFX8"):
+        scheme_family("tfx", 6, TFXFamily(8, 3))
+    with pytest.raises(TypeError, match="family must be a golden.family.Family, not 'fp:8,5'"):
+        scheme_family("fp", 8, "fp:8,5")

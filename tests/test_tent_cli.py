@@ -75,6 +75,57 @@ def test_quantize_for_a_board_uses_the_registers_make_synth_builds(tmp_path, cap
     assert load_quantized(tmp_path / "fp.npz").limits.bias_bits == 64
 
 
+def test_quantize_to_another_exponent_size_keeps_the_family_in_the_file(tmp_path, capsys):
+    from golden.family import PositFamily
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "posit", "--n", 6,
+                          "--family", "posit:6,0", "-o", tmp_path / "es0.npz")
+    assert code == 0 and "posit at n = 6 (Posit6/es0)" in out and "Posit(6,0," in out, err
+    qnet = load_quantized(tmp_path / "es0.npz")
+    assert qnet.family == PositFamily(6, 0) and qnet.limits.bias_bits == 64
+    # A file written before the family was recorded runs its scheme's default family.
+    contents = dict(np.load(tmp_path / "es0.npz"))
+    header = json.loads(str(contents["quantized"]))
+    del header["family"]
+    contents["quantized"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "old.npz", **contents)
+    assert load_quantized(tmp_path / "old.npz").family == PositFamily(6, 1)
+    energy = tmp_path / "energy.json"
+    energy.write_text(json.dumps({"formats": [{"n": 6, "workload": "layer", "designs": {
+        "posit": {"whole_pj_per_mac": 60.0}, "posit:6,0": {"whole_pj_per_mac": 50.0}}}]}))
+    code, out, err = _run(capsys, "report", tmp_path / "es0.npz", "--energy", energy, "--json")
+    record = json.loads(out)
+    assert code == 0 and record["family"] == "posit:6,0", err
+    assert record["energy"]["design"] == "posit:6,0" and record["energy"]["pj_per_mac"] == 50.0
+
+
+@pytest.mark.sim
+def test_another_exponent_size_runs_through_the_simulated_array(tmp_path, capsys):
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fp-channel", "--n", 8,
+                          "--family", "fp:8,5", "-o", tmp_path / "e5.npz")
+    assert code == 0, err
+    qnet = load_quantized(tmp_path / "e5.npz")  # conv1's bias needs 65 bits: Python ints
+    assert qnet.limits.bias_bits == 72 and qnet.steps["conv1"].bias.dtype == object
+    assert max(abs(int(b)) for b in qnet.steps["conv1"].bias) >= 1 << 63
+    code, out, err = _run(capsys, "run", tmp_path / "e5.npz", "--images", 1, "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["images"] == 1 and [layer["op"] for layer in record["layers"]] == [
+        "conv", "conv", "dense"]
+
+
+@pytest.mark.parametrize("family,message", [
+    ("fp:8,5", "scheme posit at n = 8 picks formats of a posit family of width 8, not FP8/E5"),
+    ("posit:6,0", "picks formats of a posit family of width 8, not Posit6/es0"),
+    ("posit:8", "Family spec must be 'tfx:N,IS_MAX[,IS_MIN]', 'fxp:N', 'ufxp:N', 'posit:N,ES'"),
+])
+def test_a_family_the_scheme_cannot_pick_from_is_a_one_line_error(family, message, tmp_path,
+                                                                   capsys):
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "posit", "--n", 8,
+                          "--family", family, "-o", tmp_path / "q.npz")
+    assert code == 1 and err.startswith("tent quantize: error: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "q.npz").exists()
+
+
 def test_the_console_script_is_installed():
     tent = Path(sys.executable).parent / "tent"
     result = subprocess.run([tent, "eval", DIGITS_CONVNET, "--images", "20"],

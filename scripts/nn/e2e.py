@@ -40,7 +40,7 @@ def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int",
     simulated accelerator of its family (shared scaling stage); returns the runner's result.
     ``model`` and ``dataset`` name the run in the report."""
     qnet = load_quantized(qnet_path)
-    family = scheme_family(qnet.scheme, qnet.n)
+    family = qnet.family
     check_runnable(qnet, family)
     array = Accelerator(family=family, form=form, rows=rows,
                         cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
@@ -61,14 +61,12 @@ def run_network(family, scheme, model, dataset, images, *, form="int", rows=4, c
     """Quantize a trained network file (``scheme`` at the family's width, calibration split)
     and run its first ``images`` test images through the array (:func:`run_quantized`); the
     quantized network and the images are written to ``work``."""
-    if scheme_family(scheme, family.n) != family:
-        raise ValueError(f"scheme {scheme} picks formats of "
-                         f"{scheme_family(scheme, family.n).label}, not {family.label}")
+    scheme_family(scheme, family.n, family)  # a clear error if the scheme cannot pick from it
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     stem = f"{Path(model).stem}-{scheme}-{family.n}"
     q = quantize_network(fold(load_network(model)), scheme, family.n,
-                         load(dataset, "calibration")[0], limits=ScalingLimits())
+                         load(dataset, "calibration")[0], family=family, limits=ScalingLimits())
     save_quantized(work / f"{stem}.qnet.npz", q)
     x, y = load(dataset, "test")
     np.savez(work / f"{stem}.data.npz", x=x[:images], y=y[:images])
