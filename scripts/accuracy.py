@@ -3,7 +3,7 @@ trained networks (:mod:`scripts.nn.study`), every test image.
 
     python -m scripts.accuracy [--datasets fashion-mnist digits mnist] [--models convnet resnet]
                                [--seeds 0 1 2] [--widths 3 4 5 6 7 8] [--test-images 0]
-                               [--fake] [--no-bias-correction] [--jobs 2]
+                               [--fake] [--no-bias-correction] [--no-variants] [--jobs 2]
 """
 
 import os
@@ -35,6 +35,8 @@ def main(argv=None):
                         help="also evaluate simulated (fake) quantization (doubles the time)")
     parser.add_argument("--no-bias-correction", action="store_true",
                         help="quantize without bias correction")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the other exponent sizes (posit es = 0, FP6 E3M2, FP8 E5M2)")
     parser.add_argument("--jobs", type=int, default=2, help="models evaluated in parallel")
     args = parser.parse_args(argv)
     try:
@@ -42,7 +44,8 @@ def main(argv=None):
         check_int("--jobs", args.jobs, 1, 64)
         record = run_study(datasets=args.datasets, models=args.models, seeds=args.seeds,
                            widths=args.widths, test_images=args.test_images, jobs=args.jobs,
-                           fake=args.fake, bias_correction=not args.no_bias_correction)
+                           fake=args.fake, bias_correction=not args.no_bias_correction,
+                           variants=not args.no_variants)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

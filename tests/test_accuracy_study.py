@@ -10,7 +10,9 @@ from golden.models import MODELS, load_mlp
 from golden.network import fold, load_network, save_network
 from golden.datasets import load
 from golden.ptq import quantize_network
-from scripts.nn.study import evaluate, markdown, summarise, verdict, width_row
+from golden.family import FPFamily, PositFamily
+from scripts.nn.study import (evaluate, markdown, run_name, study_runs, summarise, verdict,
+                              width_row)
 
 
 def test_summary_and_verdicts():
@@ -55,12 +57,35 @@ def test_one_model_is_evaluated_and_cached(tmp_path):
     assert uncorrected["tfx/4"]["integer"] == np.mean(q.predict(x) == y)
 
 
+def test_the_other_exponent_sizes_are_evaluated_beside_the_defaults(tmp_path):
+    assert study_runs([6, 8], ["tfx", "fp"]) == [
+        ("tfx", 6, None), ("fp", 6, None), ("tfx", 8, None), ("fp", 8, None),
+        *[("fp", n, f) for n, f in ((6, FPFamily(6, 3)), (8, FPFamily(8, 5)))]]
+    assert study_runs([6], ["fxp-layer"]) == [("fxp-layer", 6, None)]
+    assert len(study_runs([4, 5, 6, 8], ["posit", "posit-channel", "fp", "fp-channel"])) \
+        == 16 + 2 * 4 + 2 * 2
+    assert study_runs([4], ["posit"], variants=False) == [("posit", 4, None)]
+    path = tmp_path / "digits-mlp-s0.npz"
+    save_network(path, load_mlp(MODELS / "digits_mlp.npz").to_network((1, 8, 8)))
+    lines = []
+    results = evaluate(path, "digits", [4], ["posit"], 0, lines.append, cache=tmp_path / "cache")
+    assert len(lines) == 2 and "Posit4/es0" in lines[1]
+    name = run_name("posit", 4, PositFamily(4, 0))
+    assert name == "posit/4/posit:4,0" and set(results) == {"float", "posit/4", name}
+    assert results[name]["formats"]["input"].startswith("Posit(4,0,")
+    x, y = load("digits", "test")
+    q = quantize_network(fold(load_network(path)), "posit", 4, load("digits", "calibration")[0],
+                         family=PositFamily(4, 0))
+    assert results[name]["integer"] == np.mean(q.predict(x) == y)
+    assert results[name]["integer"] != results["posit/4"]["integer"]
+
+
 def test_rows_verdicts_and_markdown():
     means = {"tfx": 0.9, "tfx-channel": 0.93, "fxp-channel": 0.95, "fxp-channel-signed": 0.92,
              "fxp-layer": 0.8, "fxp-global": 0.5, "posit": 0.91, "posit-channel": 0.92,
              "fp": 0.94, "fp-channel": 0.96}
     runs = [{f"{s}/4": {"integer": m + d} for s, m in means.items()} for d in (-0.001, 0.001)]
-    row = width_row(runs, 4, fake=False)
+    row = width_row(runs, 4, fake=False, variants=False)
     assert row["verdicts"]["tfx-channel"] == {"fxp-channel": "loss", "fxp-channel-signed": "win",
                                               "fxp-layer": "win", "fxp-global": "win"}
     assert row["verdicts"]["tfx"]["fxp-channel-signed"] == "loss"
@@ -116,3 +141,29 @@ def test_shipped_networks_load_back_into_their_pytorch_modules(name):
     for a, b in zip(again.nodes, network.nodes):
         for key in b.arrays:
             np.testing.assert_array_equal(a.arrays[key], b.arrays[key])
+
+
+def test_variant_rows_and_their_table():
+    means = {"tfx": 0.9, "tfx-channel": 0.93, "fxp-channel": 0.95, "fxp-channel-signed": 0.92,
+             "fxp-layer": 0.8, "fxp-global": 0.5, "posit": 0.91, "posit-channel": 0.92,
+             "fp": 0.94, "fp-channel": 0.96, "posit/8/posit:8,0": 0.95,
+             "posit-channel/8/posit:8,0": 0.93, "fp/8/fp:8,5": 0.90,
+             "fp-channel/8/fp:8,5": 0.80}
+    runs = [{(s if "/" in s else f"{s}/8"): {"integer": m + d} for s, m in means.items()}
+            for d in (-0.001, 0.001)]
+    row = width_row(runs, 8, fake=False)
+    assert set(row["variants"]) == {"posit:8,0", "fp:8,5"}
+    posit0, e5 = row["variants"]["posit:8,0"], row["variants"]["fp:8,5"]
+    assert posit0["label"] == "Posit8/es0" and posit0["best"] == "posit"
+    assert posit0["schemes"]["posit-channel"]["integer"]["mean"] == pytest.approx(0.93)
+    assert posit0["verdict_vs_default"] == "win" and posit0["verdict_tfx"] == "loss"
+    assert e5["best"] == "fp" and e5["verdict_vs_default"] == "loss" and e5["verdict_tfx"] == "win"
+    record = {"headline": "fashion-mnist", "missing": [], "models": [
+        {"dataset": "fashion-mnist", "model": "convnet", "seeds": [0, 1],
+         "test_images": 10000, "float": {"mean": 0.91, "std": 0.002}, "widths": [8],
+         "by_width": {"8": row}}]}
+    text = markdown(record)
+    assert ("| 8 | Posit8/es0 | 95.0 ± 0.1 | 93.0 ± 0.1 | 92.0 ± 0.1 (posit-channel) | win "
+            "| loss (tfx-channel) |") in text
+    assert ("| 8 | FP8/E5 | 90.0 ± 0.1 | 80.0 ± 0.1 | 96.0 ± 0.1 (fp-channel) | loss "
+            "| win (tfx-channel) |") in text

@@ -407,6 +407,56 @@ def test_the_answer_picks_each_formats_best_scheme_and_compares_tfx():
     assert "run `make accuracy`" in "\n".join(answer_section([]))
 
 
+def test_the_other_exponent_sizes_are_measured_and_answered_under_their_spec():
+    from scripts.asic.inference import answer_rows, answer_section, inference_points
+    from scripts.asic.report import format_rows, formats_section, runs, variants
+    assert [(label, f.label, form, scheme) for label, f, form, scheme in variants(8)][-2:] == [
+        ("posit:8,0", "Posit8/es0", "ses", "posit"), ("fp:8,5", "FP8/E5", "ses", "fp")]
+    assert [label for label, *_ in variants(5)][4:] == ["posit:5,0"]
+    jobs = runs((4, 6, 8), ("layer", "random"), large=False, glitches=False)
+    assert {(d, n, w) for d, n, w, shape, timed in jobs if ":" in d} == {
+        ("posit:4,0", 4, "layer"), ("posit:6,0", 6, "layer"), ("fp:6,3", 6, "layer"),
+        ("posit:8,0", 8, "layer"), ("fp:8,5", 8, "layer")}
+    assert not any(":" in d for d, *_ in runs((8,), ("layer",), formats=False))
+    entries = [_entry(d, 8, "layer", {"multipliers": m}) for d, m in (
+        ("fp:8,5", 9.0), ("posit:8,0", 7.0), ("fp", 8.0), ("posit", 10.0), ("fxp", 4.0),
+        ("tfx", 5.0))]
+    for e in entries:
+        e["formats"] = ["A"] * 3
+    row, = format_rows(entries)
+    assert list(row["designs"]) == ["tfx", "fxp", "posit", "posit:8,0", "fp", "fp:8,5"]
+    assert row["designs"]["fp:8,5"]["energy_vs_fxp"] == pytest.approx(9 / 4)
+    assert "| 4x4 | 8 | layer | FP8/E5 ses | A, A, A | 9.00 | 2.250 |" in "\n".join(
+        formats_section([row]))
+    energy = {"array": [4, 4], "formats": [{**row, "designs": {
+        d: {**f, "area_um2": 1e6} for d, f in row["designs"].items()}}]}
+    summary = lambda m: {"integer": {"mean": m, "std": 0.0}}
+    accuracy = {"schemes": ["tfx", "posit", "posit-channel", "fp", "fp-channel"], "models": [
+        {"dataset": "d", "model": "m", "traffic": {"8": {"macs": 1000, "weight_bits": 0,
+                                                          "bias_bits": 0, "activation_bits": 0}},
+         "by_width": {"8": {"tfx": summary(0.8), "posit": summary(0.7),
+                            "posit-channel": summary(0.75), "fp": summary(0.6),
+                            "fp-channel": summary(0.65), "variants": {
+                                "posit:8,0": {"schemes": {"posit": summary(0.85),
+                                                          "posit-channel": summary(0.9)}},
+                                "fp:8,5": {"schemes": {"fp": summary(0.5),
+                                                       "fp-channel": summary(0.55)}}}}}}]}
+    points = inference_points(energy, accuracy)
+    named = {p["scheme"]: p for p in points}
+    assert set(named) == {"tfx", "posit", "posit-channel", "fp", "fp-channel", "posit (es0)",
+                          "posit-channel (es0)", "fp (E5)", "fp-channel (E5)"}
+    assert named["posit-channel (es0)"]["format"] == "posit:8,0"
+    assert named["posit-channel (es0)"]["array_nj"] == pytest.approx(7.0)
+    assert named["fp (E5)"]["array_nj"] == pytest.approx(9.0)
+    rows = answer_rows(points, energy)
+    assert [(r["design"], r["scheme"]) for r in rows] == [
+        ("tfx", "tfx"), ("posit", "posit-channel"), ("posit:8,0", "posit-channel (es0)"),
+        ("fp", "fp-channel"), ("fp:8,5", "fp-channel (E5)")]
+    assert rows[2]["tfx_accuracy_points"] == pytest.approx(-10.0)
+    assert "| 8 | Posit8/es0 | posit-channel (es0) | 90.0 ± 0.0 | 1.000 | 7.0 | 7 | -10.0 " \
+        "| 0.714 |" in "\n".join(answer_section(rows))
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--widths", "3"], "width 3 is outside 4..16"),
     (["--jobs", "0"], "--jobs must be at least 1"),

@@ -16,7 +16,7 @@ design is the report's own (ses form, row-sized partial sums, ``hold_idle``):
   so that only the registers with a load enable of their own are clock-gated.
 
 Beside them, posit(8, 1) and FP(8, 4) in the report's design (ses form), each with its
-family's default scaling registers (a 64-bit bias, as in the report and the accuracy study)
+family's default scaling registers (a 64-bit bias, 72 for E5M2, as in the report and the study)
 and with a narrower bias with which the Fashion-MNIST ConvNet still quantizes (:data:`BIASES`):
 how much of their energy the bias, which sets the accumulators' width, costs. And the other
 exponent sizes (:data:`EXPONENT_VARIANTS`: FP6 E3M2, FP8 E5M2, posit es = 0) beside the

@@ -16,11 +16,11 @@ The stated value is the 32 KB macro (5.0 pJ/bit); the 8 KB (2.5) and 1 MB (25) m
 low and high ends, so that a reader sees how far the front moves with the memory.
 """
 
-from golden._checks import check_choice
-from golden.family import FORMAT_KINDS
-from golden.ptq import SCHEMES
+from golden.family import parse_family
+from golden.ptq import scheme_kind
+from scripts.designs import key_kind, key_label, key_order, variant_name
 
-__all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "design_of", "per_mac_by_width",
+__all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width",
            "inference_energy", "inference_points", "pareto_front", "answer_rows",
            "answer_section", "markdown_section", "plot_inference"]
 
@@ -33,16 +33,10 @@ SRAM_SOURCE = ("Horowitz, ISSCC 2014 (45 nm: 8 KB / 32 KB / 1 MB SRAM, 10 / 20 /
                "64-bit read), scaled x16 to 0.18 um, 1.8 V")
 
 
-def design_of(scheme):
-    """Which accelerator design runs a scheme: its family's kind (``"tfx"``, ``"fxp"``,
-    ``"posit"``, ``"fp"``, the key of its figures in a ``make report`` record)."""
-    check_choice("scheme", scheme, SCHEMES)
-    return scheme.split("-")[0]
-
-
 def per_mac_by_width(energy_record):
-    """The whole accelerator's energy per MAC on the layer workload, by n and design: {n:
-    {"tfx": pJ, "fxp": pJ, ...}} from a ``make report`` record, on its main array (the one
+    """The whole accelerator's energy per MAC on the layer workload, by n and design (its
+    :func:`scripts.designs.format_key`): {n: {"tfx": pJ, "fxp": pJ, "posit:8,0": pJ, ...}}
+    from a ``make report`` record, on its main array (the one
     every width was measured on); records made before the every-format rows give TFX and FXP."""
     main = energy_record.get("array")
     on_main = lambda row: row["workload"] == "layer" and row.get("array", main) == main
@@ -64,25 +58,38 @@ def inference_energy(traffic, pj_per_mac):
                           for level, e in SRAM_PJ_PER_BIT.items()}}
 
 
+def _study_runs(model, n_text, schemes):
+    """(name, format key, accuracy summary) of every run of one model at one width in an
+    accuracy record: each scheme on its kind's default family, then the other families'
+    (``"variants"``) under :func:`scripts.designs.variant_name`."""
+    row = model["by_width"][n_text]
+    for scheme in schemes:
+        if scheme in row:
+            yield scheme, scheme_kind(scheme), row[scheme]["integer"]
+    for spec, variant in row.get("variants", {}).items():
+        family = parse_family(spec)
+        for scheme, summary in variant["schemes"].items():
+            yield variant_name(scheme, family), spec, summary["integer"]
+
+
 def inference_points(energy_record, accuracy):
-    """Every (model, scheme, n) of the accuracy record whose design the energy record measured
-    at that width (layer workload): accuracy, MACs, bits moved, and energy per inference in nJ
-    at each SRAM energy of :data:`SRAM_PJ_PER_BIT`."""
+    """Every (model, scheme, n) of the accuracy record, the other exponent sizes' included,
+    whose design the energy record measured at that width (layer workload): its ``format``
+    key, accuracy, MACs, bits moved, and energy per inference in nJ at each SRAM energy of
+    :data:`SRAM_PJ_PER_BIT`."""
     per_mac = per_mac_by_width(energy_record)
     points = []
     for model in accuracy["models"]:
-        for n_text, row in model["by_width"].items():
+        for n_text in model["by_width"]:
             n = int(n_text)
             traffic = model["traffic"][n_text]
-            for scheme in accuracy["schemes"]:
-                if design_of(scheme) not in per_mac.get(n, {}) or scheme not in row:
+            for name, key, result in _study_runs(model, n_text, accuracy["schemes"]):
+                if key not in per_mac.get(n, {}):
                     continue
-                result = row[scheme]["integer"]
                 points.append({
-                    "dataset": model["dataset"], "model": model["model"], "scheme": scheme,
-                    "n": n, "accuracy": result["mean"], "std": result["std"],
-                    "macs": traffic["macs"],
-                    **inference_energy(traffic, per_mac[n][design_of(scheme)])})
+                    "dataset": model["dataset"], "model": model["model"], "scheme": name,
+                    "format": key, "n": n, "accuracy": result["mean"], "std": result["std"],
+                    "macs": traffic["macs"], **inference_energy(traffic, per_mac[n][key])})
     return points
 
 
@@ -107,7 +114,7 @@ def answer_rows(points, energy_record, level="stated"):
              for design, f in row["designs"].items()}
     best = {}
     for p in points:
-        key = (p["dataset"], p["model"], p["n"], design_of(p["scheme"]))
+        key = (p["dataset"], p["model"], p["n"], p["format"])
         if key not in best or p["accuracy"] > best[key]["accuracy"]:
             best[key] = p
     rows = []
@@ -122,7 +129,7 @@ def answer_rows(points, energy_record, level="stated"):
             row["tfx_energy_ratio"] = tfx["energy_nj"][level] / p["energy_nj"][level]
         rows.append(row)
     return sorted(rows, key=lambda r: (r["dataset"], r["model"], r["n"],
-                                       FORMAT_KINDS.index(r["design"])))
+                                       key_order(r["design"])))
 
 
 def answer_section(rows):
@@ -149,7 +156,7 @@ def answer_section(rows):
             versus = ("| | " if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
                       f"| {round(r['tfx_accuracy_points'], 1) or 0.0:+.1f} | "
                       f"{r['tfx_energy_ratio']:.3f} ")
-            lines.append(f"| {r['n']} | {r['design'].upper()} | {r['scheme']} | "
+            lines.append(f"| {r['n']} | {key_label(r['design'])} | {r['scheme']} | "
                          f"{100 * r['accuracy']:.1f} ± {100 * r['std']:.1f} | {area} | "
                          f"{r['pj_per_mac']:.1f} | {r['energy_nj']:,.0f} {versus}|")
         lines.append("")
@@ -205,14 +212,15 @@ def plot_inference(points, path):
     fig, axes = plt.subplots(len(models), len(levels), figsize=(4.2 * len(levels),
                                                                 3.2 * len(models)),
                              squeeze=False)
-    schemes = list(dict.fromkeys(p["scheme"] for p in points))
+    kinds = {p["scheme"]: key_kind(p["format"]) for p in points}
+    schemes = list(kinds)
     for r, key in enumerate(models):
         chosen = [p for p in points if (p["dataset"], p["model"]) == key]
         for c, level in enumerate(levels):
             ax = axes[r][c]
             for i, scheme in enumerate(schemes):
                 mine = sorted((p for p in chosen if p["scheme"] == scheme), key=lambda p: p["n"])
-                style = LINE_STYLES[design_of(scheme)]
+                style = LINE_STYLES[kinds[scheme]]
                 ax.errorbar([p["energy_nj"][level] for p in mine],
                             [100 * p["accuracy"] for p in mine],
                             yerr=[100 * p["std"] for p in mine], marker="o", markersize=3,

@@ -12,7 +12,9 @@ them into energy. The designs are :data:`scripts.designs.ASIC`; posit (es = 1) a
 minifloat (the OCP types' exponent sizes), both in the ses form
 (:data:`scripts.designs.ENERGY`), are measured beside them at every width on the layer
 workload, in the same accelerator, each with its family's scaling limits
-(:meth:`golden.family.Family.default_limits`).
+(:meth:`golden.family.Family.default_limits`), and so are the other exponent sizes the
+accuracy study runs (:func:`scripts.designs.family_variants`: posit es = 0 at every width,
+FP6 E3M2, FP8 E5M2), keyed by their family's spec (:func:`scripts.designs.format_key`).
 
 Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
 
@@ -39,7 +41,7 @@ import numpy as np
 
 from golden.models import model_path
 from golden.family import FORMAT_KINDS
-from scripts.designs import ASIC, ENERGY
+from scripts.designs import ASIC, ENERGY, family_variants, format_key, key_label, key_order
 from scripts.records import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
 from sim.toolchain import BUILD, ROOT
@@ -77,8 +79,13 @@ SOURCES = ("scripts/asic/energy.py", "scripts/asic/activity.py", "scripts/asic/l
 
 def variants(n):
     """(label, family, operand form, accuracy-study scheme) of every measured design at width
-    n (:data:`scripts.designs.ENERGY`)."""
-    return [(d.kind, d.family(n), d.form, d.scheme) for d in ENERGY]
+    n: :data:`scripts.designs.ENERGY`'s, then the other exponent sizes
+    (:func:`scripts.designs.family_variants`) in their kind's design, labelled by
+    :func:`scripts.designs.format_key`."""
+    designs = {d.kind: d for d in ENERGY}
+    return ([(d.kind, d.family(n), d.form, d.scheme) for d in ENERGY]
+            + [(format_key(f), f, designs[f.kind].form, designs[f.kind].scheme)
+               for f in family_variants(n)])
 
 
 def layer_workload(family, scheme, limits):
@@ -91,7 +98,7 @@ def layer_workload(family, scheme, limits):
 
     network = fold(load_network(MODEL))
     q = quantize_network(network, scheme, family.n, load("fashion-mnist", "calibration")[0],
-                         limits=limits)
+                         family=family, limits=limits)
     x = load("fashion-mnist", "test")[0][:1]
     node = next(node for node in network.nodes if node.name == LAYER)
     codes = q.run_integer(x, keep=True)[node.inputs[0]]
@@ -235,23 +242,25 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
 def _job(args):
     label, n, workload, (rows, cols), timed = args
     _, family, form, scheme = next(v for v in variants(n) if v[0] == label)
+    prefix = None if label == family.kind else family.spec.replace(":", "").replace(",", "_")
     return measure(label, family, form, scheme, workload, rows=rows, cols=cols, timed=timed,
-                   log=lambda text: print(text, flush=True))
+                   prefix=prefix, log=lambda text: print(text, flush=True))
 
 
 def runs(widths, workloads, large=True, glitches=True, formats=True):
     """(design, n, workload, (rows, cols), timed) of every gate-level run: TFX and FXP
     (:data:`scripts.designs.ASIC`) at every width and workload on the ``ROWS x COLS`` array,
-    zero-delay; with ``formats`` every other format of :data:`scripts.designs.ENERGY` at every
-    width on the same array; with ``large`` TFX and FXP at the widest on :data:`LARGE` too, and
+    zero-delay; with ``formats`` every other design of :func:`variants` at every width on the
+    same array; with ``large`` TFX and FXP at the widest on :data:`LARGE` too, and
     with ``glitches`` at the widest on ``ROWS x COLS`` timed (the last three on the layer
     workload, or the first one asked for)."""
     jobs = [(d.kind, n, workload, (ROWS, COLS), False) for n in widths for d in ASIC
             for workload in workloads]
     workload = "layer" if "layer" in workloads else workloads[0]
     if formats:
-        jobs += [(d.kind, n, workload, (ROWS, COLS), False) for n in widths for d in ENERGY
-                 if d not in ASIC]
+        asic = {d.kind for d in ASIC}
+        jobs += [(label, n, workload, (ROWS, COLS), False) for n in widths
+                 for label, *_ in variants(n) if label not in asic]
     if large:
         jobs += [(d.kind, max(widths), workload, LARGE, False) for d in ASIC]
     if glitches:
@@ -358,7 +367,7 @@ def format_rows(entries):
     rows = []
     for (shape, n, workload), by_design in sorted(groups.items()):
         figures = {}
-        for design in sorted(by_design, key=FORMAT_KINDS.index):
+        for design in sorted(by_design, key=key_order):
             e = by_design[design]
             figures[design] = {
                 "family": e.get("family"), "formats": e.get("formats"),
@@ -388,18 +397,21 @@ def formats_section(rows):
              "scheme's formats: `tfx`, `fxp-layer`, `posit`, `fp`, per-tensor scales searched as "
              "TENT does); posit and FP in the ses form like TFX. Posit and FP accumulate exactly "
              "like the others, so their wider dynamic range makes their accumulators, buffer and "
-             "bias (64 bits, `Family.default_limits`) wider. Ratios: whole energy per MAC, core "
-             "energy per MAC and area against FXP and TFX at the same n.", "",
+             "bias (64 bits, 72 for FP8 E5M2: `Family.default_limits`) wider. The other exponent sizes (posit "
+             "es = 0, FP6 E3M2, FP8 E5M2) run their kind's scheme over their own family. "
+             "Ratios: whole energy per MAC, core energy per MAC and area against FXP and TFX at "
+             "the same n.", "",
              "| array | n | workload | design | formats (a, w, out) | pJ/MAC | ×FXP | ×TFX | "
              "core pJ/MAC | core ×FXP | µm² | area ×FXP | "
              + " | ".join(FORMAT_BLOCKS) + " |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(FORMAT_BLOCKS)]
     labels = {d.kind: d.label for d in ENERGY}
+    label = lambda design: labels.get(design) or f"{key_label(design)} ses"
     for r in rows:
         for design, f in r["designs"].items():
             lines.append(
                 f"| {r['array'][0]}x{r['array'][1]} | {r['n']} | {r['workload']} | "
-                f"{labels.get(design, design)} | {', '.join(f['formats'] or [])} | "
+                f"{label(design)} | {', '.join(f['formats'] or [])} | "
                 f"{f['whole_pj_per_mac']:.2f} | {ratio(f, 'energy_vs_fxp')} | "
                 f"{ratio(f, 'energy_vs_tfx')} | {f['core_pj_per_mac']:.2f} | "
                 f"{ratio(f, 'core_vs_fxp')} | {f['area_um2']:,.0f} | {ratio(f, 'area_vs_fxp')} | "
@@ -581,7 +593,8 @@ def plot_blocks(record, path):
                 ax.bar(x, value, bottom=bottom, color=colours(i),
                        label=block if not labels else None)
                 bottom += value
-            labels.append(f"{design.upper()}{row['n']}")
+            labels.append(f"{design.upper()}{row['n']}" if design in FORMAT_KINDS
+                          else key_label(design))
             positions.append(x)
             x += 1
         x += 0.5
@@ -608,7 +621,8 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
     todo = runs(widths, workloads, large, glitches, formats)
     print(f"{len(todo)} gate-level runs ({len(widths)} widths x "
           f"{'/'.join(d.label for d in ASIC)} x {len(workloads)} workloads on {ROWS}x{COLS}"
-          + (f", {'/'.join(d.label for d in ENERGY if d not in ASIC)} at every width"
+          + (f", {'/'.join(d.label for d in ENERGY if d not in ASIC)} at every width and "
+             f"{len([j for j in todo if j[0] not in FORMAT_KINDS])} other exponent sizes"
              if formats else "")
           + (f", n = {max(widths)} on {LARGE[0]}x{LARGE[1]}" if large else "")
           + (f", n = {max(widths)} timed" if glitches else "") + f"), {jobs} at a time",

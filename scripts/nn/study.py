@@ -27,14 +27,14 @@ import numpy as np
 from golden.datasets import load
 from golden.network import fold, load_network
 from golden.ptq import (FP_SCHEMES, FXP_SCHEMES, POSIT_SCHEMES, SCHEMES, TFX_SCHEMES,
-                        calibration_samples,
-                        quantize_network, scheme_family)
+                        calibration_samples, quantize_network, scheme_family)
 from golden.models import ARCHITECTURES, model_path
+from scripts.designs import family_variants, variant_name
 from scripts.records import digest, write_report
 from sim.toolchain import BUILD, ROOT
 
 __all__ = ["WIDTHS", "HEADLINE", "SEEDS", "ARCHITECTURES", "summarise", "verdict", "markdown",
-           "run_study", "evaluate"]
+           "run_study", "evaluate", "study_runs", "run_name"]
 
 OUT = BUILD / "accuracy"
 WIDTHS = (3, 4, 5, 6, 7, 8)
@@ -46,10 +46,33 @@ def golden_digest():
     return digest(*sorted((ROOT / "golden").glob("*.py")))
 
 
+#: The searched schemes of each kind that pick from the kind's other families
+#: (:func:`scripts.designs.family_variants`).
+VARIANT_SCHEMES = {"posit": POSIT_SCHEMES, "fp": FP_SCHEMES}
+
+
+def run_name(scheme, n, family=None):
+    """A run's key in the results: ``"<scheme>/<n>"``, and the family's spec after another
+    slash when it is not the kind's default (``"fp/8/fp:8,5"``)."""
+    return f"{scheme}/{n}" if family is None else f"{scheme}/{n}/{family.spec}"
+
+
+def study_runs(n_values, schemes, variants=True):
+    """(scheme, n, family) of every run: every scheme at every width with its kind's default
+    family (None), and with ``variants`` each of :func:`scripts.designs.family_variants` with
+    its kind's schemes among ``schemes``."""
+    runs = [(scheme, n, None) for n in n_values for scheme in schemes]
+    if variants:
+        runs += [(scheme, n, family) for n in n_values for family in family_variants(n)
+                 for scheme in VARIANT_SCHEMES[family.kind] if scheme in schemes]
+    return runs
+
+
 def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT / "cache", *,
-             fake=False, bias_correction=True):
-    """Accuracies of one trained model: {"float": a, "<scheme>/<n>": {"integer": a,
-    ["fake": a,] "formats": ..., "traffic": ...}}. ``progress(line)`` after each one."""
+             fake=False, bias_correction=True, variants=True):
+    """Accuracies of one trained model: {"float": a, run_name(...): {"integer": a,
+    ["fake": a,] "formats": ..., "traffic": ...}} for every one of :func:`study_runs`.
+    ``progress(line)`` after each one."""
     key = (f"{digest(Path(path))}-{golden_digest()}-{test_images}-"
            f"{'bc' if bias_correction else 'nobc'}")
     cache.mkdir(parents=True, exist_ok=True)
@@ -62,8 +85,9 @@ def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT 
     def done(name):
         return name in results and (not fake or "fake" in results[name])
 
-    if "float" in results and all(done(f"{scheme}/{n}") for n in n_values for scheme in schemes):
-        for _ in range(len(n_values) * len(schemes)):
+    runs = study_runs(n_values, schemes, variants)
+    if "float" in results and all(done(run_name(*run)) for run in runs):
+        for _ in runs:
             progress(None)
         return results  # nothing to compute: no model or dataset to load
     network = fold(load_network(path))
@@ -73,24 +97,24 @@ def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT 
     samples = None
     if "float" not in results:
         results["float"] = float(np.mean(network.predict(x) == y))
-    for n in n_values:
-        for scheme in schemes:
-            name = f"{scheme}/{n}"
-            if done(name):
-                progress(None)
-                continue
-            if samples is None:
-                samples = calibration_samples(network, load(dataset, "calibration")[0])
-            start = time.monotonic()
-            q = quantize_network(network, scheme, n, samples=samples,
-                                 bias_correction=bias_correction)
-            results[name] = {"integer": float(np.mean(q.predict(x) == y)),
-                             "formats": q.formats(), "traffic": q.traffic()}
-            if fake:
-                results[name]["fake"] = float(np.mean(q.predict(x, engine="fake") == y))
-            progress(f"{Path(path).stem} {scheme} n={n}: {results[name]['integer']:.4f} "
-                     f"({time.monotonic() - start:.0f} s)")
-            cache_file.write_text(json.dumps(stored))
+    for scheme, n, family in runs:
+        name = run_name(scheme, n, family)
+        if done(name):
+            progress(None)
+            continue
+        if samples is None:
+            samples = calibration_samples(network, load(dataset, "calibration")[0])
+        start = time.monotonic()
+        q = quantize_network(network, scheme, n, samples=samples, family=family,
+                             bias_correction=bias_correction)
+        results[name] = {"integer": float(np.mean(q.predict(x) == y)),
+                         "formats": q.formats(), "traffic": q.traffic()}
+        if fake:
+            results[name]["fake"] = float(np.mean(q.predict(x, engine="fake") == y))
+        progress(f"{Path(path).stem} {scheme} n={n}"
+                 + ("" if family is None else f" {family.label}")
+                 + f": {results[name]['integer']:.4f} ({time.monotonic() - start:.0f} s)")
+        cache_file.write_text(json.dumps(stored))
     cache_file.write_text(json.dumps(stored))
     return results
 
@@ -119,13 +143,15 @@ def best(row, schemes):
     return max(schemes, key=lambda s: row[s]["integer"]["mean"])
 
 
-def width_row(runs, n, fake):
+def width_row(runs, n, fake, variants=True):
     """Summaries of every scheme at width ``n`` over the seeds' results, and the verdicts:
     each TFX scheme against each fixed-point scheme, and the best TFX scheme against the best
-    of fixed point, posit and the minifloats."""
+    of fixed point, posit and the minifloats; with ``variants`` the other families' runs
+    (:func:`variant_rows`) under ``"variants"``."""
     engines = ("integer", "fake") if fake else ("integer",)
-    row = {s: {engine: summarise([r[f"{s}/{n}"][engine] for r in runs]) for engine in engines}
-           for s in SCHEMES}
+    summary = lambda name: {engine: summarise([r[name][engine] for r in runs])
+                            for engine in engines}
+    row = {s: summary(run_name(s, n)) for s in SCHEMES}
     row["verdicts"] = {t: {f: verdict(row[t]["integer"], row[f]["integer"])
                            for f in FXP_SCHEMES} for t in TFX_SCHEMES}
     tfx, fxp = best(row, TFX_SCHEMES), best(row, FXP_SCHEMES)
@@ -135,7 +161,27 @@ def width_row(runs, n, fake):
         other = best(row, schemes)
         row["best"][kind] = other
         row["best"][f"verdict_{kind}"] = verdict(row[tfx]["integer"], row[other]["integer"])
+    if variants:
+        row["variants"] = variant_rows(row, n, summary)
     return row
+
+
+def variant_rows(row, n, summary):
+    """Per other family of width ``n`` (:func:`scripts.designs.family_variants`), by spec: its
+    label, kind, each of its schemes' summaries (``summary(run name)``), the best of them, and
+    the verdicts of it against the best of its kind's default family and of the best TFX
+    scheme against it."""
+    tfx = row["best"]["tfx"]
+    variants = {}
+    for family in family_variants(n):
+        schemes = {s: summary(run_name(s, n, family)) for s in VARIANT_SCHEMES[family.kind]}
+        top = max(schemes, key=lambda s: schemes[s]["integer"]["mean"])
+        default = row[row["best"][family.kind]]
+        variants[family.spec] = {
+            "label": family.label, "kind": family.kind, "schemes": schemes, "best": top,
+            "verdict_vs_default": verdict(schemes[top]["integer"], default["integer"]),
+            "verdict_tfx": verdict(row[tfx]["integer"], schemes[top]["integer"])}
+    return variants
 
 
 def markdown(record):
@@ -179,10 +225,33 @@ def markdown(record):
                          + " | ".join(f"{top.get('verdict_' + k, '–')} ({top.get(k, '–')})"
                                       for k in ("posit", "fp")) + " |")
         lines.append("")
+        lines += variant_section(entry)
     if record["missing"]:
         lines += ["Not evaluated (no trained weights in models/; `make train-models`): "
                   + ", ".join(record["missing"]) + ".", ""]
     return "\n".join(lines)
+
+
+def variant_section(entry):
+    """The other families' table of one model (markdown lines; none without variant runs)."""
+    rows = [(n, spec, v) for n in entry["widths"]
+            for spec, v in entry["by_width"][str(n)].get("variants", {}).items()]
+    if not rows:
+        return []
+    lines = ["Other exponent sizes (posit es = 0, TFX with an uncapped regime; FP6 E3M2 and FP8 "
+             "E5M2, the OCP types' second ones), with their kind's schemes; verdicts of the "
+             "best of them against the best of the kind's default family, and of the best TFX "
+             "scheme against them:", "",
+             "| n | family | per-tensor | per-channel | best default | vs default | best TFX "
+             "vs this |", "|---|---|---|---|---|---|---|"]
+    for n, spec, v in rows:
+        row = entry["by_width"][str(n)]
+        default = row["best"][v["kind"]]
+        per_tensor, per_channel = (v["schemes"][s]["integer"] for s in VARIANT_SCHEMES[v["kind"]])
+        lines.append(f"| {n} | {v['label']} | {_cell(per_tensor)} | {_cell(per_channel)} | "
+                     f"{_cell(row[default]['integer'])} ({default}) | {v['verdict_vs_default']} "
+                     f"| {v['verdict_tfx']} ({row['best']['tfx']}) |")
+    return lines + [""]
 
 
 def plot(record, path):
@@ -229,16 +298,17 @@ def _evaluate_reporting(messages, *args, **kwargs):
 
 def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, seeds=SEEDS,
               widths=WIDTHS, test_images=0, jobs=2, fake=False, bias_correction=True,
-              out=OUT):
+              variants=True, out=OUT):
     """Evaluate every model present (``jobs`` at a time, cached, a progress bar); writes the
     record, its tables and plot to ``out`` and returns the record. ``test_images``: how
-    many test images (0: all); ``fake`` adds simulated quantization's accuracy."""
+    many test images (0: all); ``fake`` adds simulated quantization's accuracy; ``variants``
+    the other exponent sizes (:func:`study_runs`)."""
     from tqdm import tqdm
 
     if any(not 3 <= n <= 16 for n in widths):
         raise ValueError(f"widths must be from 3 to 16, not {list(widths)}")
     record = {"headline": HEADLINE, "schemes": list(SCHEMES), "models": [], "missing": [],
-              "fake": fake, "bias_correction": bias_correction,
+              "fake": fake, "bias_correction": bias_correction, "variants": variants,
               "engine": "golden.engine (bit-identical to QuantizedNetwork.run_integer)"}
     tasks, groups = {}, []
     for dataset in datasets:
@@ -250,7 +320,7 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
                 groups.append((dataset, model, present))
                 for seed in present:
                     tasks[(dataset, model, seed)] = paths[seed]
-    total = len(tasks) * len(widths) * len(SCHEMES)
+    total = len(tasks) * len(study_runs(widths, SCHEMES, variants))
     with multiprocessing.Manager() as manager, \
             concurrent.futures.ProcessPoolExecutor(max(1, jobs)) as pool, \
             tqdm(total=total, unit="eval", desc="accuracy", smoothing=0.05) as bar:
@@ -259,7 +329,7 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
         order = sorted(tasks, key=lambda key: -_expected_cost(*key[:2]))
         futures = {key: pool.submit(_evaluate_reporting, messages, tasks[key], key[0], widths,
                                     SCHEMES, test_images, cache=out / "cache", fake=fake,
-                                    bias_correction=bias_correction)
+                                    bias_correction=bias_correction, variants=variants)
                    for key in order}
         pending = set(futures.values())
         while pending or not messages.empty():
@@ -279,10 +349,12 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
                  "widths": list(widths), "float": summarise([r["float"] for r in runs]),
                  "by_width": {}, "formats_seed0": {}, "traffic": {}}
         for n in widths:
-            entry["by_width"][str(n)] = width_row(runs, n, fake)
-            entry["formats_seed0"][str(n)] = {s: runs[0][f"{s}/{n}"]["formats"]
-                                              for s in SCHEMES}
-            entry["traffic"][str(n)] = runs[0][f"{SCHEMES[0]}/{n}"]["traffic"]
+            entry["by_width"][str(n)] = width_row(runs, n, fake, variants)
+            entry["formats_seed0"][str(n)] = {
+                variant_name(s, family or scheme_family(s, n)):
+                    runs[0][run_name(s, n, family)]["formats"]
+                for s, _, family in study_runs([n], SCHEMES, variants)}
+            entry["traffic"][str(n)] = runs[0][run_name(SCHEMES[0], n)]["traffic"]
         record["models"].append(entry)
     if record["missing"]:
         print("not evaluated, no trained weights (make train-models): "
