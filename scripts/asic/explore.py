@@ -41,8 +41,8 @@ VARIANTS = ("ses", "int", "ses, column-wide partial sums", "ses, no hold_idle")
 BIASES = {"posit": 32, "fp": 36}
 FORMAT_VARIANTS = tuple((kind, bias) for kind in BIASES for bias in (None, BIASES[kind]))
 #: The other exponent sizes (kind, n, es or E): the OCP types' second ones (FP6 E3M2, FP8
-#: E5M2) and posit es = 0 beside the studied ones, on the random workload (the study has no
-#: scheme for them, so no trained layer), with TFX and FXP at the same widths.
+#: E5M2) and posit es = 0 beside the defaults, on the random workload (``make report``
+#: measures them on the trained layer), with TFX and FXP at the same widths.
 EXPONENT_VARIANTS = (("fp", 6, 2), ("fp", 6, 3), ("fp", 8, 4), ("fp", 8, 5), ("posit", 8, 1),
                      ("posit", 8, 0), ("tfx", 6, None), ("fxp", 6, None), ("tfx", 8, None),
                      ("fxp", 8, None))

@@ -1,7 +1,8 @@
 """The quantization study: TFX (TENT) against fixed-point baselines on trained networks.
 
 For every dataset, network and training seed whose weights are in ``models/`` (``make
-train-models`` makes them), every width n in 3..8 and every scheme of :mod:`golden.ptq`:
+train-models`` makes them), every width n in 3..8 and every scheme of :mod:`golden.ptq` (and
+the posit and FP schemes with the other exponent sizes, :func:`study_runs`):
 post-training quantization (batch norm folded; formats chosen on the calibration split; bias
 correction on unless switched off), then accuracy on every test image with the bit-exact
 integer engine (the fast plan of :mod:`golden.engine`, identical to the reference), optionally
@@ -203,7 +204,9 @@ def markdown(record):
              "for all weights and one for all activations (each minimising the summed "
              "normalised MSE); `posit`, `posit-channel` and `fp`, `fp-channel` as the TFX "
              "schemes with Posit(n, 1, SC) and the minifloat FP(n, E, SC) (E4M3, E2M3, E2M1 "
-             "at n = 8, 6, 4; E = (n - 1) // 2 elsewhere), SC searched per tensor. Verdict of "
+             "at n = 8, 6, 4; E = (n - 1) // 2 elsewhere), SC searched per tensor; the same two "
+             "schemes of each again with the other exponent sizes (posit es = 0, FP6 E3M2, FP8 "
+             "E5M2) in each model's second table, unless `--no-variants`. Verdict of "
              "TFX against a baseline: win or loss when the means differ by more than both "
              "spreads (and 0.2 points), else tie.", ""]
     for entry in record["models"]:
