@@ -9,7 +9,7 @@ output stalls.
 import cocotb
 import numpy as np
 
-from golden.arith import matmul, scale
+from golden.arith import integer_array, matmul, scale
 from golden.conv import conv2d, im2col
 from golden.datasets import load_digits
 from golden.layers import Layer, choose_format, quantize_dense, run_layer
@@ -37,7 +37,7 @@ def random_layer(family, limits, rng, M, K, N, nar_rate=0.0):
     w = random_codes(w_fmt, (K, N), rng, nar_rate / 4)
     plain = matmul(a, a_fmt, w, w_fmt, nar="flag")
     span = max(1, min(limits.max_abs_bias, int(np.abs(plain.values).max())))
-    bias = rng.integers(-span, span + 1, N)
+    bias = random_biases(rng, span, N)
     M_param = rng.integers(1, 1 << limits.m_bits, N)
     shift = rng.integers(0, limits.shift_max + 1, N)
     acc = matmul(a, a_fmt, w, w_fmt, bias=bias, nar="flag", limits=limits)
@@ -45,6 +45,15 @@ def random_layer(family, limits, rng, M, K, N, nar_rate=0.0):
     layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out, N=N, bias=bias,
                        M=M_param, shift=shift, relu=bool(rng.integers(0, 2)), limits=limits)
     return a, w, layer
+
+
+def random_biases(rng, span, N):
+    """N uniform integers from -span to span, as Python integers beyond int64
+    (:func:`golden.arith.integer_array`)."""
+    if span < 1 << 62:
+        return rng.integers(-span, span + 1, N)
+    draws = (int.from_bytes(rng.bytes(span.bit_length() // 8 + 9), "little") for _ in range(N))
+    return integer_array([d % (2 * span + 1) - span for d in draws])
 
 
 async def _run(dut, driver, layers, board, **kwargs):
@@ -96,7 +105,8 @@ async def zeros_and_extremes(dut):
         a = np.full((2, K), a_code)
         w = np.full((K, N), top)
         w[:, 1::2] = neg
-        bias = sign * limits.max_abs_bias * np.where(np.arange(N) % 2, -1, 1)
+        bias = integer_array([sign * limits.max_abs_bias * (-1 if j % 2 else 1)
+                              for j in range(N)])
         M = (1 << limits.m_bits) - 1
         acc = matmul(a, fmt, w, fmt, bias=bias, limits=limits)
         for out, shift in ((fmt, 0), (fitting_output(family, acc, M, limits.shift_max, rng),

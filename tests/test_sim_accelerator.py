@@ -1,6 +1,8 @@
 """cocotb on Icarus: layers through the whole accelerator (streams, K-tile accumulators,
 scaling stages) bit-exact against the golden model, over array sizes, formats and forms."""
 
+from dataclasses import replace
+
 import pytest
 
 from golden.arith import ScalingLimits
@@ -15,12 +17,15 @@ pytestmark = pytest.mark.sim
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 # A minifloat's accumulator unit is its smallest subnormal squared (2**-18 for E4M3, 2**-32 for
 # E5M2, at SC 0), a posit's minpos squared (2**-24 for es = 1): a trained layer's bias needs
-# far more bits in those units (E5M2's digits layer 62), the price of the wide exponent range.
+# far more bits in those units (E5M2's digits layer 65), the price of the wide exponent range:
+# their family's bias (64 bits, 72 for E5M2, whose biases are then Python integers).
 WIDE_LIMITS = ScalingLimits(bias_bits=64, m_bits=8, shift_max=15)
 
 
 def limits_for(family):
-    return WIDE_LIMITS if family.kind in ("fp", "posit") else LIMITS
+    if family.kind in ("fp", "posit"):
+        return replace(WIDE_LIMITS, bias_bits=family.default_limits().bias_bits)
+    return LIMITS
 
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
