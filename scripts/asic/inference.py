@@ -214,6 +214,7 @@ def plot_inference(points, path):
                              squeeze=False)
     kinds = {p["scheme"]: key_kind(p["format"]) for p in points}
     schemes = list(kinds)
+    colours = plt.get_cmap("tab20")  # up to 20 schemes, each its own colour
     for r, key in enumerate(models):
         chosen = [p for p in points if (p["dataset"], p["model"]) == key]
         for c, level in enumerate(levels):
@@ -224,7 +225,7 @@ def plot_inference(points, path):
                 ax.errorbar([p["energy_nj"][level] for p in mine],
                             [100 * p["accuracy"] for p in mine],
                             yerr=[100 * p["std"] for p in mine], marker="o", markersize=3,
-                            linestyle=style, color=f"C{i}", label=scheme, capsize=2)
+                            linestyle=style, color=colours(i % 20), label=scheme, capsize=2)
             front = pareto_front(chosen, level)
             ax.plot([p["energy_nj"][level] for p in front], [100 * p["accuracy"] for p in front],
                     color="black", alpha=0.2, linewidth=5)
