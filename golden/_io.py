@@ -52,8 +52,7 @@ def stored_integers(array):
     if array.dtype.kind != "U":
         return array
     try:
-        return integer_array(np.vectorize(int, otypes=[object])(array) if array.size
-                             else array.astype(object))
+        return integer_array(array)  # int() of each decimal string
     except ValueError:
         raise ValueError(f"integers stored as text must be decimal, not {str(array.flat[0])!r}") \
             from None

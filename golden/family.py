@@ -522,11 +522,11 @@ class _ScaleOnlyFamily(Family):
 
     def default_limits(self):
         """A bias of at least 64 bits, and 8 more than the largest product's integer when that
-        is wider (FP8 E5M2: 72; at most :data:`golden.arith.MAX_BIAS_BITS`): the accumulator's unit is minpos squared (a posit's 2**-24 at
-        n = 8, es = 1; E4M3's smallest subnormal squared 2**-18; E5M2's 2**-32), times the
-        scales that the search sets to fit a tensor's largest values near maxpos, so a trained
-        layer's bias of about 1 needs 35 to 62 bits where TFX's needs about 20, and E5M2's up
-        to about 68."""
+        is wider (FP8 E5M2: 72; at most :data:`golden.arith.MAX_BIAS_BITS`): the accumulator's
+        unit is minpos squared (a posit's 2**-24 at n = 8, es = 1; E4M3's smallest subnormal
+        squared 2**-18; E5M2's 2**-32), times the scales that the search sets to fit a tensor's
+        largest values near maxpos, so a trained layer's bias of about 1 needs 35 to 62 bits
+        where TFX's needs about 20, and E5M2's up to about 68."""
         product_bits = (self._widest.max_abs_int ** 2).bit_length()
         return replace(DEFAULT_LIMITS, bias_bits=min(MAX_BIAS_BITS, max(64, product_bits + 8)))
 

@@ -3,9 +3,10 @@ saved network runs (integer or fake engine, accelerator, report) without searchi
 
 A file holds the folded float network (as :func:`golden.network.save_network` writes it, keys
 under ``network.``), a JSON ``quantized`` string (scheme, n, family, the input format, the
-scaling limits and every step's formats as :func:`golden.parse_format` specs) and each step's arrays
-under ``step.<node>.<field>`` at their own dtypes (weight codes, bias in accumulator units,
-M, shift, channel scales, float bias). Loaded without pickle.
+scaling limits and every step's formats as :func:`golden.parse_format` specs) and each step's
+arrays under ``step.<node>.<field>`` at their own dtypes (weight codes, bias in accumulator
+units, M, shift, channel scales, float bias; a bias beyond int64 as decimal text). Loaded
+without pickle.
 """
 
 import json
