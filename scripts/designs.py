@@ -23,7 +23,7 @@ from hdl.operand import factor_shape
 
 __all__ = ["Design", "DESIGNS", "ASIC", "ENERGY", "FPGA", "ALL", "design", "family_for", "dsp_pes",
            "dsp_blocks_bound", "scaling_on_dsps", "fpga_form", "format_key", "key_kind",
-           "key_label", "key_order", "family_variants", "variant_name"]
+           "key_label", "key_order", "spec_stem", "family_variants", "variant_name"]
 
 def family_for(kind, n, is_max=None):
     """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at
@@ -38,6 +38,11 @@ def format_key(family):
     kind for the family this project builds at its width (:func:`family_for`), else its spec
     (``"fp:8,5"``, ``"posit:8,0"``)."""
     return family.kind if family == family_for(family.kind, family.n) else family.spec
+
+
+def spec_stem(family):
+    """A family's spec as a file-name stem: ``"tfx8_3"``, ``"posit8_0"``."""
+    return family.spec.replace(":", "").replace(",", "_")
 
 
 def key_kind(key):

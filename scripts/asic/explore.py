@@ -102,9 +102,7 @@ def measure_exponent(variant):
     kind, n, parameter = variant
     d = next(d for d in ENERGY if d.kind == kind)
     family = d.family(n) if parameter is None else parse_family(f"{kind}:{n},{parameter}")
-    prefix = None if parameter is None else family.spec.replace(":", "").replace(",", "_")
-    entry = measure(kind, family, d.form, d.scheme, "random", prefix=prefix,
-                    log=_progress)
+    entry = measure(kind, family, d.form, d.scheme, "random", log=_progress)
     return {"variant": f"{family.label}, random workload", **entry}
 
 

@@ -41,7 +41,8 @@ import numpy as np
 
 from golden.models import model_path
 from golden.family import FORMAT_KINDS
-from scripts.designs import ASIC, ENERGY, family_variants, format_key, key_label, key_order
+from scripts.designs import (ASIC, ENERGY, family_variants, format_key, key_label, key_order,
+                             spec_stem)
 from scripts.records import digest, write_report
 from sim.common import CLOCK_PERIOD_NS
 from sim.toolchain import BUILD, ROOT
@@ -126,12 +127,12 @@ def random_workload(family, seed=0, limits=None):
 
 
 def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, timed=False,
-            limits=None, prefix=None, log=print, **options):
-    """Map, simulate and estimate one report design on one workload; the result entry.
+            limits=None, log=print, **options):
+    """Map, simulate and estimate one report design on one workload; the result entry, named
+    in the cache by ``label`` and n for its kind's default family, else by the family's spec.
     ``limits``: the scaling stage's registers (None: the family's default, as the accuracy
-    study quantizes); ``prefix``: the run's name in the cache (default ``label`` and n; give
-    one per family when one label measures several); ``options`` go to the
-    :class:`hdl.accelerator.Accelerator` (``hold_idle``)."""
+    study quantizes); ``options`` go to the :class:`hdl.accelerator.Accelerator`
+    (``hold_idle``)."""
     from hdl.accelerator import Accelerator
 
     default = family.default_limits()
@@ -140,8 +141,8 @@ def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, time
                    else random_workload(family, limits=chosen))
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=K, depth=DEPTH,
                         limits=chosen, **options)
-    entry = gate_level_energy(array, a, w, layer,
-                              f"{prefix or f'{label}{family.n}'}-{workload}-{rows}x{cols}"
+    stem = f"{label}{family.n}" if format_key(family) == family.kind else spec_stem(family)
+    entry = gate_level_energy(array, a, w, layer, f"{stem}-{workload}-{rows}x{cols}"
                               + ("" if chosen == default else f"-bias{chosen.bias_bits}")
                               + ("-timed" if timed else ""), timed=timed, log=log)
     return {"design": label, "workload": workload, "bias_bits": chosen.bias_bits, **entry}
@@ -167,7 +168,7 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
 
     family = array.family
     design = map_to_cells(export_verilog(array, "accelerator"), "accelerator",
-                          label=f"accelerator-{family.spec.replace(':', '').replace(',', '_')}"
+                          label=f"accelerator-{spec_stem(family)}"
                                 f"-{array.form}-{array.rows}x{array.cols}")
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -242,9 +243,8 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
 def _job(args):
     label, n, workload, (rows, cols), timed = args
     _, family, form, scheme = next(v for v in variants(n) if v[0] == label)
-    prefix = None if label == family.kind else family.spec.replace(":", "").replace(",", "_")
     return measure(label, family, form, scheme, workload, rows=rows, cols=cols, timed=timed,
-                   prefix=prefix, log=lambda text: print(text, flush=True))
+                   log=lambda text: print(text, flush=True))
 
 
 def runs(widths, workloads, large=True, glitches=True, formats=True):
@@ -397,8 +397,9 @@ def formats_section(rows):
              "scheme's formats: `tfx`, `fxp-layer`, `posit`, `fp`, per-tensor scales searched as "
              "TENT does); posit and FP in the ses form like TFX. Posit and FP accumulate exactly "
              "like the others, so their wider dynamic range makes their accumulators, buffer and "
-             "bias (64 bits, 72 for FP8 E5M2: `Family.default_limits`) wider. The other exponent sizes (posit "
-             "es = 0, FP6 E3M2, FP8 E5M2) run their kind's scheme over their own family. "
+             "bias (64 bits, 72 for FP8 E5M2: `Family.default_limits`) wider. The other "
+             "exponent sizes (posit es = 0, FP6 E3M2, FP8 E5M2) run their kind's scheme over "
+             "their own family. "
              "Ratios: whole energy per MAC, core energy per MAC and area against FXP and TFX at "
              "the same n.", "",
              "| array | n | workload | design | formats (a, w, out) | pJ/MAC | ×FXP | ×TFX | "
