@@ -189,8 +189,7 @@ def _quantize(args):
     save_quantized(output, qnet)
     formats = qnet.formats()
     print(f"wrote {output}: {args.scheme} at n = {args.n} ({qnet.family.label}), calibrated on "
-          f"{spec} "
-          f"({len(x)} images); formats: " + ", ".join(f"{k} {v}" for k, v in formats.items()))
+          f"{spec} ({len(x)} images); formats: " + ", ".join(f"{k} {v}" for k, v in formats.items()))
 
 
 def _float_network(path):
@@ -319,8 +318,8 @@ def _report(args):
         measured = sorted(n for n, designs in per_mac.items() if design in designs)
         if qnet.n not in measured:
             record["energy"] = (f"{energy_path} (made {made}) measured {key_label(design)} "
-                                f"at n = "
-                                f"{', '.join(map(str, measured)) or 'no width'}, not {qnet.n}: "
+                                f"at n = {', '.join(map(str, measured)) or 'no width'}, not "
+                                f"{qnet.n}: "
                                 f"no energy per inference")
         else:
             record["energy"] = {"record": str(energy_path), "made": made, "design": design,
@@ -345,8 +344,7 @@ def _report(args):
     levels = " / ".join(f"{e['energy_nj'][level]:,.0f}" for level in SRAM_PJ_PER_BIT)
     print(f"  energy per inference: array {e['array_nj']:,.0f} nJ ({e['pj_per_mac']:.1f} pJ "
           f"per MAC, the {key_label(e['design'])} 4x4 accelerator's whole energy on the trained "
-          f"layer); "
-          f"with memory at {' / '.join(f'{v:.1f}' for v in SRAM_PJ_PER_BIT.values())} pJ/bit "
+          f"layer); with memory at {' / '.join(f'{v:.1f}' for v in SRAM_PJ_PER_BIT.values())} pJ/bit "
           f"(low / stated / high): {levels} nJ")
     print(f"  from {e['record']} (make report, made {e['made']}, {e['library']}); SRAM: "
           f"{SRAM_SOURCE}")

@@ -58,7 +58,7 @@ def inference_energy(traffic, pj_per_mac):
                           for level, e in SRAM_PJ_PER_BIT.items()}}
 
 
-def _study_runs(model, n_text, schemes):
+def _accuracy_runs(model, n_text, schemes):
     """(name, format key, accuracy summary) of every run of one model at one width in an
     accuracy record: each scheme on its kind's default family, then the other families'
     (``"variants"``) under :func:`scripts.designs.variant_name`."""
@@ -83,7 +83,7 @@ def inference_points(energy_record, accuracy):
         for n_text in model["by_width"]:
             n = int(n_text)
             traffic = model["traffic"][n_text]
-            for name, key, result in _study_runs(model, n_text, accuracy["schemes"]):
+            for name, key, result in _accuracy_runs(model, n_text, accuracy["schemes"]):
                 if key not in per_mac.get(n, {}):
                     continue
                 points.append({

@@ -61,14 +61,16 @@ def run_name(scheme, n, family=None):
 #: Other families the study runs on some architectures only, and why.
 VARIANT_ARCHITECTURES = {"fp:8,5": (("convnet",), (
     "its products pass 2^63 units, so the integer engine runs its layers in Python integers: "
-    "about 8 min per ConvNet evaluation on this machine, 50 min per ResNet one"))}
+    "9-10 min per ConvNet evaluation on this machine, an estimated 50 min per ResNet one, "
+    "timed on 200 images"))}
 
 
 def studied_variants(n, architecture=None):
     """The other families (:func:`scripts.designs.family_variants`) at width ``n`` that the
     study runs on ``architecture`` (None: every one), by :data:`VARIANT_ARCHITECTURES`."""
     return [f for f in family_variants(n) if architecture is None
-            or architecture in VARIANT_ARCHITECTURES.get(f.spec, ((architecture,), ""))[0]]
+            or f.spec not in VARIANT_ARCHITECTURES
+            or architecture in VARIANT_ARCHITECTURES[f.spec][0]]
 
 
 def study_runs(n_values, schemes, variants=True, architecture=None):
@@ -183,8 +185,8 @@ def width_row(runs, n, fake, variants=True, architecture=None):
 
 def variant_rows(row, n, summary, architecture=None):
     """Per other family of width ``n`` run on ``architecture`` (:func:`studied_variants`), by
-    spec: its label, kind, each of its schemes' summaries (``summary(run name)``), the best of them, and
-    the verdicts of it against the best of its kind's default family and of the best TFX
+    spec: its label, kind, each of its schemes' summaries (``summary(run name)``), the best
+    of them, and the verdicts of it against the best of its kind's default family and of the best TFX
     scheme against it."""
     tfx = row["best"]["tfx"]
     variants = {}
@@ -271,8 +273,10 @@ def variant_section(entry):
                      f"{_cell(row[default]['integer'])} ({default}) | {v['verdict_vs_default']} "
                      f"| {v['verdict_tfx']} ({row['best']['tfx']}) |")
     lines.append("")
-    return lines + [f"Not run on the {entry['model']}: {f.label} ({why})." for f, why in left_out] \
-        + ([""] if left_out else [])
+    if left_out:
+        lines += [f"Not run on the {entry['model']}: {f.label} ({why})." for f, why in left_out]
+        lines.append("")
+    return lines
 
 
 def plot(record, path):
@@ -373,7 +377,7 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
         for n in widths:
             entry["by_width"][str(n)] = width_row(runs, n, fake, variants, model)
             entry["formats_seed0"][str(n)] = {
-                variant_name(s, family or scheme_family(s, n)):
+                s if family is None else variant_name(s, family):
                     runs[0][run_name(s, n, family)]["formats"]
                 for s, _, family in study_runs([n], SCHEMES, variants, model)}
             entry["traffic"][str(n)] = runs[0][run_name(SCHEMES[0], n)]["traffic"]
