@@ -5,10 +5,10 @@
 """
 
 import argparse
-import json
 from pathlib import Path
 
-from scripts.bench.quantize import run_benchmark
+from scripts.bench.quantize import markdown, run_benchmark
+from scripts.records import write_report
 
 
 def main(argv=None):
@@ -20,9 +20,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     record = run_benchmark(count=args.count, repeats=args.repeats)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(out.parent, out.stem, record, markdown(record))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ import time
 import numpy as np
 
 from golden import FXP, TFX
+from scripts.records import markdown_table
 
-__all__ = ["PAIRS", "measure", "run_benchmark"]
+__all__ = ["PAIRS", "measure", "run_benchmark", "markdown"]
 
 #: TFX formats beside the FXP format of the same width that covers a similar range.
 PAIRS = ((TFX(8, 3, 0), FXP(8, 4)), (TFX(6, 2, 0), FXP(6, 3)), (TFX(4, 2, 0), FXP(4, 1)),
@@ -45,3 +46,17 @@ def run_benchmark(*, count=10_000_000, repeats=5, pairs=PAIRS):
     return {"benchmark": "quantize float64 -> codes", "statistic": f"median of {repeats}",
             "machine": platform.machine(), "python": platform.python_version(),
             "numpy": np.__version__, "results": rows}
+
+
+def markdown(record):
+    """The record's table: throughput of each pair and the TFX/FXP time ratio."""
+    rows = [(r["tfx"], f"{r['tfx_values_per_s'] / 1e6:.1f}", r["fxp"],
+             f"{r['fxp_values_per_s'] / 1e6:.1f}", f"{r['tfx_over_fxp_time']:.2f}x")
+            for r in record["results"]]
+    count = record["results"][0]["count"] if record["results"] else 0
+    lines = ["# Quantizer throughput: TFX against FXP", "",
+             f"{count:,} float64 values (normal, sigma = 2) per format, {record['statistic']}, "
+             f"numpy {record['numpy']}, Python {record['python']} on {record['machine']}.", ""]
+    lines += markdown_table(["TFX", "M values/s", "FXP", "M values/s", "TFX/FXP time"], rows,
+                            align="lrlrr")
+    return "\n".join(lines) + "\n"
