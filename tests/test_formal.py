@@ -3,7 +3,8 @@ harness that must fail does (``make formal`` runs the full tier)."""
 
 import pytest
 
-from sim.formal import FormalCheck, _executor, _StreamRulesCheck, checks, run_check
+from sim.formal import FormalCheck, checks, run_check
+from sim.formal.harnesses import StreamRulesCheck, executor
 from sim.bitwuzla_shell import commands
 
 pytestmark = pytest.mark.sim
@@ -18,8 +19,8 @@ def test_formal_check_passes(check, tmp_path):
 def test_a_rule_the_design_breaks_fails(tmp_path):
     """The executor drops its offer when it resets the array on a stall: checked without that
     release, the stream rule must fail."""
-    broken = FormalCheck("broken", "bmc", 30, lambda: _StreamRulesCheck(
-        _executor, ("config", "weights", "activations")), "no release")
+    broken = FormalCheck("broken", "bmc", 30, lambda: StreamRulesCheck(
+        executor, ("config", "weights", "activations")), "no release")
     assert run_check(broken, out=tmp_path)["status"] == "FAIL"
 
 
