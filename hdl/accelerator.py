@@ -19,8 +19,8 @@ from .scaling import ScalingStage
 from .serialiser import ColumnSerialiser
 from .systolic import SystolicCore, core_latency
 
-__all__ = ["Accelerator", "AccumulatorBuffer", "MAX_K", "MAX_DEPTH", "stream_layouts",
-           "accumulator_bits"]
+__all__ = ["Accelerator", "AccumulatorBuffer", "KTileAccumulation", "MAX_K", "MAX_DEPTH",
+           "stream_layouts", "accumulator_bits"]
 
 MAX_K = 1 << 20
 MAX_DEPTH = 4096
@@ -99,6 +99,86 @@ class AccumulatorBuffer(wiring.Component):
                      write.en.eq(self.write_en), read.addr.eq(self.read_addr),
                      read.en.eq(self.read_en), self.read_data.eq(read.data)]
         return m
+
+
+class KTileAccumulation:
+    """The K-tile accumulation of an :class:`Accelerator`: each column's partial sums from the
+    core, added to the bias (first K-tile) or to the column's entry of an
+    :class:`AccumulatorBuffer` (later K-tiles), written back, and on the last K-tile handed on
+    as the final totals.
+
+    Not a component of its own: its logic is built into the accelerator's module by
+    :meth:`build`, so that the netlist keeps one hierarchy level for it (the energy report
+    charges the K-tile adders to the accelerator's own cells, ``top``) while the buffer stays
+    a module of its own.
+
+    Parameters
+    ----------
+    acc_width : int
+        Accumulator width in bits (the accelerator's ``acc_width``).
+    cols : int
+        Array columns: one accumulator per column and buffer entry.
+    depth : int
+        Buffer entries: the longest pass, in activation vectors.
+    hold_idle : bool
+        The buffer is read only beside a valid vector, and the final totals' register has no
+        reset (see :class:`Accelerator`).
+
+    Notes
+    -----
+    Timing: the entry of the next vector is read one cycle ahead (while ``following`` is in
+    the stage before ``arriving``), so the sum of a vector's partial sums and its entry is
+    ready in the cycle it arrives and written back in the next. A read never hits the entry
+    written in the same cycle: that would take a pass of one vector followed at once by the
+    next, but a new tile's weights take at least ``cols + 1`` cycles to load. ``emit`` rises
+    one cycle after a last-K-tile vector arrives, with its totals in ``final``; ``final``
+    changes only then, so the scaling stages after it do not switch on partial sums.
+    """
+
+    def __init__(self, *, acc_width, cols, depth, hold_idle):
+        self._acc_width = check_int("acc_width", acc_width, 1, 1 << 10)
+        self._cols = check_int("cols", cols, 1, 64)
+        self._depth = check_int("depth", depth, 1, MAX_DEPTH)
+        self._hold_idle = check_bool("hold_idle", hold_idle)
+
+    def build(self, m, *, arriving, following, bias, psums, nar):
+        """Add the buffer and the accumulation to ``m``.
+
+        ``arriving`` and ``following`` are the control flags (``valid``, ``first``,
+        ``acc_first``, ``acc_last``) of the vector whose partial sums ``psums`` (and NaR flags
+        ``nar``) leave the core in this cycle, and of the one a stage behind it; ``bias`` the
+        per-column biases. Returns ``(entry, final, emit)``: the layout of one column's total
+        (``value``, ``nar``), the final totals of every column, and their valid flag."""
+        cols, depth = self._cols, self._depth
+        entry = data.StructLayout({"value": signed(self._acc_width), "nar": 1})
+        m.submodules[names.BUFFER] = buffer = AccumulatorBuffer(shape=data.ArrayLayout(entry, cols),
+                                                         depth=depth)
+        index = Signal(range(depth))
+        next_index = Signal(range(depth))
+        m.d.comb += index.eq(Mux(arriving.first, 0, next_index))
+        index_after = Mux(index == depth - 1, 0, index + 1)
+        upcoming = Mux(arriving.valid, index_after, next_index)
+        m.d.comb += [buffer.read_addr.eq(Mux(following.valid & following.first, 0, upcoming)),
+                     buffer.read_en.eq(following.valid if self._hold_idle else 1)]
+        with m.If(arriving.valid):
+            m.d.sync += next_index.eq(index_after)
+
+        totals = Signal(data.ArrayLayout(entry, cols))
+        for j in range(cols):
+            base = Mux(arriving.acc_first, bias[j], buffer.read_data[j].value)
+            m.d.comb += [
+                totals[j].value.eq(base + psums[j]),
+                totals[j].nar.eq(Mux(arriving.acc_first, 0, buffer.read_data[j].nar) | nar[j]),
+            ]
+        m.d.comb += [buffer.write_addr.eq(index), buffer.write_data.eq(totals),
+                     buffer.write_en.eq(arriving.valid & ~arriving.acc_last)]
+        final = Signal.like(totals, reset_less=self._hold_idle)
+        emit = Signal()
+        finishing = arriving.valid & arriving.acc_last
+        m.d.sync += emit.eq(finishing)
+        with m.If(finishing):
+            m.d.sync += final.eq(totals)
+        return entry, final, emit
 
 
 class Accelerator(wiring.Component):
@@ -258,6 +338,60 @@ class Accelerator(wiring.Component):
         return (self.latency + self._cols + 2 + self._rows + self._cols + 8
                 + (self._cols if self._shared_decoder else 0))
 
+    def _add_results_path(self, m, config, exponent, entry, final, emit):
+        """The scaling stages (per column, or one shared behind a :class:`ColumnSerialiser`)
+        after the final totals, and the output FIFO into ``results``; returns the flag of a
+        result vector entering the FIFO."""
+        family, cols, limits = self._family, self._cols, self._limits
+        m.submodules[names.RESULTS_FIFO] = fifo = SyncFIFOBuffered(
+            width=result_layout(family, cols).size, depth=self._fifo_depth)
+        multiplier = self._scaling_multiplier
+
+        def scaling_stage(name):
+            stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
+                                 multiplier=multiplier, pipelined=self._pipelined,
+                                 hold_idle=self._hold_idle)
+            m.submodules[name] = stage
+            m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
+                         stage.out_scale.eq(config.out_scale)]
+            drive_fields(m, stage, config, family, "out_")
+            return stage
+
+        if self._scaling == "per_column":
+            result = Signal(result_layout(family, cols))
+            produced = Signal()
+            for j in range(cols):
+                stage = scaling_stage(names.scaling_name(j))
+                m.d.comb += [
+                    stage.valid_in.eq(emit), stage.acc.eq(final[j].value),
+                    stage.nar_in.eq(final[j].nar), stage.M.eq(config.M[j]),
+                    stage.shift.eq(config.shift[j]),
+                    result.codes[j].eq(stage.code), result.nar[j].eq(stage.nar),
+                ]
+            m.d.comb += produced.eq(stage.valid_out)
+        else:
+            # One stage, one column per cycle: final vectors wait in a queue (never more than
+            # the results the credit counter allows), codes are gathered into a result vector.
+            m.submodules.serialiser = serialiser = ColumnSerialiser(
+                entry=entry, cols=cols, depth=self._fifo_depth,
+                result=result_layout(family, cols))
+            m.d.comb += [serialiser.totals.eq(final), serialiser.emit.eq(emit)]
+            stage = scaling_stage(names.scaling_name())
+            column = serialiser.column
+            m.d.comb += [stage.valid_in.eq(serialiser.valid), stage.acc.eq(serialiser.acc),
+                         stage.nar_in.eq(serialiser.nar), stage.M.eq(config.M[column]),
+                         stage.shift.eq(config.shift[column]),
+                         serialiser.code.eq(stage.code), serialiser.code_nar.eq(stage.nar),
+                         serialiser.code_valid.eq(stage.valid_out)]
+            result, produced = serialiser.result, serialiser.produced
+        m.d.comb += [
+            fifo.w_stream.payload.eq(result), fifo.w_stream.valid.eq(produced),
+            self.results.payload.eq(fifo.r_stream.payload),
+            self.results.valid.eq(fifo.r_stream.valid),
+            fifo.r_stream.ready.eq(self.results.ready),
+        ]
+        return produced
+
     def elaborate(self, platform):
         m = Module()
         family, rows, cols, limits = self._family, self._rows, self._cols, self._limits
@@ -317,88 +451,13 @@ class Accelerator(wiring.Component):
             control.append(delayed)
         arriving, following = control[core.latency], control[core.latency - 1]
 
-        # K-tile accumulators: read the next vector's entry one cycle ahead. A read never hits
-        # the entry written in the same cycle: that would take a pass of one vector followed at
-        # once by the next, but a new tile's weights take at least cols + 1 cycles to load.
-        entry = data.StructLayout({"value": signed(self._acc_width), "nar": 1})
-        m.submodules[names.BUFFER] = buffer = AccumulatorBuffer(shape=data.ArrayLayout(entry, cols),
-                                                         depth=self._depth)
-        index = Signal(range(self._depth))
-        next_index = Signal(range(self._depth))
-        m.d.comb += index.eq(Mux(arriving.first, 0, next_index))
-        index_after = Mux(index == self._depth - 1, 0, index + 1)
-        upcoming = Mux(arriving.valid, index_after, next_index)
-        m.d.comb += [buffer.read_addr.eq(Mux(following.valid & following.first, 0, upcoming)),
-                     buffer.read_en.eq(following.valid if self._hold_idle else 1)]
-        with m.If(arriving.valid):
-            m.d.sync += next_index.eq(index_after)
+        accumulation = KTileAccumulation(acc_width=self._acc_width, cols=cols, depth=self._depth,
+                                         hold_idle=self._hold_idle)
+        entry, final, emit = accumulation.build(m, arriving=arriving, following=following,
+                                                bias=config.bias, psums=core.psums,
+                                                nar=core.nar)
 
-        totals = Signal(data.ArrayLayout(entry, cols))
-        for j in range(cols):
-            base = Mux(arriving.acc_first, config.bias[j], buffer.read_data[j].value)
-            m.d.comb += [
-                totals[j].value.eq(base + core.psums[j]),
-                totals[j].nar.eq(Mux(arriving.acc_first, 0, buffer.read_data[j].nar) | core.nar[j]),
-            ]
-        m.d.comb += [buffer.write_addr.eq(index), buffer.write_data.eq(totals),
-                     buffer.write_en.eq(arriving.valid & ~arriving.acc_last)]
-        # Only a final total enters the scaling stages: between results their inputs hold
-        # still, so the stages do not switch on partial sums (operand isolation).
-        final = Signal.like(totals, reset_less=self._hold_idle)
-        emit = Signal()
-        finishing = arriving.valid & arriving.acc_last
-        m.d.sync += emit.eq(finishing)
-        with m.If(finishing):
-            m.d.sync += final.eq(totals)
-
-        # Scaling stages, then the output FIFO.
-        m.submodules[names.RESULTS_FIFO] = fifo = SyncFIFOBuffered(
-            width=result_layout(family, cols).size, depth=self._fifo_depth)
-        multiplier = self._scaling_multiplier
-
-        def scaling_stage(name):
-            stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
-                                 multiplier=multiplier, pipelined=self._pipelined,
-                                 hold_idle=self._hold_idle)
-            m.submodules[name] = stage
-            m.d.comb += [stage.exponent.eq(exponent), stage.relu.eq(config.relu),
-                         stage.out_scale.eq(config.out_scale)]
-            drive_fields(m, stage, config, family, "out_")
-            return stage
-
-        if self._scaling == "per_column":
-            result = Signal(result_layout(family, cols))
-            produced = Signal()
-            for j in range(cols):
-                stage = scaling_stage(names.scaling_name(j))
-                m.d.comb += [
-                    stage.valid_in.eq(emit), stage.acc.eq(final[j].value),
-                    stage.nar_in.eq(final[j].nar), stage.M.eq(config.M[j]),
-                    stage.shift.eq(config.shift[j]),
-                    result.codes[j].eq(stage.code), result.nar[j].eq(stage.nar),
-                ]
-            m.d.comb += produced.eq(stage.valid_out)
-        else:
-            # One stage, one column per cycle: final vectors wait in a queue (never more than
-            # the results the credit counter allows), codes are gathered into a result vector.
-            m.submodules.serialiser = serialiser = ColumnSerialiser(
-                entry=entry, cols=cols, depth=self._fifo_depth,
-                result=result_layout(family, cols))
-            m.d.comb += [serialiser.totals.eq(final), serialiser.emit.eq(emit)]
-            stage = scaling_stage(names.scaling_name())
-            column = serialiser.column
-            m.d.comb += [stage.valid_in.eq(serialiser.valid), stage.acc.eq(serialiser.acc),
-                         stage.nar_in.eq(serialiser.nar), stage.M.eq(config.M[column]),
-                         stage.shift.eq(config.shift[column]),
-                         serialiser.code.eq(stage.code), serialiser.code_nar.eq(stage.nar),
-                         serialiser.code_valid.eq(stage.valid_out)]
-            result, produced = serialiser.result, serialiser.produced
-        m.d.comb += [
-            fifo.w_stream.payload.eq(result), fifo.w_stream.valid.eq(produced),
-            self.results.payload.eq(fifo.r_stream.payload),
-            self.results.valid.eq(fifo.r_stream.valid),
-            fifo.r_stream.ready.eq(self.results.ready),
-        ]
+        produced = self._add_results_path(m, config, exponent, entry, final, emit)
 
         delivered = self.results.valid & self.results.ready
         started = accepted & vector.acc_last

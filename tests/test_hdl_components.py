@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 
 from golden.arith import ScalingLimits
 from golden.family import FXPFamily, TFXFamily
-from hdl.accelerator import stream_layouts
+from hdl.accelerator import KTileAccumulation, stream_layouts
 from hdl.hostlink import FrameExecutor, FrameReceiver, ReplyFramer
 from hdl.loader import WeightLoader
 from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, BuildInfo, Command, Error, FrameDecoder, Reply,
@@ -479,7 +479,7 @@ def test_serialiser_hands_out_columns_and_gathers_codes(cols, latency, burst):
     dut = ColumnSerialiser(entry=entry, cols=cols, depth=8, result=result)
     rng = np.random.default_rng(cols)
     vectors = [[(int(v), int(f)) for v, f in zip(rng.integers(-500, 500, cols),
-                                                   rng.integers(0, 2, cols))] for _ in range(6)]
+                                                   rng.integers(0, 2, cols), strict=True)] for _ in range(6)]
     got, columns = [], []
 
     async def bench(ctx):
@@ -527,3 +527,9 @@ def test_component_arguments_are_checked():
     with pytest.raises(TypeError, match="result must be a StructLayout of codes and nar"):
         ColumnSerialiser(entry=data.StructLayout({"value": signed(4), "nar": 1}), cols=2,
                          depth=4, result=8)
+    with pytest.raises(ValueError, match="depth must be an integer from 1 to 4096"):
+        KTileAccumulation(acc_width=33, cols=4, depth=0, hold_idle=True)
+    with pytest.raises(ValueError, match="cols must be an integer from 1 to 64"):
+        KTileAccumulation(acc_width=33, cols=65, depth=16, hold_idle=True)
+    with pytest.raises(TypeError, match="hold_idle must be True or False, not 'yes'"):
+        KTileAccumulation(acc_width=33, cols=4, depth=16, hold_idle="yes")
