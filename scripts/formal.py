@@ -7,7 +7,7 @@ SymbiYosys and Bitwuzla from pip; writes ``build/formal/formal.json`` and ``form
 import argparse
 import sys
 
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.formal import OUT, checks, run_check
 from sim.toolchain import tool_version
 
@@ -18,12 +18,11 @@ def markdown(record):
     lines = ["# Formal checks (SymbiYosys, smtbmc with Bitwuzla)", "",
              f"Made by `make formal` (`python -m scripts.formal --tier {record['tier']}`); "
              "`prove`: k-induction, holds in every reachable state; `bmc`: holds for every "
-             "input sequence up to the depth (cycles from reset).", "",
-             "| check | what | mode | depth | result | seconds |",
-             "| --- | --- | --- | ---: | --- | ---: |"]
-    for run in record["checks"]:
-        lines.append(f"| {run['check']} | {run['what']} | {run['mode']} | {run['depth']} | "
-                     f"{run['status']} | {run['seconds']} |")
+             "input sequence up to the depth (cycles from reset).", ""]
+    lines += markdown_table(
+        ["check", "what", "mode", "depth", "result", "seconds"],
+        [(run["check"], run["what"], run["mode"], run["depth"], run["status"], run["seconds"])
+         for run in record["checks"]], align="lllrlr")
     return "\n".join(lines) + "\n"
 
 

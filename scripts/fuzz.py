@@ -22,7 +22,7 @@ from pathlib import Path
 from golden._checks import check_int
 from golden.family import FXPFamily, TFXFamily
 from hdl.protocol import DEVICE_SYNC, Frame, FrameDecoder, INFO_BYTES, encode_frame
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.hostlink_bench import run_hostlink_bench
 from sim.toolchain import BUILD
 
@@ -80,13 +80,13 @@ def _bench(label, design, rounds, layers, seed):
 def markdown(record):
     lines = ["# Host-link fuzz", "",
              "Made by `make fuzz` (`python -m scripts.fuzz`): cocotb, the UART model and the "
-             "host client against the simulated host link (Icarus).", "",
-             "| design | garbage rounds | frames resent | noisy layers | bytes damaged | "
-             "result | seconds |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
-    for run in record["benches"]:
-        lines.append(f"| {run['design']} | {run['rounds']} | {run['fuzz_resends']} | "
-                     f"{run['noisy_layers']} | {run['noisy_bytes_damaged']} | "
-                     f"{'PASS' if run['passed'] else 'FAIL'} | {run['seconds']} |")
+             "host client against the simulated host link (Icarus).", ""]
+    lines += markdown_table(
+        ["design", "garbage rounds", "frames resent", "noisy layers", "bytes damaged", "result",
+         "seconds"],
+        [(run["design"], run["rounds"], run["fuzz_resends"], run["noisy_layers"],
+          run["noisy_bytes_damaged"], "PASS" if run["passed"] else "FAIL", run["seconds"])
+         for run in record["benches"]], align="lrrrrlr")
     d = record["decoder"]
     lines += ["", f"Client decoder: {d['cases']:,} random streams, {d['frames']:,} frames "
               f"decoded, every valid frame found ({d['seconds']} s)."]

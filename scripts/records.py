@@ -103,7 +103,8 @@ def write_report(directory, stem, record, markdown=None):
 def markdown_table(header, rows, *, align=None):
     """A Markdown table: ``header`` (cell texts), ``rows`` (sequences of cell texts, each as
     long as the header), ``align`` an optional string of ``l``/``r`` per column (``r`` right-
-    aligns: ``---:``). Cells are written as given; a row of another length is a ValueError."""
+    aligns: ``---:``). Cells are written as given (an empty one as ``| |``); a row of another
+    length is a ValueError."""
     align = align or "l" * len(header)
     if len(align) != len(header):
         raise ValueError(f"align has {len(align)} columns, the header {len(header)}")
@@ -113,5 +114,5 @@ def markdown_table(header, rows, *, align=None):
         row = list(row)
         if len(row) != len(header):
             raise ValueError(f"a row of {len(row)} cells in a table of {len(header)} columns")
-        lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+        lines.append("|" + "".join(f" {cell} |" if str(cell) else " |" for cell in row))
     return lines

@@ -19,7 +19,7 @@ from golden._checks import check_int
 from golden.arith import ScalingLimits
 from golden.family import FXPFamily, TFXFamily
 from hdl.accelerator import Accelerator
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 from sim.toolchain import BUILD, tool_version
@@ -58,13 +58,12 @@ def markdown(record):
              "Made by `make soak` (`python -m scripts.soak`): random layers through each "
              "accelerator in cocotb, every output code and NaR flag compared with the golden "
              "model. MACs/s is the simulation's own time (the C++ or vvp build excluded), "
-             "with the Python driver and checker included.", "",
-             "| design | simulator | MACs checked | layers | results | seconds | MACs/s |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for run in record["runs"]:
-        lines.append(f"| {run['design']} | {run['simulator']} | {run['macs']:,} | "
-                     f"{run['layers']:,} | {run['results_checked']:,} | {run['seconds']} | "
-                     f"{run['macs_per_second']:,} |")
+             "with the Python driver and checker included.", ""]
+    lines += markdown_table(
+        ["design", "simulator", "MACs checked", "layers", "results", "seconds", "MACs/s"],
+        [(run["design"], run["simulator"], f"{run['macs']:,}", f"{run['layers']:,}",
+          f"{run['results_checked']:,}", run["seconds"], f"{run['macs_per_second']:,}")
+         for run in record["runs"]], align="llrrrrr")
     lines += ["", f"Verilator / Icarus speed: {record['speedup']}x (MACs/s, median over the "
               f"designs); mismatches: 0."]
     return "\n".join(lines) + "\n"

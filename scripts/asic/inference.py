@@ -19,6 +19,7 @@ low and high ends, so that a reader sees how far the front moves with the memory
 from golden.family import parse_family
 from golden.ptq import scheme_kind
 from scripts.designs import key_kind, key_label, key_order, variant_name
+from scripts.records import markdown_table
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width",
            "inference_energy", "inference_points", "pareto_front", "answer_rows",
@@ -145,20 +146,21 @@ def answer_section(rows):
         return lines + ["No rows: `build/accuracy/accuracy.json` is missing (run `make "
                         "accuracy`) or has no width this report measured.", ""]
     for dataset, model in dict.fromkeys((r["dataset"], r["model"]) for r in rows):
-        lines += [f"### {dataset} / {model}", "",
-                  "| n | format | best scheme | accuracy % | area mm² | pJ/MAC | nJ per inference "
-                  "| TFX accuracy − this (points) | TFX energy / this |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"### {dataset} / {model}", ""]
+        table = []
         for r in rows:
             if (r["dataset"], r["model"]) != (dataset, model):
                 continue
             area = "–" if r["area_um2"] is None else f"{r['area_um2'] / 1e6:.3f}"
-            versus = ("| | " if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
-                      f"| {round(r['tfx_accuracy_points'], 1) or 0.0:+.1f} | "
-                      f"{r['tfx_energy_ratio']:.3f} ")
-            lines.append(f"| {r['n']} | {key_label(r['design'])} | {r['scheme']} | "
-                         f"{100 * r['accuracy']:.1f} ± {100 * r['std']:.1f} | {area} | "
-                         f"{r['pj_per_mac']:.1f} | {r['energy_nj']:,.0f} {versus}|")
+            versus = (("", "") if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
+                      (f"{round(r['tfx_accuracy_points'], 1) or 0.0:+.1f}",
+                       f"{r['tfx_energy_ratio']:.3f}"))
+            table.append((r["n"], key_label(r["design"]), r["scheme"],
+                          f"{100 * r['accuracy']:.1f} ± {100 * r['std']:.1f}", area,
+                          f"{r['pj_per_mac']:.1f}", f"{r['energy_nj']:,.0f}", *versus))
+        lines += markdown_table(["n", "format", "best scheme", "accuracy %", "area mm²", "pJ/MAC",
+                                 "nJ per inference", "TFX accuracy − this (points)",
+                                 "TFX energy / this"], table)
         lines.append("")
     return lines
 
@@ -186,15 +188,15 @@ def markdown_section(points):
         chosen = [p for p in points if (p["dataset"], p["model"]) == (dataset, model)]
         front = {(p["scheme"], p["n"]) for p in pareto_front(chosen)}
         first = chosen[0]
-        lines += [f"### {dataset} / {model}", "",
-                  "| scheme | n | accuracy % | array nJ | memory kbit | total nJ (low / stated "
-                  "/ high) | front |", "|---|---|---|---|---|---|---|"]
-        for p in sorted(chosen, key=lambda p: (p["scheme"], p["n"])):
-            e = p["energy_nj"]
-            lines.append(f"| {p['scheme']} | {p['n']} | {100 * p['accuracy']:.1f} ± "
-                         f"{100 * p['std']:.1f} | {p['array_nj']:.0f} | {p['bits'] / 1000:.1f} "
-                         f"| {e['low']:.0f} / {e['stated']:.0f} / {e['high']:.0f} | "
-                         f"{'yes' if (p['scheme'], p['n']) in front else ''} |")
+        lines += [f"### {dataset} / {model}", ""]
+        lines += markdown_table(
+            ["scheme", "n", "accuracy %", "array nJ", "memory kbit",
+             "total nJ (low / stated / high)", "front"],
+            [(p["scheme"], p["n"], f"{100 * p['accuracy']:.1f} ± {100 * p['std']:.1f}",
+              f"{p['array_nj']:.0f}", f"{p['bits'] / 1000:.1f}",
+              f"{p['energy_nj']['low']:.0f} / {p['energy_nj']['stated']:.0f} / "
+              f"{p['energy_nj']['high']:.0f}", "yes" if (p["scheme"], p["n"]) in front else "")
+             for p in sorted(chosen, key=lambda p: (p["scheme"], p["n"]))])
         lines += ["", f"{first['macs']:,} MACs per inference.", ""]
     return lines
 

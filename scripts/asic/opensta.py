@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from scripts.records import markdown_table
 from sim.toolchain import ROOT, system_tool
 from .energy import Conditions, load_gate_netlist, net_energy, uniform_toggles
 from .liberty import OSU018_LIBERTY
@@ -91,15 +92,16 @@ def cross_check(entries, library, conditions=Conditions(), liberty=OSU018_LIBERT
                         "ratio": {g: ours[g]["total"] / sta[g]["total"] for g in ours}})
     lines = ["Vectorless, same mean activity (measured on the layer workload) on both sides, "
              f"{conditions.clock_mhz} MHz; mW. OpenSTA charges nothing for the clock net "
-             "(driven by a port); the model's figure for it is shown apart.", "",
-             "| design | activity | group | model mW | OpenSTA mW | model / OpenSTA |",
-             "|---|---|---|---|---|---|"]
+             "(driven by a port); the model's figure for it is shown apart.", ""]
+    rows = []
     for r in results:
-        for group in ("sequential", "combinational", "total"):
-            lines.append(f"| {r['design'].upper()}{r['n']} | {r['activity']:.3f} | {group} | "
-                         f"{r['model_w'][group]['total'] * 1e3:.2f} | "
-                         f"{r['opensta_w'][group]['total'] * 1e3:.2f} | "
-                         f"{r['ratio'][group]:.3f} |")
-        lines.append(f"| {r['design'].upper()}{r['n']} | | clock net (model only) | "
-                     f"{r['model_clock_net_w'] * 1e3:.2f} | — | — |")
+        name = f"{r['design'].upper()}{r['n']}"
+        rows += [(name, f"{r['activity']:.3f}", group,
+                  f"{r['model_w'][group]['total'] * 1e3:.2f}",
+                  f"{r['opensta_w'][group]['total'] * 1e3:.2f}", f"{r['ratio'][group]:.3f}")
+                 for group in ("sequential", "combinational", "total")]
+        rows.append((name, "", "clock net (model only)", f"{r['model_clock_net_w'] * 1e3:.2f}",
+                     "—", "—"))
+    lines += markdown_table(["design", "activity", "group", "model mW", "OpenSTA mW",
+                             "model / OpenSTA"], rows)
     return {"results": results, "text": "\n".join(lines)}

@@ -20,7 +20,7 @@ from hdl.decoder import Decoder
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
 from scripts.designs import ALL
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.toolchain import run_yosys, tool_version
 
 __all__ = ["TARGETS", "synthesize", "components", "run_area", "markdown"]
@@ -77,13 +77,12 @@ def components(n, is_max, K, limits):
 def markdown(record):
     lines = [f"{record['yosys']} cell counts; n = {record['n']}, IS_max = {record['IS_max']}, "
              f"K = {record['K']}, bias {record['limits']['bias_bits']} bits, M "
-             f"{record['limits']['m_bits']} bits, shift <= {record['limits']['shift_max']}.", "",
-             "| component | variant | generic gates | generic flops | iCE40 LUT4 | carry | flops "
-             "| iCE40+DSP LUT4 | DSP |", "|---|---|---|---|---|---|---|---|---|"]
-    for row in record["rows"]:
-        g, i, d = row["generic"], row["ice40"], row["ice40_dsp"]
-        lines.append(f"| {row['component']} | {row['variant']} | {g['gates']} | {g['flops']} | "
-                     f"{i['luts']} | {i['carries']} | {i['flops']} | {d['luts']} | {d['dsps']} |")
+             f"{record['limits']['m_bits']} bits, shift <= {record['limits']['shift_max']}.", ""]
+    rows = [(row["component"], row["variant"], row["generic"]["gates"], row["generic"]["flops"],
+             row["ice40"]["luts"], row["ice40"]["carries"], row["ice40"]["flops"],
+             row["ice40_dsp"]["luts"], row["ice40_dsp"]["dsps"]) for row in record["rows"]]
+    lines += markdown_table(["component", "variant", "generic gates", "generic flops",
+                             "iCE40 LUT4", "carry", "flops", "iCE40+DSP LUT4", "DSP"], rows)
     return "\n".join(lines) + "\n"
 
 

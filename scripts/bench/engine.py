@@ -14,6 +14,7 @@ from golden.datasets import load
 from golden.models import model_path
 from golden.network import fold, load_network
 from golden.ptq import calibration_samples, quantize_network
+from scripts.records import markdown_table
 
 __all__ = ["run_engine_benchmark", "markdown"]
 
@@ -65,11 +66,11 @@ def markdown(record):
              f"{record['images']} test images, best of {record['repeats']} runs, one BLAS "
              f"thread; the reference engine (`run_integer`) timed on "
              f"{record['reference_images']} images and scaled. The fast engine's codes equal "
-             f"the reference's on those images.", "",
-             "| model | scheme | n | float64 forward s | fast engine s | fast / forward | "
-             "reference s | float32 products |", "|---|---|---|---|---|---|---|---|"]
-    for r in record["rows"]:
-        lines.append(f"| {r['model']} | {r['scheme']} | {r['n']} | {r['float64_forward_s']:.2f} "
-                     f"| {r['fast_s']:.2f} | {r['fast_over_forward']:.2f} | "
-                     f"{r['reference_s']:.1f} | {r['float32_products']} / {r['products']} |")
+             f"the reference's on those images.", ""]
+    lines += markdown_table(
+        ["model", "scheme", "n", "float64 forward s", "fast engine s", "fast / forward",
+         "reference s", "float32 products"],
+        [(r["model"], r["scheme"], r["n"], f"{r['float64_forward_s']:.2f}", f"{r['fast_s']:.2f}",
+          f"{r['fast_over_forward']:.2f}", f"{r['reference_s']:.1f}",
+          f"{r['float32_products']} / {r['products']}") for r in record["rows"]])
     return "\n".join(lines) + "\n"

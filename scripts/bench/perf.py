@@ -17,7 +17,7 @@ from pathlib import Path
 from golden.arith import DEFAULT_LIMITS
 from hdl.accelerator import Accelerator
 from scripts.designs import ALL
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 
@@ -48,13 +48,12 @@ def measure(family, form, rows, cols, gemm, *, depth=64, limits=DEFAULT_LIMITS, 
 def markdown(record):
     M, K, N = record["gemm"]
     lines = [f"Simulated {M}x{K}x{N} matrix product (Icarus, RTL, no input gaps or output "
-             f"stalls; accumulator depth {record['depth']}), `python -m scripts.perf`.", "",
-             "| array | variant | cycles | utilisation | ideal cycles |",
-             "|---|---|---:|---:|---:|"]
-    for row in record["rows"]:
-        ideal = row["useful_macs"] // (row["rows"] * row["cols"])
-        lines.append(f"| {row['rows']}x{row['cols']} | {row['variant']} | {row['cycles']} | "
-                     f"{100 * row['utilisation']:.1f} % | {ideal} |")
+             f"stalls; accumulator depth {record['depth']}), `python -m scripts.perf`.", ""]
+    lines += markdown_table(
+        ["array", "variant", "cycles", "utilisation", "ideal cycles"],
+        [(f"{row['rows']}x{row['cols']}", row["variant"], row["cycles"],
+          f"{100 * row['utilisation']:.1f} %", row["useful_macs"] // (row["rows"] * row["cols"]))
+         for row in record["rows"]], align="llrrr")
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.toolchain import run_yosys, tool_version
 from .boards import board_named
 from .flow import host_link, synth_options
@@ -114,13 +114,12 @@ def markdown(record):
              + (f", {c['clock_mhz']:g} MHz (pipelined)" if c["clock_mhz"] else ""), "",
              f"Made by `python -m scripts.synth_blocks` ({record['tool']}, `{record['script']}`"
              "): each block's mapped cells over its hierarchy, nothing optimised across blocks.",
-             "", "| block | " + " | ".join(kinds) + " | LUT4 share | what |",
-             "|---|" + "---:|" * len(kinds) + "---:|---|"]
-    for row in record["blocks"]:
-        lines.append(f"| `{row['block']}` | " + " | ".join(f"{row[k]:,}" for k in kinds)
-                     + f" | {100 * row['share']['LUT4']:.1f} % | {row['what']} |")
-    lines.append("| **total** | " + " | ".join(f"**{record['total'][k]:,}**" for k in kinds)
-                 + " | 100 % | |")
+             ""]
+    rows = [(f"`{row['block']}`", *(f"{row[k]:,}" for k in kinds),
+             f"{100 * row['share']['LUT4']:.1f} %", row["what"]) for row in record["blocks"]]
+    rows.append(("**total**", *(f"**{record['total'][k]:,}**" for k in kinds), "100 %", ""))
+    lines += markdown_table(["block", *kinds, "LUT4 share", "what"], rows,
+                            align="l" + "r" * len(kinds) + "rl")
     core = next(row for row in record["blocks"] if row["block"] == "array.core")
     lines += ["", f"The systolic core holds {100 * core['share']['LUT4']:.1f} % of the LUT4s "
               f"and {100 * core['share']['FF']:.1f} % of the flip-flops."]

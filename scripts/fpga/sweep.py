@@ -20,7 +20,7 @@ from pathlib import Path
 
 from golden.family import FORMAT_KINDS, default_is_max
 from scripts.designs import FPGA
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.toolchain import BUILD
 from .boards import board_named
 from .flow import SynthConfig, run_flow
@@ -147,10 +147,8 @@ def formats_table(record):
              f"{record['width_size'][1]} array", "",
              "Logic cells (× FXP's) and median fmax in MHz; each format in its FPGA form (TFX and "
              "FXP int, or TFX ses on split DSPs; posit and FP ses), the board's scaling registers "
-             "for every format.", "",
-             "| n | DSPs | " + " | ".join(f"{fmt.upper()} logic" for fmt in shown) + " | "
-             + " | ".join(f"{fmt.upper()} fmax" for fmt in shown) + " |",
-             "|---|---|" + "---|" * (2 * len(shown))]
+             "for every format.", ""]
+    rows = []
     for row in record["widths"]:
         logic = []
         for fmt in shown:
@@ -160,9 +158,9 @@ def formats_table(record):
                          + (f" ({ratio:.2f})" if ratio and fmt != "fxp" else ""))
         fmax = ["–" if row.get(fmt) is None else _cell(row[fmt], "fmax_mhz", "{:.2f}")
                 for fmt in shown]
-        lines.append(f"| {row['n']} | {'yes' if row['dsp'] else 'no'} | "
-                     + " | ".join(logic + fmax) + " |")
-    return lines
+        rows.append((row["n"], "yes" if row["dsp"] else "no", *logic, *fmax))
+    return lines + markdown_table(["n", "DSPs", *(f"{fmt.upper()} logic" for fmt in shown),
+                                   *(f"{fmt.upper()} fmax" for fmt in shown)], rows)
 
 
 def _cell(entry, key, fmt="{}"):
@@ -199,29 +197,26 @@ def markdown(record):
              f"fmax the median over seeds {record['seeds']}. Logic is nextpnr's {logic} count; "
              "a design that does not fit shows the count the placer asked for, marked *.", "",
              f"## TFX vs FXP by width, {record['width_size'][0]}x{record['width_size'][1]} "
-             "array", "",
-             "| n | IS_max | DSPs | TFX logic | FXP logic | TFX/FXP | TFX DSP | FXP DSP "
-             "| TFX fmax | FXP fmax | TFX/FXP fmax |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for row in record["widths"]:
-        tfx, fxp = row["tfx"], row["fxp"]
-        lines.append(" | ".join([
-            f"| {row['n']}", str(row["IS_max"]), "yes" if row["dsp"] else "no",
-            _logic_text(tfx), _logic_text(fxp), _ratio(row, "logic_ratio"),
-            _cell(tfx, "dsps"), _cell(fxp, "dsps"), _cell(tfx, "fmax_mhz", "{:.2f}"),
-            _cell(fxp, "fmax_mhz", "{:.2f}"), _ratio(row, "fmax_ratio")]) + " |")
+             "array", ""]
+    lines += markdown_table(
+        ["n", "IS_max", "DSPs", "TFX logic", "FXP logic", "TFX/FXP", "TFX DSP", "FXP DSP",
+         "TFX fmax", "FXP fmax", "TFX/FXP fmax"],
+        [(row["n"], row["IS_max"], "yes" if row["dsp"] else "no", _logic_text(row["tfx"]),
+          _logic_text(row["fxp"]), _ratio(row, "logic_ratio"), _cell(row["tfx"], "dsps"),
+          _cell(row["fxp"], "dsps"), _cell(row["tfx"], "fmax_mhz", "{:.2f}"),
+          _cell(row["fxp"], "fmax_mhz", "{:.2f}"), _ratio(row, "fmax_ratio"))
+         for row in record["widths"]])
+    sizes = [(f"{fmt.upper()} {entry['form']}", f"{entry['rows']}x{entry['cols']}",
+              entry["rows"] * entry["cols"], entry["dsp_pes"], _logic_text(entry),
+              _cell(entry, "available"), _cell(entry, "brams"),
+              _cell(entry, "fmax_mhz", "{:.2f}"), "yes" if entry["meets_clock"] else "no")
+             for fmt in FORMATS for entry in record["sizes"][fmt]]
     searched = record.get("searched", True)
     if searched:
         lines += ["", f"## Array sizes at n = {WIDTHS[-1][0]}, IS_max = {WIDTHS[-1][1]}, "
-                  "with DSPs", "", "| format | array | PEs | on DSPs | logic | of | block RAM | "
-                  f"fmax median | meets {clock:g} MHz |", "|---|---|---|---|---|---|---|---|---|"]
-    for fmt in FORMATS:
-        for entry in record["sizes"][fmt]:
-            lines.append(" | ".join([
-                f"| {fmt.upper()} {entry['form']}", f"{entry['rows']}x{entry['cols']}",
-                str(entry["rows"] * entry["cols"]), str(entry["dsp_pes"]), _logic_text(entry),
-                _cell(entry, "available"), _cell(entry, "brams"),
-                _cell(entry, "fmax_mhz", "{:.2f}"), "yes" if entry["meets_clock"] else "no"])
-                + " |")
+                  "with DSPs", ""]
+        lines += markdown_table(["format", "array", "PEs", "on DSPs", "logic", "of", "block RAM",
+                                 "fmax median", f"meets {clock:g} MHz"], sizes)
     failures = sorted({f"{fmt.upper()} {e['rows']}x{e['cols']}: {e['tool_error']}"
                        for fmt in FORMATS for e in record["sizes"][fmt] if e.get("tool_error")}
                       | {f"{fmt.upper()} n={row['n']} {'DSP' if row['dsp'] else 'no DSP'}: "

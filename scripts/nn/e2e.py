@@ -22,7 +22,7 @@ from golden.quantized_io import load_quantized, save_quantized
 from hdl.accelerator import Accelerator
 from hdl.network_runner import check_runnable, largest_K
 from scripts.designs import FPGA
-from scripts.records import write_report
+from scripts.records import markdown_table, write_report
 from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 from sim.toolchain import BUILD
@@ -80,13 +80,13 @@ def markdown(reports):
              "the accelerator in Icarus (cocotb), 4x4 array, int form, shared scaling stage; "
              "every layer's codes and every prediction equal to the golden integer engine "
              "(the testbench fails otherwise). Cycles from the first transfer to the last "
-             "result of each layer, summed.", "",
-             "| model | scheme | formats | images | accuracy | cycles / image | MACs / image "
-             "| utilisation |", "|---|---|---|---|---|---|---|---|"]
-    for r in reports:
-        lines.append(f"| {Path(r['model']).stem} | {r['scheme']} | {r['family']} | {r['images']} "
-                     f"| {100 * r['accuracy']:.1f} % | {r['cycles_per_image']:,.0f} "
-                     f"| {r['macs_per_image']:,.0f} | {100 * r['utilisation']:.1f} % |")
+             "result of each layer, summed.", ""]
+    lines += markdown_table(
+        ["model", "scheme", "formats", "images", "accuracy", "cycles / image", "MACs / image",
+         "utilisation"],
+        [(Path(r["model"]).stem, r["scheme"], r["family"], r["images"],
+          f"{100 * r['accuracy']:.1f} %", f"{r['cycles_per_image']:,.0f}",
+          f"{r['macs_per_image']:,.0f}", f"{100 * r['utilisation']:.1f} %") for r in reports])
     return "\n".join(lines) + "\n"
 
 

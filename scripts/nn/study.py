@@ -31,7 +31,7 @@ from golden.ptq import (FP_SCHEMES, FXP_SCHEMES, POSIT_SCHEMES, SCHEMES, TFX_SCH
                         calibration_samples, quantize_network, scheme_family)
 from golden.models import ARCHITECTURES, model_path
 from scripts.designs import family_variants, variant_name
-from scripts.records import digest, write_report
+from scripts.records import digest, markdown_table, write_report
 from sim.toolchain import BUILD, ROOT
 
 __all__ = ["WIDTHS", "HEADLINE", "SEEDS", "ARCHITECTURES", "summarise", "verdict", "markdown",
@@ -228,21 +228,20 @@ def markdown(record):
     for entry in record["models"]:
         lines += [f"## {entry['dataset']} / {entry['model']} (seeds {entry['seeds']}, "
                   f"{entry['test_images']} test images, float "
-                  f"{_cell(entry['float'])})", "",
-                  "| n | " + " | ".join(SCHEMES) + " | tfx-channel vs "
-                  + ", ".join(FXP_SCHEMES) + " | best TFX vs best FXP | vs best posit "
-                  "| vs best FP |",
-                  "|---" * (len(SCHEMES) + 5) + "|"]
+                  f"{_cell(entry['float'])})", ""]
+        rows = []
         for n in entry["widths"]:
             row = entry["by_width"][str(n)]
             cells = [_cell(row[s]["integer"]) + (f" ({100 * row[s]['fake']['mean']:.1f})"
                                                  if fake else "") for s in SCHEMES]
             verdicts = [row["verdicts"]["tfx-channel"][f] for f in FXP_SCHEMES]
             top = row["best"]
-            lines.append(f"| {n} | " + " | ".join(cells) + " | " + ", ".join(verdicts)
-                         + f" | {top['verdict']} ({top['tfx']} vs {top['fxp']}) | "
-                         + " | ".join(f"{top.get('verdict_' + k, '–')} ({top.get(k, '–')})"
-                                      for k in ("posit", "fp")) + " |")
+            rows.append((n, *cells, ", ".join(verdicts),
+                         f"{top['verdict']} ({top['tfx']} vs {top['fxp']})",
+                         *(f"{top.get('verdict_' + k, '–')} ({top.get(k, '–')})"
+                           for k in ("posit", "fp"))))
+        lines += markdown_table(["n", *SCHEMES, "tfx-channel vs " + ", ".join(FXP_SCHEMES),
+                                 "best TFX vs best FXP", "vs best posit", "vs best FP"], rows)
         lines.append("")
         lines += variant_section(entry)
     if record["missing"]:
@@ -262,16 +261,17 @@ def variant_section(entry):
     lines = ["Other exponent sizes (posit es = 0, TFX with an uncapped regime; FP6 E3M2 and FP8 "
              "E5M2, the OCP types' second ones), with their kind's schemes; verdicts of the "
              "best of them against the best of the kind's default family, and of the best TFX "
-             "scheme against them:", "",
-             "| n | family | per-tensor | per-channel | best default | vs default | best TFX "
-             "vs this |", "|---|---|---|---|---|---|---|"]
+             "scheme against them:", ""]
+    table = []
     for n, spec, v in rows:
         row = entry["by_width"][str(n)]
         default = row["best"][v["kind"]]
         per_tensor, per_channel = (v["schemes"][s]["integer"] for s in VARIANT_SCHEMES[v["kind"]])
-        lines.append(f"| {n} | {v['label']} | {_cell(per_tensor)} | {_cell(per_channel)} | "
-                     f"{_cell(row[default]['integer'])} ({default}) | {v['verdict_vs_default']} "
-                     f"| {v['verdict_tfx']} ({row['best']['tfx']}) |")
+        table.append((n, v["label"], _cell(per_tensor), _cell(per_channel),
+                      f"{_cell(row[default]['integer'])} ({default})", v["verdict_vs_default"],
+                      f"{v['verdict_tfx']} ({row['best']['tfx']})"))
+    lines += markdown_table(["n", "family", "per-tensor", "per-channel", "best default",
+                             "vs default", "best TFX vs this"], table)
     lines.append("")
     if left_out:
         lines += [f"Not run on the {entry['model']}: {f.label} ({why})." for f, why in left_out]
