@@ -8,7 +8,8 @@ standard-cell area and energy per MAC from gate-level simulation (:mod:`scripts.
 import argparse
 import sys
 
-from scripts.asic.report import OUT, WIDTHS, WORKLOADS, run_report
+from scripts.asic.measure import OUT, WIDTHS, WORKLOADS
+from scripts.asic.report import run_report
 
 
 def main(argv=None):

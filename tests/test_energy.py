@@ -277,7 +277,8 @@ def _entry(design, n, workload, per_block, macs=100, array=(4, 4)):
 
 
 def test_report_rows_and_ratios():
-    from scripts.asic.report import markdown, summarise
+    from scripts.asic.render import markdown
+    from scripts.asic.summary import summarise
     rows = summarise([_entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 4.0}),
                       _entry("fxp", 8, "layer", {"multipliers": 4.0, "buffers": 4.0}),
                       _entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 2.0}, array=(8, 8)),
@@ -302,7 +303,8 @@ def test_report_rows_and_ratios():
 
 def test_the_fpga_view_shows_every_format_the_sweep_built(tmp_path):
     import json as json_
-    from scripts.asic.report import fpga_figures, markdown
+    from scripts.asic.render import markdown
+    from scripts.asic.summary import fpga_figures
     entry = lambda logic, fmax: {"logic": logic, "dsps": 4, "fmax_mhz": fmax, "fits": True}
     sweep = {"board": "icebreaker", "width_size": [2, 2], "widths": [
         {"n": 8, "dsp": True, "tfx": entry(3000, 20.0), "fxp": entry(2500, 25.0),
@@ -321,12 +323,14 @@ def test_the_fpga_view_shows_every_format_the_sweep_built(tmp_path):
 
 
 def test_every_format_rows_and_their_ratios():
-    from scripts.asic.report import format_rows, formats_section, runs
+    from scripts.asic.measure import runs
+    from scripts.asic.render import formats_section
+    from scripts.asic.summary import format_rows
     entries = [_entry("tfx", 8, "layer", {"multipliers": 6.0, "buffers": 4.0}),
                _entry("fxp", 8, "layer", {"multipliers": 4.0, "buffers": 4.0}),
                _entry("posit", 8, "layer", {"multipliers": 7.0, "accumulators": 5.0}),
                _entry("fp", 6, "layer", {"multipliers": 3.0})]
-    for e, formats in zip(entries, (["T"] * 3, ["X"] * 3, ["P"] * 3, ["F"] * 3)):
+    for e, formats in zip(entries, (["T"] * 3, ["X"] * 3, ["P"] * 3, ["F"] * 3), strict=True):
         e["formats"] = formats
     six, eight = format_rows(entries)
     assert list(eight["designs"]) == ["tfx", "fxp", "posit"]  # the designs' order
@@ -409,7 +413,9 @@ def test_the_answer_picks_each_formats_best_scheme_and_compares_tfx():
 
 def test_the_other_exponent_sizes_are_measured_and_answered_under_their_spec():
     from scripts.asic.inference import answer_rows, answer_section, inference_points
-    from scripts.asic.report import format_rows, formats_section, runs, variants
+    from scripts.asic.measure import runs, variants
+    from scripts.asic.render import formats_section
+    from scripts.asic.summary import format_rows
     assert [(label, f.label, form, scheme) for label, f, form, scheme in variants(8)][-2:] == [
         ("posit:8,0", "Posit8/es0", "ses", "posit"), ("fp:8,5", "FP8/E5", "ses", "fp")]
     assert [label for label, *_ in variants(5)][4:] == ["posit:5,0"]

@@ -14,7 +14,7 @@ from hdl.accelerator import Accelerator
 from scripts.asic.activity import dump_module, read_toggles
 from scripts.asic.mapping import map_to_cells, simulation_models
 from scripts.asic.energy import load_gate_netlist, net_energy
-from scripts.asic.report import gate_level_energy, random_workload
+from scripts.asic.measure import gate_level_energy, random_workload
 from scripts.asic.liberty import OSU018_LIBERTY, load_library
 from sim.common import CLOCK_PERIOD_NS
 from sim.runner import export_verilog, run_cocotb

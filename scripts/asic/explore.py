@@ -31,8 +31,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from scripts.records import write_report
-from .report import COLS, OUT, ROWS, measure
+from scripts.records import markdown_table, write_report
+from .measure import COLS, OUT, ROWS, measure
 
 VARIANTS = ("ses", "int", "ses, column-wide partial sums", "ses, no hold_idle")
 #: A narrower bias per format, with which the whole Fashion-MNIST ConvNet still quantizes at
@@ -127,16 +127,14 @@ def summary(entry):
 def markdown(rows):
     lines = [f"TFX(8, 3) organisations, and posit(8, 1) and FP(8, 4) with two bias widths, "
              f"{ROWS}x{COLS} accelerator, layer workload, zero-delay gate-level energy "
-             f"(`python -m scripts.asic.explore`, the flow of `make report`).", "",
-             "| variant | pJ/MAC | core pJ/MAC | multipliers | accumulators | registers | "
-             "decoders | clock | mm² | core mm² | flip-flops |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['variant']} | {r['pj_per_mac']:.2f} | {r['core_pj_per_mac']:.2f} | "
-                     f"{r['multipliers_pj_per_mac']:.2f} | {r['accumulators_pj_per_mac']:.2f} | "
-                     f"{r['registers_pj_per_mac']:.2f} | {r['decoders_pj_per_mac']:.2f} | "
-                     f"{r['clock_pj_per_mac']:.2f} | {r['area_mm2']:.3f} | "
-                     f"{r['core_area_mm2']:.3f} | {r['flops']:,} |")
+             f"(`python -m scripts.asic.explore`, the flow of `make report`).", ""]
+    lines += markdown_table(
+        ["variant", "pJ/MAC", "core pJ/MAC", "multipliers", "accumulators", "registers",
+         "decoders", "clock", "mm²", "core mm²", "flip-flops"],
+        [(r["variant"], *(f"{r[key]:.2f}" for key in (
+            "pj_per_mac", "core_pj_per_mac", "multipliers_pj_per_mac", "accumulators_pj_per_mac",
+            "registers_pj_per_mac", "decoders_pj_per_mac", "clock_pj_per_mac")),
+          f"{r['area_mm2']:.3f}", f"{r['core_area_mm2']:.3f}", f"{r['flops']:,}") for r in rows])
     return "\n".join(lines) + "\n"
 
 
