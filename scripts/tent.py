@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from golden._checks import check_int
-from golden.arith import DEFAULT_LIMITS
 from golden.family import parse_family
 from golden._io import discard_stdout, read_npz
 from golden.network import fold, network_from_arrays, save_network

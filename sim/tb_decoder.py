@@ -1,7 +1,6 @@
 """cocotb: the decoder, every code for every run-time IS, against the golden model."""
 
 import cocotb
-import numpy as np
 from cocotb.triggers import Timer
 
 from hdl.operand import operand_layout

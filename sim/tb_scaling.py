@@ -32,7 +32,6 @@ async def scaling_plan(dut):
     board = Scoreboard("scaling")
     dut.valid_in.value = 0
     got, expected, context = [], [], []
-    pending = 0
     for values, E, M, shift, relu, out in groups:
         dut.exponent.value = E
         dut.M.value = M

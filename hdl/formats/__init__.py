@@ -107,4 +107,4 @@ def staged(m, stage, *values):
     return registers
 
 
-from . import fp, fxp, posit, tfx  # noqa: E402  (they register themselves)
+from . import fp, fxp, posit, tfx  # noqa: E402, F401  (they register themselves)

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from golden.datasets import DATASETS, load
+from golden.datasets import load
 from golden.network import Network, Node
 
 __all__ = ["EPOCHS", "build", "export", "load_weights", "train"]
