@@ -47,7 +47,7 @@ def network_to_onnx(network):
                                           [out], name=node.name))
         elif node.op == "batchnorm":
             names = [f"{node.name}.{k}" for k in ("gamma", "beta", "mean", "var")]
-            inits += [tensor(n, node[k]) for n, k in zip(names, ("gamma", "beta", "mean", "var"))]
+            inits += [tensor(n, node[k]) for n, k in zip(names, ("gamma", "beta", "mean", "var"), strict=True)]
             nodes.append(helper.make_node("BatchNormalization", [ins[0], *names], [out],
                                           name=node.name, epsilon=node["eps"]))
         elif node.op == "maxpool":

@@ -105,9 +105,10 @@ def test_rows_verdicts_and_markdown():
     assert "10000 test images" in text
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("model", ["convnet", "resnet"])
 def test_exported_networks_compute_what_pytorch_computes(model):
-    torch = pytest.importorskip("torch")
+    import torch
     from scripts.nn.training import build, export
     torch.manual_seed(0)
     module = build(model, (1, 28, 28))
@@ -126,10 +127,10 @@ def test_exported_networks_compute_what_pytorch_computes(model):
     np.testing.assert_allclose(fold(network).forward(x), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("name", ["digits-convnet-s0", "digits-resnet-s0"])
 def test_shipped_networks_load_back_into_their_pytorch_modules(name):
     """load_weights is export's inverse (what make onnx-models exports from)."""
-    pytest.importorskip("torch")
     from golden.models import MODELS
     from golden.network import load_network
     from scripts.nn.training import export, load_weights
@@ -138,7 +139,7 @@ def test_shipped_networks_load_back_into_their_pytorch_modules(name):
                    network.info)
     assert [(n.op, n.name, n.attrs) for n in again.nodes] == [
         (n.op, n.name, n.attrs) for n in network.nodes]
-    for a, b in zip(again.nodes, network.nodes):
+    for a, b in zip(again.nodes, network.nodes, strict=True):
         for key in b.arrays:
             np.testing.assert_array_equal(a.arrays[key], b.arrays[key])
 
@@ -177,7 +178,6 @@ def test_a_variant_can_be_left_out_of_an_architecture_and_the_table_says_so():
     assert VARIANT_ARCHITECTURES["fp:8,5"][0] == ("convnet",)
     assert ("fp", 8, FPFamily(8, 5)) not in study_runs([8], ["fp"], architecture="resnet")
     assert ("fp", 8, FPFamily(8, 5)) in study_runs([8], ["fp"], architecture="convnet")
-    summary = lambda m: {"integer": {"mean": m, "std": 0.0}}
     names = ["tfx", "tfx-channel", "fxp-channel", "fxp-channel-signed", "fxp-layer",
              "fxp-global", "posit", "posit-channel", "fp", "fp-channel"]
     runs = [{**{f"{s}/8": {"integer": 0.9} for s in names},

@@ -1,5 +1,7 @@
 """The Verilog export command line and the Yosys area flow."""
 
+import pytest
+
 from golden.family import FXPFamily, TFXFamily
 from hdl.__main__ import main
 from hdl.decoder import Decoder
@@ -33,6 +35,7 @@ def test_export_errors(capsys):
     assert "rows must be an integer from 1 to 64, not 0" in capsys.readouterr().err
 
 
+@pytest.mark.flow
 def test_area_flow_counts_cells():
     """FXP decoding is free (sign extension); the TFX decoder is real logic."""
     fxp = summarise("ice40", synthesize(Decoder(family=FXPFamily(8)), "ice40"))

@@ -31,6 +31,8 @@ class Counter(wiring.Component):
         return m
 
 
+@pytest.mark.cocotb
+@pytest.mark.flow
 def test_counter_toggles_and_area_through_the_flow(tmp_path):
     design = map_to_cells(export_verilog(Counter(), "counter"), "counter", build=tmp_path)
     netlist = load_gate_netlist(design.json, "counter")
@@ -101,6 +103,8 @@ def _run_sampler(tmp_path, *, clock_gating, cycles=100):
     return json.loads(report.read_text())["count"], netlist, library, toggles, estimate
 
 
+@pytest.mark.cocotb
+@pytest.mark.flow
 def test_clock_gating_in_the_mapping_and_the_energy_of_gated_flops(tmp_path):
     """The sampling register gets one clock gate; its flip-flops' clock pins switch only on
     the sampling cycles, and the gate's cells and nets are charged to the clock."""
@@ -135,6 +139,7 @@ def test_clock_gating_in_the_mapping_and_the_energy_of_gated_flops(tmp_path):
     assert gated["total_pj"] < free["total_pj"]
 
 
+@pytest.mark.cocotb
 def test_accelerator_gate_netlist_is_bit_exact_and_every_net_is_seen(tmp_path):
     family = TFXFamily(4, 2)
     array = Accelerator(family=family, form="ses", rows=2, cols=2, max_K=6, depth=4)
@@ -152,6 +157,8 @@ def test_accelerator_gate_netlist_is_bit_exact_and_every_net_is_seen(tmp_path):
     assert again == entry  # reused, not recomputed
 
 
+@pytest.mark.cocotb
+@pytest.mark.flow
 def test_timed_gate_level_run_is_bit_exact_and_counts_glitches(tmp_path):
     """The same tiny accelerator with the cells' delays (an SDF from OpenSTA): still bit-exact,
     flip-flops toggle as often as without delays, the adders and multipliers more."""
@@ -175,6 +182,7 @@ def _narrow(layer, columns):
                       out_fmt=layer.out_fmt, N=columns, relu=layer.relu)
 
 
+@pytest.mark.flow
 def test_mapping_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="Liberty file .*missing.lib not found"):
         map_to_cells("module m(); endmodule", "m", liberty=tmp_path / "missing.lib")

@@ -10,12 +10,14 @@ from sim.bitwuzla_shell import commands
 pytestmark = pytest.mark.sim
 
 
+@pytest.mark.flow
 @pytest.mark.parametrize("check", checks("short"), ids=lambda c: c.name)
 def test_formal_check_passes(check, tmp_path):
     record = run_check(check, out=tmp_path)
     assert record["status"] == "PASS", record
 
 
+@pytest.mark.flow
 def test_a_rule_the_design_breaks_fails(tmp_path):
     """The executor drops its offer when it resets the array on a stall: checked without that
     release, the stream rule must fail."""

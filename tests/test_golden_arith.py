@@ -222,7 +222,7 @@ def test_biases_wider_than_64_bits_are_python_integers_and_exact(tmp_path):
     a, w = rng.integers(0, 0x7c, (3, 5)), rng.integers(0, 0x7c, (5, 3))
     acc = matmul(a, fmt, w, fmt, bias=wide, limits=limits)
     xa, xw = fmt.to_int(a), fmt.to_int(w)
-    exact = [[int(wide[j]) + sum(int(x) * int(y) for x, y in zip(xa[i], xw[:, j]))
+    exact = [[int(wide[j]) + sum(int(x) * int(y) for x, y in zip(xa[i], xw[:, j], strict=True))
               for j in range(3)] for i in range(3)]
     assert acc.values.tolist() == exact
     with pytest.raises(ValueError, match="bias must lie within"):

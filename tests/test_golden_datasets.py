@@ -44,7 +44,7 @@ def test_malformed_idx_files_are_named(tmp_path, content, message):
 ])
 def test_splits_have_the_documented_shapes(name, shape, sizes):
     parts = [load(name, split) for split in ("train", "calibration", "test")]
-    for (x, y), size in zip(parts, sizes):
+    for (x, y), size in zip(parts, sizes, strict=True):
         assert x.shape == (size, *shape) and y.shape == (size,)
         assert x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1 and x.max() > 0.9
         assert set(np.unique(y)) == set(range(10))

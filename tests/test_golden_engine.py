@@ -21,8 +21,9 @@ def _networks():
         yield model, fold(load_network(model_path("digits", model, 0)))
 
 
-@pytest.mark.parametrize("name,network", list(_networks()), ids=lambda v: v if
-                         isinstance(v, str) else "")
+@pytest.mark.parametrize("name,network", [
+    pytest.param(name, network, marks=[pytest.mark.slow] if name == "resnet" else [])
+    for name, network in _networks()], ids=lambda v: v if isinstance(v, str) else "")
 def test_fast_engine_gives_the_reference_codes_for_every_scheme_and_width(name, network):
     samples = calibration_samples(network, load("digits", "calibration")[0])
     x = load("digits", "test")[0][:120]

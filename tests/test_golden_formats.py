@@ -1,10 +1,12 @@
 """TFX and FXP formats against the independent Fraction reference: exhaustive for n <= 10."""
 
+import itertools
 import math
 from fractions import Fraction
 
 import numpy as np
 import pytest
+import softposit
 from hypothesis import given, settings, strategies as st
 
 from golden import FXP, TFX, NumberFormat, parse_format
@@ -18,7 +20,7 @@ def probe_points(table):
     """Every value, every midpoint and its two float neighbours, both saturation ends."""
     values = [v for v, _ in table]
     points = list(values)
-    for lo, hi in zip(values, values[1:]):
+    for lo, hi in itertools.pairwise(values):
         mid = (lo + hi) / 2
         points.append(mid)
         points.append(Fraction(math.nextafter(float(mid), math.inf)))
@@ -31,10 +33,10 @@ def probe_points(table):
 def check_quantize(fmt, table):
     points = probe_points(table)
     floats = np.array([float(p) for p in points])
-    assert all(Fraction(f) == p for f, p in zip(floats, points))  # every probe is exact
+    assert all(Fraction(f) == p for f, p in zip(floats, points, strict=True))  # every probe is exact
     expected = [nearest_code(p, table) for p in points]
     got = fmt.quantize(floats)
-    mismatches = [(p, e, g) for p, e, g in zip(points, expected, got) if e != g]
+    mismatches = [(p, e, g) for p, e, g in zip(points, expected, got, strict=True) if e != g]
     assert not mismatches, f"{fmt!r}: {len(mismatches)} wrong, first {mismatches[:3]}"
     specials = np.array([np.inf, -np.inf, 0.0, -0.0])
     assert list(fmt.quantize(specials)) == [table[-1][1], table[0][1], 0, 0]
@@ -47,13 +49,13 @@ def test_tfx_exhaustive(n, IS, SC):
     codes = fmt.codes()
     expected = [tfx_value(c, n, IS, SC) for c in range(1 << n)]
     decoded = fmt.decode(codes)
-    for code, value, got in zip(codes, expected, decoded):
+    for code, value, got in zip(codes, expected, decoded, strict=True):
         if value is None:
             assert np.isnan(got) and code == 1 << (n - 1)
         else:
             assert Fraction(got) == value, (fmt, code)
     ints = fmt.to_int(codes, nar="zero")
-    for code, value, x in zip(codes, expected, ints):
+    for code, value, x in zip(codes, expected, ints, strict=True):
         if value is not None:
             assert Fraction(int(x)) * Fraction(2) ** (SC - (n - 1)) == value
     check_quantize(fmt, value_table("tfx", n, IS, SC))
@@ -62,7 +64,7 @@ def test_tfx_exhaustive(n, IS, SC):
 @pytest.mark.parametrize("n,F,signed", FXP_CASES)
 def test_fxp_exhaustive(n, F, signed):
     fmt = FXP(n, F, signed=signed)
-    for code, got in zip(fmt.codes(), fmt.decode(fmt.codes())):
+    for code, got in zip(fmt.codes(), fmt.decode(fmt.codes()), strict=True):
         assert Fraction(got) == fxp_value(int(code), n, F, signed)
     check_quantize(fmt, value_table("fxp", n, F, 0, signed))
 
@@ -119,7 +121,6 @@ def test_spec_properties(n, IS):
 
 
 def test_posit8_equals_softposit():
-    softposit = pytest.importorskip("softposit")
     fmt = TFX(8, 7, 0)
     for code in range(256):
         p = softposit.posit8(bits=code)

@@ -30,8 +30,8 @@ def test_shipped_model_classifies_and_round_trips(tmp_path):
     assert accuracy == pytest.approx(model.info["float_accuracy"]["test"]) and accuracy > 0.95
     save_mlp(tmp_path / "copy.npz", model)
     copy = load_mlp(tmp_path / "copy.npz")
-    assert all(np.array_equal(a, b) for la, lb in zip(model.layers, copy.layers)
-               for a, b in zip(la, lb))
+    assert all(np.array_equal(a, b) for la, lb in zip(model.layers, copy.layers, strict=True)
+               for a, b in zip(la, lb, strict=True))
 
 
 def test_model_file_errors(tmp_path):

@@ -151,7 +151,7 @@ def test_files_round_trip_in_float32(tmp_path):
     assert loaded.info == net.info and loaded.input_shape == net.input_shape
     x = np.random.default_rng(3).uniform(0, 1, (4, 1, 8, 8))
     np.testing.assert_allclose(loaded.forward(x), net.forward(x), rtol=1e-5, atol=1e-5)
-    for a, b in zip(loaded.nodes, net.nodes):
+    for a, b in zip(loaded.nodes, net.nodes, strict=True):
         assert a.attrs == b.attrs
         for key in b.arrays:
             assert np.array_equal(a.arrays[key], b.arrays[key].astype(np.float32))

@@ -4,8 +4,10 @@ and ml_dtypes as external oracles, Posit(n, 0) = TFX(n, n - 1), every invalid pa
 import math
 from fractions import Fraction
 
+import ml_dtypes
 import numpy as np
 import pytest
+import softposit
 from hypothesis import given, settings, strategies as st
 
 from golden import FP, FXP, TFX, NumberFormat, Posit, parse_format
@@ -23,7 +25,7 @@ OCP = [(8, 4, "float8_e4m3fn"), (8, 5, "float8_e5m2"), (6, 2, "float6_e2m3fn"),
 def check_decode(fmt, reference):
     codes = fmt.codes()
     ints = fmt.to_int(codes, nar="zero")
-    for code, got, x in zip(codes, fmt.decode(codes), ints):
+    for code, got, x in zip(codes, fmt.decode(codes), ints, strict=True):
         value = reference(int(code))
         if value is None:
             assert np.isnan(got) and fmt.is_nar(code), (fmt, code)
@@ -86,7 +88,6 @@ def test_worked_examples():
 def test_posit_oracle_softposit():
     """posit8 (es 0) and posit16 (es 1): every code decodes as SoftPosit decodes it; rounding
     agrees wherever the two rules agree (SoftPosit rounds bit strings and never to zero)."""
-    softposit = pytest.importorskip("softposit")
     rng = np.random.default_rng(3)
     for fmt, from_bits, convert in [
             (Posit(8, 0), lambda c: float(softposit.posit8(bits=c)),
@@ -104,7 +105,6 @@ def test_posit_oracle_softposit():
 @pytest.mark.parametrize("n", range(3, 11))
 def test_posit_es2_oracle_softposit(n):
     """pX2 (es = 2 at any n up to 32): every code and the rounding of random values."""
-    softposit = pytest.importorskip("softposit")
     lib = softposit._softposit
     fmt = Posit(n, 2)
     codes = fmt.codes()
@@ -155,7 +155,6 @@ def _exponent_bits(fmt, code):
 def test_fp_oracle_ml_dtypes(n, E, name):
     """The OCP types: every code decodes as ml_dtypes decodes it (NaN and infinities as NaR);
     quantization is ml_dtypes' round-to-nearest-even cast wherever that does not overflow."""
-    ml_dtypes = pytest.importorskip("ml_dtypes")
     dtype = getattr(ml_dtypes, name)
     fmt = FP(n, E)
     codes = fmt.codes()
@@ -293,7 +292,7 @@ def test_ordinals_order_like_the_values(fmt):
     codes = codes[~fmt.is_nar(codes)]
     ordinals = fmt.ordinals(codes)
     values = fmt.decode(codes)
-    assert all(np.sign(o) == np.sign(v) for o, v in zip(ordinals, values))
+    assert all(np.sign(o) == np.sign(v) for o, v in zip(ordinals, values, strict=True))
     order = np.argsort(ordinals, kind="stable")
     assert np.all(np.diff(values[order]) >= 0) and np.all(np.diff(ordinals[order]) >= 0)
     # Every code comes back as itself, but a minifloat's -0, which comes back as 0.

@@ -6,7 +6,6 @@ import pytest
 
 from golden.datasets import load
 from golden.family import default_is_max
-from golden.fxp import FXP
 from golden.models import MODELS, load_mlp
 from golden.network import Network, Node, fold
 from golden.conv import im2col

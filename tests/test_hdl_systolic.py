@@ -134,7 +134,7 @@ def check_core(family, form, rows, cols, **options):
     for a, w in tiles:
         golden = matmul(a, a_fmt, w, w_fmt, nar="flag")
         expected += [(row.tolist(), flags.astype(int).tolist())
-                     for row, flags in zip(golden.values, golden.nar)]
+                     for row, flags in zip(golden.values, golden.nar, strict=True)]
     assert out == expected
 
 

@@ -7,7 +7,7 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from amaranth.sim import Simulator
 
-from golden import FP, FXP, TFX, Posit
+from golden import FP, TFX, Posit
 from golden.arith import Accumulators, ScalingLimits, matmul, scale
 from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.decoder import Decoder
@@ -93,7 +93,7 @@ def test_mac_random_dot_products(family, form):
             set_fields(ctx, dut, family, a_fmt, "a_")
             set_fields(ctx, dut, family, w_fmt, "w_")
             ctx.set(dut.bias, bias)
-            for i, (ca, cw) in enumerate(zip(a, w)):
+            for i, (ca, cw) in enumerate(zip(a, w, strict=True)):
                 ctx.set(dut.a_code, int(ca))
                 ctx.set(dut.w_code, int(cw))
                 ctx.set(dut.en, 1)
@@ -104,7 +104,7 @@ def test_mac_random_dot_products(family, form):
             results.append((ctx.get(dut.acc), ctx.get(dut.nar)))
 
     simulate(dut, bench)
-    for (a_fmt, w_fmt, a, w, bias), (acc, nar) in zip(jobs, results):
+    for (a_fmt, w_fmt, a, w, bias), (acc, nar) in zip(jobs, results, strict=True):
         golden = matmul(a[None, :], a_fmt, w[:, None], w_fmt, bias=[bias], nar="flag")
         assert (acc, nar) == (int(golden.values[0, 0]), bool(golden.nar[0, 0]))
 
@@ -160,7 +160,7 @@ def run_scaling(family, cases, acc_width, limits, pipelined=False, *, hold_idle=
     timeline = [None] * dut.latency
     if gaps is not None:
         timeline = []
-        for gap, case in zip(gaps, cases):
+        for gap, case in zip(gaps, cases, strict=True):
             timeline += [None] * gap + [case]
         timeline += [None] * dut.latency
 
@@ -251,13 +251,13 @@ def test_dot_product_unit(family, form):
 
     async def bench(ctx):
         for a_fmt, w_fmt, out, a, w, bias, M, shift, relu, _, _ in jobs:
-            for prefix, fmt in zip(("a_", "w_", "out_"), (a_fmt, w_fmt, out)):
+            for prefix, fmt in zip(("a_", "w_", "out_"), (a_fmt, w_fmt, out), strict=True):
                 ctx.set(getattr(dut, prefix + "scale"), family.registers(fmt)["scale"])
                 set_fields(ctx, dut, family, fmt, prefix)
             for port, value in [(dut.bias, bias), (dut.M, M), (dut.shift, shift),
                                 (dut.relu, relu), (dut.en, 1)]:
                 ctx.set(port, value)
-            for i, (ca, cw) in enumerate(zip(a.tolist(), w.tolist())):
+            for i, (ca, cw) in enumerate(zip(a.tolist(), w.tolist(), strict=True)):
                 for port, value in [(dut.a_code, ca), (dut.w_code, cw), (dut.first, i == 0),
                                     (dut.last, i == len(a) - 1)]:
                     ctx.set(port, value)

@@ -45,6 +45,7 @@ def sta(tmp_path, text, top):
     return opensta_power(path, top, OSU018_LIBERTY, activity=ACTIVITY, conditions=CONDITIONS)
 
 
+@pytest.mark.flow
 def test_activity_is_per_clock_period_on_flop_outputs(tmp_path, library):
     groups = sta(tmp_path, CHAIN, "chain")
     rate = ACTIVITY * CONDITIONS.clock_mhz * 1e6  # transitions per second
@@ -61,6 +62,7 @@ def test_activity_is_per_clock_period_on_flop_outputs(tmp_path, library):
         assert ours[group]["leakage"] == pytest.approx(groups[group]["leakage"], rel=1e-3)
 
 
+@pytest.mark.flow
 def test_activity_is_per_second_on_input_ports(tmp_path):
     groups = sta(tmp_path, PORTS, "ports")
     # 0.1 transitions per second: nothing next to a 100 MHz clock (its leakage remains)
@@ -68,6 +70,7 @@ def test_activity_is_per_second_on_input_ports(tmp_path):
     assert groups["combinational"]["internal"] < 1e-13
 
 
+@pytest.mark.flow
 def test_internal_energy_is_twice_the_liberty_mean_per_transition(tmp_path, library):
     """Liberty gives the energy of one rising and of one falling transition; the model charges
     their mean per transition. This OpenSTA charges about their sum: twice as much."""

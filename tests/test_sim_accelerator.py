@@ -12,7 +12,7 @@ from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 from sim.toolchain import ice40_cell_models
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.cocotb]
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 # A minifloat's accumulator unit is its smallest subnormal squared (2**-18 for E4M3, 2**-32 for

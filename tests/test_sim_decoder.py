@@ -7,7 +7,7 @@ from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.decoder import Decoder
 from sim.runner import export_verilog, run_cocotb
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.cocotb]
 
 CASES = ([(TFXFamily(n, n - 1), form) for n in range(3, 11) for form in ("int", "ses")]
          + [(TFXFamily(8, 3), "int"), (TFXFamily(8, 3), "ses"), (TFXFamily(9, 4, IS_min=2), "ses"),

@@ -8,7 +8,7 @@ from golden.family import FXPFamily, TFXFamily
 from hdl.dot import DotProductUnit
 from sim.runner import export_verilog, run_cocotb
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.cocotb]
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)
 K = 32

@@ -10,7 +10,7 @@ from golden.family import FXPFamily, TFXFamily
 from golden.models import MODELS
 from scripts.nn.e2e import markdown, run_network
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.cocotb]
 
 
 @pytest.mark.parametrize("family, scheme", [(TFXFamily(8, 3), "tfx-channel"),

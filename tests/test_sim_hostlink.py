@@ -115,6 +115,7 @@ def test_hostlink_arguments_are_checked():
                  stall_cycles=31)
 
 
+@pytest.mark.cocotb
 @pytest.mark.sim
 @pytest.mark.parametrize("family,form,rows,cols", [
     (TFXFamily(8, 3), "ses", 2, 3), (FXPFamily(6), "int", 3, 2),

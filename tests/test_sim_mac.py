@@ -8,7 +8,7 @@ from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.mac import DecodingMAC
 from sim.runner import export_verilog, run_cocotb
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.cocotb]
 
 K, BIAS_BITS = 64, 24
 

@@ -7,7 +7,7 @@ from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
 from hdl.scaling import ScalingStage
 from sim.runner import export_verilog, run_cocotb
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.cocotb]
 
 CASES = [
     (TFXFamily(8, 7), 24, ScalingLimits(bias_bits=24, m_bits=8, shift_max=15)),

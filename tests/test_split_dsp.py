@@ -14,6 +14,7 @@ from sim.toolchain import ice40_cell_models
 SHAPES = [signed(8), unsigned(8), unsigned(7), signed(5)]
 
 
+@pytest.mark.cocotb
 @pytest.mark.sim
 @pytest.mark.parametrize("shape", SHAPES, ids=repr)
 def test_the_instance_on_the_cell_model_multiplies_every_pair(shape):

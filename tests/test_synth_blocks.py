@@ -38,6 +38,7 @@ def test_a_block_owns_what_no_listed_block_below_it_owns():
     assert rows["array.core"]["share"]["LUT4"] == pytest.approx(21 / 33)
 
 
+@pytest.mark.flow
 @pytest.mark.sim
 def test_a_build_is_broken_down_into_blocks_that_add_up(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sim.toolchain.BUILD", tmp_path)

@@ -1,6 +1,8 @@
 """The FPGA sweep's bookkeeping: search order, the largest shape, TFX-vs-FXP rows and tables,
 on hand-made flow records (the builds themselves are `make synth-sweep`)."""
 
+import pytest
+
 from scripts.fpga.sweep import (SHAPES, WIDTHS, largest, markdown, search_ends, search_order,
                                 width_rows)
 from scripts.synth_sweep import main
@@ -130,6 +132,7 @@ def test_a_tool_failure_is_shown_and_named_not_counted():
            f"`FXP 2x3: {ASSERTION}`." in text
 
 
+@pytest.mark.flow
 def test_a_yosys_failure_is_recorded_when_asked(tmp_path, monkeypatch):
     from scripts.fpga import flow
 

@@ -98,6 +98,7 @@ def test_quantize_to_another_exponent_size_keeps_the_family_in_the_file(tmp_path
     assert record["energy"]["design"] == "posit:6,0" and record["energy"]["pj_per_mac"] == 50.0
 
 
+@pytest.mark.cocotb
 @pytest.mark.sim
 def test_another_exponent_size_runs_through_the_simulated_array(tmp_path, capsys):
     code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fp-channel", "--n", 8,
@@ -205,6 +206,7 @@ def test_a_float_network_file_is_not_a_quantized_one(tmp_path):
         load_quantized(DIGITS_CONVNET)
 
 
+@pytest.mark.cocotb
 @pytest.mark.sim
 def test_run_through_the_simulated_array(quantized, tmp_path, capsys):
     x = load("digits", "test")[0][:2]
@@ -221,6 +223,7 @@ def test_run_through_the_simulated_array(quantized, tmp_path, capsys):
     assert "on 3 images of digits:test: every layer bit-exact" in out and "2x3 array" in out
 
 
+@pytest.mark.cocotb
 @pytest.mark.sim
 def test_a_depthwise_separable_relu6_model_runs_through_the_simulated_array(tmp_path, capsys,
                                                                           monkeypatch):
@@ -283,6 +286,7 @@ def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tm
     assert code == 1 and "is not an energy record of make report" in err
 
 
+@pytest.mark.cocotb
 @pytest.mark.sim
 def test_deploy_runs_a_network_over_the_simulated_uart(tmp_path):
     from golden.models import MODELS, load_mlp

@@ -1,6 +1,8 @@
 """The UART at the rates builds use (1 Mbaud at 12 and 24 MHz, 115200 at 12 MHz), against a
 host whose bit time is off by up to ±2 %, as a real adapter's may be: every byte both ways."""
 
+import itertools
+
 import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
@@ -30,7 +32,7 @@ def test_every_byte_both_ways_at_a_build_rate(clock_mhz, baud, error):
         for byte in sent:
             bits = [0] + [(byte >> i) & 1 for i in range(8)] + [1, 1]  # one idle bit after
             edges = _bit_edges(cpb, error, len(bits))
-            for level, (begin, end) in zip(bits, zip(edges, edges[1:])):
+            for level, (begin, end) in zip(bits, itertools.pairwise(edges), strict=True):
                 ctx.set(rx.rx, level)
                 await ctx.tick().repeat(end - begin)
 
