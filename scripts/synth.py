@@ -1,19 +1,22 @@
 """``make synth``: the accelerator behind its UART host link, to a bitstream for a board, with
 its area and fmax record (:mod:`scripts.fpga.flow`).
 
-    python -m scripts.synth --board icebreaker [--format tfx --n 8 --is-max 3 --rows 2 --cols 2
-                                                --max-k 256 --no-split-dsp --clock-mhz 0
-                                                --baud 1000000]
+    python -m scripts.synth --board icebreaker [--family tfx:8,3 --rows 2 --cols 2 --max-k 256
+                                                --no-split-dsp --clock-mhz 0 --baud 1000000]
+
+``--family`` takes a family spec; ``--format``, ``--n`` and ``--is-max`` are the older way to
+say the same and are kept.
 """
 
 import argparse
 import sys
 
 from golden._checks import check_int
-from golden.family import FORMAT_KINDS
+from golden.family import FORMAT_KINDS, TFXFamily, parse_family
 from hdl.accelerator import MAX_K
 from hdl.protocol import DEFAULT_BAUD
 from scripts.fpga.boards import board_named
+from scripts.designs import family_for
 from scripts.fpga.flow import SynthConfig, run_flow, summary
 
 
@@ -22,6 +25,9 @@ def build_parser(prog, description, *, seeds=True):
     the placement seeds)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--board", default="icebreaker")
+    parser.add_argument("--family", help="the family to build, a spec: tfx:N,IS_MAX, fxp:N, "
+                                         "posit:N,ES or fp:N,E (default tfx:8,3); overrides "
+                                         "--format, --n and --is-max")
     parser.add_argument("--format", default="tfx", choices=FORMAT_KINDS)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--is-max", type=int, default=3)
@@ -46,9 +52,27 @@ def build_parser(prog, description, *, seeds=True):
     return parser
 
 
+def apply_family(args):
+    """Put a ``--family`` spec into ``args.format``, ``args.n`` and ``args.is_max``; a
+    ``ValueError`` for a family the FPGA flow does not build."""
+    if not args.family:
+        return
+    family = parse_family(args.family)
+    if family.kind == "tfx":
+        if family != TFXFamily(family.n, family.IS_max):
+            raise ValueError(f"the FPGA flow builds TFX with IS from 1 to IS_max "
+                             f"(tfx:N,IS_MAX), not {family.spec}")
+        args.is_max = family.IS_max
+    elif family != family_for(family.kind, family.n):
+        raise ValueError(f"the FPGA flow builds {family_for(family.kind, family.n).spec} "
+                         f"at n = {family.n} for {family.kind}, not {family.spec}")
+    args.format, args.n = family.kind, family.n
+
+
 def build_config(args):
     """The :class:`SynthConfig` of parsed build arguments, resolved; a ``ValueError`` naming
     the first bad one."""
+    apply_family(args)
     check_int("--max-k", args.max_k, 1, MAX_K)
     board_named(args.board)
     return SynthConfig(board=args.board, format=args.format, n=args.n, is_max=args.is_max,

@@ -28,6 +28,26 @@ def test_bad_format_is_an_error(capsys):
     assert "IS_max must be an integer from 1 to 7, not 9" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("spec", "message"), [
+    ("posit:8,0", "the FPGA flow builds posit:8,1 at n = 8 for posit, not posit:8,0"),
+    ("tfx:8,3,2", "the FPGA flow builds TFX with IS from 1 to IS_max (tfx:N,IS_MAX), not "
+                  "tfx:8,3,2"),
+    ("tfx:8", "Family spec must be 'tfx:N,IS_MAX[,IS_MIN]'"),
+])
+def test_a_family_the_flow_does_not_build_is_an_error(capsys, spec, message):
+    assert main(["--board", "icebreaker", "--family", spec]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_family_spec_says_what_format_n_and_is_max_say():
+    from scripts.synth import build_config, build_parser
+    config = lambda *argv: build_config(build_parser("", "").parse_args(list(argv)))
+    assert config("--family", "tfx:6,3") == config("--format", "tfx", "--n", "6",
+                                                   "--is-max", "3")
+    assert config("--family", "fxp:8").name == config("--format", "fxp").name
+    assert config("--family", "fp:8,4").family == config("--format", "fp").family
+
+
 def test_report_without_a_clock_is_an_error():
     with pytest.raises(ValueError, match="no fmax entry"):
         parse_report({"utilization": {}, "fmax": {}})
@@ -64,6 +84,7 @@ def build_one_pe(tmp_path, board):
     return record, directory
 
 
+@pytest.mark.flow
 def test_small_ice40_build_matches_the_tools_own_log(tmp_path):
     record, directory = build_one_pe(tmp_path, "icebreaker")
     assert record["resources"]["ICESTORM_LC"][0] > 100  # the array and its link are there
@@ -75,6 +96,7 @@ def test_small_ice40_build_matches_the_tools_own_log(tmp_path):
     assert (directory / "top.bin").stat().st_size > 100_000  # an UP5K bitstream
 
 
+@pytest.mark.flow
 def test_two_pes_share_one_split_dsp(tmp_path):
     config = SynthConfig(board="icebreaker", format="fxp", n=8, rows=1, cols=2, max_K=8,
                          depth=4, split_dsp=True)
@@ -89,6 +111,7 @@ def test_two_pes_share_one_split_dsp(tmp_path):
         SynthConfig(board="ulx3s-25f", split_dsp=True).resolved()
 
 
+@pytest.mark.flow
 def test_a_pll_clock_is_built_and_timed_at_its_frequency(tmp_path):
     config = SynthConfig(board="icebreaker", format="fxp", n=4, rows=1, cols=1, max_K=4,
                          depth=4, clock_mhz=24)
@@ -103,6 +126,7 @@ def test_a_pll_clock_is_built_and_timed_at_its_frequency(tmp_path):
     assert "PLL clock 24 MHz" in summary(record)
 
 
+@pytest.mark.flow
 def test_small_ecp5_build_matches_the_tools_own_log(tmp_path):
     record, directory = build_one_pe(tmp_path, "ulx3s-25f")
     assert record["device"] == "LFE5U-25F"
@@ -111,6 +135,7 @@ def test_small_ecp5_build_matches_the_tools_own_log(tmp_path):
     assert (directory / "top.bit").stat().st_size > 100_000
 
 
+@pytest.mark.flow
 def test_a_build_is_reused_only_when_nothing_changed(tmp_path):
     config = SynthConfig(board="icebreaker", format="fxp", n=4, rows=1, cols=1, max_K=4,
                          depth=4)
@@ -124,6 +149,7 @@ def test_a_build_is_reused_only_when_nothing_changed(tmp_path):
     assert any("nextpnr seed 2" in line for line in lines)  # other seeds: built again
 
 
+@pytest.mark.flow
 def test_a_design_too_large_for_the_device_is_recorded_with_its_demand(tmp_path):
     # 24 PEs without DSPs cannot fit 5,280 UP5K logic cells; the placer says how many it needs.
     config = SynthConfig(board="icebreaker", format="fxp", n=8, rows=4, cols=6, dsp=False,
@@ -174,6 +200,7 @@ class _Product(wiring.Component):
         return m
 
 
+@pytest.mark.flow
 @pytest.mark.parametrize("script,cell,block_bits", [
     ("synth_ice40 -dsp", "SB_MAC16", 16), ("synth_ecp5", "MULT18X18D", 18)])
 def test_yosys_maps_a_product_to_no_more_dsps_than_the_bound(tmp_path, script, cell,
