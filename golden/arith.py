@@ -3,6 +3,7 @@
 Operands of any formats (TFX with per-tensor IS and SC, FXP) are first turned into their
 exact integers ``X``; products and sums are exact integers, so nothing depends on the order of
 summation. The scaling stage turns an accumulator into an output code with a single rounding.
+Defined in ``docs/formats/arithmetic.md``.
 """
 
 from dataclasses import dataclass

@@ -1,4 +1,7 @@
-"""FXP(n, F): the fixed-point baseline, ``q * 2**-F`` with q an n-bit integer."""
+"""FXP(n, F): the fixed-point baseline, ``q * 2**-F`` with q an n-bit integer.
+
+As defined in ``docs/formats/fixed-point.md``; ``signed=False`` is the unsigned variant.
+"""
 
 import functools
 

@@ -1,6 +1,6 @@
 """FP(n, E, SC): small sign-magnitude floats with subnormals (the OCP FP8/FP6/FP4 types).
 
-As defined in ``shared/design/formats.md``: bias ``2**(E-1) - 1``, subnormals at exponent field
+As defined in ``docs/formats/minifloat.md``: bias ``2**(E-1) - 1``, subnormals at exponent field
 0, ``-0`` decodes to 0 and is never produced; FP(8, 4) is OCP E4M3 (S.1111.111 is NaN, no
 infinities), FP(8, 5) is OCP E5M2 (exponent field all ones: infinities and NaN), every other
 (n, E) has only finite codes. NaN and infinity codes decode to NaR.

@@ -1,6 +1,6 @@
 """Posit(n, es, SC): the posit standard's decoding, rounded to the nearest value, scaled by 2**SC.
 
-As defined in ``shared/design/formats.md``: the regime run may take the whole body, ``es``
+As defined in ``docs/formats/posit.md``: the regime run may take the whole body, ``es``
 exponent bits follow (bits cut off by the word's end count as 0), the rest is the fraction.
 Quantization follows the project's rule (nearest value, ties to the even code, saturation,
 flush to zero up to minpos/2), not the standard's bit-string rounding.

@@ -1,4 +1,4 @@
-"""TFX(n, IS, SC): tapered fixed point, as defined in ``shared/design/tfx-format.md``.
+"""TFX(n, IS, SC): tapered fixed point, as defined in ``docs/formats/tfx.md``.
 
 A posit without exponent field whose regime run is capped at ``IS`` bits, scaled by ``2**SC``.
 """

@@ -1,5 +1,5 @@
 """Energy of a mapped standard-cell netlist from its switching activity (the ASIC view of the
-energy method in ``../shared/design/architecture.md``), and the layer workloads it runs.
+energy method in ``docs/design/energy.md``), and the layer workloads it runs.
 
 Model, per run of ``cycles`` clock cycles at ``Conditions.clock_mhz``:
 
