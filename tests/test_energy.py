@@ -355,12 +355,13 @@ def test_every_format_rows_and_their_ratios():
 
 def test_energy_per_inference_and_its_pareto_front():
     from scripts.asic.inference import SRAM_PJ_PER_BIT, inference_points, pareto_front
+    design = lambda pj: {"whole_pj_per_mac": pj}
     energy = {"array": [4, 4],
-              "rows": [{"n": 4, "workload": "layer", "array": [4, 4],
-                        "whole": {"tfx_pj_per_mac": 50.0, "fxp_pj_per_mac": 40.0}},
-                       {"n": 4, "workload": "layer", "array": [8, 8],
-                        "whole": {"tfx_pj_per_mac": 5.0, "fxp_pj_per_mac": 4.0}},
-                       {"n": 4, "workload": "random", "array": [4, 4], "whole": {}}]}
+              "formats": [{"n": 4, "workload": "layer", "array": [4, 4],
+                           "designs": {"tfx": design(50.0), "fxp": design(40.0)}},
+                          {"n": 4, "workload": "layer", "array": [8, 8],
+                           "designs": {"tfx": design(5.0), "fxp": design(4.0)}},
+                          {"n": 4, "workload": "random", "array": [4, 4], "designs": {}}]}
     traffic = {"macs": 1000, "weight_bits": 400, "bias_bits": 64, "activation_bits": 536}
     row = {s: {"integer": {"mean": m, "std": 0.0}} for s, m in (("tfx", 0.9), ("fxp-layer", 0.8),
                                                                  ("fxp-channel", 0.95))}

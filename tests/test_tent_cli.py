@@ -259,8 +259,15 @@ def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tm
                                                                     capsys):
     energy = tmp_path / "energy.json"
     energy.write_text(json.dumps({"library": "lib", "made": {"at": "then"}, "rows": [
-        {"n": 4, "workload": "layer", "whole": {"tfx_pj_per_mac": 90.0, "fxp_pj_per_mac": 80.0}},
-        {"n": 4, "workload": "random", "whole": {"tfx_pj_per_mac": 1.0, "fxp_pj_per_mac": 1.0}}]}))
+        {"n": 4, "workload": "layer", "whole": {"tfx_pj_per_mac": 90.0, "fxp_pj_per_mac": 80.0}}]}))
+    code, out, err = _run(capsys, "report", quantized, "--energy", energy)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "is not an energy record of make report" in err and "run make report again" in err
+    energy.write_text(json.dumps({"library": "lib", "made": {"at": "then"}, "formats": [
+        {"n": 4, "workload": "layer", "designs": {"tfx": {"whole_pj_per_mac": 90.0},
+                                                  "fxp": {"whole_pj_per_mac": 80.0}}},
+        {"n": 4, "workload": "random", "designs": {"tfx": {"whole_pj_per_mac": 1.0},
+                                                   "fxp": {"whole_pj_per_mac": 1.0}}}]}))
     code, out, err = _run(capsys, "report", quantized, "--energy", energy, "--json")
     assert code == 0, err
     record = json.loads(out)

@@ -38,14 +38,15 @@ def per_mac_by_width(energy_record):
     """The whole accelerator's energy per MAC on the layer workload, by n and design (its
     :func:`scripts.designs.format_key`): {n: {"tfx": pJ, "fxp": pJ, "posit:8,0": pJ, ...}}
     from a ``make report`` record, on its main array (the one
-    every width was measured on); records made before the every-format rows give TFX and FXP."""
+    every width was measured on). A record without the every-format rows (made before they
+    existed) is a ``ValueError``."""
+    if "formats" not in energy_record:
+        raise ValueError("it has no every-format rows (made before they existed): run make "
+                         "report again")
     main = energy_record.get("array")
-    on_main = lambda row: row["workload"] == "layer" and row.get("array", main) == main
-    if "formats" in energy_record:
-        return {row["n"]: {design: f["whole_pj_per_mac"] for design, f in row["designs"].items()}
-                for row in energy_record["formats"] if on_main(row)}
-    return {row["n"]: {design: row["whole"][f"{design}_pj_per_mac"] for design in ("tfx", "fxp")}
-            for row in energy_record["rows"] if on_main(row)}
+    return {row["n"]: {design: f["whole_pj_per_mac"] for design, f in row["designs"].items()}
+            for row in energy_record["formats"]
+            if row["workload"] == "layer" and row.get("array", main) == main}
 
 
 def inference_energy(traffic, pj_per_mac):
