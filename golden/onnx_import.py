@@ -22,12 +22,12 @@ GlobalAveragePool, AveragePool avgpool (AveragePool: square, equal strides, no p
                                no ceil mode)
 ReduceMean over H and W        avgpool (global), and a flatten when ``keepdims`` is 0 (what
                                exporters emit for ``x.mean(dim=(2, 3))``)
-Flatten (axis 1); Reshape to   flatten; the shape subgraphs of exporters (Shape, Gather,
-(batch, K)                     Unsqueeze, Squeeze, Concat, Slice, Cast, Constant) are
-                               evaluated at import
+Flatten (axis 1); Reshape to   flatten (a batch of 1 fixed at export counts as the batch);
+(batch, K)                     the shape subgraphs of exporters (Shape, Gather, Unsqueeze,
+                               Squeeze, Concat, Slice, Cast, Constant) are evaluated at import
 Dropout, Identity              dropped (inference)
-Softmax, LogSoftmax at the end dropped: the class is the argmax either way (recorded in
-                               ``info["dropped_final"]``)
+Softmax, LogSoftmax at the end dropped when over the classes (axis 1 or -1): the class is
+                               the argmax either way (recorded in ``info["dropped_final"]``)
 ============================== ===========================================================
 
 Anything else is a ``ValueError`` naming the op, the node and what is supported; nothing is
@@ -105,15 +105,38 @@ def import_onnx(model, *, name=None):
                              f"{error})") from None
         name = name or path.stem
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    if opset is None or not _OPSETS[0] <= opset <= _OPSETS[1]:
+    if opset is None:
+        raise ValueError(f"{name or 'the model'} has no ONNX operator set (opset_import): is it "
+                         f"an ONNX model? Opsets {_OPSETS[0]} to {_OPSETS[1]} are supported")
+    if not _OPSETS[0] <= opset <= _OPSETS[1]:
         raise ValueError(f"ONNX opset {opset} is not supported: opsets {_OPSETS[0]} to "
                          f"{_OPSETS[1]} are")
-    return _Importer(model.graph, numpy_helper, name or model.graph.name or "onnx").run()
+    label = name or "the model"
+    try:  # undefined inputs, unsorted nodes, bad attributes
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as error:
+        raise ValueError(f"{label} is not a valid ONNX model: {_one_line(error)}") from None
+    try:
+        return _Importer(model.graph, numpy_helper, name or model.graph.name or "onnx",
+                         opset).run()
+    except ValueError as error:
+        # A node the importer refuses may only be where an earlier node's bad shape shows:
+        # ONNX's own shape inference names the node at fault.
+        try:
+            onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        except onnx.shape_inference.InferenceError as inferred:
+            raise ValueError(f"{error}; ONNX's shape inference also fails: "
+                             f"{_one_line(inferred)}") from None
+        raise
+
+
+def _one_line(error):
+    return " ".join(str(error).split())
 
 
 class _Importer:
-    def __init__(self, graph, numpy_helper, name):
-        self.graph, self.helper, self.name = graph, numpy_helper, name
+    def __init__(self, graph, numpy_helper, name, opset):
+        self.graph, self.helper, self.name, self.opset = graph, numpy_helper, name, opset
         self.values = {}      # ONNX value name -> np.ndarray (constant) or _Tensor
         self.nodes = {}       # network node name -> [op, name, attrs, arrays] (mutable until built)
         self.order = []
@@ -509,7 +532,9 @@ class _Importer:
         target = [v if v is BATCH else int(v)
                   for v in np.ravel(self._const(node, node.input[1], "the shape"))]
         size = int(np.prod(x.shape))
-        if (len(target) != 2 or not (target[0] is BATCH or _is_int(target[0], (-1, 0)))
+        # A batch of 1 fixed at export (x.view(x.size(0), -1) traced with one image) is the
+        # batch dimension too.
+        if (len(target) != 2 or not (target[0] is BATCH or _is_int(target[0], (-1, 0, 1)))
                 or not (_is_int(target[1], (size,)) or (_is_int(target[1], (-1,))
                                                         and not _is_int(target[0], (-1,))))):
             self._fail(node, f"only a reshape to (batch, {size}) is supported, not {target}")
@@ -526,6 +551,10 @@ class _Importer:
         x = self._tensor(node, node.input[0])
         if len(x.shape) != 1:
             self._fail(node, "is only supported on (batch, classes) logits")
+        axis = self._attrs(node).get("axis", -1 if self.opset >= 13 else 1)
+        if axis not in (1, -1):
+            self._fail(node, f"is over axis {axis} (the batch): only a {node.op_type} over the "
+                             f"classes (axis 1 or -1) can be dropped")
         self.dropped.append(node.op_type)
         self.values[node.output[0]] = x
 

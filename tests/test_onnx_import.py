@@ -392,3 +392,75 @@ def test_a_missing_or_unreadable_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"\x08\x07 this is not a protobuf")
     with pytest.raises(ValueError, match="bad.onnx is not a readable ONNX model"):
         import_onnx(bad)
+
+
+@pytest.mark.parametrize("target", [[1, 72], [1, -1]])
+def test_a_fixed_batch_of_one_flattens_like_the_batch(target):
+    """torch.onnx.export(model, torch.zeros(1, ...)) of x.view(x.size(0), -1) reshapes to
+    [1, K] or [1, -1]: the 1 is the batch, and the network runs any batch."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["h"], name="relu"),
+             helper.make_node("Reshape", ["h", "shape"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "wf"], ["y"], name="fc")]
+    inits = [int_tensor("shape", target), tensor("wf", RNG.normal(0, 1, (72, 10))),
+             tensor("w", RNG.normal(0, 1, (2, 2, 3, 3)))]
+    graph = helper.make_graph(nodes, "fixed", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 2, 6, 6])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [1, 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = RNG.normal(0, 1, (5, 2, 6, 6))
+    network, logits = _imported(model, x)
+    expected = np.concatenate([_runtime(model, x[i:i + 1]) for i in range(5)])
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("op,opset,axis,fails", [
+    ("Softmax", 17, 0, True), ("Softmax", 17, None, False), ("Softmax", 17, 1, False),
+    ("LogSoftmax", 13, 0, True), ("Softmax", 11, None, False), ("Softmax", 11, 0, True),
+])
+def test_a_final_softmax_is_dropped_only_over_the_classes(op, opset, axis, fails):
+    nodes, inits, shape = _single("Conv", extra=["w"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                  inits=[tensor("w", RNG.normal(0, 1, (2, 2, 3, 3)))])
+    nodes[-1] = helper.make_node("MatMul", ["f", "wf"], ["logits"], name="fc")
+    attrs = {} if axis is None else {"axis": axis}
+    nodes.append(helper.make_node(op, ["logits"], ["y"], name="soft", **attrs))
+    model = graph_model(nodes, [*inits, tensor("wf", RNG.normal(0, 1, (72, 10)))], shape,
+                        opset=opset)
+    if fails:
+        with pytest.raises(ValueError, match=rf"'soft' \({op}\): is over axis 0 \(the batch\): "
+                                             rf"only a {op} over the classes"):
+            import_onnx(model)
+    else:
+        assert import_onnx(model).info["dropped_final"] == [op]
+
+
+def test_an_undefined_input_and_an_earlier_bad_shape_are_named():
+    nodes = [helper.make_node("Relu", ["nowhere"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [None, 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [None, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(ValueError, match="is not a valid ONNX model: .*'nowhere'"):
+        import_onnx(model)
+    # Conv pads of the wrong length: the importer refuses the MaxPool after it, and ONNX's
+    # shape inference names the Conv.
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              pads=[1, 1]),
+             helper.make_node("MaxPool", ["c"], ["p"], name="pool", kernel_shape=[2, 2],
+                              strides=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["y"], name="flat")]
+    graph = helper.make_graph(nodes, "pads", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [None, 2, 6, 6])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [None, 18])], [tensor("w", RNG.normal(0, 1, (2, 2, 3, 3)))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(ValueError) as refused:
+        import_onnx(model)
+    assert "conv" in str(refused.value).lower() and "pads" in str(refused.value).lower()
+
+
+def test_an_empty_file_is_not_an_onnx_model(tmp_path):
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty has no ONNX operator set .* Opsets 7 to 23"):
+        import_onnx(empty)
