@@ -19,6 +19,7 @@ formats and parameters (``golden.quantized_io``). ``DATA`` is a bundled dataset
 
 import argparse
 import json
+import os
 from collections import Counter
 import sys
 import time
@@ -46,8 +47,9 @@ ENERGY_RECORD = BUILD / "report" / "energy.json"
 
 __all__ = ["main"]
 
-_USER_ERRORS = (ValueError, FileNotFoundError, TypeError, RuntimeError, TimeoutError,
-                ConnectionError, DeviceError, LinkError, ProtocolError)
+_USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError,
+                NotADirectoryError, TypeError, RuntimeError, TimeoutError, ConnectionError,
+                DeviceError, LinkError, ProtocolError)
 
 
 # "default": the scheme's family's (golden.family.Family.default_limits).
@@ -102,8 +104,8 @@ def _parser():
 
     p = commands.add_parser("report", help="MACs, memory traffic and energy per inference")
     p.add_argument("network", help="a quantized network file (.npz)")
-    p.add_argument("--energy", default=str(ENERGY_RECORD),
-                   help="the energy record of make report (default: %(default)s)")
+    p.add_argument("--energy", help="the energy record of make report (default: "
+                                     "build/report/energy.json of this checkout, if made)")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
 
     p = commands.add_parser("deploy", help="a quantized network through the host link of a "
@@ -126,20 +128,26 @@ def main(argv=None):
     try:
         {"import": _import, "quantize": _quantize, "eval": _eval, "run": _run,
          "report": _report, "deploy": _deploy}[args.command](args)
+    except BrokenPipeError:  # a ConnectionError too: the reader went away (| head), quietly
+        discard_stdout()
     except _USER_ERRORS as error:
         print(f"tent {args.command}: error: {error}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
-        discard_stdout()
     return 0
 
 
 def _npz_target(path):
+    """The output path, checked before any work: a new or existing .npz file in a directory
+    that exists and can be written."""
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"the output {path} must end in .npz")
+    if path.is_dir():
+        raise ValueError(f"the output {path} is a directory: give a file name ending in .npz")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the output's directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PermissionError(f"the output {path} cannot be written (permission denied)")
     return path
 
 
@@ -301,12 +309,17 @@ def _report(args):
     traffic = qnet.traffic()
     record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n,
               "family": qnet.family.spec, "largest_K": largest_K(qnet.network), **traffic}
-    energy_path = Path(args.energy)
+    energy_path = Path(args.energy or ENERGY_RECORD)
+    if args.energy is not None and not energy_path.is_file():
+        raise FileNotFoundError(f"the energy record {energy_path} does not exist (make report "
+                                f"writes build/report/energy.json)")
     if not energy_path.is_file():
         record["energy"] = f"no energy record at {energy_path} (make report measures one)"
     else:
         try:
             energy = json.loads(energy_path.read_text())
+            if not isinstance(energy, dict):
+                raise TypeError(f"it holds a JSON {type(energy).__name__}, not an object")
             per_mac = per_mac_by_width(energy)
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{energy_path} is not an energy record of make report "

@@ -2,6 +2,7 @@
 every bad input."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from golden.arith import DEFAULT_LIMITS
 from golden.datasets import load
-from golden.models import model_path
+from golden.models import MODELS, model_path
 from golden.network import fold, load_network
 from golden.ptq import quantize_network
 from golden.quantized_io import load_quantized
@@ -281,6 +282,13 @@ def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tm
     assert e["pj_per_mac"] == 80.0 and e["design"] == "fxp" and e["made"] == "then"
     assert e["energy_nj"]["stated"] == pytest.approx(record["macs"] * 0.080 + bits * 0.005)
     code, out, err = _run(capsys, "report", quantized, "--energy", tmp_path / "none.json")
+    assert code == 1 and out == "" and "the energy record " in err and "does not exist" in err
+    import scripts.tent
+    scripts.tent.ENERGY_RECORD, saved = tmp_path / "none.json", scripts.tent.ENERGY_RECORD
+    try:  # no record made yet where the default looks: the figures it can give, and a note
+        code, out, err = _run(capsys, "report", quantized)
+    finally:
+        scripts.tent.ENERGY_RECORD = saved
     assert code == 0 and "energy: no energy record at" in out
     assert f"make synth MAX_K={record['largest_K']} or more" in out
     energy.write_text(json.dumps({"formats": [  # a record with every format's rows
@@ -291,6 +299,51 @@ def test_report_counts_traffic_and_prices_it_from_an_energy_record(quantized, tm
     energy.write_text("[1, 2")
     code, out, err = _run(capsys, "report", quantized, "--energy", energy)
     assert code == 1 and "is not an energy record of make report" in err
+    energy.write_text("[1, 2]")
+    code, out, err = _run(capsys, "report", quantized, "--energy", energy)
+    assert code == 1 and "holds a JSON list, not an object" in err and err.count("\n") == 1
+
+
+def test_outputs_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    model = tmp_path / "net.npz"
+    code, out, err = _run(capsys, "import", MODELS / "digits-convnet-s0.onnx", "-o", tmp_path)
+    assert code == 1 and "must end in .npz" in err
+    (tmp_path / "dir.npz").mkdir()
+    code, out, err = _run(capsys, "import", MODELS / "digits-convnet-s0.onnx", "-o",
+                          tmp_path / "dir.npz")
+    assert code == 1 and "is a directory: give a file name ending in .npz" in err
+    # A location that cannot be written (as root nothing is refused, so os.access is told):
+    # refused before the calibration, in one line.
+    import scripts.tent
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(scripts.tent.os, "access", lambda path, mode: Path(path) != locked)
+    for argv in (("import", MODELS / "digits-convnet-s0.onnx"),
+                 ("quantize", MODELS / "digits-convnet-s0.npz", "--scheme", "tfx", "--n", "8")):
+        code, out, err = _run(capsys, *argv, "-o", locked / "x.npz")
+        assert code == 1 and "cannot be written (permission denied)" in err, err
+        assert err.count("\n") == 1 and not model.exists()
+    monkeypatch.undo()
+
+    def refused(*args, **kwargs):  # and a refusal that only the write itself meets
+        raise PermissionError(13, "Permission denied", str(model))
+    monkeypatch.setattr(scripts.tent, "save_network", refused)
+    code, out, err = _run(capsys, "import", MODELS / "digits-convnet-s0.onnx", "-o", model)
+    assert code == 1 and "Permission denied" in err and err.count("\n") == 1
+
+
+def test_a_closed_pipe_is_quiet(monkeypatch, capsys):
+    """tent ... | head: the reader went away. BrokenPipeError is a ConnectionError, which
+    tent otherwise reports as an error; here it must end quietly."""
+    import scripts.tent
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+    discarded = []
+    monkeypatch.setattr(scripts.tent, "_report", closed)
+    monkeypatch.setattr(scripts.tent, "discard_stdout", lambda: discarded.append(True))
+    assert main(["report", "anything.npz"]) == 0
+    assert capsys.readouterr().err == "" and discarded == [True]
 
 
 @pytest.mark.cocotb
