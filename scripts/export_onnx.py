@@ -49,7 +49,8 @@ def export_model(name, directory=MODELS_DIR):
     for key, value in (("exported_by", "scripts.export_onnx"), ("torch", torch.__version__),
                        ("source", f"models/{name}.npz")):
         model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(path))
+    onnx.save(model, str(path))  # the weights inline: the exporter's .onnx.data is not needed
+    path.with_name(path.name + ".data").unlink(missing_ok=True)
     x = load(network.info["dataset"], "test")[0][:_CHECKED_IMAGES]
     difference = float(np.abs(import_onnx(path).forward(x) - network.forward(x)).max())
     if difference > 1e-3:

@@ -10,10 +10,11 @@
     tent deploy QNET.npz --port PORT [--baud B] [--data DATA] [--images K]
 
 ``NET.npz`` is a float network (``golden.network`` file: ``tent import`` writes one, and the
-project's own models in ``models/`` are such files); ``QNET.npz`` a quantized network with its
-formats and parameters (``golden.quantized_io``). ``DATA`` is a bundled dataset
-(``digits``, ``mnist``, ``fashion-mnist``, optionally ``:train``, ``:calibration`` or
-``:test``) or a ``.npy`` / ``.npz`` file of images (and labels); see
+project's study networks ``models/<dataset>-<convnet|resnet>-s<seed>.npz`` are such files; the
+digits MLP ``models/digits_mlp.npz`` is a layer list of the golden model, not one);
+``QNET.npz`` a quantized network with its formats and parameters (``golden.quantized_io``).
+``DATA`` is a bundled dataset (``digits``, ``mnist``, ``fashion-mnist``, optionally ``:train``,
+``:calibration`` or ``:test``) or a ``.npy`` / ``.npz`` file of images (and labels); see
 :mod:`scripts.nn.userdata`. Errors are one line on standard error and exit status 1.
 """
 
@@ -136,6 +137,11 @@ def main(argv=None):
     return 0
 
 
+def _count(number, noun):
+    """``1 image``, ``2 images``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _npz_target(path):
     """The output path, checked before any work: a new or existing .npz file in a directory
     that exists and can be written."""
@@ -196,7 +202,8 @@ def _quantize(args):
     save_quantized(output, qnet)
     formats = qnet.formats()
     print(f"wrote {output}: {args.scheme} at n = {args.n} ({qnet.family.label}), calibrated on "
-          f"{spec} ({len(x)} images); formats: " + ", ".join(f"{k} {v}" for k, v in formats.items()))
+          f"{spec} ({_count(len(x), 'image')}); formats: "
+          + ", ".join(f"{k} {v}" for k, v in formats.items()))
 
 
 def _float_network(path):
@@ -239,7 +246,7 @@ def _eval(args):
         print(json.dumps(record, indent=2))
         return
     what = f"{loaded.scheme} n={loaded.n}, " if quantized else ""
-    line = f"{args.network} ({what}{engine} engine) on {spec}, {len(x)} images:"
+    line = f"{args.network} ({what}{engine} engine) on {spec}, {_count(len(x), 'image')}:"
     if "accuracy" in record:
         line += f" accuracy {100 * record['accuracy']:.2f} %"
     if "agreement_with_float" in record:
@@ -279,7 +286,7 @@ def _run(args):
     data, report = RUNS / f"{stem}.data.npz", RUNS / f"{stem}.json"
     report.unlink(missing_ok=True)
     np.savez(data, **({"x": x} if y is None else {"x": x, "y": y}))
-    print(f"{len(x)} images of {spec} through a simulated {args.rows}x{args.cols} array "
+    print(f"{_count(len(x), 'image')} of {spec} through a simulated {args.rows}x{args.cols} array "
           f"(Icarus; every layer checked against the integer engine) ...", file=sys.stderr,
           flush=True)
     result = run_quantized(args.network, data, model=stem, dataset=spec, rows=args.rows,
@@ -293,7 +300,8 @@ def _run(args):
         return
     accuracy = ("" if record["accuracy"] is None
                 else f"accuracy {100 * record['accuracy']:.2f} %, ")
-    print(f"{args.network} ({record['scheme']}, {record['family']}) on {len(x)} images of "
+    print(f"{args.network} ({record['scheme']}, {record['family']}) on "
+          f"{_count(len(x), 'image')} of "
           f"{spec}: every layer bit-exact with the integer engine; {accuracy}"
           f"{record['cycles_per_image']:,.0f} cycles per image on a {record['array']} array "
           f"(PE utilisation {100 * record['utilisation']:.1f} %)")
@@ -386,7 +394,8 @@ def _deploy(args):
     out_fmt = qnet.format_of(network.output)
     predictions = np.argmax(out_fmt.decode(codes[network.output]), axis=1)
     accuracy = "" if y is None else f"; accuracy {100 * np.mean(predictions == y):.2f} %"
-    print(f"{len(x)} images of {spec} on the board at {args.port}: every layer bit-exact with "
+    print(f"{_count(len(x), 'image')} of {spec} on the board at {args.port}: every layer "
+          f"bit-exact with "
           f"the integer engine{accuracy} (resent frames: {client.resent})")
 
 

@@ -136,6 +136,11 @@ def test_the_console_script_is_installed():
     assert "digits:test, 20 images: accuracy" in result.stdout
 
 
+def test_one_image_is_one_image(capsys):
+    code, out, err = _run(capsys, "eval", DIGITS_CONVNET, "--images", "1")
+    assert code == 0 and "digits:test, 1 image: accuracy" in out, err
+
+
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory):
     path = tmp_path_factory.mktemp("q") / "q.npz"

@@ -87,5 +87,6 @@ def _labels(y, count, classes, spec):
                          f"(need ({count},))")
     if classes is not None and (y.min() < 0 or y.max() >= classes):
         raise ValueError(f"{spec}: labels from {y.min()} to {y.max()} are outside 0 to "
-                         f"{classes - 1} (the network has {classes} classes)")
+                         f"{classes - 1} (the network has {classes} "
+                         f"class{'' if classes == 1 else 'es'})")
     return y.astype(np.int64)
