@@ -11,8 +11,8 @@ from ._io import read_npz, storable_integers, stored_integers
 from .arith import (DEFAULT_LIMITS, ScalingLimits, check_channel_param, integer_array, matmul,
                     scale)
 
-__all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "quantize_dense",
-           "save_workload", "load_workload"]
+__all__ = ["Layer", "run_layer", "choose_format", "accumulator_bias", "BiasRangeError",
+           "quantize_dense", "save_workload", "load_workload"]
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,19 @@ def accumulator_bias(b, exponent, limits=DEFAULT_LIMITS, *, where=""):
     they exceed the hardware's ``bias_bits``."""
     bias = np.rint(np.ldexp(real_array("the bias", b), -exponent))
     if np.abs(bias).max(initial=0) > limits.max_abs_bias:
-        raise ValueError(f"{where}the bias needs {int(np.abs(bias).max()).bit_length() + 1} "
-                         f"bits in accumulator units 2**{exponent}; the hardware has "
-                         f"bias_bits={limits.bias_bits}")
+        bits = int(np.abs(bias).max()).bit_length() + 1
+        raise BiasRangeError(f"{where}the bias needs {bits} bits in accumulator units "
+                             f"2**{exponent}; the hardware has bias_bits={limits.bias_bits}",
+                             bits=bits)
     return integer_array(bias)
+
+
+class BiasRangeError(ValueError):
+    """A bias beyond the hardware's ``bias_bits``; ``bits`` is what it needs."""
+
+    def __init__(self, message, *, bits):
+        super().__init__(message)
+        self.bits = bits
 
 
 def quantize_dense(w, b, *, family, a_fmt, calibration_out, relu, limits=DEFAULT_LIMITS):

@@ -2,7 +2,7 @@
 
     tent import MODEL.onnx -o NET.npz
     tent quantize NET.npz --scheme SCHEME --n N [--family SPEC] [--calibration DATA]
-                  [--limits default|board] -o QNET.npz
+                  [--limits default|board|wide] -o QNET.npz
     tent eval NET.npz|QNET.npz [--data DATA] [--engine float|integer|fake] [--images K]
               [--per-class] [--json]
     tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from golden._checks import check_int
+from golden.arith import MAX_BIAS_BITS, ScalingLimits
 from golden.family import parse_family
+from golden.layers import BiasRangeError
 from golden._io import discard_stdout, read_npz
 from golden.network import fold, network_from_arrays, save_network
 from golden.onnx_import import import_onnx, preprocess
@@ -53,8 +55,10 @@ _USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryErro
                 DeviceError, LinkError, ProtocolError)
 
 
-# "default": the scheme's family's (golden.family.Family.default_limits).
-LIMITS = {"default": None, "board": SynthConfig().limits}
+# "default": the scheme's family's (golden.family.Family.default_limits); "wide": the widest
+# registers the golden model and the simulated array take (for n up to 16).
+LIMITS = {"default": None, "board": SynthConfig().limits,
+          "wide": ScalingLimits(bias_bits=MAX_BIAS_BITS, m_bits=32, shift_max=63)}
 
 
 def _parser():
@@ -78,9 +82,11 @@ def _parser():
                         "was trained on, calibration split, when it is a bundled one)")
     p.add_argument("--no-bias-correction", action="store_true")
     p.add_argument("--limits", choices=LIMITS, default="default",
-                   help="the scaling stage's registers: default (32-bit bias, 16-bit M, shift "
-                        "<= 31: tent run's array and the energy study) or board (24-bit bias, "
-                        "8-bit M, shift <= 15: what make synth builds, for tent deploy)")
+                   help="the scaling stage's registers: default (the family's: 32-bit bias "
+                        "for TFX and FXP, 16-bit M, shift <= 31: tent run's array and the "
+                        "energy study), board (24-bit bias, 8-bit M, shift <= 15: what make "
+                        "synth builds, for tent deploy) or wide (128-bit bias, 32-bit M, shift "
+                        "<= 63: for widths up to 16)")
     p.add_argument("-o", "--output", required=True, help="the quantized file to write (.npz)")
 
     p = commands.add_parser("eval", help="accuracy of a float or quantized network")
@@ -135,6 +141,23 @@ def main(argv=None):
         print(f"tent {args.command}: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _warner(args):
+    """A function printing one warning line of this command to standard error."""
+    return lambda line: print(f"tent {args.command}: warning: {line}", file=sys.stderr)
+
+
+def _warn_saturation(args, qnet, x, spec, *, share=0.01):
+    """Warn when more than ``share`` of the (preprocessed) input values lie beyond twice the
+    input format's largest magnitude: the data are far outside what the network was
+    calibrated on (the search may saturate a few values on purpose, not these)."""
+    fmt = qnet.format_of("input")
+    beyond = float(np.mean(np.abs(x) > 2 * fmt.maxpos))
+    if beyond > share:
+        _warner(args)(f"{spec}: {100 * beyond:.1f} % of the input values lie beyond twice "
+                      f"{fmt.maxpos:g}, the largest of the input format {fmt.label} chosen at "
+                      f"calibration: they saturate (are the data on the calibration's scale?)")
 
 
 def _count(number, noun):
@@ -194,11 +217,22 @@ def _quantize(args):
     family = None if args.family is None else parse_family(args.family)
     network = fold(_float_network(args.network))
     spec = args.calibration or _default_data(network, "calibration", "--calibration")
-    x, _ = load_data(spec, network, split="calibration")
+    x, _ = load_data(spec, network, split="calibration", warn=_warner(args))
+    if np.ptp(x) == 0:
+        _warner(args)(f"{spec}: every calibration value is {x.flat[0]:g}: formats chosen on "
+                      f"constant images will not fit real data")
     samples = calibration_samples(network, preprocess(network, x))
-    qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
-                            bias_correction=not args.no_bias_correction,
-                            limits=LIMITS[args.limits])
+    try:
+        qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
+                                bias_correction=not args.no_bias_correction,
+                                limits=LIMITS[args.limits])
+    except BiasRangeError as error:
+        remedy = (f"quantize with --limits wide ({MAX_BIAS_BITS}-bit bias) or a smaller --n"
+                  if error.bits <= MAX_BIAS_BITS and args.limits != "wide" else
+                  f"that is beyond the {MAX_BIAS_BITS} bits any build takes: choose a smaller "
+                  f"--n, or a --family with a narrower range")
+        raise ValueError(f"{error}: {remedy}; and check that the calibration images are on the "
+                         f"network's scale") from None
     save_quantized(output, qnet)
     formats = qnet.formats()
     print(f"wrote {output}: {args.scheme} at n = {args.n} ({qnet.family.label}), calibrated on "
@@ -223,13 +257,16 @@ def _eval(args):
         raise ValueError(f"the {engine} engine needs a quantized network (tent quantize), "
                          f"and {args.network} is a float one")
     spec = args.data or _default_data(network, "test", "--data")
-    x, y = load_data(spec, network, split="test", classes=_classes(network))
+    x, y = load_data(spec, network, split="test", classes=_classes(network),
+                     warn=_warner(args))
     if args.images:
         if args.images > len(x):
             raise ValueError(f"--images {args.images} is more than the {len(x)} images of "
                              f"{spec}")
         x, y = x[:args.images], None if y is None else y[:args.images]
     x = preprocess(network, x)
+    if quantized:
+        _warn_saturation(args, loaded, x, spec)
     predictions = (network.predict(x) if engine == "float"
                    else loaded.predict(x, engine=engine))
     record = {"network": str(args.network), "data": spec, "images": len(x), "engine": engine}
@@ -266,7 +303,8 @@ def _images_for(args, network):
     """DATA (default: the network's test split), its first ``--images`` images preprocessed
     and their labels (or None)."""
     spec = args.data or _default_data(network, "test", "--data")
-    x, y = load_data(spec, network, split="test", classes=_classes(network))
+    x, y = load_data(spec, network, split="test", classes=_classes(network),
+                     warn=_warner(args))
     if args.images > len(x):
         raise ValueError(f"--images {args.images} is more than the {len(x)} images of {spec}")
     return spec, preprocess(network, x[:args.images]), None if y is None else y[:args.images]

@@ -396,3 +396,36 @@ def test_deploy_errors_name_the_port_and_the_mismatch(quantized, capsys):
         asyncio.run(run_on_device(Device(family="fxp:8"), qnet, x))
     with pytest.raises(ValueError, match=r"K = 144\) exceeds the device's max_K = 64"):
         asyncio.run(run_on_device(Device(max_K=64), qnet, x))
+
+
+def test_data_on_the_wrong_scale_is_warned_about(tmp_path, capsys, quantized):
+    from golden.datasets import load as load_dataset
+    x, y = load_dataset("digits", "test")
+    np.savez(tmp_path / "u8.npz", x=np.rint(x * 255).astype(np.uint8), y=y)
+    code, out, err = _run(capsys, "eval", DIGITS_CONVNET, "--data", tmp_path / "u8.npz")
+    assert code == 0 and "warning: " in err
+    assert "the images are integers from 0 to 255" in err and "divide 8-bit pixels by 255" in err
+    np.savez(tmp_path / "f255.npz", x=x * 255, y=y)
+    code, out, err = _run(capsys, "eval", quantized, "--data", tmp_path / "f255.npz")
+    assert code == 0 and "the images range from 0 to 255, but the network was trained on " \
+        "digits images in [0, 1]" in err
+    assert "% of the input values lie beyond" in err and "they saturate" in err
+    code, out, err = _run(capsys, "eval", quantized, "--data", "digits:test")
+    assert code == 0 and err == ""  # the right data: no warning
+    np.savez(tmp_path / "zeros.npz", x=np.zeros((20, 1, 8, 8)))
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fxp-layer", "--n", 8,
+                          "--calibration", tmp_path / "zeros.npz", "-o", tmp_path / "z.npz")
+    assert "warning: " in err and "every calibration value is 0" in err
+
+
+def test_a_bias_too_wide_names_the_remedy(tmp_path, capsys):
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "tfx", "--n", 15,
+                          "-o", tmp_path / "q.npz")
+    assert code == 1 and "the bias needs 33 bits" in err
+    assert "quantize with --limits wide (128-bit bias) or a smaller --n" in err
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "tfx", "--n", 15,
+                          "--limits", "wide", "-o", tmp_path / "q.npz")
+    assert code == 0 and load_quantized(tmp_path / "q.npz").limits.bias_bits == 128, err
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fp", "--n", 15,
+                          "--limits", "wide", "-o", tmp_path / "f.npz")
+    assert code == 1 and "beyond the 128 bits any build takes: choose a smaller --n" in err

@@ -9,6 +9,12 @@ Images are ``(N, C, H, W)`` (or ``(N, H, W)`` when the network has one channel, 
 for a network on flat inputs) of real, finite numbers; labels ``(N,)`` integers from 0 to the
 number of classes minus one. Everything else is a one-line ``ValueError`` saying what is wrong
 and what is allowed.
+
+Images must be on the scale the network was trained on: the bundled datasets and the shipped
+networks use floats in [0, 1]. Data that look otherwise (integer pixels such as uint8 0 to
+255, values far outside [0, 1] for a network trained on a bundled dataset, a calibration set
+whose images are all equal) are taken as they are, but ``warn`` is told why they look wrong
+(:func:`data_warnings`).
 """
 
 from pathlib import Path
@@ -18,21 +24,46 @@ import numpy as np
 from golden._io import read_npz
 from golden.datasets import DATASETS, SPLITS, load
 
-__all__ = ["load_data"]
+__all__ = ["load_data", "data_warnings"]
 
 _IMAGE_KEYS, _LABEL_KEYS = ("x", "images"), ("y", "labels")
 
 
-def load_data(spec, network, *, split="test", classes=None):
+def load_data(spec, network, *, split="test", classes=None, warn=None):
     """Images (float64, shaped for ``network``) and labels (int64, or None) named by
-    ``spec``."""
+    ``spec``; ``warn`` (a function of one line) is told what looks wrong with the images
+    (:func:`data_warnings`)."""
+    raw, y = _load_data(spec, split)
+    x = _images(raw, network, spec)
+    if warn is not None:
+        for line in data_warnings(x, network, spec, integers=raw.dtype.kind in "iu"):
+            warn(line)
+    return x, _labels(y, len(x), classes, spec) if y is not None else None
+
+
+def data_warnings(x, network, spec, *, integers=False):
+    """Why images ``x`` (float, shaped for ``network``) may be on the wrong scale: integer
+    pixels, values far outside the [0, 1] of the bundled dataset the network was trained on."""
+    lines = []
+    low, high = float(x.min()), float(x.max())
+    if integers and high > 1:
+        lines.append(f"{spec}: the images are integers from {low:g} to {high:g}; the bundled "
+                     f"datasets and the shipped networks use floats in [0, 1] (divide 8-bit "
+                     f"pixels by 255)")
+    elif network.info.get("dataset") in DATASETS and (high > 1.5 or low < -0.5):
+        lines.append(f"{spec}: the images range from {low:g} to {high:g}, but the network was "
+                     f"trained on {network.info['dataset']} images in [0, 1]")
+    return lines
+
+
+def _load_data(spec, split):
+    """The images and labels (or None) as stored."""
     name, _, chosen = str(spec).partition(":")
     if name in DATASETS:
         if chosen and chosen not in SPLITS:
             raise ValueError(f"unknown split {chosen!r} of {name}: choose from "
                              f"{', '.join(SPLITS)}")
-        x, y = load(name, chosen or split)
-        return _images(x, network, spec), _labels(y, len(x), classes, spec)
+        return load(name, chosen or split)
     path = Path(spec)
     if path.suffix not in (".npy", ".npz"):
         raise ValueError(f"DATA {spec!r} is neither a bundled dataset ({', '.join(DATASETS)}, "
@@ -45,16 +76,14 @@ def load_data(spec, network, *, split="test", classes=None):
         except (ValueError, OSError, EOFError) as error:
             raise ValueError(f"{path} is not a readable .npy file ({type(error).__name__}: "
                              f"{error})") from None
-        return _images(x, network, spec), None
+        return np.asarray(x), None
     contents = read_npz(path, "data")
     image_key = next((k for k in _IMAGE_KEYS if k in contents), None)
     if image_key is None:
         raise ValueError(f"{path} has no images: it needs an array 'x' or 'images', has "
                          f"{sorted(contents)}")
     label_key = next((k for k in _LABEL_KEYS if k in contents), None)
-    x = _images(contents[image_key], network, spec)
-    y = _labels(contents[label_key], len(x), classes, spec) if label_key else None
-    return x, y
+    return np.asarray(contents[image_key]), contents[label_key] if label_key else None
 
 
 def _images(x, network, spec):
