@@ -16,8 +16,15 @@ def read_npz(path, what):
     naming the file (``what``: "model", "workload", ...) when it is missing, truncated,
     corrupt or not an archive."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} file {path} is a directory, not an .npz file")
     if not path.is_file():
         raise FileNotFoundError(f"{what} file {path} does not exist")
+    with open(path, "rb") as file:
+        magic = file.read(4)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # NumPy would speak of pickled data
+        raise ValueError(f"{path} is not a readable NumPy .npz {what} file: it is not a zip "
+                         f"archive of arrays, as an .npz file is")
     try:
         with np.load(path, allow_pickle=False) as file:
             if not hasattr(file, "files"):

@@ -96,6 +96,8 @@ def import_onnx(model, *, name=None):
 
     if not isinstance(model, onnx.ModelProto):
         path = Path(model)
+        if path.is_dir():
+            raise ValueError(f"ONNX model {path} is a directory, not an .onnx file")
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model {path} does not exist")
         try:
@@ -600,6 +602,9 @@ class _Importer:
             self._fail(node, "a constant divided by a tensor is not linear")
         channels = x.shape[0]
         per_channel = self._per_channel(node, np.asarray(constant, dtype=np.float64), x.shape)
+        if not np.isfinite(per_channel).all():
+            self._fail(node, f"its constant {per_channel.tolist()} is not finite (NaN or "
+                             f"infinite): no normalisation or layer can use it")
         # x * scale + offset, as the op applies it
         if node.op_type == "Add":
             scale, offset = np.ones(channels), per_channel

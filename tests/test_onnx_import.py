@@ -464,3 +464,17 @@ def test_an_empty_file_is_not_an_onnx_model(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(ValueError, match="empty has no ONNX operator set .* Opsets 7 to 23"):
         import_onnx(empty)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_constant_that_is_not_finite_is_refused_at_import(value):
+    """A NaN in the input normalisation used to pass import and be blamed on the data."""
+    nodes, inits, shape = _single("Conv", extra=["w"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                  inits=[tensor("w", RNG.normal(0, 1, (2, 2, 3, 3)))])
+    nodes[0] = helper.make_node("Conv", ["xs", "w"], ["h"], name="the_node",
+                                kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    nodes.insert(0, helper.make_node("Sub", ["x", "mean"], ["xs"], name="normalise"))
+    model = graph_model(nodes, [*inits, tensor("mean", [[[0.5]], [[value]]]),
+                                tensor("wf", RNG.normal(0, 1, (72, 10)))], shape)
+    with pytest.raises(ValueError, match=r"'normalise' \(Sub\): its constant .* is not finite"):
+        import_onnx(model)

@@ -429,3 +429,47 @@ def test_a_bias_too_wide_names_the_remedy(tmp_path, capsys):
     code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fp", "--n", 15,
                           "--limits", "wide", "-o", tmp_path / "f.npz")
     assert code == 1 and "beyond the 128 bits any build takes: choose a smaller --n" in err
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "text"])
+def test_every_subcommand_refuses_a_bad_path_in_one_line(tmp_path, capsys, kind):
+    bad = {"missing": tmp_path / "none.npz", "directory": tmp_path / "dir.npz",
+           "text": tmp_path / "text.npz"}[kind]
+    if kind == "directory":
+        bad.mkdir()
+    if kind == "text":
+        bad.write_text("hello\n")
+    onnx_bad = bad.with_suffix(".onnx")
+    if kind == "directory":
+        onnx_bad.mkdir()
+    if kind == "text":
+        onnx_bad.write_text("hello\n")
+    for argv in (["import", onnx_bad, "-o", tmp_path / "out.npz"],
+                 ["quantize", bad, "--scheme", "tfx", "--n", "8", "-o", tmp_path / "q.npz"],
+                 ["eval", bad], ["run", bad, "--images", "1"], ["report", bad],
+                 ["deploy", bad, "--port", "/dev/null", "--images", "1"],
+                 ["eval", DIGITS_CONVNET, "--data", bad]):
+        code, out, err = _run(capsys, *argv)
+        assert code == 1 and err.startswith(f"tent {argv[0]}: error: "), (argv, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+        expected = {"missing": "does not exist", "directory": "is a directory",
+                    "text": "is not a"}[kind]
+        assert expected in err, (argv, err)
+
+
+def test_an_mlp_takes_flat_or_image_shaped_inputs_and_names_its_own_shape(tmp_path, capsys):
+    from onnx import helper
+    from tests.onnx_models import graph_model, tensor
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1"),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("Gemm", ["r", "w2", "b2"], ["y"], name="fc2")]
+    inits = [tensor("w1", rng.normal(0, 0.3, (64, 20))), tensor("b1", np.zeros(20)),
+             tensor("w2", rng.normal(0, 0.3, (20, 10))), tensor("b2", np.zeros(10))]
+    onnx.save(graph_model(nodes, inits, (64,)), tmp_path / "mlp.onnx")
+    assert _run(capsys, "import", tmp_path / "mlp.onnx", "-o", tmp_path / "mlp.npz")[0] == 0
+    code, out, err = _run(capsys, "eval", tmp_path / "mlp.npz", "--data", "digits:test")
+    assert code == 0 and "540 images: accuracy" in out, err  # (N, 1, 8, 8): 64 values each
+    np.save(tmp_path / "wrong.npy", np.zeros((4, 63)))
+    code, out, err = _run(capsys, "eval", tmp_path / "mlp.npz", "--data", tmp_path / "wrong.npy")
+    assert code == 1 and "images of shape (4, 63) do not fit the network's input (N, 64)" in err

@@ -68,6 +68,8 @@ def _load_data(spec, split):
     if path.suffix not in (".npy", ".npz"):
         raise ValueError(f"DATA {spec!r} is neither a bundled dataset ({', '.join(DATASETS)}, "
                          f"optionally :split) nor a .npy or .npz file")
+    if path.is_dir():
+        raise ValueError(f"data file {path} is a directory, not a .npy or .npz file")
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")
     if path.suffix == ".npy":
@@ -91,13 +93,15 @@ def _images(x, network, spec):
     shape = network.input_shape
     if x.dtype.kind not in "fiu":
         raise ValueError(f"{spec}: images must be real numbers, not {x.dtype}")
+    flat = shape[1:] == (1, 1)  # a network on flat inputs (an MLP): (N, K) held as (N, K, 1, 1)
+    if flat and x.ndim >= 2 and int(np.prod(x.shape[1:])) == shape[0]:
+        x = x.reshape(len(x), shape[0], 1, 1)  # images of K pixels, flattened in C, H, W order
     if x.ndim == 3 and shape[0] == 1:
         x = x[:, None]
-    if x.ndim == 2 and shape[1:] == (1, 1):
-        x = x[:, :, None, None]
     if x.ndim != 4 or x.shape[1:] != shape:
+        wanted = f"(N, {shape[0]})" if flat else f"(N, {', '.join(map(str, shape))})"
         raise ValueError(f"{spec}: images of shape {x.shape} do not fit the network's input "
-                         f"(N, {', '.join(map(str, shape))})")
+                         f"{wanted}")
     if len(x) == 0:
         raise ValueError(f"{spec}: no images")
     x = x.astype(np.float64)
