@@ -17,7 +17,7 @@ import numpy as np
 from . import parse_format
 from .family import parse_family
 from ._io import read_npz, storable_integers, stored_integers
-from .arith import ScalingLimits
+from .arith import ScalingLimits, check_channel_param
 from .network import network_arrays, network_from_arrays
 from .ptq import SCHEMES, QuantizedNetwork, Step
 
@@ -92,4 +92,37 @@ def quantized_from_arrays(contents, path):
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: malformed quantized network ({type(error).__name__}: "
                          f"{error})") from None
+    for name, step in qnet.steps.items():
+        try:
+            _check_step(step, limits)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: step {name!r} ({step.node.op}): {error}") from None
     return qnet
+
+
+def _check_step(step, limits):
+    """The arrays a step needs are there and within the limits the file records (a hand-edited
+    or damaged file would otherwise run with values no hardware holds)."""
+    needed = (("w_codes", "bias", "M", "shift") if step.w_fmt is not None
+              else ("M", "shift") if step.node.op == "avgpool" else ())
+    missing = [key for key in needed if getattr(step, key) is None]
+    if missing:
+        raise ValueError(f"the arrays {', '.join(missing)} are missing")
+    if not needed:
+        return
+    if step.w_fmt is not None:
+        codes = np.asarray(step.w_codes)
+        if codes.ndim != 2 or codes.dtype.kind not in "iu":
+            raise ValueError(f"weight codes must be a (K, N) integer matrix, not {codes.dtype} "
+                             f"of shape {codes.shape}")
+        if codes.size and (codes.min() < 0 or codes.max() >= 1 << step.w_fmt.n):
+            raise ValueError(f"weight codes must lie from 0 to {(1 << step.w_fmt.n) - 1} "
+                             f"({step.w_fmt.label}), not {int(codes.min())} to "
+                             f"{int(codes.max())}")
+        columns = (codes.shape[1],)
+        check_channel_param("bias", step.bias, -limits.max_abs_bias, limits.max_abs_bias,
+                            columns)
+    else:
+        columns = np.shape(step.M)
+    check_channel_param("M", step.M, 1, (1 << limits.m_bits) - 1, columns)
+    check_channel_param("shift", step.shift, 0, limits.shift_max, columns)

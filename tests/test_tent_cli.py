@@ -473,3 +473,25 @@ def test_an_mlp_takes_flat_or_image_shaped_inputs_and_names_its_own_shape(tmp_pa
     np.save(tmp_path / "wrong.npy", np.zeros((4, 63)))
     code, out, err = _run(capsys, "eval", tmp_path / "mlp.npz", "--data", tmp_path / "wrong.npy")
     assert code == 1 and "images of shape (4, 63) do not fit the network's input (N, 64)" in err
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c, s: c.__setitem__(f"step.{s}.M", c[f"step.{s}.M"] * 0 + (1 << 16)),
+     "M must be an integer from 1 to 65535, not 65536"),
+    (lambda c, s: c.__setitem__(f"step.{s}.shift", c[f"step.{s}.shift"] * 0 - 1),
+     "shift must be an integer from 0 to 31, not -1"),
+    (lambda c, s: c.__setitem__(f"step.{s}.bias", c[f"step.{s}.bias"] * 0 + (1 << 40)),
+     "bias must be an integer from -2147483647 to 2147483647"),
+    (lambda c, s: c.__setitem__(f"step.{s}.w_codes", c[f"step.{s}.w_codes"] + 256),
+     "weight codes must lie from 0 to 15"),
+    (lambda c, s: c.pop(f"step.{s}.M"), "the arrays M are missing"),
+])
+def test_a_quantized_file_is_checked_against_its_limits(quantized, tmp_path, capsys, edit,
+                                                        message):
+    contents = dict(np.load(quantized))
+    step = next(k.split(".")[1] for k in contents if k.endswith(".M"))
+    edit(contents, step)
+    np.savez(tmp_path / "edited.npz", **contents)
+    code, out, err = _run(capsys, "eval", tmp_path / "edited.npz", "--images", "5")
+    assert code == 1 and f"step '{step}'" in err and message in err, err
+    assert err.count("\n") == 1
