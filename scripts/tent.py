@@ -21,6 +21,8 @@ digits MLP ``models/digits_mlp.npz`` is a layer list of the golden model, not on
 import argparse
 import json
 import os
+import shutil
+import tempfile
 from collections import Counter
 import sys
 import time
@@ -45,7 +47,7 @@ from scripts.fpga.flow import SynthConfig
 from scripts.nn.userdata import load_data
 from sim.toolchain import BUILD
 
-RUNS = BUILD / "tent" / "run"
+RUNS = BUILD / "tent" / "run"  # tent run's work folders, unless TENT_WORK names another
 ENERGY_RECORD = BUILD / "report" / "energy.json"
 
 __all__ = ["main"]
@@ -310,6 +312,19 @@ def _images_for(args, network):
     return spec, preprocess(network, x[:args.images]), None if y is None else y[:args.images]
 
 
+def run_folder(stem):
+    """A new folder of its own for one ``tent run`` (its images and report), under
+    ``$TENT_WORK`` or this checkout's ``build/tent/run``: runs of files with the same name, or
+    at the same time, never share one. Removed after a run that passes."""
+    root = Path(os.environ.get("TENT_WORK") or RUNS)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=root))
+    except OSError as error:
+        raise ValueError(f"cannot make a work folder under {root} ({error.strerror}): set "
+                         f"TENT_WORK to a directory that can be written") from None
+
+
 def _run(args):
     from scripts.nn.e2e import run_quantized
 
@@ -319,10 +334,9 @@ def _run(args):
     qnet = load_quantized(args.network)
     network = qnet.network
     spec, x, y = _images_for(args, network)
-    RUNS.mkdir(parents=True, exist_ok=True)
     stem = Path(args.network).stem
-    data, report = RUNS / f"{stem}.data.npz", RUNS / f"{stem}.json"
-    report.unlink(missing_ok=True)
+    work = run_folder(stem)
+    data, report = work / "images.npz", work / "report.json"
     np.savez(data, **({"x": x} if y is None else {"x": x, "y": y}))
     print(f"{_count(len(x), 'image')} of {spec} through a simulated {args.rows}x{args.cols} array "
           f"(Icarus; every layer checked against the integer engine) ...", file=sys.stderr,
@@ -331,8 +345,9 @@ def _run(args):
                            cols=args.cols, report=report)
     if not result.passed or not report.exists():
         raise RuntimeError(f"the accelerator disagreed with the integer engine (or the "
-                           f"simulation failed): {result}")
+                           f"simulation failed; its files are in {work}): {result}")
     record = json.loads(report.read_text())
+    shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(record, indent=2))
         return

@@ -495,3 +495,17 @@ def test_a_quantized_file_is_checked_against_its_limits(quantized, tmp_path, cap
     code, out, err = _run(capsys, "eval", tmp_path / "edited.npz", "--images", "5")
     assert code == 1 and f"step '{step}'" in err and message in err, err
     assert err.count("\n") == 1
+
+
+def test_each_run_has_a_work_folder_of_its_own(tmp_path, monkeypatch):
+    """Two files named qnet.npz in different folders, or two runs at once, used to share
+    build/tent/run/qnet.*; the folder is under TENT_WORK when it is set."""
+    from scripts.tent import run_folder
+    monkeypatch.setenv("TENT_WORK", str(tmp_path / "work"))
+    first, second = run_folder("qnet"), run_folder("qnet")
+    assert first != second and first.parent == second.parent == tmp_path / "work"
+    assert first.name.startswith("qnet-") and first.is_dir() and second.is_dir()
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TENT_WORK", str(tmp_path / "file" / "below"))
+    with pytest.raises(ValueError, match="cannot make a work folder under .*: set TENT_WORK"):
+        run_folder("qnet")
