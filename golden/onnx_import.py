@@ -228,15 +228,15 @@ class _Importer:
         self.input_taken = True
         return "input"
 
-    def _add(self, node, op, attrs, arrays, shape, output=None):
-        name = self._unique(node)
+    def _add(self, node, op, attrs, arrays, shape, output=None, base=None):
+        name = self._unique(node, base)
         self.nodes[name] = [op, name, attrs, arrays]
         self.order.append(name)
         self.values[output or node.output[0]] = _Tensor(name, tuple(shape))
         return name
 
-    def _unique(self, node):
-        base = "".join(c if c.isalnum() else "_" for c in (node.name or node.op_type))
+    def _unique(self, node, base=None):
+        base = "".join(c if c.isalnum() else "_" for c in (base or node.name or node.op_type))
         base = base.strip("_") or node.op_type.lower()
         name, k = base, 1
         while name in self.nodes or name == "input":
@@ -430,7 +430,7 @@ class _Importer:
             self._fail(node, f"the bias has {bias.size} values for {weight.shape[1]} outputs")
         if source == "input":  # a (batch, K) graph input is (K, 1, 1) to the network
             source = self._add(node, "flatten", {"input": "input"}, {}, (k,),
-                               output=f"{node.output[0]}/flat")
+                               output=f"{node.output[0]}/flat", base="input_flatten")
         self._add(node, "dense", {"input": source, "relu": False},
                   {"weight": weight, "bias": bias}, (weight.shape[1],))
 

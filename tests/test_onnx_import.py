@@ -251,6 +251,8 @@ def test_an_mlp_on_flat_inputs():
     x = RNG.uniform(0, 16, (10, 64))
     network, logits = _imported(model, x[:, :, None, None])
     assert network.input_shape == (64, 1, 1)
+    assert [(n.op, n.name) for n in network.nodes][:2] == [("flatten", "input_flatten"),
+                                                           ("dense", "fc1")]  # not fc1_1
     np.testing.assert_allclose(logits, _runtime(model, x), rtol=1e-4, atol=1e-4)
 
 
