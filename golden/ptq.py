@@ -349,10 +349,11 @@ class Calibration:
     input_means: dict
 
 
-def calibration_samples(network, calibration_x, *, sample=1 << 20, seed=0):
+def calibration_samples(network, calibration_x, *, sample=1 << 20, seed=0, progress=None):
     """The :class:`Calibration` of ``network`` on ``calibration_x``: for the input and every
     conv, dense, add and avgpool output a deterministic sample of at most ``sample`` values,
-    the signs, and the mean inputs of the matrix products."""
+    the signs, and the mean inputs of the matrix products. ``progress`` (optional) is called
+    with the number of images of each batch done."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a golden.network.Network, not {network!r}")
     check_int("sample", sample, 1, 1 << 30)
@@ -375,6 +376,8 @@ def calibration_samples(network, calibration_x, *, sample=1 << 20, seed=0):
             samples[name].append(_sample(floats[name], share, rng))
         for node in products:
             sums[node.name] = sums[node.name] + _input_sums(node, floats[node.inputs[0]])
+        if progress is not None:
+            progress(len(part))
     means = {node.name: sums[node.name] / _input_count(node, network, len(calibration_x))
              for node in products}
     return Calibration({name: np.concatenate(parts) for name, parts in samples.items()},

@@ -145,6 +145,23 @@ def main(argv=None):
     return 0
 
 
+def _progress(total, what):
+    """A progress bar of ``total`` images on standard error (only on a terminal)."""
+    from tqdm import tqdm
+    return tqdm(total=total, desc=what, unit="image", disable=None, leave=False,
+                file=sys.stderr)
+
+
+def _in_batches(predict, x, what, batch=1000):
+    """``predict(x)`` a batch at a time, with a progress bar: memory bounded by the batch."""
+    parts = []
+    with _progress(len(x), what) as bar:
+        for start in range(0, len(x), batch):
+            parts.append(predict(x[start:start + batch]))
+            bar.update(len(parts[-1]))
+    return np.concatenate(parts)
+
+
 def _warner(args):
     """A function printing one warning line of this command to standard error."""
     return lambda line: print(f"tent {args.command}: warning: {line}", file=sys.stderr)
@@ -223,7 +240,8 @@ def _quantize(args):
     if np.ptp(x) == 0:
         _warner(args)(f"{spec}: every calibration value is {x.flat[0]:g}: formats chosen on "
                       f"constant images will not fit real data")
-    samples = calibration_samples(network, preprocess(network, x))
+    with _progress(len(x), "calibration") as bar:
+        samples = calibration_samples(network, preprocess(network, x), progress=bar.update)
     try:
         qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
                                 bias_correction=not args.no_bias_correction,
@@ -269,13 +287,15 @@ def _eval(args):
     x = preprocess(network, x)
     if quantized:
         _warn_saturation(args, loaded, x, spec)
-    predictions = (network.predict(x) if engine == "float"
-                   else loaded.predict(x, engine=engine))
+    predictions = _in_batches(network.predict if engine == "float"
+                              else lambda part: loaded.predict(part, engine=engine),
+                              x, f"{engine} engine")
     record = {"network": str(args.network), "data": spec, "images": len(x), "engine": engine}
     if quantized:
         record.update(scheme=loaded.scheme, n=loaded.n)
         if engine != "float":
-            record["agreement_with_float"] = float(np.mean(predictions == network.predict(x)))
+            reference = _in_batches(network.predict, x, "float engine")
+            record["agreement_with_float"] = float(np.mean(predictions == reference))
     if y is not None:
         record["accuracy"] = float(np.mean(predictions == y))
         if args.per_class:

@@ -509,3 +509,18 @@ def test_each_run_has_a_work_folder_of_its_own(tmp_path, monkeypatch):
     monkeypatch.setenv("TENT_WORK", str(tmp_path / "file" / "below"))
     with pytest.raises(ValueError, match="cannot make a work folder under .*: set TENT_WORK"):
         run_folder("qnet")
+
+
+def test_evaluation_in_batches_gives_the_whole_arrays_predictions(quantized):
+    """tent eval predicts a batch at a time (bounded memory, a progress bar on a terminal):
+    the same predictions; calibration reports each batch it has done."""
+    from golden.ptq import calibration_samples
+    from scripts.tent import _in_batches
+    q = load_quantized(quantized)
+    x = load("digits", "test")[0][:250]
+    assert np.array_equal(_in_batches(q.predict, x, "test", batch=64), q.predict(x))
+    assert np.array_equal(_in_batches(q.network.predict, x, "test", batch=100),
+                          q.network.predict(x))
+    done = []
+    calibration_samples(q.network, load("digits", "test")[0], progress=done.append)
+    assert done == [250, 250, 40]
