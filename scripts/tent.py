@@ -237,11 +237,19 @@ def _quantize(args):
     network = fold(_float_network(args.network))
     spec = args.calibration or _default_data(network, "calibration", "--calibration")
     x, _ = load_data(spec, network, split="calibration", warn=_warner(args))
+    x = preprocess(network, x)
     if np.ptp(x) == 0:
-        _warner(args)(f"{spec}: every calibration value is {x.flat[0]:g}: formats chosen on "
-                      f"constant images will not fit real data")
+        _warner(args)(f"{spec}: every calibration value is {x.flat[0]:g}"
+                      + (" after the network's input normalisation"
+                         if "preprocess" in network.info else "")
+                      + ": formats chosen on constant images will not fit real data")
+    elif np.abs(x).max() > 1e6:
+        _warner(args)(f"{spec}: calibration values reach {np.abs(x).max():.3g}"
+                      + (" after the network's input normalisation"
+                         if "preprocess" in network.info else "")
+                      + ": are the images, or the normalisation, on the right scale?")
     with _progress(len(x), "calibration") as bar:
-        samples = calibration_samples(network, preprocess(network, x), progress=bar.update)
+        samples = calibration_samples(network, x, progress=bar.update)
     try:
         qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
                                 bias_correction=not args.no_bias_correction,

@@ -416,6 +416,11 @@ def test_data_on_the_wrong_scale_is_warned_about(tmp_path, capsys, quantized):
     code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fxp-layer", "--n", 8,
                           "--calibration", tmp_path / "zeros.npz", "-o", tmp_path / "z.npz")
     assert "warning: " in err and "every calibration value is 0" in err
+    np.savez(tmp_path / "huge.npz", x=x[:20] * 1e30)
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fxp-layer", "--n", 8,
+                          "--calibration", tmp_path / "huge.npz", "-o", tmp_path / "h.npz")
+    assert "calibration values reach 1e+30: are the images, or the normalisation, on the " \
+        "right scale?" in err
 
 
 def test_a_bias_too_wide_names_the_remedy(tmp_path, capsys):
