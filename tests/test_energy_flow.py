@@ -140,6 +140,7 @@ def test_clock_gating_in_the_mapping_and_the_energy_of_gated_flops(tmp_path):
 
 
 @pytest.mark.cocotb
+@pytest.mark.flow  # Yosys synthesizes the gates (when they are not cached)
 def test_accelerator_gate_netlist_is_bit_exact_and_every_net_is_seen(tmp_path):
     family = TFXFamily(4, 2)
     array = Accelerator(family=family, form="ses", rows=2, cols=2, max_K=6, depth=4)

@@ -31,6 +31,7 @@ def test_formats_change_between_dot_products(family, form):
     assert result.passed, result
 
 
+@pytest.mark.flow  # Yosys synthesizes the gates (when they are not cached)
 def test_dot_product_unit_gate_level():
     """The whole unit (decoders, ses MAC, scaling) as a Yosys gate netlist, same bench."""
     result = run(TFXFamily(8, 3), "ses", gate_level=True, jobs=60)

@@ -57,6 +57,7 @@ def test_bench_has_teeth():
     assert "differ from the golden model" in result.log.read_text()
 
 
+@pytest.mark.flow  # Yosys synthesizes the gates (when they are not cached)
 def test_scaling_stage_gate_level():
     """The Yosys-synthesized gate netlist passes the same bench."""
     result = run(*CASES[2], gate_level=True)
