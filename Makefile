@@ -52,7 +52,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 
 deps: $(STAMP) ## only create .venv and install the pinned dependencies
 
-test: $(STAMP) ## the whole test suite, per-file durations at the end (CI runs this; about 10 min)
+test: $(STAMP) ## the whole test suite, per-file durations at the end (CI runs this)
 	$(PYTEST) -m "not train" tests
 
 test-fast: $(STAMP) ## the quick tier: pure Python and the Amaranth simulator, no HDL simulator, EDA tool or slow test
@@ -108,7 +108,7 @@ perf: $(STAMP) ## simulated cycles and utilisation of a 64x64x64 product on 2x2,
 accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per model; hours from scratch)
 	$(PY) -m scripts.accuracy --jobs $(JOBS)
 
-e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-30 min)
+e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-40 min)
 	$(PY) -m scripts.e2e
 
 report: $(STAMP) ## standard-cell area and gate-level energy of every format, the answer (about 30 min, cached)
