@@ -106,14 +106,14 @@ def import_onnx(model, *, name=None):
             raise ValueError(f"{path} is not a readable ONNX model ({type(error).__name__}: "
                              f"{error})") from None
         name = name or path.stem
+    label = name or "the model"
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
-        raise ValueError(f"{name or 'the model'} has no ONNX operator set (opset_import): is it "
-                         f"an ONNX model? Opsets {_OPSETS[0]} to {_OPSETS[1]} are supported")
+        raise ValueError(f"{label} has no ONNX operator set (opset_import): is it an ONNX "
+                         f"model? Opsets {_OPSETS[0]} to {_OPSETS[1]} are supported")
     if not _OPSETS[0] <= opset <= _OPSETS[1]:
         raise ValueError(f"ONNX opset {opset} is not supported: opsets {_OPSETS[0]} to "
                          f"{_OPSETS[1]} are")
-    label = name or "the model"
     try:  # undefined inputs, unsorted nodes, bad attributes
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as error:

@@ -111,14 +111,9 @@ def _check_step(step, limits):
     if not needed:
         return
     if step.w_fmt is not None:
-        codes = np.asarray(step.w_codes)
-        if codes.ndim != 2 or codes.dtype.kind not in "iu":
-            raise ValueError(f"weight codes must be a (K, N) integer matrix, not {codes.dtype} "
-                             f"of shape {codes.shape}")
-        if codes.size and (codes.min() < 0 or codes.max() >= 1 << step.w_fmt.n):
-            raise ValueError(f"weight codes must lie from 0 to {(1 << step.w_fmt.n) - 1} "
-                             f"({step.w_fmt.label}), not {int(codes.min())} to "
-                             f"{int(codes.max())}")
+        codes = step.w_fmt.check_codes(step.w_codes)
+        if codes.ndim != 2:
+            raise ValueError(f"weight codes must be a (K, N) matrix, not of shape {codes.shape}")
         columns = (codes.shape[1],)
         check_channel_param("bias", step.bias, -limits.max_abs_bias, limits.max_abs_bias,
                             columns)

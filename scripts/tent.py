@@ -44,7 +44,7 @@ from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
 from hdl.network_runner import largest_K
 from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD, ProtocolError
 from scripts.fpga.flow import SynthConfig
-from scripts.nn.userdata import load_data
+from scripts.nn.userdata import calibration_warnings, load_data
 from sim.toolchain import BUILD
 
 RUNS = BUILD / "tent" / "run"  # tent run's work folders, unless TENT_WORK names another
@@ -236,18 +236,11 @@ def _quantize(args):
     family = None if args.family is None else parse_family(args.family)
     network = fold(_float_network(args.network))
     spec = args.calibration or _default_data(network, "calibration", "--calibration")
-    x, _ = load_data(spec, network, split="calibration", warn=_warner(args))
+    warn = _warner(args)
+    x, _ = load_data(spec, network, split="calibration", warn=warn)
     x = preprocess(network, x)
-    if np.ptp(x) == 0:
-        _warner(args)(f"{spec}: every calibration value is {x.flat[0]:g}"
-                      + (" after the network's input normalisation"
-                         if "preprocess" in network.info else "")
-                      + ": formats chosen on constant images will not fit real data")
-    elif np.abs(x).max() > 1e6:
-        _warner(args)(f"{spec}: calibration values reach {np.abs(x).max():.3g}"
-                      + (" after the network's input normalisation"
-                         if "preprocess" in network.info else "")
-                      + ": are the images, or the normalisation, on the right scale?")
+    for line in calibration_warnings(x, network, spec):
+        warn(line)
     with _progress(len(x), "calibration") as bar:
         samples = calibration_samples(network, x, progress=bar.update)
     try:

@@ -2,7 +2,7 @@
 README and docs/ name exists; the formats' worked examples are what the golden model decodes;
 the generated parts are current; the README's walkthrough runs and prints what it shows."""
 
-import argparse
+import functools
 import importlib
 import os
 import re
@@ -108,6 +108,7 @@ def test_every_make_command_names_a_target_and_its_variables(page):
                     f"{page_id(page)}: `{command}` sets {name}, which the Makefile does not take"
 
 
+@functools.lru_cache(maxsize=None)
 def _parser_options(module, arguments):
     text = docs.command_help(module, arguments)
     return set(re.findall(r"(--[\w-]+)", text))
@@ -121,7 +122,7 @@ def test_every_tent_option_named_exists(page):
     text = page.read_text()
     for block in code_blocks(text) + [text]:
         for sub, rest in _TENT_COMMAND.findall(block):
-            known = _parser_options("scripts.tent", [sub])
+            known = _parser_options("scripts.tent", (sub,))
             for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", rest):
                 assert option in known, f"{page_id(page)}: tent {sub} has no {option}"
 

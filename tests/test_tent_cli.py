@@ -488,7 +488,7 @@ def test_an_mlp_takes_flat_or_image_shaped_inputs_and_names_its_own_shape(tmp_pa
     (lambda c, s: c.__setitem__(f"step.{s}.bias", c[f"step.{s}.bias"] * 0 + (1 << 40)),
      "bias must be an integer from -2147483647 to 2147483647"),
     (lambda c, s: c.__setitem__(f"step.{s}.w_codes", c[f"step.{s}.w_codes"] + 256),
-     "weight codes must lie from 0 to 15"),
+     "must be integers from 0 to 15, not "),
     (lambda c, s: c.pop(f"step.{s}.M"), "the arrays M are missing"),
 ])
 def test_a_quantized_file_is_checked_against_its_limits(quantized, tmp_path, capsys, edit,

@@ -24,7 +24,7 @@ import numpy as np
 from golden._io import read_npz
 from golden.datasets import DATASETS, SPLITS, load
 
-__all__ = ["load_data", "data_warnings"]
+__all__ = ["load_data", "data_warnings", "calibration_warnings"]
 
 _IMAGE_KEYS, _LABEL_KEYS = ("x", "images"), ("y", "labels")
 
@@ -54,6 +54,20 @@ def data_warnings(x, network, spec, *, integers=False):
         lines.append(f"{spec}: the images range from {low:g} to {high:g}, but the network was "
                      f"trained on {network.info['dataset']} images in [0, 1]")
     return lines
+
+
+def calibration_warnings(x, network, spec):
+    """Why calibration images ``x`` (after the network's input normalisation) would give
+    formats that fit no real data: every value equal, or values beyond 1e6."""
+    where = " after the network's input normalisation" if "preprocess" in network.info else ""
+    largest = float(np.abs(x).max())
+    if np.ptp(x) == 0:
+        return [f"{spec}: every calibration value is {x.flat[0]:g}{where}: formats chosen on "
+                f"constant images will not fit real data"]
+    if largest > 1e6:
+        return [f"{spec}: calibration values reach {largest:.3g}{where}: are the images, or "
+                f"the normalisation, on the right scale?"]
+    return []
 
 
 def _load_data(spec, split):
