@@ -237,7 +237,9 @@ class NumberFormat(abc.ABC):
     # -- exact quantization -----------------------------------------------------------------
 
     @functools.cached_property
-    def _cap(self):
+    def saturation_cap(self):
+        """A magnitude, in units of the rounding grid ``2**(int_exponent - 1)``, from which
+        every value saturates alike: :meth:`quantize_exact` clamps there first."""
         return max(_SATURATION_CAP, 4 * self.max_abs_int)
 
     @functools.cached_property
@@ -269,7 +271,7 @@ class NumberFormat(abc.ABC):
             shift = shift.flat[0]  # per-channel exponents that are all the same
         if self.wide:
             mantissa = mantissa.astype(object)
-        floor, sticky = _floor_and_sticky(mantissa, shift, self._cap)
+        floor, sticky = _floor_and_sticky(mantissa, shift, self.saturation_cap)
         mids = self._midpoints
         below = np.searchsorted(mids, floor, side="left")
         # The midpoints are strictly increasing: "right" differs from "left" only on a midpoint.
@@ -296,11 +298,53 @@ class NumberFormat(abc.ABC):
             What NaN inputs do: a ``ValueError`` (default), or code 0.
         """
         x = self._check_real(x, nan)
+        if self._real_midpoints is not None:
+            return self._quantize_by_midpoints(x)
         finite = np.nan_to_num(x, posinf=np.finfo(np.float64).max,
                                neginf=-np.finfo(np.float64).max)
         mantissa, exponent = np.frexp(finite)
         mantissa = np.ldexp(mantissa, 53).astype(np.int64)
         return self.quantize_exact(mantissa, exponent.astype(np.int64) - 53)
+
+    @functools.cached_property
+    def _real_midpoints(self):
+        """The midpoints as float64 when every one is exact there (then :meth:`quantize`
+        compares real inputs with them directly), else None."""
+        if self.wide:
+            return None
+        unit = self.int_exponent - 1
+        mids = self._midpoints
+        if np.abs(mids).max(initial=0) >= 1 << 53 or not -1000 < unit < 1000 - 64:
+            return None
+        real = mids.astype(np.float64) * 2.0 ** unit
+        real.setflags(write=False)
+        return real
+
+    def _quantize_by_midpoints(self, x):
+        """:meth:`quantize` of float64 ``x`` (NaN already replaced) by comparing it with the
+        exact real midpoints: the rule of :meth:`quantize_exact`, without its integers."""
+        mids = self._real_midpoints
+        index = np.searchsorted(mids, x, side="left")  # midpoints below x: nearest value
+        tie = mids[np.minimum(index, len(mids) - 1)] == x
+        codes = self._sorted[0]
+        result = codes[index]
+        if tie.any():
+            upper = codes[np.minimum(index + 1, len(codes) - 1)]
+            result = np.where(tie & (result % 2 == 1), upper, result)
+        return result.astype(np.int64)
+
+    def quantize_interval(self, low, high):
+        """For float64 intervals ``[low, high]`` (``low <= high``): the code that every real
+        number in the interval quantizes to, and a mask of the intervals whose numbers do not
+        all quantize alike (a midpoint inside; their code is then undefined). Rounding is
+        monotone, so an interval around an inexact result says whether it is the code."""
+        mids = self._real_midpoints
+        if mids is None:
+            codes = self.quantize(low)
+            return codes, codes != self.quantize(high)
+        index = np.searchsorted(mids, low, side="left")
+        split = (index < len(mids)) & (high >= mids[np.minimum(index, len(mids) - 1)])
+        return self._sorted[0][index], split
 
     def _check_real(self, x, nan):
         """``x`` as float64, NaN an error (``nan="raise"``) or replaced by 0 (``"zero"``)."""

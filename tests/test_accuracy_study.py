@@ -170,20 +170,8 @@ def test_variant_rows_and_their_table():
             "| win (tfx-channel) |") in text
 
 
-def test_a_variant_can_be_left_out_of_an_architecture_and_the_table_says_so():
-    from scripts.nn.study import VARIANT_ARCHITECTURES, studied_variants, variant_section
-    assert [f.spec for f in studied_variants(8, "convnet")] == ["posit:8,0", "fp:8,5"]
-    assert [f.spec for f in studied_variants(8, "resnet")] == ["posit:8,0"]
-    assert [f.spec for f in studied_variants(8)] == ["posit:8,0", "fp:8,5"]
-    assert VARIANT_ARCHITECTURES["fp:8,5"][0] == ("convnet",)
-    assert ("fp", 8, FPFamily(8, 5)) not in study_runs([8], ["fp"], architecture="resnet")
-    assert ("fp", 8, FPFamily(8, 5)) in study_runs([8], ["fp"], architecture="convnet")
-    names = ["tfx", "tfx-channel", "fxp-channel", "fxp-channel-signed", "fxp-layer",
-             "fxp-global", "posit", "posit-channel", "fp", "fp-channel"]
-    runs = [{**{f"{s}/8": {"integer": 0.9} for s in names},
-             "posit/8/posit:8,0": {"integer": 0.8}, "posit-channel/8/posit:8,0": {"integer": 0.7}}]
-    row = width_row(runs, 8, fake=False, architecture="resnet")  # no E5M2 run needed
-    assert list(row["variants"]) == ["posit:8,0"]
-    text = "\n".join(variant_section({"model": "resnet", "widths": [8], "by_width": {"8": row}}))
-    assert "| 8 | Posit8/es0 | 80.0 ± 0.0 | 70.0 ± 0.0 |" in text
-    assert "Not run on the resnet: FP8/E5 (its products pass 2^63 units" in text
+def test_every_variant_runs_on_every_architecture():
+    # FP8 E5M2 on the ResNet once took about 50 minutes in Python integers; the fast engine's
+    # wide steps run it, so no family is left out of any model.
+    runs = study_runs([8], ["fp", "posit"])
+    assert ("fp", 8, FPFamily(8, 5)) in runs and ("posit", 8, PositFamily(8, 0)) in runs

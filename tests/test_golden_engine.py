@@ -1,5 +1,6 @@
 """The fast engine (golden.engine) against the reference integer engine: identical codes on
-trained networks of every architecture, every scheme and width; its im2col; its fallback."""
+trained networks of every architecture, every scheme and width, its wide steps included; its
+im2col; what it leaves to the reference."""
 
 from dataclasses import replace
 
@@ -10,9 +11,10 @@ from golden.arith import ScalingLimits
 from golden.conv import im2col
 from golden.datasets import load
 from golden.engine import compile_plan, im2col_nhwc
+from golden.family import FPFamily, PositFamily
 from golden.models import MODELS, load_mlp, model_path
 from golden.network import fold, load_network
-from golden.ptq import FP_SCHEMES, POSIT_SCHEMES, SCHEMES, calibration_samples, quantize_network
+from golden.ptq import SCHEMES, calibration_samples, quantize_network
 
 
 def _networks():
@@ -27,17 +29,39 @@ def _networks():
 def test_fast_engine_gives_the_reference_codes_for_every_scheme_and_width(name, network):
     samples = calibration_samples(network, load("digits", "calibration")[0])
     x = load("digits", "test")[0][:120]
+    seen = set()
     for scheme in SCHEMES:
         for n in range(3, 9):
             q = quantize_network(network, scheme, n, samples=samples)
             plan = compile_plan(q)
-            if plan is None:
-                # Posit and minifloat sums at n = 8 can pass 2**53 units (their unit is minpos
-                # squared): the reference engine runs them.
-                assert scheme in POSIT_SCHEMES + FP_SCHEMES and n >= 7, (scheme, n)
-                continue
+            seen |= set(plan.precisions().values())
             np.testing.assert_array_equal(plan.codes(x, batch=50), q.run_integer(x),
                                           err_msg=f"{name} {scheme} n={n}")
+    # Posit and minifloat sums at n = 8 pass 2**53 units (their unit is minpos squared).
+    assert "wide" in seen
+
+
+@pytest.mark.parametrize("margin", [None, 1.0], ids=["rounded-in-float", "every-one-exact"])
+@pytest.mark.parametrize("model", ["convnet", "resnet"])
+def test_wide_steps_give_the_reference_codes_in_every_format_that_needs_them(
+        model, margin, monkeypatch):
+    """FP8 E5M2 (products up to 2**67 units), posit and E4M3 at n = 8: split-operand
+    products; with ``margin`` 1.0 no float64 rounding is trusted and every element is summed
+    and rounded in int64 digits."""
+    import golden.engine as engine
+
+    if margin is not None:
+        monkeypatch.setattr(engine, "_ROUNDING_MARGIN", margin)
+    network = fold(load_network(model_path("digits", model, 0)))
+    samples = calibration_samples(network, load("digits", "calibration")[0])
+    x = load("digits", "test")[0][:40]
+    for scheme, family in (("fp-channel", FPFamily(8, 5)), ("fp", FPFamily(8, 5)),
+                           ("posit-channel", None), ("fp-channel", None)):
+        q = quantize_network(network, scheme, 8, samples=samples, family=family)
+        plan = compile_plan(q)
+        assert "wide" in plan.precisions().values()
+        np.testing.assert_array_equal(plan.codes(x), q.run_integer(x),
+                                      err_msg=f"{model} {scheme} {family}")
 
 
 def test_fast_engine_on_a_28x28_convnet_slice():
@@ -109,17 +133,33 @@ def test_channels_last_im2col_is_the_reference_im2col_with_its_columns_permuted(
     np.testing.assert_array_equal(fast, permuted)
 
 
-def test_a_network_beyond_float64s_exact_integers_runs_on_the_reference():
+def test_a_step_beyond_float64s_exact_integers_runs_wide_and_wide_formats_on_the_reference():
     network = fold(load_mlp(MODELS / "digits_mlp.npz").to_network((1, 8, 8)))
     q = quantize_network(network, "tfx", 16, load("digits", "calibration")[0],
                          limits=ScalingLimits(bias_bits=64))
-    assert compile_plan(q) is not None  # |ACC| < 2**41 here
+    assert compile_plan(q).precisions()["fc0"] == "float64"  # |ACC| < 2**41 here
     step = q.steps["fc0"]
-    # M = 2**15 makes |ACC * M| reach past 2**53: exact only in integers.
+    # M = 2**15 makes |ACC * M| reach past 2**53: exact only in digits.
     q.steps["fc0"] = replace(step, M=np.full_like(step.M, 1 << 15),
                              shift=np.full_like(step.shift, 15))
-    assert compile_plan(q) is None
+    assert compile_plan(q).precisions()["fc0"] == "wide"
     x = load("digits", "test")[0][:20]
     np.testing.assert_array_equal(q.logits(x), q.logits(x, fast=False))
     with pytest.raises(ValueError, match="mode must be"):
         compile_plan(q, "float")
+    # Operands past int64 (posit(12, 2): |X| up to 2**87) have no fast plan.
+    wide = quantize_network(network, "posit", 12, load("digits", "calibration")[0],
+                            family=PositFamily(12, 2), limits=ScalingLimits(bias_bits=128))
+    assert compile_plan(wide) is None
+    np.testing.assert_array_equal(wide.logits(x[:3]), wide.logits(x[:3], fast=False))
+
+
+def test_the_engine_benchmark_times_wide_cases_and_checks_their_codes():
+    from scripts.bench.engine import markdown, run_engine_benchmark
+
+    record = run_engine_benchmark(dataset="digits", models=("convnet",),
+                                  cases=(("tfx", 6, None), ("fp-channel", 8, "fp:8,5")),
+                                  images=100, reference_images=20, repeats=1)
+    narrow, wide = record["rows"]
+    assert narrow["wide_products"] == 0 and wide["wide_products"] == wide["products"] == 3
+    assert "| convnet | fp-channel | 8 | fp:8,5 |" in markdown(record)

@@ -1,9 +1,10 @@
 """The integer engines against the float64 forward: seconds per image on the same images.
 
-For each model (Fashion-MNIST ConvNet and ResNet, seed 0), scheme and width: the fast engine
-(:mod:`golden.engine`, what the study uses), the reference engine (``run_integer``) on a
-slice, and the float64 ``Network.forward`` that the issue's target is stated against; the
-fast engine's codes are checked equal to the reference's on that slice. One BLAS thread.
+For each model (Fashion-MNIST ConvNet and ResNet, seed 0) and case (scheme, width and
+family): the fast engine (:mod:`golden.engine`, what the study uses), the reference engine
+(``run_integer``) on a slice, and the float64 ``Network.forward``; the fast engine's codes are
+checked equal to the reference's on that slice. The cases include the formats whose sums pass
+2**53 units (FP8 E5M2, E4M3 and posit at n = 8), which run in wide steps. One BLAS thread.
 """
 
 import time
@@ -11,6 +12,7 @@ import time
 import numpy as np
 
 from golden.datasets import load
+from golden.family import parse_family
 from golden.models import model_path
 from golden.network import fold, load_network
 from golden.ptq import calibration_samples, quantize_network
@@ -28,32 +30,40 @@ def _seconds(function, repeats):
     return best
 
 
+#: (scheme, n, family spec or None) of every case.
+CASES = (("tfx-channel", 4, None), ("tfx-channel", 8, None), ("fxp-channel", 4, None),
+         ("fxp-channel", 8, None), ("posit-channel", 8, None), ("fp-channel", 8, None),
+         ("fp-channel", 8, "fp:8,5"))
+
+
 def run_engine_benchmark(*, dataset="fashion-mnist", models=("convnet", "resnet"),
-                         schemes=("tfx-channel", "fxp-channel"), widths=(4, 8), images=1000,
-                         reference_images=100, repeats=3):
+                         cases=CASES, images=1000, reference_images=100, repeats=3):
     x = load(dataset, "test")[0][:images]
     rows = []
     for model in models:
         network = fold(load_network(model_path(dataset, model, 0)))
         samples = calibration_samples(network, load(dataset, "calibration")[0][:1000])
         forward = _seconds(lambda: network.predict(x), repeats)
-        for scheme in schemes:
-            for n in widths:
-                q = quantize_network(network, scheme, n, samples=samples)
-                fast = _seconds(lambda: q.predict(x), repeats)
-                part = x[:reference_images]
-                reference = _seconds(lambda: q.run_integer(part), 1) * images / len(part)
-                if not np.array_equal(q.plan().codes(part), q.run_integer(part)):
-                    raise AssertionError(f"{model} {scheme} n={n}: fast codes differ")
-                precisions = list(q.plan().precisions().values())
-                rows.append({"model": model, "scheme": scheme, "n": n, "images": images,
-                             "float64_forward_s": forward, "fast_s": fast,
-                             "reference_s": reference, "fast_over_forward": fast / forward,
-                             "reference_over_fast": reference / fast,
-                             "float32_products": precisions.count("float32"),
-                             "products": len(precisions)})
-                print(f"{model} {scheme} n={n}: fast {fast:.2f} s, forward {forward:.2f} s "
-                      f"({fast / forward:.2f}x), reference {reference:.1f} s", flush=True)
+        for scheme, n, spec in cases:
+            family = None if spec is None else parse_family(spec)
+            q = quantize_network(network, scheme, n, samples=samples, family=family)
+            label = q.format_of(network.output).label
+            fast = _seconds(lambda: q.predict(x), repeats)
+            part = x[:reference_images]
+            reference = _seconds(lambda: q.run_integer(part), 1) * images / len(part)
+            if not np.array_equal(q.plan().codes(part), q.run_integer(part)):
+                raise AssertionError(f"{model} {scheme} n={n} {label}: fast codes differ")
+            precisions = list(q.plan().precisions().values())
+            rows.append({"model": model, "scheme": scheme, "n": n, "family": spec,
+                         "images": images, "float64_forward_s": forward, "fast_s": fast,
+                         "reference_s": reference, "fast_over_forward": fast / forward,
+                         "reference_over_fast": reference / fast,
+                         "float32_products": precisions.count("float32"),
+                         "wide_products": precisions.count("wide"),
+                         "products": len(precisions)})
+            print(f"{model} {scheme} n={n} {spec or ''}: fast {fast:.2f} s, forward "
+                  f"{forward:.2f} s ({fast / forward:.2f}x), reference {reference:.1f} s",
+                  flush=True)
     return {"dataset": dataset, "images": images, "reference_images": reference_images,
             "repeats": repeats, "rows": rows,
             "method": "scripts.bench.engine: best of `repeats` wall-clock runs, one BLAS "
@@ -68,9 +78,11 @@ def markdown(record):
              f"{record['reference_images']} images and scaled. The fast engine's codes equal "
              f"the reference's on those images.", ""]
     lines += markdown_table(
-        ["model", "scheme", "n", "float64 forward s", "fast engine s", "fast / forward",
-         "reference s", "float32 products"],
-        [(r["model"], r["scheme"], r["n"], f"{r['float64_forward_s']:.2f}", f"{r['fast_s']:.2f}",
+        ["model", "scheme", "n", "family", "float64 forward s", "fast engine s",
+         "fast / forward", "reference s", "float32 / wide products"],
+        [(r["model"], r["scheme"], r["n"], r.get("family") or "default",
+          f"{r['float64_forward_s']:.2f}", f"{r['fast_s']:.2f}",
           f"{r['fast_over_forward']:.2f}", f"{r['reference_s']:.1f}",
-          f"{r['float32_products']} / {r['products']}") for r in record["rows"]])
+          f"{r['float32_products']} / {r.get('wide_products', 0)} of {r['products']}")
+         for r in record["rows"]])
     return "\n".join(lines) + "\n"

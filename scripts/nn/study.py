@@ -58,36 +58,21 @@ def run_name(scheme, n, family=None):
     return f"{scheme}/{n}" if family is None else f"{scheme}/{n}/{family.spec}"
 
 
-#: Other families the study runs on some architectures only, and why.
-VARIANT_ARCHITECTURES = {"fp:8,5": (("convnet",), (
-    "its products pass 2^63 units, so the integer engine runs its layers in Python integers: "
-    "9-10 min per ConvNet evaluation on this machine, an estimated 50 min per ResNet one, "
-    "timed on 200 images"))}
-
-
-def studied_variants(n, architecture=None):
-    """The other families (:func:`scripts.designs.family_variants`) at width ``n`` that the
-    study runs on ``architecture`` (None: every one), by :data:`VARIANT_ARCHITECTURES`."""
-    return [f for f in family_variants(n) if architecture is None
-            or f.spec not in VARIANT_ARCHITECTURES
-            or architecture in VARIANT_ARCHITECTURES[f.spec][0]]
-
-
-def study_runs(n_values, schemes, variants=True, architecture=None):
+def study_runs(n_values, schemes, variants=True):
     """(scheme, n, family) of every run: every scheme at every width with its kind's default
-    family (None), and with ``variants`` each of :func:`studied_variants` (on
-    ``architecture``) with its kind's schemes among ``schemes``."""
+    family (None), and with ``variants`` each of the other families
+    (:func:`scripts.designs.family_variants`) with its kind's schemes among ``schemes``."""
     runs = [(scheme, n, None) for n in n_values for scheme in schemes]
     if variants:
         runs += [(scheme, n, family) for n in n_values
-                 for family in studied_variants(n, architecture)
+                 for family in family_variants(n)
                  for scheme in VARIANT_SCHEMES[family.kind] if scheme in schemes]
     return runs
 
 
 def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT / "cache", *,
-             fake=False, bias_correction=True, variants=True, architecture=None):
-    """Accuracies of one trained model (of ``architecture``): {"float": a, run_name(...):
+             fake=False, bias_correction=True, variants=True):
+    """Accuracies of one trained model: {"float": a, run_name(...):
     {"integer": a, ["fake": a,] "formats": ..., "traffic": ...}} for every one of
     :func:`study_runs`. ``progress(line)`` after each one."""
     key = (f"{digest(Path(path))}-{golden_digest()}-{test_images}-"
@@ -102,7 +87,7 @@ def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT 
     def done(name):
         return name in results and (not fake or "fake" in results[name])
 
-    runs = study_runs(n_values, schemes, variants, architecture)
+    runs = study_runs(n_values, schemes, variants)
     if "float" in results and all(done(run_name(*run)) for run in runs):
         for _ in runs:
             progress(None)
@@ -160,7 +145,7 @@ def best(row, schemes):
     return max(schemes, key=lambda s: row[s]["integer"]["mean"])
 
 
-def width_row(runs, n, fake, variants=True, architecture=None):
+def width_row(runs, n, fake, variants=True):
     """Summaries of every scheme at width ``n`` over the seeds' results, and the verdicts:
     each TFX scheme against each fixed-point scheme, and the best TFX scheme against the best
     of fixed point, posit and the minifloats; with ``variants`` the other families' runs
@@ -179,18 +164,18 @@ def width_row(runs, n, fake, variants=True, architecture=None):
         row["best"][kind] = other
         row["best"][f"verdict_{kind}"] = verdict(row[tfx]["integer"], row[other]["integer"])
     if variants:
-        row["variants"] = variant_rows(row, n, summary, architecture)
+        row["variants"] = variant_rows(row, n, summary)
     return row
 
 
-def variant_rows(row, n, summary, architecture=None):
-    """Per other family of width ``n`` run on ``architecture`` (:func:`studied_variants`), by
-    spec: its label, kind, each of its schemes' summaries (``summary(run name)``), the best
-    of them, and the verdicts of it against the best of its kind's default family and of the best TFX
-    scheme against it."""
+def variant_rows(row, n, summary):
+    """Per other family of width ``n`` (:func:`scripts.designs.family_variants`), by spec:
+    its label, kind, each of its schemes' summaries (``summary(run name)``), the best of
+    them, and the verdicts of it against the best of its kind's default family and of the
+    best TFX scheme against it."""
     tfx = row["best"]["tfx"]
     variants = {}
-    for family in studied_variants(n, architecture):
+    for family in family_variants(n):
         schemes = {s: summary(run_name(s, n, family)) for s in VARIANT_SCHEMES[family.kind]}
         top = max(schemes, key=lambda s: schemes[s]["integer"]["mean"])
         default = row[row["best"][family.kind]]
@@ -256,8 +241,6 @@ def variant_section(entry):
             for spec, v in entry["by_width"][str(n)].get("variants", {}).items()]
     if not rows:
         return []
-    left_out = [(f, VARIANT_ARCHITECTURES[f.spec][1]) for n in entry["widths"]
-                for f in family_variants(n) if f not in studied_variants(n, entry["model"])]
     lines = ["Other exponent sizes (posit es = 0, TFX with an uncapped regime; FP6 E3M2 and FP8 "
              "E5M2, the OCP types' second ones), with their kind's schemes; verdicts of the "
              "best of them against the best of the kind's default family, and of the best TFX "
@@ -273,9 +256,6 @@ def variant_section(entry):
     lines += markdown_table(["n", "family", "per-tensor", "per-channel", "best default",
                              "vs default", "best TFX vs this"], table)
     lines.append("")
-    if left_out:
-        lines += [f"Not run on the {entry['model']}: {f.label} ({why})." for f, why in left_out]
-        lines.append("")
     return lines
 
 
@@ -345,7 +325,7 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
                 groups.append((dataset, model, present))
                 for seed in present:
                     tasks[(dataset, model, seed)] = paths[seed]
-    total = sum(len(study_runs(widths, SCHEMES, variants, model)) for _, model, _ in tasks)
+    total = len(tasks) * len(study_runs(widths, SCHEMES, variants))
     with multiprocessing.Manager() as manager, \
             concurrent.futures.ProcessPoolExecutor(max(1, jobs)) as pool, \
             tqdm(total=total, unit="eval", desc="accuracy", smoothing=0.05) as bar:
@@ -354,8 +334,7 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
         order = sorted(tasks, key=lambda key: -_expected_cost(*key[:2]))
         futures = {key: pool.submit(_evaluate_reporting, messages, tasks[key], key[0], widths,
                                     SCHEMES, test_images, cache=out / "cache", fake=fake,
-                                    bias_correction=bias_correction, variants=variants,
-                                    architecture=key[1])
+                                    bias_correction=bias_correction, variants=variants)
                    for key in order}
         pending = set(futures.values())
         while pending or not messages.empty():
@@ -375,11 +354,11 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
                  "widths": list(widths), "float": summarise([r["float"] for r in runs]),
                  "by_width": {}, "formats_seed0": {}, "traffic": {}}
         for n in widths:
-            entry["by_width"][str(n)] = width_row(runs, n, fake, variants, model)
+            entry["by_width"][str(n)] = width_row(runs, n, fake, variants)
             entry["formats_seed0"][str(n)] = {
                 s if family is None else variant_name(s, family):
                     runs[0][run_name(s, n, family)]["formats"]
-                for s, _, family in study_runs([n], SCHEMES, variants, model)}
+                for s, _, family in study_runs([n], SCHEMES, variants)}
             entry["traffic"][str(n)] = runs[0][run_name(SCHEMES[0], n)]["traffic"]
         record["models"].append(entry)
     if record["missing"]:
