@@ -5,6 +5,8 @@
                   [--limits default|board|wide] -o QNET.npz
     tent eval NET.npz|QNET.npz [--data DATA] [--engine float|integer|fake] [--images K]
               [--per-class] [--json]
+    tent compare NET.npz [--data DATA] [--calibration DATA] [--widths 4 5 6 8]
+                 [--formats KIND ...] [--schemes SCHEME ...] [--scheduler ADDRESS] [-o DIR]
     tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
     tent report QNET.npz [--energy build/report/energy.json] [--json]
     tent deploy QNET.npz --port PORT [--baud B] [--data DATA] [--images K]
@@ -32,7 +34,7 @@ import numpy as np
 
 from golden._checks import check_int
 from golden.arith import MAX_BIAS_BITS, ScalingLimits
-from golden.family import parse_family
+from golden.family import FORMAT_KINDS, parse_family
 from golden.layers import BiasRangeError
 from golden._io import discard_stdout, read_npz
 from golden.network import fold, network_from_arrays, save_network
@@ -43,6 +45,7 @@ from golden.quantized_io import (is_quantized_file, load_quantized, quantized_fr
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
 from hdl.network_runner import largest_K
 from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD, ProtocolError
+from scripts.designs import key_order
 from scripts.fpga.flow import SynthConfig
 from scripts.nn.userdata import calibration_warnings, load_data
 from sim.toolchain import BUILD
@@ -101,6 +104,34 @@ def _parser():
     p.add_argument("--per-class", action="store_true", help="also each class's accuracy")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
 
+    p = commands.add_parser("compare", help="every format, scheme and width on a float "
+                                            "network: accuracy, energy, the answer table")
+    p.add_argument("network", help="a float network file (.npz)")
+    p.add_argument("--data", default=None,
+                   help="labelled DATA to evaluate on (default: the network's own dataset, "
+                        "test split)")
+    p.add_argument("--calibration", default=None,
+                   help="DATA the formats are chosen on (default: the network's own dataset, "
+                        "calibration split)")
+    p.add_argument("--widths", type=int, nargs="+", default=[4, 5, 6, 8],
+                   help="widths in bits, 3 to 16 (default: 4 5 6 8)")
+    p.add_argument("--formats", nargs="+", choices=FORMAT_KINDS, default=list(FORMAT_KINDS),
+                   help="format kinds (default: all)")
+    p.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES),
+                   help="schemes (default: all of the kinds chosen)")
+    p.add_argument("--no-variants", action="store_true",
+                   help="skip the other exponent sizes (posit es = 0, FP6 E3M2, FP8 E5M2)")
+    p.add_argument("--images", type=int, default=0, help="the first K test images (0: all)")
+    p.add_argument("--no-bias-correction", action="store_true")
+    p.add_argument("--energy", help="the energy record of make report (default: "
+                                     "build/report/energy.json of this checkout, if made)")
+    p.add_argument("--jobs", type=int, default=2, help="local processes (default 2)")
+    p.add_argument("--scheduler", default=None,
+                   help="a Dask scheduler's address (tcp://host:8786): run on its workers")
+    p.add_argument("-o", "--output", default=None,
+                   help="the directory to write compare.json, compare.md and pareto.png to "
+                        "(default: NETWORK-compare beside the current directory's files)")
+
     p = commands.add_parser("run", help="a quantized network through the simulated "
                                         "accelerator, every layer checked bit-exact")
     p.add_argument("network", help="a quantized network file (.npz)")
@@ -135,8 +166,8 @@ def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        {"import": _import, "quantize": _quantize, "eval": _eval, "run": _run,
-         "report": _report, "deploy": _deploy}[args.command](args)
+        {"import": _import, "quantize": _quantize, "eval": _eval, "compare": _compare,
+         "run": _run, "report": _report, "deploy": _deploy}[args.command](args)
     except BrokenPipeError:  # a ConnectionError too: the reader went away (| head), quietly
         discard_stdout()
     except _USER_ERRORS as error:
@@ -235,14 +266,7 @@ def _quantize(args):
     check_int("--n", args.n, 3, 16)
     family = None if args.family is None else parse_family(args.family)
     network = fold(_float_network(args.network))
-    spec = args.calibration or _default_data(network, "calibration", "--calibration")
-    warn = _warner(args)
-    x, _ = load_data(spec, network, split="calibration", warn=warn)
-    x = preprocess(network, x)
-    for line in calibration_warnings(x, network, spec):
-        warn(line)
-    with _progress(len(x), "calibration") as bar:
-        samples = calibration_samples(network, x, progress=bar.update)
+    spec, x, samples = _calibration(args, network)
     try:
         qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
                                 bias_correction=not args.no_bias_correction,
@@ -259,6 +283,114 @@ def _quantize(args):
     print(f"wrote {output}: {args.scheme} at n = {args.n} ({qnet.family.label}), calibrated on "
           f"{spec} ({_count(len(x), 'image')}); formats: "
           + ", ".join(f"{k} {v}" for k, v in formats.items()))
+
+
+def _calibration(args, network):
+    """The calibration DATA's spec, its preprocessed images (warned about) and their samples
+    for the format search (:func:`golden.ptq.calibration_samples`)."""
+    spec = args.calibration or _default_data(network, "calibration", "--calibration")
+    warn = _warner(args)
+    x, _ = load_data(spec, network, split="calibration", warn=warn)
+    x = preprocess(network, x)
+    for line in calibration_warnings(x, network, spec):
+        warn(line)
+    with _progress(len(x), "calibration") as bar:
+        samples = calibration_samples(network, x, progress=bar.update)
+    return spec, x, samples
+
+
+def _output_directory(path):
+    """An output directory, made if missing (its parent must exist), checked before any work."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"the output {path} is a file, not a directory")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the output's parent directory {path.parent} does not exist")
+    path.mkdir(exist_ok=True)
+    if not os.access(path, os.W_OK):
+        raise PermissionError(f"the output directory {path} cannot be written")
+    return path
+
+
+def _compare(args):
+    from tqdm import tqdm
+
+    from scripts.executor import check_scheduler
+    from scripts.nn import compare
+    from scripts.records import write_report
+
+    for n in args.widths:
+        check_int("--widths", n, 3, 16)
+    if len(set(args.widths)) != len(args.widths):
+        raise ValueError(f"--widths repeats a width: {' '.join(map(str, args.widths))}")
+    check_int("--images", args.images, 0, 1 << 24)
+    check_int("--jobs", args.jobs, 1, 256)
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
+    runs = compare.compare_runs(sorted(args.widths), args.formats, args.schemes,
+                                not args.no_variants)
+    if not runs:
+        raise ValueError(f"no scheme of --schemes {' '.join(args.schemes)} is of --formats "
+                         f"{' '.join(args.formats)}")
+    network = fold(_float_network(args.network))
+    out = _output_directory(args.output or f"{Path(args.network).stem}-compare")
+    energy_path, energy = _energy_record(args.energy)
+    spec = args.data or _default_data(network, "test", "--data")
+    x, y = load_data(spec, network, split="test", classes=_classes(network),
+                     warn=_warner(args))
+    if y is None:
+        raise ValueError(f"{spec} has no labels: tent compare needs labelled images (an .npz "
+                         f"with x and y)")
+    if args.images:
+        if args.images > len(x):
+            raise ValueError(f"--images {args.images} is more than the {len(x)} images of "
+                             f"{spec}")
+        x, y = x[:args.images], y[:args.images]
+    x = preprocess(network, x)
+    calibration, calibration_x, samples = _calibration(args, network)
+    key = compare.cache_key(args.network, x, y, calibration_x, not args.no_bias_correction)
+    cache = Path(os.environ.get("TENT_WORK") or BUILD / "tent") / "compare-cache" / f"{key}.json"
+    with tqdm(total=len(runs), desc="compare", unit="run", disable=None,
+              file=sys.stderr) as bar:
+        def progress(line):
+            bar.update(1)
+            if line:
+                bar.write(f"  {line}", file=sys.stderr)
+
+        results, float_accuracy = compare.run_compare(
+            network, x, y, samples, runs, cache=cache, key=key,
+            bias_correction=not args.no_bias_correction, jobs=args.jobs,
+            scheduler=args.scheduler, progress=progress)
+    record = compare.build_record(args.network, spec, calibration, len(x), runs, results,
+                                  float_accuracy, energy, energy_path)
+    _print_compare(record, energy_path)
+    write_report(out, "compare", record, compare.markdown(record))
+    compare.plot(record, out / "pareto.png")
+    print(f"wrote {out / 'pareto.png'}")
+
+
+def _print_compare(record, energy_path):
+    from scripts.designs import key_label
+
+    print(f"{record['network']} on {record['data']}, {_count(record['images'], 'image')}: "
+          f"{len(record['runs'])} runs; float network {100 * record['float_accuracy']:.2f} %")
+    best = {}
+    for run in record["runs"]:
+        key = (run["n"], run["format"])
+        if key not in best or run["accuracy"] > best[key]["accuracy"]:
+            best[key] = run
+    for (n, design), run in sorted(best.items(), key=lambda item: (item[0][0],
+                                                                   key_order(item[0][1]))):
+        energy = ("" if "energy_nj" not in run else
+                  f", {run['pj_per_mac']:.1f} pJ/MAC, {run['energy_nj']['stated'] / 1000:,.1f} "
+                  f"µJ per inference")
+        print(f"  n={n} {key_label(design)}: {run['label']} {100 * run['accuracy']:.2f} %"
+              + energy)
+    if record["energy"] is None:
+        print(f"  energy: no energy record at {energy_path} (make report measures one)")
+    else:
+        front = ", ".join(f"{scheme} n={n}" for scheme, n in record["front"])
+        print(f"  Pareto front (accuracy against energy per inference): {front}")
 
 
 def _float_network(path):
@@ -382,6 +514,28 @@ def _run(args):
 
 
 
+def _energy_record(option):
+    """(path, record) of the energy record named by ``--energy`` (an error if missing or not
+    one), else of this checkout's, with record None when it was not made."""
+    from scripts.asic.inference import per_mac_by_width
+
+    path = Path(option or ENERGY_RECORD)
+    if option is not None and not path.is_file():
+        raise FileNotFoundError(f"the energy record {path} does not exist (make report "
+                                f"writes build/report/energy.json)")
+    if not path.is_file():
+        return path, None
+    try:
+        energy = json.loads(path.read_text())
+        if not isinstance(energy, dict):
+            raise TypeError(f"it holds a JSON {type(energy).__name__}, not an object")
+        per_mac_by_width(energy)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not an energy record of make report "
+                         f"({type(error).__name__}: {error})") from None
+    return path, energy
+
+
 def _report(args):
     from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, inference_energy,
                                         per_mac_by_width)
@@ -391,21 +545,11 @@ def _report(args):
     traffic = qnet.traffic()
     record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n,
               "family": qnet.family.spec, "largest_K": largest_K(qnet.network), **traffic}
-    energy_path = Path(args.energy or ENERGY_RECORD)
-    if args.energy is not None and not energy_path.is_file():
-        raise FileNotFoundError(f"the energy record {energy_path} does not exist (make report "
-                                f"writes build/report/energy.json)")
-    if not energy_path.is_file():
+    energy_path, energy = _energy_record(args.energy)
+    if energy is None:
         record["energy"] = f"no energy record at {energy_path} (make report measures one)"
     else:
-        try:
-            energy = json.loads(energy_path.read_text())
-            if not isinstance(energy, dict):
-                raise TypeError(f"it holds a JSON {type(energy).__name__}, not an object")
-            per_mac = per_mac_by_width(energy)
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{energy_path} is not an energy record of make report "
-                             f"({type(error).__name__}: {error})") from None
+        per_mac = per_mac_by_width(energy)
         made = energy.get("made", {}).get("at") or time.strftime(
             "%Y-%m-%d %H:%M UTC (file time)", time.gmtime(energy_path.stat().st_mtime))
         design = format_key(qnet.family)

@@ -134,8 +134,9 @@ def answer_rows(points, energy_record, level="stated"):
                                        key_order(r["design"])))
 
 
-def answer_section(rows):
-    """The every-format answer tables, one per model (markdown lines)."""
+def answer_section(rows, *, spread=True):
+    """The every-format answer tables, one per model (markdown lines); ``spread``: accuracy
+    with its standard deviation over seeds."""
     lines = ["## The answer: every format at every width", "",
              "Per model and width, each format's best scheme (highest mean accuracy of its "
              "schemes: `tfx`/`tfx-channel`, the four fixed-point ones, `posit`/`posit-channel`, "
@@ -157,7 +158,8 @@ def answer_section(rows):
                       (f"{round(r['tfx_accuracy_points'], 1) or 0.0:+.1f}",
                        f"{r['tfx_energy_ratio']:.3f}"))
             table.append((r["n"], key_label(r["design"]), r["scheme"],
-                          f"{100 * r['accuracy']:.1f} ± {100 * r['std']:.1f}", area,
+                          f"{100 * r['accuracy']:.1f}"
+                          + (f" ± {100 * r['std']:.1f}" if spread else ""), area,
                           f"{r['pj_per_mac']:.1f}", f"{r['energy_nj']:,.0f}", *versus))
         lines += markdown_table(["n", "format", "best scheme", "accuracy %", "area mm²", "pJ/MAC",
                                  "nJ per inference", "TFX accuracy − this (points)",

@@ -35,7 +35,7 @@ from scripts.records import digest, markdown_table, write_report
 from sim.toolchain import BUILD, ROOT
 
 __all__ = ["WIDTHS", "HEADLINE", "SEEDS", "ARCHITECTURES", "summarise", "verdict", "markdown",
-           "run_study", "evaluate", "study_runs", "run_name"]
+           "run_study", "evaluate", "evaluate_run", "study_runs", "run_name", "run_label"]
 
 OUT = BUILD / "accuracy"
 WIDTHS = (3, 4, 5, 6, 7, 8)
@@ -68,6 +68,33 @@ def study_runs(n_values, schemes, variants=True):
                  for family in family_variants(n)
                  for scheme in VARIANT_SCHEMES[family.kind] if scheme in schemes]
     return runs
+
+
+def run_label(scheme, n, family=None):
+    """A run in progress lines: ``"fp-channel n=8 FP8/E5"``."""
+    return f"{scheme} n={n}" + ("" if family is None else f" {family.label}")
+
+
+def evaluate_run(network, x, y, samples, scheme, n, family=None, *, fake=False,
+                 bias_correction=True, float_predictions=None):
+    """One run of the study or of ``tent compare``: ``network`` quantized with ``scheme`` at
+    width ``n`` (``family``: another of the kind's families) on the calibration ``samples``
+    (:func:`golden.ptq.calibration_samples`), then evaluated on the test images ``x`` with
+    labels ``y`` by the bit-exact integer engine. Returns {"integer": accuracy, ["fake":
+    simulated quantization's accuracy,] ["agreement": share of images whose class is the
+    float model's ``float_predictions``,] "formats", "traffic", "seconds"}."""
+    start = time.monotonic()
+    q = quantize_network(network, scheme, n, samples=samples, family=family,
+                         bias_correction=bias_correction)
+    predictions = q.predict(x)
+    result = {"integer": float(np.mean(predictions == y)), "formats": q.formats(),
+              "traffic": q.traffic()}
+    if float_predictions is not None:
+        result["agreement"] = float(np.mean(predictions == float_predictions))
+    if fake:
+        result["fake"] = float(np.mean(q.predict(x, engine="fake") == y))
+    result["seconds"] = time.monotonic() - start
+    return result
 
 
 def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT / "cache", *,
@@ -106,16 +133,10 @@ def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT 
             continue
         if samples is None:
             samples = calibration_samples(network, load(dataset, "calibration")[0])
-        start = time.monotonic()
-        q = quantize_network(network, scheme, n, samples=samples, family=family,
-                             bias_correction=bias_correction)
-        results[name] = {"integer": float(np.mean(q.predict(x) == y)),
-                         "formats": q.formats(), "traffic": q.traffic()}
-        if fake:
-            results[name]["fake"] = float(np.mean(q.predict(x, engine="fake") == y))
-        progress(f"{Path(path).stem} {scheme} n={n}"
-                 + ("" if family is None else f" {family.label}")
-                 + f": {results[name]['integer']:.4f} ({time.monotonic() - start:.0f} s)")
+        results[name] = evaluate_run(network, x, y, samples, scheme, n, family, fake=fake,
+                                     bias_correction=bias_correction)
+        progress(f"{Path(path).stem} {run_label(scheme, n, family)}: "
+                 f"{results[name]['integer']:.4f} ({results[name]['seconds']:.0f} s)")
         cache_file.write_text(json.dumps(stored))
     cache_file.write_text(json.dumps(stored))
     return results
