@@ -8,6 +8,7 @@ PY            := $(VENV)/bin/python
 STAMP         := $(VENV)/.installed
 
 JOBS ?= 2## parallel workers of the test suite and the sweeps
+SCHEDULER ?=## a Dask scheduler's address (tcp://host:8786): make accuracy runs on its workers
 FAMILY ?=## a family or format spec: tfx:8,3 (synth, verilog), tfx:8,3,0 (table), fxp:8, posit:8,1, fp:8,4
 BOARD ?= icebreaker## an FPGA board: icebreaker, ulx3s-12f, ulx3s-25f, ulx3s-45f, ulx3s-85f
 FORMAT ?=## older spelling: the format kind for synth (tfx, fxp, posit, fp) or a format spec for table
@@ -106,7 +107,7 @@ perf: $(STAMP) ## simulated cycles and utilisation of a 64x64x64 product on 2x2,
 	$(PY) -m scripts.perf
 
 accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per model; hours from scratch)
-	$(PY) -m scripts.accuracy --jobs $(JOBS)
+	$(PY) -m scripts.accuracy --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-40 min)
 	$(PY) -m scripts.e2e

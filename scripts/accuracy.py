@@ -4,6 +4,7 @@ trained networks (:mod:`scripts.nn.study`), every test image.
     python -m scripts.accuracy [--datasets fashion-mnist digits mnist] [--models convnet resnet]
                                [--seeds 0 1 2] [--widths 3 4 5 6 7 8] [--test-images 0]
                                [--fake] [--no-bias-correction] [--no-variants] [--jobs 2]
+                               [--scheduler tcp://host:8786]
 """
 
 import os
@@ -17,6 +18,7 @@ import sys  # noqa: E402
 
 from golden._checks import check_int  # noqa: E402
 from golden.datasets import DATASETS  # noqa: E402
+from scripts.executor import check_scheduler  # noqa: E402
 from scripts.nn.study import (ARCHITECTURES, HEADLINE, SEEDS, WIDTHS, markdown,  # noqa: E402
                               run_study)
 
@@ -37,16 +39,20 @@ def main(argv=None):
                         help="quantize without bias correction")
     parser.add_argument("--no-variants", action="store_true",
                         help="skip the other exponent sizes (posit es = 0, FP6 E3M2, FP8 E5M2)")
-    parser.add_argument("--jobs", type=int, default=2, help="models evaluated in parallel")
+    parser.add_argument("--jobs", type=int, default=2, help="runs evaluated in parallel")
+    parser.add_argument("--scheduler", default=None,
+                        help="a Dask scheduler's address (tcp://host:8786): run on its workers")
     args = parser.parse_args(argv)
     try:
         check_int("--test-images", args.test_images, 0, 1 << 20)
         check_int("--jobs", args.jobs, 1, 64)
+        if args.scheduler is not None:
+            check_scheduler(args.scheduler)
         record = run_study(datasets=args.datasets, models=args.models, seeds=args.seeds,
                            widths=args.widths, test_images=args.test_images, jobs=args.jobs,
                            fake=args.fake, bias_correction=not args.no_bias_correction,
-                           variants=not args.no_variants)
-    except (ValueError, FileNotFoundError) as error:
+                           variants=not args.no_variants, scheduler=args.scheduler)
+    except (ValueError, FileNotFoundError, ConnectionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(markdown(record))

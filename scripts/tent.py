@@ -354,7 +354,7 @@ def _compare(args):
               file=sys.stderr) as bar:
         def progress(line):
             bar.update(1)
-            if line:
+            if line and not bar.disable:  # each run's line on a terminal, beside the bar
                 bar.write(f"  {line}", file=sys.stderr)
 
         results, float_accuracy = compare.run_compare(
@@ -362,11 +362,20 @@ def _compare(args):
             bias_correction=not args.no_bias_correction, jobs=args.jobs,
             scheduler=args.scheduler, progress=progress)
     record = compare.build_record(args.network, spec, calibration, len(x), runs, results,
-                                  float_accuracy, energy, energy_path)
+                                  float_accuracy, energy, _shown(energy_path))
     _print_compare(record, energy_path)
     write_report(out, "compare", record, compare.markdown(record))
     compare.plot(record, out / "pareto.png")
     print(f"wrote {out / 'pareto.png'}")
+
+
+def _shown(path):
+    """``path`` relative to the current directory when it lies below it (records and tables
+    then carry no machine's absolute paths), else as it is."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(path)
 
 
 def _print_compare(record, energy_path):

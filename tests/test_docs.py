@@ -38,8 +38,9 @@ def test_the_readme_is_a_short_front_door():
     first_screen = "\n".join(lines[:30])
     assert "make test " in first_screen and "make synth BOARD=icebreaker" in first_screen
     headings = [line for line in lines if line.startswith("## ")]
-    assert headings == ["## Set-up: two commands", "## Your own model in five commands",
-                        "## Which format is worth its silicon?", "## Make targets",
+    assert headings == ["## Set-up: two commands", "## Your own model in six commands",
+                        "## Which format is worth its silicon?", "## Sweeps on a cluster",
+                        "## Make targets",
                         "## Layout", "## Documentation"]
 
 
@@ -221,7 +222,7 @@ def test_a_results_page_is_generated_from_its_record(tmp_path):
 def _walkthrough():
     """The README's walkthrough: [(command, expected output lines)]."""
     text = (ROOT / "README.md").read_text()
-    start = text.index("## Your own model in five commands")
+    start = text.index("## Your own model in six commands")
     block = code_blocks(text[start:], ("console",))[0]
     steps = []
     for line in block.splitlines():
@@ -254,6 +255,11 @@ def test_the_readme_walkthrough_runs_and_prints_what_it_shows(tmp_path):
             keep = [line for line in expected if not line.startswith(("  energy", "  from "))]
             assert got[:len(keep)] == keep, command
             assert len(got) > len(keep)
+        elif words[1] == "compare":  # energy figures and the front need make report's record
+            def accuracy_only(lines):
+                return [re.sub(r", [\d.]+ pJ/MAC, [\d.,]+ µJ per inference$", "", line)
+                        for line in lines if not line.startswith(("  Pareto", "  energy:"))]
+            assert accuracy_only(got) == accuracy_only(expected), command
         elif words[1] == "run":  # the simulator's own lines (a cached build) come between
             remaining = iter(got)
             assert all(any(line == seen for seen in remaining) for line in expected), \

@@ -16,21 +16,21 @@ Writes ``build/accuracy/accuracy.json``, ``accuracy.md`` and ``accuracy.png``.
 Entry point: :mod:`scripts.accuracy`.
 """
 
-import concurrent.futures
+import functools
 import json
-import multiprocessing
-import queue
 import time
 from pathlib import Path
 
 import numpy as np
 
 from golden.datasets import load
+from golden.family import parse_family
 from golden.network import fold, load_network
 from golden.ptq import (FP_SCHEMES, FXP_SCHEMES, POSIT_SCHEMES, SCHEMES, TFX_SCHEMES,
                         calibration_samples, quantize_network, scheme_family)
 from golden.models import ARCHITECTURES, model_path
 from scripts.designs import family_variants, variant_name
+from scripts.executor import run_jobs
 from scripts.records import digest, markdown_table, write_report
 from sim.toolchain import BUILD, ROOT
 
@@ -97,49 +97,87 @@ def evaluate_run(network, x, y, samples, scheme, n, family=None, *, fake=False,
     return result
 
 
-def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT / "cache", *,
-             fake=False, bias_correction=True, variants=True):
-    """Accuracies of one trained model: {"float": a, run_name(...):
-    {"integer": a, ["fake": a,] "formats": ..., "traffic": ...}} for every one of
-    :func:`study_runs`. ``progress(line)`` after each one."""
-    key = (f"{digest(Path(path))}-{golden_digest()}-{test_images}-"
-           f"{'bc' if bias_correction else 'nobc'}")
-    cache.mkdir(parents=True, exist_ok=True)
-    cache_file = cache / f"{Path(path).stem}.json"
-    stored = json.loads(cache_file.read_text()) if cache_file.exists() else {}
-    if stored.get("key") != key:
-        stored = {"key": key, "results": {}}
-    results = stored["results"]
+class _ModelCache:
+    """One trained model's cached results: {"float": a, run_name(...): result}, stored in
+    ``cache/<model>.json`` under a key of the model file, the golden model's code and the
+    options (a different key starts afresh)."""
 
-    def done(name):
-        return name in results and (not fake or "fake" in results[name])
+    def __init__(self, path, test_images, bias_correction, cache):
+        self.key = (f"{digest(Path(path))}-{golden_digest()}-{test_images}-"
+                    f"{'bc' if bias_correction else 'nobc'}")
+        cache.mkdir(parents=True, exist_ok=True)
+        self.file = cache / f"{Path(path).stem}.json"
+        stored = json.loads(self.file.read_text()) if self.file.exists() else {}
+        self.results = stored["results"] if stored.get("key") == self.key else {}
 
-    runs = study_runs(n_values, schemes, variants)
-    if "float" in results and all(done(run_name(*run)) for run in runs):
-        for _ in runs:
-            progress(None)
-        return results  # nothing to compute: no model or dataset to load
+    def todo(self, runs, fake):
+        """The runs (and "float") without a result yet."""
+        missing = [] if "float" in self.results else [None]
+        return missing + [run for run in runs if run_name(*run) not in self.results
+                          or (fake and "fake" not in self.results[run_name(*run)])]
+
+    def store(self, run, result):
+        self.results["float" if run is None else run_name(*run)] = (
+            result if run is not None else result["float"])
+        self.file.write_text(json.dumps({"key": self.key, "results": self.results}))
+
+
+@functools.lru_cache(maxsize=3)
+def _model_inputs(path, dataset, test_images):
+    """A trained model (folded) and its test images and labels, once per worker process."""
     network = fold(load_network(path))
     x, y = load(dataset, "test")
-    if test_images:
-        x, y = x[:test_images], y[:test_images]
-    samples = None
-    if "float" not in results:
-        results["float"] = float(np.mean(network.predict(x) == y))
-    for scheme, n, family in runs:
-        name = run_name(scheme, n, family)
-        if done(name):
+    return (network, *((x[:test_images], y[:test_images]) if test_images else (x, y)))
+
+
+@functools.lru_cache(maxsize=3)
+def _model_samples(path, dataset):
+    network = _model_inputs(path, dataset, 0)[0]
+    return calibration_samples(network, load(dataset, "calibration")[0])
+
+
+def _study_job(shared, item):
+    """One job of the study (on any worker): a run's result, or the float accuracy."""
+    path, dataset, test_images, run, fake, bias_correction = item
+    network, x, y = _model_inputs(path, dataset, test_images)
+    if run is None:
+        return {"float": float(np.mean(network.predict(x) == y))}
+    scheme, n, spec = run
+    return evaluate_run(network, x, y, _model_samples(path, dataset), scheme, n,
+                        None if spec is None else parse_family(spec), fake=fake,
+                        bias_correction=bias_correction)
+
+
+def _run_jobs(models, runs, test_images, fake, bias_correction, jobs, scheduler, progress):
+    """Every missing result of ``models`` ({(path, dataset): _ModelCache}), through
+    :func:`scripts.executor.run_jobs`; ``progress(line)`` after each run (None: cached)."""
+    items = []
+    for (path, dataset), stored in models.items():
+        todo = stored.todo(runs, fake)
+        for _ in range(len(runs) - len([run for run in todo if run is not None])):
             progress(None)
-            continue
-        if samples is None:
-            samples = calibration_samples(network, load(dataset, "calibration")[0])
-        results[name] = evaluate_run(network, x, y, samples, scheme, n, family, fake=fake,
-                                     bias_correction=bias_correction)
-        progress(f"{Path(path).stem} {run_label(scheme, n, family)}: "
-                 f"{results[name]['integer']:.4f} ({results[name]['seconds']:.0f} s)")
-        cache_file.write_text(json.dumps(stored))
-    cache_file.write_text(json.dumps(stored))
-    return results
+        items += [(str(path), dataset, test_images,
+                   None if run is None else (run[0], run[1], run[2] and run[2].spec),
+                   fake, bias_correction) for run in todo]
+    for item, result in run_jobs(_study_job, None, items, jobs=jobs, scheduler=scheduler):
+        path, dataset, _, run, _, _ = item
+        run = None if run is None else (run[0], run[1], run[2] and parse_family(run[2]))
+        models[(Path(path), dataset)].store(run, result)
+        if run is not None:
+            progress(f"{Path(path).stem} {run_label(*run)}: {result['integer']:.4f} "
+                     f"({result['seconds']:.0f} s)")
+
+
+def evaluate(path, dataset, n_values, schemes, test_images, progress, cache=OUT / "cache", *,
+             fake=False, bias_correction=True, variants=True, jobs=1, scheduler=None):
+    """Accuracies of one trained model: {"float": a, run_name(...):
+    {"integer": a, ["fake": a,] "formats": ..., "traffic": ...}} for every one of
+    :func:`study_runs`, cached. ``progress(line)`` after each one."""
+    stored = _ModelCache(path, test_images, bias_correction, cache)
+    runs = study_runs(n_values, schemes, variants)
+    _run_jobs({(Path(path), dataset): stored}, runs, test_images, fake, bias_correction, jobs,
+              scheduler, progress)
+    return stored.results
 
 
 def summarise(values):
@@ -318,17 +356,14 @@ def _expected_cost(dataset, model):
     return (0 if dataset == "digits" else 2) + (1 if model == "resnet" else 0)
 
 
-def _evaluate_reporting(messages, *args, **kwargs):
-    return evaluate(*args, progress=messages.put, **kwargs)
-
-
 def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, seeds=SEEDS,
               widths=WIDTHS, test_images=0, jobs=2, fake=False, bias_correction=True,
-              variants=True, out=OUT):
-    """Evaluate every model present (``jobs`` at a time, cached, a progress bar); writes the
-    record, its tables and plot to ``out`` and returns the record. ``test_images``: how
-    many test images (0: all); ``fake`` adds simulated quantization's accuracy; ``variants``
-    the other exponent sizes (:func:`study_runs`)."""
+              variants=True, out=OUT, scheduler=None):
+    """Evaluate every model present (one job per run, ``jobs`` local processes or the
+    workers of the Dask ``scheduler``; cached, a progress bar); writes the record, its tables
+    and plot to ``out`` and returns the record. ``test_images``: how many test images (0:
+    all); ``fake`` adds simulated quantization's accuracy; ``variants`` the other exponent
+    sizes (:func:`study_runs`)."""
     from tqdm import tqdm
 
     if any(not 3 <= n <= 16 for n in widths):
@@ -346,28 +381,20 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
                 groups.append((dataset, model, present))
                 for seed in present:
                     tasks[(dataset, model, seed)] = paths[seed]
-    total = len(tasks) * len(study_runs(widths, SCHEMES, variants))
-    with multiprocessing.Manager() as manager, \
-            concurrent.futures.ProcessPoolExecutor(max(1, jobs)) as pool, \
-            tqdm(total=total, unit="eval", desc="accuracy", smoothing=0.05) as bar:
-        messages = manager.Queue()
-        # Longest first, so that no large model is left running alone at the end.
-        order = sorted(tasks, key=lambda key: -_expected_cost(*key[:2]))
-        futures = {key: pool.submit(_evaluate_reporting, messages, tasks[key], key[0], widths,
-                                    SCHEMES, test_images, cache=out / "cache", fake=fake,
-                                    bias_correction=bias_correction, variants=variants)
-                   for key in order}
-        pending = set(futures.values())
-        while pending or not messages.empty():
-            try:
-                line = messages.get(timeout=0.5)
-            except queue.Empty:
-                pending = {f for f in pending if not f.done()}
-                continue
+    runs = study_runs(widths, SCHEMES, variants)
+    # Longest first, so that no large model is left running alone at the end.
+    order = sorted(tasks, key=lambda key: -_expected_cost(*key[:2]))
+    models = {(tasks[key], key[0]): _ModelCache(tasks[key], test_images, bias_correction,
+                                                 out / "cache") for key in order}
+    with tqdm(total=len(models) * len(runs), unit="eval", desc="accuracy",
+              smoothing=0.05) as bar:
+        def progress(line):
             bar.update(1)
             if line:
                 bar.write(line)
-        results = {key: future.result() for key, future in futures.items()}
+
+        _run_jobs(models, runs, test_images, fake, bias_correction, jobs, scheduler, progress)
+    results = {key: models[(tasks[key], key[0])].results for key in tasks}
     for dataset, model, present in groups:
         runs = [results[(dataset, model, seed)] for seed in present]
         entry = {"dataset": dataset, "model": model, "seeds": present,
