@@ -8,7 +8,7 @@ PY            := $(VENV)/bin/python
 STAMP         := $(VENV)/.installed
 
 JOBS ?= 2## parallel workers of the test suite and the sweeps
-SCHEDULER ?=## a Dask scheduler's address (tcp://host:8786): make accuracy runs on its workers
+SCHEDULER ?=## a Dask scheduler's address (tcp://host:8786): accuracy, report and synth-sweep run on its workers
 FAMILY ?=## a family or format spec: tfx:8,3 (synth, verilog), tfx:8,3,0 (table), fxp:8, posit:8,1, fp:8,4
 BOARD ?= icebreaker## an FPGA board: icebreaker, ulx3s-12f, ulx3s-25f, ulx3s-45f, ulx3s-85f
 FORMAT ?=## older spelling: the format kind for synth (tfx, fxp, posit, fp) or a format spec for table
@@ -99,21 +99,21 @@ synth-blocks: $(STAMP) ## a build's logic cells per block (Yosys without flatten
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
 		--baud $(BAUD)
 
-synth-sweep: $(STAMP) ## area and fmax of every format over n = 4, 5, 6, 8 and the largest-array search (an hour or more) [BOARD= SEEDS= CLOCK_MHZ=]
+synth-sweep: $(STAMP) ## area and fmax of every format over n = 4, 5, 6, 8 and the largest-array search (an hour or more) [BOARD= SEEDS= CLOCK_MHZ= SCHEDULER=]
 	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS) \
-		$(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ))
+		$(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 perf: $(STAMP) ## simulated cycles and utilisation of a 64x64x64 product on 2x2, 4x4, 8x8
 	$(PY) -m scripts.perf
 
-accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per model; hours from scratch)
+accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per run; hours from scratch) [SCHEDULER=]
 	$(PY) -m scripts.accuracy --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-40 min)
 	$(PY) -m scripts.e2e
 
-report: $(STAMP) ## standard-cell area and gate-level energy of every format, the answer (about 30 min, cached)
-	$(PY) -m scripts.report --jobs $(JOBS)
+report: $(STAMP) ## standard-cell area and gate-level energy of every format, the answer (about 30 min, cached) [SCHEDULER=]
+	$(PY) -m scripts.report --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 train-models: $(STAMP) ## retrain the study's ConvNets and ResNets (PyTorch CPU, hours) [TRAIN_ARGS=]
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'

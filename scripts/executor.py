@@ -18,7 +18,7 @@ Every job is a pure function of its inputs, so the results do not depend on wher
 
 import concurrent.futures
 
-__all__ = ["run_jobs", "check_scheduler"]
+__all__ = ["run_jobs", "map_jobs", "check_scheduler"]
 
 _shared = None
 
@@ -93,3 +93,25 @@ def _run_on_dask(function, shared, items, address):
                    for index, item in enumerate(items)}
         for future in as_completed(futures):
             yield items[futures[future]], future.result()
+
+
+def map_jobs(function, shared, items, *, jobs=1, scheduler=None):
+    """``[function(shared, item) for item in items]``, in the items' order, run as
+    :func:`run_jobs` runs them."""
+    items = list(items)
+    results = [None] * len(items)
+    for (index, _), result in run_jobs(_Numbered(function), shared, list(enumerate(items)),
+                                       jobs=jobs, scheduler=scheduler):
+        results[index] = result
+    return results
+
+
+class _Numbered:
+    """``function(shared, item)`` of a numbered item ``(index, item)``; a class so that it
+    travels to other processes by reference to ``function``."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, shared, numbered):
+        return self.function(shared, numbered[1])

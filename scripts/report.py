@@ -2,6 +2,7 @@
 standard-cell area and energy per MAC from gate-level simulation (:mod:`scripts.asic.report`).
 
     python -m scripts.report [--widths 4 5 6 8] [--workloads layer random] [--jobs 2]
+                             [--scheduler tcp://host:8786]
                              [--no-large] [--no-glitches] [--no-formats] [--no-opensta]
 """
 
@@ -10,6 +11,7 @@ import sys
 
 from scripts.asic.measure import OUT, WIDTHS, WORKLOADS
 from scripts.asic.report import run_report
+from scripts.executor import check_scheduler
 
 
 def main(argv=None):
@@ -18,6 +20,9 @@ def main(argv=None):
     parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--scheduler", default=None,
+                        help="a Dask scheduler's address (tcp://host:8786): run the gate-level "
+                             "simulations on its workers (each needs the Debian tools too)")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--no-opensta", action="store_true",
                         help="skip the OpenSTA cross-check")
@@ -33,9 +38,15 @@ def main(argv=None):
             parser.error(f"width {n} is outside 4..16 (TFX needs n >= 4 for IS_max >= 2)")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, not {args.jobs}")
+    if args.scheduler is not None:
+        try:
+            check_scheduler(args.scheduler)
+        except ValueError as error:
+            parser.error(str(error))
     record = run_report(widths=args.widths, workloads=args.workloads, jobs=args.jobs,
                         out=args.out, opensta=not args.no_opensta, large=not args.no_large,
-                        glitches=not args.no_glitches, formats=not args.no_formats)
+                        glitches=not args.no_glitches, formats=not args.no_formats,
+                        scheduler=args.scheduler)
     for row in record["rows"]:
         w, d = row["whole"], row["datapath"]
         print(f"{row['array'][0]}x{row['array'][1]} n={row['n']} {row['workload']:<6} energy/MAC TFX {w['tfx_pj_per_mac']:.2f} "

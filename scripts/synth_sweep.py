@@ -9,6 +9,7 @@ over the widths), area and fmax over widths and array sizes, and the largest-arr
 import argparse
 import sys
 
+from scripts.executor import check_scheduler
 from scripts.fpga.boards import board_named
 from scripts.fpga.flow import SynthConfig
 from scripts.fpga.sweep import WIDTH_FORMATS, markdown, run_sweep
@@ -30,6 +31,9 @@ def main(argv=None):
                         help="formats of the width sweep (TFX and FXP always)")
     parser.add_argument("--no-search", action="store_true",
                         help="only the width sweep, no largest-array search")
+    parser.add_argument("--scheduler", default=None,
+                        help="a Dask scheduler's address (tcp://host:8786): build on its "
+                             "workers (each needs the Debian tools too)")
     args = parser.parse_args(argv)
     try:
         board_named(args.board)
@@ -37,12 +41,15 @@ def main(argv=None):
         if args.seeds < 1 or args.jobs < 1:
             raise ValueError(f"--seeds and --jobs must be at least 1, not {args.seeds} and "
                              f"{args.jobs}")
+        if args.scheduler is not None:
+            check_scheduler(args.scheduler)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     record = run_sweep(args.board, seeds=range(1, args.seeds + 1), jobs=args.jobs,
                        size=(args.rows, args.cols), clock_mhz=args.clock_mhz,
-                       formats=args.formats, search=not args.no_search)
+                       formats=args.formats, search=not args.no_search,
+                       scheduler=args.scheduler)
     print(markdown(record))
     return 0
 

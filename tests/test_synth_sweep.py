@@ -150,3 +150,20 @@ def test_a_yosys_failure_is_recorded_when_asked(tmp_path, monkeypatch):
     assert result["tool_error"] == ASSERTION and result["fits"] is None
     assert result["seeds"] == [] and result["meets_clock"] is False
     assert f"Yosys failed: {ASSERTION}" in flow.summary(result)
+
+
+def test_the_builds_run_after_the_searches_that_make_them_and_come_back_in_order(monkeypatch):
+    import scripts.fpga.sweep as sweep
+
+    calls = []
+    monkeypatch.setattr(sweep, "_search", lambda board, fmt, *rest: calls.append(fmt) or [fmt])
+    monkeypatch.setattr(sweep, "_build", lambda config, seeds: calls.append(config) or config)
+    configs = [sweep._config("icebreaker", fmt, n, 3, shape, True)
+               for n, shape in ((5, (2, 2)), (8, (2, 2)), (8, (3, 3))) for fmt in ("tfx", "fxp")]
+    shared = configs[2:4]
+    sizes, widths = sweep._run_builds("icebreaker", (1,), configs, shared, True, None, 1, None)
+    assert widths == configs and sizes == {fmt: [fmt] for fmt in sweep.FORMATS}
+    assert calls == [*sweep.FORMATS, *configs[:2], *configs[4:], *shared]
+    calls.clear()
+    sizes, widths = sweep._run_builds("icebreaker", (1,), configs, shared, False, None, 1, None)
+    assert widths == configs and sizes == {fmt: [] for fmt in sweep.FORMATS}

