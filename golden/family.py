@@ -177,6 +177,12 @@ class Family(abc.ABC):
     def holding(cls, fmt):
         """The smallest family of this type that holds ``fmt``, or None."""
 
+    def unsigned_parent(self):
+        """The family one bit wider whose nonnegative members are this family's unsigned
+        variants (:mod:`golden.unsigned`); the per-tensor search for an unsigned tensor picks
+        from it."""
+        raise TypeError(f"{self.label} has no unsigned variants")
+
     # Shared.
 
     def default_limits(self):
@@ -275,6 +281,9 @@ class TFXFamily(Family):
     def widest(self):
         """The member with the largest operands (IS = IS_max)."""
         return TFX(self.n, self.IS_max, 0)
+
+    def unsigned_parent(self):
+        return TFXFamily(self.n + 1, self.IS_max, IS_min=self.IS_min)
 
     def check_member(self, fmt):
         if not (isinstance(fmt, TFX) and fmt.n == self.n and self.IS_min <= fmt.IS <= self.IS_max):
@@ -469,6 +478,9 @@ class _ScaleOnlyFamily(Family):
 
     def _key(self):
         return (self.kind, self.n, self._parameter)
+
+    def unsigned_parent(self):
+        return type(self)(self.n + 1, self._parameter)
 
     @property
     def spec(self):

@@ -33,6 +33,12 @@ of at most ``sample`` values per tensor), by one of the :data:`SCHEMES`:
 ``fp``, ``fp-channel``
     As ``tfx`` and ``tfx-channel`` with the minifloat ``FP(n, E, SC)``, SC searched per
     tensor, E the OCP type's at its width (E4M3, E2M3, E2M1; :func:`golden.family.default_fp_E`).
+``tfx-channel-unsigned``, ``posit-channel-unsigned``, ``fp-channel-unsigned``
+    The ``-channel`` schemes with the unsigned variant of their kind (:mod:`golden.unsigned`:
+    ``UTFX(n, IS, SC)``, ``UPosit``, ``UFP``) for every activation that cannot be negative,
+    as ``fxp-channel`` does for fixed point; its (IS,) SC searched as for the signed member
+    one bit wider (:func:`unsigned_choice`). The golden model runs them; the accelerator
+    does not build unsigned activations yet.
 
 The searched schemes (``tfx``, ``posit``, ``fp`` and their ``-channel`` variants) pick from
 the project's family of their kind unless given another of the same kind and width
@@ -73,17 +79,22 @@ from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
 from .network import Network, average_count, float_op, pool_windows, relu_ceiling
 from .search import search_fxp
+from .unsigned import unsigned
 from ._checks import check_bool, check_choice, check_int
 
-__all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "POSIT_SCHEMES", "FP_SCHEMES", "Calibration",
+__all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "POSIT_SCHEMES", "FP_SCHEMES",
+           "UNSIGNED_SCHEMES", "unsigned_choice", "Calibration",
            "Step", "QuantizedNetwork",
            "quantize_network", "calibration_samples", "signed_codes", "code_words",
            "clip_codes", "scheme_kind", "scheme_family"]
 
-TFX_SCHEMES = ("tfx", "tfx-channel")
+TFX_SCHEMES = ("tfx", "tfx-channel", "tfx-channel-unsigned")
 FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global")
-POSIT_SCHEMES = ("posit", "posit-channel")
-FP_SCHEMES = ("fp", "fp-channel")
+POSIT_SCHEMES = ("posit", "posit-channel", "posit-channel-unsigned")
+FP_SCHEMES = ("fp", "fp-channel", "fp-channel-unsigned")
+#: The schemes that give nonnegative activations their kind's unsigned variant.
+UNSIGNED_SCHEMES = ("tfx-channel-unsigned", "fxp-channel", "posit-channel-unsigned",
+                    "fp-channel-unsigned")
 SCHEMES = TFX_SCHEMES + FXP_SCHEMES + POSIT_SCHEMES + FP_SCHEMES
 # Schemes whose every tensor takes its member of the scheme's family by the per-tensor search.
 _SEARCHED = TFX_SCHEMES + POSIT_SCHEMES + FP_SCHEMES
@@ -454,6 +465,10 @@ def quantize_network(network, scheme, n, calibration_x=None, *, family=None, lim
         F_w = _global_F(weights.values(), n)
         F_a = _global_F(samples.values(), n)
         choose = lambda name, tensor: FXP(n, F_w if name.endswith(".w") else F_a)
+    elif scheme in _SEARCHED and scheme in UNSIGNED_SCHEMES:
+        choose = lambda name, tensor: (unsigned_choice(tensor, family)
+                                       if nonnegative.get(name, False)
+                                       else choose_format(tensor, family))
     elif scheme in _SEARCHED:
         choose = lambda name, tensor: choose_format(tensor, family)
     else:
@@ -483,6 +498,14 @@ def quantize_network(network, scheme, n, calibration_x=None, *, family=None, lim
     return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits, family)
 
 
+def unsigned_choice(x, family):
+    """The unsigned variant (:mod:`golden.unsigned`) that the per-tensor search picks for the
+    nonnegative values ``x``: the member of ``family`` one bit wider
+    (:meth:`~golden.family.Family.unsigned_parent`) chosen for ``x``, without its sign bit.
+    Its values are the wider member's nonnegative ones, so the MSE is the same."""
+    return unsigned(choose_format(x, family.unsigned_parent()))
+
+
 def _channel_scales(ratio, limits):
     """M, shift and the scale they stand for, for per-channel ratios in (0, 1]; ratios below
     the smallest ``M * 2**-shift`` take it."""
@@ -503,7 +526,7 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean)
         w_fmt = FXP(n, F)
         M, shift, channel_scale = _channel_scales(channel_step * 2.0 ** F, limits)
         w_codes = w_fmt.quantize(w / channel_scale)
-    elif scheme in ("tfx-channel", "posit-channel", "fp-channel"):
+    elif scheme.removesuffix("-unsigned") in ("tfx-channel", "posit-channel", "fp-channel"):
         M, shift, channel_scale = _channel_scales(peak / peak.max(), limits)
         scaled = w / channel_scale
         w_fmt = choose(f"{node.name}.w", scaled)

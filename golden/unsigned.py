@@ -21,7 +21,7 @@ from .minifloat import FP
 from .posit import Posit
 from .tfx import TFX
 
-__all__ = ["Unsigned", "UTFX", "UPosit", "UFP"]
+__all__ = ["Unsigned", "UTFX", "UPosit", "UFP", "unsigned"]
 
 
 class Unsigned(NumberFormat):
@@ -178,3 +178,18 @@ class UFP(Unsigned):
 
     def __init__(self, n, E, SC=0):
         super().__init__(n, E, SC)
+
+
+def unsigned(parent):
+    """The unsigned variant whose codes are the nonnegative ones of the signed ``parent``
+    (``TFX(8, 3, 0)`` gives ``UTFX(7, 3, 0)``; ``FXP(8, F)`` gives ``FXP(7, F,
+    signed=False)``)."""
+    from .fxp import FXP
+
+    if isinstance(parent, FXP) and parent.signed:
+        return FXP(parent.n - 1, parent.F, signed=False)
+    for variant in (UTFX, UPosit, UFP):
+        if type(parent) is variant.parent_type:
+            return variant.of(parent)
+    raise TypeError(f"{parent!r} has no unsigned variant (a signed TFX, FXP, Posit or FP "
+                    f"format has)")

@@ -192,3 +192,43 @@ def test_a_searched_scheme_picks_from_another_family_of_its_kind():
         scheme_family("tfx", 6, TFXFamily(8, 3))
     with pytest.raises(TypeError, match="family must be a golden.family.Family, not 'fp:8,5'"):
         scheme_family("fp", 8, "fp:8,5")
+
+
+@pytest.mark.parametrize("scheme", ["tfx-channel-unsigned", "posit-channel-unsigned",
+                                    "fp-channel-unsigned"])
+def test_unsigned_schemes_give_nonnegative_activations_the_unsigned_variant(scheme, tmp_path):
+    from golden.family import default_family
+    from golden.ptq import unsigned_choice
+    from golden.quantized_io import load_quantized, save_quantized
+    from golden.unsigned import Unsigned
+    from golden.layers import choose_format
+    from hdl.network_runner import check_runnable
+
+    network = fold(residual_net(np.random.default_rng(5)))
+    calibration = np.random.default_rng(6).uniform(0, 1, (24, 1, 8, 8))
+    samples = calibration_samples(network, calibration)
+    signed_scheme = scheme.removesuffix("-unsigned")
+    q = quantize_network(network, scheme, 6, samples=samples)
+    reference = quantize_network(network, signed_scheme, 6, samples=samples)
+    family = default_family(scheme.split("-")[0], 6)
+    assert set(samples.nonnegative.values()) == {True, False}  # both kinds of tensor
+    for name in samples.samples:  # every quantization point
+        fmt, nonnegative = q.format_of(name), samples.nonnegative[name]
+        assert isinstance(fmt, Unsigned) == nonnegative, name
+        if nonnegative:  # the wider member the search picks, without its sign bit
+            assert fmt.parent == choose_format(samples.samples[name], family.unsigned_parent())
+            assert fmt == unsigned_choice(samples.samples[name], family)
+        else:
+            assert fmt == reference.format_of(name)
+    for name, step in q.steps.items():  # weights keep the signed scheme's formats and codes
+        if step.w_fmt is not None:
+            assert step.w_fmt == reference.steps[name].w_fmt
+            np.testing.assert_array_equal(step.w_codes, reference.steps[name].w_codes)
+    x = np.random.default_rng(7).uniform(0, 1, (30, 1, 8, 8))
+    np.testing.assert_array_equal(q.plan().codes(x), q.run_integer(x))
+    save_quantized(tmp_path / "q.npz", q)
+    np.testing.assert_array_equal(load_quantized(tmp_path / "q.npz").run_integer(x),
+                                  q.run_integer(x))
+    with pytest.raises(ValueError, match=f"the accelerator cannot run {scheme} .*is not a "
+                                         f"member"):
+        check_runnable(q, q.family)

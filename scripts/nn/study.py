@@ -264,7 +264,11 @@ def markdown(record):
              "for all weights and one for all activations (each minimising the summed "
              "normalised MSE); `posit`, `posit-channel` and `fp`, `fp-channel` as the TFX "
              "schemes with Posit(n, 1, SC) and the minifloat FP(n, E, SC) (E4M3, E2M3, E2M1 "
-             "at n = 8, 6, 4; E = (n - 1) // 2 elsewhere), SC searched per tensor; the same two "
+             "at n = 8, 6, 4; E = (n - 1) // 2 elsewhere), SC searched per tensor; "
+             "`tfx-channel-unsigned`, `posit-channel-unsigned` and `fp-channel-unsigned` the "
+             "`-channel` schemes with their kind's unsigned variant for activations after ReLU "
+             "(UTFX, UPosit, UFP: the nonnegative half of the format one bit wider; the golden "
+             "model runs them, the accelerator does not build them yet); the same three "
              "schemes of each again with the other exponent sizes (posit es = 0, FP6 E3M2, FP8 "
              "E5M2) in each model's second table, unless `--no-variants`. Verdict of "
              "TFX against a baseline: win or loss when the means differ by more than both "
@@ -308,12 +312,13 @@ def variant_section(entry):
     for n, spec, v in rows:
         row = entry["by_width"][str(n)]
         default = row["best"][v["kind"]]
-        per_tensor, per_channel = (v["schemes"][s]["integer"] for s in VARIANT_SCHEMES[v["kind"]])
-        table.append((n, v["label"], _cell(per_tensor), _cell(per_channel),
+        cells = [_cell(v["schemes"][s]["integer"]) if s in v["schemes"] else "–"
+                 for s in VARIANT_SCHEMES[v["kind"]]]
+        table.append((n, v["label"], *cells,
                       f"{_cell(row[default]['integer'])} ({default})", v["verdict_vs_default"],
                       f"{v['verdict_tfx']} ({row['best']['tfx']})"))
-    lines += markdown_table(["n", "family", "per-tensor", "per-channel", "best default",
-                             "vs default", "best TFX vs this"], table)
+    lines += markdown_table(["n", "family", "per-tensor", "per-channel", "per-channel unsigned",
+                             "best default", "vs default", "best TFX vs this"], table)
     lines.append("")
     return lines
 
