@@ -94,11 +94,16 @@ def accumulator_width(a_fmt, w_fmt, K, *, bias_bits=DEFAULT_LIMITS.bias_bits):
     return (bound - 1).bit_length() + 1 if bound > 1 else 2
 
 
-def matmul(a, a_fmt, w, w_fmt, *, bias=None, nar="raise", limits=DEFAULT_LIMITS):
+def matmul(a, a_fmt, w, w_fmt, *, bias=None, nar="raise", limits=DEFAULT_LIMITS,
+           w_shift=None):
     """Exact ``bias + a @ w`` on codes: ``a`` (..., K) in ``a_fmt``, ``w`` (K, N) in ``w_fmt``.
 
     Parameters
     ----------
+    w_shift : array_like of int, optional
+        Block-scaled weights (:mod:`golden.mx`): each weight's operand is ``X << w_shift``
+        (shape (K, N), ``0 <= w_shift <= 64``), its block exponent above the layer's
+        smallest; the result's exponent does not include that smallest exponent.
     bias : array_like of int, optional
         Per-output-column bias in accumulator units, shape (N,), ``|bias| < 2**(bias_bits-1)``.
     nar : {"raise", "flag"}
@@ -124,8 +129,18 @@ def matmul(a, a_fmt, w, w_fmt, *, bias=None, nar="raise", limits=DEFAULT_LIMITS)
     mode = "raise" if nar == "raise" else "zero"
     xa = a_fmt.to_int(a, nar=mode)
     xw = w_fmt.to_int(w, nar=mode)
+    w_bound = w_fmt.max_abs_int
+    if w_shift is not None:
+        w_shift = np.broadcast_to(np.asarray(w_shift, dtype=np.int64), w.shape)
+        if w_shift.size and (w_shift.min() < 0 or w_shift.max() > 64):
+            raise ValueError("w_shift must lie from 0 to 64")
+        w_bound <<= int(w_shift.max(initial=0))
+        if w_bound < _INT64_EXACT:
+            xw = xw.astype(np.int64) << w_shift
+        else:
+            xw = np.vectorize(lambda x, k: int(x) << int(k), otypes=[object])(xw, w_shift)
     bias = _check_bias(bias, N, limits)
-    bound = max(K, 1) * a_fmt.max_abs_int * w_fmt.max_abs_int + int(np.max(np.abs(bias), initial=0))
+    bound = max(K, 1) * a_fmt.max_abs_int * w_bound + int(np.max(np.abs(bias), initial=0))
     if bound < _FLOAT_EXACT:
         values = (xa.astype(np.float64) @ xw.astype(np.float64)).astype(np.int64) + bias
     elif bound < _INT64_EXACT:

@@ -66,12 +66,12 @@ def im2col(x, kernel, *, stride=1, padding=0):
 
 
 def conv2d(x, x_fmt, weight, w_fmt, *, stride=1, padding=0, groups=1, bias=None,
-           **matmul_args):
+           w_shift=None, **matmul_args):
     """Exact convolution of codes: ``x`` (B, C, H, W), ``weight`` (OC, C/groups, KH, KW).
 
     Returns the :class:`golden.arith.Accumulators` of the im2col product (one per group),
-    values shaped (B, OH, OW, OC); ``bias`` (per output channel) and ``matmul_args`` (nar,
-    limits) go to ``matmul``.
+    values shaped (B, OH, OW, OC); ``bias`` (per output channel), ``w_shift`` (block-scaled
+    weights: shaped like ``weight``) and ``matmul_args`` (nar, limits) go to ``matmul``.
     """
     weight = np.asarray(weight)
     x = np.asarray(x)
@@ -86,8 +86,10 @@ def conv2d(x, x_fmt, weight, w_fmt, *, stride=1, padding=0, groups=1, bias=None,
         patches, (oh, ow) = im2col(x[:, inputs], weight.shape[2:], stride=stride,
                                    padding=padding)
         w = weight[outputs]
+        shift = None if w_shift is None else np.asarray(w_shift)[outputs]
         parts.append(matmul(patches, x_fmt, w.reshape(w.shape[0], -1).T, w_fmt,
                             bias=None if bias is None else np.asarray(bias)[outputs],
+                            w_shift=None if shift is None else shift.reshape(len(w), -1).T,
                             **matmul_args))
     shape = (x.shape[0], oh, ow, weight.shape[0])
     values = np.concatenate([part.values for part in parts], axis=-1)

@@ -164,22 +164,23 @@ def compile_plan(qnet, mode="integer"):
 
 
 def _matmul_step(node, step, a_fmt, exact, qnet):
-    w = _conv_weight_rows(node, step.w_fmt.decode(step.w_codes))
+    w = _conv_weight_rows(node, step.w_values)
     out_fmt, ceiling = step.out_fmt, relu_ceiling(node)
     single = False
     if exact:
-        unit = 2.0 ** (a_fmt.int_exponent + step.w_fmt.int_exponent)
+        unit = 2.0 ** (a_fmt.int_exponent + step.w_exponent)
         bias = step.bias.astype(np.float64) * unit
         # |ACC| <= max|Xa| * sum_k |Xw| + |bias| for every partial sum in any order.
         # Python integers: these bounds can pass int64 (FP8 E5M2: 2**34 squared times K).
-        columns = np.abs(step.w_fmt.to_int(step.w_codes)).sum(axis=0).astype(object)
+        columns = np.abs(step.w_ints).sum(axis=0).astype(object)
         bound = a_fmt.max_abs_int * columns + np.abs(step.bias).astype(object)
         if (bound.max() >= _EXACT or (bound * step.M.astype(object)).max() >= _EXACT
-                or a_fmt.int_exponent + step.w_fmt.int_exponent - qnet.limits.shift_max < -960):
+                or a_fmt.int_exponent + step.w_exponent - qnet.limits.shift_max < -960):
             # Beyond float64's exact integers (or near its subnormals): digits.
             return _wide_matmul_step(node, step, a_fmt), "wide"
         multiplier = _channel_multiplier(step)
-        single = _single_exact(a_fmt, step.w_fmt, (a_fmt.max_abs_int * columns).max())
+        single = _single_exact(a_fmt.int_exponent, step.w_exponent, a_fmt.max_abs_int,
+                               (a_fmt.max_abs_int * columns).max())
         if single:
             # The product in float32 (exact: every partial sum below 2**24 units), then
             # times M * 2**-shift in float64: S*M, bias*M and their sum stay below 2**53.
@@ -262,7 +263,7 @@ def _wide_matmul_step(node, step, a_fmt):
     rounded in float64 within a proven error; where that interval holds one code (monotone
     rounding), that is the code, and the rest are summed and rounded exactly in
     :class:`~golden.wide.WideInt` digits."""
-    w_ints = _conv_weight_rows(node, np.asarray(step.w_fmt.to_int(step.w_codes), np.int64))
+    w_ints = _conv_weight_rows(node, step.w_ints)
     a_bits, a_count, w_bits, w_count = _digit_split(a_fmt.max_abs_int, w_ints)
     w_digits = [d.astype(np.float64) for d in split_digits(w_ints, w_bits, w_count)]
     offsets = [i * a_bits + j * w_bits for i in range(a_count) for j in range(w_count)]
@@ -275,7 +276,7 @@ def _wide_matmul_step(node, step, a_fmt):
 
     def run(inputs):
         terms = _products(node, inputs[0], products)  # (..., digit products, N)
-        return _round_terms(terms, offsets, step, a_fmt.int_exponent + step.w_fmt.int_exponent,
+        return _round_terms(terms, offsets, step, a_fmt.int_exponent + step.w_exponent,
                             relu_ceiling(node))
 
     return run
@@ -327,13 +328,13 @@ def _wide_codes(acc, exponent, M, shift, out_fmt, ceiling):
     return codes
 
 
-def _single_exact(a_fmt, w_fmt, product_bound):
-    """Whether a product of ``a_fmt`` and ``w_fmt`` values is exact in float32: every value
-    and every partial sum (at most ``product_bound`` units of 2**(ea + ew)) is a float32
-    integer multiple of its unit, far from float32's subnormals and overflow."""
-    exponents = (a_fmt.int_exponent, w_fmt.int_exponent,
-                 a_fmt.int_exponent + w_fmt.int_exponent)
-    return (product_bound < _EXACT_SINGLE and a_fmt.max_abs_int < _EXACT_SINGLE
+def _single_exact(a_exponent, w_exponent, a_bound, product_bound):
+    """Whether a product of activations (integers up to ``a_bound`` at ``a_exponent``) and
+    weights (at ``w_exponent``) is exact in float32: every value and every partial sum (at
+    most ``product_bound`` units of 2**(ea + ew)) is a float32 integer multiple of its unit,
+    far from float32's subnormals and overflow."""
+    exponents = (a_exponent, w_exponent, a_exponent + w_exponent)
+    return (product_bound < _EXACT_SINGLE and a_bound < _EXACT_SINGLE
             and min(exponents) >= -100 and max(exponents) <= 100)
 
 

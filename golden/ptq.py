@@ -77,21 +77,29 @@ from .engine import compile_plan
 from .family import Family, FXPFamily, default_family
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
+from .mx import MX, mxint
 from .network import Network, average_count, float_op, pool_windows, relu_ceiling
 from .search import search_fxp
 from .unsigned import unsigned
 from ._checks import check_bool, check_choice, check_int
 
 __all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "POSIT_SCHEMES", "FP_SCHEMES",
-           "UNSIGNED_SCHEMES", "unsigned_choice", "Calibration",
+           "UNSIGNED_SCHEMES", "MX_SCHEMES", "MX_SPREAD", "unsigned_choice", "mx_format",
+           "Calibration",
            "Step", "QuantizedNetwork",
            "quantize_network", "calibration_samples", "signed_codes", "code_words",
            "clip_codes", "scheme_kind", "scheme_family"]
 
-TFX_SCHEMES = ("tfx", "tfx-channel", "tfx-channel-unsigned")
-FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global")
-POSIT_SCHEMES = ("posit", "posit-channel", "posit-channel-unsigned")
-FP_SCHEMES = ("fp", "fp-channel", "fp-channel-unsigned")
+TFX_SCHEMES = ("tfx", "tfx-channel", "tfx-channel-unsigned", "tfx-mx", "tfx-mx16")
+FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global", "fxp-mx",
+               "fxp-mx16")
+POSIT_SCHEMES = ("posit", "posit-channel", "posit-channel-unsigned", "posit-mx")
+FP_SCHEMES = ("fp", "fp-channel", "fp-channel-unsigned", "fp-mx")
+#: Weight-only block scaling (W-MX, :mod:`golden.mx`): weights block-scaled along K in blocks
+#: of 32 (16 for the ``16`` schemes), activations per tensor.
+MX_SCHEMES = ("tfx-mx", "tfx-mx16", "fxp-mx", "fxp-mx16", "posit-mx", "fp-mx")
+#: The largest difference of one layer's block exponents (a 4-bit shifter in hardware).
+MX_SPREAD = 15
 #: The schemes that give nonnegative activations their kind's unsigned variant.
 UNSIGNED_SCHEMES = ("tfx-channel-unsigned", "fxp-channel", "posit-channel-unsigned",
                     "fp-channel-unsigned")
@@ -165,6 +173,29 @@ class Step:
     channel_scale: np.ndarray = None  # the float multiplier M and shift stand for
     a_fmt: object = None
     float_bias: np.ndarray = None  # the real bias (bias-corrected) that ``bias`` rounds
+    # Block-scaled weights (W-MX, golden.mx): each weight's block exponent above the layer's
+    # smallest (K, N), and that smallest exponent; None and 0 for every other scheme.
+    w_shift: np.ndarray = None
+    w_block_exponent: int = 0
+
+    @property
+    def w_exponent(self):
+        """The exponent of the weights' integer operands :attr:`w_ints`."""
+        return self.w_fmt.int_exponent + int(self.w_block_exponent)
+
+    @property
+    def w_ints(self):
+        """The weights' exact integer operands (K, N) at :attr:`w_exponent` (int64)."""
+        ints = np.asarray(self.w_fmt.to_int(self.w_codes), dtype=np.int64)
+        return ints if self.w_shift is None else ints << np.asarray(self.w_shift)
+
+    @property
+    def w_values(self):
+        """The weights' real values (K, N), exact in float64."""
+        values = self.w_fmt.decode(self.w_codes)
+        if self.w_shift is None:
+            return values
+        return np.ldexp(values, np.asarray(self.w_shift) + int(self.w_block_exponent))
 
     def layer(self, family, limits=DEFAULT_LIMITS, columns=slice(None)):
         """A conv or dense step (its output ``columns``: one group of a grouped convolution)
@@ -172,6 +203,8 @@ class Step:
         error if a format is not a member)."""
         if self.w_fmt is None:
             raise ValueError(f"node {self.node.name!r} ({self.node.op}) is not a matrix product")
+        if self.w_shift is not None:
+            raise ValueError("block-scaled weights (W-MX) are not built in hardware yet")
         bias, M, shift = (np.asarray(v)[columns] for v in (self.bias, self.M, self.shift))
         return Layer.make(family=family, a_fmt=self.a_fmt, w_fmt=self.w_fmt,
                           out_fmt=self.out_fmt, N=len(bias), bias=bias, M=M, shift=shift,
@@ -203,14 +236,15 @@ class QuantizedNetwork:
 
     def traffic(self):
         """Per inference (one image): ``macs``, and the memory traffic in bits of a design that
-        stores every tensor once: ``weight_bits`` (every weight read once, n bits),
+        stores every tensor once: ``weight_bits`` (every weight read once, n bits, and for
+        W-MX every block's 8-bit scale),
         ``bias_bits`` (every bias read once, ``limits.bias_bits``), ``activation_bits`` (the
         input and every node's output written once and read once by each consumer, n bits;
         a flatten is a view, its consumers read its source)."""
         shapes, n = self.network.shapes, self.n
         source = {}
         reads = {"input": 0}
-        macs = weights = biases = 0
+        macs = weights = biases = scale_bits = 0
         for node in self.network.nodes:
             inputs = [source.get(name, name) for name in node.inputs]
             if node.op == "flatten":
@@ -223,9 +257,12 @@ class QuantizedNetwork:
                 rows, columns = _matrix(node).shape
                 weights += rows * columns
                 biases += columns
+                if self.scheme in MX_SCHEMES:  # one 8-bit E8M0 scale per block
+                    block = mx_format(self.scheme, self.family).block
+                    scale_bits += -(-rows // block) * columns * 8
                 macs += rows * int(np.prod(shapes[node.name]))
         elements = sum(int(np.prod(shapes[name])) * (1 + count) for name, count in reads.items())
-        return {"macs": macs, "weight_bits": weights * n,
+        return {"macs": macs, "weight_bits": weights * n + scale_bits,
                 "bias_bits": biases * self.limits.bias_bits, "activation_bits": elements * n}
 
     def run_step(self, name, inputs):
@@ -244,14 +281,18 @@ class QuantizedNetwork:
     def _integer_step(self, step, inputs, formats):
         node, x, fmt = step.node, inputs[0], formats[0]
         if node.op in ("conv", "dense"):
+            shift = step.w_shift
             if node.op == "conv":
-                acc = conv2d(x, fmt, step.w_codes.T.reshape(node["weight"].shape), step.w_fmt,
+                shape = node["weight"].shape
+                acc = conv2d(x, fmt, step.w_codes.T.reshape(shape), step.w_fmt,
                              stride=node["stride"], padding=node["padding"],
                              groups=node.attrs.get("groups", 1), bias=step.bias,
-                             limits=self.limits)
+                             limits=self.limits,
+                             w_shift=None if shift is None else shift.T.reshape(shape))
             else:
                 acc = matmul(x, fmt, step.w_codes, step.w_fmt, bias=step.bias,
-                             limits=self.limits)
+                             limits=self.limits, w_shift=shift)
+            acc = replace(acc, exponent=acc.exponent + int(step.w_block_exponent))
             y = scale(acc, step.out_fmt, M=step.M, shift=step.shift, relu=bool(node["relu"]),
                       limits=self.limits)
             y = clip_codes(y, step.out_fmt, relu_ceiling(node))
@@ -281,7 +322,7 @@ class QuantizedNetwork:
             step = self.steps[node.name]
             inputs = [values[name] for name in node.inputs]
             if node.op in ("conv", "dense"):
-                weight = step.w_fmt.decode(step.w_codes) * step.channel_scale
+                weight = step.w_values * step.channel_scale
                 if node.op == "conv":
                     weight = weight.T.reshape(node["weight"].shape)
                 node = replace(node, arrays={"weight": weight, "bias": step.float_bias})
@@ -493,7 +534,7 @@ def quantize_network(network, scheme, n, calibration_x=None, *, family=None, lim
             mean = calibration.input_means[node.name] if bias_correction else None
             steps[node.name] = _matmul_step(node, weights[node.name], formats[node.inputs[0]],
                                             choose(node.name, samples[node.name]), scheme, n,
-                                            choose, limits, mean)
+                                            choose, limits, mean, family)
         formats[node.name] = steps[node.name].out_fmt
     return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits, family)
 
@@ -514,11 +555,27 @@ def _channel_scales(ratio, limits):
     return M, shift, M * np.ldexp(1.0, -shift)
 
 
-def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean):
+def mx_format(scheme, family):
+    """The block-scaled format (:class:`golden.mx.MX`) of a W-MX scheme on ``family``: its
+    widest member at scale 0 as the element (MXINT(n) for fixed point), blocks of 32, or 16
+    for the ``16`` schemes, the OCP floor rule."""
+    element = mxint(family.n) if family.kind == "fxp" else family.widest().with_scale(0)
+    return MX(element, block=16 if scheme.endswith("16") else 32)
+
+
+def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean, family):
     channels = w.shape[1]
     peak = np.abs(w).max(axis=0)
     peak = np.where(peak > 0, peak, 1.0)
-    if scheme in ("fxp-channel", "fxp-channel-signed"):
+    w_shift, w_block_exponent = None, 0
+    if scheme in MX_SCHEMES:
+        blocks = mx_format(scheme, family).quantize(w, axis=0, spread=MX_SPREAD)
+        w_block_exponent = int(blocks.exponents.min())
+        w_shift = blocks.block_exponent_per_element() - w_block_exponent
+        w_fmt, w_codes = blocks.mx.element, blocks.codes
+        M, shift = np.ones(channels, np.int64), np.zeros(channels, np.int64)
+        channel_scale = np.ones(channels)
+    elif scheme in ("fxp-channel", "fxp-channel-signed"):
         channel_step = peak / ((1 << (n - 1)) - 1)
         # Weights FXP(n, F) with 2**-F >= every channel's step: each channel's remaining
         # factor (<= 1) is what M and shift carry.
@@ -537,15 +594,16 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean)
         M, shift = np.ones(channels, np.int64), np.zeros(channels, np.int64)
         channel_scale = np.ones(channels)
     float_bias = np.asarray(node["bias"], dtype=np.float64)
+    step = Step(node, out_fmt, w_fmt=w_fmt, w_codes=w_codes, w_shift=w_shift,
+                w_block_exponent=w_block_exponent)
     if input_mean is not None:
-        error = w_fmt.decode(w_codes) * channel_scale - w
+        error = step.w_values * channel_scale - w
         # Each group's columns see only its own input rows.
         groups = group_slices(len(input_mean), channels, node.attrs.get("groups", 1))
         correction = np.concatenate([input_mean[rows] @ error[:, columns]
                                      for rows, columns in groups])
         float_bias = float_bias - correction
-    bias = accumulator_bias(float_bias / channel_scale,
-                            a_fmt.int_exponent + w_fmt.int_exponent, limits,
-                            where=f"node {node.name!r}: ")
-    return Step(node, out_fmt, w_fmt=w_fmt, w_codes=w_codes, bias=bias, M=M, shift=shift,
-                channel_scale=channel_scale, a_fmt=a_fmt, float_bias=float_bias)
+    bias = accumulator_bias(float_bias / channel_scale, a_fmt.int_exponent + step.w_exponent,
+                            limits, where=f"node {node.name!r}: ")
+    return replace(step, bias=bias, M=M, shift=shift, channel_scale=channel_scale,
+                   a_fmt=a_fmt, float_bias=float_bias)

@@ -24,7 +24,8 @@ from .ptq import SCHEMES, QuantizedNetwork, Step
 __all__ = ["save_quantized", "load_quantized", "quantized_from_arrays", "is_quantized_file"]
 
 _FORMATS = ("out_fmt", "w_fmt", "a_fmt")
-_ARRAYS = ("w_codes", "bias", "M", "shift", "channel_scale", "float_bias")
+_ARRAYS = ("w_codes", "bias", "M", "shift", "channel_scale", "float_bias", "w_shift",
+           "w_block_exponent")
 _VERSION = 1
 
 
@@ -39,7 +40,7 @@ def save_quantized(path, qnet):
                        if getattr(step, key) is not None}
         for key in _ARRAYS:
             value = getattr(step, key)
-            if value is not None:
+            if value is not None and not (key == "w_block_exponent" and value == 0):
                 arrays[f"step.{name}.{key}"] = storable_integers(value)
     header = {"version": _VERSION, "scheme": qnet.scheme, "n": qnet.n,
               "family": qnet.family.spec, "input_fmt": qnet.input_fmt.spec,
@@ -82,6 +83,8 @@ def quantized_from_arrays(contents, path):
             for key in _ARRAYS:
                 if f"step.{name}.{key}" in contents:
                     values[key] = stored_integers(contents[f"step.{name}.{key}"])
+            if "w_block_exponent" in values:
+                values["w_block_exponent"] = int(values["w_block_exponent"])
             steps[name] = Step(node=nodes[name], **values)
         # Files written before the family was recorded ran the project's default family.
         family = parse_family(header["family"]) if "family" in header else None

@@ -9,7 +9,7 @@ import pytest
 from golden.models import MODELS, load_mlp
 from golden.network import fold, load_network, save_network
 from golden.datasets import load
-from golden.ptq import quantize_network
+from golden.ptq import MX_SCHEMES, quantize_network
 from golden.family import FPFamily, PositFamily
 from scripts.nn.study import (evaluate, markdown, run_name, study_runs, summarise, verdict,
                               width_row)
@@ -85,11 +85,12 @@ def test_rows_verdicts_and_markdown():
              "fxp-channel": 0.95, "fxp-channel-signed": 0.92, "fxp-layer": 0.8,
              "fxp-global": 0.5, "posit": 0.91, "posit-channel": 0.92,
              "posit-channel-unsigned": 0.86, "fp": 0.94, "fp-channel": 0.96,
-             "fp-channel-unsigned": 0.87}
+             "fp-channel-unsigned": 0.87, **dict.fromkeys(MX_SCHEMES, 0.6)}
     runs = [{f"{s}/4": {"integer": m + d} for s, m in means.items()} for d in (-0.001, 0.001)]
     row = width_row(runs, 4, fake=False, variants=False)
     assert row["verdicts"]["tfx-channel"] == {"fxp-channel": "loss", "fxp-channel-signed": "win",
-                                              "fxp-layer": "win", "fxp-global": "win"}
+                                              "fxp-layer": "win", "fxp-global": "win",
+                                              "fxp-mx": "win", "fxp-mx16": "win"}
     assert row["verdicts"]["tfx"]["fxp-channel-signed"] == "loss"
     assert row["best"] == {"tfx": "tfx-channel", "fxp": "fxp-channel", "verdict": "loss",
                            "posit": "posit-channel", "verdict_posit": "win",
@@ -99,10 +100,12 @@ def test_rows_verdicts_and_markdown():
          "test_images": 10000, "float": {"mean": 0.91, "std": 0.002}, "widths": [4],
          "by_width": {"4": row}}]}
     text = markdown(record)
-    assert ("| 4 | 90.0 ± 0.1 | 93.0 ± 0.1 | 85.0 ± 0.1 | 95.0 ± 0.1 | 92.0 ± 0.1 | 80.0 ± 0.1 "
-            "| 50.0 ± 0.1 | 91.0 ± 0.1 | 92.0 ± 0.1 | 86.0 ± 0.1 | 94.0 ± 0.1 | 96.0 ± 0.1 "
-            "| 87.0 ± 0.1 "
-            "| loss, win, win, win | loss (tfx-channel vs fxp-channel) | win (posit-channel) "
+    mx = "60.0 ± 0.1"
+    assert (f"| 4 | 90.0 ± 0.1 | 93.0 ± 0.1 | 85.0 ± 0.1 | {mx} | {mx} | 95.0 ± 0.1 "
+            f"| 92.0 ± 0.1 | 80.0 ± 0.1 | 50.0 ± 0.1 | {mx} | {mx} | 91.0 ± 0.1 | 92.0 ± 0.1 "
+            f"| 86.0 ± 0.1 | {mx} | 94.0 ± 0.1 | 96.0 ± 0.1 | 87.0 ± 0.1 | {mx} "
+            "| loss, win, win, win, win, win | loss (tfx-channel vs fxp-channel) "
+            "| win (posit-channel) "
             "| loss (fp-channel) |") in text
     assert "**fashion-mnist**" in text and "mnist-resnet-s2.npz" in text
     assert "10000 test images" in text
@@ -152,10 +155,11 @@ def test_variant_rows_and_their_table():
              "fxp-channel": 0.95, "fxp-channel-signed": 0.92, "fxp-layer": 0.8,
              "fxp-global": 0.5, "posit": 0.91, "posit-channel": 0.92,
              "posit-channel-unsigned": 0.86, "fp": 0.94, "fp-channel": 0.96,
-             "fp-channel-unsigned": 0.87, "posit/8/posit:8,0": 0.95,
-             "posit-channel/8/posit:8,0": 0.93, "posit-channel-unsigned/8/posit:8,0": 0.94,
+             "fp-channel-unsigned": 0.87, **dict.fromkeys(MX_SCHEMES, 0.6),
+             "posit/8/posit:8,0": 0.95, "posit-channel/8/posit:8,0": 0.93,
+             "posit-channel-unsigned/8/posit:8,0": 0.94, "posit-mx/8/posit:8,0": 0.7,
              "fp/8/fp:8,5": 0.90, "fp-channel/8/fp:8,5": 0.80,
-             "fp-channel-unsigned/8/fp:8,5": 0.85}
+             "fp-channel-unsigned/8/fp:8,5": 0.85, "fp-mx/8/fp:8,5": 0.75}
     runs = [{(s if "/" in s else f"{s}/8"): {"integer": m + d} for s, m in means.items()}
             for d in (-0.001, 0.001)]
     row = width_row(runs, 8, fake=False)
@@ -170,10 +174,10 @@ def test_variant_rows_and_their_table():
          "test_images": 10000, "float": {"mean": 0.91, "std": 0.002}, "widths": [8],
          "by_width": {"8": row}}]}
     text = markdown(record)
-    assert ("| 8 | Posit8/es0 | 95.0 ± 0.1 | 93.0 ± 0.1 | 94.0 ± 0.1 | 92.0 ± 0.1 "
-            "(posit-channel) | win | loss (tfx-channel) |") in text
-    assert ("| 8 | FP8/E5 | 90.0 ± 0.1 | 80.0 ± 0.1 | 85.0 ± 0.1 | 96.0 ± 0.1 (fp-channel) "
-            "| loss | win (tfx-channel) |") in text
+    assert ("| 8 | Posit8/es0 | 95.0 ± 0.1 | 93.0 ± 0.1 | 94.0 ± 0.1 | 70.0 ± 0.1 "
+            "| 92.0 ± 0.1 (posit-channel) | win | loss (tfx-channel) |") in text
+    assert ("| 8 | FP8/E5 | 90.0 ± 0.1 | 80.0 ± 0.1 | 85.0 ± 0.1 | 75.0 ± 0.1 "
+            "| 96.0 ± 0.1 (fp-channel) | loss | win (tfx-channel) |") in text
 
 
 def test_every_variant_runs_on_every_architecture():

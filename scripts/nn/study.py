@@ -268,9 +268,13 @@ def markdown(record):
              "`tfx-channel-unsigned`, `posit-channel-unsigned` and `fp-channel-unsigned` the "
              "`-channel` schemes with their kind's unsigned variant for activations after ReLU "
              "(UTFX, UPosit, UFP: the nonnegative half of the format one bit wider; the golden "
-             "model runs them, the accelerator does not build them yet); the same three "
-             "schemes of each again with the other exponent sizes (posit es = 0, FP6 E3M2, FP8 "
-             "E5M2) in each model's second table, unless `--no-variants`. Verdict of "
+             "model runs them, the accelerator does not build them yet); `tfx-mx`, `fxp-mx`, "
+             "`posit-mx`, `fp-mx` weight-only block scaling (W-MX, OCP MX: E8M0 scales per "
+             "block of 32 weights along K, floor rule, elements TFX(n, IS_max, 0), MXINT(n), "
+             "Posit(n, 1, 0), FP(n, E, 0); activations per tensor as `tfx`/`fxp-layer`), "
+             "`tfx-mx16`, `fxp-mx16` the same with blocks of 16 (golden model only); the same "
+             "four posit and FP schemes again with the other exponent sizes (posit es = 0, FP6 "
+             "E3M2, FP8 E5M2) in each model's second table, unless `--no-variants`. Verdict of "
              "TFX against a baseline: win or loss when the means differ by more than both "
              "spreads (and 0.2 points), else tie.", ""]
     for entry in record["models"]:
@@ -318,7 +322,8 @@ def variant_section(entry):
                       f"{_cell(row[default]['integer'])} ({default})", v["verdict_vs_default"],
                       f"{v['verdict_tfx']} ({row['best']['tfx']})"))
     lines += markdown_table(["n", "family", "per-tensor", "per-channel", "per-channel unsigned",
-                             "best default", "vs default", "best TFX vs this"], table)
+                             "W-MX (k = 32)", "best default", "vs default",
+                             "best TFX vs this"], table)
     lines.append("")
     return lines
 
