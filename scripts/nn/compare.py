@@ -65,22 +65,24 @@ def run_compare(network, x, y, samples, runs, *, cache, key, bias_correction=Tru
         stored = {"key": key, "results": {}}
     results = stored["results"]
     float_predictions = network.predict(x)
-    todo = [run for run in runs if name(run) not in results]
-    for _ in range(len(runs) - len(todo)):
-        progress and progress(None)
+    todo = [run for run in runs if run_key(run) not in results]
+    if progress:
+        for _ in range(len(runs) - len(todo)):
+            progress(None)
     shared = (network, x, y, samples, float_predictions, bias_correction)
     for run, result in run_jobs(_evaluate, shared, todo, jobs=jobs, scheduler=scheduler):
-        results[name(run)] = result
+        results[run_key(run)] = result
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(stored))
         if progress:
             family = None if run[2] is None else parse_family(run[2])
             progress(f"{run_label(run[0], run[1], family)}: accuracy "
                      f"{100 * result['integer']:.2f} % ({result['seconds']:.0f} s)")
-    return {name(run): results[name(run)] for run in runs}, float(np.mean(float_predictions == y))
+    accuracy = float(np.mean(float_predictions == y))
+    return {run_key(run): results[run_key(run)] for run in runs}, accuracy
 
 
-def name(run):
+def run_key(run):
     """A run's key in the results: :func:`scripts.nn.study.run_name` of (scheme, n, spec)."""
     return run_name(run[0], run[1], None if run[2] is None else parse_family(run[2]))
 
