@@ -139,8 +139,8 @@ def answer_section(rows, *, spread=True):
     with its standard deviation over seeds."""
     lines = ["## The answer: every format at every width", "",
              "Per model and width, each format's best scheme (highest mean accuracy of its "
-             "schemes: `tfx`/`tfx-channel`, the four fixed-point ones, `posit`/`posit-channel`, "
-             "`fp`/`fp-channel`), its accelerator's area and energy per MAC (4x4, layer "
+             "kind's schemes in the accuracy record), its accelerator's area and energy per "
+             "MAC (4x4, layer "
              "workload, each format's own design), its energy per inference at the stated SRAM "
              f"energy ({SRAM_PJ_PER_BIT['stated']:.1f} pJ/bit), and TFX against it: TFX's "
              "accuracy minus its, TFX's energy per inference over its.", ""]
