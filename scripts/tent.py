@@ -43,7 +43,7 @@ from golden.ptq import SCHEMES, calibration_samples, quantize_network
 from golden.quantized_io import (is_quantized_file, load_quantized, quantized_from_arrays,
                                  save_quantized)
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
-from hdl.network_runner import largest_K
+from hdl.network_runner import check_runnable, largest_K
 from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD, ProtocolError
 from scripts.designs import key_order
 from scripts.fpga.flow import SynthConfig
@@ -554,6 +554,10 @@ def _report(args):
     traffic = qnet.traffic()
     record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n,
               "family": qnet.family.spec, "largest_K": largest_K(qnet.network), **traffic}
+    try:
+        check_runnable(qnet, qnet.family)
+    except ValueError as error:  # priced all the same, as the kind's design: say so
+        record["not_built"] = str(error)
     energy_path, energy = _energy_record(args.energy)
     if energy is None:
         record["energy"] = f"no energy record at {energy_path} (make report measures one)"
@@ -584,6 +588,9 @@ def _report(args):
           f"consumer)")
     print(f"  longest dot product K = {record['largest_K']:,} (a board build runs it with "
           f"make synth MAX_K={record['largest_K']} or more)")
+    if "not_built" in record:
+        print(f"  not built in hardware: {record['not_built']}; the energy below is the "
+              f"{qnet.family.label} design's, without what this scheme would add")
     e = record["energy"]
     if isinstance(e, str):
         print(f"  energy: {e}")

@@ -529,3 +529,21 @@ def test_evaluation_in_batches_gives_the_whole_arrays_predictions(quantized):
     done = []
     calibration_samples(q.network, load("digits", "test")[0], progress=done.append)
     assert done == [250, 250, 40]
+
+
+def test_report_says_when_a_scheme_is_not_built_in_hardware(tmp_path, capsys):
+    path = tmp_path / "mx.npz"
+    assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "tfx-mx", "--n", "6",
+                 "-o", str(path)]) == 0
+    capsys.readouterr()
+    code, out, err = _run(capsys, "report", path, "--json")
+    assert code == 0 and "block-scaled weights (W-MX) are not built" in \
+        json.loads(out)["not_built"]
+    code, out, err = _run(capsys, "report", path)
+    assert "  not built in hardware: the accelerator cannot run tfx-mx (layer" in out
+    plain = tmp_path / "plain.npz"
+    assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "tfx-channel", "--n", "6",
+                 "-o", str(plain)]) == 0
+    capsys.readouterr()
+    code, out, err = _run(capsys, "report", plain, "--json")
+    assert "not_built" not in json.loads(out)
