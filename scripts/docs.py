@@ -146,9 +146,9 @@ def _default_build(family):
 RESULT_PAGES = (
     ResultPage("accuracy", "Accuracy: the quantization study", "make accuracy",
                ("accuracy/accuracy.md",)),
-    ResultPage("compare", "Which format: tent compare on the Fashion-MNIST ConvNet",
-               "tent compare models/fashion-mnist-convnet-s0.npz -o build/compare",
-               ("compare/compare.md",)),
+    ResultPage("compare", "Which format: tent compare on the Fashion-MNIST networks",
+               "tent compare models/fashion-mnist-MODEL-s0.npz -o build/compare…",
+               ("compare/compare.md", "compare-resnet/compare.md")),
     ResultPage("energy", "Energy and area: every format in standard cells", "make report",
                ("report/energy.md",)),
     ResultPage("explore", "Energy: TFX core organisations and the bias width",
