@@ -61,9 +61,11 @@ class NumberFormat(abc.ABC):
         return ()
 
     @property
-    @abc.abstractmethod
     def operand_width(self):
-        """Bits of the signed integer operand ``X`` (two's complement); the bound is tight."""
+        """Bits of the signed integer operand ``X`` (two's complement); the bound is tight.
+        By default one more than the largest ``|X|`` needs; formats with a closed form
+        (TFX, fixed point) override it."""
+        return self.max_abs_int.bit_length() + 1
 
     @property
     @abc.abstractmethod
@@ -277,9 +279,12 @@ class NumberFormat(abc.ABC):
         # The midpoints are strictly increasing: "right" differs from "left" only on a midpoint.
         on_mid = mids[np.minimum(below, len(mids) - 1)] == floor
         above = below + on_mid
-        index = np.where(sticky, above, below)
-        tie = ~sticky & on_mid
-        codes, _ = self._sorted
+        return self._nearest_codes(np.where(sticky, above, below), ~sticky & on_mid)
+
+    def _nearest_codes(self, index, tie):
+        """The codes of the values with ``index`` midpoints below them, ties (a value on a
+        midpoint, ``tie``) to the even code of the two neighbours."""
+        codes = self._sorted[0]
         result = codes[index]
         if np.any(tie):
             upper = codes[np.minimum(index + 1, len(codes) - 1)]
@@ -325,13 +330,7 @@ class NumberFormat(abc.ABC):
         exact real midpoints: the rule of :meth:`quantize_exact`, without its integers."""
         mids = self._real_midpoints
         index = np.searchsorted(mids, x, side="left")  # midpoints below x: nearest value
-        tie = mids[np.minimum(index, len(mids) - 1)] == x
-        codes = self._sorted[0]
-        result = codes[index]
-        if tie.any():
-            upper = codes[np.minimum(index + 1, len(codes) - 1)]
-            result = np.where(tie & (result % 2 == 1), upper, result)
-        return result.astype(np.int64)
+        return self._nearest_codes(index, mids[np.minimum(index, len(mids) - 1)] == x)
 
     def quantize_interval(self, low, high):
         """For float64 intervals ``[low, high]`` (``low <= high``): the code that every real

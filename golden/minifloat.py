@@ -137,10 +137,6 @@ class FP(NumberFormat):
         return (1 << (self._n - 1),)  # -0
 
     @property
-    def operand_width(self):
-        return self.max_abs_int.bit_length() + 1
-
-    @property
     def spec(self):
         return f"fp:{self._n},{self._E},{self._SC}"
 

@@ -97,10 +97,6 @@ class Posit(NumberFormat):
         return 1 << (self._n - 1)
 
     @property
-    def operand_width(self):
-        return self.max_abs_int.bit_length() + 1
-
-    @property
     def spec(self):
         return f"posit:{self._n},{self._es},{self._SC}"
 

@@ -71,11 +71,6 @@ class Unsigned(NumberFormat):
         return tuple(code for code in self._parent._unproduced_codes() if code < self.code_count)
 
     @property
-    def operand_width(self):
-        """Bits of ``X`` as a signed operand: one more than its largest magnitude needs."""
-        return self.max_int.bit_length() + 1
-
-    @property
     def spec(self):
         return f"{self.prefix}:{','.join(map(str, self._key()))}"
 
