@@ -243,14 +243,18 @@ def _digit_split(a_bound, w_ints):
     2**53 (``a_bound``: the largest |Xa|; ``w_ints``: the weights' X, (K, N) int64)."""
     a_width = max(int(a_bound).bit_length(), 1)
     w_width = max(int(np.abs(w_ints).max(initial=0)).bit_length(), 1)
+    # Per weight digit count: its digits' width and their largest column sum.
+    w_splits = {}
+    for w_count in range(1, 8):
+        w_bits = -(-w_width // w_count)
+        w_splits[w_count] = w_bits, max(int(np.abs(d).sum(axis=0).max(initial=0))
+                                        for d in split_digits(w_ints, w_bits, w_count))
     options = []
     for a_count in range(1, 8):
-        for w_count in range(1, 8):
-            a_bits, w_bits = -(-a_width // a_count), -(-w_width // w_count)
-            a_digits = digit_bounds(int(a_bound), a_bits, a_count)
-            w_digits = split_digits(w_ints, w_bits, w_count)
-            columns = max(int(np.abs(d).sum(axis=0).max(initial=0)) for d in w_digits)
-            if max(a_digits) * columns < _EXACT:
+        a_bits = -(-a_width // a_count)
+        a_digit = max(digit_bounds(int(a_bound), a_bits, a_count))
+        for w_count, (w_bits, columns) in w_splits.items():
+            if a_digit * columns < _EXACT:
                 options.append((a_count * w_count, a_count, a_bits, a_count, w_bits, w_count))
     if not options:
         raise ValueError("no digit split keeps these sums below 2**53")
