@@ -18,9 +18,9 @@ Every job is a pure function of its inputs, so the results do not depend on wher
 """
 
 import concurrent.futures
-import contextlib
 import multiprocessing
-import os
+
+from sim.toolchain import environment
 
 __all__ = ["run_jobs", "map_jobs", "check_scheduler"]
 
@@ -85,21 +85,11 @@ def run_jobs(function, shared, items, *, jobs=1, scheduler=None):
                 yield items[futures[future]], future.result()
 
 
-@contextlib.contextmanager
 def _one_blas_thread():
     """Worker processes started meanwhile use one BLAS thread each: ``jobs`` processes with a
     BLAS thread per core each ran 2.5-3x slower than with one (measured on 2 cores). Dask's
     workers do the same by default."""
-    saved = {name: os.environ.get(name) for name in _BLAS_THREADS}
-    os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return environment(dict.fromkeys(_BLAS_THREADS, "1"))
 
 
 def _run_on_dask(function, shared, items, address):

