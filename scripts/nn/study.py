@@ -123,17 +123,22 @@ class _ModelCache:
 
 
 @functools.lru_cache(maxsize=3)
+def _model_network(path):
+    """A trained model, folded, once per worker process."""
+    return fold(load_network(path))
+
+
+@functools.lru_cache(maxsize=3)
 def _model_inputs(path, dataset, test_images):
     """A trained model (folded) and its test images and labels, once per worker process."""
-    network = fold(load_network(path))
     x, y = load(dataset, "test")
-    return (network, *((x[:test_images], y[:test_images]) if test_images else (x, y)))
+    return (_model_network(path),
+            *((x[:test_images], y[:test_images]) if test_images else (x, y)))
 
 
 @functools.lru_cache(maxsize=3)
 def _model_samples(path, dataset):
-    network = _model_inputs(path, dataset, 0)[0]
-    return calibration_samples(network, load(dataset, "calibration")[0])
+    return calibration_samples(_model_network(path), load(dataset, "calibration")[0])
 
 
 def _study_job(shared, item):
