@@ -266,7 +266,8 @@ def _quantize(args):
     check_int("--n", args.n, 3, 16)
     family = None if args.family is None else parse_family(args.family)
     network = fold(_float_network(args.network))
-    spec, x, samples = _calibration(args, network)
+    spec, x = _calibration(args, network)
+    samples = _samples(network, x)
     try:
         qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
                                 bias_correction=not args.no_bias_correction,
@@ -286,17 +287,21 @@ def _quantize(args):
 
 
 def _calibration(args, network):
-    """The calibration DATA's spec, its preprocessed images (warned about) and their samples
-    for the format search (:func:`golden.ptq.calibration_samples`)."""
+    """The calibration DATA's spec and its preprocessed images (warned about)."""
     spec = args.calibration or _default_data(network, "calibration", "--calibration")
     warn = _warner(args)
     x, _ = load_data(spec, network, split="calibration", warn=warn)
     x = preprocess(network, x)
     for line in calibration_warnings(x, network, spec):
         warn(line)
+    return spec, x
+
+
+def _samples(network, x):
+    """The calibration images' samples for the format search
+    (:func:`golden.ptq.calibration_samples`), with a progress bar."""
     with _progress(len(x), "calibration") as bar:
-        samples = calibration_samples(network, x, progress=bar.update)
-    return spec, x, samples
+        return calibration_samples(network, x, progress=bar.update)
 
 
 def _output_directory(path):
@@ -347,7 +352,7 @@ def _compare(args):
                              f"{spec}")
         x, y = x[:args.images], y[:args.images]
     x = preprocess(network, x)
-    calibration, calibration_x, samples = _calibration(args, network)
+    calibration, calibration_x = _calibration(args, network)
     key = compare.cache_key(args.network, x, y, calibration_x, not args.no_bias_correction)
     cache = Path(os.environ.get("TENT_WORK") or BUILD / "tent") / "compare-cache" / f"{key}.json"
     with tqdm(total=len(runs), desc="compare", unit="run", disable=None,
@@ -358,7 +363,7 @@ def _compare(args):
                 bar.write(f"  {line}", file=sys.stderr)
 
         results, float_accuracy = compare.run_compare(
-            network, x, y, samples, runs, cache=cache, key=key,
+            network, x, y, lambda: _samples(network, calibration_x), runs, cache=cache, key=key,
             bias_correction=not args.no_bias_correction, jobs=args.jobs,
             scheduler=args.scheduler, progress=progress)
     record = compare.build_record(args.network, spec, calibration, len(x), runs, results,

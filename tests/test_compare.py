@@ -44,8 +44,11 @@ def test_the_table_holds_the_studys_numbers_and_a_rerun_computes_nothing(
                                                  else f"/{run['family']}")
         assert run["accuracy"] == study[name]["integer"], name
         assert 0 < run["agreement"] <= 1 and run["memory_bits"] > 0
-    # The second run takes everything from the cache: no run is evaluated again.
+    # The second run takes everything from the cache: no run is evaluated again, and the
+    # calibration samples are not even computed.
     monkeypatch.setattr(compare, "evaluate_run", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(tent, "calibration_samples",
+                        lambda *a, **k: pytest.fail("calibrated again"))
     assert _compare(mlp_file, tmp_path / "b", "--widths", "4", "6", "--formats", "tfx", "fxp",
                     "posit") == 0
     again = json.loads((tmp_path / "b" / "compare.json").read_text())
@@ -122,7 +125,7 @@ def test_a_dask_cluster_gives_the_same_records_as_local_processes(mlp_file, tmp_
                                    dashboard_address=None)
             kwargs["scheduler"] = cluster.scheduler_address
         try:
-            results, accuracy = compare.run_compare(network, x, y, samples, runs,
+            results, accuracy = compare.run_compare(network, x, y, lambda: samples, runs,
                                                     cache=tmp_path / f"{where}.json", key="k",
                                                     **kwargs)
         finally:

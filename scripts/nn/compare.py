@@ -54,12 +54,14 @@ def _evaluate(shared, run):
                         bias_correction=bias_correction, float_predictions=float_predictions)
 
 
-def run_compare(network, x, y, samples, runs, *, cache, key, bias_correction=True, jobs=2,
+def run_compare(network, x, y, calibrate, runs, *, cache, key, bias_correction=True, jobs=2,
                 scheduler=None, progress=None):
     """The result of every run (by :func:`scripts.nn.study.run_name`), from the cache file
     ``cache`` when its ``key`` matches, else computed (``jobs`` local processes, or the Dask
-    ``scheduler``) and stored there. ``progress(line)`` after each run (None: a cached one).
-    Returns (results, float predictions' accuracy)."""
+    ``scheduler``) and stored there. ``calibrate()`` gives the calibration samples
+    (:func:`golden.ptq.calibration_samples`), called only when some run is not cached.
+    ``progress(line)`` after each run (None: a cached one). Returns (results, float
+    predictions' accuracy)."""
     stored = json.loads(cache.read_text()) if cache.exists() else {}
     if stored.get("key") != key:
         stored = {"key": key, "results": {}}
@@ -69,7 +71,7 @@ def run_compare(network, x, y, samples, runs, *, cache, key, bias_correction=Tru
     if progress:
         for _ in range(len(runs) - len(todo)):
             progress(None)
-    shared = (network, x, y, samples, float_predictions, bias_correction)
+    shared = (network, x, y, calibrate() if todo else None, float_predictions, bias_correction)
     for run, result in run_jobs(_evaluate, shared, todo, jobs=jobs, scheduler=scheduler):
         results[run_key(run)] = result
         cache.parent.mkdir(parents=True, exist_ok=True)
