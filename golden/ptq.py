@@ -88,7 +88,7 @@ __all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "POSIT_SCHEMES", "FP_SCHEMES
            "Calibration",
            "Step", "QuantizedNetwork",
            "quantize_network", "calibration_samples", "signed_codes", "code_words",
-           "clip_codes", "scheme_kind", "scheme_family"]
+           "clip_codes", "scheme_kind", "scheme_family", "check_runnable"]
 
 TFX_SCHEMES = ("tfx", "tfx-channel", "tfx-channel-unsigned", "tfx-mx", "tfx-mx16")
 FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global", "fxp-mx",
@@ -354,6 +354,18 @@ class QuantizedNetwork:
     def predict(self, x, *, engine="integer", fast=True, batch=500):
         return np.concatenate([np.argmax(self.logits(x[i:i + batch], engine=engine, fast=fast),
                                          axis=-1) for i in range(0, len(x), batch)])
+
+
+def check_runnable(qnet, family):
+    """A ``ValueError`` naming the layer when an accelerator built for ``family`` (at the
+    network's scaling limits) cannot run one of ``qnet``'s matrix products."""
+    for name, step in qnet.steps.items():
+        if step.w_fmt is not None:
+            try:
+                step.layer(family, qnet.limits)
+            except ValueError as error:
+                raise ValueError(f"the accelerator cannot run {qnet.scheme} (layer {name!r}): "
+                                 f"{error}") from None
 
 
 def _fake(fmt, x):

@@ -14,7 +14,7 @@ import numpy as np
 
 from golden.conv import group_slices, im2col
 from golden.network import relu_ceiling
-from golden.ptq import clip_codes
+from golden.ptq import check_runnable, clip_codes
 
 __all__ = ["run_network", "run_on_device", "check_fits", "check_runnable", "largest_K"]
 
@@ -37,18 +37,6 @@ def check_fits(qnet, family, limits, max_K, where="the device"):
     if longest > max_K:
         raise ValueError(f"the network's longest dot product (K = {longest}) exceeds "
                          f"{where}'s max_K = {max_K}")
-
-
-def check_runnable(qnet, family):
-    """A ``ValueError`` naming the layer when an accelerator built for ``family`` (at the
-    network's scaling limits) cannot run one of ``qnet``'s matrix products."""
-    for name, step in qnet.steps.items():
-        if step.w_fmt is not None:
-            try:
-                step.layer(family, qnet.limits)
-            except ValueError as error:
-                raise ValueError(f"the accelerator cannot run {qnet.scheme} (layer {name!r}): "
-                                 f"{error}") from None
 
 
 async def run_network(qnet, x, run_layer, family):

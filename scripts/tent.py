@@ -9,6 +9,8 @@
                  [--formats KIND ...] [--schemes SCHEME ...] [--scheduler ADDRESS] [-o DIR]
     tent run QNET.npz [--data DATA] --images K [--rows R] [--cols C] [--json]
     tent report QNET.npz [--energy build/report/energy.json] [--json]
+    tent compile QNET.npz -o NET.bin [--rows R] [--cols C] [--memory CODES] [--check K]
+                 [--data DATA]
     tent deploy QNET.npz --port PORT [--baud B] [--data DATA] [--images K]
 
 ``NET.npz`` is a float network (``golden.network`` file: ``tent import`` writes one, and the
@@ -39,6 +41,9 @@ from golden.layers import BiasRangeError
 from golden._io import discard_stdout, read_npz
 from golden.network import fold, network_from_arrays, save_network
 from golden.onnx_import import import_onnx, preprocess
+from golden.compiler import compile_network
+from golden.interpreter import Machine
+from golden.program import UP5K_MEMORY_CODES, read_program
 from golden.ptq import SCHEMES, calibration_samples, quantize_network
 from golden.quantized_io import (is_quantized_file, load_quantized, quantized_from_arrays,
                                  save_quantized)
@@ -148,6 +153,21 @@ def _parser():
                                      "build/report/energy.json of this checkout, if made)")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
 
+    p = commands.add_parser("compile", help="a quantized network as a standalone program for "
+                                            "the board: instructions, weights, parameters")
+    p.add_argument("network", help="a quantized network file (.npz)")
+    p.add_argument("-o", "--output", required=True, help="the program image to write (.bin)")
+    p.add_argument("--rows", type=int, default=4, help="the array's rows (default 4)")
+    p.add_argument("--cols", type=int, default=4, help="the array's columns (default 4)")
+    p.add_argument("--memory", type=int, default=UP5K_MEMORY_CODES,
+                   help="codes of memory for weights and activations (default "
+                        "%(default)s: the iCE40 UP5K's four SPRAMs, one code per byte)")
+    p.add_argument("--check", type=int, default=8,
+                   help="run the program's interpreter on the first K images of DATA and "
+                        "check its logits against the integer engine (0: skip; default 8)")
+    p.add_argument("--data", default=None,
+                   help="DATA for --check (default: the network's own dataset, test split)")
+
     p = commands.add_parser("deploy", help="a quantized network through the host link of a "
                                            "board, every layer checked bit-exact")
     p.add_argument("network", help="a quantized network file (.npz)")
@@ -167,7 +187,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         {"import": _import, "quantize": _quantize, "eval": _eval, "compare": _compare,
-         "run": _run, "report": _report, "deploy": _deploy}[args.command](args)
+         "run": _run, "report": _report, "compile": _compile,
+         "deploy": _deploy}[args.command](args)
     except BrokenPipeError:  # a ConnectionError too: the reader went away (| head), quietly
         discard_stdout()
     except _USER_ERRORS as error:
@@ -215,14 +236,15 @@ def _count(number, noun):
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _npz_target(path):
-    """The output path, checked before any work: a new or existing .npz file in a directory
-    that exists and can be written."""
+def _npz_target(path, suffix=".npz"):
+    """The output path, checked before any work: a new or existing ``suffix`` file in a
+    directory that exists and can be written."""
     path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"the output {path} must end in .npz")
+    if path.suffix != suffix:
+        raise ValueError(f"the output {path} must end in {suffix}")
     if path.is_dir():
-        raise ValueError(f"the output {path} is a directory: give a file name ending in .npz")
+        raise ValueError(f"the output {path} is a directory: give a file name ending in "
+                         f"{suffix}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the output's directory {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
@@ -526,6 +548,35 @@ def _run(args):
           f"{record['cycles_per_image']:,.0f} cycles per image on a {record['array']} array "
           f"(PE utilisation {100 * record['utilisation']:.1f} %)")
 
+
+
+def _compile(args):
+    check_int("--rows", args.rows, 1, 64)
+    check_int("--cols", args.cols, 1, 64)
+    check_int("--memory", args.memory, 1, 1 << 32)
+    check_int("--check", args.check, 0, 10000)
+    output = _npz_target(args.output, ".bin")
+    qnet = load_quantized(args.network)
+    if args.check:
+        args.images = args.check
+        spec, x, _ = _images_for(args, qnet.network)
+    program = compile_network(qnet, rows=args.rows, cols=args.cols, memory_codes=args.memory,
+                              name=Path(args.network).stem[:16])
+    data = program.to_bytes()
+    output.write_bytes(data)
+    print(f"wrote {output}: {len(data):,} bytes (CRC-32 {data[-4:][::-1].hex()}); "
+          f"{program.summary()}")
+    if not args.check:
+        return
+    machine = Machine(read_program(output.read_bytes()))
+    expected = qnet.run_integer(x)
+    for index, codes in enumerate(program.input_codes(x)):
+        if not np.array_equal(machine.run(codes), expected[index]):
+            raise RuntimeError(f"the program's interpreter disagrees with the integer engine "
+                               f"on image {index} of {spec} (a compiler bug: please report "
+                               f"it with the network file)")
+    print(f"checked: on {_count(len(x), 'image')} of {spec} the program's logits equal the "
+          f"integer engine's, bit for bit")
 
 
 def _energy_record(option):

@@ -7,6 +7,7 @@ import importlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -219,10 +220,11 @@ def test_a_results_page_is_generated_from_its_record(tmp_path):
     assert docs.result_page(page, tmp_path / "nothing", existing) is None
 
 
-def _walkthrough():
-    """The README's walkthrough: [(command, expected output lines)]."""
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## Your own model in six commands")
+def _walkthrough(page="README.md", heading="## Your own model in six commands"):
+    """The first console block after ``heading`` in ``page`` (the README's walkthrough):
+    [(command, expected output lines)]."""
+    text = (ROOT / page).read_text()
+    start = text.index(heading)
     block = code_blocks(text[start:], ("console",))[0]
     steps = []
     for line in block.splitlines():
@@ -266,3 +268,17 @@ def test_the_readme_walkthrough_runs_and_prints_what_it_shows(tmp_path):
                 f"{command}: {expected} not in {got}"
         else:
             assert got == expected, command
+
+
+def test_the_guides_standalone_program_is_what_tent_compile_prints(tmp_path):
+    shutil.copy(ROOT / "models" / "fashion-mnist-convnet-s0.npz", tmp_path / "net.npz")
+    tent = str(Path(sys.executable).parent / "tent")
+    steps = _walkthrough("docs/guide/tent.md", "## A standalone program")
+    assert [command.split()[1] for command, _ in steps] == ["quantize", "compile"]
+    for command, expected in steps:
+        words = [tent if w == "$T" else w for w in shlex.split(command)]
+        done = subprocess.run(words, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=600)
+        assert done.returncode == 0, f"{command}: {done.stdout}"
+        if expected:
+            assert done.stdout.splitlines() == expected, command

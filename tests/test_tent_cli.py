@@ -547,3 +547,50 @@ def test_report_says_when_a_scheme_is_not_built_in_hardware(tmp_path, capsys):
     capsys.readouterr()
     code, out, err = _run(capsys, "report", plain, "--json")
     assert "not_built" not in json.loads(out)
+
+
+def test_compile_writes_a_program_whose_interpreter_matches_the_engine(tmp_path, capsys):
+    from golden.interpreter import Machine
+    from golden.program import read_program
+
+    code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fxp-layer", "--n", 8,
+                          "-o", tmp_path / "q.npz")
+    assert code == 0, err
+    code, out, err = _run(capsys, "compile", tmp_path / "q.npz", "-o", tmp_path / "net.bin",
+                          "--rows", 3, "--cols", 3, "--check", 5)
+    assert code == 0, err
+    assert "on a 3x3 array; 5 instructions" in out
+    assert "checked: on 5 images of digits:test the program's logits equal" in out
+    program = read_program((tmp_path / "net.bin").read_bytes())
+    qnet = load_quantized(tmp_path / "q.npz")
+    x, _ = load("digits", "test")
+    machine = Machine(program)
+    assert [machine.classify(c)[0] for c in program.input_codes(x[:20])] == list(
+        qnet.predict(x[:20]))
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["-o", "net.npz"], "the output .*net.npz must end in .bin"),
+    (["--rows", 0], "--rows must be an integer from 1 to 64, not 0"),
+    (["--memory", 1000], r"the network needs [\d,]+ codes of memory .*; the memory holds 1,000"),
+    (["--check", -1], "--check must be an integer from 0 to 10000, not -1"),
+])
+def test_compile_errors_are_one_line(tmp_path, capsys, extra, message):
+    import re
+
+    code, _, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "tfx", "--n", 8,
+                        "-o", tmp_path / "q.npz")
+    assert code == 0, err
+    argv = ["-o", tmp_path / "net.bin"] if "-o" not in extra else []
+    extra = [tmp_path / e if str(e).endswith(".npz") else e for e in extra]
+    code, out, err = _run(capsys, "compile", tmp_path / "q.npz", *argv, *extra)
+    assert code == 1 and err.count("\n") == 1 and re.search(message, err), err
+    assert not (tmp_path / "net.bin").exists()
+
+
+def test_compile_refuses_a_scheme_the_accelerator_does_not_build(tmp_path, capsys):
+    code, _, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", "fxp-channel",
+                        "--n", 8, "-o", tmp_path / "q.npz")
+    assert code == 0, err
+    code, _, err = _run(capsys, "compile", tmp_path / "q.npz", "-o", tmp_path / "net.bin")
+    assert code == 1 and "the accelerator cannot run fxp-channel" in err, err
