@@ -5,13 +5,75 @@ order (:mod:`golden.program` defines them); its logits equal the integer engine'
 (:meth:`golden.ptq.QuantizedNetwork.run_integer`) bit for bit.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .arith import Accumulators, matmul, scale
 from .program import Flag, Op, Program, ProgramError, format_from
 from ._checks import check_int
 
-__all__ = ["Machine"]
+__all__ = ["Machine", "Pass", "matmul_schedule"]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass of a ``MATMUL``: a weight tile and the vectors that use it.
+
+    Attributes
+    ----------
+    group, tile, k_tile : int
+        The group, its column tile (``tile`` counts over groups: ``group * tiles + t``) and
+        the K-tile.
+    weights : int
+        The weight tile's code address (``rows x cols`` codes, row-major).
+    reads : numpy.ndarray
+        Per vector, the code address of its first lane (``rows`` codes from there), or -1
+        where the window lies outside the input (a vector of code 0).
+    acc_first, acc_last : bool
+        The first K-tile (the sums start from the bias) and the last (they are scaled and
+        written).
+    writes : numpy.ndarray
+        Per vector, the code address of its result's column 0 (``width`` codes from there).
+    width : int
+        Valid columns of the tile.
+    """
+
+    group: int
+    tile: int
+    k_tile: int
+    weights: int
+    reads: np.ndarray
+    acc_first: bool
+    acc_last: bool
+    writes: np.ndarray
+    width: int
+
+
+def matmul_schedule(i, *, rows, cols, depth):
+    """The passes of the ``MATMUL`` instruction ``i`` in the sequencer's order (group, column
+    tile, chunk of at most ``depth`` output pixels, K-tile), as :class:`Pass` objects."""
+    k_tiles = i.kernel_h * i.kernel_w * i.group_in // rows
+    tiles = -(-i.group_out // cols)
+    pixels = np.arange(i.out_h * i.out_w)
+    for g in range(i.groups):
+        for t in range(tiles):
+            tile = g * tiles + t
+            width = min(cols, i.group_out - t * cols)
+            for start in range(0, len(pixels), depth):
+                chunk = pixels[start:start + depth]
+                oy, ox = chunk // i.out_w, chunk % i.out_w
+                writes = i.dst + chunk * i.out_c + g * i.group_stride + t * cols
+                for kt in range(k_tiles):
+                    tap, first = divmod(kt * rows, i.group_in)
+                    ky, kx = divmod(tap, i.kernel_w)
+                    iy = oy * i.stride + ky - i.pad_top
+                    ix = ox * i.stride + kx - i.pad_left
+                    inside = (iy >= 0) & (iy < i.in_h) & (ix >= 0) & (ix < i.in_w)
+                    reads = np.where(inside, i.src + (iy * i.in_w + ix) * i.in_c
+                                     + g * i.group_in + first, -1)
+                    yield Pass(g, tile, kt, i.weights + (tile * k_tiles + kt) * rows * cols,
+                               reads, kt == 0, kt == k_tiles - 1, writes, width)
 
 
 class Machine:
@@ -82,42 +144,23 @@ class Machine:
         program, memory = self.program, self.memory
         rows, cols = program.rows, program.cols
         a_fmt, w_fmt, out_fmt = self._fmt(i.a_fmt), self._fmt(i.b_fmt), self._fmt(i.out_fmt)
-        k_tiles = i.kernel_h * i.kernel_w * i.group_in // rows
-        tiles = -(-i.group_out // cols)
-        pixels = np.arange(i.out_h * i.out_w)
         lanes = np.arange(rows)
-        for g in range(i.groups):
-            for nt in range(tiles):
-                tile = g * tiles + nt
-                record = i.params + tile * cols
-                bias = program.bias[record:record + cols]
-                M = program.M[record:record + cols]
-                shift = program.shift[record:record + cols]
-                width = min(cols, i.group_out - nt * cols)
-                for start in range(0, len(pixels), self.depth):
-                    chunk = pixels[start:start + self.depth]
-                    oy, ox = chunk // i.out_w, chunk % i.out_w
-                    total = None
-                    for kt in range(k_tiles):
-                        address = i.weights + (tile * k_tiles + kt) * rows * cols
-                        weights = memory[address:address + rows * cols].reshape(rows, cols)
-                        tap, first = divmod(kt * rows, i.group_in)
-                        ky, kx = divmod(tap, i.kernel_w)
-                        iy = oy * i.stride + ky - i.pad_top
-                        ix = ox * i.stride + kx - i.pad_left
-                        inside = (iy >= 0) & (iy < i.in_h) & (ix >= 0) & (ix < i.in_w)
-                        pixel = np.where(inside, iy * i.in_w + ix, 0)
-                        address = (i.src + pixel * i.in_c + g * i.group_in + first)[:, None] + lanes
-                        vectors = np.where(inside[:, None], memory[address], 0)
-                        part = matmul(vectors, a_fmt, weights, w_fmt,
-                                      bias=bias if kt == 0 else None, nar="flag",
-                                      limits=program.limits)
-                        total = part.values if total is None else total + part.values
-                        self.passes += 1
-                    acc = Accumulators(total, part.exponent, np.zeros(total.shape, bool))
-                    codes = self._finish(i, acc, out_fmt, M, shift)
-                    out = (i.dst + chunk * i.out_c + g * i.group_stride + nt * cols)[:, None]
-                    memory[out + np.arange(width)] = codes[:, :width]
+        total = None
+        for step in matmul_schedule(i, rows=rows, cols=cols, depth=self.depth):
+            weights = memory[step.weights:step.weights + rows * cols].reshape(rows, cols)
+            inside = step.reads >= 0
+            vectors = np.where(inside[:, None], memory[np.maximum(step.reads, 0)[:, None] + lanes],
+                               0)
+            record = slice(i.params + step.tile * cols, i.params + (step.tile + 1) * cols)
+            part = matmul(vectors, a_fmt, weights, w_fmt,
+                          bias=program.bias[record] if step.acc_first else None, nar="flag",
+                          limits=program.limits)
+            total = part.values if step.acc_first else total + part.values
+            self.passes += 1
+            if step.acc_last:
+                acc = Accumulators(total, part.exponent, np.zeros(total.shape, bool))
+                codes = self._finish(i, acc, out_fmt, program.M[record], program.shift[record])
+                memory[step.writes[:, None] + np.arange(step.width)] = codes[:, :step.width]
 
     def _windows(self, i):
         """(out pixels, window taps, positions) addresses of a pooling instruction."""
