@@ -462,6 +462,10 @@ def _check_instruction(program, i, where):
         raise ProgramError(f"{where}: unknown op {i.op}")
     if i.op == Op.END:
         return
+    if i.flags & ~(Flag.RELU | Flag.CLIP) or (i.flags & Flag.CLIP and (
+            not i.flags & Flag.RELU or i.clip < 0)):
+        raise ProgramError(f"{where}: flags {i.flags} and clip {i.clip}: CLIP needs RELU and "
+                           f"a nonnegative ceiling")
     family, memory = program.family, program.memory_codes
     format_from(family, i.a_fmt, where)
     if i.op != Op.MAXPOOL:

@@ -203,6 +203,13 @@ def test_an_instruction_reaching_past_memory_is_refused_even_with_a_good_crc():
         read_program(_with_crc(bytes(data)))
 
 
+def test_a_clip_without_relu_is_refused():
+    data = bytearray(_image()[:-4])
+    data[HEADER_BYTES + 1] = 2  # the first instruction's flags: CLIP alone
+    with pytest.raises(ProgramError, match="instruction 0: flags 2 .* CLIP needs RELU"):
+        read_program(_with_crc(bytes(data)))
+
+
 def test_what_the_board_cannot_run_is_one_line_naming_the_layer():
     calibration = RNG.normal(0, 1, (64, 2, 9, 9))
     with pytest.raises(ProgramError, match=r"layer 'g1' reads its input in 2 groups, but "

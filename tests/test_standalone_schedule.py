@@ -31,7 +31,7 @@ def expected_streams(i, rows, cols, depth):
                        step.acc_last))
         seen.add(step.tile)
         vectors += [(None if read < 0 else int(read), read < 0, index == 0, step.acc_first,
-                     step.acc_last) for index, read in enumerate(step.reads)]
+                     step.acc_last, step.tile) for index, read in enumerate(step.reads)]
         if step.acc_last:
             writes += [(int(w), step.width) for w in step.writes]
     return passes, vectors, writes
@@ -52,7 +52,7 @@ def simulate_schedule(instructions, rows, cols, depth, *, stall=0.3, seed=0):
         if name == "vectors":
             pad = bool(payload.pad)
             return (None if pad else payload.address, pad, bool(payload.first),
-                    bool(payload.acc_first), bool(payload.acc_last))
+                    bool(payload.acc_first), bool(payload.acc_last), payload.tile)
         return (payload.address, payload.width)
 
     async def bench(ctx):

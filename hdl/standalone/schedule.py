@@ -198,13 +198,13 @@ class VectorAddresses(_Generator):
     """One transfer per activation vector, in pass order: the code address of its first
     lane (``rows`` codes from there) and ``pad`` where the window lies outside the input
     (the vector is zeros, nothing is read); ``first`` on a pass's first vector,
-    ``acc_first`` and ``acc_last`` as for the pass.
+    ``acc_first``, ``acc_last`` and ``tile`` as for the pass.
 
     Members
     -------
     geometry : In(geometry_layout(address_bits)), start : In(1), busy : Out(1)
     addresses : Out(stream.Signature(StructLayout))
-        ``address``, ``pad``, ``first``, ``acc_first``, ``acc_last``.
+        ``address``, ``pad``, ``first``, ``acc_first``, ``acc_last``, ``tile``.
 
     Notes
     -----
@@ -217,7 +217,7 @@ class VectorAddresses(_Generator):
         super().__init__(rows=rows, cols=cols, depth=depth, address_bits=address_bits,
                          payload=data.StructLayout({
                              "address": unsigned(address_bits), "pad": 1, "first": 1,
-                             "acc_first": 1, "acc_last": 1}))
+                             "acc_first": 1, "acc_last": 1, "tile": unsigned(16)}))
 
     def elaborate(self, platform):
         m = Module()
@@ -245,7 +245,7 @@ class VectorAddresses(_Generator):
             out.payload.pad.eq((y < 0) | (y >= geometry.in_h) | (x < 0) | (x >= geometry.in_w)),
             out.payload.first.eq(first),
             out.payload.acc_first.eq((loops.ky == 0) & (loops.kx == 0) & (loops.c0 == 0)),
-            out.payload.acc_last.eq(loops.last_k_tile)]
+            out.payload.acc_last.eq(loops.last_k_tile), out.payload.tile.eq(loops.tile)]
 
         def repeat(name, times, updates, next_state):
             with m.State(name):

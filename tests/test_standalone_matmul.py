@@ -1,0 +1,118 @@
+"""The standalone design's MATMUL unit (hdl.standalone.matmul) on the existing array: after
+each matrix product of a compiled network, the code memory equals the golden interpreter's,
+every code of it."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+
+from golden.compiler import compile_network
+from golden.interpreter import Machine
+from golden.network import fold
+from golden.onnx_import import import_onnx
+from golden.program import Op
+from golden.ptq import quantize_network
+from hdl.standalone.matmul import CodeMemory, MatmulUnit, check_lanes, record_layout
+from tests.onnx_models import separable_model
+from tests.test_hdl_units import simulate
+from tests.test_program import every_kind_net
+
+pytestmark = pytest.mark.sim
+
+
+def memory_words(codes, n, lanes):
+    codes = np.concatenate([codes, np.zeros(-len(codes) % lanes, np.int64)])
+    return [sum(int(c) << (j * n) for j, c in enumerate(codes[w:w + lanes]))
+            for w in range(0, len(codes), lanes)]
+
+
+def record_words(program):
+    layout = record_layout(program.limits)
+    bias_bits, m_bits = program.limits.bias_bits, program.limits.m_bits
+    assert layout.size == bias_bits + m_bits + (program.limits.shift_max).bit_length()
+    return [(int(b) & ((1 << bias_bits) - 1)) | (int(M) << bias_bits)
+            | (int(s) << (bias_bits + m_bits))
+            for b, M, s in zip(program.bias, program.M, program.shift)]
+
+
+def run_matmul(program, instruction, before, *, depth):
+    """The code memory after ``instruction`` runs on the MATMUL unit from ``before``."""
+    lanes, n = program.rows, program.family.n
+    words = -(-program.memory_codes // lanes)
+    address_bits = max(1, (words * lanes - 1).bit_length())
+    m = Module()
+    m.submodules.unit = unit = MatmulUnit(family=program.family, lanes=lanes, depth=depth,
+                                          max_K=program.max_k, address_bits=address_bits,
+                                          limits=program.limits)
+    m.submodules.memory = memory = CodeMemory(n=n, lanes=lanes, words=words,
+                                              init=memory_words(before, n, lanes))
+    m.submodules.params = params = Memory(shape=record_layout(program.limits).size,
+                                          depth=len(program.bias), init=record_words(program))
+    wiring.connect(m, unit.memory, memory.port)
+    read = params.read_port()
+    m.d.comb += [read.addr.eq(unit.params.address), unit.params.read_data.eq(read.data)]
+    after = []
+
+    async def bench(ctx):
+        for name, _ in unit.instruction.shape().members.items():
+            value = getattr(instruction, name)
+            port = getattr(unit.instruction, name)
+            if name.endswith("_fmt"):
+                for index, byte in enumerate(np.frombuffer(value, np.int8)):
+                    ctx.set(port[index], int(byte))
+            else:
+                ctx.set(port, value)
+        ctx.set(unit.start, 1)
+        await ctx.tick()
+        ctx.set(unit.start, 0)
+        cycles = 0
+        while ctx.get(unit.busy):
+            await ctx.tick()
+            cycles += 1
+            assert cycles < 200_000, "the unit never finished"
+        after.extend(ctx.get(memory.data[w]) for w in range(words))
+
+    simulate(m, bench)
+    return after
+
+
+def check_network(qnet, image, *, lanes=4, depth=8):
+    """Every MATMUL of ``qnet``'s program on the unit, from the interpreter's memory before
+    it, leaves the interpreter's memory after it."""
+    program = compile_network(qnet, rows=lanes, cols=lanes, memory_codes=1 << 14)
+    machine = Machine(program, depth=depth)
+    machine.load_image(program.input_codes(image))
+    for instruction in program.instructions:
+        before = machine.memory.copy()
+        if instruction.op == Op.END:
+            break
+        getattr(machine, f"_{Op(instruction.op).name.lower()}")(instruction)
+        if instruction.op == Op.MATMUL:
+            got = run_matmul(program, instruction, before, depth=depth)
+            assert got == memory_words(machine.memory, program.family.n, lanes), \
+                instruction.node
+
+
+@pytest.mark.parametrize("scheme,n", [("tfx", 8), ("fxp-layer", 6)])
+def test_every_matrix_product_of_a_network_leaves_the_interpreters_memory(scheme, n):
+    rng = np.random.default_rng(5)
+    qnet = quantize_network(every_kind_net(), scheme, n, rng.normal(0, 1, (32, 2, 9, 9)))
+    check_network(qnet, rng.normal(0, 1, (2, 9, 9)))
+
+
+@pytest.mark.parametrize("scheme,n,lanes", [("posit-channel", 8, 2), ("fp", 8, 4)])
+def test_the_separable_relu6_model_on_the_unit(scheme, n, lanes):
+    rng = np.random.default_rng(6)
+    network = fold(import_onnx(separable_model(np.random.default_rng(3))))
+    qnet = quantize_network(network, scheme, n, rng.normal(0, 1, (32, 3, 10, 10)))
+    check_network(qnet, rng.normal(0, 1, (3, 10, 10)), lanes=lanes, depth=5)
+
+
+def test_the_unit_refuses_arrays_it_cannot_address():
+    with pytest.raises(ValueError, match="needs a square array whose side is a power of two"
+                                         r".* not 3x3"):
+        check_lanes(3, 3)
+    with pytest.raises(ValueError, match="not 2x4"):
+        check_lanes(2, 4)
