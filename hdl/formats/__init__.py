@@ -5,6 +5,8 @@ two pieces that know its bit layout:
 
 - ``decode(m, decoder)``: the combinational logic of a :class:`hdl.decoder.Decoder` (code and
   run-time fields in, pre-decoded operand out);
+- ``ordinal(family, code)``: the code as a signed value that compares like the code's value
+  (``golden.format.NumberFormat.ordinals``): what max-pooling compares;
 - ``encoder``: the scaling stage's encoder, an :class:`Encoder` subclass (built with
   ``family=``, ``magnitude_width=``, ``pipelined=``) that rounds
   ``(-1)**negative * magnitude * 2**Z`` once into a run-time member (ports ``negative``,
@@ -26,21 +28,27 @@ from ..runtime import field_ports
 from .rounding import EXPONENT_WIDE
 
 __all__ = ["FormatHardware", "register", "hardware_for", "staged", "Encoder",
-           "drive_operand"]
+           "drive_operand", "twos_complement_ordinal"]
 
 
 @dataclass(frozen=True)
 class FormatHardware:
     decode: Callable
     encoder: Callable
+    ordinal: Callable
 
 
 _REGISTRY = {}
 
 
-def register(family_type, *, decode, encoder):
-    """Register the decoder logic and encoder factory of a family type."""
-    _REGISTRY[family_type] = FormatHardware(decode, encoder)
+def register(family_type, *, decode, encoder, ordinal):
+    """Register the decoder logic, encoder factory and ordinal of a family type."""
+    _REGISTRY[family_type] = FormatHardware(decode, encoder, ordinal)
+
+
+def twos_complement_ordinal(family, code):
+    """The ordinal of formats ordered like their two's-complement codes (TFX, posit)."""
+    return code.as_signed()
 
 
 def hardware_for(family):

@@ -105,4 +105,10 @@ class FPEncoder(Encoder):
         return m
 
 
-register(FPFamily, decode=decode, encoder=FPEncoder)
+def ordinal(family, code):
+    """Sign and magnitude: ``±(code without its sign)``."""
+    magnitude = code[:family.n - 1]
+    return Mux(code[family.n - 1], -magnitude, magnitude)
+
+
+register(FPFamily, decode=decode, encoder=FPEncoder, ordinal=ordinal)

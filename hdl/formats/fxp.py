@@ -60,4 +60,9 @@ class FXPEncoder(Encoder):
         return m
 
 
-register(FXPFamily, decode=decode, encoder=FXPEncoder)
+def ordinal(family, code):
+    """Signed fixed point orders as two's complement, unsigned as the code."""
+    return code.as_signed() if family.signed else code.as_unsigned()
+
+
+register(FXPFamily, decode=decode, encoder=FXPEncoder, ordinal=ordinal)

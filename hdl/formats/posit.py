@@ -3,7 +3,7 @@
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 
 from golden.family import PositFamily
-from . import Encoder, drive_operand, register, staged
+from . import Encoder, drive_operand, register, staged, twos_complement_ordinal
 from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
 
 __all__ = ["decode", "PositEncoder"]
@@ -170,4 +170,4 @@ class PositEncoder(Encoder):
         return m
 
 
-register(PositFamily, decode=decode, encoder=PositEncoder)
+register(PositFamily, decode=decode, encoder=PositEncoder, ordinal=twos_complement_ordinal)

@@ -3,7 +3,7 @@
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 
 from golden.family import TFXFamily
-from . import Encoder, drive_operand, register, staged
+from . import Encoder, drive_operand, register, staged, twos_complement_ordinal
 from .rounding import EXPONENT_WIDE, clamp_position, shift_bits
 
 __all__ = ["decode", "TFXEncoder"]
@@ -154,4 +154,4 @@ class TFXEncoder(Encoder):
         return m
 
 
-register(TFXFamily, decode=decode, encoder=TFXEncoder)
+register(TFXFamily, decode=decode, encoder=TFXEncoder, ordinal=twos_complement_ordinal)

@@ -14,12 +14,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
-from golden.program import Flag, instruction_layout
+from golden.program import instruction_layout
 from ..accelerator import Accelerator
 from .schedule import GEOMETRY_FIELDS, MatmulSchedule
 
 __all__ = ["instruction_struct", "record_layout", "MemoryPort", "ParamPort", "CodeMemory",
-           "MatmulUnit", "check_lanes"]
+           "MatmulUnit", "check_lanes", "unit_members"]
 
 
 def instruction_struct(address_bits):
@@ -69,6 +69,18 @@ class ParamPort(wiring.Signature):
     def __init__(self, *, limits, address_bits=16):
         super().__init__({"address": Out(unsigned(address_bits)),
                           "read_data": In(record_layout(limits))})
+
+
+def unit_members(*, family, lanes, address_bits, limits):
+    """The members of every execution unit of the standalone design: ``instruction``
+    (sampled with ``start``), ``start``, ``busy``, its ``memory`` port (word addresses) and
+    its ``params`` port."""
+    shift = (lanes - 1).bit_length()
+    return {"instruction": In(instruction_struct(address_bits)), "start": In(1),
+            "busy": Out(1),
+            "memory": Out(MemoryPort(n=family.n, lanes=lanes,
+                                     address_bits=max(1, address_bits - shift))),
+            "params": Out(ParamPort(limits=limits))}
 
 
 class CodeMemory(wiring.Component):
@@ -159,14 +171,8 @@ class MatmulUnit(wiring.Component):
                                         depth=depth, limits=limits, **(accelerator or {}))
         self._schedule = MatmulSchedule(rows=lanes, cols=lanes, depth=depth,
                                         address_bits=address_bits)
-        shift = (lanes - 1).bit_length()
-        super().__init__({
-            "instruction": In(instruction_struct(address_bits)), "start": In(1),
-            "busy": Out(1),
-            "memory": Out(MemoryPort(n=family.n, lanes=lanes,
-                                     address_bits=max(1, address_bits - shift))),
-            "params": Out(ParamPort(limits=limits)),
-        })
+        super().__init__(unit_members(family=family, lanes=lanes, address_bits=address_bits,
+                                      limits=limits))
 
     def elaborate(self, platform):
         m = Module()
