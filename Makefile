@@ -33,7 +33,7 @@ PYTEST := $(PY) -m pytest -n $(JOBS) --durations=25
 TABLE_DEFAULT := tfx:8,3,0
 FAMILY_DEFAULT := tfx:8,3
 
-.PHONY: help deps test test-fast test-train sim docs table bench area perf synth synth-blocks \
+.PHONY: help deps test test-fast test-whole test-train sim docs table bench area perf synth synth-blocks \
 	synth-sweep report train-digits train-models onnx-models accuracy e2e verilog formal fuzz \
 	soak clean
 
@@ -53,11 +53,14 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 
 deps: $(STAMP) ## only create .venv and install the pinned dependencies
 
-test: $(STAMP) ## the whole test suite, per-file durations at the end (CI runs this)
-	$(PYTEST) -m "not train" tests
+test: $(STAMP) ## the test suite, per-file durations at the end (CI runs this); make test-whole has the long standalone runs
+	$(PYTEST) -m "not train and not whole" tests
 
 test-fast: $(STAMP) ## the quick tier: pure Python and the Amaranth simulator, no HDL simulator, EDA tool or slow test
 	$(PYTEST) -m "not cocotb and not flow and not slow and not train" tests
+
+test-whole: $(STAMP) ## whole networks on the standalone core and its units in the Amaranth simulator (minutes)
+	$(PYTEST) -m whole tests
 
 test-train: $(STAMP) ## the PyTorch tests (installs the optional train extra, torch CPU)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'

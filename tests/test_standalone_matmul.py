@@ -14,6 +14,7 @@ from golden.network import fold
 from golden.onnx_import import import_onnx
 from golden.program import Op
 from golden.ptq import quantize_network
+from hdl.standalone.core import image_words
 from hdl.standalone.elementwise import ElementwiseUnit
 from hdl.standalone.matmul import CodeMemory, MatmulUnit, check_lanes, record_layout
 from tests.onnx_models import separable_model
@@ -29,15 +30,6 @@ def memory_words(codes, n, lanes):
             for w in range(0, len(codes), lanes)]
 
 
-def record_words(program):
-    layout = record_layout(program.limits)
-    bias_bits, m_bits = program.limits.bias_bits, program.limits.m_bits
-    assert layout.size == bias_bits + m_bits + (program.limits.shift_max).bit_length()
-    return [(int(b) & ((1 << bias_bits) - 1)) | (int(M) << bias_bits)
-            | (int(s) << (bias_bits + m_bits))
-            for b, M, s in zip(program.bias, program.M, program.shift)]
-
-
 def run_unit(make_unit, program, instruction, before):
     """The code memory after ``instruction`` runs from ``before`` on the unit that
     ``make_unit(address_bits)`` builds."""
@@ -49,21 +41,15 @@ def run_unit(make_unit, program, instruction, before):
     m.submodules.memory = memory = CodeMemory(n=n, lanes=lanes, words=words,
                                               init=memory_words(before, n, lanes))
     m.submodules.params = params = Memory(shape=record_layout(program.limits).size,
-                                          depth=len(program.bias), init=record_words(program))
+                                          depth=len(program.bias),
+                                          init=image_words(program)[1])
     wiring.connect(m, unit.memory, memory.port)
     read = params.read_port()
     m.d.comb += [read.addr.eq(unit.params.address), unit.params.read_data.eq(read.data)]
     after = []
 
     async def bench(ctx):
-        for name, _ in unit.instruction.shape().members.items():
-            value = getattr(instruction, name)
-            port = getattr(unit.instruction, name)
-            if name.endswith("_fmt"):
-                for index, byte in enumerate(np.frombuffer(value, np.int8)):
-                    ctx.set(port[index], int(byte))
-            else:
-                ctx.set(port, value)
+        ctx.set(unit.instruction.as_value(), int.from_bytes(instruction.pack(), "little"))
         ctx.set(unit.start, 1)
         await ctx.tick()
         ctx.set(unit.start, 0)
@@ -111,6 +97,7 @@ def test_every_matrix_product_of_a_network_leaves_the_interpreters_memory(scheme
     assert check_network(qnet, rng.normal(0, 1, (2, 9, 9))) == 6
 
 
+@pytest.mark.whole
 @pytest.mark.parametrize("scheme,n,lanes", [("posit-channel", 8, 2), ("fp", 8, 4)])
 def test_the_separable_relu6_model_on_the_unit(scheme, n, lanes):
     rng = np.random.default_rng(6)

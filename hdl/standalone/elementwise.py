@@ -38,7 +38,7 @@ class ElementwiseUnit(wiring.Component):
 
     Members
     -------
-    instruction : In(instruction_struct(address_bits))
+    instruction : In(instruction_struct())
         Sampled with ``start``.
     start : In(1), busy : Out(1)
     memory : Out(MemoryPort)

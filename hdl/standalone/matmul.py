@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
-from golden.program import instruction_layout
+from golden.program import INSTRUCTION_BYTES, instruction_layout
 from ..accelerator import Accelerator
 from .schedule import GEOMETRY_FIELDS, MatmulSchedule
 
@@ -22,24 +22,28 @@ __all__ = ["instruction_struct", "record_layout", "MemoryPort", "ParamPort", "Co
            "MatmulUnit", "check_lanes", "unit_members"]
 
 
-def instruction_struct(address_bits):
-    """An instruction record (:func:`golden.program.instruction_layout`) as a struct:
-    addresses of ``address_bits``, formats as four signed bytes, the rest as stored."""
+def instruction_struct():
+    """An instruction record (:func:`golden.program.instruction_layout`) as a struct whose
+    bits are the record's bytes, little endian (so a loader stores a record as it comes):
+    formats as four signed bytes, ``clip`` signed, the rest unsigned, then 3 reserved
+    bytes."""
     fields = {}
     for name, _, size in instruction_layout():
         if name.endswith("_fmt"):
             fields[name] = data.ArrayLayout(signed(8), 4)
-        elif name in ("src", "src2", "dst", "weights"):
-            fields[name] = unsigned(address_bits)
         else:
             fields[name] = signed(8 * size) if name == "clip" else unsigned(8 * size)
+    fields["reserved"] = unsigned(8 * INSTRUCTION_BYTES - sum(
+        size for _, _, size in instruction_layout()) * 8)
     return data.StructLayout(fields)
 
 
 def record_layout(limits):
-    """One parameter record: ``bias`` (accumulator units), ``M``, ``shift``."""
-    return data.StructLayout({"bias": signed(limits.bias_bits), "M": unsigned(limits.m_bits),
-                              "shift": range(limits.shift_max + 1)})
+    """One parameter record as the image stores it (little endian): ``bias`` (accumulator
+    units, whole bytes), ``M`` (whole bytes), ``shift`` (a byte)."""
+    return data.StructLayout({"bias": signed(8 * -(-limits.bias_bits // 8)),
+                              "M": unsigned(8 * -(-limits.m_bits // 8)),
+                              "shift": unsigned(8)})
 
 
 def check_lanes(rows, cols):
@@ -76,7 +80,7 @@ def unit_members(*, family, lanes, address_bits, limits):
     (sampled with ``start``), ``start``, ``busy``, its ``memory`` port (word addresses) and
     its ``params`` port."""
     shift = (lanes - 1).bit_length()
-    return {"instruction": In(instruction_struct(address_bits)), "start": In(1),
+    return {"instruction": In(instruction_struct()), "start": In(1),
             "busy": Out(1),
             "memory": Out(MemoryPort(n=family.n, lanes=lanes,
                                      address_bits=max(1, address_bits - shift))),
@@ -141,7 +145,7 @@ class MatmulUnit(wiring.Component):
 
     Members
     -------
-    instruction : In(instruction_struct(address_bits))
+    instruction : In(instruction_struct())
         Sampled with ``start``.
     start : In(1), busy : Out(1)
         ``busy`` from the cycle after ``start`` until the last result is in the memory.

@@ -1,0 +1,155 @@
+"""The standalone core: a sequencer that runs a whole program on the execution units.
+
+Instructions and parameter records sit in block memories of their own, the codes in the
+code memory outside (SPRAM on the iCE40, :class:`.matmul.CodeMemory` in simulation). The
+sequencer fetches an instruction, starts the unit that runs it (:class:`.matmul.MatmulUnit`
+or :class:`.elementwise.ElementwiseUnit`), waits for it, and goes on until ``END``: the
+hardware of :meth:`golden.interpreter.Machine.run`.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden._checks import check_int
+from golden.arith import DEFAULT_LIMITS
+from golden.program import HEADER_BYTES, INSTRUCTION_BYTES, Op
+from .elementwise import ElementwiseUnit
+from .matmul import MatmulUnit, MemoryPort, check_lanes, instruction_struct, record_layout
+
+__all__ = ["StandaloneCore", "image_words"]
+
+
+def image_words(program):
+    """The instruction and parameter memories' words of ``program``: the image's records
+    read as little-endian integers (what a loader stores as they arrive)."""
+    instructions = [int.from_bytes(i.pack(), "little") for i in program.instructions]
+    data = program.to_bytes()
+    start = HEADER_BYTES + len(program.instructions) * INSTRUCTION_BYTES
+    size = program.record_bytes
+    records = [int.from_bytes(data[start + k * size:start + (k + 1) * size], "little")
+               for k in range(len(program.bias))]
+    return instructions, records
+
+
+class StandaloneCore(wiring.Component):
+    """Runs a program's instructions from ``pc`` 0 to ``END``.
+
+    Parameters
+    ----------
+    family : golden.family.Family
+    lanes : int
+        The array's side (:func:`.matmul.check_lanes`); a memory word is ``lanes`` codes.
+    depth, max_K : int
+        The accumulator buffer's depth and the longest dot product (the array's).
+    address_bits : int
+        Code addresses.
+    instructions, records : int
+        Capacities of the instruction and parameter memories.
+    limits : golden.arith.ScalingLimits
+    init : tuple, optional
+        The instruction and record memories' contents, for simulation: each record of the
+        image as a little-endian integer (:func:`image_words`); a board loads them over its
+        ``load`` port instead.
+    accelerator : dict, optional
+        More arguments of the array (:class:`hdl.accelerator.Accelerator`).
+
+    Members
+    -------
+    run : In(1)
+        A pulse while not ``busy``: run the program from its first instruction.
+    busy : Out(1)
+        From the cycle after ``run`` until ``END`` has been fetched and every unit is idle.
+    memory : Out(MemoryPort)
+        The code memory, driven by the unit that runs.
+    load_address : In(16), load_instruction : In(1), load_record : In(1), load_data : In(...)
+        Writes one instruction or parameter record (while not ``busy``).
+    cycles : Out(32)
+        Cycles of the last run.
+    """
+
+    def __init__(self, *, family, lanes, depth, max_K, address_bits, instructions=256,
+                 records=4096, limits=DEFAULT_LIMITS, init=((), ()), accelerator=None):
+        self._family = family
+        self._lanes = check_lanes(lanes, lanes)
+        self._instructions = check_int("instructions", instructions, 1, 1 << 16)
+        self._records = check_int("records", records, 1, 1 << 16)
+        self._limits = limits
+        self._layout = instruction_struct()
+        self._record_layout = record_layout(limits)
+        self._matmul = MatmulUnit(family=family, lanes=lanes, depth=depth, max_K=max_K,
+                                  address_bits=address_bits, limits=limits,
+                                  accelerator=accelerator)
+        self._elementwise = ElementwiseUnit(family=family, lanes=lanes,
+                                            address_bits=address_bits, limits=limits)
+        self._program = Memory(shape=unsigned(self._layout.size), depth=instructions,
+                               init=list(init[0]))
+        self._params = Memory(shape=unsigned(self._record_layout.size), depth=records,
+                              init=list(init[1]))
+        shift = (lanes - 1).bit_length()
+        width = max(self._layout.size, self._record_layout.size)
+        super().__init__({
+            "run": In(1), "busy": Out(1),
+            "memory": Out(MemoryPort(n=family.n, lanes=lanes,
+                                     address_bits=max(1, address_bits - shift))),
+            "load_address": In(16), "load_instruction": In(1), "load_record": In(1),
+            "load_data": In(width), "cycles": Out(32),
+        })
+
+    instruction_layout = property(lambda self: self._layout)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.matmul = matmul = self._matmul
+        m.submodules.elementwise = elementwise = self._elementwise
+        m.submodules.program = program = self._program
+        m.submodules.params = params = self._params
+        fetch = program.read_port()
+        load_program = program.write_port()
+        record = params.read_port()
+        load_params = params.write_port()
+        m.d.comb += [load_program.addr.eq(self.load_address),
+                     load_program.data.eq(self.load_data),
+                     load_program.en.eq(self.load_instruction & ~self.busy),
+                     load_params.addr.eq(self.load_address), load_params.data.eq(self.load_data),
+                     load_params.en.eq(self.load_record & ~self.busy)]
+
+        pc = Signal(range(self._instructions))
+        instruction = Signal(self._layout)
+        m.d.comb += [fetch.addr.eq(pc), instruction.eq(fetch.data)]
+        is_matmul = instruction.op == Op.MATMUL
+        for unit in (matmul, elementwise):
+            m.d.comb += [unit.instruction.eq(instruction),
+                         unit.params.read_data.eq(record.data)]
+        m.d.comb += record.addr.eq(Mux(is_matmul, matmul.params.address,
+                                       elementwise.params.address))
+        for name in ("address", "read", "write", "write_data"):
+            m.d.comb += getattr(self.memory, name).eq(Mux(
+                is_matmul, getattr(matmul.memory, name), getattr(elementwise.memory, name)))
+        for unit in (matmul, elementwise):
+            m.d.comb += unit.memory.read_data.eq(self.memory.read_data)
+
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.run):
+                    m.d.sync += [pc.eq(0), self.cycles.eq(0)]
+                    m.next = "FETCH"
+            with m.State("FETCH"):  # the read port's data is the instruction at pc next cycle
+                m.d.comb += self.busy.eq(1)
+                m.next = "DISPATCH"
+            with m.State("DISPATCH"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(instruction.op == Op.END):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += [matmul.start.eq(is_matmul), elementwise.start.eq(~is_matmul)]
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(~matmul.busy & ~elementwise.busy):
+                    m.d.sync += pc.eq(pc + 1)
+                    m.next = "FETCH"
+        return m

@@ -1,0 +1,98 @@
+"""The standalone core (hdl.standalone.core): whole programs in the Amaranth simulator, the
+logits of every image equal to the golden interpreter's and the integer engine's."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+
+from golden.compiler import compile_network
+from golden.datasets import load
+from golden.interpreter import Machine
+from golden.models import model_path
+from golden.network import fold, load_network
+from golden.onnx_import import import_onnx
+from golden.ptq import quantize_network
+from hdl.standalone.core import StandaloneCore, image_words
+from hdl.standalone.matmul import CodeMemory
+from tests.onnx_models import separable_model
+from tests.test_hdl_units import simulate
+from tests.test_program import every_kind_net
+from tests.test_standalone_matmul import memory_words
+
+pytestmark = pytest.mark.sim
+
+
+def run_core(program, images, *, depth=16):
+    """Each image's logits from the core, and the cycles of each run."""
+    lanes, n = program.rows, program.family.n
+    words = -(-program.memory_codes // lanes)
+    address_bits = max(1, (words * lanes - 1).bit_length())
+    machine = Machine(program)
+    machine.load_image(images[0])
+    m = Module()
+    m.submodules.core = core = StandaloneCore(
+        family=program.family, lanes=lanes, depth=depth, max_K=program.max_k,
+        address_bits=address_bits, instructions=len(program.instructions),
+        records=len(program.bias), limits=program.limits, init=image_words(program))
+    m.submodules.memory = memory = CodeMemory(n=n, lanes=lanes, words=words,
+                                              init=memory_words(machine.memory, n, lanes))
+    wiring.connect(m, core.memory, memory.port)
+    out = program.output
+    logits, cycles = [], []
+
+    async def bench(ctx):
+        for index, image in enumerate(images):
+            if index:  # the next image into the input tensor, as the board's receiver does
+                machine.load_image(image)
+                for w, word in enumerate(memory_words(machine.memory, n, lanes)):
+                    ctx.set(memory.data[w], word)
+            ctx.set(core.run, 1)
+            await ctx.tick()
+            ctx.set(core.run, 0)
+            await ctx.tick()
+            while ctx.get(core.busy):
+                await ctx.tick()
+            codes = [ctx.get(memory.data[w]) for w in range(words)]
+            flat = [(word >> (j * n)) & ((1 << n) - 1) for word in codes for j in range(lanes)]
+            logits.append(flat[out["base"]:out["base"] + out["count"]])
+            cycles.append(ctx.get(core.cycles))
+
+    simulate(m, bench)
+    return np.array(logits), cycles
+
+
+def check(qnet, x, *, lanes, depth=16):
+    program = compile_network(qnet, rows=lanes, cols=lanes, memory_codes=1 << 16)
+    codes = program.input_codes(x)
+    logits, cycles = run_core(program, list(codes), depth=depth)
+    np.testing.assert_array_equal(logits, qnet.run_integer(x))
+    machine = Machine(program)
+    np.testing.assert_array_equal(logits, [machine.run(c) for c in codes])
+    assert all(c > 0 for c in cycles)
+    return cycles
+
+
+@pytest.mark.parametrize("scheme,n,lanes", [
+    ("tfx-channel", 8, 4), pytest.param("fxp-layer", 8, 2, marks=pytest.mark.whole)])
+def test_the_every_kind_network_runs_whole_on_the_core(scheme, n, lanes):
+    rng = np.random.default_rng(21)
+    qnet = quantize_network(every_kind_net(4), scheme, n, rng.normal(0, 1, (32, 2, 9, 9)))
+    check(qnet, rng.normal(0, 1.5, (2, 2, 9, 9)), lanes=lanes)
+
+
+@pytest.mark.whole
+def test_the_separable_relu6_model_runs_whole_on_the_core():
+    rng = np.random.default_rng(22)
+    network = fold(import_onnx(separable_model(np.random.default_rng(3))))
+    qnet = quantize_network(network, "posit-channel", 8, rng.normal(0, 1, (32, 3, 10, 10)))
+    check(qnet, rng.normal(0, 1, (1, 3, 10, 10)), lanes=4)
+
+
+@pytest.mark.whole
+def test_the_digits_convnet_classifies_on_the_core():
+    network = fold(load_network(model_path("digits", "convnet", 0)))
+    x, y = load("digits", "test")
+    qnet = quantize_network(network, "tfx", 8, load("digits", "calibration")[0][:300])
+    cycles = check(qnet, x[:1], lanes=4, depth=64)
+    assert cycles[0] < 40_000
