@@ -20,11 +20,16 @@ from .matmul import MatmulUnit, MemoryPort, check_lanes, instruction_struct, rec
 
 __all__ = ["StandaloneCore", "image_words"]
 
+_WORDS = INSTRUCTION_BYTES // 4  # 32-bit words per instruction record
+
 
 def image_words(program):
-    """The instruction and parameter memories' words of ``program``: the image's records
-    read as little-endian integers (what a loader stores as they arrive)."""
-    instructions = [int.from_bytes(i.pack(), "little") for i in program.instructions]
+    """The instruction and parameter memories' words of ``program``: each instruction record
+    as 16 little-endian 32-bit words, each parameter record as one little-endian integer
+    (what a loader stores as they arrive)."""
+    instructions = [int.from_bytes(record[k:k + 4], "little")
+                    for record in (i.pack() for i in program.instructions)
+                    for k in range(0, INSTRUCTION_BYTES, 4)]
     data = program.to_bytes()
     start = HEADER_BYTES + len(program.instructions) * INSTRUCTION_BYTES
     size = program.record_bytes
@@ -34,7 +39,8 @@ def image_words(program):
 
 
 class StandaloneCore(wiring.Component):
-    """Runs a program's instructions from ``pc`` 0 to ``END``.
+    """Runs a program's instructions from ``pc`` 0 to ``END``, fetching each record 32 bits a
+    cycle (16 cycles) into the instruction register.
 
     Parameters
     ----------
@@ -63,8 +69,9 @@ class StandaloneCore(wiring.Component):
         From the cycle after ``run`` until ``END`` has been fetched and every unit is idle.
     memory : Out(MemoryPort)
         The code memory, driven by the unit that runs.
-    load_address : In(16), load_instruction : In(1), load_record : In(1), load_data : In(...)
-        Writes one instruction or parameter record (while not ``busy``).
+    load_address : In(...), load_instruction : In(1), load_record : In(1), load_data : In(...)
+        Writes one 32-bit instruction word (16 to a record) or one parameter record (while
+        not ``busy``).
     cycles : Out(32)
         Cycles of the last run.
     """
@@ -83,17 +90,18 @@ class StandaloneCore(wiring.Component):
                                   accelerator=accelerator)
         self._elementwise = ElementwiseUnit(family=family, lanes=lanes,
                                             address_bits=address_bits, limits=limits)
-        self._program = Memory(shape=unsigned(self._layout.size), depth=instructions,
+        self._program = Memory(shape=unsigned(32), depth=instructions * _WORDS,
                                init=list(init[0]))
         self._params = Memory(shape=unsigned(self._record_layout.size), depth=records,
                               init=list(init[1]))
         shift = (lanes - 1).bit_length()
-        width = max(self._layout.size, self._record_layout.size)
+        width = max(32, self._record_layout.size)
         super().__init__({
             "run": In(1), "busy": Out(1),
             "memory": Out(MemoryPort(n=family.n, lanes=lanes,
                                      address_bits=max(1, address_bits - shift))),
-            "load_address": In(16), "load_instruction": In(1), "load_record": In(1),
+            "load_address": In(range(max(instructions * _WORDS, records))),
+            "load_instruction": In(1), "load_record": In(1),
             "load_data": In(width), "cycles": Out(32),
         })
 
@@ -117,7 +125,8 @@ class StandaloneCore(wiring.Component):
 
         pc = Signal(range(self._instructions))
         instruction = Signal(self._layout)
-        m.d.comb += [fetch.addr.eq(pc), instruction.eq(fetch.data)]
+        part = Signal(range(_WORDS + 1))  # the instruction's words are read one per cycle
+        m.d.comb += fetch.addr.eq(pc * _WORDS + part)
         is_matmul = instruction.op == Op.MATMUL
         for unit in (matmul, elementwise):
             m.d.comb += [unit.instruction.eq(instruction),
@@ -135,11 +144,18 @@ class StandaloneCore(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.run):
-                    m.d.sync += [pc.eq(0), self.cycles.eq(0)]
+                    m.d.sync += [pc.eq(0), part.eq(0), self.cycles.eq(0)]
                     m.next = "FETCH"
-            with m.State("FETCH"):  # the read port's data is the instruction at pc next cycle
+            with m.State("FETCH"):  # word k arrives the cycle after its address
                 m.d.comb += self.busy.eq(1)
-                m.next = "DISPATCH"
+                m.d.sync += part.eq(part + 1)
+                with m.Switch(part):
+                    for k in range(1, _WORDS + 1):
+                        with m.Case(k):
+                            m.d.sync += instruction.as_value()[32 * (k - 1):32 * k].eq(
+                                fetch.data)
+                with m.If(part == _WORDS):
+                    m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(instruction.op == Op.END):
@@ -150,6 +166,6 @@ class StandaloneCore(wiring.Component):
             with m.State("WAIT"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(~matmul.busy & ~elementwise.busy):
-                    m.d.sync += pc.eq(pc + 1)
+                    m.d.sync += [pc.eq(pc + 1), part.eq(0)]
                     m.next = "FETCH"
         return m

@@ -7,7 +7,7 @@ integers over the window and rounds once in a scaling stage; addition aligns the
 integers to the finer scale, sums them and rounds once (ReLU and clip as in ``MATMUL``).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 
 from golden._checks import check_int
@@ -89,7 +89,7 @@ class ElementwiseUnit(wiring.Component):
         # running sums (set-up: row = in_w * in_c, step_x, step_y as in VectorAddresses).
         oy, ox, word = Signal(16), Signal(16), Signal(16)
         ky, kx = Signal(8), Signal(8)
-        wide = signed(self._address_bits + 34)
+        wide = unsigned(self._address_bits)  # addresses modulo 2**address_bits
         row, step_x, step_y = Signal(wide), Signal(wide), Signal(wide)
         corner, row_start, y_tap, x_tap = (Signal(wide) for _ in range(4))
         count = Signal(16)

@@ -7,6 +7,7 @@ activation vector (its window's first lane, or padding) and one per result. Each
 own, so that a consumer can take each stream at its own pace. No multiplier: every product
 of two instruction fields is a running sum, and the few that set up an instruction are
 repeated additions (``in_w + 2 * stride + pad_top + pad_left + out_h`` cycles at most).
+Address sums are taken modulo ``2**address_bits``.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
@@ -223,7 +224,9 @@ class VectorAddresses(_Generator):
         m = Module()
         geometry, out = self.geometry, self.addresses
         loops = _Loops(geometry, self.rows, self.cols)
-        wide = signed(self._address_bits + 34)
+        # Addresses are sums modulo 2**address_bits: a window corner left or above the input
+        # wraps, but its vectors are padding (told by the coordinates), never read.
+        wide = unsigned(self._address_bits)
         # Set-up: row = in_w * in_c, step_x = stride * in_c, step_y = stride * row,
         # origin = src - pad_top * row - pad_left * in_c (the first window's corner).
         row, step_x, step_y, origin = (Signal(wide, name=n)
