@@ -82,7 +82,8 @@ def _escape(text):
 COMMANDS = [
     ("tent", "scripts.tent", []),
     *[(f"tent {sub}", "scripts.tent", [sub])
-      for sub in ("import", "quantize", "eval", "run", "report", "deploy")],
+      for sub in ("import", "quantize", "eval", "compare", "run", "report", "compile",
+                  "deploy")],
     ("python -m golden", "golden.__main__", []),
     *[(f"python -m golden {sub}", "golden.__main__", [sub])
       for sub in ("table", "quantize", "search")],
@@ -92,7 +93,8 @@ COMMANDS = [
         "scripts.perf", "scripts.bench_quantize", "scripts.bench_engine", "scripts.report",
         "scripts.asic.explore", "scripts.accuracy", "scripts.e2e", "scripts.formal",
         "scripts.fuzz", "scripts.soak", "scripts.host", "scripts.train_models",
-        "scripts.train_digits", "scripts.export_onnx", "scripts.docs")],
+        "scripts.train_digits", "scripts.export_onnx", "scripts.docs",
+        "scripts.fpga.standalone")],
 ]
 
 

@@ -96,3 +96,12 @@ def test_the_digits_convnet_classifies_on_the_core():
     qnet = quantize_network(network, "tfx", 8, load("digits", "calibration")[0][:300])
     cycles = check(qnet, x[:1], lanes=4, depth=64)
     assert cycles[0] < 40_000
+
+
+def test_the_area_script_refuses_what_it_cannot_build(capsys):
+    from scripts.fpga.standalone import main
+
+    assert main(["--lanes", "3"]) == 2
+    assert "needs a square array whose side is a power of two" in capsys.readouterr().err
+    assert main(["--max-k", "0"]) == 2
+    assert "--max-k must be an integer from 1 to 1048576, not 0" in capsys.readouterr().err
