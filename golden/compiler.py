@@ -32,10 +32,16 @@ def compile_network(qnet, *, rows, cols, memory_codes=UP5K_MEMORY_CODES, name=""
     of ``rows x cols`` and a memory of ``memory_codes`` codes; a one-line
     :class:`ProgramError` naming the layer and the limit when it cannot be expressed (a
     scheme the hardware does not build, a layout conflict, a field or the memory too
-    small)."""
+    small). ``name``: up to 16 printable ASCII characters, stored in the header."""
+    from .ptq import QuantizedNetwork
+    if not isinstance(qnet, QuantizedNetwork):
+        raise TypeError(f"qnet must be a golden.ptq.QuantizedNetwork, not {qnet!r}")
     rows = check_int("rows", rows, 1, 64)
     cols = check_int("cols", cols, 1, 64)
     memory_codes = check_int("memory_codes", memory_codes, 1, 1 << 32)
+    if not (isinstance(name, str) and len(name) <= 16 and name.isascii()
+            and name.isprintable()):
+        raise ValueError(f"name must be up to 16 printable ASCII characters, not {name!r}")
     return _Compiler(qnet, rows, cols, memory_codes, name).program()
 
 

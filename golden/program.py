@@ -340,7 +340,7 @@ class Program:
             self.input["h"], self.input["w"], self.input["c"], self.input["stride"],
             self.input["group_channels"], self.input["group_stride"], self.input["fmt"],
             self.output["base"], self.output["count"], self.output["fmt"],
-            self.name.encode("ascii")[:16])
+            self.name.encode("ascii"))
         records = b"".join(
             int(b).to_bytes(self.bias_bytes, "little", signed=True)
             + int(m).to_bytes(self.m_bytes, "little") + int(s).to_bytes(1, "little")

@@ -550,6 +550,12 @@ def _run(args):
 
 
 
+def _program_name(stem):
+    """The header's name of a program: the file stem's first 16 characters, each one that
+    is not printable ASCII as ``?``."""
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in stem[:16])
+
+
 def _compile(args):
     check_int("--rows", args.rows, 1, 64)
     check_int("--cols", args.cols, 1, 64)
@@ -561,7 +567,7 @@ def _compile(args):
         args.images = args.check
         spec, x, _ = _images_for(args, qnet.network)
     program = compile_network(qnet, rows=args.rows, cols=args.cols, memory_codes=args.memory,
-                              name=Path(args.network).stem[:16])
+                              name=_program_name(Path(args.network).stem))
     data = program.to_bytes()
     output.write_bytes(data)
     print(f"wrote {output}: {len(data):,} bytes (CRC-32 {data[-4:][::-1].hex()}); "

@@ -228,6 +228,12 @@ def test_what_the_board_cannot_run_is_one_line_naming_the_layer():
         compile_network(qnet, rows=4, cols=4, memory_codes=100)
     with pytest.raises(ValueError, match="rows must be an integer from 1 to 64, not 0"):
         compile_network(qnet, rows=0, cols=4)
+    with pytest.raises(ValueError, match="name must be up to 16 printable ASCII characters"):
+        compile_network(qnet, rows=4, cols=4, name="a name far too long")
+    with pytest.raises(ValueError, match="name must be up to 16 printable ASCII"):
+        compile_network(qnet, rows=4, cols=4, name="réseau")
+    with pytest.raises(TypeError, match="qnet must be a golden.ptq.QuantizedNetwork"):
+        compile_network(qnet.network, rows=4, cols=4)
 
 
 def test_the_design_page_gives_every_field_at_its_offset():
