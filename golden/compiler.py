@@ -21,7 +21,7 @@ import numpy as np
 from .network import relu_ceiling
 from .ptq import check_runnable
 from .program import (ALIGN, UP5K_MEMORY_CODES, Flag, Instruction, Layout, Op, Program,
-                      ProgramError, checked_instruction, format_bytes)
+                      ProgramError, add_alignment, checked_instruction, format_bytes)
 from ._checks import check_int
 
 __all__ = ["compile_network"]
@@ -165,6 +165,10 @@ class _Compiler:
             np.concatenate(self.weights).astype(np.int64) if self.weights
             else np.zeros(0, np.int64),
             peak, self.max_k,
+            max([i.kernel_h * i.kernel_w for i in self.instructions if i.op == Op.AVGPOOL],
+                default=0),
+            max([add_alignment(family, i) for i in self.instructions if i.op == Op.ADD],
+                default=0),
             {"base": base["input"], "h": H, "w": W, "c": C, "stride": in_layout.stride,
              "group_channels": in_layout.group_channels,
              "group_stride": in_layout.group_stride,

@@ -52,7 +52,7 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Op", "Flag", "Layout", "Instruction", "Pr
            "INSTRUCTION_FIELDS", "INSTRUCTION_BYTES", "HEADER_FIELDS", "HEADER_BYTES",
            "CRC_BYTES", "ALIGN", "UP5K_MEMORY_CODES", "ProgramError", "read_program",
            "check_program", "checked_instruction", "format_bytes", "format_from",
-           "instruction_layout", "header_layout"]
+           "instruction_layout", "header_layout", "add_alignment"]
 
 MAGIC = b"TENTPROG"
 FORMAT_VERSION = 1
@@ -91,12 +91,12 @@ INSTRUCTION_FIELDS = (
 _INSTRUCTION = struct.Struct("<" + "".join(code for _, code in INSTRUCTION_FIELDS) + "3x")
 INSTRUCTION_BYTES = _INSTRUCTION.size
 
-_HEADER = struct.Struct("<8sHH" "BB2B" "BBBBB" "HIIII" "I" "HHHHHH4s" "IH4s" "16s" "x")
+_HEADER = struct.Struct("<8sHH" "BB2B" "BBBBB" "HIIII" "HB" "I" "HHHHHH4s" "IH4s" "16s")
 #: Header fields in order (after the magic): see ``docs/design/standalone.md``.
 HEADER_FIELDS = ("version", "header_bytes", "family_code", "n", "family_args",
                  "rows", "cols", "bias_bits", "m_bits", "shift_max",
                  "instruction_count", "param_count", "weight_count", "memory_codes",
-                 "max_k", "input_base", "input_h", "input_w", "input_c", "input_stride",
+                 "max_k", "max_window", "max_align", "input_base", "input_h", "input_w", "input_c", "input_stride",
                  "input_group_channels", "input_group_stride", "input_fmt",
                  "output_base", "output_count", "output_fmt", "name")
 HEADER_BYTES = _HEADER.size
@@ -121,7 +121,7 @@ def instruction_layout():
 def header_layout():
     """(field, byte offset, bytes) of every field of the header, the magic first."""
     codes = ["8s", "H", "H", "B", "B", "2B", "B", "B", "B", "B", "B", "H", "I", "I", "I",
-             "I", "I", "H", "H", "H", "H", "H", "H", "4s", "I", "H", "4s", "16s"]
+             "I", "H", "B", "I", "H", "H", "H", "H", "H", "H", "4s", "I", "H", "4s", "16s"]
     return _offsets(zip(("magic",) + HEADER_FIELDS, codes))
 
 
@@ -263,6 +263,9 @@ class Program:
         The memory the program needs (codes).
     max_k : int
         The longest dot product a pass sequence accumulates (K-tiles times ``rows``).
+    max_window, max_align : int
+        The largest average-pooling window (taps) and the largest difference of an
+        ``ADD``'s two operand exponents: what the pooling unit's sums must hold.
     input, output : dict
         ``input``: base, h, w, c, stride, group_channels, group_stride, fmt (4 bytes);
         ``output``: base, count, fmt.
@@ -281,6 +284,8 @@ class Program:
     weights: np.ndarray
     memory_codes: int
     max_k: int
+    max_window: int
+    max_align: int
     input: dict
     output: dict
     name: str = ""
@@ -336,7 +341,8 @@ class Program:
             MAGIC, FORMAT_VERSION, HEADER_BYTES, family.protocol_code, family.n,
             *family.protocol_args, self.rows, self.cols, self.limits.bias_bits,
             self.limits.m_bits, self.limits.shift_max, len(self.instructions), len(self.bias),
-            len(self.weights), self.memory_codes, self.max_k, self.input["base"],
+            len(self.weights), self.memory_codes, self.max_k, self.max_window,
+            self.max_align, self.input["base"],
             self.input["h"], self.input["w"], self.input["c"], self.input["stride"],
             self.input["group_channels"], self.input["group_stride"], self.input["fmt"],
             self.output["base"], self.output["count"], self.output["fmt"],
@@ -413,7 +419,8 @@ def read_program(data):
                             dtype="<u1" if slot == 1 else "<u2").astype(np.int64)
     program = Program(
         family, values["rows"], values["cols"], limits, instructions, bias, M, shift,
-        weights, values["memory_codes"], values["max_k"],
+        weights, values["memory_codes"], values["max_k"], values["max_window"],
+        values["max_align"],
         {key: values[f"input_{key}"] for key in ("base", "h", "w", "c", "stride",
                                                   "group_channels", "group_stride", "fmt")},
         {key: values[f"output_{key}"] for key in ("base", "count", "fmt")},
@@ -451,6 +458,13 @@ def check_program(program):
         _check_instruction(program, instruction, f"instruction {index}")
 
 
+def add_alignment(family, instruction):
+    """How far an ``ADD`` shifts the coarser operand: the difference of the two operands'
+    exponents."""
+    a, b = (format_from(family, getattr(instruction, f)) for f in ("a_fmt", "b_fmt"))
+    return abs(a.int_exponent - b.int_exponent)
+
+
 def _check_span(where, base, count, memory):
     if count < 0 or base + count > memory:
         raise ProgramError(f"{where} reaches address {base + count - 1}, beyond the "
@@ -486,6 +500,12 @@ def _check_instruction(program, i, where):
         raise ProgramError(f"{where}: the pooling windows leave the input")
     if i.op == Op.AVGPOOL and i.params >= len(program.bias):
         raise ProgramError(f"{where}: parameter record {i.params} does not exist")
+    if i.op == Op.AVGPOOL and i.kernel_h * i.kernel_w > program.max_window:
+        raise ProgramError(f"{where}: a window of {i.kernel_h * i.kernel_w} exceeds the "
+                           f"header's max_window = {program.max_window}")
+    if i.op == Op.ADD and add_alignment(family, i) > program.max_align:
+        raise ProgramError(f"{where}: an alignment of {add_alignment(family, i)} exceeds the "
+                           f"header's max_align = {program.max_align}")
     if i.op != Op.MATMUL:
         return
     rows, cols = program.rows, program.cols

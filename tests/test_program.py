@@ -203,6 +203,17 @@ def test_an_instruction_reaching_past_memory_is_refused_even_with_a_good_crc():
         read_program(_with_crc(bytes(data)))
 
 
+def test_an_instruction_beyond_the_headers_limits_is_refused():
+    qnet = quantize_network(every_kind_net(), "tfx", 8, RNG.normal(0, 1, (64, 2, 9, 9)))
+    program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 20)
+    assert program.max_window == 4  # the 2x2 average pool
+    data = bytearray(program.to_bytes()[:-4])
+    struct.pack_into("<H", data, 39, 3)  # max_window
+    with pytest.raises(ProgramError, match=r"instruction 5: a window of 4 exceeds the "
+                                           r"header's max_window = 3"):
+        read_program(_with_crc(bytes(data)))
+
+
 def test_a_clip_without_relu_is_refused():
     data = bytearray(_image()[:-4])
     data[HEADER_BYTES + 1] = 2  # the first instruction's flags: CLIP alone

@@ -12,6 +12,7 @@ from golden.interpreter import Machine
 from golden.models import model_path
 from golden.network import fold, load_network
 from golden.onnx_import import import_onnx
+from golden.program import Op
 from golden.ptq import quantize_network
 from hdl.standalone.core import StandaloneCore, image_words
 from hdl.standalone.matmul import CodeMemory
@@ -23,8 +24,10 @@ from tests.test_standalone_matmul import memory_words
 pytestmark = pytest.mark.sim
 
 
-def run_core(program, images, *, depth=16):
-    """Each image's logits from the core, and the cycles of each run."""
+def run_core(program, images, *, depth=16, limits=None):
+    """Each image's logits from the core, and the cycles of each run; with ``limits`` (the
+    pooling unit's max_window and max_align) the (error, pc) of each run instead of the
+    cycles."""
     lanes, n = program.rows, program.family.n
     words = -(-program.memory_codes // lanes)
     address_bits = max(1, (words * lanes - 1).bit_length())
@@ -34,7 +37,8 @@ def run_core(program, images, *, depth=16):
     m.submodules.core = core = StandaloneCore(
         family=program.family, lanes=lanes, depth=depth, max_K=program.max_k,
         address_bits=address_bits, instructions=len(program.instructions),
-        records=len(program.bias), limits=program.limits, init=image_words(program))
+        records=len(program.bias), limits=program.limits, init=image_words(program),
+        **(limits or {}))
     m.submodules.memory = memory = CodeMemory(n=n, lanes=lanes, words=words,
                                               init=memory_words(machine.memory, n, lanes))
     wiring.connect(m, core.memory, memory.port)
@@ -56,7 +60,8 @@ def run_core(program, images, *, depth=16):
             codes = [ctx.get(memory.data[w]) for w in range(words)]
             flat = [(word >> (j * n)) & ((1 << n) - 1) for word in codes for j in range(lanes)]
             logits.append(flat[out["base"]:out["base"] + out["count"]])
-            cycles.append(ctx.get(core.cycles))
+            cycles.append(ctx.get(core.cycles) if limits is None
+                          else (ctx.get(core.error), ctx.get(core.pc)))
 
     simulate(m, bench)
     return np.array(logits), cycles
@@ -96,6 +101,22 @@ def test_the_digits_convnet_classifies_on_the_core():
     qnet = quantize_network(network, "tfx", 8, load("digits", "calibration")[0][:300])
     cycles = check(qnet, x[:1], lanes=4, depth=64)
     assert cycles[0] < 40_000
+
+
+def test_a_program_beyond_the_pooling_units_limits_stops_with_an_error():
+    rng = np.random.default_rng(23)
+    qnet = quantize_network(every_kind_net(4), "tfx", 8, rng.normal(0, 1, (32, 2, 9, 9)))
+    program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 16)
+    assert (program.max_window, program.max_align) == (4, 1)
+    ops = [i.op for i in program.instructions]
+    codes = list(program.input_codes(rng.normal(0, 1, (1, 2, 9, 9))))
+    _, stops = run_core(program, codes, limits={"max_window": 3})
+    assert stops == [(1, ops.index(Op.AVGPOOL))]
+    _, stops = run_core(program, codes, limits={"max_align": 0})
+    assert stops == [(1, ops.index(Op.ADD))]
+    logits, stops = run_core(program, codes, limits={"max_window": 4, "max_align": 1})
+    assert stops == [(0, len(ops) - 1)]
+    np.testing.assert_array_equal(logits[0], Machine(program).run(codes[0]))
 
 
 def test_the_area_script_refuses_what_it_cannot_build(capsys):

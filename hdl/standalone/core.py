@@ -60,6 +60,8 @@ class StandaloneCore(wiring.Component):
         ``load`` port instead.
     accelerator : dict, optional
         More arguments of the array (:class:`hdl.accelerator.Accelerator`).
+    max_window, max_align : int
+        The pooling unit's limits (:class:`.elementwise.ElementwiseUnit`).
 
     Members
     -------
@@ -74,10 +76,14 @@ class StandaloneCore(wiring.Component):
         not ``busy``).
     cycles : Out(32)
         Cycles of the last run.
+    error : Out(1), pc : Out(16)
+        The last run stopped at instruction ``pc`` because it passes the pooling unit's
+        ``max_window`` or ``max_align`` (the loader refuses such programs first).
     """
 
     def __init__(self, *, family, lanes, depth, max_K, address_bits, instructions=256,
-                 records=4096, limits=DEFAULT_LIMITS, init=((), ()), accelerator=None):
+                 records=4096, limits=DEFAULT_LIMITS, init=((), ()), accelerator=None,
+                 max_window=64, max_align=8):
         self._family = family
         self._lanes = check_lanes(lanes, lanes)
         self._instructions = check_int("instructions", instructions, 1, 1 << 16)
@@ -89,7 +95,8 @@ class StandaloneCore(wiring.Component):
                                   address_bits=address_bits, limits=limits,
                                   accelerator=accelerator)
         self._elementwise = ElementwiseUnit(family=family, lanes=lanes,
-                                            address_bits=address_bits, limits=limits)
+                                            address_bits=address_bits, limits=limits,
+                                            max_window=max_window, max_align=max_align)
         self._program = Memory(shape=unsigned(32), depth=instructions * _WORDS,
                                init=list(init[0]))
         self._params = Memory(shape=unsigned(self._record_layout.size), depth=records,
@@ -102,7 +109,7 @@ class StandaloneCore(wiring.Component):
                                      address_bits=max(1, address_bits - shift))),
             "load_address": In(range(max(instructions * _WORDS, records))),
             "load_instruction": In(1), "load_record": In(1),
-            "load_data": In(width), "cycles": Out(32),
+            "load_data": In(width), "cycles": Out(32), "error": Out(1), "pc": Out(16),
         })
 
     instruction_layout = property(lambda self: self._layout)
@@ -123,7 +130,7 @@ class StandaloneCore(wiring.Component):
                      load_params.addr.eq(self.load_address), load_params.data.eq(self.load_data),
                      load_params.en.eq(self.load_record & ~self.busy)]
 
-        pc = Signal(range(self._instructions))
+        pc = self.pc
         instruction = Signal(self._layout)
         part = Signal(range(_WORDS + 1))  # the instruction's words are read one per cycle
         m.d.comb += fetch.addr.eq(pc * _WORDS + part)
@@ -144,7 +151,7 @@ class StandaloneCore(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.run):
-                    m.d.sync += [pc.eq(0), part.eq(0), self.cycles.eq(0)]
+                    m.d.sync += [pc.eq(0), part.eq(0), self.cycles.eq(0), self.error.eq(0)]
                     m.next = "FETCH"
             with m.State("FETCH"):  # word k arrives the cycle after its address
                 m.d.comb += self.busy.eq(1)
@@ -165,7 +172,10 @@ class StandaloneCore(wiring.Component):
                     m.next = "WAIT"
             with m.State("WAIT"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(~matmul.busy & ~elementwise.busy):
+                with m.If(elementwise.error):
+                    m.d.sync += self.error.eq(1)
+                    m.next = "IDLE"
+                with m.Elif(~matmul.busy & ~elementwise.busy):
                     m.d.sync += [pc.eq(pc + 1), part.eq(0)]
                     m.next = "FETCH"
         return m

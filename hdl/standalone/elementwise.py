@@ -9,6 +9,7 @@ integers to the finer scale, sums them and rounds once (ReLU and clip as in ``MA
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
+from amaranth.lib.wiring import Out
 
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
@@ -32,9 +33,11 @@ class ElementwiseUnit(wiring.Component):
     address_bits : int
         Code addresses.
     limits : golden.arith.ScalingLimits
+    max_window : int
+        The largest ``AVGPOOL`` window (taps) the sums hold.
     max_align : int
-        The largest difference of the two inputs' exponents an ``ADD`` aligns (its sum
-        register is ``operand_width + max_align + 1`` bits wide).
+        The largest difference of the two inputs' exponents an ``ADD`` aligns. The sums are
+        ``operand_width + bits(max_window) + max_align + 1`` bits wide.
 
     Members
     -------
@@ -44,26 +47,35 @@ class ElementwiseUnit(wiring.Component):
     memory : Out(MemoryPort)
     params : Out(ParamPort)
         ``AVGPOOL``'s record (M and shift).
+    error : Out(1)
+        Set by a ``start`` whose instruction passes ``max_window`` or ``max_align`` (it does
+        not run); cleared by the next ``start``.
 
     Notes
     -----
-    Per output word: ``MAXPOOL`` reads its window (``kernel_h * kernel_w`` cycles and one);
-    ``AVGPOOL`` reads it and scales each lane in turn; ``ADD`` reads two words and scales each
-    lane. One scaling stage and one decoder per input serve every lane. Not fast: these
-    layers are a small share of a network's work.
+    Per output word: ``MAXPOOL`` reads its window and folds each word into every lane's
+    maximum at once (two cycles a tap); ``AVGPOOL`` and ``ADD`` fold each word they read a
+    lane per cycle through one decoder and one aligning shifter, then scale each lane in
+    turn through one scaling stage. Not fast: these layers are a small share of a
+    network's work, and one of each costs the least logic.
     """
 
-    def __init__(self, *, family, lanes, address_bits, limits=DEFAULT_LIMITS, max_align=24):
+    def __init__(self, *, family, lanes, address_bits, limits=DEFAULT_LIMITS, max_window=64,
+                 max_align=8):
         self._family = family
         self._lanes = check_lanes(lanes, lanes)
         self._address_bits = check_int("address_bits", address_bits, 1, 32)
         self._limits = limits
+        self._max_window = check_int("max_window", max_window, 1, 255 * 255)
         self._max_align = check_int("max_align", max_align, 0, 64)
-        self._sum_width = family.operand_width + 17 + max_align
+        self._sum_width = family.operand_width + max_window.bit_length() + max_align + 1
         self._stage = ScalingStage(acc_width=self._sum_width, out_family=family,
                                    limits=limits, multiplier="fabric")
-        super().__init__(unit_members(family=family, lanes=lanes, address_bits=address_bits,
-                                      limits=limits))
+        super().__init__({**unit_members(family=family, lanes=lanes, address_bits=address_bits,
+                                         limits=limits), "error": Out(1)})
+
+    max_window = property(lambda self: self._max_window)
+    max_align = property(lambda self: self._max_align)
 
     def elaborate(self, platform):
         m = Module()
@@ -112,22 +124,37 @@ class ElementwiseUnit(wiring.Component):
         first_tap = Signal()
         ordinal = hardware_for(family).ordinal
 
-        def fold():
-            """The word read in the previous cycle into every lane's maximum or sum."""
+        word_in = Signal(data.ArrayLayout(n, lanes))  # AVGPOOL, ADD: the word being folded
+        m.submodules.decoder = decoder = Decoder(family=family, form="int")
+        for index, name in enumerate(family.fields):
+            m.d.comb += getattr(decoder, name).eq(
+                Mux(second, held.b_fmt[1 + index], held.a_fmt[1 + index]))
+        m.d.comb += decoder.code.eq(word_in.as_value().word_select(lane, n) if lanes > 1
+                                    else word_in[0])
+        value = decoder.operand.value
+        aligned = value << Mux(op == Op.ADD,
+                               Mux(second, exponent_b - finer, exponent_a - finer), 0)[:7]
+        current = (sums.as_value().word_select(lane, self._sum_width) if lanes > 1
+                   else sums[0])
+        folded = Mux(first_tap & ~second, 0, current) + aligned
+
+        def fold_maximum():
+            """The word read in the previous cycle into every lane's maximum."""
             for j in range(lanes):
                 code = read_data[j]
                 keep = ~first_tap & (ordinal(family, best[j]) >= ordinal(family, code))
                 m.d.sync += best[j].eq(Mux(keep, best[j], code))
-                m.submodules[f"decode_{j}"] = decoder = Decoder(family=family, form="int")
-                for index, name in enumerate(family.fields):
-                    m.d.comb += getattr(decoder, name).eq(
-                        Mux(second, held.b_fmt[1 + index], held.a_fmt[1 + index]))
-                value = decoder.operand.value
-                m.d.comb += decoder.code.eq(code)
-                aligned = Mux(second, value << (exponent_b - finer)[:7],
-                              value << (exponent_a - finer)[:7])
-                m.d.sync += sums[j].eq(Mux(first_tap & ~second, 0, sums[j])
-                                       + Mux(op == Op.ADD, aligned, value))
+
+        def next_tap(then):
+            """The window's next tap (READ), or ``then`` after its last."""
+            with m.If(~last_tap):
+                with m.If(kx == held.kernel_w - 1):
+                    m.d.sync += [kx.eq(0), x_tap.eq(0), ky.eq(ky + 1), y_tap.eq(y_tap + row)]
+                with m.Else():
+                    m.d.sync += [kx.eq(kx + 1), x_tap.eq(x_tap + held.in_c)]
+                m.next = "READ"
+            with m.Else():
+                m.next = then
 
         def write(codes):
             m.d.comb += [self.busy.eq(1), self.memory.address.eq(out_word),
@@ -148,11 +175,34 @@ class ElementwiseUnit(wiring.Component):
             with m.Else():
                 m.next = "IDLE"
 
+        # An ADD beyond max_align is refused at once; an AVGPOOL's window is counted by
+        # repeated addition (a multiplier would take a DSP block) and refused beyond
+        # max_window.
+        instruction = self.instruction
+        a_exponent = int_exponent(instruction.a_fmt[0])
+        b_exponent = int_exponent(instruction.b_fmt[0])
+        alignment = Mux(a_exponent > b_exponent, a_exponent - b_exponent,
+                        b_exponent - a_exponent)
+        misaligned = (instruction.op == Op.ADD) & (alignment > self._max_align)
+        taps = Signal(16)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [row.eq(0), step_x.eq(0), step_y.eq(0), count.eq(0)]
-                    m.next = "ROW"
+                    m.d.sync += [row.eq(0), step_x.eq(0), step_y.eq(0), count.eq(0), taps.eq(0),
+                                 self.error.eq(misaligned)]
+                    with m.If(~misaligned):
+                        m.next = "WINDOW"
+            with m.State("WINDOW"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(count == held.kernel_h):
+                    m.d.sync += count.eq(0)
+                    with m.If((op == Op.AVGPOOL) & (taps > self._max_window)):
+                        m.d.sync += self.error.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "ROW"
+                with m.Else():
+                    m.d.sync += [taps.eq(taps + held.kernel_w), count.eq(count + 1)]
             with m.State("ROW"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(count == held.in_w):
@@ -178,28 +228,31 @@ class ElementwiseUnit(wiring.Component):
             with m.State("READ"):
                 m.d.comb += [self.busy.eq(1), self.memory.read.eq(1)]
                 m.next = "LAND"
-            with m.State("LAND"):
+            with m.State("LAND"):  # MAXPOOL folds the whole word; the others a lane a cycle
                 m.d.comb += self.busy.eq(1)
-                fold()
-                m.d.sync += first_tap.eq(0)
-                with m.If(op == Op.ADD):
-                    m.d.sync += second.eq(1)
-                    m.next = "READ"
-                    with m.If(second):
-                        m.d.sync += lane.eq(0)
-                        m.next = "SCALE"
-                with m.Elif(~last_tap):
-                    with m.If(kx == held.kernel_w - 1):
-                        m.d.sync += [kx.eq(0), x_tap.eq(0), ky.eq(ky + 1),
-                                     y_tap.eq(y_tap + row)]
-                    with m.Else():
-                        m.d.sync += [kx.eq(kx + 1), x_tap.eq(x_tap + held.in_c)]
-                    m.next = "READ"
-                with m.Elif(op == Op.MAXPOOL):
-                    m.next = "WRITE_MAX"
+                with m.If(op == Op.MAXPOOL):
+                    fold_maximum()
+                    m.d.sync += first_tap.eq(0)
+                    next_tap("WRITE_MAX")
                 with m.Else():
-                    m.d.sync += lane.eq(0)
-                    m.next = "SCALE"
+                    m.d.sync += [word_in.eq(read_data), lane.eq(0)]
+                    m.next = "FOLD"
+            with m.State("FOLD"):
+                m.d.comb += self.busy.eq(1)
+                with m.Switch(lane):
+                    for j in range(lanes):
+                        with m.Case(j):
+                            m.d.sync += sums[j].eq(folded)
+                m.d.sync += lane.eq(lane + 1)
+                with m.If(lane == lanes - 1):
+                    m.d.sync += [first_tap.eq(0), lane.eq(0)]
+                    with m.If(op == Op.ADD):
+                        m.d.sync += second.eq(1)
+                        m.next = "READ"
+                        with m.If(second):
+                            m.next = "SCALE"
+                    with m.Else():
+                        next_tap("SCALE")
             with m.State("SCALE"):  # one lane into the scaling stage
                 m.d.comb += self.busy.eq(1)
                 is_add = op == Op.ADD
