@@ -20,7 +20,7 @@ from .serialiser import ColumnSerialiser
 from .systolic import SystolicCore, core_latency
 
 __all__ = ["Accelerator", "AccumulatorBuffer", "KTileAccumulation", "MAX_K", "MAX_DEPTH",
-           "stream_layouts", "accumulator_bits"]
+           "stream_layouts", "accumulator_bits", "external_scaling_layout"]
 
 MAX_K = 1 << 20
 MAX_DEPTH = 4096
@@ -63,6 +63,16 @@ def stream_layouts(family, rows, cols, limits):
             "weights": data.ArrayLayout(family.n, cols),
             "activations": activation_layout(family, rows),
             "results": result_layout(family, cols)}
+
+
+def external_scaling_layout(family, limits, width):
+    """What another unit hands the shared scaling stage (:class:`Accelerator`'s
+    ``external``): ``select`` (the stage is its), ``valid``, an accumulator ``acc`` of
+    ``width`` bits with its exponent, ``M``, ``shift``, ``relu`` and the output member."""
+    return data.StructLayout({
+        "select": 1, "valid": 1, "acc": signed(width), "exponent": EXPONENT_SHAPE,
+        "M": unsigned(limits.m_bits), "shift": range(limits.shift_max + 1), "relu": 1,
+        "out_scale": SCALE_SHAPE, **field_shapes(family, "out_")})
 
 
 def _control_layout():
@@ -230,6 +240,10 @@ class Accelerator(wiring.Component):
         :class:`hdl.scaling.ScalingStage`; latency 3 cycles longer) and the core's weight load
         path registered after the decoders (``registered_load`` of
         :class:`hdl.systolic.SystolicCore`; the loader's timing already allows it).
+    external_scaling : int
+        With ``scaling="shared"``: the width of accumulators that another unit may have the
+        shared stage round (the ``external`` members; the stage takes the wider of the two);
+        0: none.
     hold_idle : bool
         Data registers have no reset, load only when they take data and hold otherwise
         (``hold_idle`` of :class:`hdl.systolic.SystolicCore` and
@@ -261,6 +275,10 @@ class Accelerator(wiring.Component):
         Back-pressure stops the activations before anything is lost.
     idle : Out(1)
         No vector in flight (results may still wait in the output FIFO).
+    external : In(external_scaling_layout), external_code : Out(n), external_valid : Out(1)
+        With ``external_scaling``: while ``external.select`` (and no vector in flight), the
+        shared scaling stage rounds ``external``'s accumulators instead (``valid`` in,
+        ``external_valid`` with the code out, the stage's latency later).
 
     Notes
     -----
@@ -275,7 +293,7 @@ class Accelerator(wiring.Component):
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
                  scaling_multiplier=None, shared_weight_decoder=False, pipelined=False,
-                 hold_idle=True):
+                 hold_idle=True, external_scaling=0):
         self._family = check_family(family)
         hardware_for(family)  # decoders and encoder
         self._form = check_form(family, form)
@@ -298,6 +316,10 @@ class Accelerator(wiring.Component):
         self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined
                                  else ScalingStage.LATENCY)
         self._acc_width = accumulator_bits(family, rows, max_K, limits)
+        self._external = check_int("external_scaling", external_scaling, 0, 128)
+        if self._external and scaling != "shared":
+            raise ValueError("external_scaling needs scaling=\"shared\" (one stage to share), "
+                             f"not scaling={scaling!r}")
         self._fifo_depth = core_latency(rows, cols) + 1 + self._scaling_latency + 4
         layouts = stream_layouts(family, rows, cols, limits)
         super().__init__({
@@ -305,6 +327,9 @@ class Accelerator(wiring.Component):
                for name in ("config", "weights", "activations")},
             "results": Out(stream.Signature(layouts["results"])),
             "idle": Out(1),
+            **({} if not external_scaling else {
+                "external": In(external_scaling_layout(family, limits, external_scaling)),
+                "external_code": Out(family.n), "external_valid": Out(1)}),
         })
 
     family = property(lambda self: self._family)
@@ -348,7 +373,8 @@ class Accelerator(wiring.Component):
         multiplier = self._scaling_multiplier
 
         def scaling_stage(name):
-            stage = ScalingStage(acc_width=self._acc_width, out_family=family, limits=limits,
+            stage = ScalingStage(acc_width=max(self._acc_width, self._external),
+                                 out_family=family, limits=limits,
                                  multiplier=multiplier, pipelined=self._pipelined,
                                  hold_idle=self._hold_idle)
             m.submodules[name] = stage
@@ -383,6 +409,8 @@ class Accelerator(wiring.Component):
                          stage.shift.eq(config.shift[column]),
                          serialiser.code.eq(stage.code), serialiser.code_nar.eq(stage.nar),
                          serialiser.code_valid.eq(stage.valid_out)]
+            if self._external:
+                self._share_stage(m, stage, serialiser)
             result, produced = serialiser.result, serialiser.produced
         m.d.comb += [
             fifo.w_stream.payload.eq(result), fifo.w_stream.valid.eq(produced),
@@ -391,6 +419,20 @@ class Accelerator(wiring.Component):
             fifo.r_stream.ready.eq(self.results.ready),
         ]
         return produced
+
+    def _share_stage(self, m, stage, serialiser):
+        """While ``external.select``, the stage rounds the external accumulators, and its
+        codes go out on ``external_code`` instead of into the serialiser."""
+        external = self.external
+        with m.If(external.select):
+            m.d.comb += [stage.valid_in.eq(external.valid), stage.acc.eq(external.acc),
+                         stage.nar_in.eq(0), stage.exponent.eq(external.exponent),
+                         stage.M.eq(external.M), stage.shift.eq(external.shift),
+                         stage.relu.eq(external.relu), stage.out_scale.eq(external.out_scale),
+                         serialiser.code_valid.eq(0)]
+            drive_fields(m, stage, external, self._family, "out_")
+        m.d.comb += [self.external_code.eq(stage.code),
+                     self.external_valid.eq(stage.valid_out & external.select)]
 
     def elaborate(self, platform):
         m = Module()

@@ -126,3 +126,16 @@ def test_the_area_script_refuses_what_it_cannot_build(capsys):
     assert "needs a square array whose side is a power of two" in capsys.readouterr().err
     assert main(["--max-k", "0"]) == 2
     assert "--max-k must be an integer from 1 to 1048576, not 0" in capsys.readouterr().err
+
+
+def test_only_a_shared_scaling_stage_can_be_lent():
+    from golden.family import default_family
+    from hdl.accelerator import Accelerator
+
+    with pytest.raises(ValueError, match=r'external_scaling needs scaling="shared" \(one stage '
+                                         r"to share\), not scaling='per_column'"):
+        Accelerator(family=default_family("fxp", 8), rows=2, cols=2, max_K=8,
+                    external_scaling=20)
+    with pytest.raises(ValueError, match="external_scaling must be an integer from 0 to 128"):
+        Accelerator(family=default_family("fxp", 8), rows=2, cols=2, max_K=8,
+                    scaling="shared", external_scaling=-1)

@@ -59,7 +59,8 @@ class StandaloneCore(wiring.Component):
         image as a little-endian integer (:func:`image_words`); a board loads them over its
         ``load`` port instead.
     accelerator : dict, optional
-        More arguments of the array (:class:`hdl.accelerator.Accelerator`).
+        More arguments of the array (:class:`hdl.accelerator.Accelerator`); its scaling is
+        ``"shared"``, and the pooling unit borrows that stage.
     max_window, max_align : int
         The pooling unit's limits (:class:`.elementwise.ElementwiseUnit`).
 
@@ -91,12 +92,15 @@ class StandaloneCore(wiring.Component):
         self._limits = limits
         self._layout = instruction_struct()
         self._record_layout = record_layout(limits)
-        self._matmul = MatmulUnit(family=family, lanes=lanes, depth=depth, max_K=max_K,
-                                  address_bits=address_bits, limits=limits,
-                                  accelerator=accelerator)
+        # One scaling stage, the array's, serves the pooling and addition unit too.
         self._elementwise = ElementwiseUnit(family=family, lanes=lanes,
                                             address_bits=address_bits, limits=limits,
-                                            max_window=max_window, max_align=max_align)
+                                            max_window=max_window, max_align=max_align,
+                                            shared_scaling=True)
+        self._matmul = MatmulUnit(family=family, lanes=lanes, depth=depth, max_K=max_K,
+                                  address_bits=address_bits, limits=limits,
+                                  accelerator={"scaling": "shared", **(accelerator or {})},
+                                  external_scaling=self._elementwise.sum_width)
         self._program = Memory(shape=unsigned(32), depth=instructions * _WORDS,
                                init=list(init[0]))
         self._params = Memory(shape=unsigned(self._record_layout.size), depth=records,
@@ -118,6 +122,9 @@ class StandaloneCore(wiring.Component):
         m = Module()
         m.submodules.matmul = matmul = self._matmul
         m.submodules.elementwise = elementwise = self._elementwise
+        m.d.comb += [matmul.scaling.eq(elementwise.scaling),
+                     elementwise.scaled_code.eq(matmul.scaled_code),
+                     elementwise.scaled_valid.eq(matmul.scaled_valid)]
         m.submodules.program = program = self._program
         m.submodules.params = params = self._params
         fetch = program.read_port()

@@ -9,11 +9,12 @@ integers to the finer scale, sums them and rounds once (ReLU and clip as in ``MA
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
-from golden._checks import check_int
+from golden._checks import check_bool, check_int
 from golden.arith import DEFAULT_LIMITS
 from golden.program import Op
+from ..accelerator import external_scaling_layout
 from ..decoder import Decoder
 from ..formats import hardware_for
 from ..scaling import ScalingStage
@@ -37,7 +38,11 @@ class ElementwiseUnit(wiring.Component):
         The largest ``AVGPOOL`` window (taps) the sums hold.
     max_align : int
         The largest difference of the two inputs' exponents an ``ADD`` aligns. The sums are
-        ``operand_width + bits(max_window) + max_align + 1`` bits wide.
+        ``operand_width + bits(max_window) + max_align + 1`` bits wide (:attr:`sum_width`).
+    shared_scaling : bool
+        Round through the array's shared scaling stage (``scaling``, ``scaled_code`` and
+        ``scaled_valid``, to an :class:`~hdl.accelerator.Accelerator`'s ``external``
+        members) instead of a stage of its own.
 
     Members
     -------
@@ -47,6 +52,8 @@ class ElementwiseUnit(wiring.Component):
     memory : Out(MemoryPort)
     params : Out(ParamPort)
         ``AVGPOOL``'s record (M and shift).
+    scaling : Out(external_scaling_layout), scaled_code : In(n), scaled_valid : In(1)
+        With ``shared_scaling``: the stage it borrows while ``busy``.
     error : Out(1)
         Set by a ``start`` whose instruction passes ``max_window`` or ``max_align`` (it does
         not run); cleared by the next ``start``.
@@ -61,7 +68,7 @@ class ElementwiseUnit(wiring.Component):
     """
 
     def __init__(self, *, family, lanes, address_bits, limits=DEFAULT_LIMITS, max_window=64,
-                 max_align=8):
+                 max_align=8, shared_scaling=False):
         self._family = family
         self._lanes = check_lanes(lanes, lanes)
         self._address_bits = check_int("address_bits", address_bits, 1, 32)
@@ -69,12 +76,20 @@ class ElementwiseUnit(wiring.Component):
         self._max_window = check_int("max_window", max_window, 1, 255 * 255)
         self._max_align = check_int("max_align", max_align, 0, 64)
         self._sum_width = family.operand_width + max_window.bit_length() + max_align + 1
-        self._stage = ScalingStage(acc_width=self._sum_width, out_family=family,
-                                   limits=limits, multiplier="fabric")
-        super().__init__({**unit_members(family=family, lanes=lanes, address_bits=address_bits,
-                                         limits=limits), "error": Out(1)})
+        self._shared = check_bool("shared_scaling", shared_scaling)
+        members = unit_members(family=family, lanes=lanes, address_bits=address_bits,
+                               limits=limits)
+        if shared_scaling:
+            members.update({"scaling": Out(external_scaling_layout(family, limits,
+                                                                   self._sum_width)),
+                            "scaled_code": In(family.n), "scaled_valid": In(1)})
+        else:
+            self._stage = ScalingStage(acc_width=self._sum_width, out_family=family,
+                                       limits=limits, multiplier="fabric")
+        super().__init__({**members, "error": Out(1)})
 
     max_window = property(lambda self: self._max_window)
+    sum_width = property(lambda self: self._sum_width)
     max_align = property(lambda self: self._max_align)
 
     def elaborate(self, platform):
@@ -85,10 +100,17 @@ class ElementwiseUnit(wiring.Component):
         with m.If(self.start & ~self.busy):
             m.d.sync += held.eq(self.instruction)
         op = held.op
-        m.submodules.stage = stage = self._stage
+        if self._shared:  # the array's stage, through its ``external`` members
+            stage = self.scaling
+            valid_in, valid_out, code_out = stage.valid, self.scaled_valid, self.scaled_code
+            m.d.comb += stage.select.eq(self.busy)
+        else:
+            m.submodules.stage = stage = self._stage
+            valid_in, valid_out, code_out = stage.valid_in, stage.valid_out, stage.code
+            m.d.comb += stage.nar_in.eq(0)
         for index, name in enumerate(family.fields):
             m.d.comb += getattr(stage, f"out_{name}").eq(held.out_fmt[1 + index])
-        m.d.comb += [stage.out_scale.eq(held.out_fmt[0]), stage.nar_in.eq(0)]
+        m.d.comb += stage.out_scale.eq(held.out_fmt[0])
 
         def int_exponent(scale):  # the operand exponent of a member with this scale
             return (family.accumulator_exponent(scale, 0)
@@ -261,12 +283,12 @@ class ElementwiseUnit(wiring.Component):
                              stage.exponent.eq(Mux(is_add, finer, exponent_a)),
                              stage.M.eq(Mux(is_add, 1, record.M)),
                              stage.shift.eq(Mux(is_add, 0, record.shift)),
-                             stage.relu.eq(held.flags[0]), stage.valid_in.eq(1)]
+                             stage.relu.eq(held.flags[0]), valid_in.eq(1)]
                 m.next = "WAIT"
             with m.State("WAIT"):  # its code, clipped
                 m.d.comb += self.busy.eq(1)
-                with m.If(stage.valid_out):
-                    code = stage.code
+                with m.If(valid_out):
+                    code = code_out
                     clipped = Mux(held.flags[1] & (code > held.clip[:n]), held.clip[:n], code)
                     for j in range(lanes):
                         with m.If(lane == j):

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
 from golden.program import INSTRUCTION_BYTES, instruction_layout
-from ..accelerator import Accelerator
+from ..accelerator import Accelerator, external_scaling_layout
 from .schedule import GEOMETRY_FIELDS, MatmulSchedule
 
 __all__ = ["instruction_struct", "record_layout", "MemoryPort", "ParamPort", "CodeMemory",
@@ -142,6 +142,9 @@ class MatmulUnit(wiring.Component):
     limits : golden.arith.ScalingLimits
     accelerator : dict
         More arguments of the :class:`~hdl.accelerator.Accelerator` (form, DSPs, pipelining).
+    external_scaling : int
+        Lend the array's shared scaling stage (``scaling="shared"`` in ``accelerator``) to
+        another unit's accumulators of this width (the ``scaling`` members); 0: not.
 
     Members
     -------
@@ -152,6 +155,8 @@ class MatmulUnit(wiring.Component):
     memory : Out(MemoryPort)
         Writes have priority over weight reads, weight reads over window reads.
     params : Out(ParamPort)
+    scaling : In(external_scaling_layout), scaled_code : Out(n), scaled_valid : Out(1)
+        With ``external_scaling``: the array's ``external`` members.
 
     Notes
     -----
@@ -165,18 +170,25 @@ class MatmulUnit(wiring.Component):
     FIFO_DEPTH = 4
 
     def __init__(self, *, family, lanes, depth, max_K, address_bits,
-                 limits=DEFAULT_LIMITS, accelerator=None):
+                 limits=DEFAULT_LIMITS, accelerator=None, external_scaling=0):
         self._family = family
         self._lanes = check_lanes(lanes, lanes)
         self._depth = check_int("depth", depth, 1, 4096)
         self._address_bits = check_int("address_bits", address_bits, 1, 32)
         self._limits = limits
         self._accelerator = Accelerator(family=family, rows=lanes, cols=lanes, max_K=max_K,
-                                        depth=depth, limits=limits, **(accelerator or {}))
+                                        depth=depth, limits=limits,
+                                        external_scaling=external_scaling,
+                                        **(accelerator or {}))
         self._schedule = MatmulSchedule(rows=lanes, cols=lanes, depth=depth,
                                         address_bits=address_bits)
-        super().__init__(unit_members(family=family, lanes=lanes, address_bits=address_bits,
-                                      limits=limits))
+        members = unit_members(family=family, lanes=lanes, address_bits=address_bits,
+                               limits=limits)
+        if external_scaling:
+            members.update({"scaling": In(external_scaling_layout(family, limits,
+                                                                  external_scaling)),
+                            "scaled_code": Out(family.n), "scaled_valid": Out(1)})
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -184,6 +196,10 @@ class MatmulUnit(wiring.Component):
         shift = (lanes - 1).bit_length()
         m.submodules.schedule = schedule = self._schedule
         m.submodules.accelerator = array = self._accelerator
+        if "scaling" in self.signature.members:  # lent to another unit while this one idles
+            m.d.comb += [array.external.eq(self.scaling),
+                         self.scaled_code.eq(array.external_code),
+                         self.scaled_valid.eq(array.external_valid)]
         held = Signal.like(self.instruction)
         launch = Signal()
         with m.If(self.start & ~self.busy):

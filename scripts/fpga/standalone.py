@@ -27,8 +27,7 @@ from .flow import SynthConfig
 
 __all__ = ["standalone_core", "core_cells", "main"]
 
-BLOCKS = ("matmul.accelerator", "matmul.schedule", "matmul", "elementwise.stage",
-          "elementwise", "")
+BLOCKS = ("matmul.accelerator", "matmul.schedule", "matmul", "elementwise", "")
 
 
 def standalone_core(kind, *, lanes=4, depth=256, max_K=1568, shared_weight_decoder=False):
