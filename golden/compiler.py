@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from .conv import padding_sides
 from .network import relu_ceiling
 from .ptq import check_runnable
 from .program import (ALIGN, UP5K_MEMORY_CODES, Flag, Instruction, Layout, Op, Program,
@@ -58,7 +59,7 @@ class _Compiler:
                 self.alias[node.name] = self.source(node.inputs[0])
         self.layouts = self._layouts()
         self.instructions, self.weights, self.records = [], [], []
-        self.weight_bases = []  # (weight address, first parameter record) per product
+        self.products = {}  # MATMUL fields of each product's weights and geometry, by node
         self.max_k = rows
 
     def source(self, name):
@@ -133,14 +134,13 @@ class _Compiler:
         output = self.source(self.network.output)
         base = {"input": allocator.take(self._size("input"))}
         peak, peak_at = allocator.end, "input"
-        weights = iter(self.weight_bases)
         for index, node in enumerate(self.network.nodes):
             if node.op == "flatten":
                 continue
             base[node.name] = allocator.take(self._size(node.name))
             if allocator.end > peak:
                 peak, peak_at = allocator.end, node.name
-            self.instructions.append(self._instruction(node, base, weights))
+            self.instructions.append(self._instruction(node, base))
             for source in {self.source(s) for s in node.inputs}:
                 if last_use[source] == index and source != output:
                     allocator.free(base[source])
@@ -230,7 +230,8 @@ class _Compiler:
 
     def _matmul_weights(self, node):
         step, rows, cols = self.qnet.steps[node.name], self.rows, self.cols
-        groups, group_in, kernel, row_of, group_out, _, column_of = self._matmul_geometry(node)
+        (groups, group_in, kernel, row_of, group_out, group_stride,
+         column_of) = self._matmul_geometry(node)
         tiles = -(-group_out // cols)
         k = kernel[0] * kernel[1] * group_in
         self.max_k = max(self.max_k, k)
@@ -253,9 +254,12 @@ class _Compiler:
                                  [int(step.bias[channel]), int(step.M[channel]),
                                   int(step.shift[channel])])
         self.weights.append(np.concatenate(blocks))
-        self.weight_bases.append((start, len(self.records) // 3 - groups * tiles * cols))
+        self.products[node.name] = dict(
+            weights=start, params=len(self.records) // 3 - groups * tiles * cols,
+            groups=groups, group_in=group_in, group_out=group_out, group_stride=group_stride,
+            kernel_h=kernel[0], kernel_w=kernel[1])
 
-    def _instruction(self, node, base, weights):
+    def _instruction(self, node, base):
         qnet, step = self.qnet, self.qnet.steps[node.name]
         family = self.family
         where = f"layer {node.name!r}"
@@ -275,17 +279,11 @@ class _Compiler:
             fields["clip"] = int(fmt.ordinals(fmt.quantize(np.array([ceiling])))[0])
         fields["flags"] = int(flags)
         if node.op in ("conv", "dense"):
-            groups, group_in, kernel, _, group_out, group_stride, _ = \
-                self._matmul_geometry(node)
-            weight_base, params = next(weights)
-            fields.update(weights=weight_base, params=params, groups=groups,
-                          b_fmt=format_bytes(family, step.w_fmt),
-                          group_in=group_in, group_out=group_out, group_stride=group_stride,
-                          kernel_h=kernel[0], kernel_w=kernel[1])
+            fields.update(self.products[node.name], b_fmt=format_bytes(family, step.w_fmt))
             if node.op == "dense":
-                fields.update(in_h=1, in_w=1, in_c=group_in)
+                fields.update(in_h=1, in_w=1, in_c=fields["group_in"])
             else:
-                top, left, _, _ = _padding(node["padding"])
+                top, left, _, _ = padding_sides(node["padding"])
                 fields.update(stride=node["stride"], pad_top=top, pad_left=left)
             return checked_instruction(Instruction(Op.MATMUL, **fields), where)
         if node.op == "maxpool":
@@ -303,11 +301,6 @@ class _Compiler:
             raise ProgramError(f"{where}: its inputs are stored in different layouts")
         fields.update(src2=base[other], b_fmt=format_bytes(family, qnet.format_of(other)))
         return checked_instruction(Instruction(Op.ADD, **fields), where)
-
-
-def _padding(padding):
-    from .conv import padding_sides
-    return padding_sides(padding)
 
 
 def _aligned(address, alignment):

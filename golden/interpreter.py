@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arith import Accumulators, matmul, scale
-from .program import Flag, Op, Program, ProgramError, format_from
+from .program import Flag, Op, Program, ProgramError, channel_position, format_from
 from ._checks import check_int
 
 __all__ = ["Machine", "Pass", "matmul_schedule"]
@@ -111,10 +111,8 @@ class Machine:
         if codes.shape != (self.program.image_codes,):
             raise ProgramError(f"an image is {self.program.image_codes} codes, not "
                                f"{codes.shape}")
-        c = np.arange(codes.size) % inp["c"]
-        pixel = np.arange(codes.size) // inp["c"]
-        per_group = inp["group_channels"]
-        position = (c // per_group) * inp["group_stride"] + c % per_group
+        pixel, c = np.divmod(np.arange(codes.size), inp["c"])
+        position = channel_position(c, inp["group_channels"], inp["group_stride"])
         self.memory[inp["base"] + pixel * inp["stride"] + position] = codes
 
     def run(self, codes):

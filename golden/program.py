@@ -52,7 +52,7 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Op", "Flag", "Layout", "Instruction", "Pr
            "INSTRUCTION_FIELDS", "INSTRUCTION_BYTES", "HEADER_FIELDS", "HEADER_BYTES",
            "CRC_BYTES", "ALIGN", "UP5K_MEMORY_CODES", "ProgramError", "read_program",
            "check_program", "checked_instruction", "format_bytes", "format_from",
-           "instruction_layout", "header_layout", "add_alignment"]
+           "instruction_layout", "header_layout", "add_alignment", "channel_position"]
 
 MAGIC = b"TENTPROG"
 FORMAT_VERSION = 1
@@ -137,6 +137,13 @@ def _fits(where, name, value, bits, signed=False):
     return value
 
 
+def channel_position(c, group_channels, group_stride):
+    """Where channel ``c`` sits in a pixel's run of a tensor stored in groups of
+    ``group_channels`` channels, each padded to ``group_stride`` positions."""
+    c = np.asarray(c)
+    return (c // group_channels) * group_stride + c % group_channels
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where a tensor's channels sit in each pixel's run of memory.
@@ -164,8 +171,7 @@ class Layout:
         return self.groups * self.group_stride
 
     def position(self, c):
-        c = np.asarray(c)
-        return (c // self.group_channels) * self.group_stride + c % self.group_channels
+        return channel_position(c, self.group_channels, self.group_stride)
 
     def channel_at(self):
         """The channel at every position of a pixel's run, -1 for padding (stride,)."""
@@ -212,10 +218,7 @@ class Instruction:
         try:
             return _INSTRUCTION.pack(*values)
         except struct.error:
-            for (name, code), value in zip(INSTRUCTION_FIELDS, values):
-                if code != "4s":
-                    _fits(f"node {self.node!r}", name, value, 8 * struct.calcsize(code),
-                          code.islower())
+            checked_instruction(self, f"node {self.node!r}")  # names the field
             raise
 
     @classmethod
