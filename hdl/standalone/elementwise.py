@@ -7,6 +7,8 @@ integers over the window and rounds once in a scaling stage; addition aligns the
 integers to the finer scale, sums them and rounds once (ReLU and clip as in ``MATMUL``).
 """
 
+import functools
+
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -18,7 +20,8 @@ from ..accelerator import external_scaling_layout
 from ..decoder import Decoder
 from ..formats import hardware_for
 from ..scaling import ScalingStage
-from .matmul import check_lanes, unit_members
+from .matmul import check_lanes, drive_member, unit_members
+from .schedule import repeated_addition
 
 __all__ = ["ElementwiseUnit"]
 
@@ -108,9 +111,7 @@ class ElementwiseUnit(wiring.Component):
             m.submodules.stage = stage = self._stage
             valid_in, valid_out, code_out = stage.valid_in, stage.valid_out, stage.code
             m.d.comb += stage.nar_in.eq(0)
-        for index, name in enumerate(family.fields):
-            m.d.comb += getattr(stage, f"out_{name}").eq(held.out_fmt[1 + index])
-        m.d.comb += stage.out_scale.eq(held.out_fmt[0])
+        drive_member(m, stage, family, held.out_fmt, "out_")
 
         def int_exponent(scale):  # the operand exponent of a member with this scale
             return (family.accumulator_exponent(scale, 0)
@@ -148,9 +149,8 @@ class ElementwiseUnit(wiring.Component):
 
         word_in = Signal(data.ArrayLayout(n, lanes))  # AVGPOOL, ADD: the word being folded
         m.submodules.decoder = decoder = Decoder(family=family, form="int")
-        for index, name in enumerate(family.fields):
-            m.d.comb += getattr(decoder, name).eq(
-                Mux(second, held.b_fmt[1 + index], held.a_fmt[1 + index]))
+        operand_fmt = data.View(held.a_fmt.shape(), Mux(second, held.b_fmt, held.a_fmt))
+        drive_member(m, decoder, family, operand_fmt, scale=False)
         m.d.comb += decoder.code.eq(word_in.as_value().word_select(lane, n) if lanes > 1
                                     else word_in[0])
         value = decoder.operand.value
@@ -214,34 +214,26 @@ class ElementwiseUnit(wiring.Component):
                                  self.error.eq(misaligned)]
                     with m.If(~misaligned):
                         m.next = "WINDOW"
-            with m.State("WINDOW"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(count == held.kernel_h):
-                    m.d.sync += count.eq(0)
-                    with m.If((op == Op.AVGPOOL) & (taps > self._max_window)):
-                        m.d.sync += self.error.eq(1)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "ROW"
+            def check_window():
+                with m.If((op == Op.AVGPOOL) & (taps > self._max_window)):
+                    m.d.sync += self.error.eq(1)
+                    m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += [taps.eq(taps + held.kernel_w), count.eq(count + 1)]
-            with m.State("ROW"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(count == held.in_w):
-                    m.d.sync += count.eq(0)
-                    m.next = "STEP"
-                with m.Else():
-                    m.d.sync += [row.eq(row + held.in_c), count.eq(count + 1)]
-            with m.State("STEP"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(count == held.stride):
-                    m.d.sync += [oy.eq(0), ox.eq(0), word.eq(0), corner.eq(held.src),
-                                 row_start.eq(held.src), out_word.eq(held.dst >> shift),
-                                 record.eq(self.params.read_data)]
-                    m.next = "WORD"
-                with m.Else():
-                    m.d.sync += [step_x.eq(step_x + held.in_c), step_y.eq(step_y + row),
-                                 count.eq(count + 1)]
+                    m.next = "ROW"
+
+            def start_words():
+                m.d.sync += [oy.eq(0), ox.eq(0), word.eq(0), corner.eq(held.src),
+                             row_start.eq(held.src), out_word.eq(held.dst >> shift),
+                             record.eq(self.params.read_data)]
+                m.next = "WORD"
+
+            repeat = functools.partial(repeated_addition, m, count=count, busy=self.busy)
+            repeat("WINDOW", times=held.kernel_h, updates=[taps.eq(taps + held.kernel_w)],
+                   then=check_window)
+            repeat("ROW", times=held.in_w, updates=[row.eq(row + held.in_c)], then="STEP")
+            repeat("STEP", times=held.stride, updates=[step_x.eq(step_x + held.in_c),
+                                                       step_y.eq(step_y + row)],
+                   then=start_words)
             with m.State("WORD"):  # an output word starts
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [ky.eq(0), kx.eq(0), y_tap.eq(0), x_tap.eq(0), first_tap.eq(1),

@@ -19,7 +19,7 @@ from ..accelerator import Accelerator, external_scaling_layout
 from .schedule import GEOMETRY_FIELDS, MatmulSchedule
 
 __all__ = ["instruction_struct", "record_layout", "MemoryPort", "ParamPort", "CodeMemory",
-           "MatmulUnit", "check_lanes", "unit_members"]
+           "MatmulUnit", "check_lanes", "unit_members", "drive_member"]
 
 
 def instruction_struct():
@@ -36,6 +36,16 @@ def instruction_struct():
     fields["reserved"] = unsigned(8 * INSTRUCTION_BYTES - sum(
         size for _, _, size in instruction_layout()) * 8)
     return data.StructLayout(fields)
+
+
+def drive_member(m, target, family, fmt, prefix="", *, scale=True):
+    """``target.<prefix>scale`` (unless not ``scale``) and ``target.<prefix><field>`` from an
+    instruction's four format bytes ``fmt``: the scale, then the family's run-time fields in
+    order (:func:`golden.program.format_bytes`)."""
+    if scale:
+        m.d.comb += getattr(target, f"{prefix}scale").eq(fmt[0])
+    for index, name in enumerate(family.fields):
+        m.d.comb += getattr(target, f"{prefix}{name}").eq(fmt[1 + index])
 
 
 def record_layout(limits):
@@ -214,10 +224,8 @@ class MatmulUnit(wiring.Component):
         fetched = Signal(range(lanes + 2))
         records = Signal(data.ArrayLayout(record_layout(self._limits), lanes))
         config = array.config.payload
-        for prefix, fmt in (("a", held.a_fmt), ("w", held.b_fmt), ("out", held.out_fmt)):
-            m.d.comb += getattr(config, f"{prefix}_scale").eq(fmt[0])
-            for index, name in enumerate(self._family.fields):
-                m.d.comb += getattr(config, f"{prefix}_{name}").eq(fmt[1 + index])
+        for prefix, fmt in (("a_", held.a_fmt), ("w_", held.b_fmt), ("out_", held.out_fmt)):
+            drive_member(m, config, self._family, fmt, prefix)
         m.d.comb += config.relu.eq(held.flags[0])
         for j in range(lanes):
             m.d.comb += [config.bias[j].eq(records[j].bias), config.M[j].eq(records[j].M),

@@ -18,7 +18,7 @@ from golden._checks import check_int
 from golden.program import instruction_layout
 
 __all__ = ["GEOMETRY_FIELDS", "geometry_layout", "PassAddresses", "VectorAddresses",
-           "WriteAddresses", "MatmulSchedule"]
+           "WriteAddresses", "MatmulSchedule", "repeated_addition"]
 
 #: The instruction fields the generators read.
 GEOMETRY_FIELDS = ("src", "dst", "weights", "groups", "in_h", "in_w", "in_c", "out_h", "out_w",
@@ -153,6 +153,23 @@ class PassAddresses(_Generator):
         return m
 
 
+def repeated_addition(m, name, *, count, times, updates, busy, then):
+    """An FSM state ``name`` that makes products of instruction fields without a multiplier:
+    ``updates`` (running sums) ``times`` times, counted in ``count``, with ``busy`` high;
+    then ``count`` back to 0 and ``then``, the next state's name or a function that picks
+    it."""
+    with m.State(name):
+        m.d.comb += busy.eq(1)
+        with m.If(count == times):
+            m.d.sync += count.eq(0)
+            if isinstance(then, str):
+                m.next = then
+            else:
+                then()
+        with m.Else():
+            m.d.sync += [*updates, count.eq(count + 1)]
+
+
 def _advance_pixel(m, loops):
     with m.If(loops.ox == loops.geometry.out_w - 1):
         m.d.sync += [loops.ox.eq(0), loops.oy.eq(loops.oy + 1)]
@@ -251,13 +268,8 @@ class VectorAddresses(_Generator):
             out.payload.acc_last.eq(loops.last_k_tile), out.payload.tile.eq(loops.tile)]
 
         def repeat(name, times, updates, next_state):
-            with m.State(name):
-                m.d.comb += self.busy.eq(1)
-                with m.If(count == times):
-                    m.d.sync += count.eq(0)
-                    m.next = next_state
-                with m.Else():
-                    m.d.sync += [*updates, count.eq(count + 1)]
+            repeated_addition(m, name, count=count, times=times, updates=updates,
+                              busy=self.busy, then=next_state)
 
         with m.FSM():
             with m.State("IDLE"):
