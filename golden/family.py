@@ -131,6 +131,12 @@ class Family(abc.ABC):
     def operand_width(self):
         """Bits of the signed integer operand ``X`` of the widest member."""
 
+    def int_exponent(self, scale):
+        """The exponent of the integer operand ``X`` of the members with ``scale`` (their
+        other fields do not change it): half of :meth:`accumulator_exponent` of two such
+        members. Works on integers and on hardware values alike."""
+        return self.accumulator_exponent(scale, 0) - self.accumulator_exponent(0, 0) // 2
+
     @abc.abstractmethod
     def accumulator_exponent(self, a_scale, w_scale):
         """Run-time E of an accumulator of products of two members with scales ``a_scale``

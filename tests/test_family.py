@@ -37,6 +37,7 @@ def test_accumulator_exponent_is_the_sum_of_int_exponents(family):
             E = family.accumulator_exponent(family.registers(a)["scale"],
                                             family.registers(w)["scale"])
             assert E == a.int_exponent + w.int_exponent
+        assert family.int_exponent(family.registers(a)["scale"]) == a.int_exponent
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=str)

@@ -113,11 +113,8 @@ class ElementwiseUnit(wiring.Component):
             m.d.comb += stage.nar_in.eq(0)
         drive_member(m, stage, family, held.out_fmt, "out_")
 
-        def int_exponent(scale):  # the operand exponent of a member with this scale
-            return (family.accumulator_exponent(scale, 0)
-                    - family.accumulator_exponent(0, 0) // 2)
-
-        exponent_a, exponent_b = int_exponent(held.a_fmt[0]), int_exponent(held.b_fmt[0])
+        exponent_a = family.int_exponent(held.a_fmt[0])
+        exponent_b = family.int_exponent(held.b_fmt[0])
         finer = Mux(exponent_a < exponent_b, exponent_a, exponent_b)
 
         # Loops: output pixel (oy, ox), word of its run, window tap (ky, kx); addresses as
@@ -201,8 +198,8 @@ class ElementwiseUnit(wiring.Component):
         # repeated addition (a multiplier would take a DSP block) and refused beyond
         # max_window.
         instruction = self.instruction
-        a_exponent = int_exponent(instruction.a_fmt[0])
-        b_exponent = int_exponent(instruction.b_fmt[0])
+        a_exponent = family.int_exponent(instruction.a_fmt[0])
+        b_exponent = family.int_exponent(instruction.b_fmt[0])
         alignment = Mux(a_exponent > b_exponent, a_exponent - b_exponent,
                         b_exponent - a_exponent)
         misaligned = (instruction.op == Op.ADD) & (alignment > self._max_align)

@@ -6,7 +6,7 @@ weight and activation streams, and writes its results back: the hardware of
 :func:`golden.interpreter.matmul_schedule`.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -270,10 +270,14 @@ class MatmulUnit(wiring.Component):
             self.memory.write_data.eq(write_data),
         ]
         m.d.sync += [window_in_flight.eq(grant_window), weight_in_flight.eq(grant_weight)]
+        # A window's flags without codes: a padding window's entry, or a read's until it lands.
+        flags = Signal(window_layout)
+        m.d.comb += [flags.first.eq(vectors.payload.first),
+                     flags.acc_first.eq(vectors.payload.acc_first),
+                     flags.acc_last.eq(vectors.payload.acc_last),
+                     flags.tile.eq(vectors.payload.tile)]
         with m.If(grant_window):
-            m.d.sync += window_meta.eq(Cat(Const(0, n * lanes), vectors.payload.first,
-                                           vectors.payload.acc_first, vectors.payload.acc_last,
-                                           vectors.payload.tile))
+            m.d.sync += window_meta.eq(flags)
         with m.If(grant_weight):
             m.d.sync += weight_row.eq(Mux(weight_row == lanes - 1, 0, weight_row + 1))
         m.d.comb += passes.ready.eq(grant_weight & (weight_row == lanes - 1))
@@ -282,12 +286,7 @@ class MatmulUnit(wiring.Component):
         m.d.comb += vectors.ready.eq(grant_window | pad_now)
         landed = Signal(window_layout)
         m.d.comb += [landed.eq(window_meta), landed.codes.eq(self.memory.read_data)]
-        padded = Signal(window_layout)
-        m.d.comb += [padded.first.eq(vectors.payload.first),
-                     padded.acc_first.eq(vectors.payload.acc_first),
-                     padded.acc_last.eq(vectors.payload.acc_last),
-                     padded.tile.eq(vectors.payload.tile)]
-        m.d.comb += [windows.w_data.eq(Mux(window_in_flight, landed, padded)),
+        m.d.comb += [windows.w_data.eq(Mux(window_in_flight, landed, flags)),
                      windows.w_en.eq(window_in_flight | pad_now),
                      weights.w_data.eq(self.memory.read_data), weights.w_en.eq(weight_in_flight)]
 
