@@ -50,7 +50,7 @@ class ElementwiseUnit(wiring.Component):
     Members
     -------
     instruction : In(instruction_struct())
-        Sampled with ``start``.
+        Held from ``start`` until not ``busy``.
     start : In(1), busy : Out(1)
     memory : Out(MemoryPort)
     params : Out(ParamPort)
@@ -99,9 +99,7 @@ class ElementwiseUnit(wiring.Component):
         m = Module()
         family, lanes, n = self._family, self._lanes, self._family.n
         shift = (lanes - 1).bit_length()
-        held = Signal.like(self.instruction)
-        with m.If(self.start & ~self.busy):
-            m.d.sync += held.eq(self.instruction)
+        held = self.instruction
         op = held.op
         if self._shared:  # the array's stage, through its ``external`` members
             stage = self.scaling

@@ -86,9 +86,9 @@ class ParamPort(wiring.Signature):
 
 
 def unit_members(*, family, lanes, address_bits, limits):
-    """The members of every execution unit of the standalone design: ``instruction``
-    (sampled with ``start``), ``start``, ``busy``, its ``memory`` port (word addresses) and
-    its ``params`` port."""
+    """The members of every execution unit of the standalone design: ``instruction`` (held
+    from ``start`` until not ``busy``), ``start``, ``busy``, its ``memory`` port (word
+    addresses) and its ``params`` port."""
     shift = (lanes - 1).bit_length()
     return {"instruction": In(instruction_struct()), "start": In(1),
             "busy": Out(1),
@@ -159,7 +159,7 @@ class MatmulUnit(wiring.Component):
     Members
     -------
     instruction : In(instruction_struct())
-        Sampled with ``start``.
+        Held from ``start`` until not ``busy``.
     start : In(1), busy : Out(1)
         ``busy`` from the cycle after ``start`` until the last result is in the memory.
     memory : Out(MemoryPort)
@@ -210,10 +210,8 @@ class MatmulUnit(wiring.Component):
             m.d.comb += [array.external.eq(self.scaling),
                          self.scaled_code.eq(array.external_code),
                          self.scaled_valid.eq(array.external_valid)]
-        held = Signal.like(self.instruction)
+        held = self.instruction
         launch = Signal()
-        with m.If(self.start & ~self.busy):
-            m.d.sync += held.eq(self.instruction)
         m.d.sync += launch.eq(self.start & ~self.busy)
         m.d.comb += [getattr(schedule.geometry, name).eq(getattr(held, name))
                      for name in GEOMETRY_FIELDS]

@@ -388,7 +388,7 @@ class MatmulSchedule(wiring.Component):
     Members
     -------
     geometry : In(geometry_layout(address_bits))
-        Sampled with ``start`` and held inside.
+        Held from ``start`` until not ``busy``.
     start : In(1)
         A pulse while not ``busy``.
     busy : Out(1)
@@ -409,15 +409,12 @@ class MatmulSchedule(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        held = Signal.like(self.geometry)
         launch = Signal()  # the generators start the cycle after ``start``
-        with m.If(self.start & ~self.busy):
-            m.d.sync += held.eq(self.geometry)
         m.d.sync += launch.eq(self.start & ~self.busy)
         busy = [launch]
         for name, part in self._parts.items():
             m.submodules[name] = part
-            m.d.comb += [part.geometry.eq(held), part.start.eq(launch)]
+            m.d.comb += [part.geometry.eq(self.geometry), part.start.eq(launch)]
             wiring.connect(m, part.addresses, wiring.flipped(getattr(self, name)))
             busy.append(part.busy)
         m.d.comb += self.busy.eq(Cat(*busy).any())
