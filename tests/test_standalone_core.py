@@ -10,6 +10,7 @@ from amaranth.lib import wiring
 
 from golden.compiler import compile_network
 from golden.datasets import load
+from golden.family import default_family
 from golden.interpreter import Machine
 from golden.models import model_path
 from golden.network import fold, load_network
@@ -18,6 +19,7 @@ from golden.program import Op
 from golden.ptq import quantize_network
 from hdl.standalone.core import StandaloneCore, image_words
 from hdl.standalone.matmul import CodeMemory
+from hdl.standalone.schedule import CHANNEL_FIELDS, SIZE_FIELDS, FieldBits
 from tests.onnx_models import separable_model
 from tests.test_hdl_units import simulate
 from tests.test_program import every_kind_net
@@ -57,8 +59,12 @@ def run_core(program, images, *, depth=16, limits=None):
             await ctx.tick()
             ctx.set(core.run, 0)
             await ctx.tick()
-            while ctx.get(core.busy):
+            for _ in range(1_000_000):
+                if not ctx.get(core.busy):
+                    break
                 await ctx.tick()
+            else:
+                raise AssertionError("the core is still busy after 1,000,000 cycles")
             codes = [ctx.get(memory.data[w]) for w in range(words)]
             flat = [(word >> (j * n)) & ((1 << n) - 1) for word in codes for j in range(lanes)]
             logits.append(flat[out["base"]:out["base"] + out["count"]])
@@ -121,6 +127,31 @@ def test_a_program_beyond_the_pooling_units_limits_stops_with_an_error():
     np.testing.assert_array_equal(logits[0], Machine(program).run(codes[0]))
 
 
+@pytest.mark.parametrize("bits", [{"size": 3}, {"channels": 3}])
+def test_an_instruction_beyond_the_cores_field_widths_stops_it(bits):
+    rng = np.random.default_rng(24)
+    qnet = quantize_network(every_kind_net(4), "tfx", 8, rng.normal(0, 1, (32, 2, 9, 9)))
+    program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 16)
+    fields = FieldBits(**bits)
+    size, channels = fields.largest()
+    first = next(k for k, i in enumerate(program.instructions)
+                 if max(getattr(i, name) for name in SIZE_FIELDS) > size
+                 or max(getattr(i, name) for name in CHANNEL_FIELDS) > channels)
+    codes = list(program.input_codes(rng.normal(0, 1, (1, 2, 9, 9))))
+    _, stops = run_core(program, codes, limits={"fields": fields})
+    assert stops == [(1, first)]
+
+
+def test_field_widths_are_checked():
+    with pytest.raises(ValueError, match="size_bits must be an integer from 2 to 16, not 1"):
+        FieldBits(size=1)
+    with pytest.raises(ValueError, match="channel_bits must be an integer from 2 to 16, not 17"):
+        FieldBits(channels=17)
+    with pytest.raises(TypeError, match="fields must be a FieldBits, not 8"):
+        StandaloneCore(family=default_family("fxp", 8), lanes=2, depth=4, max_K=8,
+                       address_bits=8, fields=8)
+
+
 def test_the_area_script_refuses_what_it_cannot_build(capsys):
     from scripts.fpga.standalone import main
 
@@ -131,7 +162,6 @@ def test_the_area_script_refuses_what_it_cannot_build(capsys):
 
 
 def test_only_a_shared_scaling_stage_can_be_lent():
-    from golden.family import default_family
     from hdl.accelerator import Accelerator
 
     with pytest.raises(ValueError, match=r'external_scaling needs scaling="shared" \(one stage '

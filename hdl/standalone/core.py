@@ -17,6 +17,7 @@ from golden.arith import DEFAULT_LIMITS
 from golden.program import HEADER_BYTES, INSTRUCTION_BYTES, Op
 from .elementwise import ElementwiseUnit
 from .matmul import MatmulUnit, MemoryPort, check_lanes, instruction_struct, record_layout
+from .schedule import check_fields
 
 __all__ = ["StandaloneCore", "image_words"]
 
@@ -63,6 +64,9 @@ class StandaloneCore(wiring.Component):
         ``"shared"``, and the pooling unit borrows that stage.
     max_window, max_align : int
         The pooling unit's limits (:class:`.elementwise.ElementwiseUnit`).
+    fields : FieldBits, optional
+        How wide the units hold sizes and channel counts (:class:`.schedule.FieldBits`: 8
+        and 12 bits by default).
 
     Members
     -------
@@ -78,13 +82,14 @@ class StandaloneCore(wiring.Component):
     cycles : Out(32)
         Cycles of the last run.
     error : Out(1), pc : Out(16)
-        The last run stopped at instruction ``pc`` because it passes the pooling unit's
-        ``max_window`` or ``max_align`` (the loader refuses such programs first).
+        The last run stopped at instruction ``pc`` because it passes the build: a size or
+        channel count beyond ``fields``, or the pooling unit's ``max_window`` or
+        ``max_align`` (the loader refuses such programs first).
     """
 
     def __init__(self, *, family, lanes, depth, max_K, address_bits, instructions=256,
                  records=4096, limits=DEFAULT_LIMITS, init=((), ()), accelerator=None,
-                 max_window=64, max_align=8):
+                 max_window=64, max_align=8, fields=None):
         self._family = family
         self._lanes = check_lanes(lanes, lanes)
         self._instructions = check_int("instructions", instructions, 1, 1 << 16)
@@ -92,15 +97,17 @@ class StandaloneCore(wiring.Component):
         self._limits = limits
         self._layout = instruction_struct()
         self._record_layout = record_layout(limits)
+        self._fields = fields = check_fields(fields)
         # One scaling stage, the array's, serves the pooling and addition unit too.
         self._elementwise = ElementwiseUnit(family=family, lanes=lanes,
                                             address_bits=address_bits, limits=limits,
                                             max_window=max_window, max_align=max_align,
-                                            shared_scaling=True)
+                                            shared_scaling=True, fields=fields)
         self._matmul = MatmulUnit(family=family, lanes=lanes, depth=depth, max_K=max_K,
                                   address_bits=address_bits, limits=limits,
                                   accelerator={"scaling": "shared", **(accelerator or {})},
-                                  external_scaling=self._elementwise.sum_width)
+                                  external_scaling=self._elementwise.sum_width,
+                                  fields=fields)
         self._program = Memory(shape=unsigned(32), depth=instructions * _WORDS,
                                init=list(init[0]))
         self._params = Memory(shape=unsigned(self._record_layout.size), depth=records,
@@ -173,6 +180,9 @@ class StandaloneCore(wiring.Component):
             with m.State("DISPATCH"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(instruction.op == Op.END):
+                    m.next = "IDLE"
+                with m.Elif(self._fields.oversized(instruction)):
+                    m.d.sync += self.error.eq(1)
                     m.next = "IDLE"
                 with m.Else():
                     m.d.comb += [matmul.start.eq(is_matmul), elementwise.start.eq(~is_matmul)]

@@ -21,7 +21,7 @@ from ..decoder import Decoder
 from ..formats import hardware_for
 from ..scaling import ScalingStage
 from .matmul import check_lanes, drive_member, unit_members
-from .schedule import repeated_addition
+from .schedule import check_fields, repeated_addition
 
 __all__ = ["ElementwiseUnit"]
 
@@ -42,6 +42,9 @@ class ElementwiseUnit(wiring.Component):
     max_align : int
         The largest difference of the two inputs' exponents an ``ADD`` aligns. The sums are
         ``operand_width + bits(max_window) + max_align + 1`` bits wide (:attr:`sum_width`).
+    fields : FieldBits, optional
+        How wide its counters hold sizes and channel counts (:class:`.schedule.FieldBits`;
+        the core refuses an instruction beyond them).
     shared_scaling : bool
         Round through the array's shared scaling stage (``scaling``, ``scaled_code`` and
         ``scaled_valid``, to an :class:`~hdl.accelerator.Accelerator`'s ``external``
@@ -71,7 +74,7 @@ class ElementwiseUnit(wiring.Component):
     """
 
     def __init__(self, *, family, lanes, address_bits, limits=DEFAULT_LIMITS, max_window=64,
-                 max_align=8, shared_scaling=False):
+                 max_align=8, shared_scaling=False, fields=None):
         self._family = family
         self._lanes = check_lanes(lanes, lanes)
         self._address_bits = check_int("address_bits", address_bits, 1, 32)
@@ -80,6 +83,7 @@ class ElementwiseUnit(wiring.Component):
         self._max_align = check_int("max_align", max_align, 0, 64)
         self._sum_width = family.operand_width + max_window.bit_length() + max_align + 1
         self._shared = check_bool("shared_scaling", shared_scaling)
+        self._fields = check_fields(fields)
         members = unit_members(family=family, lanes=lanes, address_bits=address_bits,
                                limits=limits)
         if shared_scaling:
@@ -100,6 +104,10 @@ class ElementwiseUnit(wiring.Component):
         family, lanes, n = self._family, self._lanes, self._family.n
         shift = (lanes - 1).bit_length()
         held = self.instruction
+        fields = self._fields
+        in_c = held.in_c[:fields.channels]
+        in_w, out_h, out_w = (held.in_w[:fields.size], held.out_h[:fields.size],
+                              held.out_w[:fields.size])
         op = held.op
         if self._shared:  # the array's stage, through its ``external`` members
             stage = self.scaling
@@ -117,16 +125,16 @@ class ElementwiseUnit(wiring.Component):
 
         # Loops: output pixel (oy, ox), word of its run, window tap (ky, kx); addresses as
         # running sums (set-up: row = in_w * in_c, step_x, step_y as in VectorAddresses).
-        oy, ox, word = Signal(16), Signal(16), Signal(16)
+        oy, ox, word = Signal(fields.size), Signal(fields.size), Signal(fields.channels)
         ky, kx = Signal(8), Signal(8)
         wide = unsigned(self._address_bits)  # addresses modulo 2**address_bits
         row, step_x, step_y = Signal(wide), Signal(wide), Signal(wide)
         corner, row_start, y_tap, x_tap = (Signal(wide) for _ in range(4))
-        count = Signal(16)
+        count = Signal(max(8, fields.size))
         out_word = Signal(self.memory.address.shape())
         last_tap = (ky == held.kernel_h - 1) & (kx == held.kernel_w - 1)
-        last_word = word == (held.in_c >> shift) - 1
-        last_pixel = (oy == held.out_h - 1) & (ox == held.out_w - 1)
+        last_word = word == (in_c >> shift) - 1
+        last_pixel = (oy == out_h - 1) & (ox == out_w - 1)
         second = Signal()  # ADD: the word of src2
         offset = corner + (word << shift)
         m.d.comb += self.memory.address.eq(
@@ -168,7 +176,7 @@ class ElementwiseUnit(wiring.Component):
                 with m.If(kx == held.kernel_w - 1):
                     m.d.sync += [kx.eq(0), x_tap.eq(0), ky.eq(ky + 1), y_tap.eq(y_tap + row)]
                 with m.Else():
-                    m.d.sync += [kx.eq(kx + 1), x_tap.eq(x_tap + held.in_c)]
+                    m.d.sync += [kx.eq(kx + 1), x_tap.eq(x_tap + in_c)]
                 m.next = "READ"
             with m.Else():
                 m.next = then
@@ -183,7 +191,7 @@ class ElementwiseUnit(wiring.Component):
                 m.next = "WORD"
             with m.Elif(~last_pixel):
                 m.d.sync += word.eq(0)
-                with m.If(ox == held.out_w - 1):
+                with m.If(ox == out_w - 1):
                     m.d.sync += [ox.eq(0), oy.eq(oy + 1), corner.eq(row_start + step_y),
                                  row_start.eq(row_start + step_y)]
                 with m.Else():
@@ -225,8 +233,8 @@ class ElementwiseUnit(wiring.Component):
             repeat = functools.partial(repeated_addition, m, count=count, busy=self.busy)
             repeat("WINDOW", times=held.kernel_h, updates=[taps.eq(taps + held.kernel_w)],
                    then=check_window)
-            repeat("ROW", times=held.in_w, updates=[row.eq(row + held.in_c)], then="STEP")
-            repeat("STEP", times=held.stride, updates=[step_x.eq(step_x + held.in_c),
+            repeat("ROW", times=in_w, updates=[row.eq(row + in_c)], then="STEP")
+            repeat("STEP", times=held.stride, updates=[step_x.eq(step_x + in_c),
                                                        step_y.eq(step_y + row)],
                    then=start_words)
             with m.State("WORD"):  # an output word starts

@@ -155,6 +155,9 @@ class MatmulUnit(wiring.Component):
     external_scaling : int
         Lend the array's shared scaling stage (``scaling="shared"`` in ``accelerator``) to
         another unit's accumulators of this width (the ``scaling`` members); 0: not.
+    fields : FieldBits, optional
+        How wide the address generators hold sizes and channel counts (8 and 12 bits by
+        default); the core refuses an instruction beyond them.
 
     Members
     -------
@@ -180,7 +183,7 @@ class MatmulUnit(wiring.Component):
     FIFO_DEPTH = 4
 
     def __init__(self, *, family, lanes, depth, max_K, address_bits,
-                 limits=DEFAULT_LIMITS, accelerator=None, external_scaling=0):
+                 limits=DEFAULT_LIMITS, accelerator=None, external_scaling=0, fields=None):
         self._family = family
         self._lanes = check_lanes(lanes, lanes)
         self._depth = check_int("depth", depth, 1, 4096)
@@ -191,7 +194,7 @@ class MatmulUnit(wiring.Component):
                                         external_scaling=external_scaling,
                                         **(accelerator or {}))
         self._schedule = MatmulSchedule(rows=lanes, cols=lanes, depth=depth,
-                                        address_bits=address_bits)
+                                        address_bits=address_bits, fields=fields)
         members = unit_members(family=family, lanes=lanes, address_bits=address_bits,
                                limits=limits)
         if external_scaling:
@@ -218,7 +221,8 @@ class MatmulUnit(wiring.Component):
         m.d.comb += schedule.start.eq(launch)
 
         # Configs: tile t's records fetched, offered once tile t's windows are at the head.
-        configured = Signal(16)  # configs taken
+        tile_shape = schedule.passes.payload.tile.shape()
+        configured = Signal(tile_shape)  # configs taken
         fetched = Signal(range(lanes + 2))
         records = Signal(data.ArrayLayout(record_layout(self._limits), lanes))
         config = array.config.payload
@@ -241,7 +245,7 @@ class MatmulUnit(wiring.Component):
         vectors, passes = schedule.vectors, schedule.passes
         window_layout = data.StructLayout({"codes": data.ArrayLayout(n, lanes), "first": 1,
                                            "acc_first": 1, "acc_last": 1,
-                                           "tile": unsigned(16)})
+                                           "tile": tile_shape})
         m.submodules.windows = windows = SyncFIFO(width=window_layout.size,
                                                   depth=self.FIFO_DEPTH)
         m.submodules.weights = weights = SyncFIFO(width=n * lanes, depth=self.FIFO_DEPTH)

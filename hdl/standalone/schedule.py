@@ -17,7 +17,8 @@ from amaranth.lib.wiring import In, Out
 from golden._checks import check_int
 from golden.program import instruction_layout
 
-__all__ = ["GEOMETRY_FIELDS", "geometry_layout", "PassAddresses", "VectorAddresses",
+__all__ = ["GEOMETRY_FIELDS", "SIZE_FIELDS", "CHANNEL_FIELDS", "FieldBits", "check_fields",
+           "geometry_layout", "PassAddresses", "VectorAddresses",
            "WriteAddresses", "MatmulSchedule", "repeated_addition"]
 
 #: The instruction fields the generators read.
@@ -25,29 +26,70 @@ GEOMETRY_FIELDS = ("src", "dst", "weights", "groups", "in_h", "in_w", "in_c", "o
                    "out_c", "group_in", "group_out", "group_stride", "kernel_h", "kernel_w",
                    "stride", "pad_top", "pad_left")
 _ADDRESSES = ("src", "dst", "weights")
+#: Heights and widths, held in ``size_bits`` (:class:`FieldBits`).
+SIZE_FIELDS = ("in_h", "in_w", "out_h", "out_w")
+#: Channel counts, strides and groups, held in ``channel_bits``.
+CHANNEL_FIELDS = ("groups", "in_c", "out_c", "group_in", "group_out", "group_stride")
 
 
-def geometry_layout(address_bits):
-    """The geometry fields as a struct: addresses of ``address_bits``, the rest as wide as
-    the instruction record's fields (:func:`golden.program.instruction_layout`)."""
+class FieldBits:
+    """How wide the hardware holds an instruction's sizes: ``size`` bits for heights and
+    widths (:data:`SIZE_FIELDS`), ``channels`` bits for channel counts and groups
+    (:data:`CHANNEL_FIELDS`); the record's fields are 16 bits, and the counters that walk
+    them cost logic by the bit. The core refuses an instruction beyond them
+    (:meth:`oversized`)."""
+
+    def __init__(self, *, size=8, channels=12):
+        self.size = check_int("size_bits", size, 2, 16)
+        self.channels = check_int("channel_bits", channels, 2, 16)
+
+    def width(self, name):
+        """The bits of field ``name`` (a size or channel field)."""
+        return self.size if name in SIZE_FIELDS else self.channels
+
+    def oversized(self, instruction):
+        """A value, true when a size or channel field of ``instruction`` (a struct view with
+        the record's fields) needs more bits than these."""
+        high = [getattr(instruction, name)[self.width(name):]
+                for name in SIZE_FIELDS + CHANNEL_FIELDS]
+        return Cat(*high).any()
+
+    def largest(self):
+        """``(size, channels)``: the largest values held."""
+        return (1 << self.size) - 1, (1 << self.channels) - 1
+
+    def __eq__(self, other):
+        return isinstance(other, FieldBits) and vars(self) == vars(other)
+
+    def __repr__(self):
+        return f"FieldBits(size={self.size}, channels={self.channels})"
+
+
+def geometry_layout(address_bits, fields=None):
+    """The geometry fields as a struct: addresses of ``address_bits``, sizes and channels as
+    ``fields`` (:class:`FieldBits`, default ones) holds them, the rest as wide as the
+    instruction record's fields (:func:`golden.program.instruction_layout`)."""
+    fields = fields or FieldBits()
     widths = {name: 8 * size for name, _, size in instruction_layout()}
-    return data.StructLayout({name: unsigned(address_bits if name in _ADDRESSES
-                                             else widths[name]) for name in GEOMETRY_FIELDS})
+    return data.StructLayout({
+        name: unsigned(address_bits if name in _ADDRESSES
+                       else fields.width(name) if name in SIZE_FIELDS + CHANNEL_FIELDS
+                       else widths[name]) for name in GEOMETRY_FIELDS})
 
 
 class _Loops:
     """Counters of the nested loops every generator shares: group, column tile, K-tile
     (ky, kx, lane group), output pixel (oy, ox)."""
 
-    def __init__(self, geometry, rows, cols):
-        self.g = Signal(16)
-        self.tile = Signal(16)  # g * tiles + t
-        self.t_left = Signal(signed(18))  # group_out - t * cols
+    def __init__(self, geometry, rows, cols, fields):
+        self.g = Signal(fields.channels)
+        self.tile = Signal(fields.channels + 1)  # g * tiles + t
+        self.t_left = Signal(signed(fields.channels + 2))  # group_out - t * cols
         self.ky = Signal(8)
         self.kx = Signal(8)
-        self.c0 = Signal(16)
-        self.oy = Signal(16)
-        self.ox = Signal(16)
+        self.c0 = Signal(fields.channels)
+        self.oy = Signal(fields.size)
+        self.ox = Signal(fields.size)
         self.geometry, self.rows, self.cols = geometry, rows, cols
 
     @property
@@ -73,12 +115,13 @@ class _Generator(wiring.Component):
     """Common ports: ``geometry`` (held while busy), ``start`` (a pulse while idle) and the
     ``busy`` flag; subclasses add their output stream."""
 
-    def __init__(self, *, rows, cols, depth, address_bits, payload):
+    def __init__(self, *, rows, cols, depth, address_bits, fields, payload):
         self._rows = check_int("rows", rows, 1, 64)
         self._cols = check_int("cols", cols, 1, 64)
         self._depth = check_int("depth", depth, 1, 1 << 16)
         self._address_bits = check_int("address_bits", address_bits, 1, 32)
-        super().__init__({"geometry": In(geometry_layout(address_bits)), "start": In(1),
+        self._fields = fields
+        super().__init__({"geometry": In(geometry_layout(address_bits, fields)), "start": In(1),
                           "busy": Out(1), "addresses": Out(stream.Signature(payload))})
 
     rows = property(lambda self: self._rows)
@@ -93,21 +136,23 @@ class PassAddresses(_Generator):
 
     Members
     -------
-    geometry : In(geometry_layout(address_bits)), start : In(1), busy : Out(1)
+    geometry : In(geometry_layout(address_bits, fields)), start : In(1), busy : Out(1)
     addresses : Out(stream.Signature(StructLayout))
         ``address``, ``tile``, ``new_tile``, ``acc_first``, ``acc_last``.
     """
 
-    def __init__(self, *, rows, cols, depth, address_bits):
+    def __init__(self, *, rows, cols, depth, address_bits, fields=None):
+        fields = check_fields(fields)
         super().__init__(rows=rows, cols=cols, depth=depth, address_bits=address_bits,
+                         fields=fields,
                          payload=data.StructLayout({
-                             "address": unsigned(address_bits), "tile": unsigned(16),
+                             "address": unsigned(address_bits), "tile": unsigned(fields.channels + 1),
                              "new_tile": 1, "acc_first": 1, "acc_last": 1}))
 
     def elaborate(self, platform):
         m = Module()
         geometry, out = self.geometry, self.addresses
-        loops = _Loops(geometry, self.rows, self.cols)
+        loops = _Loops(geometry, self.rows, self.cols, self._fields)
         address, tile_start = Signal(self._address_bits), Signal(self._address_bits)
         in_chunk = Signal(range(self.depth))  # pixels of the chunk before this one's end
         first_chunk, first_k = Signal(), Signal()
@@ -151,6 +196,15 @@ class PassAddresses(_Generator):
                                          tile_start.eq(address + tile_step)]
                             _next_tile(m, loops, "CHUNK")
         return m
+
+
+def check_fields(fields):
+    """``fields`` validated: a :class:`FieldBits`, or the default one for ``None``."""
+    if fields is None:
+        return FieldBits()
+    if not isinstance(fields, FieldBits):
+        raise TypeError(f"fields must be a FieldBits, not {fields!r}")
+    return fields
 
 
 def repeated_addition(m, name, *, count, times, updates, busy, then):
@@ -220,7 +274,7 @@ class VectorAddresses(_Generator):
 
     Members
     -------
-    geometry : In(geometry_layout(address_bits)), start : In(1), busy : Out(1)
+    geometry : In(geometry_layout(address_bits, fields)), start : In(1), busy : Out(1)
     addresses : Out(stream.Signature(StructLayout))
         ``address``, ``pad``, ``first``, ``acc_first``, ``acc_last``, ``tile``.
 
@@ -231,16 +285,18 @@ class VectorAddresses(_Generator):
     before each pass.
     """
 
-    def __init__(self, *, rows, cols, depth, address_bits):
+    def __init__(self, *, rows, cols, depth, address_bits, fields=None):
+        fields = check_fields(fields)
         super().__init__(rows=rows, cols=cols, depth=depth, address_bits=address_bits,
+                         fields=fields,
                          payload=data.StructLayout({
                              "address": unsigned(address_bits), "pad": 1, "first": 1,
-                             "acc_first": 1, "acc_last": 1, "tile": unsigned(16)}))
+                             "acc_first": 1, "acc_last": 1, "tile": unsigned(fields.channels + 1)}))
 
     def elaborate(self, platform):
         m = Module()
         geometry, out = self.geometry, self.addresses
-        loops = _Loops(geometry, self.rows, self.cols)
+        loops = _Loops(geometry, self.rows, self.cols, self._fields)
         # Addresses are sums modulo 2**address_bits: a window corner left or above the input
         # wraps, but its vectors are padding (told by the coordinates), never read.
         wide = unsigned(self._address_bits)
@@ -248,11 +304,11 @@ class VectorAddresses(_Generator):
         # origin = src - pad_top * row - pad_left * in_c (the first window's corner).
         row, step_x, step_y, origin = (Signal(wide, name=n)
                                        for n in ("row", "step_x", "step_y", "origin"))
-        count = Signal(16)
+        count = Signal(max(8, self._fields.size))
         # The current pixel's window corner, its row's first one, its input coordinates, and
         # the pixel counters: saved at a chunk's first pixel, restored for each K-tile.
         corner, row_start = Signal(wide), Signal(wide)
-        iy, ix = Signal(signed(18)), Signal(signed(18))
+        iy, ix = Signal(signed(self._fields.size + 2)), Signal(signed(self._fields.size + 2))
         state = (corner, row_start, iy, ix, loops.oy, loops.ox)
         saved = [Signal.like(v, name=f"saved_{v.name}") for v in state]
         y_offset, x_offset, group_offset = Signal(wide), Signal(wide), Signal(wide)
@@ -335,20 +391,22 @@ class WriteAddresses(_Generator):
 
     Members
     -------
-    geometry : In(geometry_layout(address_bits)), start : In(1), busy : Out(1)
+    geometry : In(geometry_layout(address_bits, fields)), start : In(1), busy : Out(1)
     addresses : Out(stream.Signature(StructLayout))
         ``address``, ``width``.
     """
 
-    def __init__(self, *, rows, cols, depth, address_bits):
+    def __init__(self, *, rows, cols, depth, address_bits, fields=None):
+        fields = check_fields(fields)
         super().__init__(rows=rows, cols=cols, depth=depth, address_bits=address_bits,
+                         fields=fields,
                          payload=data.StructLayout({"address": unsigned(address_bits),
                                                     "width": range(cols + 1)}))
 
     def elaborate(self, platform):
         m = Module()
         geometry, out = self.geometry, self.addresses
-        loops = _Loops(geometry, self.rows, self.cols)
+        loops = _Loops(geometry, self.rows, self.cols, self._fields)
         tile_base, address = Signal(self._address_bits + 1), Signal(self._address_bits + 1)
         group_base = Signal(self._address_bits + 1)
         m.d.comb += [out.payload.address.eq(address),
@@ -387,7 +445,7 @@ class MatmulSchedule(wiring.Component):
 
     Members
     -------
-    geometry : In(geometry_layout(address_bits))
+    geometry : In(geometry_layout(address_bits, fields))
         Held from ``start`` until not ``busy``.
     start : In(1)
         A pulse while not ``busy``.
@@ -397,13 +455,15 @@ class MatmulSchedule(wiring.Component):
         The generators' streams.
     """
 
-    def __init__(self, *, rows, cols, depth, address_bits):
-        arguments = dict(rows=rows, cols=cols, depth=depth, address_bits=address_bits)
+    def __init__(self, *, rows, cols, depth, address_bits, fields=None):
+        fields = check_fields(fields)
+        arguments = dict(rows=rows, cols=cols, depth=depth, address_bits=address_bits,
+                         fields=fields)
         self._parts = {"passes": PassAddresses(**arguments),
                        "vectors": VectorAddresses(**arguments),
                        "writes": WriteAddresses(**arguments)}
-        super().__init__({"geometry": In(geometry_layout(address_bits)), "start": In(1),
-                          "busy": Out(1),
+        super().__init__({"geometry": In(geometry_layout(address_bits, fields)),
+                          "start": In(1), "busy": Out(1),
                           **{name: Out(part.addresses.signature)
                              for name, part in self._parts.items()}})
 
