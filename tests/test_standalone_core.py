@@ -46,7 +46,6 @@ def run_core(program, images, *, depth=16, limits=None):
     m.submodules.memory = memory = CodeMemory(n=n, lanes=lanes, words=words,
                                               init=memory_words(machine.memory, n, lanes))
     wiring.connect(m, core.memory, memory.port)
-    out = program.output
     logits, cycles = [], []
 
     async def bench(ctx):
@@ -55,24 +54,32 @@ def run_core(program, images, *, depth=16, limits=None):
                 machine.load_image(image)
                 for w, word in enumerate(memory_words(machine.memory, n, lanes)):
                     ctx.set(memory.data[w], word)
-            ctx.set(core.run, 1)
-            await ctx.tick()
-            ctx.set(core.run, 0)
-            await ctx.tick()
-            for _ in range(1_000_000):
-                if not ctx.get(core.busy):
-                    break
-                await ctx.tick()
-            else:
-                raise AssertionError("the core is still busy after 1,000,000 cycles")
-            codes = [ctx.get(memory.data[w]) for w in range(words)]
-            flat = [(word >> (j * n)) & ((1 << n) - 1) for word in codes for j in range(lanes)]
-            logits.append(flat[out["base"]:out["base"] + out["count"]])
+            logits.append(await run_program(ctx, core, memory, program))
             cycles.append(ctx.get(core.cycles) if limits is None
                           else (ctx.get(core.error), ctx.get(core.pc)))
 
     simulate(m, bench)
     return np.array(logits), cycles
+
+
+async def run_program(ctx, core, memory, program, *, cycles=1_000_000):
+    """Pulses the core's ``run`` and waits (``cycles`` at most) for the end: the output
+    tensor's codes in ``memory``."""
+    lanes, n = program.rows, program.family.n
+    ctx.set(core.run, 1)
+    await ctx.tick()
+    ctx.set(core.run, 0)
+    await ctx.tick()
+    for _ in range(cycles):
+        if not ctx.get(core.busy):
+            break
+        await ctx.tick()
+    else:
+        raise AssertionError(f"the core is still busy after {cycles:,} cycles")
+    words = [ctx.get(memory.data[w]) for w in range(memory.data.depth)]
+    flat = [(word >> (j * n)) & ((1 << n) - 1) for word in words for j in range(lanes)]
+    out = program.output
+    return flat[out["base"]:out["base"] + out["count"]]
 
 
 def check(qnet, x, *, lanes, depth=16):
