@@ -8,18 +8,19 @@ import zlib
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
 
 from golden.compiler import compile_network
 from golden.family import default_family
 from golden.interpreter import Machine
-from golden.program import HEADER_BYTES, read_program
+from golden.program import HEADER_BYTES, channel_position, read_program
 from golden.ptq import quantize_network
 from hdl.standalone.core import StandaloneCore
 from hdl.standalone.loader import ImageLoader, LoadError, header_checks
+from hdl.standalone.io import InputWriter, OutputReader
 from hdl.standalone.matmul import CodeMemory
 from tests.test_hdl_units import simulate
-from tests.test_standalone_core import run_program
 from tests.test_program import every_kind_net
 from tests.test_standalone_matmul import memory_words
 
@@ -35,8 +36,9 @@ def program_of(scheme, lanes, seed=31):
 
 
 def board(program, **build):
-    """The loader, the core and a code memory built for ``program``'s family and limits
-    (``build`` overrides the loader's capacities)."""
+    """The loader, the input writer, the core, the output reader and a code memory built for
+    ``program``'s family and limits (``build`` overrides the loader's capacities); the
+    memory's user is ``phase``: 0 the loader, 1 the writer, 2 the core, 3 the reader."""
     lanes, family = program.rows, program.family
     address_bits = (MEMORY_CODES - 1).bit_length()
     capacities = dict(instructions=16, records=128, max_K=program.max_k, max_window=64,
@@ -47,19 +49,28 @@ def board(program, **build):
         family=build.get("family", family), lanes=build.get("lanes", lanes),
         address_bits=address_bits, limits=program.limits,
         **{k: v for k, v in capacities.items() if k not in ("family", "lanes")})
+    m.submodules.writer = writer = InputWriter(n=family.n, lanes=lanes,
+                                               address_bits=address_bits)
     m.submodules.core = core = StandaloneCore(
         family=family, lanes=lanes, depth=16, max_K=program.max_k, address_bits=address_bits,
         instructions=16, records=128, limits=program.limits)
+    m.submodules.reader = reader = OutputReader(family=family, lanes=lanes,
+                                                address_bits=address_bits)
     m.submodules.memory = memory = CodeMemory(n=family.n, lanes=lanes,
                                               words=MEMORY_CODES // lanes)
-    loading = ~loader.valid  # the core's port once an image is loaded
+    phase = Signal(2)
+    users = [loader.memory, writer.memory, core.memory, reader.memory]
     for name in ("address", "read", "write", "write_data"):
-        m.d.comb += getattr(memory.port, name).eq(
-            Mux(loading, getattr(loader.memory, name), getattr(core.memory, name)))
-    m.d.comb += core.memory.read_data.eq(memory.port.read_data)
+        with m.Switch(phase):
+            for k, user in enumerate(users):
+                with m.Case(k):
+                    m.d.comb += getattr(memory.port, name).eq(getattr(user, name))
+    for user in users:
+        m.d.comb += user.read_data.eq(memory.port.read_data)
     for name in ("load_address", "load_instruction", "load_record", "load_data"):
         m.d.comb += getattr(core, name).eq(getattr(loader, name))
-    return m, loader, core, memory
+    m.d.comb += [writer.descriptor.eq(loader.input), reader.output.eq(loader.output)]
+    return m, phase, loader, writer, core, reader
 
 
 async def send(ctx, loader, image):
@@ -75,12 +86,18 @@ async def send(ctx, loader, image):
     await ctx.tick()
 
 
+async def pulse(ctx, signal):
+    ctx.set(signal, 1)
+    await ctx.tick()
+    ctx.set(signal, 0)
+
+
 def load_all(program, images, *, run=None, **build):
     """``(valid, error)`` after each of ``images`` is sent; with ``run`` (input codes), the
-    logits of running the last image's program on them."""
-    m, loader, core, memory = board(program, **build)
-    outcome, logits = [], []
-    lanes, n = program.rows, program.family.n
+    class and logits of the last image's program on them, from the writer, the core and the
+    reader."""
+    m, phase, loader, writer, core, reader = board(program, **build)
+    outcome, result = [], []
 
     async def bench(ctx):
         for image in images:
@@ -96,26 +113,42 @@ def load_all(program, images, *, run=None, **build):
             await ctx.tick()
             header.append(ctx.get(loader.header_data))
         assert bytes(header) == images[-1][:HEADER_BYTES]
-        # Only the input tensor's words: the weights must be the loader's.
-        machine = Machine(program)
-        before = memory_words(machine.memory, n, lanes)
-        machine.load_image(run)
-        for w, word in enumerate(memory_words(machine.memory, n, lanes)):
-            if word != before[w]:
-                ctx.set(memory.data[w], word)
-        logits.append(await run_program(ctx, core, memory, program, cycles=200_000))
+        ctx.set(phase, 1)
+        await pulse(ctx, writer.start)
+        for code in run:
+            assert not ctx.get(writer.done)
+            ctx.set(writer.codes.payload, int(code))
+            ctx.set(writer.codes.valid, 1)
+            await ctx.tick().until(writer.codes.ready)
+        ctx.set(writer.codes.valid, 0)
+        assert ctx.get(writer.done)
+        ctx.set(phase, 2)
+        await pulse(ctx, core.run)
+        await ctx.tick().until(~core.busy)
         assert not ctx.get(core.error)
+        ctx.set(phase, 3)
+        await pulse(ctx, reader.start)
+        logits = []
+        ctx.set(reader.codes.ready, 1)
+        while not ctx.get(reader.done):
+            _, _, valid, code = await ctx.tick().sample(reader.codes.valid,
+                                                        reader.codes.payload)
+            if valid:
+                logits.append(code)
+        result.append((ctx.get(reader.label), logits))
 
     simulate(m, bench)
-    return outcome, (logits[0] if logits else None)
+    return outcome, (result[0] if result else None)
 
 
 def test_a_loaded_image_runs_bit_exact():
     program, rng = program_of("tfx-channel", 4)
     codes = program.input_codes(rng.normal(0, 1.5, (2, 9, 9)))
-    outcome, logits = load_all(program, [program.to_bytes()], run=codes)
+    outcome, (label, logits) = load_all(program, [program.to_bytes()], run=codes)
     assert outcome == [(1, LoadError.NONE)]
-    np.testing.assert_array_equal(logits, Machine(program).run(codes))
+    expected_label, expected = Machine(program).classify(codes)
+    np.testing.assert_array_equal(logits, expected)
+    assert label == expected_label
 
 
 def flipped(image, bit):
@@ -137,7 +170,7 @@ def test_bad_images_are_refused_and_a_good_one_runs_after_them():
     bad = [image[:len(image) // 2], image[:-1], image[:HEADER_BYTES - 3], bytes(wrong_version),
            image + b"\0", *corrupted]
     codes = program.input_codes(rng.normal(0, 1.5, (2, 9, 9)))
-    outcome, logits = load_all(program, [*bad, image], run=codes)
+    outcome, (label, logits) = load_all(program, [*bad, image], run=codes)
     assert outcome[:3] == [(0, LoadError.NONE)] * 3  # truncated: still waiting
     assert outcome[3] == (0, LoadError.VERSION)
     assert outcome[4] == (0, LoadError.LENGTH)
@@ -186,3 +219,70 @@ def test_the_loader_takes_a_byte_per_code():
                                          "8, not 10"):
         ImageLoader(family=default_family("fxp", 10), lanes=2, address_bits=8,
                     instructions=4, records=4, max_K=8, max_window=4, max_align=1)
+
+
+def test_the_input_writer_places_codes_as_the_interpreter_does():
+    lanes, n, address_bits = 4, 8, 8
+    h, w, c, base, stride, group_channels, group_stride = 2, 3, 6, 5, 17, 4, 8
+    codes = np.arange(1, h * w * c + 1)
+    m = Module()
+    m.submodules.writer = writer = InputWriter(n=n, lanes=lanes, address_bits=address_bits)
+    m.submodules.memory = memory = CodeMemory(n=n, lanes=lanes,
+                                              words=(1 << address_bits) // lanes)
+    wiring.connect(m, writer.memory, memory.port)
+    got = []
+
+    async def bench(ctx):
+        for name, value in dict(base=base, h=h, w=w, c=c, stride=stride,
+                                group_channels=group_channels,
+                                group_stride=group_stride).items():
+            ctx.set(getattr(writer.descriptor, name), value)
+        await pulse(ctx, writer.start)
+        for code in codes:
+            ctx.set(writer.codes.payload, int(code))
+            ctx.set(writer.codes.valid, 1)
+            await ctx.tick().until(writer.codes.ready)
+        assert ctx.get(writer.done) and not ctx.get(writer.codes.ready)
+        words = [ctx.get(memory.data[k]) for k in range(memory.data.depth)]
+        got.extend((word >> (j * n)) & 0xFF for word in words for j in range(lanes))
+
+    simulate(m, bench)
+    expected = np.zeros(1 << address_bits, np.int64)
+    pixel, channel = np.divmod(np.arange(codes.size), c)
+    expected[base + pixel * stride + channel_position(channel, group_channels,
+                                                      group_stride)] = codes
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("kind", ["tfx", "fxp", "posit", "fp"])
+def test_the_output_reader_finds_the_first_largest_logit(kind):
+    family = default_family(kind, 8)
+    fmt = family.members()[0]
+    rng = np.random.default_rng(35)
+    logits = rng.integers(0, 256, 11)
+    logits[[3, 8]] = logits[np.argmax(fmt.ordinals(logits))]  # a tie, the first one wins
+    lanes, base = 4, 6
+    flat = np.zeros(64, np.int64)
+    flat[base:base + logits.size] = logits
+    m = Module()
+    m.submodules.reader = reader = OutputReader(family=family, lanes=lanes, address_bits=6)
+    m.submodules.memory = memory = CodeMemory(n=8, lanes=lanes, words=16,
+                                              init=memory_words(flat, 8, lanes))
+    wiring.connect(m, reader.memory, memory.port)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(reader.output.base, base)
+        ctx.set(reader.output.count, logits.size)
+        await pulse(ctx, reader.start)
+        ctx.set(reader.codes.ready, 1)
+        while not ctx.get(reader.done):
+            _, _, valid, code = await ctx.tick().sample(reader.codes.valid,
+                                                        reader.codes.payload)
+            if valid:
+                got.append(code)
+        got.append(ctx.get(reader.label))
+
+    simulate(m, bench)
+    assert got[:-1] == list(logits)
+    assert got[-1] == int(np.argmax(fmt.ordinals(logits))) == min(3, got[-1])

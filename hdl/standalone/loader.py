@@ -21,7 +21,9 @@ from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
 from golden.program import (CRC_BYTES, FORMAT_VERSION, HEADER_BYTES, INSTRUCTION_BYTES, MAGIC,
                             header_layout)
+from .io import input_layout, output_layout
 from .matmul import MemoryPort, check_lanes, record_layout
+from .schedule import check_fields
 
 __all__ = ["LoadError", "ImageLoader", "header_checks", "crc32_step"]
 
@@ -107,6 +109,9 @@ class ImageLoader(wiring.Component):
     max_K, max_window, max_align : int
         The build's longest dot product and pooling limits; an image needing more is
         refused.
+    fields : FieldBits, optional
+        How wide the build holds sizes and channel counts (:class:`.schedule.FieldBits`): an
+        input tensor beyond them is refused.
 
     Members
     -------
@@ -129,6 +134,8 @@ class ImageLoader(wiring.Component):
         record.
     header_address : In(range(HEADER_BYTES)), header_data : Out(8)
         The loaded header, a byte the cycle after its address.
+    input : Out(input_layout(address_bits, fields)), output : Out(output_layout(...))
+        The loaded image's input and output tensors (with ``valid``).
 
     Notes
     -----
@@ -138,7 +145,7 @@ class ImageLoader(wiring.Component):
     """
 
     def __init__(self, *, family, lanes, address_bits, instructions, records,
-                 limits=DEFAULT_LIMITS, max_K, max_window, max_align):
+                 limits=DEFAULT_LIMITS, max_K, max_window, max_align, fields=None):
         if family.n > 8:
             raise ValueError(f"the loader takes a byte per code: n must be at most 8, "
                              f"not {family.n}")
@@ -149,12 +156,18 @@ class ImageLoader(wiring.Component):
         self._records = check_int("records", records, 1, 1 << 16)
         self._limits = limits
         self._record_bytes = -(-limits.bias_bits // 8) + -(-limits.m_bits // 8) + 1
+        self._fields = fields = check_fields(fields)
+        size, channels = fields.largest()
+        address = (1 << address_bits) - 1
         self._checks = header_checks(family=family, lanes=lanes, limits=limits, capacities={
             "instruction_count": instructions, "param_count": records,
             "weight_count": 1 << address_bits, "memory_codes": 1 << address_bits,
             "max_k": check_int("max_K", max_K, 1, 1 << 24),
             "max_window": check_int("max_window", max_window, 1, 255 * 255),
-            "max_align": check_int("max_align", max_align, 0, 64)})
+            "max_align": check_int("max_align", max_align, 0, 64),
+            "input_base": address, "input_h": size, "input_w": size, "input_c": channels,
+            "input_stride": address, "input_group_channels": channels,
+            "input_group_stride": channels, "output_base": address})
         self._header = Memory(shape=8, depth=HEADER_BYTES, init=[])
         shift = (lanes - 1).bit_length()
         width = max(32, record_layout(limits).size)
@@ -166,6 +179,8 @@ class ImageLoader(wiring.Component):
             "load_address": Out(range(max(instructions * INSTRUCTION_BYTES // 4, records))),
             "load_instruction": Out(1), "load_record": Out(1), "load_data": Out(width),
             "header_address": In(range(HEADER_BYTES)), "header_data": Out(8),
+            "input": Out(input_layout(address_bits, fields)),
+            "output": Out(output_layout(address_bits)),
         })
 
     def elaborate(self, platform):
@@ -190,6 +205,10 @@ class ImageLoader(wiring.Component):
         counts = {name: Signal(bits, name=name) for name, bits in (
             ("instruction_count", 16), ("param_count", 16),
             ("weight_count", self._address_bits + 1))}
+        kept = {**counts, **{f"input_{name}": getattr(self.input, name)
+                             for name in self.input.shape().members},
+                **{f"output_{name}": getattr(self.output, name)
+                   for name in self.output.shape().members}}
         assembled = Signal(self.load_data.shape())  # bytes of a word or record, low first
         with_byte = Cat(assembled[8:], byte)  # ``assembled`` shifted down, this byte on top
 
@@ -216,7 +235,7 @@ class ImageLoader(wiring.Component):
                     m.d.comb += [keep.addr.eq(offset), keep.data.eq(byte), keep.en.eq(1)]
                     m.d.sync += [crc.eq(next_crc), offset.eq(offset + 1)]
                     self._check_header(m, offset, byte, within, refuse)
-                    for name, signal in counts.items():
+                    for name, signal in kept.items():
                         first, size = fields[name]
                         for k in range(size):
                             if 8 * k < len(signal):
