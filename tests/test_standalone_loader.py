@@ -92,6 +92,18 @@ async def pulse(ctx, signal):
     ctx.set(signal, 0)
 
 
+async def read_out(ctx, reader):
+    """``(label, codes)`` of the output tensor, from the reader's ``start`` to ``done``."""
+    await pulse(ctx, reader.start)
+    codes = []
+    ctx.set(reader.codes.ready, 1)
+    while not ctx.get(reader.done):
+        _, _, valid, code = await ctx.tick().sample(reader.codes.valid, reader.codes.payload)
+        if valid:
+            codes.append(code)
+    return ctx.get(reader.label), codes
+
+
 def load_all(program, images, *, run=None, **build):
     """``(valid, error)`` after each of ``images`` is sent; with ``run`` (input codes), the
     class and logits of the last image's program on them, from the writer, the core and the
@@ -127,15 +139,7 @@ def load_all(program, images, *, run=None, **build):
         await ctx.tick().until(~core.busy)
         assert not ctx.get(core.error)
         ctx.set(phase, 3)
-        await pulse(ctx, reader.start)
-        logits = []
-        ctx.set(reader.codes.ready, 1)
-        while not ctx.get(reader.done):
-            _, _, valid, code = await ctx.tick().sample(reader.codes.valid,
-                                                        reader.codes.payload)
-            if valid:
-                logits.append(code)
-        result.append((ctx.get(reader.label), logits))
+        result.append(await read_out(ctx, reader))
 
     simulate(m, bench)
     return outcome, (result[0] if result else None)
@@ -274,14 +278,8 @@ def test_the_output_reader_finds_the_first_largest_logit(kind):
     async def bench(ctx):
         ctx.set(reader.output.base, base)
         ctx.set(reader.output.count, logits.size)
-        await pulse(ctx, reader.start)
-        ctx.set(reader.codes.ready, 1)
-        while not ctx.get(reader.done):
-            _, _, valid, code = await ctx.tick().sample(reader.codes.valid,
-                                                        reader.codes.payload)
-            if valid:
-                got.append(code)
-        got.append(ctx.get(reader.label))
+        label, codes = await read_out(ctx, reader)
+        got.extend([*codes, label])
 
     simulate(m, bench)
     assert got[:-1] == list(logits)
