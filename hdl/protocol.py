@@ -49,6 +49,7 @@ from golden.family import family_from_protocol, parse_family
 __all__ = ["HOST_SYNC", "DEVICE_SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_BYTES", "CRC_BYTES",
            "Command", "Reply", "Error", "crc16", "encode_frame", "FrameDecoder", "BuildInfo",
            "item_bytes", "ProtocolError", "RETRYABLE", "Frame", "INFO_BYTES", "DEFAULT_BAUD",
+           "RESIDENT_MARK", "ResidentInfo", "RESIDENT_INFO_BYTES",
            "BAUD_RANGE"]
 
 HOST_SYNC = 0xA5
@@ -77,6 +78,11 @@ class Command(enum.IntEnum):
     WEIGHTS = 0x03
     ACTIVATIONS = 0x04
     RESET = 0x05
+    #: The resident build's (:class:`ResidentInfo`): a program image begins, a chunk of
+    #: it, one image to classify.
+    LOAD_START = 0x06
+    LOAD = 0x07
+    RUN = 0x08
 
 
 class Reply(enum.IntEnum):
@@ -95,6 +101,19 @@ class Error(enum.IntEnum):
     STALLED = 6
     BOUND = 7
     TOO_LONG = 8
+    #: The resident build's: RUN with no program loaded; the program stopped at an
+    #: instruction beyond the build; LOAD with no image begun.
+    NO_PROGRAM = 9
+    LIMIT = 10
+    NOT_LOADING = 11
+    #: The image was refused: ``16 +`` the loader's reason (:class:`hdl.standalone.loader.
+    #: LoadError`).
+    IMAGE_MAGIC = 17
+    IMAGE_VERSION = 18
+    IMAGE_BUILD = 19
+    IMAGE_TOO_LARGE = 20
+    IMAGE_CRC = 21
+    IMAGE_LENGTH = 22
 
 
 #: Errors for a frame that may have arrived damaged and was not executed: sending it again is
@@ -218,6 +237,14 @@ class FrameDecoder:
 _SCALINGS = ("per_column", "shared")
 
 
+def _family_in(payload, at):
+    """The family an INFO payload names at byte ``at`` (code, n, two argument bytes)."""
+    try:
+        return family_from_protocol(payload[at], payload[at + 1], payload[at + 2:at + 4])
+    except ValueError as error:
+        raise ProtocolError(f"{error}: {payload.hex()}") from None
+
+
 @dataclass(frozen=True)
 class BuildInfo:
     """What a device was built for, as its ``INFO`` reply says (:data:`INFO_BYTES` bytes,
@@ -262,6 +289,9 @@ class BuildInfo:
     @classmethod
     def from_payload(cls, payload):
         payload = bytes(payload)
+        if payload[:2] == bytes([RESIDENT_MARK, VERSION]):
+            raise ProtocolError("the device runs the resident (standalone) build, not the "
+                                "coprocessor: use tent deploy --resident")
         if len(payload) < 1 or payload[0] != VERSION:
             found = f"version {payload[0]}" if payload else "an empty payload"
             raise ProtocolError(f"the device speaks protocol {found}, this client version "
@@ -270,10 +300,7 @@ class BuildInfo:
         if len(payload) != INFO_BYTES:
             raise ProtocolError(f"not an INFO payload of protocol version {VERSION} "
                                 f"({INFO_BYTES} bytes): {payload.hex()}")
-        try:
-            family = family_from_protocol(payload[1], payload[2], payload[3:5])
-        except ValueError as error:
-            raise ProtocolError(f"{error}: {payload.hex()}") from None
+        family = _family_in(payload, 1)
         if payload[5] > 1 or payload[6] >= len(_SCALINGS):
             raise ProtocolError(f"not an INFO payload (form {payload[5]}, scaling "
                                 f"{payload[6]}): {payload.hex()}")
@@ -287,3 +314,77 @@ class BuildInfo:
 
 
 INFO_BYTES = 25
+#: The first byte of a resident build's INFO payload (a coprocessor's is :data:`VERSION`).
+RESIDENT_MARK = 0x52
+
+
+@dataclass(frozen=True)
+class ResidentInfo:
+    """What a resident (standalone) build holds, as its ``INFO`` reply says
+    (:data:`RESIDENT_INFO_BYTES` bytes, :data:`RESIDENT_MARK` and :data:`VERSION` first),
+    and the state of its program: ``loaded`` (a whole image whose CRC held), the loader's
+    last refusal ``load_error`` (0: none) and the program's ``crc`` (its image's CRC-32)."""
+
+    family: str
+    lanes: int
+    depth: int
+    max_K: int
+    bias_bits: int
+    m_bits: int
+    shift_max: int
+    instructions: int
+    records: int
+    address_bits: int
+    max_window: int
+    max_align: int
+    size_bits: int
+    channel_bits: int
+    max_payload: int
+    clocks_per_bit: int
+    timeout_bits: int
+    loaded: bool = False
+    load_error: int = 0
+    crc: int = 0
+
+    _FIELDS = (("lanes", 1), ("depth", 2), ("max_K", 3), ("bias_bits", 1), ("m_bits", 1),
+               ("shift_max", 1), ("instructions", 2), ("records", 2), ("address_bits", 1),
+               ("max_window", 2), ("max_align", 1), ("size_bits", 1), ("channel_bits", 1),
+               ("max_payload", 2), ("clocks_per_bit", 3), ("timeout_bits", 3))
+
+    @property
+    def limits(self):
+        return ScalingLimits(bias_bits=self.bias_bits, m_bits=self.m_bits,
+                             shift_max=self.shift_max)
+
+    def build_payload(self):
+        """The payload's fixed part: mark, version, family, then the build's sizes."""
+        family = parse_family(self.family)
+        return (bytes([RESIDENT_MARK, VERSION, family.protocol_code, family.n,
+                       *family.protocol_args])
+                + b"".join(getattr(self, name).to_bytes(size, "little")
+                           for name, size in self._FIELDS))
+
+    def to_payload(self):
+        return (self.build_payload() + bytes([int(self.loaded), self.load_error])
+                + self.crc.to_bytes(4, "little"))
+
+    @classmethod
+    def from_payload(cls, payload):
+        payload = bytes(payload)
+        if payload[:2] != bytes([RESIDENT_MARK, VERSION]):
+            raise ProtocolError(f"not the INFO of a resident build of protocol version "
+                                f"{VERSION} (is the board running the coprocessor build?): "
+                                f"{payload.hex()}")
+        if len(payload) != RESIDENT_INFO_BYTES:
+            raise ProtocolError(f"a resident INFO payload is {RESIDENT_INFO_BYTES} bytes, not "
+                                f"{len(payload)}: {payload.hex()}")
+        family = _family_in(payload, 2)
+        values, at = {}, 6
+        for name, size in cls._FIELDS:
+            values[name] = int.from_bytes(payload[at:at + size], "little")
+            at += size
+        return cls(family.spec, **values, loaded=bool(payload[at]), load_error=payload[at + 1],
+                   crc=int.from_bytes(payload[at + 2:at + 6], "little"))
+
+
+RESIDENT_INFO_BYTES = 6 + sum(size for _, size in ResidentInfo._FIELDS) + 6

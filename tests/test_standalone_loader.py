@@ -19,7 +19,7 @@ from golden.ptq import quantize_network
 from hdl.standalone.core import StandaloneCore
 from hdl.standalone.loader import ImageLoader, LoadError, header_checks
 from hdl.standalone.io import InputWriter, OutputReader
-from hdl.standalone.matmul import CodeMemory
+from hdl.standalone.matmul import CodeMemory, share_memory
 from tests.test_hdl_units import simulate
 from tests.test_program import every_kind_net
 from tests.test_standalone_matmul import memory_words
@@ -59,14 +59,8 @@ def board(program, **build):
     m.submodules.memory = memory = CodeMemory(n=family.n, lanes=lanes,
                                               words=MEMORY_CODES // lanes)
     phase = Signal(2)
-    users = [loader.memory, writer.memory, core.memory, reader.memory]
-    for name in ("address", "read", "write", "write_data"):
-        with m.Switch(phase):
-            for k, user in enumerate(users):
-                with m.Case(k):
-                    m.d.comb += getattr(memory.port, name).eq(getattr(user, name))
-    for user in users:
-        m.d.comb += user.read_data.eq(memory.port.read_data)
+    share_memory(m, memory.port, [loader.memory, writer.memory, core.memory, reader.memory],
+                 phase)
     for name in ("load_address", "load_instruction", "load_record", "load_data"):
         m.d.comb += getattr(core, name).eq(getattr(loader, name))
     m.d.comb += [writer.descriptor.eq(loader.input), reader.output.eq(loader.output)]
@@ -74,11 +68,15 @@ def board(program, **build):
 
 
 async def send(ctx, loader, image):
-    """``image``'s bytes after a ``start``, one a cycle while the loader is ready."""
+    """``image``'s bytes after a ``start``, taken while the loader is ready, with a gap of a
+    cycle or two before every third byte."""
     ctx.set(loader.start, 1)
     await ctx.tick()
     ctx.set(loader.start, 0)
-    for byte in image:
+    for k, byte in enumerate(image):
+        if k % 3 == 0:
+            ctx.set(loader.data.valid, 0)
+            await ctx.tick().repeat(1 + k % 2)
         ctx.set(loader.data.payload, byte)
         ctx.set(loader.data.valid, 1)
         await ctx.tick().until(loader.data.ready)

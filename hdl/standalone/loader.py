@@ -247,7 +247,8 @@ class ImageLoader(wiring.Component):
             with state("INSTRUCTIONS"):
                 self._section(m, got, crc, next_crc, part, index, INSTRUCTION_BYTES,
                               counts["instruction_count"], "PARAMS")
-                m.d.sync += assembled.eq(with_byte)
+                with m.If(got):
+                    m.d.sync += assembled.eq(with_byte)
                 words = INSTRUCTION_BYTES // 4
                 m.d.comb += [self.load_address.eq(index * words + (part >> 2)),
                              self.load_data.eq(with_byte[-32:]),
@@ -255,7 +256,8 @@ class ImageLoader(wiring.Component):
             with state("PARAMS"):
                 self._section(m, got, crc, next_crc, part, index, self._record_bytes,
                               counts["param_count"], "WEIGHTS")
-                m.d.sync += assembled.eq(with_byte)
+                with m.If(got):
+                    m.d.sync += assembled.eq(with_byte)
                 record = with_byte[-8 * self._record_bytes:]
                 m.d.comb += [self.load_address.eq(index), self.load_data.eq(record),
                              self.load_record.eq(got & (part == self._record_bytes - 1))]

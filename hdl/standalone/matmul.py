@@ -19,7 +19,7 @@ from ..accelerator import Accelerator, external_scaling_layout
 from .schedule import GEOMETRY_FIELDS, MatmulSchedule
 
 __all__ = ["instruction_struct", "record_layout", "MemoryPort", "ParamPort", "CodeMemory",
-           "MatmulUnit", "check_lanes", "unit_members", "drive_member"]
+           "MatmulUnit", "check_lanes", "unit_members", "drive_member", "share_memory"]
 
 
 def instruction_struct():
@@ -83,6 +83,18 @@ class ParamPort(wiring.Signature):
     def __init__(self, *, limits, address_bits=16):
         super().__init__({"address": Out(unsigned(address_bits)),
                           "read_data": In(record_layout(limits))})
+
+
+def share_memory(m, port, users, select):
+    """Connects the code memory ``port`` (the memory's side of a :class:`MemoryPort`) to
+    ``users[select]`` (the users' sides); every user sees its read data."""
+    for name in ("address", "read", "write", "write_data"):
+        with m.Switch(select):
+            for k, user in enumerate(users):
+                with m.Case(k):
+                    m.d.comb += getattr(port, name).eq(getattr(user, name))
+    for user in users:
+        m.d.comb += user.read_data.eq(port.read_data)
 
 
 def unit_members(*, family, lanes, address_bits, limits):

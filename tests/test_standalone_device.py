@@ -1,0 +1,152 @@
+# amaranth: UnusedElaboratable=no
+# (the invalid-argument tests leave half-built components behind)
+"""The resident device (hdl.standalone.device) at the byte level, in the Amaranth simulator:
+INFO, a program image loaded in chunks and checked, images classified bit-exact, and every
+refusal the protocol names."""
+
+import zlib
+
+import pytest
+from amaranth.sim import Simulator
+
+from golden.family import default_family
+from golden.interpreter import Machine
+from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, Command, Error, FrameDecoder, Reply,
+                          ResidentInfo, encode_frame)
+from hdl.standalone.device import ResidentDevice, ResidentEngine
+from sim.streams import StreamMonitor
+from tests.test_standalone_loader import MEMORY_CODES, program_of
+
+pytestmark = pytest.mark.sim
+
+
+def engine_for(program, **overrides):
+    build = dict(family=program.family, lanes=program.rows, depth=16, max_K=program.max_k,
+                 address_bits=(MEMORY_CODES - 1).bit_length(), instructions=16, records=128,
+                 limits=program.limits, max_payload=256, timeout=2000)
+    build.update(overrides)
+    return ResidentEngine(**build)
+
+
+def converse(engine, frames):
+    """The device's reply frames to each of ``frames`` (bytes sent one a cycle, the reply
+    awaited before the next frame)."""
+    replies = []
+
+    async def listen(ctx):
+        decoder, monitor = FrameDecoder(DEVICE_SYNC), StreamMonitor("tx")
+        cycle = 0
+        async for _, _, valid, ready, byte in ctx.tick().sample(
+                engine.tx.valid, engine.tx.ready, engine.tx.payload):
+            monitor.sample(valid, ready, byte if valid else None, cycle)
+            if valid and ready:
+                replies.extend(decoder.feed(bytes([byte])))
+            cycle += 1
+            ctx.set(engine.tx.ready, cycle % 3 != 0)  # back-pressure, as a transmitter's
+
+    async def talk(ctx):
+        for number, frame in enumerate(frames):
+            for byte in frame:
+                ctx.set(engine.rx.payload, byte)
+                ctx.set(engine.rx.valid, 1)
+                await ctx.tick()
+            ctx.set(engine.rx.valid, 0)
+            for _ in range(100_000):
+                if len(replies) > number:
+                    break
+                await ctx.tick()
+            assert len(replies) == number + 1, f"no reply to {frame[:8].hex()}..."
+            await ctx.tick().repeat(4)  # the reply's last byte leaves; a line is slower
+
+    sim = Simulator(engine)
+    sim.add_clock(1e-6)
+    sim.add_process(listen)
+    sim.add_testbench(talk)
+    sim.run()
+    return replies
+
+
+def frame(command, payload=b"", seq=1):
+    return encode_frame(HOST_SYNC, command, payload, seq=seq)
+
+
+def codes_bytes(codes):
+    return bytes(int(c) for c in codes)
+
+
+def load_frames(image, chunk=200):
+    return [frame(Command.LOAD_START), *(frame(Command.LOAD, image[k:k + chunk], seq=k % 251)
+                                         for k in range(0, len(image), chunk))]
+
+
+def test_a_program_loaded_in_chunks_classifies_bit_exact():
+    program, rng = program_of("tfx-channel", 4)
+    engine = engine_for(program)
+    image = program.to_bytes()
+    codes = program.input_codes(rng.normal(0, 1.5, (2, 2, 9, 9)))
+    loads = load_frames(image)
+    replies = converse(engine, [frame(Command.INFO), frame(Command.RUN, codes_bytes(codes[0])),
+                                *loads, frame(Command.INFO, seq=7),
+                                *(frame(Command.RUN, codes_bytes(c), seq=9 + k)
+                                  for k, c in enumerate(codes)),
+                                frame(Command.RUN, codes_bytes(codes[0][:-1]), seq=20),
+                                frame(Command.RUN, codes_bytes(codes[0]) + b"\0", seq=21)])
+    info, no_program, *acks = replies[:2 + len(loads)]
+    assert ResidentInfo.from_payload(info.payload) == engine.info
+    assert (no_program.kind, no_program.payload) == (Reply.ERROR,
+                                                     bytes([Error.NO_PROGRAM, Command.RUN]))
+    assert [(a.kind, a.payload) for a in acks] == [(Reply.ACK, bytes([f[1]])) for f in loads]
+    loaded = ResidentInfo.from_payload(replies[2 + len(loads)].payload)
+    assert (loaded.loaded, loaded.load_error, loaded.crc) == (True, 0, zlib.crc32(image[:-4]))
+    for k, c in enumerate(codes):
+        result = replies[3 + len(loads) + k]
+        label, logits = Machine(program).classify(c)
+        assert (result.kind, result.seq) == (Reply.RESULT, 9 + k)
+        assert list(result.payload[:-2]) == list(logits)
+        assert int.from_bytes(result.payload[-2:], "little") == label
+    assert [r.payload for r in replies[-2:]] == [bytes([Error.LENGTH, Command.RUN])] * 2
+
+
+def test_refused_images_and_frames_are_answered_with_their_reason():
+    program, rng = program_of("fxp-layer", 2, seed=36)
+    engine = engine_for(program)
+    image = program.to_bytes()
+    corrupted = bytearray(image)
+    corrupted[len(image) // 2] ^= 0x10
+    bad_crc = bytearray(frame(Command.INFO))
+    bad_crc[-1] ^= 1
+    codes = codes_bytes(program.input_codes(rng.normal(0, 1.5, (2, 9, 9))))
+    loads = load_frames(bytes(corrupted))
+    replies = converse(engine, [
+        frame(Command.LOAD, image[:100]), *loads,
+        frame(Command.LOAD, b"x"), frame(Command.RUN, codes), bytes(bad_crc),
+        frame(Command.LOAD_START, b"\0"), frame(0x42)])
+    codes_of = [r.payload[0] if r.kind == Reply.ERROR else None for r in replies]
+    loading = codes_of[1:1 + len(loads)]
+    refused = loading.index(Error.IMAGE_CRC)  # the chunk with the CRC's first byte
+    assert loading[:refused] == [None] * refused  # acknowledged
+    assert loading[refused + 1:] == [Error.NOT_LOADING] * (len(loads) - refused - 1)
+    assert codes_of[:1] + codes_of[1 + len(loads):] == [
+        Error.NOT_LOADING, Error.NOT_LOADING, Error.NO_PROGRAM, Error.CHECKSUM, Error.LENGTH,
+        Error.COMMAND]
+
+
+def test_the_image_errors_follow_the_loaders_reasons():
+    from hdl.standalone.loader import LoadError
+
+    for reason in LoadError:
+        if reason != LoadError.NONE:
+            assert Error[f"IMAGE_{reason.name}"] == 16 + reason
+
+
+def test_the_device_refuses_what_it_cannot_build():
+    program, _ = program_of("tfx", 2, seed=37)
+    with pytest.raises(ValueError, match="memory must be 'behavioural' or 'spram', not 'dram'"):
+        engine_for(program, memory="dram")
+    with pytest.raises(ValueError, match="the SPRAMs hold 2\\*\\*17 codes: address_bits must "
+                                         "be 17, not 13"):
+        engine_for(program, memory="spram")
+    with pytest.raises(ValueError, match="clocks_per_bit must be an integer from 4 to 65536, "
+                                         "not 2"):
+        ResidentDevice(family=default_family("fxp", 8), lanes=2, depth=4, max_K=8,
+                       clocks_per_bit=2)
