@@ -20,6 +20,7 @@ MAX_K ?= 256## the longest dot product a build runs (a network's largest K; tent
 SPLIT_DSP ?=## 1: two PEs per iCE40 SB_MAC16, 0: whole DSPs (default: the board's)
 CLOCK_MHZ ?=## the logic's clock from the iCE40 PLL in MHz (0: the board's oscillator; default: the board's)
 BAUD ?= 1000000## the UART's rate (115200 for slow adapters)
+MODE ?= coprocessor## what make synth builds: coprocessor (the default: the array behind the UART link) or resident (the standalone core that runs a loaded program; it does not fit the UP5K yet)
 FORM ?=## the PEs' operand form: int or ses (default: the board's choice per format)
 SEEDS ?= 5## nextpnr placement seeds (median fmax)
 COMPONENT ?= mac## the component make verilog exports: decoder, mac, scaling, dot, array
@@ -88,12 +89,12 @@ bench: $(STAMP) ## quantizer throughput (TFX vs FXP) and the integer engine's sp
 area: $(STAMP) ## Yosys cell counts of decoder, MAC and scaling stage for every format
 	$(PY) -m scripts.area
 
-synth: $(STAMP) ## bitstream, area and fmax record for a board [BOARD= FAMILY= ROWS= COLS= FORM= MAX_K= SPLIT_DSP= CLOCK_MHZ= BAUD= SEEDS=]
+synth: $(STAMP) ## bitstream, area and fmax record for a board [BOARD= MODE= FAMILY= ROWS= COLS= FORM= MAX_K= SPLIT_DSP= CLOCK_MHZ= BAUD= SEEDS=]
 	$(PY) -m scripts.synth --board $(BOARD) $(if $(FAMILY),--family $(FAMILY),--format $(or $(FORMAT),tfx) --n $(N) --is-max $(IS_MAX)) \
 		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) \
 		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
-		--baud $(BAUD) --seeds $(SEEDS)
+		--baud $(BAUD) --mode $(MODE) --seeds $(SEEDS)
 
 synth-blocks: $(STAMP) ## a build's logic cells per block (Yosys without flattening; about a minute) [as synth, no SEEDS]
 	$(PY) -m scripts.synth_blocks --board $(BOARD) $(if $(FAMILY),--family $(FAMILY),--format $(or $(FORMAT),tfx) --n $(N) --is-max $(IS_MAX)) \

@@ -6,19 +6,21 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from .hostlink import HostLink
 from .pll import PLLSettings
+from .standalone.device import ResidentDevice
 
 __all__ = ["BoardTop"]
 
 
 class BoardTop(wiring.Component):
-    """A :class:`hdl.hostlink.HostLink` on the board's first UART, clocked by the board's
+    """A :class:`hdl.hostlink.HostLink` (or a :class:`hdl.standalone.device.ResidentDevice`)
+    on the board's first UART, clocked by the board's
     default clock or by an iCE40 PLL from it (the link's ``clocks_per_bit`` must match that
     clock and the baud rate).
 
     Parameters
     ----------
-    link : HostLink
-        The link to put on the pins.
+    link : HostLink or ResidentDevice
+        The design to put on the pins.
     pll : hdl.pll.PLLSettings or None
         ``None``: the ``sync`` domain is the board's default clock. Otherwise an
         ``SB_PLL40_PAD`` on the default clock's pin (iCE40) makes the ``sync`` clock
@@ -31,8 +33,9 @@ class BoardTop(wiring.Component):
     """
 
     def __init__(self, *, link, pll=None):
-        if not isinstance(link, HostLink):
-            raise TypeError(f"link must be an hdl.hostlink.HostLink, not {link!r}")
+        if not isinstance(link, (HostLink, ResidentDevice)):
+            raise TypeError(f"link must be an hdl.hostlink.HostLink or an "
+                            f"hdl.standalone.device.ResidentDevice, not {link!r}")
         if pll is not None and not isinstance(pll, PLLSettings):
             raise TypeError(f"pll must be an hdl.pll.PLLSettings or None, not {pll!r}")
         self.link = link

@@ -17,7 +17,7 @@ from hdl.accelerator import MAX_K
 from hdl.protocol import DEFAULT_BAUD
 from scripts.fpga.boards import board_named
 from scripts.designs import family_for
-from scripts.fpga.flow import SynthConfig, run_flow, summary
+from scripts.fpga.flow import MODES, SynthConfig, run_flow, summary
 
 
 def build_parser(prog, description, *, seeds=True):
@@ -45,6 +45,9 @@ def build_parser(prog, description, *, seeds=True):
     parser.add_argument("--clock-mhz", type=float,
                         help="the logic's clock from the iCE40 PLL, MHz (0: the board's "
                              "oscillator; default: the board's, 24 on the iCEBreaker)")
+    parser.add_argument("--mode", choices=MODES, default=MODES[0],
+                        help="coprocessor: the array behind the UART link; resident: the "
+                             "standalone core that runs a loaded program (iCEBreaker)")
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                         help="the UART's rate (default %(default)s; 115200 for slow adapters)")
     if seeds:
@@ -78,7 +81,7 @@ def build_config(args):
     return SynthConfig(board=args.board, format=args.format, n=args.n, is_max=args.is_max,
                        rows=args.rows, cols=args.cols, form=args.form, dsp=not args.no_dsp,
                        split_dsp=args.split_dsp, max_K=args.max_k, clock_mhz=args.clock_mhz,
-                       baud=args.baud).resolved()
+                       baud=args.baud, mode=args.mode).resolved()
 
 
 def main(argv=None):

@@ -226,3 +226,17 @@ def test_the_scaling_stage_gets_the_dsps_the_pes_leave():
     assert SynthConfig(format="tfx").resolved().scaling_dsps
     assert not SynthConfig(format="fxp").resolved().scaling_dsps
     assert not SynthConfig(format="tfx", dsp=False).resolved().scaling_dsps
+
+
+def test_the_resident_mode_is_refused_where_it_cannot_be_built():
+    with pytest.raises(ValueError, match="the resident build keeps its codes in the UP5K's "
+                                         "SPRAMs: build it for icebreaker, not ulx3s-25f"):
+        SynthConfig(board="ulx3s-25f", mode="resident").resolved()
+    with pytest.raises(ValueError, match="the resident build needs a square array of side 2, "
+                                         "4 or 8 \\(its SPRAM words\\), not 3x3"):
+        SynthConfig(mode="resident", rows=3, cols=3).resolved()
+    with pytest.raises(ValueError, match="mode must be one of coprocessor, resident, not "
+                                         "'standalone'"):
+        SynthConfig(mode="standalone").resolved()
+    config = SynthConfig(mode="resident", format="fxp", rows=2, cols=2).resolved()
+    assert config.name.endswith("-resident")

@@ -322,6 +322,8 @@ class ResidentDevice(wiring.Component):
         self.info = self._engine.info
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "cycles": Out(32)})
 
+    clocks_per_bit = property(lambda self: self._cpb)
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.engine = engine = self._engine

@@ -31,13 +31,17 @@ from hdl.board import BoardTop
 from hdl.hostlink import HostLink
 from hdl.pll import ice40_pll_settings
 from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD
+from hdl.standalone.device import ResidentDevice
 from hdl.accelerator import accumulator_bits
 from scripts.designs import dsp_pes, family_for, fpga_form, scaling_on_dsps
 from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
 
 __all__ = ["SynthConfig", "run_flow", "parse_report", "logged_utilisation", "summary",
-           "board_top", "host_link", "synth_options"]
+           "board_top", "host_link", "resident_device", "synth_options", "MODES"]
+
+#: What a board build holds (``make synth MODE=``); the first is the default.
+MODES = ("coprocessor", "resident")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class SynthConfig:
     # pipelined for it (hdl.accelerator.Accelerator, pipelined); None: the board's default.
     clock_mhz: float = None
     scaling: str = "shared"
+    # "coprocessor": the array behind the UART link (hdl.hostlink); "resident": the
+    # standalone core that runs a loaded program (hdl.standalone.device).
+    mode: str = "coprocessor"
 
     def resolved(self):
         """The config with the board's defaults filled in (size at ``rows = cols = 0``, split
@@ -72,6 +79,11 @@ class SynthConfig:
         given."""
         board = board_named(self.board)
         self.family  # validates the format and its parameters
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.mode == "resident" and board.family != "ice40":
+            raise ValueError(f"the resident build keeps its codes in the UP5K's SPRAMs: "
+                             f"build it for icebreaker, not {self.board}")
         split = (board.split_dsp and self.dsp) if self.split_dsp is None else self.split_dsp
         self = replace(self, split_dsp=split,
                        clock_mhz=board.clock_mhz if self.clock_mhz is None else self.clock_mhz,
@@ -91,6 +103,9 @@ class SynthConfig:
             raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
                              f"board's default size, not rows={self.rows} cols={self.cols}")
         rows, cols = (self.rows, self.cols) if self.rows else board.default_size[self.format]
+        if self.mode == "resident" and (rows != cols or rows not in (2, 4, 8)):
+            raise ValueError(f"the resident build needs a square array of side 2, 4 or 8 (its "
+                             f"SPRAM words), not {rows}x{cols}")
         return replace(self, rows=rows, cols=cols)
 
     @property
@@ -155,7 +170,8 @@ class SynthConfig:
         fmt = self.family.spec.replace(":", "").replace(",", "-")  # tfx8-3, fxp8
         return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
                 f"{'dsp' if self.dsp else 'nodsp'}{'-split' if self.split_dsp else ''}"
-                f"{f'-{self.clock_mhz:g}mhz' if self.clock_mhz else ''}")
+                f"{f'-{self.clock_mhz:g}mhz' if self.clock_mhz else ''}"
+                f"{'-resident' if self.mode == 'resident' else ''}")
 
     @property
     def limits(self):
@@ -186,10 +202,27 @@ def synth_options(family, dsp):
     return "" if dsp else "-nodsp"
 
 
+def resident_device(config):
+    """The :class:`hdl.standalone.device.ResidentDevice` of a resolved ``config`` (mode
+    ``"resident"``): the standalone core on the SPRAMs, its array as :func:`host_link`'s but
+    with a weight decoder per column (weights now stream a row a cycle), 64 instructions,
+    512 parameter records and a 1,024-byte frame buffer."""
+    c = config
+    return ResidentDevice(
+        family=c.family, lanes=c.rows, depth=c.depth, max_K=c.max_K, address_bits=17,
+        instructions=64, records=512, limits=c.limits, memory="spram", max_payload=1024,
+        clocks_per_bit=c.clocks_per_bit,
+        accelerator=dict(form=c.form, dsp_pes=c.dsp_pes,
+                         dsp_split="sb_mac16" if c.split_dsp else None,
+                         scaling_multiplier="infer" if c.scaling_dsps else "fabric",
+                         pipelined=c.pll is not None, hold_idle=False))
+
+
 def board_top(config):
-    """The :class:`hdl.board.BoardTop` of a resolved ``config``: its :func:`host_link` on the
-    board's clock, or on its PLL's."""
-    return BoardTop(pll=config.pll, link=host_link(config))
+    """The :class:`hdl.board.BoardTop` of a resolved ``config``: its :func:`host_link` (or
+    :func:`resident_device`) on the board's clock, or on its PLL's."""
+    design = resident_device(config) if config.mode == "resident" else host_link(config)
+    return BoardTop(pll=config.pll, link=design)
 
 
 def _run(command, cwd, log):
