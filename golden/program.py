@@ -52,7 +52,8 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Op", "Flag", "Layout", "Instruction", "Pr
            "INSTRUCTION_FIELDS", "INSTRUCTION_BYTES", "HEADER_FIELDS", "HEADER_BYTES",
            "CRC_BYTES", "ALIGN", "UP5K_MEMORY_CODES", "ProgramError", "read_program",
            "check_program", "checked_instruction", "format_bytes", "format_from",
-           "instruction_layout", "header_layout", "add_alignment", "channel_position"]
+           "instruction_layout", "header_layout", "add_alignment", "channel_position",
+           "SIZE_FIELDS", "CHANNEL_FIELDS"]
 
 MAGIC = b"TENTPROG"
 FORMAT_VERSION = 1
@@ -88,6 +89,10 @@ INSTRUCTION_FIELDS = (
     ("kernel_h", "B"), ("kernel_w", "B"), ("stride", "B"), ("pad_top", "B"), ("pad_left", "B"),
     ("clip", "h"), ("a_fmt", "4s"), ("b_fmt", "4s"), ("out_fmt", "4s"),
 )
+#: An instruction's heights and widths, and its channel counts, strides and groups: what a
+#: build holds in ``size_bits`` and ``channel_bits`` (:attr:`Program.largest_size`).
+SIZE_FIELDS = ("in_h", "in_w", "out_h", "out_w")
+CHANNEL_FIELDS = ("groups", "in_c", "out_c", "group_in", "group_out", "group_stride")
 _INSTRUCTION = struct.Struct("<" + "".join(code for _, code in INSTRUCTION_FIELDS) + "3x")
 INSTRUCTION_BYTES = _INSTRUCTION.size
 
@@ -305,6 +310,19 @@ class Program:
     @property
     def m_bytes(self):
         return -(-self.limits.m_bits // 8)
+
+    @property
+    def largest_size(self):
+        """The largest height or width an instruction or the input tensor has."""
+        return max([self.input["h"], self.input["w"],
+                    *(getattr(i, name) for i in self.instructions for name in SIZE_FIELDS)])
+
+    @property
+    def largest_channels(self):
+        """The largest channel count, channel stride or group count an instruction or the
+        input tensor has."""
+        return max([self.input["c"], self.input["group_channels"], self.input["group_stride"],
+                    *(getattr(i, name) for i in self.instructions for name in CHANNEL_FIELDS)])
 
     @property
     def record_bytes(self):

@@ -22,14 +22,17 @@ build the device reports.
 
 import asyncio
 import time
+import zlib
 
 from golden.family import parse_family
+from golden.program import read_program
 from .accelerator import stream_layouts
-from .protocol import (DEVICE_SYNC, HOST_SYNC, INFO_BYTES, RETRYABLE, BuildInfo, Command, Error,
-                       FrameDecoder, ProtocolError, Reply, encode_frame, item_bytes)
+from .protocol import (DEVICE_SYNC, HOST_SYNC, INFO_BYTES, MAX_PAYLOAD, RETRYABLE, BuildInfo,
+                       Command, Error, FrameDecoder, ProtocolError, Reply, ResidentInfo,
+                       encode_frame, item_bytes)
 from .tiling import packed_groups, plan_layer, unpack_result
 
-__all__ = ["HostClient", "DeviceError", "LinkError", "SerialTransport"]
+__all__ = ["HostClient", "ResidentClient", "DeviceError", "LinkError", "SerialTransport"]
 
 # The longest control reply (INFO); RESULT frames are as long as the build says.
 _CONTROL_PAYLOAD = INFO_BYTES
@@ -140,12 +143,10 @@ class HostClient:
                 elif seq is not None and frame.seq != seq:
                     continue  # a late reply to an earlier try
                 elif frame.kind == Reply.ERROR:
-                    if len(frame.payload) != 2:
-                        raise ProtocolError(f"an ERROR reply of {len(frame.payload)} bytes (2 "
-                                            f"expected): {frame.payload.hex()}")
-                    if frame.payload[0] in (Error.STALLED, Error.BOUND):
+                    error = _device_error(frame)
+                    if error.code in (Error.STALLED, Error.BOUND):
                         self._next_result = 0  # the array was reset
-                    raise DeviceError(frame.payload[0], frame.payload[1])
+                    raise error
                 elif frame.kind in (Reply.ACK, Reply.INFO):
                     return frame.payload
 
@@ -216,6 +217,103 @@ class HostClient:
                    for body in self.results]
         return (plan.assemble([codes for codes, _ in vectors]),
                 plan.assemble([nars for _, nars in vectors]))
+
+
+def _device_error(frame):
+    """The :class:`DeviceError` of an ERROR frame (code, command)."""
+    if len(frame.payload) != 2:
+        raise ProtocolError(f"an ERROR reply of {len(frame.payload)} bytes (2 expected): "
+                            f"{frame.payload.hex()}")
+    return DeviceError(frame.payload[0], frame.payload[1])
+
+
+class ResidentClient(HostClient):
+    """Talks to a resident build (:mod:`hdl.standalone.device`): loads a program image once,
+    then classifies images. Frames, SEQs, timeouts and retries as :class:`HostClient`'s;
+    RUN's reply is a RESULT frame with its SEQ."""
+
+    def __init__(self, transport, **options):
+        super().__init__(transport, **options)
+        self.decoder.max_length = MAX_PAYLOAD  # INFO and RESULT frames are longer
+
+    async def _reply(self, seq):
+        deadline = self.transport.clock() + self.timeout
+        while True:
+            for frame in await self._frames(deadline):
+                if seq is not None and frame.seq != seq:
+                    continue  # a late reply to an earlier try
+                if frame.kind == Reply.ERROR:
+                    raise _device_error(frame)
+                if frame.kind in (Reply.ACK, Reply.INFO, Reply.RESULT):
+                    return frame.payload
+
+    async def info(self):
+        """The device's :class:`hdl.protocol.ResidentInfo` (a session starts with it)."""
+        self._in_session = True
+        self.build = ResidentInfo.from_payload(await self.send(Command.INFO))
+        return self.build
+
+    def check_fits(self, program):
+        """A ``ValueError`` naming the first thing ``program`` (a
+        :class:`golden.program.Program`) needs beyond the connected build."""
+        build = self.build
+        size, channels = (1 << build.size_bits) - 1, (1 << build.channel_bits) - 1
+        needs = [
+            ("the family", program.family.spec, build.family, program.family.spec == build.family),
+            ("the array", f"{program.rows}x{program.cols}", f"{build.lanes}x{build.lanes}",
+             program.rows == program.cols == build.lanes),
+            ("the scaling registers", program.limits, build.limits,
+             (program.limits.bias_bits, program.limits.m_bits) ==
+             (build.bias_bits, build.m_bits) and program.limits.shift_max <= build.shift_max),
+            ("instructions", len(program.instructions), build.instructions,
+             len(program.instructions) <= build.instructions),
+            ("parameter records", len(program.bias), build.records,
+             len(program.bias) <= build.records),
+            ("memory (codes)", program.memory_codes, 1 << build.address_bits,
+             program.memory_codes <= 1 << build.address_bits),
+            ("the longest dot product", program.max_k, build.max_K,
+             program.max_k <= build.max_K),
+            ("the largest pooling window", program.max_window, build.max_window,
+             program.max_window <= build.max_window),
+            ("the largest ADD alignment", program.max_align, build.max_align,
+             program.max_align <= build.max_align),
+            ("the largest height or width", program.largest_size, size,
+             program.largest_size <= size),
+            ("the most channels", program.largest_channels, channels,
+             program.largest_channels <= channels)]
+        for what, needed, held, fits in needs:
+            if not fits:
+                raise ValueError(f"the program needs {what} {needed}; the device's build has "
+                                 f"{held}")
+
+    async def load(self, image, *, progress=None):
+        """Loads a program image (bytes) unless the device already holds it (same CRC-32),
+        in frames of the build's ``max_payload``; ``progress(sent, total)`` after each.
+        Returns whether it was sent."""
+        program = read_program(image)
+        build = self.build or await self.info()
+        self.check_fits(program)
+        crc = zlib.crc32(image[:-4])
+        if build.loaded and build.crc == crc:
+            return False
+        await self.send(Command.LOAD_START)
+        chunk = build.max_payload
+        for start in range(0, len(image), chunk):
+            await self.send(Command.LOAD, image[start:start + chunk])
+            if progress:
+                progress(min(start + chunk, len(image)), len(image))
+        self.build = build = await self.info()
+        if not build.loaded or build.crc != crc:
+            raise ProtocolError(f"the device did not keep the program (loaded {build.loaded}, "
+                                f"CRC {build.crc:08x}, sent {crc:08x})")
+        return True
+
+    async def classify(self, codes):
+        """``(class, logits)`` of one image's input codes ((y, x, c) order)."""
+        payload = await self.send(Command.RUN, bytes(int(c) for c in codes))
+        if len(payload) < 3:
+            raise ProtocolError(f"a RESULT of {len(payload)} bytes: {payload.hex()}")
+        return int.from_bytes(payload[-2:], "little"), list(payload[:-2])
 
 
 class SerialTransport:

@@ -16,7 +16,8 @@ from golden.conv import group_slices, im2col
 from golden.network import relu_ceiling
 from golden.ptq import check_runnable, clip_codes
 
-__all__ = ["run_network", "run_on_device", "check_fits", "check_runnable", "largest_K"]
+__all__ = ["run_network", "run_on_device", "check_fits", "check_runnable", "largest_K",
+           "classify_resident"]
 
 
 def largest_K(network):
@@ -90,3 +91,29 @@ async def run_on_device(client, qnet, x):
         return codes
 
     return await run_network(qnet, x, run_layer, family)
+
+
+async def classify_resident(client, program, codes, *, progress=None):
+    """Loads ``program`` (a :class:`golden.program.Program`) on a resident device through
+    ``client`` (a connected :class:`hdl.client.ResidentClient`) unless it is there already,
+    then classifies each image of ``codes`` (input codes, one row an image) on the board,
+    each checked bit-exact against the golden interpreter (:class:`RuntimeError` otherwise).
+    ``progress(done, total)`` after each image. Returns ``(labels, sent)``: the classes and
+    whether the image was sent."""
+    from golden.interpreter import Machine
+
+    await client.info()
+    client.check_fits(program)
+    sent = await client.load(program.to_bytes())
+    labels = []
+    for k, image in enumerate(codes):
+        label, logits = await client.classify(image)
+        want_label, want = Machine(program).classify(image)
+        if (label, logits) != (want_label, [int(v) for v in want]):
+            raise RuntimeError(f"image {k}: the board's class {label} and logits {logits} "
+                               f"differ from the golden interpreter's ({want_label}, "
+                               f"{[int(v) for v in want]})")
+        labels.append(label)
+        if progress:
+            progress(k + 1, len(codes))
+    return labels, sent

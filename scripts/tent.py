@@ -11,7 +11,7 @@
     tent report QNET.npz [--energy build/report/energy.json] [--json]
     tent compile QNET.npz -o NET.bin [--rows R] [--cols C] [--memory CODES] [--check K]
                  [--data DATA]
-    tent deploy QNET.npz --port PORT [--baud B] [--data DATA] [--images K]
+    tent deploy QNET.npz --port PORT [--baud B] [--data DATA] [--images K] [--resident]
 
 ``NET.npz`` is a float network (``golden.network`` file: ``tent import`` writes one, and the
 project's study networks ``models/<dataset>-<convnet|resnet>-s<seed>.npz`` are such files; the
@@ -179,6 +179,10 @@ def _parser():
     p.add_argument("--data", default=None,
                    help="DATA (default: the network's own dataset, test split)")
     p.add_argument("--images", type=int, default=16, help="how many images (default 16)")
+    p.add_argument("--resident", action="store_true",
+                   help="the board runs the resident build (make synth MODE=resident): the "
+                        "network is compiled for it (tent compile), loaded once, and each "
+                        "image is classified on the board")
     return parser
 
 
@@ -678,6 +682,8 @@ def _deploy(args):
     qnet = load_quantized(args.network)
     network = qnet.network
     spec, x, y = _images_for(args, network)
+    if args.resident:
+        return _deploy_resident(args, qnet, spec, x, y)
     client = HostClient(SerialTransport(args.port, args.baud), timeout=args.timeout,
                         retries=args.retries)
     codes = asyncio.run(run_on_device(client, qnet, x))
@@ -693,6 +699,34 @@ def _deploy(args):
     print(f"{_count(len(x), 'image')} of {spec} on the board at {args.port}: every layer "
           f"bit-exact with "
           f"the integer engine{accuracy} (resent frames: {client.resent})")
+
+
+def _deploy_resident(args, qnet, spec, x, y):
+    import asyncio
+    import time
+
+    from hdl.client import ResidentClient
+    from hdl.network_runner import classify_resident
+
+    client = ResidentClient(SerialTransport(args.port, args.baud), timeout=args.timeout,
+                            retries=args.retries)
+
+    async def session():
+        build = await client.info()
+        program = compile_network(qnet, rows=build.lanes, cols=build.lanes,
+                                  memory_codes=1 << build.address_bits,
+                                  name=_program_name(Path(args.network).stem))
+        start = time.monotonic()
+        labels, sent = await classify_resident(client, program, program.input_codes(x))
+        return program, labels, sent, time.monotonic() - start
+
+    program, labels, sent, seconds = asyncio.run(session())
+    accuracy = "" if y is None else f"; accuracy {100 * np.mean(np.array(labels) == y):.2f} %"
+    print(f"{program.summary()}\n{'loaded' if sent else 'already loaded'} on the board at "
+          f"{args.port}; {_count(len(x), 'image')} of {spec} classified, every class and "
+          f"logit bit-exact with the golden interpreter{accuracy}; {len(x) / seconds:.1f} "
+          f"images per second over the line, loading included (resent frames: "
+          f"{client.resent})")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from hdl.accelerator import Accelerator
 from hdl.hostlink import HostLink
 from .runner import export_verilog, run_cocotb
 
-__all__ = ["LIMITS", "run_hostlink_bench", "run_deploy_bench"]
+__all__ = ["LIMITS", "run_hostlink_bench", "run_deploy_bench", "run_resident_bench"]
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=13)
 
@@ -50,3 +50,28 @@ def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
          "data": str(data_path)}
     return run_cocotb(verilog_text=export_verilog(link, "hostlink"), toplevel="hostlink",
                       test_module="sim.tb_deploy", params=p)
+
+
+def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=None,
+                       testcase=None):
+    """The resident device built for ``program`` (a :class:`golden.program.Program`; code
+    memory 8,192 codes, 256-byte frames) over the UART model (:mod:`sim.tb_resident`):
+    the loader fuzzed, then ``codes`` (input codes per image) classified against the golden
+    interpreter. Returns the :class:`sim.runner.CocotbResult`."""
+    from golden.interpreter import Machine
+    from hdl.standalone.device import ResidentDevice
+
+    device = ResidentDevice(
+        family=program.family, lanes=program.rows, depth=16, max_K=program.max_k,
+        address_bits=13, instructions=16, records=128, limits=program.limits,
+        max_payload=256, clocks_per_bit=clocks_per_bit)
+    expected = []
+    for image_codes in codes:
+        label, logits = Machine(program).classify(image_codes)
+        expected.append([label, [int(v) for v in logits]])
+    p = {"clocks_per_bit": clocks_per_bit, "timeout": 5e-3, "image": program.to_bytes().hex(),
+         "codes": [[int(c) for c in image] for image in codes], "expected": expected,
+         "seed": seed}
+    return run_cocotb(verilog_text=export_verilog(device, "resident"), toplevel="resident",
+                      test_module="sim.tb_resident", params=p, simulator=simulator,
+                      testcase=testcase)

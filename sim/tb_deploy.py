@@ -13,17 +13,14 @@ from golden._io import read_npz
 from golden.quantized_io import load_quantized
 from hdl.client import HostClient
 from hdl.network_runner import run_on_device
-from .common import ClockedBench, Scoreboard, params
-from .uart_model import UARTModel
+from .common import Scoreboard, params
+from .uart_model import start_line
 
 
 @cocotb.test()
 async def network_over_the_line(dut):
     p = params()
-    bench = ClockedBench(dut)
-    uart = UARTModel(dut, p["clocks_per_bit"])
-    await bench.start()
-    cocotb.start_soon(uart.receive_forever())
+    uart = await start_line(dut, p["clocks_per_bit"])
     client = HostClient(uart, timeout=p["timeout"])
     qnet = load_quantized(p["qnet"])
     x = read_npz(p["data"], "data")["x"]

@@ -6,7 +6,21 @@ import random
 from cocotb.triggers import FallingEdge, Timer
 from cocotb.utils import get_sim_time
 
-__all__ = ["UARTModel"]
+__all__ = ["UARTModel", "start_line"]
+
+
+async def start_line(dut, clocks_per_bit):
+    """Starts the design's clock and reset (:class:`sim.common.ClockedBench`) and a
+    :class:`UARTModel` on its lines that listens from then on; returns the model."""
+    import cocotb
+
+    from .common import ClockedBench
+
+    bench = ClockedBench(dut)
+    uart = UARTModel(dut, clocks_per_bit)
+    await bench.start()
+    cocotb.start_soon(uart.receive_forever())
+    return uart
 
 
 class UARTModel:

@@ -15,11 +15,11 @@ from golden.interpreter import Machine
 from golden.models import model_path
 from golden.network import fold, load_network
 from golden.onnx_import import import_onnx
-from golden.program import Op
+from golden.program import CHANNEL_FIELDS, SIZE_FIELDS, Op
 from golden.ptq import quantize_network
 from hdl.standalone.core import StandaloneCore, image_words
 from hdl.standalone.matmul import CodeMemory
-from hdl.standalone.schedule import CHANNEL_FIELDS, SIZE_FIELDS, FieldBits
+from hdl.standalone.schedule import FieldBits
 from tests.onnx_models import separable_model
 from tests.test_hdl_units import simulate
 from tests.test_program import every_kind_net

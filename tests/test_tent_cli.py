@@ -2,7 +2,6 @@
 every bad input."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -367,9 +366,11 @@ def test_deploy_runs_a_network_over_the_simulated_uart(tmp_path):
 
 
 def test_deploy_errors_name_the_port_and_the_mismatch(quantized, capsys):
-    code, out, err = _run(capsys, "deploy", quantized, "--port", "/dev/nonexistent-tent")
-    assert code == 1 and err.startswith("tent deploy: error: cannot open serial port "
-                                        "/dev/nonexistent-tent")
+    for resident in ([], ["--resident"]):
+        code, out, err = _run(capsys, "deploy", quantized, "--port", "/dev/nonexistent-tent",
+                              *resident)
+        assert code == 1 and err.startswith("tent deploy: error: cannot open serial port "
+                                            "/dev/nonexistent-tent")
     import asyncio
     from dataclasses import replace
 

@@ -148,8 +148,6 @@ class ResidentEngine(wiring.Component):
         share_memory(m, memory.port, users, user)
 
         command, seq, length = Signal(8), Signal(8), Signal(16)
-        idle = Signal()  # a frame may arrive
-        m.d.comb += receiver.busy.eq(~idle)
         index = Signal(16)  # the buffer byte offered, or the payload byte sent
         loading = Signal()
         reply_kind, reply_code = Signal(8), Signal(8)
@@ -165,9 +163,11 @@ class ResidentEngine(wiring.Component):
                                                     for k in range(4))]
         payload = sender.payload
         m.d.comb += [sender.kind.eq(reply_kind), sender.seq.eq(seq)]
-        with m.FSM():
+        with m.FSM() as fsm:
+            # A frame may arrive only while idle (``ongoing``, not a signal the state sets:
+            # Icarus would leave that undefined until the state first changes).
+            m.d.comb += receiver.busy.eq(~fsm.ongoing("IDLE"))
             with m.State("IDLE"):
-                m.d.comb += idle.eq(1)
                 m.d.sync += index.eq(0)
                 with m.If(receiver.reply.valid):  # a frame dropped on arrival
                     m.d.sync += [command.eq(receiver.reply.command), seq.eq(receiver.reply.seq)]

@@ -15,9 +15,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
-from golden.program import instruction_layout
+from golden.program import CHANNEL_FIELDS, SIZE_FIELDS, instruction_layout
 
-__all__ = ["GEOMETRY_FIELDS", "SIZE_FIELDS", "CHANNEL_FIELDS", "FieldBits", "check_fields",
+__all__ = ["GEOMETRY_FIELDS", "FieldBits", "check_fields",
            "geometry_layout", "PassAddresses", "VectorAddresses",
            "WriteAddresses", "MatmulSchedule", "repeated_addition"]
 
@@ -26,10 +26,6 @@ GEOMETRY_FIELDS = ("src", "dst", "weights", "groups", "in_h", "in_w", "in_c", "o
                    "out_c", "group_in", "group_out", "group_stride", "kernel_h", "kernel_w",
                    "stride", "pad_top", "pad_left")
 _ADDRESSES = ("src", "dst", "weights")
-#: Heights and widths, held in ``size_bits`` (:class:`FieldBits`).
-SIZE_FIELDS = ("in_h", "in_w", "out_h", "out_w")
-#: Channel counts, strides and groups, held in ``channel_bits``.
-CHANNEL_FIELDS = ("groups", "in_c", "out_c", "group_in", "group_out", "group_stride")
 
 
 class FieldBits:
