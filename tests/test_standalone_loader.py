@@ -53,7 +53,8 @@ def board(program, **build):
                                                address_bits=address_bits)
     m.submodules.core = core = StandaloneCore(
         family=family, lanes=lanes, depth=16, max_K=program.max_k, address_bits=address_bits,
-        instructions=16, records=128, limits=program.limits)
+        instructions=capacities["instructions"], records=capacities["records"],
+        limits=program.limits)
     m.submodules.reader = reader = OutputReader(family=family, lanes=lanes,
                                                 address_bits=address_bits)
     m.submodules.memory = memory = CodeMemory(n=family.n, lanes=lanes,
@@ -61,8 +62,7 @@ def board(program, **build):
     phase = Signal(2)
     share_memory(m, memory.port, [loader.memory, writer.memory, core.memory, reader.memory],
                  phase)
-    for name in ("load_address", "load_instruction", "load_record", "load_data"):
-        m.d.comb += getattr(core, name).eq(getattr(loader, name))
+    wiring.connect(m, loader.load, core.load)
     m.d.comb += [writer.descriptor.eq(loader.input), reader.output.eq(loader.output)]
     return m, phase, loader, writer, core, reader
 

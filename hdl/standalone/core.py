@@ -19,7 +19,7 @@ from .elementwise import ElementwiseUnit
 from .matmul import MatmulUnit, MemoryPort, check_lanes, instruction_struct, record_layout
 from .schedule import check_fields
 
-__all__ = ["StandaloneCore", "image_words"]
+__all__ = ["StandaloneCore", "LoadPort", "image_words"]
 
 _WORDS = INSTRUCTION_BYTES // 4  # 32-bit words per instruction record
 
@@ -37,6 +37,18 @@ def image_words(program):
     records = [int.from_bytes(data[start + k * size:start + (k + 1) * size], "little")
                for k in range(len(program.bias))]
     return instructions, records
+
+
+class LoadPort(wiring.Signature):
+    """The core's instruction and parameter memories, seen from a loader: ``data`` is one
+    32-bit instruction word (``instruction``, 16 to a record, at word ``address``) or one
+    whole parameter record (``record``, at record ``address``)."""
+
+    def __init__(self, *, instructions, records, limits):
+        super().__init__({
+            "address": Out(range(max(instructions * _WORDS, records))),
+            "instruction": Out(1), "record": Out(1),
+            "data": Out(max(32, record_layout(limits).size))})
 
 
 class StandaloneCore(wiring.Component):
@@ -76,9 +88,8 @@ class StandaloneCore(wiring.Component):
         From the cycle after ``run`` until ``END`` has been fetched and every unit is idle.
     memory : Out(MemoryPort)
         The code memory, driven by the unit that runs.
-    load_address : In(...), load_instruction : In(1), load_record : In(1), load_data : In(...)
-        Writes one 32-bit instruction word (16 to a record) or one parameter record (while
-        not ``busy``).
+    load : In(LoadPort)
+        Writes one 32-bit instruction word or one parameter record (while not ``busy``).
     cycles : Out(32)
         Cycles of the last run.
     error : Out(1), pc : Out(16)
@@ -112,15 +123,12 @@ class StandaloneCore(wiring.Component):
                                init=list(init[0]))
         self._params = Memory(shape=unsigned(self._record_layout.size), depth=records,
                               init=list(init[1]))
-        shift = (lanes - 1).bit_length()
-        width = max(32, self._record_layout.size)
         super().__init__({
             "run": In(1), "busy": Out(1),
-            "memory": Out(MemoryPort(n=family.n, lanes=lanes,
-                                     address_bits=max(1, address_bits - shift))),
-            "load_address": In(range(max(instructions * _WORDS, records))),
-            "load_instruction": In(1), "load_record": In(1),
-            "load_data": In(width), "cycles": Out(32), "error": Out(1), "pc": Out(16),
+            "memory": Out(MemoryPort.for_codes(n=family.n, lanes=lanes,
+                                               address_bits=address_bits)),
+            "load": In(LoadPort(instructions=instructions, records=records, limits=limits)),
+            "cycles": Out(32), "error": Out(1), "pc": Out(16),
         })
 
     instruction_layout = property(lambda self: self._layout)
@@ -138,11 +146,11 @@ class StandaloneCore(wiring.Component):
         load_program = program.write_port()
         record = params.read_port()
         load_params = params.write_port()
-        m.d.comb += [load_program.addr.eq(self.load_address),
-                     load_program.data.eq(self.load_data),
-                     load_program.en.eq(self.load_instruction & ~self.busy),
-                     load_params.addr.eq(self.load_address), load_params.data.eq(self.load_data),
-                     load_params.en.eq(self.load_record & ~self.busy)]
+        load = self.load
+        m.d.comb += [load_program.addr.eq(load.address), load_program.data.eq(load.data),
+                     load_program.en.eq(load.instruction & ~self.busy),
+                     load_params.addr.eq(load.address), load_params.data.eq(load.data),
+                     load_params.en.eq(load.record & ~self.busy)]
 
         pc = self.pc
         instruction = Signal(self._layout)

@@ -139,8 +139,7 @@ class ResidentEngine(wiring.Component):
                      keep.en.eq(receiver.write_en), self.cycles.eq(core.cycles),
                      writer.descriptor.eq(loader.input), reader.output.eq(loader.output)]
         wiring.connect(m, sender.tx, wiring.flipped(self.tx))
-        for name in ("load_address", "load_instruction", "load_record", "load_data"):
-            m.d.comb += getattr(core, name).eq(getattr(loader, name))
+        wiring.connect(m, loader.load, core.load)
 
         # The code memory's user: the loader, the writer, the core or the reader.
         users = [loader.memory, writer.memory, core.memory, reader.memory]

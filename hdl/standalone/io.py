@@ -28,11 +28,6 @@ def output_layout(address_bits):
     return data.StructLayout({"base": unsigned(address_bits), "count": unsigned(16)})
 
 
-def _memory_port(n, lanes, address_bits):
-    shift = (lanes - 1).bit_length()
-    return Out(MemoryPort(n=n, lanes=lanes, address_bits=max(1, address_bits - shift)))
-
-
 class InputWriter(wiring.Component):
     """Writes one image's codes, in (y, x, c) order, into the input tensor: code ``c`` of
     pixel ``p`` at ``base + p * stride + channel_position(c)``
@@ -67,7 +62,8 @@ class InputWriter(wiring.Component):
         self._fields = check_fields(fields)
         super().__init__({"descriptor": In(input_layout(address_bits, self._fields)),
                           "start": In(1), "codes": In(stream.Signature(n)), "done": Out(1),
-                          "memory": _memory_port(n, lanes, address_bits)})
+                          "memory": Out(MemoryPort.for_codes(n=n, lanes=lanes,
+                                                             address_bits=address_bits))})
 
     def elaborate(self, platform):
         m = Module()
@@ -134,7 +130,8 @@ class OutputReader(wiring.Component):
         super().__init__({"output": In(output_layout(address_bits)), "start": In(1),
                           "codes": Out(stream.Signature(family.n)), "label": Out(16),
                           "done": Out(1),
-                          "memory": _memory_port(family.n, lanes, address_bits)})
+                          "memory": Out(MemoryPort.for_codes(n=family.n, lanes=lanes,
+                                                             address_bits=address_bits))})
 
     def elaborate(self, platform):
         m = Module()

@@ -22,6 +22,7 @@ from golden.arith import DEFAULT_LIMITS
 from golden.program import (CRC_BYTES, FORMAT_VERSION, HEADER_BYTES, INSTRUCTION_BYTES, MAGIC,
                             header_layout)
 from .io import input_layout, output_layout
+from .core import LoadPort
 from .matmul import MemoryPort, check_lanes, record_layout
 from .schedule import check_fields
 
@@ -129,9 +130,8 @@ class ImageLoader(wiring.Component):
         The loaded image's CRC-32 (with ``valid``).
     memory : Out(MemoryPort)
         Weight writes, one lane a byte, from code address 0.
-    load_address, load_instruction, load_record, load_data : Out(...)
-        To the core's ``load`` members: a 32-bit instruction word, or a whole parameter
-        record.
+    load : Out(LoadPort)
+        To the core's ``load``: a 32-bit instruction word, or a whole parameter record.
     header_address : In(range(HEADER_BYTES)), header_data : Out(8)
         The loaded header, a byte the cycle after its address.
     input : Out(input_layout(address_bits, fields)), output : Out(output_layout(...))
@@ -155,7 +155,7 @@ class ImageLoader(wiring.Component):
         self._instructions = check_int("instructions", instructions, 1, 1 << 16)
         self._records = check_int("records", records, 1, 1 << 16)
         self._limits = limits
-        self._record_bytes = -(-limits.bias_bits // 8) + -(-limits.m_bits // 8) + 1
+        self._record_bytes = record_layout(limits).size // 8
         self._fields = fields = check_fields(fields)
         size, channels = fields.largest()
         address = (1 << address_bits) - 1
@@ -169,15 +169,12 @@ class ImageLoader(wiring.Component):
             "input_stride": address, "input_group_channels": channels,
             "input_group_stride": channels, "output_base": address})
         self._header = Memory(shape=8, depth=HEADER_BYTES, init=[])
-        shift = (lanes - 1).bit_length()
-        width = max(32, record_layout(limits).size)
         super().__init__({
             "data": In(stream.Signature(8)), "start": In(1),
             "valid": Out(1), "error": Out(LoadError), "crc": Out(32),
-            "memory": Out(MemoryPort(n=family.n, lanes=lanes,
-                                     address_bits=max(1, address_bits - shift))),
-            "load_address": Out(range(max(instructions * INSTRUCTION_BYTES // 4, records))),
-            "load_instruction": Out(1), "load_record": Out(1), "load_data": Out(width),
+            "memory": Out(MemoryPort.for_codes(n=family.n, lanes=lanes,
+                                               address_bits=address_bits)),
+            "load": Out(LoadPort(instructions=instructions, records=records, limits=limits)),
             "header_address": In(range(HEADER_BYTES)), "header_data": Out(8),
             "input": Out(input_layout(address_bits, fields)),
             "output": Out(output_layout(address_bits)),
@@ -209,7 +206,7 @@ class ImageLoader(wiring.Component):
                              for name in self.input.shape().members},
                 **{f"output_{name}": getattr(self.output, name)
                    for name in self.output.shape().members}}
-        assembled = Signal(self.load_data.shape())  # bytes of a word or record, low first
+        assembled = Signal(self.load.data.shape())  # bytes of a word or record, low first
         with_byte = Cat(assembled[8:], byte)  # ``assembled`` shifted down, this byte on top
 
         def refuse(error):
@@ -250,17 +247,17 @@ class ImageLoader(wiring.Component):
                 with m.If(got):
                     m.d.sync += assembled.eq(with_byte)
                 words = INSTRUCTION_BYTES // 4
-                m.d.comb += [self.load_address.eq(index * words + (part >> 2)),
-                             self.load_data.eq(with_byte[-32:]),
-                             self.load_instruction.eq(got & (part[:2] == 3))]
+                m.d.comb += [self.load.address.eq(index * words + (part >> 2)),
+                             self.load.data.eq(with_byte[-32:]),
+                             self.load.instruction.eq(got & (part[:2] == 3))]
             with state("PARAMS"):
                 self._section(m, got, crc, next_crc, part, index, self._record_bytes,
                               counts["param_count"], "WEIGHTS")
                 with m.If(got):
                     m.d.sync += assembled.eq(with_byte)
                 record = with_byte[-8 * self._record_bytes:]
-                m.d.comb += [self.load_address.eq(index), self.load_data.eq(record),
-                             self.load_record.eq(got & (part == self._record_bytes - 1))]
+                m.d.comb += [self.load.address.eq(index), self.load.data.eq(record),
+                             self.load.record.eq(got & (part == self._record_bytes - 1))]
             with state("WEIGHTS"):
                 self._section(m, got, crc, next_crc, part, index, 1,
                               counts["weight_count"], "CRC")

@@ -76,6 +76,13 @@ class MemoryPort(wiring.Signature):
                           "read_data": In(data.ArrayLayout(n, lanes)), "write": Out(lanes),
                           "write_data": Out(data.ArrayLayout(n, lanes))})
 
+    @classmethod
+    def for_codes(cls, *, n, lanes, address_bits):
+        """The port of a memory of ``2**address_bits`` codes: its word addresses drop the
+        lane bits."""
+        return cls(n=n, lanes=lanes,
+                   address_bits=max(1, address_bits - (lanes - 1).bit_length()))
+
 
 class ParamPort(wiring.Signature):
     """The parameter records' memory, seen from its user: record ``address`` a cycle later."""
@@ -101,11 +108,10 @@ def unit_members(*, family, lanes, address_bits, limits):
     """The members of every execution unit of the standalone design: ``instruction`` (held
     from ``start`` until not ``busy``), ``start``, ``busy``, its ``memory`` port (word
     addresses) and its ``params`` port."""
-    shift = (lanes - 1).bit_length()
     return {"instruction": In(instruction_struct()), "start": In(1),
             "busy": Out(1),
-            "memory": Out(MemoryPort(n=family.n, lanes=lanes,
-                                     address_bits=max(1, address_bits - shift))),
+            "memory": Out(MemoryPort.for_codes(n=family.n, lanes=lanes,
+                                               address_bits=address_bits)),
             "params": Out(ParamPort(limits=limits))}
 
 
