@@ -102,17 +102,17 @@ async def classify_resident(client, program, codes, *, progress=None):
     whether the image was sent."""
     from golden.interpreter import Machine
 
-    await client.info()
-    client.check_fits(program)
-    sent = await client.load(program.to_bytes())
+    await client.info()  # what the device holds now
+    sent = await client.load(program.to_bytes())  # checks that it fits the build first
+    machine = Machine(program)  # stale memory never changes a result
     labels = []
     for k, image in enumerate(codes):
         label, logits = await client.classify(image)
-        want_label, want = Machine(program).classify(image)
-        if (label, logits) != (want_label, [int(v) for v in want]):
+        want_label, want = machine.classify(image)
+        want = [int(v) for v in want]
+        if (label, logits) != (want_label, want):
             raise RuntimeError(f"image {k}: the board's class {label} and logits {logits} "
-                               f"differ from the golden interpreter's ({want_label}, "
-                               f"{[int(v) for v in want]})")
+                               f"differ from the golden interpreter's ({want_label}, {want})")
         labels.append(label)
         if progress:
             progress(k + 1, len(codes))

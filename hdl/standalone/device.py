@@ -23,7 +23,7 @@ from .spram import SPRAMCodeMemory
 
 __all__ = ["ResidentEngine", "ResidentDevice", "payload_states"]
 
-_IMAGE_ERROR = 16  # Error.IMAGE_* = 16 + LoadError
+_IMAGE_ERROR = Error.IMAGE_MAGIC - LoadError.MAGIC  # Error.IMAGE_* = this + LoadError
 
 
 def payload_states(m, name, *, index, length, offer, finish):
