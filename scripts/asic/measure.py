@@ -123,7 +123,8 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     so that glitches are counted; else zero delay at the benches' clock."""
     from golden.layers import save_workload
     from sim.array_driver import accelerator_params
-    from sim.runner import export_verilog, run_cocotb
+    from amaranth.back import verilog
+    from sim.runner import run_cocotb
     from .activity import dump_module, read_toggles
     from .energy import load_gate_netlist, net_energy
     from .liberty import load_library
@@ -131,7 +132,10 @@ def gate_level_energy(array, a, w, layer, name, *, conditions=CONDITIONS, cache=
     from .timing import SETTLE, annotate_module, sdf_for
 
     family = array.family
-    design = map_to_cells(export_verilog(array, "accelerator"), "accelerator",
+    # Amaranth's own Verilog, as the area flows read it: the netlist does not depend on how
+    # the benches' RTL is exported.
+    design = map_to_cells(verilog.convert(array, name="accelerator", emit_src=False),
+                          "accelerator",
                           label=f"accelerator-{spec_stem(family)}"
                                 f"-{array.form}-{array.rows}x{array.cols}")
     cache = Path(cache)

@@ -16,7 +16,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from scripts.records import markdown_table, write_report
-from sim.toolchain import run_yosys, tool_version
+from sim.toolchain import ice40_synthesis, run_yosys, tool_version
 from .boards import board_named
 from .flow import host_link, synth_options
 
@@ -138,6 +138,8 @@ def run_blocks(config, *, out=None):
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         (work / "link.v").write_text(verilog.convert(link, name="link", emit_src=False))
+        if family == "ice40":
+            script = ice40_synthesis(work, script)
         run_yosys(cwd=work, script=f"read_verilog -sv link.v; {script}; "
                   "tee -q -o stat.json stat -json", what="Yosys (block breakdown)")
         modules = json.loads((work / "stat.json").read_text())["modules"]

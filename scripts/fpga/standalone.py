@@ -21,7 +21,7 @@ from golden._checks import check_int
 from golden.family import default_family
 from hdl.standalone.core import StandaloneCore
 from scripts.designs import fpga_form
-from sim.toolchain import run_yosys, tool_version
+from sim.toolchain import ice40_synthesis, run_yosys, tool_version
 from .blocks import CELL_KINDS, hierarchy_totals
 from .flow import SynthConfig
 
@@ -49,8 +49,9 @@ def core_cells(core):
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         (work / "core.v").write_text(verilog.convert(core, name="core", emit_src=False))
-        run_yosys(cwd=work, script="read_verilog -sv core.v; synth_ice40 -dsp -noflatten "
-                  "-top core; tee -q -o stat.json stat -json", what="Yosys (standalone core)")
+        synth = ice40_synthesis(work, "synth_ice40 -dsp -noflatten -top core")
+        run_yosys(cwd=work, script=f"read_verilog -sv core.v; {synth}; "
+                  "tee -q -o stat.json stat -json", what="Yosys (standalone core)")
         modules = json.loads((work / "stat.json").read_text())["modules"]
     return hierarchy_totals(modules, CELL_KINDS["ice40"])
 
