@@ -34,8 +34,8 @@ PYTEST := $(PY) -m pytest -n $(JOBS) --durations=25
 TABLE_DEFAULT := tfx:8,3,0
 FAMILY_DEFAULT := tfx:8,3
 
-.PHONY: help deps test test-fast test-whole test-train sim docs table bench area perf synth synth-blocks \
-	synth-sweep report train-digits train-models onnx-models accuracy e2e verilog formal fuzz \
+.PHONY: help deps test test-fast test-whole test-netlist test-train sim docs table bench area perf synth synth-blocks \
+	synth-sweep report standalone train-digits train-models onnx-models accuracy e2e verilog formal fuzz \
 	soak clean
 
 help: ## this list
@@ -54,14 +54,17 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 
 deps: $(STAMP) ## only create .venv and install the pinned dependencies
 
-test: $(STAMP) ## the test suite, per-file durations at the end (CI runs this); make test-whole has the long standalone runs
-	$(PYTEST) -m "not train and not whole" tests
+test: $(STAMP) ## the test suite, per-file durations at the end (CI runs this); make test-whole and test-netlist have the long standalone runs
+	$(PYTEST) -m "not train and not whole and not netlist" tests
 
 test-fast: $(STAMP) ## the quick tier: pure Python and the Amaranth simulator, no HDL simulator, EDA tool or slow test
 	$(PYTEST) -m "not cocotb and not flow and not slow and not train" tests
 
 test-whole: $(STAMP) ## whole networks on the standalone core and its units in the Amaranth simulator (minutes)
 	$(PYTEST) -m whole tests
+
+test-netlist: $(STAMP) ## the resident build's iCE40 netlist classifies bit-exact on Yosys's cell models (Icarus; minutes)
+	$(PYTEST) -m netlist tests
 
 test-train: $(STAMP) ## the PyTorch tests (installs the optional train extra, torch CPU)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
@@ -109,6 +112,9 @@ synth-sweep: $(STAMP) ## area and fmax of every format over n = 4, 5, 6, 8 and t
 
 perf: $(STAMP) ## simulated cycles and utilisation of a 64x64x64 product on 2x2, 4x4, 8x8
 	$(PY) -m scripts.perf
+
+standalone: $(STAMP) ## the resident build on whole networks: fits, cycles (Verilator), latency and images per second
+	$(PY) -m scripts.bench.standalone
 
 accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per run; hours from scratch) [SCHEDULER=]
 	$(PY) -m scripts.accuracy --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))

@@ -325,6 +325,14 @@ class Program:
                     *(getattr(i, name) for i in self.instructions for name in CHANNEL_FIELDS)])
 
     @property
+    def array_macs(self):
+        """Multiply-accumulates the array does in one run: each MATMUL's outputs times its
+        dot product's length (a group's input channels, padded to whole lanes, times the
+        kernel's taps); more than the network's own where channels are padded."""
+        return sum(i.out_h * i.out_w * i.out_c * i.group_in * i.kernel_h * i.kernel_w
+                   for i in self.instructions if i.op == Op.MATMUL)
+
+    @property
     def record_bytes(self):
         """Bytes of one parameter record: bias (signed), M, shift."""
         return self.bias_bytes + self.m_bytes + 1

@@ -258,6 +258,7 @@ class ResidentClient(HostClient):
         :class:`golden.program.Program`) needs beyond the connected build."""
         build = self.build
         size, channels = (1 << build.size_bits) - 1, (1 << build.channel_bits) - 1
+        image_codes = program.input["h"] * program.input["w"] * program.input["c"]
         needs = [
             ("the family", program.family.spec, build.family, program.family.spec == build.family),
             ("the array", f"{program.rows}x{program.cols}", f"{build.lanes}x{build.lanes}",
@@ -273,6 +274,8 @@ class ResidentClient(HostClient):
              program.memory_codes <= 1 << build.address_bits),
             ("the longest dot product", program.max_k, build.max_K,
              program.max_k <= build.max_K),
+            ("an image's input codes (one RUN frame)", image_codes, build.max_payload,
+             image_codes <= build.max_payload),
             ("the largest pooling window", program.max_window, build.max_window,
              program.max_window <= build.max_window),
             ("the largest ADD alignment", program.max_align, build.max_align,

@@ -164,6 +164,8 @@ RESULT_PAGES = (
     ResultPage("area", "Cell counts of the MAC micro-architectures", "make area",
                ("area/area.md",)),
     ResultPage("perf", "Cycles of a 64×64×64 product", "make perf", ("perf/perf.md",)),
+    ResultPage("standalone", "Standalone: whole networks on the resident build",
+               "make standalone", ("standalone/standalone.md",)),
     ResultPage("bench", "Quantizer throughput and the integer engine's speed", "make bench",
                ("bench/quantize.md", "bench/engine.md")),
     ResultPage("e2e", "End to end: trained ConvNets through the simulated array", "make e2e",

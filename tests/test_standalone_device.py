@@ -159,8 +159,6 @@ def test_the_resident_device_over_the_uart_refuses_bad_images_then_classifies():
 
     program, rng = program_of("fxp-layer", 2, seed=38)
     codes = program.input_codes(rng.normal(0, 1.5, (2, 2, 9, 9)))
-    # Verilator: under Icarus the same Verilog's logits differ by a few codes (docs/design/
-    # standalone.md, open), while Verilator and Amaranth's simulator agree with the golden.
     result = run_resident_bench(program, codes, simulator="verilator")
     assert result.passed, result.log
 
@@ -181,7 +179,9 @@ def test_the_client_names_what_a_program_needs_beyond_the_build():
             ({"max_K": 4}, f"the program needs the longest dot product {program.max_k}; the "
                            f"device's build has 4"),
             ({"size_bits": 3}, f"the program needs the largest height or width "
-                               f"{program.largest_size}; the device's build has 7")]:
+                               f"{program.largest_size}; the device's build has 7"),
+            ({"max_payload": 100}, "the program needs an image's input codes (one RUN frame) "
+                                   "162; the device's build has 100")]:
         client.build = replace(engine_for(program).info, **change)
         with pytest.raises(ValueError, match=re.escape(message)):
             client.check_fits(program)

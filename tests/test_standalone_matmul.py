@@ -17,17 +17,12 @@ from golden.ptq import quantize_network
 from hdl.standalone.core import image_words
 from hdl.standalone.elementwise import ElementwiseUnit
 from hdl.standalone.matmul import CodeMemory, MatmulUnit, check_lanes, record_layout
+from sim.core_bench import memory_words
 from tests.onnx_models import separable_model
 from tests.test_hdl_units import simulate
 from tests.test_program import every_kind_net
 
 pytestmark = pytest.mark.sim
-
-
-def memory_words(codes, n, lanes):
-    codes = np.concatenate([codes, np.zeros(-len(codes) % lanes, np.int64)])
-    return [sum(int(c) << (j * n) for j, c in enumerate(codes[w:w + lanes]))
-            for w in range(0, len(codes), lanes)]
 
 
 def run_unit(make_unit, program, instruction, before):

@@ -1,0 +1,212 @@
+"""What the resident iCEBreaker build does with whole networks: whether each compiles and
+fits the build, its cycles per image, and its latency and images per second with the
+image's transfer over the UART.
+
+For each network (the digits and Fashion-MNIST ConvNets, trained and shipped; ResNet-8 of
+MLPerf Tiny's image classification, with random weights and images because CIFAR-10 is not
+available here) and each format (TFX8 and FXP8 at the board's scaling limits), the network
+is quantized and compiled for the build that ``make synth MODE=resident`` makes
+(:func:`scripts.fpga.flow.resident_device`), checked against the build's capacities as
+``tent deploy --resident`` checks it (:meth:`hdl.client.ResidentClient.check_fits`), and
+run once in the core on Verilator (:func:`sim.core_bench.run_core_bench`), its logits and
+class checked against the golden interpreter. Latency = the RUN frame's bytes and the
+RESULT frame's bytes at 10 bits per byte over the line, plus the core's cycles at the
+build's clock; one image after the other, as the device works today (receiving the next
+image does not overlap computing this one). Writes ``build/standalone/standalone.json``
+and ``.md``. Entry point: ``make standalone``.
+"""
+
+import argparse
+import sys
+import warnings
+from dataclasses import replace
+
+import numpy as np
+from amaranth.hdl import UnusedElaboratable
+from tqdm import tqdm
+
+from golden.compiler import compile_network
+from golden.network import Network, Node, fold, load_network
+from golden.ptq import quantize_network
+from hdl.client import ResidentClient
+from hdl.protocol import DEVICE_SYNC, HOST_SYNC, MAX_PAYLOAD, Command, Reply, encode_frame
+from scripts.fpga.flow import SynthConfig, resident_device
+from scripts.records import markdown_table, write_report
+
+__all__ = ["resnet8", "networks", "measure", "markdown", "main"]
+
+#: The formats measured: (format, scheme).
+FORMATS = (("tfx", "tfx"), ("fxp", "fxp-layer"))
+BAUDS = (1_000_000, 3_000_000)
+
+
+def _conv(name, source, c_in, c_out, rng, *, k=3, stride=1, relu=True):
+    std = np.sqrt(2 / (c_in * k * k))  # He initialisation
+    return Node("conv", name, {"input": source, "stride": stride, "padding": (k - 1) // 2,
+                               "relu": relu},
+                {"weight": rng.normal(0, std, (c_out, c_in, k, k)),
+                 "bias": rng.normal(0, 0.05, c_out)})
+
+
+def resnet8(seed=0):
+    """MLPerf Tiny's image-classification ResNet-8 (32 x 32 x 3 in; a 3 x 3 stem of 16
+    filters; three stages of one basic block, 16, 32 and 64 filters, the second and third of
+    stride 2 with a 1 x 1 projection shortcut; global average pooling; a dense layer of 10)
+    with He-initialised random weights, batch norm already folded."""
+    rng = np.random.default_rng(seed)
+    nodes, source, c_in = [_conv("stem", "input", 3, 16, rng)], "stem", 16
+    for stage, (c_out, stride) in enumerate([(16, 1), (32, 2), (64, 2)]):
+        a = _conv(f"s{stage}a", source, c_in, c_out, rng, stride=stride)
+        b = _conv(f"s{stage}b", a.name, c_out, c_out, rng, relu=False)
+        nodes += [a, b]
+        shortcut = source
+        if stride != 1 or c_in != c_out:
+            projection = _conv(f"s{stage}p", source, c_in, c_out, rng, k=1, stride=stride,
+                               relu=False)
+            nodes.append(projection)
+            shortcut = projection.name
+        nodes.append(Node("add", f"s{stage}", {"inputs": [b.name, shortcut], "relu": True}))
+        source, c_in = f"s{stage}", c_out
+    nodes += [Node("avgpool", "pool", {"input": source}),
+              Node("flatten", "flat", {"input": "pool"}),
+              Node("dense", "fc", {"input": "flat", "relu": False},
+                   {"weight": rng.normal(0, np.sqrt(1 / 64), (64, 10)),
+                    "bias": np.zeros(10)})]
+    return Network(nodes, (3, 32, 32), {"made": "scripts.bench.standalone.resnet8, random"})
+
+
+def networks():
+    """(name, folded network, calibration images, one test image) of each measured network."""
+    from golden.datasets import load
+    from golden.models import model_path
+
+    found = []
+    for dataset in ("digits", "fashion-mnist"):
+        network = fold(load_network(model_path(dataset, "convnet", 0)))
+        found.append((f"{dataset} ConvNet", network, load(dataset, "calibration")[0][:256],
+                      load(dataset, "test")[0][:1]))
+    rng = np.random.default_rng(8)
+    images = rng.uniform(0, 1, (257, 3, 32, 32))
+    found.append(("ResNet-8 (random weights)", resnet8(), images[:256], images[256:]))
+    return found
+
+
+def network_macs(network):
+    """The network's own multiply-accumulates per image (convolutions and dense layers)."""
+    macs = 0
+    for node in network.nodes:
+        if node.op == "conv":
+            _, c_per_group, kh, kw = node.arrays["weight"].shape
+            macs += int(np.prod(network.shapes[node.name])) * c_per_group * kh * kw
+        elif node.op == "dense":
+            macs += node.arrays["weight"].size
+    return macs
+
+
+def _line_bytes(program):
+    """Bytes on the line per image: the RUN frame (the input codes) and the RESULT frame
+    (the logits and the class)."""
+    count = program.input["h"] * program.input["w"] * program.input["c"]
+    run = encode_frame(HOST_SYNC, Command.RUN, bytes(count))
+    result = encode_frame(DEVICE_SYNC, Reply.RESULT, bytes(program.output["count"] + 2))
+    return len(run), len(result)
+
+
+def measure(name, network, calibration, image, kind, scheme, *, max_K=1568):
+    """One network in one format on the resident 4 x 4 build: its row of the record."""
+    config = SynthConfig(mode="resident", format=kind, rows=4, cols=4,
+                         max_K=max_K).resolved()
+    with warnings.catch_warnings():  # built only to read its INFO, never elaborated
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        info = resident_device(config).info
+    qnet = quantize_network(network, scheme, 8, calibration, family=config.family,
+                            limits=config.limits)
+    program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 17)
+    row = {"network": name, "format": config.family.spec, "scheme": scheme,
+           "instructions": len(program.instructions), "records": len(program.bias),
+           "memory_codes": program.memory_codes, "max_k": program.max_k,
+           "macs": network_macs(network), "array_macs": program.array_macs,
+           "clock_mhz": config.clock_hz / 1e6}
+    fits, why = _fits(program, info)
+    row.update(fits=fits, why=why)
+    if not fits and not _fits(program, replace(info, max_payload=MAX_PAYLOAD))[0]:
+        return row  # beyond the core too: nothing to run
+    from sim.core_bench import run_core_bench
+
+    cycles = run_core_bench(program, program.input_codes(image)[0], depth=config.depth)
+    run_bytes, result_bytes = _line_bytes(program)
+    compute_s = cycles / config.clock_hz
+    line = {}
+    for baud in BAUDS:
+        latency = (run_bytes + result_bytes) * 10 / baud + compute_s
+        line[str(baud)] = {"latency_ms": 1e3 * latency, "images_per_s": 1 / latency}
+    return {**row, "cycles": cycles, "compute_ms": 1e3 * compute_s,
+            "macs_per_cycle": row["macs"] / cycles, "run_frame_bytes": run_bytes,
+            "result_frame_bytes": result_bytes, "line": line}
+
+
+def _fits(program, info):
+    """Whether ``program`` fits the build of ``info`` as ``tent deploy --resident`` checks
+    it, and if not, why."""
+    client = ResidentClient(None)
+    client.build = info
+    try:
+        client.check_fits(program)
+    except ValueError as error:
+        return False, str(error)
+    return True, None
+
+
+def markdown(record):
+    rows = []
+    for r in record["rows"]:
+        measured = "cycles" in r
+        cells = [r["network"], r["format"], f"{r['memory_codes']:,}",
+                 "yes" if r["fits"] else "no" + (" (the core runs it)" if measured else "")]
+        if not measured:
+            rows.append(cells + [""] * 5)
+            continue
+        slow, fast = (r["line"][str(b)] for b in BAUDS)
+        rows.append(cells + [f"{r['cycles']:,}", f"{r['macs_per_cycle']:.1f}",
+                             f"{r['compute_ms']:.2f}", f"{slow['latency_ms']:.2f} / "
+                             f"{fast['latency_ms']:.2f}", f"{slow['images_per_s']:.0f} / "
+                             f"{fast['images_per_s']:.0f}"])
+    lines = [f"The resident build, {record['array']} array, accumulator depth "
+             f"{record['depth']}, at {record['clock_mhz']:g} MHz (its PLL's clock; the build "
+             f"does not fit the UP5K yet, so no placement has met it). Cycles: one run of the "
+             f"core on {record['simulator']}, logits and class bit-exact with the golden "
+             f"interpreter. MACs per cycle: the network's own MACs (not the padded lanes') "
+             f"over the cycles. Latency: the RUN and RESULT frames at 10 bits a byte, then "
+             f"the cycles, one image after the other (as the device works now). "
+             f"`python -m scripts.bench.standalone` (`make standalone`).", ""]
+    lines += markdown_table(
+        ["network", "format", "memory (codes of 131,072)", "fits the build", "cycles",
+         "MACs per cycle", "compute (ms)", "latency at 1 / 3 Mbaud (ms)",
+         "images per second at 1 / 3 Mbaud"], rows, align="llrlrrrrr")
+    refused = [r for r in record["rows"] if not r["fits"]]
+    if refused:
+        lines += [""] + [f"- {r['network']}, {r['format']}: {r['why']}." for r in refused]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench.standalone",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--out", default="build/standalone",
+                        help="directory of the record (default: %(default)s)")
+    args = parser.parse_args(argv)
+    found = networks()
+    jobs = [(net, kind, scheme) for net in found for kind, scheme in FORMATS]
+    rows = []
+    for (name, network, calibration, image), kind, scheme in tqdm(jobs, desc="standalone"):
+        rows.append(measure(name, network, calibration, image, kind, scheme))
+        tqdm.write(f"{name} {kind}: {rows[-1].get('cycles', 'does not fit')}")
+    config = SynthConfig(mode="resident", rows=4, cols=4).resolved()
+    record = {"array": "4x4", "depth": config.depth, "clock_mhz": config.clock_hz / 1e6,
+              "simulator": "Verilator (cocotb), RTL", "rows": rows}
+    write_report(args.out, "standalone", record, markdown(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
