@@ -54,7 +54,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 
 deps: $(STAMP) ## only create .venv and install the pinned dependencies
 
-test: $(STAMP) ## the test suite, per-file durations at the end (CI runs this); make test-whole and test-netlist have the long standalone runs
+test: $(STAMP) ## the test suite, per-file durations at the end (CI runs this); make test-whole and test-netlist have the long runs
 	$(PYTEST) -m "not train and not whole and not netlist" tests
 
 test-fast: $(STAMP) ## the quick tier: pure Python and the Amaranth simulator, no HDL simulator, EDA tool or slow test
@@ -63,7 +63,7 @@ test-fast: $(STAMP) ## the quick tier: pure Python and the Amaranth simulator, n
 test-whole: $(STAMP) ## whole networks on the standalone core and its units in the Amaranth simulator (minutes)
 	$(PYTEST) -m whole tests
 
-test-netlist: $(STAMP) ## the resident build's iCE40 netlist classifies bit-exact on Yosys's cell models (Icarus; minutes)
+test-netlist: $(STAMP) ## the iCE40 netlists of the default and the resident build, bit-exact on Yosys's cell models (Icarus; about 20 min)
 	$(PYTEST) -m netlist tests
 
 test-train: $(STAMP) ## the PyTorch tests (installs the optional train extra, torch CPU)

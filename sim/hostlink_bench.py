@@ -9,7 +9,8 @@ from hdl.hostlink import HostLink
 from .runner import export_verilog, run_cocotb, synthesize_ice40
 from .toolchain import ice40_cell_models
 
-__all__ = ["LIMITS", "run_hostlink_bench", "run_deploy_bench", "run_resident_bench"]
+__all__ = ["LIMITS", "run_hostlink_bench", "run_link_netlist_bench", "run_deploy_bench",
+           "run_resident_bench"]
 
 LIMITS = ScalingLimits(bias_bits=24, m_bits=8, shift_max=13)
 
@@ -34,6 +35,23 @@ def run_hostlink_bench(family, form, rows, cols, *, fuzz_rounds, noisy_layers, s
          "noisy_layers": noisy_layers, "noise_bytes": noise_bytes, "seed": seed}
     return run_cocotb(verilog_text=export_verilog(link, "hostlink"), toplevel="hostlink",
                       test_module="sim.tb_hostlink", params=p, testcase=testcase)
+
+
+def run_link_netlist_bench(link, *, max_K, timeout=2e-3):
+    """The bench's layers (:func:`sim.tb_hostlink.layers_through_the_uart`) on the iCE40
+    netlist of ``link`` (a :class:`hdl.hostlink.HostLink` as a board build makes it;
+    :func:`sim.runner.synthesize_ice40`) on Yosys's cell models, Icarus. Returns the
+    :class:`sim.runner.CocotbResult`."""
+    info = link.info
+    p = {"family": info.family, "rows": info.rows, "cols": info.cols, "max_K": max_K,
+         "limits": {"bias_bits": info.bias_bits, "m_bits": info.m_bits,
+                    "shift_max": info.shift_max},
+         "clocks_per_bit": link.clocks_per_bit, "timeout": timeout,
+         "build": dataclasses.asdict(info), "watch": False, "seed": 0}
+    netlist = synthesize_ice40(export_verilog(link, "hostlink"), "hostlink")
+    return run_cocotb(verilog_text=netlist, toplevel="hostlink", test_module="sim.tb_hostlink",
+                      params=p, testcase="layers_through_the_uart", simulator="icarus",
+                      extra_sources=[ice40_cell_models()])
 
 
 def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
