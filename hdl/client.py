@@ -258,7 +258,6 @@ class ResidentClient(HostClient):
         :class:`golden.program.Program`) needs beyond the connected build."""
         build = self.build
         size, channels = (1 << build.size_bits) - 1, (1 << build.channel_bits) - 1
-        image_codes = program.input["h"] * program.input["w"] * program.input["c"]
         needs = [
             ("the family", program.family.spec, build.family, program.family.spec == build.family),
             ("the array", f"{program.rows}x{program.cols}", f"{build.lanes}x{build.lanes}",
@@ -274,8 +273,6 @@ class ResidentClient(HostClient):
              program.memory_codes <= 1 << build.address_bits),
             ("the longest dot product", program.max_k, build.max_K,
              program.max_k <= build.max_K),
-            ("an image's input codes (one RUN frame)", image_codes, build.max_payload,
-             image_codes <= build.max_payload),
             ("the largest pooling window", program.max_window, build.max_window,
              program.max_window <= build.max_window),
             ("the largest ADD alignment", program.max_align, build.max_align,
@@ -312,8 +309,14 @@ class ResidentClient(HostClient):
         return True
 
     async def classify(self, codes):
-        """``(class, logits)`` of one image's input codes ((y, x, c) order)."""
-        payload = await self.send(Command.RUN, bytes(int(c) for c in codes))
+        """``(class, logits)`` of one image's input codes ((y, x, c) order): in ``INPUT``
+        frames of the build's payload size, the last ones in the ``RUN`` frame."""
+        build = self.build or await self.info()
+        data, size = bytes(int(c) for c in codes), build.max_payload
+        last = max(0, (len(data) - 1) // size * size)
+        for start in range(0, last, size):
+            await self.send(Command.INPUT, data[start:start + size])
+        payload = await self.send(Command.RUN, data[last:])
         if len(payload) < 3:
             raise ProtocolError(f"a RESULT of {len(payload)} bytes: {payload.hex()}")
         return int.from_bytes(payload[-2:], "little"), list(payload[:-2])

@@ -79,10 +79,11 @@ class Command(enum.IntEnum):
     ACTIVATIONS = 0x04
     RESET = 0x05
     #: The resident build's (:class:`ResidentInfo`): a program image begins, a chunk of
-    #: it, one image to classify.
+    #: it, one image to classify (its last codes), a chunk of an image's first codes.
     LOAD_START = 0x06
     LOAD = 0x07
     RUN = 0x08
+    INPUT = 0x09
 
 
 class Reply(enum.IntEnum):

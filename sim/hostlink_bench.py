@@ -74,8 +74,8 @@ def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
 def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=None,
                        testcase=None, device=None, netlist=False, fuzz=True):
     """The resident device built for ``program`` (a :class:`golden.program.Program`; code
-    memory 8,192 codes, 256-byte frames), or the given ``device``, over the UART model
-    (:mod:`sim.tb_resident`): with ``fuzz`` the loader fuzzed first, then ``codes`` (input
+    memory 8,192 codes, 64-byte frames, so that an image takes INPUT frames), or the given
+    ``device``, over the UART model (:mod:`sim.tb_resident`): with ``fuzz`` the loader fuzzed first, then ``codes`` (input
     codes per image) classified against the golden interpreter. With ``netlist`` the
     device's iCE40 netlist (:func:`sim.runner.synthesize_ice40`) runs on Yosys's cell models
     instead of its RTL. Returns the :class:`sim.runner.CocotbResult`."""
@@ -86,7 +86,7 @@ def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=No
         device = ResidentDevice(
             family=program.family, lanes=program.rows, depth=16, max_K=program.max_k,
             address_bits=13, instructions=16, records=128, limits=program.limits,
-            max_payload=256, clocks_per_bit=clocks_per_bit)
+            max_payload=64, clocks_per_bit=clocks_per_bit)
     expected = []
     for image_codes in codes:
         label, logits = Machine(program).classify(image_codes)

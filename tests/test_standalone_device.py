@@ -179,9 +179,35 @@ def test_the_client_names_what_a_program_needs_beyond_the_build():
             ({"max_K": 4}, f"the program needs the longest dot product {program.max_k}; the "
                            f"device's build has 4"),
             ({"size_bits": 3}, f"the program needs the largest height or width "
-                               f"{program.largest_size}; the device's build has 7"),
-            ({"max_payload": 100}, "the program needs an image's input codes (one RUN frame) "
-                                   "162; the device's build has 100")]:
+                               f"{program.largest_size}; the device's build has 7")]:
         client.build = replace(engine_for(program).info, **change)
         with pytest.raises(ValueError, match=re.escape(message)):
             client.check_fits(program)
+
+
+def test_an_image_in_input_frames_classifies_as_in_one():
+    program, rng = program_of("fxp-layer", 2, seed=40)
+    engine = engine_for(program)
+    codes = codes_bytes(program.input_codes(rng.normal(0, 1.5, (2, 9, 9))))
+    third = len(codes) // 3
+    replies = converse(engine, [
+        *load_frames(program.to_bytes()),
+        frame(Command.INPUT, codes[:third], seq=30),
+        frame(Command.INPUT, codes[third:2 * third], seq=31),
+        frame(Command.RUN, codes[2 * third:], seq=32),
+        frame(Command.INPUT, codes[:third], seq=33),
+        frame(Command.RUN, codes[third:-1], seq=34),  # one code short: LENGTH
+        frame(Command.INPUT, codes + b"\0", seq=35),  # one too many: LENGTH
+        frame(Command.INPUT, codes[:third], seq=36),
+        frame(Command.RUN, codes[third:], seq=37)])  # a new image after the refusals
+    label, logits = Machine(program).classify(list(codes))
+    tail = replies[-8:]
+    assert [(r.kind, r.payload) for r in tail[:2]] == [(Reply.ACK, bytes([Command.INPUT]))] * 2
+    for result, seq in ((tail[2], 32), (tail[7], 37)):
+        assert (result.kind, result.seq) == (Reply.RESULT, seq)
+        assert list(result.payload[:-2]) == list(logits)
+        assert int.from_bytes(result.payload[-2:], "little") == label
+    assert [(r.kind, r.payload) for r in tail[3:7]] == [
+        (Reply.ACK, bytes([Command.INPUT])), (Reply.ERROR, bytes([Error.LENGTH, Command.RUN])),
+        (Reply.ERROR, bytes([Error.LENGTH, Command.INPUT])),
+        (Reply.ACK, bytes([Command.INPUT]))]

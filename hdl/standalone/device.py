@@ -74,12 +74,14 @@ class ResidentEngine(wiring.Component):
     :class:`~hdl.hostlink.receiver.FrameReceiver`). ``LOAD_START`` (empty) forgets the
     program and begins an image; each ``LOAD`` feeds its payload to the loader and is
     answered ACK, or ERROR ``IMAGE_*`` (16 + :class:`.loader.LoadError`) once the loader
-    refuses the image (then ``NOT_LOADING`` until the next ``LOAD_START``). ``RUN``'s
-    payload is one image's codes, (y, x, c) order; the reply is a RESULT frame with the
-    RUN's SEQ: the output tensor's codes, then the class (2 bytes, little endian). ERROR
-    ``NO_PROGRAM`` without a loaded program, ``LENGTH`` for another number of codes,
-    ``RANGE`` for a code wider than n bits, ``LIMIT`` when the core stops at an instruction
-    beyond the build. INFO: :class:`hdl.protocol.ResidentInfo`.
+    refuses the image (then ``NOT_LOADING`` until the next ``LOAD_START``). An image's
+    codes, (y, x, c) order, come in ``INPUT`` frames (each answered ACK) and a last ``RUN``
+    frame, or in the ``RUN`` frame alone when they fit one; the reply to RUN is a RESULT
+    frame with its SEQ: the output tensor's codes, then the class (2 bytes, little endian).
+    ERROR ``NO_PROGRAM`` without a loaded program, ``LENGTH`` for more codes than the
+    input tensor holds or fewer by RUN, ``RANGE`` for a code wider than n bits (after
+    ``LENGTH`` or ``RANGE`` the next chunk begins a new image), ``LIMIT`` when the core
+    stops at an instruction beyond the build. INFO: :class:`hdl.protocol.ResidentInfo`.
     """
 
     def __init__(self, *, family, lanes, depth, max_K, address_bits=17, instructions=64,
@@ -149,6 +151,7 @@ class ResidentEngine(wiring.Component):
         command, seq, length = Signal(8), Signal(8), Signal(16)
         index = Signal(16)  # the buffer byte offered, or the payload byte sent
         loading = Signal()
+        writing = Signal()  # an image's first codes came in INPUT frames
         reply_kind, reply_code = Signal(8), Signal(8)
         m.d.comb += read.addr.eq(index)
         byte = read.data
@@ -182,7 +185,7 @@ class ResidentEngine(wiring.Component):
                                 reply(Reply.ERROR, Error.LENGTH)
                             with m.Else():
                                 m.d.comb += loader.start.eq(1)
-                                m.d.sync += [loading.eq(1), user.eq(0)]
+                                m.d.sync += [loading.eq(1), writing.eq(0), user.eq(0)]
                                 reply(Reply.ACK)
                         with m.Case(Command.LOAD):
                             with m.If(~loading):
@@ -190,12 +193,12 @@ class ResidentEngine(wiring.Component):
                             with m.Else():
                                 m.d.sync += user.eq(0)
                                 m.next = "LOAD"
-                        with m.Case(Command.RUN):
+                        with m.Case(Command.INPUT, Command.RUN):
                             with m.If(~loader.valid):
                                 reply(Reply.ERROR, Error.NO_PROGRAM)
                             with m.Else():
-                                m.d.comb += writer.start.eq(1)
-                                m.d.sync += user.eq(1)
+                                m.d.comb += writer.start.eq(~writing)
+                                m.d.sync += [user.eq(1), writing.eq(1)]
                                 m.next = "WRITE"
                         with m.Default():
                             reply(Reply.ERROR, Error.COMMAND)
@@ -215,17 +218,22 @@ class ResidentEngine(wiring.Component):
                     m.next = "LOAD"
 
             def finish_write():
-                with m.If(~writer.done):
+                with m.If(command == Command.INPUT):  # more codes to come
+                    reply(Reply.ACK)
+                with m.Elif(~writer.done):
+                    m.d.sync += writing.eq(0)
                     reply(Reply.ERROR, Error.LENGTH)
                 with m.Else():
                     m.d.comb += core.run.eq(1)
-                    m.d.sync += user.eq(2)
+                    m.d.sync += [user.eq(2), writing.eq(0)]
                     m.next = "RUN"
 
-            def offer_write():
+            def offer_write():  # a refused chunk ends the image: the next one begins anew
                 with m.If(writer.done):
+                    m.d.sync += writing.eq(0)
                     reply(Reply.ERROR, Error.LENGTH)
                 with m.Elif(byte[n:].any() if n < 8 else Const(0)):
+                    m.d.sync += writing.eq(0)
                     reply(Reply.ERROR, Error.RANGE)
                 with m.Else():
                     m.d.comb += [writer.codes.valid.eq(1), writer.codes.payload.eq(byte)]

@@ -9,9 +9,9 @@ is quantized and compiled for the build that ``make synth MODE=resident`` makes
 (:func:`scripts.fpga.flow.resident_device`), checked against the build's capacities as
 ``tent deploy --resident`` checks it (:meth:`hdl.client.ResidentClient.check_fits`), and
 run once in the core on Verilator (:func:`sim.core_bench.run_core_bench`), its logits and
-class checked against the golden interpreter. Latency = the RUN frame's bytes and the
-RESULT frame's bytes at 10 bits per byte over the line, plus the core's cycles at the
-build's clock; one image after the other, as the device works today (receiving the next
+class checked against the golden interpreter. Latency = the bytes of the image's INPUT
+and RUN frames and of the RESULT frame at 10 bits per byte over the line, plus the core's
+cycles at the build's clock; one image after the other, as the device works today (receiving the next
 image does not overlap computing this one). Writes ``build/standalone/standalone.json``
 and ``.md``. Entry point: ``make standalone``.
 """
@@ -19,7 +19,6 @@ and ``.md``. Entry point: ``make standalone``.
 import argparse
 import sys
 import warnings
-from dataclasses import replace
 
 import numpy as np
 from amaranth.hdl import UnusedElaboratable
@@ -29,7 +28,7 @@ from golden.compiler import compile_network
 from golden.network import Network, Node, fold, load_network
 from golden.ptq import quantize_network
 from hdl.client import ResidentClient
-from hdl.protocol import DEVICE_SYNC, HOST_SYNC, MAX_PAYLOAD, Command, Reply, encode_frame
+from hdl.protocol import DEVICE_SYNC, HOST_SYNC, Command, Reply, encode_frame
 from scripts.fpga.flow import SynthConfig, resident_device
 from scripts.records import markdown_table, write_report
 
@@ -103,13 +102,17 @@ def network_macs(network):
     return macs
 
 
-def _line_bytes(program):
-    """Bytes on the line per image: the RUN frame (the input codes) and the RESULT frame
-    (the logits and the class)."""
+def _line_bytes(program, max_payload):
+    """Bytes on the line per image: the INPUT and RUN frames of its input codes (frames of
+    at most ``max_payload`` bytes, as :meth:`hdl.client.ResidentClient.classify` sends
+    them) and the RESULT frame (the logits and the class)."""
     count = program.input["h"] * program.input["w"] * program.input["c"]
-    run = encode_frame(HOST_SYNC, Command.RUN, bytes(count))
+    last = max(0, (count - 1) // max_payload * max_payload)
+    sent = sum(len(encode_frame(HOST_SYNC, Command.INPUT, bytes(max_payload)))
+               for _ in range(0, last, max_payload))
+    sent += len(encode_frame(HOST_SYNC, Command.RUN, bytes(count - last)))
     result = encode_frame(DEVICE_SYNC, Reply.RESULT, bytes(program.output["count"] + 2))
-    return len(run), len(result)
+    return sent, len(result)
 
 
 def measure(name, network, calibration, image, kind, scheme, *, max_K=1568):
@@ -127,19 +130,19 @@ def measure(name, network, calibration, image, kind, scheme, *, max_K=1568):
            "clock_mhz": config.clock_hz / 1e6}
     fits, why = _fits(program, info)
     row.update(fits=fits, why=why)
-    if not fits and not _fits(program, replace(info, max_payload=MAX_PAYLOAD))[0]:
-        return row  # beyond the core too: nothing to run
+    if not fits:
+        return row
     from sim.core_bench import run_core_bench
 
     cycles = run_core_bench(program, program.input_codes(image)[0], depth=config.depth)
-    run_bytes, result_bytes = _line_bytes(program)
+    run_bytes, result_bytes = _line_bytes(program, info.max_payload)
     compute_s = cycles / config.clock_hz
     line = {}
     for baud in BAUDS:
         latency = (run_bytes + result_bytes) * 10 / baud + compute_s
         line[str(baud)] = {"latency_ms": 1e3 * latency, "images_per_s": 1 / latency}
     return {**row, "cycles": cycles, "compute_ms": 1e3 * compute_s,
-            "macs_per_cycle": row["macs"] / cycles, "run_frame_bytes": run_bytes,
+            "macs_per_cycle": row["macs"] / cycles, "input_frame_bytes": run_bytes,
             "result_frame_bytes": result_bytes, "line": line}
 
 
@@ -160,7 +163,7 @@ def markdown(record):
     for r in record["rows"]:
         measured = "cycles" in r
         cells = [r["network"], r["format"], f"{r['memory_codes']:,}",
-                 "yes" if r["fits"] else "no" + (" (the core runs it)" if measured else "")]
+                 "yes" if r["fits"] else "no"]
         if not measured:
             rows.append(cells + [""] * 5)
             continue
@@ -174,8 +177,8 @@ def markdown(record):
              f"does not fit the UP5K yet, so no placement has met it). Cycles: one run of the "
              f"core on {record['simulator']}, logits and class bit-exact with the golden "
              f"interpreter. MACs per cycle: the network's own MACs (not the padded lanes') "
-             f"over the cycles. Latency: the RUN and RESULT frames at 10 bits a byte, then "
-             f"the cycles, one image after the other (as the device works now). "
+             f"over the cycles. Latency: the image's INPUT and RUN frames and the RESULT "
+             f"frame at 10 bits a byte, then the cycles, one image after the other (as the device works now). "
              f"`python -m scripts.bench.standalone` (`make standalone`).", ""]
     lines += markdown_table(
         ["network", "format", "memory (codes of 131,072)", "fits the build", "cycles",
