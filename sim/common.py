@@ -17,7 +17,11 @@ CLOCK_PERIOD_NS = 10  # the benches' clock
 
 
 def params():
-    """The JSON parameters the pytest runner passed in ``TENT_PARAMS``."""
+    """The JSON parameters the pytest runner passed in ``TENT_PARAMS`` (or, when large, in
+    the file ``TENT_PARAMS_FILE`` names)."""
+    if "TENT_PARAMS_FILE" in os.environ:
+        with open(os.environ["TENT_PARAMS_FILE"]) as f:
+            return json.load(f)
     return json.loads(os.environ["TENT_PARAMS"])
 
 

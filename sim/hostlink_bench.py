@@ -72,11 +72,12 @@ def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
 
 
 def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=None,
-                       testcase=None, device=None, netlist=False, fuzz=True):
+                       testcase=None, device=None, netlist=False, fuzz=True, timeout=5e-3):
     """The resident device built for ``program`` (a :class:`golden.program.Program`; code
     memory 8,192 codes, 64-byte frames, so that an image takes INPUT frames), or the given
     ``device``, over the UART model (:mod:`sim.tb_resident`): with ``fuzz`` the loader fuzzed first, then ``codes`` (input
-    codes per image) classified against the golden interpreter. With ``netlist`` the
+    codes per image) classified against the golden interpreter (``timeout``: seconds of
+    simulated time the client waits for a reply). With ``netlist`` the
     device's iCE40 netlist (:func:`sim.runner.synthesize_ice40`) runs on Yosys's cell models
     instead of its RTL. Returns the :class:`sim.runner.CocotbResult`."""
     from golden.interpreter import Machine
@@ -91,7 +92,7 @@ def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=No
     for image_codes in codes:
         label, logits = Machine(program).classify(image_codes)
         expected.append([label, [int(v) for v in logits]])
-    p = {"clocks_per_bit": device.clocks_per_bit, "timeout": 5e-3,
+    p = {"clocks_per_bit": device.clocks_per_bit, "timeout": timeout,
          "image": program.to_bytes().hex(), "fuzz": fuzz,
          "codes": [[int(c) for c in image] for image in codes], "expected": expected,
          "seed": seed}

@@ -3,7 +3,8 @@ Verilator.
 
 Each design gets its own build directory, named by the top-level name and a hash of its
 Verilog, so parallel pytest workers and repeated runs reuse builds safely. Parameters reach the
-cocotb test module through the ``TENT_PARAMS`` environment variable (JSON).
+cocotb test module through the ``TENT_PARAMS`` environment variable (JSON), or through a
+file that ``TENT_PARAMS_FILE`` names when they are too large for one.
 """
 
 import fcntl
@@ -164,7 +165,13 @@ def _build_and_test(directory, simulator, waves, verilog_text, toplevel, test_mo
     run_dir.mkdir(parents=True)
     results = run_dir / "results.xml"
     log = run_dir / "sim.log"
-    env = {"TENT_PARAMS": json.dumps(params), "PYTHONPATH": os.pathsep.join(
+    text = json.dumps(params)
+    if len(text) > 64_000:  # beyond what one environment variable may hold (128 KiB)
+        (run_dir / "params.json").write_text(text)
+        passed = {"TENT_PARAMS_FILE": str(run_dir / "params.json")}
+    else:
+        passed = {"TENT_PARAMS": text}
+    env = {**passed, "PYTHONPATH": os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
     # cocotb's runner exits the process on failures when it sees pytest; report instead.
     pytest_test = os.environ.pop("PYTEST_CURRENT_TEST", None)
