@@ -211,3 +211,31 @@ def test_an_image_in_input_frames_classifies_as_in_one():
         (Reply.ACK, bytes([Command.INPUT])), (Reply.ERROR, bytes([Error.LENGTH, Command.RUN])),
         (Reply.ERROR, bytes([Error.LENGTH, Command.INPUT])),
         (Reply.ACK, bytes([Command.INPUT]))]
+
+
+@pytest.mark.whole
+@pytest.mark.cocotb
+def test_resnet8_loads_and_classifies_over_the_uart():
+    """ResNet-8 (MLPerf Tiny's architecture, random weights) on a device of the iCEBreaker
+    build's capacities (128 K codes, 1,024-byte frames): the 80 KB program loads over the
+    UART model, the 3,072-code image goes in INPUT frames, the class and logits are
+    bit-exact (Verilator, about 6 minutes)."""
+    import numpy as np
+
+    from golden.compiler import compile_network
+    from golden.ptq import quantize_network
+    from scripts.bench.standalone import resnet8
+    from scripts.fpga.flow import SynthConfig
+    from sim.hostlink_bench import run_resident_bench
+
+    images = np.random.default_rng(8).uniform(0, 1, (65, 3, 32, 32))
+    config = SynthConfig(mode="resident", format="fxp", rows=4, cols=4).resolved()
+    qnet = quantize_network(resnet8(), "fxp-layer", 8, images[:64], family=config.family,
+                            limits=config.limits)
+    program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 17)
+    device = ResidentDevice(family=program.family, lanes=4, depth=64, max_K=program.max_k,
+                            address_bits=17, instructions=64, records=512,
+                            limits=program.limits, max_payload=1024, clocks_per_bit=4)
+    result = run_resident_bench(program, program.input_codes(images[64:]), device=device,
+                                fuzz=False, simulator="verilator", timeout=0.05)
+    assert result.passed, result.log
