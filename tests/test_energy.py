@@ -542,9 +542,10 @@ def test_exploration_variants_change_what_they_say():
     import hdl.systolic as systolic
     from golden.family import TFXFamily
     from scripts.asic.explore import VARIANTS, column_wide_partial_sums, markdown, summary
-    from sim.runner import export_verilog
+    from amaranth.back.verilog import convert
     family = TFXFamily(8, 3)
-    verilog = lambda: export_verilog(systolic.SystolicCore(family=family, rows=4, cols=1), "core")
+    verilog = lambda: convert(systolic.SystolicCore(family=family, rows=4, cols=1), name="core",
+                              emit_src=False)
     row_sized = verilog()
     with column_wide_partial_sums():
         assert [systolic.partial_sum_width(family, r) for r in (1, 4)] == \
