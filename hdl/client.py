@@ -32,7 +32,8 @@ from .protocol import (DEVICE_SYNC, HOST_SYNC, INFO_BYTES, MAX_PAYLOAD, RETRYABL
                        encode_frame, item_bytes)
 from .tiling import packed_groups, plan_layer, unpack_result
 
-__all__ = ["HostClient", "ResidentClient", "DeviceError", "LinkError", "SerialTransport"]
+__all__ = ["HostClient", "ResidentClient", "image_frames", "DeviceError", "LinkError",
+           "SerialTransport"]
 
 # The longest control reply (INFO); RESULT frames are as long as the build says.
 _CONTROL_PAYLOAD = INFO_BYTES
@@ -227,6 +228,16 @@ def _device_error(frame):
     return DeviceError(frame.payload[0], frame.payload[1])
 
 
+def image_frames(codes, max_payload):
+    """The frames that carry one image's input codes to a resident build whose frames hold
+    ``max_payload`` bytes, as (command, payload): ``INPUT`` frames of ``max_payload`` codes
+    while more than one frame's worth remain, then the ``RUN`` frame with the rest."""
+    data = bytes(int(c) for c in codes)
+    last = max(0, (len(data) - 1) // max_payload * max_payload)
+    return ([(Command.INPUT, data[start:start + max_payload])
+             for start in range(0, last, max_payload)] + [(Command.RUN, data[last:])])
+
+
 class ResidentClient(HostClient):
     """Talks to a resident build (:mod:`hdl.standalone.device`): loads a program image once,
     then classifies images. Frames, SEQs, timeouts and retries as :class:`HostClient`'s;
@@ -296,27 +307,30 @@ class ResidentClient(HostClient):
         crc = zlib.crc32(image[:-4])
         if build.loaded and build.crc == crc:
             return False
-        await self.send(Command.LOAD_START)
-        chunk = build.max_payload
-        for start in range(0, len(image), chunk):
-            await self.send(Command.LOAD, image[start:start + chunk])
-            if progress:
-                progress(min(start + chunk, len(image)), len(image))
+        await self.send_image(image, progress=progress)
         self.build = build = await self.info()
         if not build.loaded or build.crc != crc:
             raise ProtocolError(f"the device did not keep the program (loaded {build.loaded}, "
                                 f"CRC {build.crc:08x}, sent {crc:08x})")
         return True
 
-    async def classify(self, codes):
-        """``(class, logits)`` of one image's input codes ((y, x, c) order): in ``INPUT``
-        frames of the build's payload size, the last ones in the ``RUN`` frame."""
+    async def send_image(self, image, *, progress=None):
+        """``LOAD_START``, then ``image`` (bytes, checked by nothing here) in ``LOAD`` frames
+        of the build's ``max_payload``; ``progress(sent, total)`` after each."""
         build = self.build or await self.info()
-        data, size = bytes(int(c) for c in codes), build.max_payload
-        last = max(0, (len(data) - 1) // size * size)
-        for start in range(0, last, size):
-            await self.send(Command.INPUT, data[start:start + size])
-        payload = await self.send(Command.RUN, data[last:])
+        await self.send(Command.LOAD_START)
+        chunk = build.max_payload
+        for start in range(0, len(image), chunk):
+            await self.send(Command.LOAD, image[start:start + chunk])
+            if progress:
+                progress(min(start + chunk, len(image)), len(image))
+
+    async def classify(self, codes):
+        """``(class, logits)`` of one image's input codes ((y, x, c) order), sent as
+        :func:`image_frames` splits them."""
+        build = self.build or await self.info()
+        for command, payload in image_frames(codes, build.max_payload):
+            payload = await self.send(command, payload)
         if len(payload) < 3:
             raise ProtocolError(f"a RESULT of {len(payload)} bytes: {payload.hex()}")
         return int.from_bytes(payload[-2:], "little"), list(payload[:-2])

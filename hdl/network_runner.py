@@ -99,7 +99,7 @@ async def classify_resident(client, program, codes, *, progress=None):
     then classifies each image of ``codes`` (input codes, one row an image) on the board,
     each checked bit-exact against the golden interpreter (:class:`RuntimeError` otherwise).
     ``progress(done, total)`` after each image. Returns ``(labels, sent)``: the classes and
-    whether the image was sent."""
+    whether the program was sent."""
     from golden.interpreter import Machine
 
     await client.info()  # what the device holds now

@@ -44,8 +44,7 @@ def run_link_netlist_bench(link, *, max_K, timeout=2e-3):
     :class:`sim.runner.CocotbResult`."""
     info = link.info
     p = {"family": info.family, "rows": info.rows, "cols": info.cols, "max_K": max_K,
-         "limits": {"bias_bits": info.bias_bits, "m_bits": info.m_bits,
-                    "shift_max": info.shift_max},
+         "limits": dataclasses.asdict(info.limits),
          "clocks_per_bit": link.clocks_per_bit, "timeout": timeout,
          "build": dataclasses.asdict(info), "watch": False, "seed": 0}
     netlist = synthesize_ice40(export_verilog(link, "hostlink"), "hostlink")
@@ -75,11 +74,11 @@ def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=No
                        testcase=None, device=None, netlist=False, fuzz=True, timeout=5e-3):
     """The resident device built for ``program`` (a :class:`golden.program.Program`; code
     memory 8,192 codes, 64-byte frames, so that an image takes INPUT frames), or the given
-    ``device``, over the UART model (:mod:`sim.tb_resident`): with ``fuzz`` the loader fuzzed first, then ``codes`` (input
-    codes per image) classified against the golden interpreter (``timeout``: seconds of
-    simulated time the client waits for a reply). With ``netlist`` the
-    device's iCE40 netlist (:func:`sim.runner.synthesize_ice40`) runs on Yosys's cell models
-    instead of its RTL. Returns the :class:`sim.runner.CocotbResult`."""
+    ``device``, over the UART model (:mod:`sim.tb_resident`): with ``fuzz`` the loader
+    fuzzed first, then ``codes`` (input codes per image) classified against the golden
+    interpreter (``timeout``: seconds of simulated time the client waits for a reply). With
+    ``netlist`` the device's iCE40 netlist (:func:`sim.runner.synthesize_ice40`) runs on
+    Yosys's cell models instead of its RTL. Returns the :class:`sim.runner.CocotbResult`."""
     from golden.interpreter import Machine
     from hdl.standalone.device import ResidentDevice
 
@@ -88,9 +87,10 @@ def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=No
             family=program.family, lanes=program.rows, depth=16, max_K=program.max_k,
             address_bits=13, instructions=16, records=128, limits=program.limits,
             max_payload=64, clocks_per_bit=clocks_per_bit)
+    machine = Machine(program)  # stale memory never changes a result
     expected = []
     for image_codes in codes:
-        label, logits = Machine(program).classify(image_codes)
+        label, logits = machine.classify(image_codes)
         expected.append([label, [int(v) for v in logits]])
     p = {"clocks_per_bit": device.clocks_per_bit, "timeout": timeout,
          "image": program.to_bytes().hex(), "fuzz": fuzz,

@@ -58,17 +58,33 @@ def export_verilog(component, name):
     X for the whole run, where Verilator and Amaranth's simulator see the value.
     """
     text = rtlil.convert(component, name=name, emit_src=False)
-    directory = _design_dir(name + "-export", text)
+    return _made_by_yosys(
+        _design_dir(name + "-export", text), f"{name}.v", {"design.il": text},
+        lambda files, out: f"read_rtlil {files['design.il']}; proc -norom; memory_collect; "
+                           f"opt_clean; write_verilog {out}",
+        what=f"Yosys export of {name}")
+
+
+def _made_by_yosys(directory, product, sources, script, *, what, log=False):
+    """The text of ``directory/product``, made the first time by Yosys running
+    ``script(files, out)``: ``files`` maps each name of ``sources`` ({name: text}) to the file
+    it was written to, ``out`` is the file to write. Parallel workers each make their own
+    under a private prefix and rename it into place; with ``log``, Yosys's log stays beside
+    it."""
     directory.mkdir(parents=True, exist_ok=True)
-    exported = directory / f"{name}.v"
-    if not exported.exists():  # parallel workers each write their own, then rename
+    path = directory / product
+    if not path.exists():
         private = uuid.uuid4().hex[:12]
-        (directory / f"{private}.il").write_text(text)
-        run_yosys(cwd=directory, script=f"read_rtlil {private}.il; proc -norom; memory_collect; "
-                  f"opt_clean; write_verilog {private}.v", what=f"Yosys export of {name}")
-        (directory / f"{private}.il").unlink()
-        (directory / f"{private}.v").rename(exported)
-    return exported.read_text()
+        files = {name: f"{private}-{name}" for name in sources}
+        for name, text in sources.items():
+            (directory / files[name]).write_text(text)
+        out = f"{private}-{product}"
+        run_yosys(cwd=directory, script=script(files, out), what=what,
+                  log=f"{private}.log" if log else None)
+        for name in files.values():
+            (directory / name).unlink()
+        (directory / out).rename(path)
+    return path.read_text()
 
 
 def _design_dir(name, text):
@@ -211,39 +227,27 @@ def _icarus(waves):
 
 def synthesize_gates(verilog_text, toplevel):
     """Synthesize Verilog to a flat generic-gate netlist (Yosys ``synth``), as Verilog."""
-    with_dir = _design_dir(toplevel + "-synth", verilog_text)
-    with_dir.mkdir(parents=True, exist_ok=True)
-    netlist = with_dir / f"{toplevel}_gates.v"
-    if netlist.exists():
-        return netlist.read_text()
-    source = with_dir / f"{toplevel}.v"
-    source.write_text(verilog_text)
-    script = (f"read_verilog -sv {source.name}; synth -flatten -top {toplevel}; "
-              f"opt_clean -purge; write_verilog -noattr {netlist.name}.tmp")
-    run_yosys(cwd=with_dir, script=script, what=f"Yosys synthesis of {toplevel}")
-    (with_dir / f"{netlist.name}.tmp").rename(netlist)
-    return netlist.read_text()
+    return _made_by_yosys(
+        _design_dir(toplevel + "-synth", verilog_text), f"{toplevel}_gates.v",
+        {f"{toplevel}.v": verilog_text},
+        lambda files, out: f"read_verilog -sv {files[f'{toplevel}.v']}; synth -flatten -top "
+                           f"{toplevel}; opt_clean -purge; write_verilog -noattr {out}",
+        what=f"Yosys synthesis of {toplevel}")
 
 
 def synthesize_ice40(verilog_text, toplevel, *, dsp=True):
     """Synthesize Verilog for the iCE40 as the board flow does (Yosys ``synth_ice40 -dsp``,
     flattened, the split SB_MAC16 blocks hidden from it as :mod:`hdl.dsp` says) and return
     the netlist as Verilog: SB_LUT4, SB_CARRY, SB_DFF*, SB_RAM40_4K, SB_MAC16 and
-    SB_SPRAM256KA cells, to simulate with :func:`sim.toolchain.ice40_cell_models`."""
+    SB_SPRAM256KA cells, to simulate with :func:`sim.toolchain.ice40_cell_models`. Yosys's
+    log stays beside the netlist."""
     from hdl.dsp import HIDDEN_STUB, HIDE_SPLIT_BLOCKS, RESTORE_SPLIT_BLOCKS
 
     synth = f"synth_ice40 {'-dsp ' if dsp else ''}-top {toplevel}"
     key = "\n".join([verilog_text, synth, HIDDEN_STUB, HIDE_SPLIT_BLOCKS, RESTORE_SPLIT_BLOCKS])
-    with_dir = _design_dir(toplevel + "-ice40", key)
-    with_dir.mkdir(parents=True, exist_ok=True)
-    netlist = with_dir / f"{toplevel}_ice40.v"
-    if netlist.exists():
-        return netlist.read_text()
-    private = uuid.uuid4().hex[:12]
-    (with_dir / f"{private}.v").write_text(verilog_text)
-    script = (f"read_verilog -sv {private}.v; {ice40_synthesis(with_dir, synth)}; "
-              f"write_verilog -noattr {private}_ice40.v")
-    run_yosys(cwd=with_dir, script=script, log=f"{private}.log",
-              what=f"Yosys synth_ice40 of {toplevel}")
-    (with_dir / f"{private}_ice40.v").rename(netlist)
-    return netlist.read_text()
+    directory = _design_dir(toplevel + "-ice40", key)
+    return _made_by_yosys(
+        directory, f"{toplevel}_ice40.v", {"design.v": verilog_text},
+        lambda files, out: f"read_verilog -sv {files['design.v']}; "
+                           f"{ice40_synthesis(directory, synth)}; write_verilog -noattr {out}",
+        what=f"Yosys synth_ice40 of {toplevel}", log=True)

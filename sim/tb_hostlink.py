@@ -21,18 +21,15 @@ from hdl.client import DeviceError, HostClient
 from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, RETRYABLE, BuildInfo, Command, Error,
                           FrameDecoder, Reply, encode_frame)
 from hdl.tiling import pack_payload
-from .common import ClockedBench, Scoreboard, params
+from .common import Scoreboard, params
 from .streams import StreamWatch
 from .tb_accelerator import random_layer
-from .uart_model import UARTModel
+from .uart_model import start_line
 
 
 async def _setup(dut, *, retries=3):
     p = params()
-    bench = ClockedBench(dut)
-    uart = UARTModel(dut, p["clocks_per_bit"], seed=p.get("seed", 0))
-    await bench.start()
-    cocotb.start_soon(uart.receive_forever())
+    uart = await start_line(dut, p["clocks_per_bit"], seed=p.get("seed", 0))
     client = HostClient(uart, timeout=p["timeout"], retries=retries)
     if not p.get("watch", True):  # a flattened netlist has no inner streams to watch
         return p, uart, client, None

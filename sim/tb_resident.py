@@ -23,13 +23,11 @@ from .uart_model import start_line
 
 
 async def _refused(client, image):
-    """Loads ``image`` frame by frame as the client would; the device must refuse it or hold
-    no program afterwards. Returns the refusal's code (None: none)."""
+    """Sends ``image`` frame by frame as the client would, unchecked; the device must refuse it
+    or hold no program afterwards. Returns the refusal's code (None: none)."""
     code = None
-    await client.send(Command.LOAD_START)
     try:
-        for start in range(0, len(image), client.build.max_payload):
-            await client.send(Command.LOAD, image[start:start + client.build.max_payload])
+        await client.send_image(image)
     except DeviceError as error:
         code = error.code
     info = await client.info()

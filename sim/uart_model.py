@@ -9,15 +9,16 @@ from cocotb.utils import get_sim_time
 __all__ = ["UARTModel", "start_line"]
 
 
-async def start_line(dut, clocks_per_bit):
+async def start_line(dut, clocks_per_bit, *, seed=0):
     """Starts the design's clock and reset (:class:`sim.common.ClockedBench`) and a
-    :class:`UARTModel` on its lines that listens from then on; returns the model."""
+    :class:`UARTModel` (its noise drawn from ``seed``) on its lines that listens from then
+    on; returns the model."""
     import cocotb
 
     from .common import ClockedBench
 
     bench = ClockedBench(dut)
-    uart = UARTModel(dut, clocks_per_bit)
+    uart = UARTModel(dut, clocks_per_bit, seed=seed)
     await bench.start()
     cocotb.start_soon(uart.receive_forever())
     return uart

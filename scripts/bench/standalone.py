@@ -17,6 +17,7 @@ and ``.md``. Entry point: ``make standalone``.
 """
 
 import argparse
+import functools
 import sys
 import warnings
 
@@ -27,8 +28,8 @@ from tqdm import tqdm
 from golden.compiler import compile_network
 from golden.network import Network, Node, fold, load_network
 from golden.ptq import quantize_network
-from hdl.client import ResidentClient
-from hdl.protocol import DEVICE_SYNC, HOST_SYNC, Command, Reply, encode_frame
+from hdl.client import ResidentClient, image_frames
+from hdl.protocol import DEVICE_SYNC, HOST_SYNC, Reply, encode_frame
 from scripts.fpga.flow import SynthConfig, resident_device
 from scripts.records import markdown_table, write_report
 
@@ -102,15 +103,12 @@ def network_macs(network):
     return macs
 
 
-def _line_bytes(program, max_payload):
-    """Bytes on the line per image: the INPUT and RUN frames of its input codes (frames of
-    at most ``max_payload`` bytes, as :meth:`hdl.client.ResidentClient.classify` sends
-    them) and the RESULT frame (the logits and the class)."""
-    count = program.input["h"] * program.input["w"] * program.input["c"]
-    last = max(0, (count - 1) // max_payload * max_payload)
-    sent = sum(len(encode_frame(HOST_SYNC, Command.INPUT, bytes(max_payload)))
-               for _ in range(0, last, max_payload))
-    sent += len(encode_frame(HOST_SYNC, Command.RUN, bytes(count - last)))
+def _line_bytes(program, image_codes, max_payload):
+    """Bytes on the line per image: the frames of its input codes, as
+    :meth:`hdl.client.ResidentClient.classify` sends them (:func:`hdl.client.image_frames`),
+    and the RESULT frame (the logits and the class)."""
+    sent = sum(len(encode_frame(HOST_SYNC, command, payload))
+               for command, payload in image_frames(image_codes, max_payload))
     result = encode_frame(DEVICE_SYNC, Reply.RESULT, bytes(program.output["count"] + 2))
     return sent, len(result)
 
@@ -119,7 +117,7 @@ def measure(name, network, calibration, image, kind, scheme, *, max_K=1568):
     """One network in one format on the resident 4 x 4 build: its row of the record."""
     config = SynthConfig(mode="resident", format=kind, rows=4, cols=4,
                          max_K=max_K).resolved()
-    info = resident_device(config).info  # built only for its INFO, never elaborated
+    info = _build_info(config)
     qnet = quantize_network(network, scheme, 8, calibration, family=config.family,
                             limits=config.limits)
     program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 17)
@@ -134,8 +132,9 @@ def measure(name, network, calibration, image, kind, scheme, *, max_K=1568):
         return row
     from sim.core_bench import run_core_bench
 
-    cycles = run_core_bench(program, program.input_codes(image)[0], depth=config.depth)
-    run_bytes, result_bytes = _line_bytes(program, info.max_payload)
+    image_codes = program.input_codes(image)[0]
+    cycles = run_core_bench(program, image_codes, depth=config.depth)
+    run_bytes, result_bytes = _line_bytes(program, image_codes, info.max_payload)
     compute_s = cycles / config.clock_hz
     line = {}
     for baud in BAUDS:
@@ -144,6 +143,12 @@ def measure(name, network, calibration, image, kind, scheme, *, max_K=1568):
     return {**row, "cycles": cycles, "compute_ms": 1e3 * compute_s,
             "macs_per_cycle": row["macs"] / cycles, "input_frame_bytes": run_bytes,
             "result_frame_bytes": result_bytes, "line": line}
+
+
+@functools.cache
+def _build_info(config):
+    """The INFO of the resident build of ``config``, built once (never elaborated)."""
+    return resident_device(config).info
 
 
 def _fits(program, info):
@@ -161,10 +166,9 @@ def _fits(program, info):
 def markdown(record):
     rows = []
     for r in record["rows"]:
-        measured = "cycles" in r
         cells = [r["network"], r["format"], f"{r['memory_codes']:,}",
                  "yes" if r["fits"] else "no"]
-        if not measured:
+        if not r["fits"]:  # not measured
             rows.append(cells + [""] * 5)
             continue
         slow, fast = (r["line"][str(b)] for b in BAUDS)
