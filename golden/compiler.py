@@ -67,6 +67,10 @@ class _Compiler:
 
     def _check_runnable(self):
         qnet, family = self.qnet, self.family
+        if qnet.hardware_family != family:
+            raise ProgramError(f"{qnet.scheme} has unsigned tensors ({qnet.hardware_family.label}"
+                               f"): the standalone core does not build unsigned activations "
+                               f"yet; the coprocessor runs them (tent run, tent deploy)")
         try:
             check_runnable(qnet, family)
         except ValueError as error:

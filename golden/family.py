@@ -26,8 +26,10 @@ from .posit import Posit
 from . import fxp as _fxp, minifloat as _minifloat, posit as _posit, tfx as _tfx
 from .search import search_fp, search_fxp, search_posit, search_tfx
 from .tfx import TFX
+from .unsigned import unsigned
 
-__all__ = ["Family", "TFXFamily", "FXPFamily", "PositFamily", "FPFamily", "FAMILY_TYPES",
+__all__ = ["Family", "TFXFamily", "FXPFamily", "PositFamily", "FPFamily", "WithUnsigned",
+           "FAMILY_TYPES",
            "parse_family", "family_of", "family_from_protocol", "default_is_max",
            "default_posit_es", "default_fp_E", "default_family", "FORMAT_KINDS"]
 
@@ -188,6 +190,24 @@ class Family(abc.ABC):
         variants (:mod:`golden.unsigned`); the per-tensor search for an unsigned tensor picks
         from it."""
         raise TypeError(f"{self.label} has no unsigned variants")
+
+    #: How a member's n-bit code becomes the code of the same value in the member of
+    #: :meth:`unsigned_parent` with the same registers: ``"shift"`` (``code << 1``: one more
+    #: fraction bit, zero) or ``"extend"`` (sign extension: fixed point keeps its F).
+    widening = "shift"
+
+    def operand_shift(self, fmt):
+        """How many bits finer the hardware's operand unit of member ``fmt`` is than
+        ``2**fmt.int_exponent``: the hardware's integer is ``fmt.to_int(code) << shift`` (0
+        unless the hardware holds its operands in a wider family's units,
+        :class:`WithUnsigned`)."""
+        return 0
+
+    def accumulator_shift(self, a_fmt, w_fmt):
+        """How many bits finer the hardware's accumulator unit is than the golden model's,
+        ``2**(a_fmt.int_exponent + w_fmt.int_exponent)``: the bias goes to the hardware
+        shifted left by this."""
+        return self.operand_shift(a_fmt) + self.operand_shift(w_fmt)
 
     # Shared.
 
@@ -460,6 +480,13 @@ class FXPFamily(Family):
     def operand_width(self):
         return self.n if self.signed else self.n + 1
 
+    widening = "extend"
+
+    def unsigned_parent(self):
+        if not self.signed:
+            raise TypeError(f"{self.label} is unsigned already")
+        return FXPFamily(self.n + 1)
+
 
 class _ScaleOnlyFamily(Family):
     """Every ``Format(n, p, SC)`` of one build-time parameter ``p``: the scale is the only
@@ -651,6 +678,185 @@ class FPFamily(_ScaleOnlyFamily):
 
 
 
+class WithUnsigned(Family):
+    """A signed family and its unsigned variants in one build: every member of ``signed`` and
+    every unsigned variant (:mod:`golden.unsigned`; UFXP for fixed point), chosen per tensor
+    by a run-time field ``unsigned``.
+
+    The hardware holds every operand in the units of :attr:`parent`, the signed family one
+    bit wider (:meth:`Family.unsigned_parent`): an unsigned code is the parent's code with
+    sign 0, a signed code is widened to the parent's code of the same value
+    (:attr:`Family.widening`). So the parent's decoders, multipliers and accumulator serve
+    both, and a signed operand's integer is ``2**(signed.int_exponent -
+    parent.int_exponent)`` times the signed member's (:meth:`accumulator_shift`). The
+    encoder rounds into the member itself: the signed family's encoder, or the parent's for
+    an unsigned output, whose negative values become 0.
+
+    Parameters
+    ----------
+    signed : Family
+        A family of signed members that has unsigned variants (TFX, FXP, posit, FP).
+    """
+
+    def __init__(self, signed):
+        if not isinstance(signed, Family) or isinstance(signed, WithUnsigned):
+            raise TypeError(f"signed must be a golden.family.Family of signed members, not "
+                            f"{signed!r}")
+        if getattr(signed, "signed", True) is False:
+            raise ValueError(f"{signed.label} is unsigned already; give its signed family")
+        self.signed_family = signed
+        self.parent = signed.unsigned_parent()
+        self.kind = signed.kind
+        self.forms = signed.forms
+
+    n = property(lambda self: self.signed_family.n)
+    scale_name = property(lambda self: self.signed_family.scale_name)
+    scale_range = property(lambda self: self.signed_family.scale_range)
+    example_scales = property(lambda self: self.signed_family.example_scales)
+    widening = property(lambda self: self.signed_family.widening)
+
+    def __repr__(self):
+        return f"WithUnsigned({self.signed_family!r})"
+
+    def _key(self):
+        return ("unsigned", self.signed_family._key())
+
+    @property
+    def label(self):
+        return f"{self.signed_family.label}+U"
+
+    @property
+    def spec(self):
+        return f"{self.signed_family.spec}+u"
+
+    @property
+    def has_nar(self):
+        return self.signed_family.has_nar
+
+    @property
+    def fields(self):
+        return {**self.signed_family.fields, "unsigned": (0, 1)}
+
+    def member_from(self, fields, scale):
+        rest = {name: value for name, value in fields.items() if name != "unsigned"}
+        if not fields["unsigned"]:
+            return self.signed_family.member_from(rest, scale)
+        parent_member = self.parent.member_from(rest, scale)
+        if self.kind == "fxp":
+            return FXP(self.n, parent_member.F, signed=False)
+        return unsigned(parent_member)
+
+    def parent_member(self, fmt):
+        """The member of :attr:`parent` with ``fmt``'s registers (its values hold ``fmt``'s)."""
+        registers = self.registers(fmt)
+        rest = {name: value for name, value in registers.items()
+                if name not in ("unsigned", "scale")}
+        return self.parent.member_from(rest, registers["scale"])
+
+    def registers(self, fmt):
+        self.check_member(fmt)
+        if fmt.signed:
+            values = {**self.signed_family.registers(fmt), "unsigned": 0}
+        else:
+            parent = FXP(self.n + 1, fmt.F) if self.kind == "fxp" else fmt.parent
+            values = {**self.parent.registers(parent), "unsigned": 1}
+        return {name: values[name] for name in self.register_names}
+
+    def widest(self):
+        """The member with the largest operands in the hardware's units: the unsigned member
+        of the parent's widest (every signed operand, widened, is smaller)."""
+        widest = self.parent.widest()
+        return self.member_from({**self.parent.registers(widest), "unsigned": 1},
+                                self.parent.registers(widest)["scale"])
+
+    def check_member(self, fmt):
+        if getattr(fmt, "signed", True):
+            try:
+                return self.signed_family.check_member(fmt)
+            except ValueError:
+                raise ValueError(f"{fmt!r} is not a member of {self!r}") from None
+        if self.kind == "fxp":
+            ok = isinstance(fmt, FXP) and fmt.n == self.n
+        else:
+            try:
+                self.parent.check_member(getattr(fmt, "parent", None))
+                ok = True
+            except ValueError:
+                ok = False
+        if not ok:
+            raise ValueError(f"{fmt!r} is not a member of {self!r}")
+        return fmt
+
+    @property
+    def operand_width(self):
+        return self.parent.operand_width
+
+    def __getattr__(self, name):
+        # The parent's operand shape (ses form) and its build parameters read through.
+        if name in ("significand_width", "exponent_count", "exponent_offset", "IS_max",
+                    "IS_min", "min_regime_length", "fraction_width", "lowest_binade"):
+            return getattr(self.parent, name)
+        raise AttributeError(name)
+
+    def accumulator_exponent(self, a_scale, w_scale):
+        return self.parent.accumulator_exponent(a_scale, w_scale)
+
+    def operand_shift(self, fmt):
+        return fmt.int_exponent - self.parent_member(fmt).int_exponent
+
+    def encoder_exponent(self, scale):
+        return self.signed_family.encoder_exponent(scale)
+
+    def choose(self, x, *, objective="mse"):
+        return self.signed_family.choose(x, objective=objective)
+
+    def fitting_scale(self, values):
+        return self.signed_family.fitting_scale(values)
+
+    def unsigned_parent(self):
+        return self.parent
+
+    def default_limits(self):
+        return self.signed_family.default_limits()
+
+    #: Added to the signed family's protocol code in an INFO reply.
+    PROTOCOL_FLAG = 0x10
+
+    @property
+    def protocol_code(self):
+        return self.signed_family.protocol_code | self.PROTOCOL_FLAG
+
+    @property
+    def protocol_args(self):
+        return self.signed_family.protocol_args
+
+    @classmethod
+    def from_spec(cls, kind, numbers):
+        return None  # parse_family reads the "+u" suffix
+
+    @classmethod
+    def from_protocol(cls, code, n, args):
+        if not code & cls.PROTOCOL_FLAG:
+            return None
+        signed = family_from_protocol(code & ~cls.PROTOCOL_FLAG, n, args)
+        return cls(signed)
+
+    @classmethod
+    def holding(cls, fmt):
+        """The family of ``fmt``'s signed kin at its width, with unsigned variants, for an
+        unsigned variant of TFX, posit or FP (unsigned fixed point has its own family)."""
+        parent = getattr(fmt, "parent", None)
+        if getattr(fmt, "signed", True) or parent is None:
+            return None
+        parent = _first("holding", parent)
+        try:
+            signed = (TFXFamily(fmt.n, parent.IS_max) if parent.kind == "tfx"
+                      else type(parent)(fmt.n, parent._parameter))
+        except ValueError:
+            return None  # UTFX(n, IS = n): no signed TFX(n) has that IS
+        return cls(signed)
+
+
 _DEFAULT_FAMILIES = {
     "tfx": lambda n: TFXFamily(n, default_is_max(n)),
     "fxp": lambda n: FXPFamily(n),
@@ -673,7 +879,7 @@ def default_family(kind, n):
 
 
 #: Every family type, in the order specs and protocol codes are tried.
-FAMILY_TYPES = (TFXFamily, FXPFamily, PositFamily, FPFamily)
+FAMILY_TYPES = (TFXFamily, FXPFamily, PositFamily, FPFamily, WithUnsigned)
 
 
 def _first(method, *args):
@@ -702,12 +908,19 @@ def family_from_protocol(code, n, args):
 
 def parse_family(spec):
     """``tfx:N,IS_MAX[,IS_MIN]``, ``fxp:N``, ``ufxp:N``, ``posit:N,ES`` or ``fp:N,E`` to a
-    family."""
+    family; a ``+u`` suffix adds the unsigned variants (:class:`WithUnsigned`)."""
     forms = [f"'{form}'" for t in FAMILY_TYPES for form in t.spec_forms]
     expected = ", ".join(forms[:-1]) + " or " + forms[-1]
     if not isinstance(spec, str):
         raise TypeError(f"Family spec must be a string like 'tfx:8,3' or 'fxp:8', not {spec!r}")
-    kind, sep, args = spec.strip().lower().partition(":")
+    base = spec.strip().lower()
+    if base.endswith("+u"):
+        family = parse_family(base[:-2])
+        try:
+            return WithUnsigned(family)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"Family spec {spec!r}: {error}") from None
+    kind, sep, args = base.partition(":")
     try:
         numbers = [int(part) for part in args.split(",")] if sep else []
     except ValueError:

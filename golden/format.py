@@ -51,6 +51,9 @@ class NumberFormat(abc.ABC):
     def nar_code(self):
         """The NaR code (the one hardware and stimuli use), or ``None`` for formats without."""
 
+    #: Whether the format has negative values (unsigned variants: ``False``).
+    signed = True
+
     @property
     def nar_codes(self):
         """Every code that decodes to NaR (a minifloat's NaN and infinities), ascending."""

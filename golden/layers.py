@@ -41,18 +41,31 @@ class Layer:
                 raise ValueError(f"{name} {label} is not a member of the hardware's family "
                                  f"{family.label}") from None
         N = check_int("N", N, 1, 1 << 30)
+        relu = check_bool("relu", relu)
+        if not out_fmt.signed and not relu:
+            raise ValueError(f"out_fmt {out_fmt.label} is unsigned: the layer needs relu=True "
+                             f"(an unsigned output holds no negative value)")
         channel = lambda name, v, lo, hi: check_channel_param(name, v, lo, hi, (N,))
-        return cls(family, a_fmt, w_fmt, out_fmt,
-                   channel("bias", bias, -limits.max_abs_bias, limits.max_abs_bias),
+        # The hardware's bias register holds the bias in its own accumulator units.
+        room = family.accumulator_shift(a_fmt, w_fmt)
+        bias = channel("bias", bias, -(limits.max_abs_bias >> room), limits.max_abs_bias >> room)
+        return cls(family, a_fmt, w_fmt, out_fmt, bias,
                    channel("M", M, 1, (1 << limits.m_bits) - 1),
-                   channel("shift", shift, 0, limits.shift_max), check_bool("relu", relu))
+                   channel("shift", shift, 0, limits.shift_max), relu)
+
+    @property
+    def hardware_bias(self):
+        """The bias as the hardware's bias register holds it: in the accumulator units of the
+        family's operands (:meth:`golden.family.Family.accumulator_shift`)."""
+        room = self.family.accumulator_shift(self.a_fmt, self.w_fmt)
+        return self.bias if room == 0 else self.bias * (1 << room)
 
     def config(self, columns, cols):
         """The config payload (a dict of field values) for output columns ``columns``."""
         pad = cols - len(range(*columns.indices(len(self.bias))))
         fields = {
             "relu": int(self.relu),
-            "bias": list(self.bias[columns]) + [0] * pad,
+            "bias": list(self.hardware_bias[columns]) + [0] * pad,
             "M": list(self.M[columns]) + [1] * pad,
             "shift": list(self.shift[columns]) + [0] * pad,
         }

@@ -37,8 +37,8 @@ of at most ``sample`` values per tensor), by one of the :data:`SCHEMES`:
     The ``-channel`` schemes with the unsigned variant of their kind (:mod:`golden.unsigned`:
     ``UTFX(n, IS, SC)``, ``UPosit``, ``UFP``) for every activation that cannot be negative,
     as ``fxp-channel`` does for fixed point; its (IS,) SC searched as for the signed member
-    one bit wider (:func:`unsigned_choice`). The golden model runs them; the accelerator
-    does not build unsigned activations yet.
+    one bit wider (:func:`unsigned_choice`). The accelerator runs them (and ``fxp-channel``)
+    built for the family with its unsigned variants (:attr:`QuantizedNetwork.hardware_family`).
 
 The searched schemes (``tfx``, ``posit``, ``fp`` and their ``-channel`` variants) pick from
 the project's family of their kind unless given another of the same kind and width
@@ -74,7 +74,7 @@ import numpy as np
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import conv2d, conv_output_size, group_slices, padding_sides
 from .engine import compile_plan
-from .family import Family, FXPFamily, default_family
+from .family import Family, FXPFamily, WithUnsigned, default_family
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
 from .mx import MX, mxint
@@ -223,6 +223,17 @@ class QuantizedNetwork:
 
     def format_of(self, name):
         return self.input_fmt if name == "input" else self.steps[name].out_fmt
+
+    @property
+    def hardware_family(self):
+        """The family an accelerator that runs this network is built for: :attr:`family`,
+        with its unsigned variants (:class:`golden.family.WithUnsigned`) when some tensor is
+        unsigned."""
+        formats = [self.input_fmt] + [f for step in self.steps.values()
+                                      for f in (step.out_fmt, step.w_fmt) if f is not None]
+        if all(fmt.signed for fmt in formats):
+            return self.family
+        return WithUnsigned(self.family)
 
     def formats(self):
         """Every quantization point's format label, by tensor name (weights as ``name.w``)."""

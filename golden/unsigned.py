@@ -30,6 +30,7 @@ class Unsigned(NumberFormat):
 
     parent_type = None
     prefix = None
+    signed = False
 
     def __init__(self, n, *params):
         if not isinstance(n, int) or isinstance(n, bool):

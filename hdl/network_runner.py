@@ -30,7 +30,7 @@ def check_fits(qnet, family, limits, max_K, where="the device"):
     """A ``ValueError`` unless an accelerator built for ``family`` with ``limits`` and
     ``max_K`` (``where``: "the device", "the array") is the one ``qnet``'s scheme and width
     pick and holds its longest dot product."""
-    wanted = qnet.family
+    wanted = qnet.hardware_family
     if family != wanted or limits != qnet.limits:
         raise ValueError(f"{where} runs {family.label} with {limits}; the network needs "
                          f"{wanted.label} with {qnet.limits}")

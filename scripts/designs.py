@@ -16,7 +16,8 @@ and one DSP policy serves every format (:func:`dsp_pes`, :func:`scaling_on_dsps`
 
 from dataclasses import dataclass
 
-from golden.family import (FORMAT_KINDS, FPFamily, PositFamily, TFXFamily, default_family,
+from golden.family import (FORMAT_KINDS, FPFamily, PositFamily, TFXFamily, WithUnsigned,
+                           default_family,
                            parse_family)
 from hdl.dsp import SPLIT_WIDTH
 from hdl.operand import factor_shape
@@ -25,12 +26,13 @@ __all__ = ["Design", "DESIGNS", "ASIC", "ENERGY", "FPGA", "ALL", "design", "fami
            "dsp_blocks_bound", "scaling_on_dsps", "fpga_form", "format_key", "key_kind",
            "key_label", "key_order", "spec_stem", "family_variants", "variant_name"]
 
-def family_for(kind, n, is_max=None):
+def family_for(kind, n, is_max=None, *, unsigned=False):
     """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at
-    width ``n``: :func:`golden.family.default_family`, or TFX with ``is_max`` when given."""
-    if kind == "tfx" and is_max is not None:
-        return TFXFamily(n, is_max)
-    return default_family(kind, n)
+    width ``n``: :func:`golden.family.default_family`, or TFX with ``is_max`` when given; with
+    ``unsigned``, the same with its unsigned variants (:class:`golden.family.WithUnsigned`)."""
+    family = (TFXFamily(n, is_max) if kind == "tfx" and is_max is not None
+              else default_family(kind, n))
+    return WithUnsigned(family) if unsigned else family
 
 
 def format_key(family):
@@ -152,11 +154,11 @@ def scaling_on_dsps(*, pes_on_dsps, dsps, block_bits, acc_bits, m_bits, stages, 
     return dsps - used >= stages * dsp_blocks_bound(acc_bits, m_bits, block_bits)
 
 
-def fpga_form(kind, n, is_max=None, *, split=False):
+def fpga_form(kind, n, is_max=None, *, split=False, unsigned=False):
     """The operand form of an FPGA build of format ``kind``: its :data:`FPGA` design's (posit
     and FP, which have none: their :data:`ENERGY` design's, ses), or with ``split`` DSPs the
     first of the family's forms whose factors fit an 8x8 half (TFX: ses)."""
-    family = family_for(kind, n, is_max)
+    family = family_for(kind, n, is_max, unsigned=unsigned)
     preferred = next((d.form for d in (*FPGA, *ENERGY) if d.kind == kind), family.forms[0])
     for form in (preferred, *(f for f in family.forms if f != preferred)):
         if not split or factor_shape(family, form).width <= SPLIT_WIDTH:

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from golden._checks import check_int
-from golden.family import FORMAT_KINDS, TFXFamily, parse_family
+from golden.family import FORMAT_KINDS, TFXFamily, WithUnsigned, parse_family
 from hdl.accelerator import MAX_K
 from hdl.protocol import DEFAULT_BAUD
 from scripts.fpga.boards import board_named
@@ -26,7 +26,8 @@ def build_parser(prog, description, *, seeds=True):
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--board", default="icebreaker")
     parser.add_argument("--family", help="the family to build, a spec: tfx:N,IS_MAX, fxp:N, "
-                                         "posit:N,ES or fp:N,E (default tfx:8,3); overrides "
+                                         "posit:N,ES or fp:N,E (default tfx:8,3), +u for its "
+                                         "unsigned variants too (tfx:8,3+u); overrides "
                                          "--format, --n and --is-max")
     parser.add_argument("--format", default="tfx", choices=FORMAT_KINDS)
     parser.add_argument("--n", type=int, default=8)
@@ -61,14 +62,17 @@ def apply_family(args):
     if not args.family:
         return
     family = parse_family(args.family)
+    args.unsigned = isinstance(family, WithUnsigned)
+    family = family.signed_family if args.unsigned else family
     if family.kind == "tfx":
         if family != TFXFamily(family.n, family.IS_max):
             raise ValueError(f"the FPGA flow builds TFX with IS from 1 to IS_max "
-                             f"(tfx:N,IS_MAX), not {family.spec}")
+                             f"(tfx:N,IS_MAX, +u: with its unsigned variants), not {args.family}")
         args.is_max = family.IS_max
     elif family != family_for(family.kind, family.n):
         raise ValueError(f"the FPGA flow builds {family_for(family.kind, family.n).spec} "
-                         f"at n = {family.n} for {family.kind}, not {family.spec}")
+                         f"at n = {family.n} for {family.kind} (+u: with its unsigned "
+                         f"variants), not {args.family}")
     args.format, args.n = family.kind, family.n
 
 
@@ -79,6 +83,7 @@ def build_config(args):
     check_int("--max-k", args.max_k, 1, MAX_K)
     board_named(args.board)
     return SynthConfig(board=args.board, format=args.format, n=args.n, is_max=args.is_max,
+                       unsigned=getattr(args, "unsigned", False),
                        rows=args.rows, cols=args.cols, form=args.form, dsp=not args.no_dsp,
                        split_dsp=args.split_dsp, max_K=args.max_k, clock_mhz=args.clock_mhz,
                        baud=args.baud, mode=args.mode).resolved()

@@ -621,7 +621,7 @@ def _report(args):
     record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n,
               "family": qnet.family.spec, "largest_K": largest_K(qnet.network), **traffic}
     try:
-        check_runnable(qnet, qnet.family)
+        check_runnable(qnet, qnet.hardware_family)
     except ValueError as error:  # priced all the same, as the kind's design: say so
         record["not_built"] = str(error)
     energy_path, energy = _energy_record(args.energy)

@@ -36,14 +36,17 @@ def random_layer(family, limits, rng, M, K, N, nar_rate=0.0):
     a = random_codes(a_fmt, (M, K), rng, nar_rate)
     w = random_codes(w_fmt, (K, N), rng, nar_rate / 4)
     plain = matmul(a, a_fmt, w, w_fmt, nar="flag")
-    span = max(1, min(limits.max_abs_bias, int(np.abs(plain.values).max())))
+    # The hardware's bias register holds the bias in its own (maybe finer) units.
+    largest_bias = limits.max_abs_bias >> family.accumulator_shift(a_fmt, w_fmt)
+    span = max(1, min(largest_bias, int(np.abs(plain.values).max())))
     bias = random_biases(rng, span, N)
     M_param = rng.integers(1, 1 << limits.m_bits, N)
     shift = rng.integers(0, limits.shift_max + 1, N)
     acc = matmul(a, a_fmt, w, w_fmt, bias=bias, nar="flag", limits=limits)
     out = fitting_output(family, acc, M_param, shift, rng)
+    relu = bool(rng.integers(0, 2)) or not out.signed  # an unsigned output follows a ReLU
     layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out, N=N, bias=bias,
-                       M=M_param, shift=shift, relu=bool(rng.integers(0, 2)), limits=limits)
+                       M=M_param, shift=shift, relu=relu, limits=limits)
     return a, w, layer
 
 
@@ -95,28 +98,33 @@ async def zeros_and_extremes(dut):
     driver = ArrayDriver(dut, p)
     await driver.start()
     family, limits, K = driver.family, driver.limits, driver.max_K
-    fmt = family.widest()
-    top, neg = (int(fmt.quantize(sign * fmt.maxpos)) for sign in (1, -1))  # ±maxpos
+    fmt = family.widest()  # unsigned in a family with unsigned variants: then weights signed
+    w_fmt = fmt if fmt.signed else family.signed_family.widest()
+    extremes = lambda f: [int(f.quantize(sign * f.maxpos)) for sign in (1, -1)[:1 + f.signed]]
+    w_top, w_neg = extremes(w_fmt)  # ±maxpos
     N = driver.cols + 1
     layers = [(np.zeros((3, K), dtype=np.int64), np.zeros((K, N), dtype=np.int64),
-               Layer.make(family=family, a_fmt=fmt, w_fmt=fmt, out_fmt=fmt, N=N))]
+               Layer.make(family=family, a_fmt=fmt, w_fmt=w_fmt, out_fmt=fmt, N=N,
+                          relu=not fmt.signed))]
     rng = np.random.default_rng(5)
-    for a_code, sign in ((top, 1), (neg, -1)):
+    room = family.accumulator_shift(fmt, w_fmt)
+    for a_code, sign in zip(extremes(fmt), (1, -1)):
         a = np.full((2, K), a_code)
-        w = np.full((K, N), top)
-        w[:, 1::2] = neg
-        bias = integer_array([sign * limits.max_abs_bias * (-1 if j % 2 else 1)
+        w = np.full((K, N), w_top)
+        w[:, 1::2] = w_neg
+        bias = integer_array([sign * (limits.max_abs_bias >> room) * (-1 if j % 2 else 1)
                               for j in range(N)])
         M = (1 << limits.m_bits) - 1
-        acc = matmul(a, fmt, w, fmt, bias=bias, limits=limits)
+        acc = matmul(a, fmt, w, w_fmt, bias=bias, limits=limits)
         for out, shift in ((fmt, 0), (fitting_output(family, acc, M, limits.shift_max, rng),
                                       limits.shift_max)):
-            layers.append((a, w, Layer.make(family=family, a_fmt=fmt, w_fmt=fmt, out_fmt=out,
-                                            N=N, bias=bias, M=M, shift=shift, limits=limits)))
+            layers.append((a, w, Layer.make(family=family, a_fmt=fmt, w_fmt=w_fmt, out_fmt=out,
+                                            N=N, bias=bias, M=M, shift=shift,
+                                            relu=not out.signed, limits=limits)))
     layers.append(random_layer(family, limits, rng, 1, K, driver.cols))  # passes of one vector
     board = Scoreboard("zeros and extremes")
     await _run(dut, driver, layers, board, rng=rng)
-    acc = matmul(layers[1][0], fmt, layers[1][1], fmt, bias=layers[1][2].bias, limits=limits)
+    acc = matmul(layers[1][0], fmt, layers[1][1], w_fmt, bias=layers[1][2].bias, limits=limits)
     dut._log.info("largest |accumulator| %d of %d bits", int(np.abs(acc.values).max()),
                   int(np.abs(acc.values).max()).bit_length() + 1)
     board.check(dut._log)

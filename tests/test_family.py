@@ -3,15 +3,16 @@
 import numpy as np
 import pytest
 
-from golden import FP, Posit
+from golden import FP, FXP, TFX, Posit
 from golden.family import (FAMILY_TYPES, Family, FPFamily, FXPFamily, PositFamily, TFXFamily,
-                           family_from_protocol, family_of, parse_family)
+                           WithUnsigned, family_from_protocol, family_of, parse_family)
 from hdl.formats import hardware_for
 from hdl.protocol import BuildInfo, ProtocolError
 
 FAMILIES = [TFXFamily(8, 3), TFXFamily(6, 5, IS_min=2), TFXFamily(3, 1), FXPFamily(8),
             FXPFamily(5, signed=False), FPFamily(8, 4), FPFamily(4, 2), PositFamily(8, 1),
-            PositFamily(16, 3)]
+            PositFamily(16, 3), WithUnsigned(TFXFamily(8, 3)), WithUnsigned(FXPFamily(6)),
+            WithUnsigned(PositFamily(8, 1)), WithUnsigned(FPFamily(8, 5))]
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=str)
@@ -36,8 +37,10 @@ def test_accumulator_exponent_is_the_sum_of_int_exponents(family):
         for w in members:
             E = family.accumulator_exponent(family.registers(a)["scale"],
                                             family.registers(w)["scale"])
-            assert E == a.int_exponent + w.int_exponent
-        assert family.int_exponent(family.registers(a)["scale"]) == a.int_exponent
+            # In the hardware's units (finer for a family with unsigned variants).
+            assert E == a.int_exponent + w.int_exponent - family.accumulator_shift(a, w)
+        assert family.int_exponent(family.registers(a)["scale"]) == \
+            a.int_exponent - family.operand_shift(a)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=str)
@@ -102,3 +105,41 @@ def test_errors():
 
     with pytest.raises(TypeError, match="no hardware is registered for"):
         hardware_for(Unregistered(8))
+
+
+def test_with_unsigned_holds_both_halves():
+    family = parse_family("tfx:8,3+u")
+    assert family == WithUnsigned(TFXFamily(8, 3)) and family.label == "TFX8/IS<=3+U"
+    assert family.parent == TFXFamily(9, 3) and family.fields == {"IS": (1, 3), "unsigned": (0, 1)}
+    from golden.unsigned import UTFX, UFP
+    assert family.member_from({"IS": 2, "unsigned": 1}, -1) == UTFX(8, 2, -1)
+    assert family.registers(TFX(8, 2, 3)) == {"IS": 2, "unsigned": 0, "scale": 3}
+    assert family_of(UTFX(8, 3)) == family and family_of(UFP(7, 4)) == parse_family("fp:7,4+u")
+    # Signed operands are held in the parent's finer units: TFX one bit, posit es=1 two.
+    assert family.operand_shift(TFX(8, 3)) == 1 and family.operand_shift(UTFX(8, 3)) == 0
+    assert parse_family("posit:8,1+u").operand_shift(Posit(8, 1)) == 2
+    assert parse_family("fxp:8+u").accumulator_shift(FXP(8, 2), FXP(8, 3, signed=False)) == 0
+    assert family.protocol_code == 0x10 and parse_family("fp:8,4+u").protocol_code == 0x14
+    with pytest.raises(ValueError, match=r"'ufxp:8\+u': UFXP8 is unsigned already"):
+        parse_family("ufxp:8+u")
+    with pytest.raises(ValueError, match="is not a member of WithUnsigned"):
+        family.check_member(UTFX(8, 2, 0).parent)
+    with pytest.raises(ValueError, match="is not a member of WithUnsigned"):
+        family.check_member(TFX(7, 2))
+
+
+def test_layers_with_unsigned_outputs_need_a_relu_and_a_bias_that_fits_shifted():
+    from golden.arith import ScalingLimits
+    from golden.layers import Layer
+    from golden.unsigned import UTFX
+    family = WithUnsigned(TFXFamily(8, 3))
+    limits = ScalingLimits(bias_bits=12, m_bits=8, shift_max=15)
+    common = dict(family=family, a_fmt=UTFX(8, 3), w_fmt=TFX(8, 2), N=2, limits=limits)
+    with pytest.raises(ValueError, match=r"out_fmt UTFX\(8,3,0\) is unsigned: the layer needs "
+                                         r"relu=True"):
+        Layer.make(out_fmt=UTFX(8, 3), **common)
+    layer = Layer.make(out_fmt=UTFX(8, 3), relu=True, bias=[-1023, 5], **common)
+    assert list(layer.hardware_bias) == [-2046, 10]  # the signed weight's extra bit
+    assert layer.config(slice(None), 2)["bias"] == [-2046, 10]
+    with pytest.raises(ValueError, match="bias must be an integer from -1023 to 1023"):
+        Layer.make(out_fmt=UTFX(8, 3), relu=True, bias=1024, **common)

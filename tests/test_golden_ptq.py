@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from golden.datasets import load
-from golden.family import default_is_max
+from golden.family import WithUnsigned, default_is_max
 from golden.models import MODELS, load_mlp
 from golden.network import Network, Node, fold
 from golden.conv import im2col
@@ -234,6 +234,9 @@ def test_unsigned_schemes_give_nonnegative_activations_the_unsigned_variant(sche
     with pytest.raises(ValueError, match=f"the accelerator cannot run {scheme} .*is not a "
                                          f"member"):
         check_runnable(q, q.family)
+    # The build with the unsigned variants runs it.
+    assert q.hardware_family == WithUnsigned(q.family)
+    check_runnable(q, q.hardware_family)
 
 
 @pytest.mark.parametrize("scheme", ["tfx-mx", "tfx-mx16", "fxp-mx", "fxp-mx16", "posit-mx",

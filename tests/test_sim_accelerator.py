@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from golden.arith import ScalingLimits
-from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily
+from golden.family import FPFamily, FXPFamily, PositFamily, TFXFamily, WithUnsigned
 from hdl.accelerator import Accelerator
 from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
@@ -56,6 +56,8 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
     (FPFamily(8, 5), "int", 3, 2, 64, 8, None, "shared"),
     (PositFamily(8, 1), "ses", 3, 3, 64, 8, 4, "per_column"),
     (PositFamily(6, 0), "int", 2, 3, 64, 8, None, "shared"),
+    (WithUnsigned(FXPFamily(8)), "int", 3, 2, 64, 8, None, "shared"),
+    (WithUnsigned(FPFamily(6, 3)), "int", 2, 2, 64, 8, None, "per_column"),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scaling):
     result = run(family, form, rows, cols, max_K=max_K, depth=depth, dsp_pes=dsp_pes,
@@ -75,6 +77,8 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
     (TFXFamily(8, 3, IS_min=2), "ses", 2, 4, 8, False, "infer", False),
     (FPFamily(8, 4), "ses", 3, 3, 9, True, "fabric", True),
     (PositFamily(8, 1), "ses", 2, 3, 6, True, "infer", True),
+    # Unsigned activations: the parent's 8-bit significands on the same split blocks.
+    (WithUnsigned(TFXFamily(8, 3)), "ses", 3, 3, 5, True, "infer", True),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipelined,
                                         scaling_multiplier, shared):

@@ -115,4 +115,4 @@ def staged(m, stage, *values):
     return registers
 
 
-from . import fp, fxp, posit, tfx  # noqa: E402, F401  (they register themselves)
+from . import fp, fxp, posit, tfx, unsigned  # noqa: E402, F401  (they register themselves)

@@ -53,6 +53,8 @@ class SynthConfig:
     format: str = "tfx"
     n: int = 8
     is_max: int = 3
+    # The family with its unsigned variants (golden.family.WithUnsigned).
+    unsigned: bool = False
     rows: int = 0  # 0: the board's default size
     cols: int = 0
     form: str = None  # None: scripts.designs.fpga_form (TFX with split DSPs: ses)
@@ -88,7 +90,8 @@ class SynthConfig:
         split = (board.split_dsp and self.dsp) if self.split_dsp is None else self.split_dsp
         self = replace(self, split_dsp=split,
                        clock_mhz=board.clock_mhz if self.clock_mhz is None else self.clock_mhz,
-                       form=fpga_form(self.format, self.n, self.is_max, split=split)
+                       form=fpga_form(self.format, self.n, self.is_max, split=split,
+                                      unsigned=self.unsigned)
                        if self.form is None else self.form)
         for name in ("rows", "cols"):
             value = getattr(self, name)
@@ -111,7 +114,7 @@ class SynthConfig:
 
     @property
     def family(self):
-        return family_for(self.format, self.n, self.is_max)
+        return family_for(self.format, self.n, self.is_max, unsigned=self.unsigned)
 
     @property
     def pll(self):
@@ -168,7 +171,7 @@ class SynthConfig:
 
     @property
     def name(self):
-        fmt = self.family.spec.replace(":", "").replace(",", "-")  # tfx8-3, fxp8
+        fmt = self.family.spec.replace(":", "").replace(",", "-").replace("+", "")  # tfx8-3u
         return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
                 f"{'dsp' if self.dsp else 'nodsp'}{'-split' if self.split_dsp else ''}"
                 f"{f'-{self.clock_mhz:g}mhz' if self.clock_mhz else ''}"
@@ -442,7 +445,8 @@ def run_flow(config, *, seeds=(1, 2, 3, 4, 5), out=BUILD / "synth", pack=True,
 def summary(record):
     c = record["config"]
     lines = [f"{record['board']} ({record['device']}), {c['format'].upper()} n={c['n']}"
-             f"{' IS_max=' + str(c['is_max']) if c['format'] == 'tfx' else ''}, form {c['form']},"
+             f"{' IS_max=' + str(c['is_max']) if c['format'] == 'tfx' else ''}"
+             f"{' with unsigned variants' if c.get('unsigned') else ''}, form {c['form']},"
              f" {c['rows']}x{c['cols']} array, {c['dsp_pes']} PEs on DSPs"
              f"{' (split: two per SB_MAC16)' if c.get('split_dsp') else ''}"
              f"{', scaling on DSPs' if c.get('scaling_dsps') else ''}"]

@@ -40,7 +40,7 @@ def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int",
     simulated accelerator of its family (shared scaling stage); returns the runner's result.
     ``model`` and ``dataset`` name the run in the report."""
     qnet = load_quantized(qnet_path)
-    family = qnet.family
+    family = qnet.hardware_family
     check_runnable(qnet, family)
     array = Accelerator(family=family, form=form, rows=rows,
                         cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
