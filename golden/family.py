@@ -385,6 +385,7 @@ class FXPFamily(Family):
     """Every ``FXP(n, F)`` (F from -32 to 32) of one signedness."""
 
     kind = "fxp"
+    forms = ("int", "ses")
     spec_forms = ("fxp:N", "ufxp:N")
     scale_name = "F"
     scale_range = (_fxp.MIN_F, _fxp.MAX_F)
@@ -479,6 +480,17 @@ class FXPFamily(Family):
     @property
     def operand_width(self):
         return self.n if self.signed else self.n + 1
+
+    # The ses form of fixed point is sign and magnitude (one exponent value): an n-bit
+    # unsigned factor, for the iCE40's 8 x 8 split multipliers when the integer needs n + 1.
+    exponent_count = 1
+    exponent_offset = 0
+
+    @property
+    def significand_width(self):
+        """Bits of the magnitude ``|X|``: n (signed: up to ``2**(n-1)``; unsigned: up to
+        ``2**n - 1``)."""
+        return self.n
 
     widening = "extend"
 
@@ -791,10 +803,16 @@ class WithUnsigned(Family):
     def operand_width(self):
         return self.parent.operand_width
 
+    @property
+    def significand_width(self):
+        # Fixed point's parent holds -2**n, which no member reaches: the magnitudes of
+        # FXP(n) and UFXP(n) fit n bits.
+        return self.n if self.kind == "fxp" else self.parent.significand_width
+
     def __getattr__(self, name):
         # The parent's operand shape (ses form) and its build parameters read through.
-        if name in ("significand_width", "exponent_count", "exponent_offset", "IS_max",
-                    "IS_min", "min_regime_length", "fraction_width", "lowest_binade"):
+        if name in ("exponent_count", "exponent_offset", "IS_max", "IS_min",
+                    "min_regime_length", "fraction_width", "lowest_binade"):
             return getattr(self.parent, name)
         raise AttributeError(name)
 

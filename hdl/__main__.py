@@ -48,7 +48,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("component", choices=("decoder", "mac", "scaling", "dot", "array"))
     parser.add_argument("--family", required=True, help="tfx:N,IS_MAX[,IS_MIN], fxp:N or ufxp:N")
-    parser.add_argument("--form", default="int", help="operand form: int or ses (TFX only)")
+    parser.add_argument("--form", default="int", help="operand form: int or ses (sign, exponent, significand)")
     parser.add_argument("--K", type=int, default=64,
                         help="longest dot product (mac, dot, array)")
     parser.add_argument("--rows", type=int, default=4, help="array rows (K tile)")

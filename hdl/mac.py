@@ -90,7 +90,7 @@ class MAC(wiring.Component):
         accumulator never wraps.
     form : {"int", "ses"}
         Operand form and so micro-architecture: integer multiply, or significand multiply and
-        shift (TFX only).
+        shift (FXP: sign and magnitude, no shift).
     bias_bits : int
         Width of the signed bias (2 to 128).
 

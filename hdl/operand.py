@@ -5,7 +5,8 @@ Two forms of the same exact operand ``X`` (``value = X * 2**int_exponent``):
 - ``"int"``: ``X`` itself, a signed integer of ``family.operand_width`` bits. Any family.
 - ``"ses"``: sign, exponent field and significand, ``|X| = significand * 2**(exponent -
   family.exponent_offset)``, the significand carrying its hidden bit (0 for zero and NaR).
-  Families that list it in ``family.forms`` (TFX): the MAC then multiplies short
+  Families that list it in ``family.forms`` (all four; fixed point's is sign and magnitude, one
+  exponent value): the MAC then multiplies short
   significands and shifts.
 
 Both carry ``nar``, set for a NaR code (whose operand is zero).

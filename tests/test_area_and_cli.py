@@ -25,8 +25,8 @@ def test_export_every_component(tmp_path, capsys):
 
 
 def test_export_errors(capsys):
-    assert main(["decoder", "--family", "fxp:8", "--form", "ses"]) == 2
-    assert "form 'ses' (sign, exponent, significand) is not an operand form of FXPFamily" in capsys.readouterr().err
+    assert main(["decoder", "--family", "ufxp:8+u"]) == 2
+    assert "'ufxp:8+u': UFXP8 is unsigned already; give its signed family" in capsys.readouterr().err
     assert main(["mac", "--family", "tfx:8,9"]) == 2
     assert "IS_max must be an integer from 1 to 7, not 9" in capsys.readouterr().err
     assert main(["mac", "--family", "posit:8"]) == 2

@@ -79,6 +79,8 @@ def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scali
     (PositFamily(8, 1), "ses", 2, 3, 6, True, "infer", True),
     # Unsigned activations: the parent's 8-bit significands on the same split blocks.
     (WithUnsigned(TFXFamily(8, 3)), "ses", 3, 3, 5, True, "infer", True),
+    # Fixed point's sign and 8-bit magnitude: UFXP8's 0..255 and FXP8's -128..127 alike.
+    (WithUnsigned(FXPFamily(8)), "ses", 3, 3, 9, True, "fabric", True),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipelined,
                                         scaling_multiplier, shared):

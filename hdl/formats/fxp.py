@@ -3,7 +3,7 @@
 from amaranth.hdl import Module, Mux, Signal
 
 from golden.family import FXPFamily
-from . import Encoder, register, staged
+from . import Encoder, drive_operand, register, staged
 from .rounding import clamp_position, shift_bits
 
 __all__ = ["decode", "FXPEncoder"]
@@ -11,9 +11,15 @@ __all__ = ["decode", "FXPEncoder"]
 
 def decode(m, decoder):
     """The operand of an FXP :class:`hdl.decoder.Decoder`: the code sign-extended
-    (zero-extended if unsigned). No logic."""
-    m.d.comb += decoder.operand.value.eq(decoder.code.as_signed() if decoder.family.signed
-                                         else decoder.code)
+    (zero-extended if unsigned), no logic; in the ses form its sign and n-bit magnitude."""
+    family, code = decoder.family, decoder.code
+    if decoder.form == "int":
+        m.d.comb += decoder.operand.value.eq(code.as_signed() if family.signed else code)
+        return
+    negative = code[family.n - 1] if family.signed else 0
+    magnitude = Signal(family.n)
+    m.d.comb += magnitude.eq(Mux(negative, -code.as_signed(), code))
+    drive_operand(m, decoder, sign=negative, exponent=0, significand=magnitude, nar=0)
 
 
 class FXPEncoder(Encoder):

@@ -45,9 +45,12 @@ def decode(m, decoder):
     m.d.comb += parent.code.eq(wide)
     for name in family.parent.fields:
         m.d.comb += getattr(parent, name).eq(getattr(decoder, name))
+    # Field by field: fixed point's magnitude is a bit narrower than its parent's.
+    fields = [getattr(decoder.operand, name).eq(getattr(parent.operand, name))
+              for name in decoder.operand.shape().members]
     lost = _lost_nar_codes(family)
     if not lost:
-        m.d.comb += decoder.operand.eq(parent.operand)
+        m.d.comb += fields
         return
     special = Signal()
     m.d.comb += special.eq(~decoder.unsigned
@@ -55,7 +58,7 @@ def decode(m, decoder):
     with m.If(special):
         m.d.comb += decoder.operand.nar.eq(1)  # the rest of the operand stays zero
     with m.Else():
-        m.d.comb += decoder.operand.eq(parent.operand)
+        m.d.comb += fields
 
 
 class WithUnsignedEncoder(Encoder):
