@@ -67,6 +67,10 @@ class _Compiler:
 
     def _check_runnable(self):
         qnet, family = self.qnet, self.family
+        if qnet.mx_block is not None:
+            raise ProgramError(f"{qnet.scheme} has block-scaled weights (W-MX): the standalone "
+                               f"core does not build them yet; the simulated array runs them "
+                               f"(tent run)")
         if qnet.hardware_family != family:
             raise ProgramError(f"{qnet.scheme} has unsigned tensors ({qnet.hardware_family.label}"
                                f"): the standalone core does not build unsigned activations "

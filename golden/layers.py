@@ -27,12 +27,17 @@ class Layer:
     M: np.ndarray
     shift: np.ndarray
     relu: bool = False
+    #: Block-scaled weights (W-MX): each weight's block exponent above ``w_fmt``'s scale,
+    #: (K, N) int64 (``golden.arith.matmul``'s ``w_shift``); None for every other layer.
+    w_shift: np.ndarray = None
 
     @classmethod
     def make(cls, *, family, a_fmt, w_fmt, out_fmt, N, bias=0, M=1, shift=0, relu=False,
-             limits=DEFAULT_LIMITS):
+             w_shift=None, limits=DEFAULT_LIMITS):
         """Validated layer for hardware built for ``family``, per-column parameters broadcast
-        to ``N`` columns."""
+        to ``N`` columns; ``w_shift`` (K, N): block-scaled weights, each weight's operand
+        ``X << w_shift`` (0 to 64), ``w_fmt``'s scale carrying the smallest block
+        exponent."""
         for name, fmt in (("a_fmt", a_fmt), ("w_fmt", w_fmt), ("out_fmt", out_fmt)):
             try:
                 family.check_member(fmt)
@@ -49,9 +54,18 @@ class Layer:
         # The hardware's bias register holds the bias in its own accumulator units.
         room = family.accumulator_shift(a_fmt, w_fmt)
         bias = channel("bias", bias, -(limits.max_abs_bias >> room), limits.max_abs_bias >> room)
+        if w_shift is not None:
+            w_shift = np.asarray(w_shift)
+            if w_shift.dtype.kind not in "iu" or w_shift.ndim != 2 or w_shift.shape[1] != N:
+                raise ValueError(f"w_shift must be integers of shape (K, {N}), not "
+                                 f"{w_shift.dtype} {w_shift.shape}")
+            if w_shift.size and not 0 <= w_shift.min() <= w_shift.max() <= 64:
+                raise ValueError(f"w_shift must lie from 0 to 64, not {int(w_shift.min())} to "
+                                 f"{int(w_shift.max())}")
+            w_shift = w_shift.astype(np.int64)
         return cls(family, a_fmt, w_fmt, out_fmt, bias,
                    channel("M", M, 1, (1 << limits.m_bits) - 1),
-                   channel("shift", shift, 0, limits.shift_max), relu)
+                   channel("shift", shift, 0, limits.shift_max), relu, w_shift)
 
     @property
     def hardware_bias(self):
@@ -81,7 +95,8 @@ def run_layer(a, w, layer, *, limits=DEFAULT_LIMITS):
     ``matmul`` (NaR flagged) and ``scale``, the hardware's arithmetic."""
     if not isinstance(limits, ScalingLimits):
         raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
-    acc = matmul(a, layer.a_fmt, w, layer.w_fmt, bias=layer.bias, nar="flag", limits=limits)
+    acc = matmul(a, layer.a_fmt, w, layer.w_fmt, bias=layer.bias, nar="flag", limits=limits,
+                 w_shift=layer.w_shift)
     codes = scale(acc, layer.out_fmt, M=layer.M, shift=layer.shift, relu=layer.relu,
                   limits=limits)
     return codes, acc.nar

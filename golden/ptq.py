@@ -203,12 +203,29 @@ class Step:
         error if a format is not a member)."""
         if self.w_fmt is None:
             raise ValueError(f"node {self.node.name!r} ({self.node.op}) is not a matrix product")
-        if self.w_shift is not None:
-            raise ValueError("block-scaled weights (W-MX) are not built in hardware yet")
         bias, M, shift = (np.asarray(v)[columns] for v in (self.bias, self.M, self.shift))
-        return Layer.make(family=family, a_fmt=self.a_fmt, w_fmt=self.w_fmt,
+        w_fmt, w_shift = self.w_fmt, None
+        if self.w_shift is not None:  # W-MX: the smallest block exponent in w_fmt's scale
+            w_fmt = _scaled_member(family, self.w_fmt, int(self.w_block_exponent))
+            w_shift = np.asarray(self.w_shift)[:, columns]
+        return Layer.make(family=family, a_fmt=self.a_fmt, w_fmt=w_fmt,
                           out_fmt=self.out_fmt, N=len(bias), bias=bias, M=M, shift=shift,
-                          relu=bool(self.node["relu"]), limits=limits)
+                          relu=bool(self.node["relu"]), w_shift=w_shift, limits=limits)
+
+
+def _scaled_member(family, fmt, exponent):
+    """The member of ``family`` with ``fmt``'s codes and values times ``2**exponent`` (its
+    scale register moved by ``exponent``); a ``ValueError`` beyond the scale's range."""
+    family.check_member(fmt)
+    registers = family.registers(fmt)
+    step = family.int_exponent(1) - family.int_exponent(0)  # +1 (SC) or -1 (F)
+    scale = registers["scale"] + step * exponent
+    low, high = family.scale_range
+    if not low <= scale <= high:
+        raise ValueError(f"the weights' smallest block exponent {exponent} takes "
+                         f"{family.scale_name} to {scale}, beyond {low} to {high}")
+    fields = {name: value for name, value in registers.items() if name != "scale"}
+    return family.member_from(fields, scale)
 
 
 class QuantizedNetwork:
@@ -223,6 +240,14 @@ class QuantizedNetwork:
 
     def format_of(self, name):
         return self.input_fmt if name == "input" else self.steps[name].out_fmt
+
+    @property
+    def mx_block(self):
+        """The block size of the block-scaled weights (W-MX schemes: an accelerator runs them
+        built with this ``mx_block``), or None."""
+        if self.scheme not in MX_SCHEMES:
+            return None
+        return mx_format(self.scheme, self.family).block
 
     @property
     def hardware_family(self):

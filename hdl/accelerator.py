@@ -2,12 +2,13 @@
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_bool, check_choice, check_int
 from golden.arith import DEFAULT_LIMITS, ScalingLimits, accumulator_width
+from golden.ptq import MX_SPREAD
 from . import names
 from .formats import hardware_for
 from .operand import check_family, check_form
@@ -19,19 +20,21 @@ from .scaling import ScalingStage
 from .serialiser import ColumnSerialiser
 from .systolic import SystolicCore, core_latency
 
-__all__ = ["Accelerator", "AccumulatorBuffer", "KTileAccumulation", "MAX_K", "MAX_DEPTH",
-           "stream_layouts", "accumulator_bits", "external_scaling_layout"]
+__all__ = ["Accelerator", "AccumulatorBuffer", "KTileAccumulation", "BlockShifter", "MAX_K",
+           "MAX_DEPTH", "stream_layouts", "weights_layout", "accumulator_bits",
+           "external_scaling_layout"]
 
 MAX_K = 1 << 20
 MAX_DEPTH = 4096
 
 
-def accumulator_bits(family, rows, max_K, limits=DEFAULT_LIMITS):
+def accumulator_bits(family, rows, max_K, limits=DEFAULT_LIMITS, block_shift=0):
     """Width of an :class:`Accelerator`'s accumulators (and of its scaling stages' input):
-    ``ceil(max_K / rows)`` K-tiles of ``rows`` products and the bias never wrap."""
+    ``ceil(max_K / rows)`` K-tiles of ``rows`` products, each shifted left by up to
+    ``block_shift`` (block-scaled weights), and the bias never wrap."""
     widest = family.widest()
     return accumulator_width(widest, widest, -(-max_K // rows) * rows,
-                             bias_bits=limits.bias_bits)
+                             bias_bits=limits.bias_bits) + block_shift
 
 
 def activation_layout(family, rows):
@@ -57,10 +60,20 @@ def result_layout(family, cols):
     return data.StructLayout({"codes": data.ArrayLayout(family.n, cols), "nar": cols})
 
 
-def stream_layouts(family, rows, cols, limits):
+def weights_layout(family, cols, block_shift=0):
+    """A weight row: ``cols`` codes, and with block-scaled weights (``block_shift > 0``) each
+    column's block shift (the same on every row of a tile)."""
+    codes = data.ArrayLayout(family.n, cols)
+    if not block_shift:
+        return codes
+    return data.StructLayout({"codes": codes,
+                              "shift": data.ArrayLayout(range(block_shift + 1), cols)})
+
+
+def stream_layouts(family, rows, cols, limits, block_shift=0):
     """The payload layouts of the accelerator's four streams, by stream name."""
     return {"config": config_layout(family, cols, limits),
-            "weights": data.ArrayLayout(family.n, cols),
+            "weights": weights_layout(family, cols, block_shift),
             "activations": activation_layout(family, rows),
             "results": result_layout(family, cols)}
 
@@ -111,6 +124,34 @@ class AccumulatorBuffer(wiring.Component):
         return m
 
 
+class BlockShifter(wiring.Component):
+    """A K-tile's partial sum into the accumulator's units: ``psum << shift``, exact.
+    Combinational.
+
+    With block-scaled weights (W-MX) every weight of a K-tile's column shares one block
+    exponent (the block size is a multiple of the array's rows), ``shift`` above the
+    layer's smallest, so the whole partial sum is shifted once as it enters the
+    accumulator.
+
+    Members
+    -------
+    psum : In(signed(psum_width))
+    shift : In(range(max_shift + 1))
+    shifted : Out(signed(psum_width + max_shift))
+    """
+
+    def __init__(self, *, psum_width, max_shift):
+        self._max_shift = check_int("max_shift", max_shift, 1, 64)
+        check_int("psum_width", psum_width, 1, 1 << 10)
+        super().__init__({"psum": In(signed(psum_width)), "shift": In(range(max_shift + 1)),
+                          "shifted": Out(signed(psum_width + max_shift))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.shifted.eq(self.psum << self.shift)
+        return m
+
+
 class KTileAccumulation:
     """The K-tile accumulation of an :class:`Accelerator`: each column's partial sums from the
     core, added to the bias (first K-tile) or to the column's entry of an
@@ -151,14 +192,17 @@ class KTileAccumulation:
         self._depth = check_int("depth", depth, 1, MAX_DEPTH)
         self._hold_idle = check_bool("hold_idle", hold_idle)
 
-    def build(self, m, *, arriving, following, bias, psums, nar):
+    def build(self, m, *, arriving, following, bias, psums, nar, psum_shifts=None,
+              max_shift=0):
         """Add the buffer and the accumulation to ``m``.
 
         ``arriving`` and ``following`` are the control flags (``valid``, ``first``,
         ``acc_first``, ``acc_last``) of the vector whose partial sums ``psums`` (and NaR flags
         ``nar``) leave the core in this cycle, and of the one a stage behind it; ``bias`` the
-        per-column biases. Returns ``(entry, final, emit)``: the layout of one column's total
-        (``value``, ``nar``), the final totals of every column, and their valid flag."""
+        per-column biases; ``psum_shifts`` (block-scaled weights) each column's left shift of
+        its partial sum, 0 to ``max_shift``, through a :class:`BlockShifter`. Returns ``(entry, final, emit)``:
+        the layout of one column's total (``value``, ``nar``), the final totals of every
+        column, and their valid flag."""
         cols, depth = self._cols, self._depth
         entry = data.StructLayout({"value": signed(self._acc_width), "nar": 1})
         m.submodules[names.BUFFER] = buffer = AccumulatorBuffer(shape=data.ArrayLayout(entry, cols),
@@ -176,8 +220,14 @@ class KTileAccumulation:
         totals = Signal(data.ArrayLayout(entry, cols))
         for j in range(cols):
             base = Mux(arriving.acc_first, bias[j], buffer.read_data[j].value)
+            psum = psums[j]
+            if psum_shifts is not None:
+                m.submodules[f"block_shifter_{j}"] = shifter = BlockShifter(
+                    psum_width=len(psums[j]), max_shift=max_shift)
+                m.d.comb += [shifter.psum.eq(psums[j]), shifter.shift.eq(psum_shifts[j])]
+                psum = shifter.shifted
             m.d.comb += [
-                totals[j].value.eq(base + psums[j]),
+                totals[j].value.eq(base + psum),
                 totals[j].nar.eq(Mux(arriving.acc_first, 0, buffer.read_data[j].nar) | nar[j]),
             ]
         m.d.comb += [buffer.write_addr.eq(index), buffer.write_data.eq(totals),
@@ -240,6 +290,13 @@ class Accelerator(wiring.Component):
         :class:`hdl.scaling.ScalingStage`; latency 3 cycles longer) and the core's weight load
         path registered after the decoders (``registered_load`` of
         :class:`hdl.systolic.SystolicCore`; the loader's timing already allows it).
+    mx_block : int or None
+        Block-scaled weights (W-MX, :mod:`golden.mx`): the block size along K, a multiple of
+        ``rows`` so that every K-tile lies inside one block; each weight row then carries its
+        columns' block shifts (0 to :data:`golden.ptq.MX_SPREAD`), and each column's partial
+        sum of a K-tile is shifted by its tile's one as it enters the accumulator
+        (:class:`BlockShifter`; the accumulators are that many bits wider). ``None``: no
+        block scaling.
     external_scaling : int
         With ``scaling="shared"``: the width of accumulators that another unit may have the
         shared stage round (the ``external`` members; the stage takes the wider of the two);
@@ -260,10 +317,11 @@ class Accelerator(wiring.Component):
         has left the scaling stages; while it waits, no weights or activations are accepted, so
         everything after it uses it. Weights are decoded with the ``w_IS`` in force when they
         are loaded.
-    weights : In(stream.Signature(ArrayLayout(n, cols)))
+    weights : In(stream.Signature(weights_layout))
         Weight tiles, ``rows`` transfers each (row 0 first), into the double-buffered shadow
         registers; a tile is accepted while the previous one computes, as soon as each PE row
-        has swapped to it.
+        has swapped to it. With ``mx_block`` each row is ``codes`` and ``shift`` (the tile's
+        block shift per column, taken from its last row).
     activations : In(stream.Signature(activation_layout))
         One K-slice of ``rows`` codes per transfer. ``first`` starts a pass with the next
         loaded weight tile (not accepted until that tile is loaded); a pass is at most ``depth``
@@ -293,7 +351,7 @@ class Accelerator(wiring.Component):
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
                  scaling_multiplier=None, shared_weight_decoder=False, pipelined=False,
-                 hold_idle=True, external_scaling=0):
+                 hold_idle=True, external_scaling=0, mx_block=None):
         self._family = check_family(family)
         hardware_for(family)  # decoders and encoder
         self._form = check_form(family, form)
@@ -315,13 +373,20 @@ class Accelerator(wiring.Component):
         self._hold_idle = check_bool("hold_idle", hold_idle)
         self._scaling_latency = (ScalingStage.PIPELINED_LATENCY if pipelined
                                  else ScalingStage.LATENCY)
-        self._acc_width = accumulator_bits(family, rows, max_K, limits)
+        self._mx_block = None if mx_block is None else check_int("mx_block", mx_block, 1,
+                                                                  MAX_K)
+        if mx_block is not None and mx_block % rows:
+            raise ValueError(f"mx_block must be a multiple of the array's rows ({rows}), not "
+                             f"{mx_block}: every K-tile of {rows} rows must lie inside one "
+                             f"block")
+        self._block_shift = 0 if mx_block is None else MX_SPREAD
+        self._acc_width = accumulator_bits(family, rows, max_K, limits, self._block_shift)
         self._external = check_int("external_scaling", external_scaling, 0, 128)
         if self._external and scaling != "shared":
             raise ValueError("external_scaling needs scaling=\"shared\" (one stage to share), "
                              f"not scaling={scaling!r}")
         self._fifo_depth = core_latency(rows, cols) + 1 + self._scaling_latency + 4
-        layouts = stream_layouts(family, rows, cols, limits)
+        layouts = stream_layouts(family, rows, cols, limits, self._block_shift)
         super().__init__({
             **{name: In(stream.Signature(layouts[name]))
                for name in ("config", "weights", "activations")},
@@ -340,6 +405,8 @@ class Accelerator(wiring.Component):
     depth = property(lambda self: self._depth)
     limits = property(lambda self: self._limits)
     acc_width = property(lambda self: self._acc_width)
+    mx_block = property(lambda self: self._mx_block)
+    block_shift = property(lambda self: self._block_shift)
 
     @property
     def max_k_tiles(self):
@@ -465,7 +532,21 @@ class Accelerator(wiring.Component):
         drive_fields(m, core, config, family, "a_", "w_")
 
         # Weight loading: one tile waits in the shadow registers, loaded behind the swap.
-        wiring.connect(m, wiring.flipped(self.weights), loader.weights)
+        if not self._block_shift:
+            wiring.connect(m, wiring.flipped(self.weights), loader.weights)
+        else:
+            # Each tile's block shifts wait in a queue, taken with its last row, until its
+            # first vector leaves the core (at most two tiles: the one computing and the one
+            # loaded behind it).
+            m.submodules.block_shifts = shifts = SyncFIFO(
+                width=len(self.weights.payload.shift.as_value()), depth=4)
+            last_row = loader.weights.valid & loader.weights.ready & (loader.w_row == rows - 1)
+            m.d.comb += [
+                loader.weights.payload.eq(self.weights.payload.codes),
+                loader.weights.valid.eq(self.weights.valid & shifts.w_rdy),
+                self.weights.ready.eq(loader.weights.ready & shifts.w_rdy),
+                shifts.w_data.eq(self.weights.payload.shift.as_value()), shifts.w_en.eq(last_row),
+            ]
         m.d.comb += [loader.hold.eq(self.config.valid), core.w_codes.eq(loader.w_codes),
                      core.w_row.eq(loader.w_row), core.w_load.eq(loader.w_load)]
         if self._shared_decoder:
@@ -493,11 +574,22 @@ class Accelerator(wiring.Component):
             control.append(delayed)
         arriving, following = control[core.latency], control[core.latency - 1]
 
+        psum_shifts = None
+        if self._block_shift:
+            # The tile's shifts: the queue's head as its first vector arrives, held after.
+            layout = data.ArrayLayout(range(self._block_shift + 1), cols)
+            held = Signal(layout)
+            psum_shifts = Signal(layout)
+            head = shifts.r_data
+            m.d.comb += [psum_shifts.eq(Mux(arriving.valid & arriving.first, head, held)),
+                         shifts.r_en.eq(arriving.valid & arriving.first)]
+            m.d.sync += held.eq(psum_shifts)
         accumulation = KTileAccumulation(acc_width=self._acc_width, cols=cols, depth=self._depth,
                                          hold_idle=self._hold_idle)
         entry, final, emit = accumulation.build(m, arriving=arriving, following=following,
                                                 bias=config.bias, psums=core.psums,
-                                                nar=core.nar)
+                                                nar=core.nar, psum_shifts=psum_shifts,
+                                                max_shift=self._block_shift)
 
         produced = self._add_results_path(m, config, exponent, entry, final, emit)
 

@@ -82,6 +82,9 @@ async def run_on_device(client, qnet, x):
     and hold its longest dot product."""
     from golden.family import parse_family
 
+    if qnet.mx_block is not None:
+        raise ValueError(f"{qnet.scheme} has block-scaled weights (W-MX): the host link does "
+                         f"not carry block shifts yet; tent run runs it on the simulated array")
     build = await client.info()
     family = parse_family(build.family)
     check_fits(qnet, family, build.limits, build.max_K)

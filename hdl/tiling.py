@@ -38,6 +38,7 @@ class Pass:
     activations: np.ndarray  # (P, rows) codes
     acc_first: bool
     acc_last: bool
+    shifts: np.ndarray = None  # (cols,) block shifts of block-scaled weights, else None
 
 
 @dataclass
@@ -81,6 +82,7 @@ def plan_layer(a, w, layer, *, rows, cols, depth, max_K):
     n_tiles = -(-N // cols)
     w_padded = np.zeros((k_tiles * rows, n_tiles * cols), dtype=np.int64)
     w_padded[:K, :N] = w
+    shifts = None if layer.w_shift is None else _tile_shifts(layer.w_shift, rows, cols)
     plan = LayerPlan((M, N))
     for nt in range(n_tiles):
         columns = slice(nt * cols, min(N, (nt + 1) * cols))
@@ -91,10 +93,26 @@ def plan_layer(a, w, layer, *, rows, cols, depth, max_K):
                 ks = slice(kt * rows, (kt + 1) * rows)
                 passes.append(Pass(w_padded[ks, nt * cols:(nt + 1) * cols],
                                    a_padded[chunk.start:chunk.stop, ks],
-                                   kt == 0, kt == k_tiles - 1))
+                                   kt == 0, kt == k_tiles - 1,
+                                   None if shifts is None else shifts[kt, nt]))
             plan.slots += [(row, columns) for row in chunk]
         plan.groups.append((layer.config(columns, cols), passes))
     return plan
+
+
+def _tile_shifts(w_shift, rows, cols):
+    """Block shifts (K, N) as one vector of ``cols`` per (K-tile, column tile): every row of
+    a K-tile must share its column's shift (a ``ValueError`` otherwise)."""
+    K, N = w_shift.shape
+    k_tiles, n_tiles = -(-K // rows), -(-N // cols)
+    padded = np.zeros((k_tiles * rows, n_tiles * cols), dtype=np.int64)
+    padded[:K, :N] = w_shift
+    padded[K:] = padded[(k_tiles - 1) * rows] if K % rows else 0  # padding rows: any shift
+    tiles = padded.reshape(k_tiles, rows, n_tiles, cols)
+    if (tiles != tiles[:, :1]).any():
+        raise ValueError(f"the block shifts change inside a K-tile of {rows} rows: the block "
+                         f"size must be a multiple of the array's rows")
+    return tiles[:, 0]  # (k_tiles, n_tiles, cols)
 
 
 def pack_payload(shape, value):
@@ -130,9 +148,18 @@ def packed_groups(plan, layouts):
     """The plan's transfers as stream payload integers (``layouts``: ``hdl.accelerator.
     stream_layouts``): per column tile, the config and, per pass, its weight rows and its
     activation vectors (flags set)."""
+    blocked = isinstance(layouts["weights"], data.StructLayout)
     for config, passes in plan.groups:
+        for step in passes:
+            if step.shifts is not None and not blocked:
+                raise ValueError("the layer's weights are block-scaled (W-MX); the "
+                                 "accelerator was built without mx_block")
+        weight_row = (lambda step, row: {"codes": row, "shift": (
+            step.shifts if step.shifts is not None else [0] * len(row))}) if blocked \
+            else (lambda step, row: row)
         yield pack_payload(layouts["config"], config), [
-            ([pack_payload(layouts["weights"], row) for row in step.weights],
+            ([pack_payload(layouts["weights"], weight_row(step, row))
+              for row in step.weights],
              [pack_payload(layouts["activations"], {
                  "codes": codes, "first": int(i == 0), "acc_first": int(step.acc_first),
                  "acc_last": int(step.acc_last)}) for i, codes in enumerate(step.activations)])

@@ -519,12 +519,13 @@ def run_folder(stem):
 
 
 def _run(args):
-    from scripts.nn.e2e import run_quantized
+    from scripts.nn.e2e import check_block_rows, run_quantized
 
     check_int("--images", args.images, 1, 10000)
     check_int("--rows", args.rows, 1, 16)
     check_int("--cols", args.cols, 1, 16)
     qnet = load_quantized(args.network)
+    check_block_rows(qnet, args.rows)
     network = qnet.network
     spec, x, y = _images_for(args, network)
     stem = Path(args.network).stem
@@ -624,6 +625,14 @@ def _report(args):
         check_runnable(qnet, qnet.hardware_family)
     except ValueError as error:  # priced all the same, as the kind's design: say so
         record["not_built"] = str(error)
+    else:
+        extras = ([f"its unsigned variants ({qnet.hardware_family.label})"]
+                  if qnet.hardware_family != qnet.family else [])
+        if qnet.mx_block is not None:
+            extras.append(f"the block shifters of its blocks of {qnet.mx_block}")
+        if extras:  # built, but the energy record measured the plain design
+            record["priced_as"] = (f"the {qnet.family.label} design's energy, without "
+                                   f"{' and '.join(extras)}")
     energy_path, energy = _energy_record(args.energy)
     if energy is None:
         record["energy"] = f"no energy record at {energy_path} (make report measures one)"
@@ -657,6 +666,8 @@ def _report(args):
     if "not_built" in record:
         print(f"  not built in hardware: {record['not_built']}; the energy below is the "
               f"{qnet.family.label} design's, without what this scheme would add")
+    if "priced_as" in record:
+        print(f"  priced as {record['priced_as']}")
     e = record["energy"]
     if isinstance(e, str):
         print(f"  energy: {e}")

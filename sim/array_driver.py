@@ -31,7 +31,8 @@ def accelerator_params(array):
     """The runner parameters :class:`ArrayDriver` reads, from the accelerator that was built."""
     return {"family": array.family.spec, "rows": array.rows, "cols": array.cols,
             "max_K": array.max_K, "depth": array.depth,
-            "limits": dataclasses.asdict(array.limits)}
+            "limits": dataclasses.asdict(array.limits), "mx_block": array.mx_block,
+            "block_shift": array.block_shift}
 
 
 @dataclass
@@ -56,7 +57,9 @@ class ArrayDriver:
         self.rows, self.cols = p["rows"], p["cols"]
         self.depth, self.max_K = p["depth"], p["max_K"]
         self.limits = ScalingLimits(**p["limits"])
-        self.layouts = stream_layouts(self.family, self.rows, self.cols, self.limits)
+        self.mx_block, self.block_shift = p.get("mx_block"), p.get("block_shift", 0)
+        self.layouts = stream_layouts(self.family, self.rows, self.cols, self.limits,
+                                      p.get("block_shift", 0))
         self.clock = ClockedBench(dut, p.get("period_ns", CLOCK_PERIOD_NS))
         # A timed gate netlist needs time after the falling edge before its outputs settle.
         self.settle_ns = p.get("settle_ns")

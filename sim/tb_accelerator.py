@@ -30,23 +30,36 @@ def check_layers(board, limits, plans_and_inputs, outputs):
         board.compare(nars, want_nar.astype(np.int64), context)
 
 
-def random_layer(family, limits, rng, M, K, N, nar_rate=0.0):
-    """Random codes and run-time formats for an M x K x N layer, output format fitted."""
+def random_block_shifts(rng, K, N, block, largest):
+    """Block shifts (K, N) of block-scaled weights: one per ``block`` rows of a column, from 0
+    to ``largest`` (both ends among them)."""
+    blocks = -(-K // block)
+    per_block = rng.integers(0, largest + 1, (blocks, N))
+    per_block.flat[:2] = [0, largest][:per_block.size]
+    return np.repeat(per_block, block, axis=0)[:K]
+
+
+def random_layer(family, limits, rng, M, K, N, nar_rate=0.0, mx_block=None, block_shift=0):
+    """Random codes and run-time formats for an M x K x N layer, output format fitted; with
+    ``mx_block``, block-scaled weights (shifts up to ``block_shift``) on half of them."""
     a_fmt, w_fmt = random_member(family, rng), random_member(family, rng)
     a = random_codes(a_fmt, (M, K), rng, nar_rate)
     w = random_codes(w_fmt, (K, N), rng, nar_rate / 4)
-    plain = matmul(a, a_fmt, w, w_fmt, nar="flag")
+    w_shift = None
+    if mx_block and rng.random() < 0.5:
+        w_shift = random_block_shifts(rng, K, N, mx_block, block_shift)
+    plain = matmul(a, a_fmt, w, w_fmt, nar="flag", w_shift=w_shift)
     # The hardware's bias register holds the bias in its own (maybe finer) units.
     largest_bias = limits.max_abs_bias >> family.accumulator_shift(a_fmt, w_fmt)
     span = max(1, min(largest_bias, int(np.abs(plain.values).max())))
     bias = random_biases(rng, span, N)
     M_param = rng.integers(1, 1 << limits.m_bits, N)
     shift = rng.integers(0, limits.shift_max + 1, N)
-    acc = matmul(a, a_fmt, w, w_fmt, bias=bias, nar="flag", limits=limits)
+    acc = matmul(a, a_fmt, w, w_fmt, bias=bias, nar="flag", limits=limits, w_shift=w_shift)
     out = fitting_output(family, acc, M_param, shift, rng)
     relu = bool(rng.integers(0, 2)) or not out.signed  # an unsigned output follows a ReLU
     layer = Layer.make(family=family, a_fmt=a_fmt, w_fmt=w_fmt, out_fmt=out, N=N, bias=bias,
-                       M=M_param, shift=shift, relu=relu, limits=limits)
+                       M=M_param, shift=shift, relu=relu, w_shift=w_shift, limits=limits)
     return a, w, layer
 
 
@@ -79,7 +92,9 @@ async def random_layers(dut):
         M = int(rng.integers(1, 2 * driver.depth + 3))
         K = int(rng.integers(1, driver.max_K + 1))
         N = int(rng.integers(1, 2 * driver.cols + 2))
-        layers.append(random_layer(driver.family, driver.limits, rng, M, K, N, nar_rate=0.02 * (rng.random() < 0.5)))
+        layers.append(random_layer(driver.family, driver.limits, rng, M, K, N,
+                                   nar_rate=0.02 * (rng.random() < 0.5),
+                                   mx_block=driver.mx_block, block_shift=driver.block_shift))
     board = Scoreboard("random layers")
     await _run(dut, driver, layers, board, rng=rng)
     await _run(dut, driver, layers[::-1], board, rng=rng, input_gaps=0.3, output_stalls=0.4)

@@ -242,7 +242,8 @@ def test_unsigned_schemes_give_nonnegative_activations_the_unsigned_variant(sche
 @pytest.mark.parametrize("scheme", ["tfx-mx", "tfx-mx16", "fxp-mx", "fxp-mx16", "posit-mx",
                                     "fp-mx"])
 def test_w_mx_schemes_block_scale_the_weights_along_K(scheme, tmp_path):
-    from golden.ptq import MX_SPREAD, _matrix, mx_format
+    from golden.layers import run_layer
+    from golden.ptq import MX_SPREAD, _matrix, clip_codes, mx_format
     from golden.quantized_io import load_quantized, save_quantized
     from hdl.network_runner import check_runnable
 
@@ -272,8 +273,18 @@ def test_w_mx_schemes_block_scale_the_weights_along_K(scheme, tmp_path):
     save_quantized(tmp_path / "q.npz", q)
     loaded = load_quantized(tmp_path / "q.npz")
     np.testing.assert_array_equal(loaded.run_integer(x), q.run_integer(x))
-    with pytest.raises(ValueError, match="block-scaled weights \\(W-MX\\) are not built"):
-        check_runnable(q, q.family)
+    # The accelerator's layers: the smallest block exponent in w_fmt's scale, the rest in
+    # w_shift; their exact products are the integer engine's (run_layer on codes).
+    check_runnable(q, q.family)
+    assert q.mx_block == mx.block
+    codes = q.run_integer(x, keep=True)
+    for name, step in q.steps.items():
+        if step.w_fmt is not None and step.node.op == "dense":
+            layer = step.layer(q.family, q.limits)
+            assert layer.w_fmt.int_exponent == step.w_exponent
+            np.testing.assert_array_equal(layer.w_shift, step.w_shift)
+            out, _ = run_layer(codes[step.node.inputs[0]], step.w_codes, layer, limits=q.limits)
+            np.testing.assert_array_equal(clip_codes(out, step.out_fmt, None), codes[name])
 
 
 def test_w_mx_accumulators_are_the_exact_block_dot_products():

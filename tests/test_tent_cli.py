@@ -252,25 +252,27 @@ def test_a_depthwise_separable_relu6_model_runs_through_the_simulated_array(tmp_
     assert ("c1", 27, 8) in products and ("pw", 8, 12) in products
 
 
-def test_run_refuses_a_scheme_the_accelerator_cannot_run(tmp_path, capsys):
+def test_run_refuses_an_array_the_blocks_do_not_fit(tmp_path, capsys):
     assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "fxp-mx", "--n", "4",
                  "-o", str(tmp_path / "mx.npz")]) == 0
-    code, out, err = _run(capsys, "run", tmp_path / "mx.npz", "--images", 1)
-    assert code == 1 and "tent run: error: the accelerator cannot run fxp-mx (layer " in err
-    assert "block-scaled weights (W-MX) are not built in hardware yet" in err
+    code, out, err = _run(capsys, "run", tmp_path / "mx.npz", "--images", 1, "--rows", 3)
+    assert code == 1 and err == ("tent run: error: fxp-mx's blocks of 32 weights need an array "
+                                 "whose rows divide 32, not 3\n"), err
 
 
 @pytest.mark.cocotb
 @pytest.mark.sim
 @pytest.mark.parametrize("scheme,family", [("fxp-channel", "FXP4+U"),
-                                           ("tfx-channel-unsigned", "TFX4/IS<=2+U")])
-def test_unsigned_activations_run_through_the_simulated_array(scheme, family, tmp_path,
-                                                              capsys):
+                                           ("tfx-channel-unsigned", "TFX4/IS<=2+U"),
+                                           ("tfx-mx16", "TFX4/IS<=2")])
+def test_unsigned_and_block_scaled_schemes_run_through_the_simulated_array(scheme, family,
+                                                                           tmp_path, capsys):
     code, out, err = _run(capsys, "quantize", DIGITS_CONVNET, "--scheme", scheme, "--n", 4,
                           "-o", tmp_path / "u.npz")
     assert code == 0, err
     qnet = load_quantized(tmp_path / "u.npz")
-    assert not qnet.input_fmt.signed and qnet.hardware_family.label == family
+    assert qnet.hardware_family.label == family
+    assert qnet.input_fmt.signed == ("-mx" in scheme)
     code, out, err = _run(capsys, "run", tmp_path / "u.npz", "--images", 2, "--rows", 2,
                           "--cols", 2, "--json")
     assert code == 0, err
@@ -552,22 +554,29 @@ def test_evaluation_in_batches_gives_the_whole_arrays_predictions(quantized):
     assert done == [250, 250, 40]
 
 
-def test_report_says_when_a_scheme_is_not_built_in_hardware(tmp_path, capsys):
+def test_report_says_what_the_energy_record_leaves_out(tmp_path, capsys):
     path = tmp_path / "mx.npz"
     assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "tfx-mx", "--n", "6",
                  "-o", str(path)]) == 0
     capsys.readouterr()
     code, out, err = _run(capsys, "report", path, "--json")
-    assert code == 0 and "block-scaled weights (W-MX) are not built" in \
-        json.loads(out)["not_built"]
+    assert code == 0 and json.loads(out)["priced_as"] == (
+        "the TFX6/IS<=3 design's energy, without the block shifters of its blocks of 32")
     code, out, err = _run(capsys, "report", path)
-    assert "  not built in hardware: the accelerator cannot run tfx-mx (layer" in out
+    assert "  priced as the TFX6/IS<=3 design's energy, without the block shifters" in out
+    unsigned = tmp_path / "u.npz"
+    assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "fxp-channel", "--n", "6",
+                 "-o", str(unsigned)]) == 0
+    capsys.readouterr()
+    code, out, err = _run(capsys, "report", unsigned, "--json")
+    assert json.loads(out)["priced_as"] == ("the FXP6 design's energy, without its unsigned "
+                                            "variants (FXP6+U)")
     plain = tmp_path / "plain.npz"
     assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "tfx-channel", "--n", "6",
                  "-o", str(plain)]) == 0
     capsys.readouterr()
     code, out, err = _run(capsys, "report", plain, "--json")
-    assert "not_built" not in json.loads(out)
+    assert "not_built" not in json.loads(out) and "priced_as" not in json.loads(out)
 
 
 def test_compile_writes_a_program_whose_interpreter_matches_the_engine(tmp_path, capsys):

@@ -27,10 +27,19 @@ from sim.array_driver import accelerator_params
 from sim.runner import export_verilog, run_cocotb
 from sim.toolchain import BUILD
 
-__all__ = ["run_network", "run_quantized", "largest_K", "run_e2e", "markdown"]
+__all__ = ["run_network", "run_quantized", "check_block_rows", "largest_K", "run_e2e",
+           "markdown"]
 
 OUT = BUILD / "e2e"
 N = 8
+
+
+def check_block_rows(qnet, rows):
+    """A ``ValueError`` unless an array of ``rows`` rows can run ``qnet``'s block-scaled
+    weights (every K-tile inside one block)."""
+    if qnet.mx_block is not None and qnet.mx_block % rows:
+        raise ValueError(f"{qnet.scheme}'s blocks of {qnet.mx_block} weights need an array "
+                         f"whose rows divide {qnet.mx_block}, not {rows}")
 
 
 def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int", rows=4,
@@ -42,9 +51,10 @@ def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int",
     qnet = load_quantized(qnet_path)
     family = qnet.hardware_family
     check_runnable(qnet, family)
+    check_block_rows(qnet, rows)
     array = Accelerator(family=family, form=form, rows=rows,
                         cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
-                        scaling="shared")
+                        scaling="shared", mx_block=qnet.mx_block)
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
                       test_module="sim.tb_e2e",
                       # the bench runs in its own directory: absolute paths

@@ -2,21 +2,22 @@
 (:mod:`sim.formal.references`) and state what must hold with Amaranth ``Assert`` and
 ``Assume``; and the small designs the stream-rule checks are made on."""
 
-from amaranth.hdl import Assert, Assume, Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Assert, Assume, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from golden.arith import ScalingLimits
 from golden.family import TFXFamily
-from hdl.accelerator import Accelerator, stream_layouts
+from hdl.accelerator import Accelerator, BlockShifter, stream_layouts
 from hdl.decoder import Decoder
 from hdl.hostlink import FrameExecutor, FrameReceiver, ReplyFramer
 from hdl.mac import DecodingMAC
 from hdl.protocol import HOST_SYNC, BuildInfo, item_bytes
 from hdl.runtime import field_ports, field_values
-from .references import crc_bitwise, reference_operand
+from .references import crc_bitwise, reference_operand, shifted_reference
 
-__all__ = ["DecoderCheck", "MACFormsCheck", "StreamRulesCheck", "CRCCheck", "keeps_offer",
+__all__ = ["DecoderCheck", "MACFormsCheck", "BlockShifterCheck", "StreamRulesCheck", "CRCCheck",
+           "keeps_offer",
            "executor", "framer", "accelerator", "large_accelerator"]
 
 
@@ -47,6 +48,25 @@ class DecoderCheck(wiring.Component):
             got = operand.value
         m.d.comb += Assert(got == value)
         m.d.comb += Assert(operand.nar == nar)
+        return m
+
+
+class BlockShifterCheck(wiring.Component):
+    """A K-tile's partial sum into the accumulator (block-scaled weights) equals ``psum *
+    2**shift`` for every partial sum and every legal shift."""
+
+    def __init__(self, psum_width, max_shift):
+        self.psum_width, self.max_shift = psum_width, max_shift
+        super().__init__({"psum": In(signed(psum_width)), "shift": In(range(max_shift + 1))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = BlockShifter(psum_width=self.psum_width,
+                                              max_shift=self.max_shift)
+        m.d.comb += [dut.psum.eq(self.psum), dut.shift.eq(self.shift),
+                     Assume(self.shift <= self.max_shift),
+                     Assert(dut.shifted == shifted_reference(self.psum, self.shift,
+                                                             self.max_shift))]
         return m
 
 

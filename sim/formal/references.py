@@ -111,3 +111,15 @@ def crc_bitwise(m, bits, name):
                                                                   CRC_POLYNOMIAL, 0))
         crc = following
     return crc
+
+
+def shifted_reference(psum, shift, max_shift):
+    """``psum * 2**shift`` for ``0 <= shift <= max_shift``, one constant multiple per shift
+    value (no shifter): what :class:`hdl.accelerator.BlockShifter` must give."""
+    from amaranth.hdl import Mux
+
+    result = psum * 0
+    for k in range(max_shift + 1):
+        result = Mux(shift == k, psum * (1 << k), result)
+    return result
+

@@ -11,9 +11,10 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from golden.family import FPFamily, PositFamily, TFXFamily
+from golden.ptq import MX_SPREAD
 from ..toolchain import BUILD, ROOT, pip_tool
-from .harnesses import (CRCCheck, DecoderCheck, MACFormsCheck, StreamRulesCheck, accelerator,
-                        executor, framer, large_accelerator)
+from .harnesses import (BlockShifterCheck, CRCCheck, DecoderCheck, MACFormsCheck,
+                        StreamRulesCheck, accelerator, executor, framer, large_accelerator)
 
 __all__ = ["CHECKS", "FormalCheck", "OUT", "checks", "run_check"]
 
@@ -49,6 +50,9 @@ def checks(tier="short"):
                     "FP(8, 4) (OCP E4M3) int decoder = reference, every code, NaN as NaR"),
         FormalCheck("decoder_fp8_e5m2", "prove", 1, lambda: DecoderCheck(FPFamily(8, 5), "ses"),
                     "FP(8, 5) (OCP E5M2) ses decoder = reference, every code, NaN and inf as NaR"),
+        FormalCheck("block_shifter", "prove", 1, lambda: BlockShifterCheck(40, MX_SPREAD),
+                    f"block shifter (W-MX) = psum * 2**shift, every 40-bit partial sum and "
+                    f"shift 0..{MX_SPREAD}"),
         FormalCheck("crc_receiver", "bmc", 5 + frame + 6, lambda: CRCCheck(frame),
                     f"receiver executes a frame exactly when its CRC-16 holds (every KIND, "
                     f"SEQ, CRC and payload of 0..{frame} bytes)"),
