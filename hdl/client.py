@@ -24,9 +24,7 @@ import asyncio
 import time
 import zlib
 
-from golden.family import parse_family
 from golden.program import read_program
-from .accelerator import stream_layouts
 from .protocol import (DEVICE_SYNC, HOST_SYNC, INFO_BYTES, MAX_PAYLOAD, RETRYABLE, BuildInfo,
                        Command, Error, FrameDecoder, ProtocolError, Reply, ResidentInfo,
                        encode_frame, item_bytes)
@@ -155,8 +153,7 @@ class HostClient:
         self._in_session, self._collecting = True, False
         self.build = BuildInfo.from_payload(await self.send(Command.INFO))
         self._next_result = 0
-        layouts = stream_layouts(parse_family(self.build.family), self.build.rows,
-                                 self.build.cols, self.build.limits)
+        layouts = self.build.stream_layouts()
         self.decoder.max_length = max(_CONTROL_PAYLOAD, item_bytes(layouts["results"].size))
         return self.build
 
@@ -187,8 +184,7 @@ class HostClient:
 
     async def _run_plan(self, plan):
         build = self.build
-        layouts = stream_layouts(parse_family(build.family), build.rows, build.cols,
-                                 build.limits)
+        layouts = build.stream_layouts()
         sizes = {name: item_bytes(layout.size) for name, layout in layouts.items()}
 
         def encode(raws, name):

@@ -26,14 +26,20 @@ def largest_K(network):
                for node in network.nodes if node.op in ("conv", "dense"))
 
 
-def check_fits(qnet, family, limits, max_K, where="the device"):
+def check_fits(qnet, family, limits, max_K, where="the device", *, mx_block=None, rows=1):
     """A ``ValueError`` unless an accelerator built for ``family`` with ``limits`` and
     ``max_K`` (``where``: "the device", "the array") is the one ``qnet``'s scheme and width
-    pick and holds its longest dot product."""
+    pick and holds its longest dot product; block-scaled weights need a build with block
+    shifters (``mx_block``) whose ``rows`` divide the network's blocks."""
     wanted = qnet.hardware_family
     if family != wanted or limits != qnet.limits:
         raise ValueError(f"{where} runs {family.label} with {limits}; the network needs "
                          f"{wanted.label} with {qnet.limits}")
+    if qnet.mx_block is not None and (mx_block is None or qnet.mx_block % rows):
+        raise ValueError(f"{qnet.scheme} has block-scaled weights in blocks of "
+                         f"{qnet.mx_block}: {where} needs block shifters (make synth "
+                         f"MX_BLOCK=...) and rows that divide {qnet.mx_block}" +
+                         ("" if mx_block is None else f", not {rows}"))
     longest = largest_K(qnet.network)
     if longest > max_K:
         raise ValueError(f"the network's longest dot product (K = {longest}) exceeds "
@@ -82,12 +88,10 @@ async def run_on_device(client, qnet, x):
     and hold its longest dot product."""
     from golden.family import parse_family
 
-    if qnet.mx_block is not None:
-        raise ValueError(f"{qnet.scheme} has block-scaled weights (W-MX): the host link does "
-                         f"not carry block shifts yet; tent run runs it on the simulated array")
     build = await client.info()
     family = parse_family(build.family)
-    check_fits(qnet, family, build.limits, build.max_K)
+    check_fits(qnet, family, build.limits, build.max_K, mx_block=build.mx_block,
+               rows=build.rows)
 
     async def run_layer(node, rows, w_codes, layer):
         codes, _ = await client.run_layer(rows, w_codes, layer)

@@ -43,6 +43,9 @@ def build_parser(prog, description, *, seeds=True):
                              "on for the iCEBreaker)")
     parser.add_argument("--max-k", type=int, default=SynthConfig.max_K,
                         help="longest dot product (a network's largest layer K) the build runs")
+    parser.add_argument("--mx-block", type=int, default=None,
+                        help="block-scaled weights (W-MX): the block size, a power of two that "
+                             "the rows divide (default: none)")
     parser.add_argument("--clock-mhz", type=float,
                         help="the logic's clock from the iCE40 PLL, MHz (0: the board's "
                              "oscillator; default: the board's, 24 on the iCEBreaker)")
@@ -83,7 +86,7 @@ def build_config(args):
     check_int("--max-k", args.max_k, 1, MAX_K)
     board_named(args.board)
     return SynthConfig(board=args.board, format=args.format, n=args.n, is_max=args.is_max,
-                       unsigned=getattr(args, "unsigned", False),
+                       unsigned=getattr(args, "unsigned", False), mx_block=args.mx_block,
                        rows=args.rows, cols=args.cols, form=args.form, dsp=not args.no_dsp,
                        split_dsp=args.split_dsp, max_K=args.max_k, clock_mhz=args.clock_mhz,
                        baud=args.baud, mode=args.mode).resolved()

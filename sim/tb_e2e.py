@@ -29,7 +29,8 @@ async def network_through_the_array(dut):
     await driver.start()
     q = load_quantized(p["qnet"])
     network = q.network
-    check_fits(q, driver.family, driver.limits, driver.max_K, "the array")
+    check_fits(q, driver.family, driver.limits, driver.max_K, "the array",
+               mx_block=driver.mx_block, rows=driver.rows)
     data = read_npz(p["data"], "data")
     x, y = data["x"], data.get("y")
     golden = q.run_integer(x, keep=True)

@@ -16,7 +16,7 @@ from cocotb.triggers import Timer
 from golden.arith import ScalingLimits
 from golden.family import parse_family
 from golden.layers import run_layer
-from hdl.accelerator import config_layout, stream_layouts
+from hdl.accelerator import config_layout
 from hdl.client import DeviceError, HostClient
 from hdl.protocol import (DEVICE_SYNC, HOST_SYNC, RETRYABLE, BuildInfo, Command, Error,
                           FrameDecoder, Reply, encode_frame)
@@ -101,7 +101,7 @@ async def bad_frames_change_nothing(dut):
     p, uart, client, watch = await _setup(dut, retries=0)
     build = await client.info()
     family = parse_family(build.family)
-    layouts = stream_layouts(family, build.rows, build.cols, build.limits)
+    layouts = build.stream_layouts()
     rng = np.random.default_rng(3)
     board = Scoreboard("layers after bad frames")
     await _check_layers(client, p, board, 1, rng)

@@ -80,6 +80,16 @@ def test_build_info_round_trips():
     assert info.max_k_tiles == 17500
     with pytest.raises(ProtocolError, match="not an INFO payload"):
         BuildInfo.from_payload(b"\x02" * 18)
+    # Block-scaled weights: the block's log2 in the form byte's upper bits, and weight rows
+    # that carry 4 bits of block shift per column.
+    blocked = BuildInfo("fxp:8+u", "ses", 4, 4, 64, 256, 24, 8, 15, 256, "shared", 13, 500, 32)
+    payload = blocked.to_payload()
+    assert payload[5] == 0x51 and BuildInfo.from_payload(payload) == blocked
+    assert blocked.stream_layouts()["weights"].size == 4 * 8 + 4 * 4
+    from hdl.hostlink import HostLink
+    from golden.family import FXPFamily
+    with pytest.raises(ValueError, match="mx_block must be a power of two over the host link"):
+        HostLink(family=FXPFamily(8), rows=4, cols=4, max_K=64, mx_block=48)
 
 
 def test_client_times_out_with_a_clear_message():

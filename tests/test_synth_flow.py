@@ -29,14 +29,25 @@ def test_bad_format_is_an_error(capsys):
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("posit:8,0", "the FPGA flow builds posit:8,1 at n = 8 for posit, not posit:8,0"),
-    ("tfx:8,3,2", "the FPGA flow builds TFX with IS from 1 to IS_max (tfx:N,IS_MAX), not "
-                  "tfx:8,3,2"),
+    ("posit:8,0", "the FPGA flow builds posit:8,1 at n = 8 for posit (+u: with its unsigned "
+                  "variants), not posit:8,0"),
+    ("tfx:8,3,2+u", "the FPGA flow builds TFX with IS from 1 to IS_max (tfx:N,IS_MAX, +u: "
+                    "with its unsigned variants), not tfx:8,3,2+u"),
     ("tfx:8", "Family spec must be 'tfx:N,IS_MAX[,IS_MIN]'"),
 ])
 def test_a_family_the_flow_does_not_build_is_an_error(capsys, spec, message):
     assert main(["--board", "icebreaker", "--family", spec]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_unsigned_and_block_scaled_builds_are_named_and_checked():
+    from scripts.synth import build_config, build_parser
+    config = lambda *argv: build_config(build_parser("", "").parse_args(list(argv)))
+    built = config("--family", "fxp:8+u", "--rows", "4", "--cols", "3", "--mx-block", "32")
+    assert built.family.label == "FXP8+U" and built.form == "ses"  # 8-bit magnitudes
+    assert built.name == "icebreaker-fxp8u-ses-4x3-dsp-split-24mhz-mx32"
+    with pytest.raises(ValueError, match="the resident build does not run block-scaled"):
+        config("--mode", "resident", "--rows", "4", "--cols", "4", "--mx-block", "32")
 
 
 def test_a_family_spec_says_what_format_n_and_is_max_say():

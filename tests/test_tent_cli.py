@@ -372,15 +372,17 @@ def test_a_closed_pipe_is_quiet(monkeypatch, capsys):
 
 @pytest.mark.cocotb
 @pytest.mark.sim
-def test_deploy_runs_a_network_over_the_simulated_uart(tmp_path):
+# Unsigned activations: the build's INFO names TFX6/IS<=2+U, each layer's formats travel with
+# their unsigned fields. Block-scaled weights: the INFO names the block, each weight row
+# carries its block shifts.
+@pytest.mark.parametrize("scheme", ["tfx-channel-unsigned", "fxp-mx16"])
+def test_deploy_runs_a_network_over_the_simulated_uart(scheme, tmp_path):
     from golden.models import MODELS, load_mlp
     from golden.network import save_network
     from sim.hostlink_bench import run_deploy_bench
 
     save_network(tmp_path / "mlp.npz", load_mlp(MODELS / "digits_mlp.npz").to_network((1, 8, 8)))
-    # Unsigned activations: the build's INFO names TFX6/IS<=2+U, each layer's formats travel
-    # with their unsigned fields.
-    assert main(["quantize", str(tmp_path / "mlp.npz"), "--scheme", "tfx-channel-unsigned",
+    assert main(["quantize", str(tmp_path / "mlp.npz"), "--scheme", scheme,
                  "--n", "6", "--calibration", "digits", "-o", str(tmp_path / "q.npz")]) == 0
     np.savez(tmp_path / "x.npz", x=load("digits", "test")[0][:3])
     result = run_deploy_bench(tmp_path / "q.npz", tmp_path / "x.npz")

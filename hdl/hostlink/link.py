@@ -64,30 +64,35 @@ class HostLink(wiring.Component):
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
                  scaling_multiplier=None, shared_weight_decoder=False, pipelined=False,
                  hold_idle=True, clocks_per_bit=104, max_payload=256, timeout_bits=200,
-                 stall_cycles=1 << 16):
+                 stall_cycles=1 << 16, mx_block=None):
+        if mx_block is not None and (check_int("mx_block", mx_block, 1, 1 << 15)
+                                     & (mx_block - 1)):
+            raise ValueError(f"mx_block must be a power of two over the host link (its INFO "
+                             f"reply carries its log2), not {mx_block}")
         self._array = dict(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
                            depth=depth, limits=limits, scaling=scaling, dsp_pes=dsp_pes,
                            dsp_split=dsp_split, scaling_multiplier=scaling_multiplier,
                            shared_weight_decoder=shared_weight_decoder, pipelined=pipelined,
-                           hold_idle=hold_idle)
+                           hold_idle=hold_idle, mx_block=mx_block)
         check_family(family)
         self._cpb = check_int("clocks_per_bit", clocks_per_bit, 4, 1 << 16)
         self._max_payload = check_int("max_payload", max_payload, 16, MAX_PAYLOAD)
         self._timeout_bits = check_int("timeout_bits", timeout_bits, 20, 1 << 16)
         self._stall = check_int("stall_cycles", stall_cycles, 16, 1 << 24)
-        self._layouts = stream_layouts(family, rows, cols, limits)
+        self._accelerator = Accelerator(**self._array)
+        self._layouts = stream_layouts(family, rows, cols, limits,
+                                       self._accelerator.block_shift)
         self.item_bytes = {kind: item_bytes(self._layouts[kind].size) for kind in STREAMS}
         if max(self.item_bytes.values()) > max_payload:
             raise ValueError(f"max_payload must hold one item of every kind "
                              f"({max(self.item_bytes.values())} bytes), not {max_payload}")
-        self._accelerator = Accelerator(**self._array)
         if self._stall <= self._accelerator.longest_wait:
             raise ValueError(f"stall_cycles must exceed the array's longest legal wait "
                              f"({self._accelerator.longest_wait} cycles for this array), "
                              f"not {stall_cycles}")
         self.info = BuildInfo(family.spec, form, rows, cols, depth, max_K, limits.bias_bits,
                               limits.m_bits, limits.shift_max, max_payload, scaling,
-                              clocks_per_bit, timeout_bits)
+                              clocks_per_bit, timeout_bits, mx_block)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     @property

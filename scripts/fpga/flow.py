@@ -55,6 +55,8 @@ class SynthConfig:
     is_max: int = 3
     # The family with its unsigned variants (golden.family.WithUnsigned).
     unsigned: bool = False
+    # Block-scaled weights (W-MX): the block size (a power of two the rows divide), or None.
+    mx_block: int = None
     rows: int = 0  # 0: the board's default size
     cols: int = 0
     form: str = None  # None: scripts.designs.fpga_form (TFX with split DSPs: ses)
@@ -107,6 +109,9 @@ class SynthConfig:
             raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
                              f"board's default size, not rows={self.rows} cols={self.cols}")
         rows, cols = (self.rows, self.cols) if self.rows else board.default_size[self.format]
+        if self.mx_block is not None and self.mode == "resident":
+            raise ValueError("the resident build does not run block-scaled weights yet; "
+                             "build MX_BLOCK for the coprocessor")
         if self.mode == "resident" and (rows != cols or rows not in (2, 4, 8)):
             raise ValueError(f"the resident build needs a square array of side 2, 4 or 8 (its "
                              f"SPRAM words), not {rows}x{cols}")
@@ -175,7 +180,8 @@ class SynthConfig:
         return (f"{self.board}-{fmt}-{self.form}-{self.rows}x{self.cols}-"
                 f"{'dsp' if self.dsp else 'nodsp'}{'-split' if self.split_dsp else ''}"
                 f"{f'-{self.clock_mhz:g}mhz' if self.clock_mhz else ''}"
-                f"{'-resident' if self.mode == 'resident' else ''}")
+                f"{'-resident' if self.mode == 'resident' else ''}"
+                f"{f'-mx{self.mx_block}' if self.mx_block else ''}")
 
     @property
     def limits(self):
@@ -195,7 +201,8 @@ def host_link(config):
                     dsp_split="sb_mac16" if c.split_dsp else None,
                     scaling_multiplier="infer" if c.scaling_dsps else "fabric",
                     shared_weight_decoder=True, pipelined=c.pll is not None,
-                    hold_idle=False, scaling=c.scaling, limits=c.limits, clocks_per_bit=c.clocks_per_bit)
+                    hold_idle=False, scaling=c.scaling, limits=c.limits,
+                    clocks_per_bit=c.clocks_per_bit, mx_block=c.mx_block)
 
 
 def synth_options(family, dsp):
@@ -446,7 +453,9 @@ def summary(record):
     c = record["config"]
     lines = [f"{record['board']} ({record['device']}), {c['format'].upper()} n={c['n']}"
              f"{' IS_max=' + str(c['is_max']) if c['format'] == 'tfx' else ''}"
-             f"{' with unsigned variants' if c.get('unsigned') else ''}, form {c['form']},"
+             f"{' with unsigned variants' if c.get('unsigned') else ''}"
+             f"{', W-MX blocks of ' + str(c['mx_block']) if c.get('mx_block') else ''},"
+             f" form {c['form']},"
              f" {c['rows']}x{c['cols']} array, {c['dsp_pes']} PEs on DSPs"
              f"{' (split: two per SB_MAC16)' if c.get('split_dsp') else ''}"
              f"{', scaling on DSPs' if c.get('scaling_dsps') else ''}"]
