@@ -36,7 +36,7 @@ TABLE_DEFAULT := tfx:8,3,0
 FAMILY_DEFAULT := tfx:8,3
 
 .PHONY: help deps test test-fast test-whole test-netlist test-train sim docs table bench area perf synth synth-blocks \
-	synth-sweep report standalone train-digits train-models onnx-models accuracy e2e verilog formal fuzz \
+	synth-sweep report report-variants standalone train-digits train-models onnx-models accuracy e2e verilog formal fuzz \
 	soak clean
 
 help: ## this list
@@ -125,6 +125,9 @@ e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-40 
 
 report: $(STAMP) ## standard-cell area and gate-level energy of every format, the answer (about 30 min, cached) [SCHEDULER=]
 	$(PY) -m scripts.report --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+report-variants: $(STAMP) ## energy of unsigned activations and block-scaled weights against their plain twins (n = 8, trained layer; about 15 minutes) [JOBS= SCHEDULER=]
+	$(PY) -m scripts.asic.variants --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 train-models: $(STAMP) ## retrain the study's ConvNets and ResNets (PyTorch CPU, hours) [TRAIN_ARGS=]
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,train]'

@@ -153,6 +153,8 @@ RESULT_PAGES = (
                ("compare/compare.md", "compare-resnet/compare.md")),
     ResultPage("energy", "Energy and area: every format in standard cells", "make report",
                ("report/energy.md",)),
+    ResultPage("variants", "Energy: unsigned activations and block-scaled weights",
+               "make report-variants", ("report/variants.md",)),
     ResultPage("explore", "Energy: TFX core organisations and the bias width",
                "python -m scripts.asic.explore", ("report/explore.md",)),
     ResultPage("synth-sweep", "FPGA: every format on the iCEBreaker and the ECP5",

@@ -560,3 +560,24 @@ def test_exploration_variants_change_what_they_say():
                         "blocks": {b: {"total": 10.0} for b in BLOCKS}}}
     text = markdown([summary(entry)])
     assert "| int | 50.00 | 20.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 2.000 | 0.500 | 1,234 |" in text
+
+
+def test_variant_rows_name_what_each_variant_adds_and_where():
+    from scripts.asic.variants import PAIRS, markdown
+
+    def entry(units):
+        return {"twin": "T", "variant": "V", "adds": "block shifters", "form": "ses",
+                "twin_pj_per_mac": 40.0, "variant_pj_per_mac": 46.0,
+                "twin_units": {"core": 20.0, "buffer": 10.0},
+                "variant_units": units, "twin_blocks": {"buffers": 10.0},
+                "variant_blocks": {"buffers": 14.0}, "twin_cells": 100, "variant_cells": 120}
+
+    text = markdown({"rows": [entry({"core": 20.0, "buffer": 14.5, "block_shifter": 1.0})]})
+    assert "| V | block shifters | T | ses | 40.00 | 46.00 | 1.150 | 100 → 120 |" in text
+    # Units by the size of their difference: the buffer first, the untouched core last.
+    lines = text.splitlines()
+    first = lines.index("| unit | twin | variant | difference |") + 2
+    assert lines[first:first + 3] == ["| buffer | 10.00 | 14.50 | +4.50 |",
+                                      "| block_shifter | 0.00 | 1.00 | +1.00 |",
+                                      "| core | 20.00 | 20.00 | +0.00 |"]
+    assert {pair[6] for pair in PAIRS} == {"block shifters", "unsigned variants"}

@@ -57,7 +57,6 @@ def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
     (FPFamily(8, 5), "int", 3, 2, 64, 8, None, "shared"),
     (PositFamily(8, 1), "ses", 3, 3, 64, 8, 4, "per_column"),
     (PositFamily(6, 0), "int", 2, 3, 64, 8, None, "shared"),
-    (WithUnsigned(FXPFamily(8)), "int", 3, 2, 64, 8, None, "shared"),
     (WithUnsigned(FPFamily(6, 3)), "int", 2, 2, 64, 8, None, "per_column"),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_layers_bit_exact(family, form, rows, cols, max_K, depth, dsp_pes, scaling):

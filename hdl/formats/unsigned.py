@@ -80,8 +80,9 @@ class WithUnsignedEncoder(Encoder):
     def elaborate(self, platform):
         m = Module()
         family = self._family
-        m.submodules.signed = signed = self._signed_encoder
-        m.submodules.unsigned = unsigned = self._unsigned_encoder
+        # (not "signed" and "unsigned": Verilog keywords as instance names)
+        m.submodules.signed_encoder = signed = self._signed_encoder
+        m.submodules.unsigned_encoder = unsigned = self._unsigned_encoder
         clamp = self.negative & self.unsigned
         for encoder in (signed, unsigned):
             m.d.comb += [encoder.negative.eq(self.negative & ~clamp),

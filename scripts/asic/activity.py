@@ -26,9 +26,14 @@ def dump_module(scopes, filename, *, name="tent_activity_dump"):
     return "\n".join(lines)
 
 
+# Words an instance name must not be unescaped (the ones a generator is likely to use).
+_KEYWORDS = {"signed", "unsigned", "input", "output", "wire", "reg", "module", "begin", "end",
+             "case", "default", "function", "task", "event", "table", "specify"}
+
+
 def _verilog_path(scope):
-    return ".".join(part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", part) else f"\\{part} "
-                    for part in scope.split("."))
+    return ".".join(part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", part)
+                    and part not in _KEYWORDS else f"\\{part} " for part in scope.split("."))
 
 
 @dataclass

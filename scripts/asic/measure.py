@@ -55,7 +55,8 @@ def variants(n):
 
 def layer_workload(family, scheme, limits):
     """Codes and layer of conv1 of the Fashion-MNIST ConvNet on FIRST_ROW.. of image 0, the
-    network quantized for ``limits``."""
+    network quantized for ``limits``; the layer is the one the build for the scheme runs
+    (its unsigned variants, block-scaled weights: :func:`build_options`)."""
     from golden.conv import im2col
     from golden.datasets import load
     from golden.network import fold, load_network
@@ -70,7 +71,16 @@ def layer_workload(family, scheme, limits):
     rows, _ = im2col(codes, node["weight"].shape[2:], stride=node["stride"],
                      padding=node["padding"])
     step = q.steps[LAYER]
-    return rows[FIRST_ROW:FIRST_ROW + M], step.w_codes, step.layer(family, limits)
+    return rows[FIRST_ROW:FIRST_ROW + M], step.w_codes, step.layer(q.hardware_family, limits)
+
+
+def build_options(family, scheme):
+    """What the array that runs ``scheme`` on ``family`` adds: ``{"mx_block": k}`` for a
+    block-scaled (W-MX) scheme, else nothing (a layer's own family, its unsigned variants
+    included, is the layer's :attr:`~golden.layers.Layer.family`)."""
+    from golden.ptq import MX_SCHEMES, mx_format
+
+    return {"mx_block": mx_format(scheme, family).block} if scheme in MX_SCHEMES else {}
 
 
 def random_workload(family, seed=0, limits=None):
@@ -103,8 +113,8 @@ def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, time
     chosen = default if limits is None else limits
     a, w, layer = (layer_workload(family, scheme, chosen) if workload == "layer"
                    else random_workload(family, limits=chosen))
-    array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=K, depth=DEPTH,
-                        limits=chosen, **options)
+    array = Accelerator(family=layer.family, form=form, rows=rows, cols=cols, max_K=K,
+                        depth=DEPTH, limits=chosen, **build_options(family, scheme), **options)
     stem = f"{label}{family.n}" if format_key(family) == family.kind else spec_stem(family)
     entry = gate_level_energy(array, a, w, layer, f"{stem}-{workload}-{rows}x{cols}"
                               + ("" if chosen == default else f"-bias{chosen.bias_bits}")

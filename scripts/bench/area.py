@@ -2,7 +2,8 @@
 
 For each component (decoder, MAC on pre-decoded operands, MAC with its decoders, scaling
 stage) and each variant (TFX int-form, TFX ses-form, FXP, posit and FP in the ses form; the
-designs of :data:`scripts.designs.ALL`), synthesizes the exported Verilog with
+designs of :data:`scripts.designs.ALL`; TFX and FXP with their unsigned variants; the W-MX
+block shifter of one column), synthesizes the exported Verilog with
 YoWASP Yosys three ways: generic gates (``synth -flatten``), iCE40 without DSPs
 (``synth_ice40``) and iCE40 with DSPs (``synth_ice40 -dsp``), and records Yosys' own ``stat``.
 Writes ``build/area/area.json`` (the record) and ``build/area/area.md`` (tables). Entry point:
@@ -19,7 +20,10 @@ from golden.arith import ScalingLimits, accumulator_width
 from hdl.decoder import Decoder
 from hdl.mac import MAC, DecodingMAC
 from hdl.scaling import ScalingStage
-from scripts.designs import ALL
+from golden.family import WithUnsigned
+from golden.ptq import MX_SPREAD
+from hdl.accelerator import BlockShifter
+from scripts.designs import ALL, family_for
 from scripts.records import markdown_table, write_report
 from sim.toolchain import run_yosys, tool_version
 
@@ -72,6 +76,23 @@ def components(n, is_max, K, limits):
         if form == "int" or d.kind not in with_int:
             yield "scaling", label.split()[0], ScalingStage(acc_width=width, out_family=family,
                                                             limits=limits)
+    # What unsigned activations add (the family with its unsigned variants: the parent's
+    # decoder behind a widener, wider operands, two encoders) and what W-MX adds to each
+    # column (its block shifter; the accumulators are MX_SPREAD bits wider too).
+    for label, signed, form in (("TFX+U ses", family_for("tfx", n, is_max), "ses"),
+                                ("FXP+U int", family_for("fxp", n), "int")):
+        family = WithUnsigned(signed)
+        width = accumulator_width(family.widest(), family.widest(), K,
+                                  bias_bits=limits.bias_bits)
+        yield "decoder", label, Decoder(family=family, form=form)
+        yield "decoding_mac", label, DecodingMAC(family=family, K=K, form=form,
+                                                 bias_bits=limits.bias_bits)
+        yield "scaling", label.split()[0], ScalingStage(acc_width=width, out_family=family,
+                                                        limits=limits)
+    tfx = family_for("tfx", n, is_max)
+    yield "block_shifter", "W-MX", BlockShifter(
+        psum_width=accumulator_width(tfx.widest(), tfx.widest(), K, bias_bits=limits.bias_bits),
+        max_shift=MX_SPREAD)
 
 
 def markdown(record):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from golden._checks import check_int
 from golden.arith import ScalingLimits
+from golden.ptq import MX_SPREAD
 from hdl.board import BoardTop
 from hdl.dsp import HIDDEN_STUB, HIDDEN_STUB_FILE, HIDE_SPLIT_BLOCKS, RESTORE_SPLIT_BLOCKS
 from hdl.hostlink import HostLink
@@ -170,7 +171,8 @@ class SynthConfig:
         board = board_named(self.board)
         return self.dsp and scaling_on_dsps(
             pes_on_dsps=self.dsp_pes, dsps=board.dsps, block_bits=board.dsp_bits,
-            acc_bits=accumulator_bits(self.family, self.rows, self.max_K, self.limits),
+            acc_bits=accumulator_bits(self.family, self.rows, self.max_K, self.limits,
+                                      MX_SPREAD if self.mx_block else 0),
             m_bits=self.m_bits, stages=1 if self.scaling == "shared" else self.cols,
             split=self.split_dsp)
 
