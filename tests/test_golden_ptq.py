@@ -9,7 +9,8 @@ from golden.family import WithUnsigned, default_is_max
 from golden.models import MODELS, load_mlp
 from golden.network import Network, Node, fold
 from golden.conv import im2col
-from golden.ptq import SCHEMES, calibration_samples, quantize_network, signed_codes
+from golden.ptq import (MX_SCHEMES, SCHEMES, UNSIGNED_SCHEMES, calibration_samples,
+                        quantize_network, signed_codes)
 from golden.tfx import TFX
 from test_golden_network import residual_net
 
@@ -307,3 +308,20 @@ def test_w_mx_accumulators_are_the_exact_block_dot_products():
     assert [[Fraction(int(v)) * Fraction(2) ** (acc.exponent + low) for v in row]
             for row in acc.values] == [[Fraction(int(v)) * Fraction(2) ** reference.exponent
                                         for v in row] for row in reference.values]
+
+
+def test_the_accelerator_runs_every_scheme():
+    """Issue 35's goal: no scheme of the study is refused by the hardware (the family with
+    its unsigned variants where a tensor is unsigned, block shifters for W-MX)."""
+    from golden.models import model_path
+    from golden.network import load_network
+    from hdl.network_runner import check_runnable
+
+    network = fold(load_network(model_path("digits", "convnet", 0)))
+    samples = calibration_samples(network, load("digits", "calibration")[0][:64])
+    for scheme in SCHEMES:
+        q = quantize_network(network, scheme, 6, samples=samples)
+        check_runnable(q, q.hardware_family)
+        assert (q.hardware_family != q.family) == (scheme in UNSIGNED_SCHEMES)
+        assert (q.mx_block is not None) == (scheme in MX_SCHEMES)
+        assert q.mx_block is None or q.mx_block % 4 == 0  # a 4-row array runs it

@@ -48,6 +48,9 @@ def test_unsigned_and_block_scaled_builds_are_named_and_checked():
     assert built.name == "icebreaker-fxp8u-ses-4x3-dsp-split-24mhz-mx32"
     with pytest.raises(ValueError, match="the resident build does not run block-scaled"):
         config("--mode", "resident", "--rows", "4", "--cols", "4", "--mx-block", "32")
+    with pytest.raises(ValueError, match="the resident build does not run unsigned activations "
+                                         "yet; build \\+u for the coprocessor"):
+        config("--mode", "resident", "--rows", "4", "--cols", "4", "--family", "tfx:8,3+u")
 
 
 def test_a_family_spec_says_what_format_n_and_is_max_say():

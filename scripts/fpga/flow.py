@@ -110,9 +110,11 @@ class SynthConfig:
             raise ValueError(f"give both rows and cols (1 to 64 each), or neither for the "
                              f"board's default size, not rows={self.rows} cols={self.cols}")
         rows, cols = (self.rows, self.cols) if self.rows else board.default_size[self.format]
-        if self.mx_block is not None and self.mode == "resident":
-            raise ValueError("the resident build does not run block-scaled weights yet; "
-                             "build MX_BLOCK for the coprocessor")
+        if self.mode == "resident" and (self.mx_block is not None or self.unsigned):
+            raise ValueError(f"the resident build does not run "
+                             f"{'block-scaled weights' if self.mx_block else 'unsigned activations'}"
+                             f" yet; build {'MX_BLOCK' if self.mx_block else '+u'} for the "
+                             f"coprocessor")
         if self.mode == "resident" and (rows != cols or rows not in (2, 4, 8)):
             raise ValueError(f"the resident build needs a square array of side 2, 4 or 8 (its "
                              f"SPRAM words), not {rows}x{cols}")
