@@ -18,6 +18,7 @@ ROWS ?= 0## array rows (0: the board's default size)
 COLS ?= 0## array columns (0: the board's default size)
 MAX_K ?= 256## the longest dot product a build runs (a network's largest K; tent report names it)
 MX_BLOCK ?=## block-scaled weights (W-MX): the block size of synth, a power of two the rows divide (default: none)
+MX_SPREAD ?= 15## with MX_BLOCK: the largest block shift the accumulators hold, 1 to 15 (tent quantize --mx-spread)
 SPLIT_DSP ?=## 1: two PEs per iCE40 SB_MAC16, 0: whole DSPs (default: the board's)
 CLOCK_MHZ ?=## the logic's clock from the iCE40 PLL in MHz (0: the board's oscillator; default: the board's)
 BAUD ?= 1000000## the UART's rate (115200 for slow adapters)
@@ -93,16 +94,16 @@ bench: $(STAMP) ## quantizer throughput (TFX vs FXP) and the integer engine's sp
 area: $(STAMP) ## Yosys cell counts of decoder, MAC and scaling stage for every format
 	$(PY) -m scripts.area
 
-synth: $(STAMP) ## bitstream, area and fmax record for a board [BOARD= MODE= FAMILY= ROWS= COLS= FORM= MAX_K= MX_BLOCK= SPLIT_DSP= CLOCK_MHZ= BAUD= SEEDS=]
+synth: $(STAMP) ## bitstream, area and fmax record for a board [BOARD= MODE= FAMILY= ROWS= COLS= FORM= MAX_K= MX_BLOCK= MX_SPREAD= SPLIT_DSP= CLOCK_MHZ= BAUD= SEEDS=]
 	$(PY) -m scripts.synth --board $(BOARD) $(if $(FAMILY),--family $(FAMILY),--format $(or $(FORMAT),tfx) --n $(N) --is-max $(IS_MAX)) \
-		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) $(if $(MX_BLOCK),--mx-block $(MX_BLOCK)) \
+		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) $(if $(MX_BLOCK),--mx-block $(MX_BLOCK) --mx-spread $(MX_SPREAD)) \
 		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
 		--baud $(BAUD) --mode $(MODE) --seeds $(SEEDS)
 
 synth-blocks: $(STAMP) ## a build's logic cells per block (Yosys without flattening; about a minute) [as synth, no SEEDS]
 	$(PY) -m scripts.synth_blocks --board $(BOARD) $(if $(FAMILY),--family $(FAMILY),--format $(or $(FORMAT),tfx) --n $(N) --is-max $(IS_MAX)) \
-		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) $(if $(MX_BLOCK),--mx-block $(MX_BLOCK)) \
+		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) $(if $(MX_BLOCK),--mx-block $(MX_BLOCK) --mx-spread $(MX_SPREAD)) \
 		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
 		--baud $(BAUD)

@@ -98,7 +98,9 @@ FP_SCHEMES = ("fp", "fp-channel", "fp-channel-unsigned", "fp-mx")
 #: Weight-only block scaling (W-MX, :mod:`golden.mx`): weights block-scaled along K in blocks
 #: of 32 (16 for the ``16`` schemes), activations per tensor.
 MX_SCHEMES = ("tfx-mx", "tfx-mx16", "fxp-mx", "fxp-mx16", "posit-mx", "fp-mx")
-#: The largest difference of one layer's block exponents (a 4-bit shifter in hardware).
+#: The largest difference of one layer's block exponents that the W-MX schemes allow by
+#: default (the study's; a 4-bit shift in hardware). ``quantize_network(mx_spread=)`` takes
+#: another, down to 1, for a build with narrower accumulators.
 MX_SPREAD = 15
 #: The schemes that give nonnegative activations their kind's unsigned variant.
 UNSIGNED_SCHEMES = ("tfx-channel-unsigned", "fxp-channel", "posit-channel-unsigned",
@@ -248,6 +250,13 @@ class QuantizedNetwork:
         if self.scheme not in MX_SCHEMES:
             return None
         return mx_format(self.scheme, self.family).block
+
+    @property
+    def block_spread(self):
+        """The largest block shift of any layer's block-scaled weights (0 without): an
+        accelerator's ``mx_spread`` must be at least this."""
+        return max((int(np.max(step.w_shift, initial=0)) for step in self.steps.values()
+                    if step.w_shift is not None), default=0)
 
     @property
     def hardware_family(self):
@@ -521,14 +530,16 @@ def _global_F(tensors, n):
 
 
 def quantize_network(network, scheme, n, calibration_x=None, *, family=None, limits=None,
-                     sample=1 << 20, seed=0, samples=None, bias_correction=True):
+                     sample=1 << 20, seed=0, samples=None, bias_correction=True,
+                     mx_spread=MX_SPREAD):
     """Quantize a folded ``network`` with ``scheme`` at width ``n``; formats chosen on
     ``calibration_x`` (images of the calibration split), or on the :class:`Calibration`
     ``samples`` from :func:`calibration_samples` computed once for many schemes and widths.
     ``family``: the family a searched scheme picks from (:func:`scheme_family`; default the
     project's); ``bias_correction`` subtracts the expected output shift of the weight
     quantization; ``limits`` (the scaling stage's register sizes) defaults to the family's
-    (:meth:`golden.family.Family.default_limits`)."""
+    (:meth:`golden.family.Family.default_limits`); ``mx_spread`` (W-MX schemes, 1 to
+    :data:`MX_SPREAD`) bounds the spread of each layer's block exponents."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a golden.network.Network, not {network!r}")
     if any(node.op in ("batchnorm", "relu") for node in network.nodes):
@@ -536,6 +547,7 @@ def quantize_network(network, scheme, n, calibration_x=None, *, family=None, lim
                          "ReLU nodes must be folded first")
     family = scheme_family(scheme, n, family)
     check_bool("bias_correction", bias_correction)
+    mx_spread = check_int("mx_spread", mx_spread, 1, MX_SPREAD)
     limits = family.default_limits() if limits is None else limits
     if not isinstance(limits, ScalingLimits):
         raise TypeError(f"limits must be a golden.arith.ScalingLimits, not {limits!r}")
@@ -582,7 +594,7 @@ def quantize_network(network, scheme, n, calibration_x=None, *, family=None, lim
             mean = calibration.input_means[node.name] if bias_correction else None
             steps[node.name] = _matmul_step(node, weights[node.name], formats[node.inputs[0]],
                                             choose(node.name, samples[node.name]), scheme, n,
-                                            choose, limits, mean, family)
+                                            choose, limits, mean, family, mx_spread)
         formats[node.name] = steps[node.name].out_fmt
     return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits, family)
 
@@ -611,13 +623,14 @@ def mx_format(scheme, family):
     return MX(element, block=16 if scheme.endswith("16") else 32)
 
 
-def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean, family):
+def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean, family,
+                 mx_spread=MX_SPREAD):
     channels = w.shape[1]
     peak = np.abs(w).max(axis=0)
     peak = np.where(peak > 0, peak, 1.0)
     w_shift, w_block_exponent = None, 0
     if scheme in MX_SCHEMES:
-        blocks = mx_format(scheme, family).quantize(w, axis=0, spread=MX_SPREAD)
+        blocks = mx_format(scheme, family).quantize(w, axis=0, spread=mx_spread)
         w_block_exponent = int(blocks.exponents.min())
         w_shift = blocks.block_exponent_per_element() - w_block_exponent
         w_fmt, w_codes = blocks.mx.element, blocks.codes

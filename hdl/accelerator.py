@@ -293,10 +293,12 @@ class Accelerator(wiring.Component):
     mx_block : int or None
         Block-scaled weights (W-MX, :mod:`golden.mx`): the block size along K, a multiple of
         ``rows`` so that every K-tile lies inside one block; each weight row then carries its
-        columns' block shifts (0 to :data:`golden.ptq.MX_SPREAD`), and each column's partial
-        sum of a K-tile is shifted by its tile's one as it enters the accumulator
-        (:class:`BlockShifter`; the accumulators are that many bits wider). ``None``: no
-        block scaling.
+        columns' block shifts (0 to ``mx_spread``), and each column's partial sum of a K-tile
+        is shifted by its tile's one as it enters the accumulator (:class:`BlockShifter`; the
+        accumulators are ``mx_spread`` bits wider). ``None``: no block scaling.
+    mx_spread : int
+        With ``mx_block``: the largest block shift, 1 to :data:`golden.ptq.MX_SPREAD` (the
+        default); a network quantized with a larger spread is refused.
     external_scaling : int
         With ``scaling="shared"``: the width of accumulators that another unit may have the
         shared stage round (the ``external`` members; the stage takes the wider of the two);
@@ -351,7 +353,7 @@ class Accelerator(wiring.Component):
     def __init__(self, *, family, form="int", rows, cols, max_K, depth=64,
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
                  scaling_multiplier=None, shared_weight_decoder=False, pipelined=False,
-                 hold_idle=True, external_scaling=0, mx_block=None):
+                 hold_idle=True, external_scaling=0, mx_block=None, mx_spread=MX_SPREAD):
         self._family = check_family(family)
         hardware_for(family)  # decoders and encoder
         self._form = check_form(family, form)
@@ -379,7 +381,8 @@ class Accelerator(wiring.Component):
             raise ValueError(f"mx_block must be a multiple of the array's rows ({rows}), not "
                              f"{mx_block}: every K-tile of {rows} rows must lie inside one "
                              f"block")
-        self._block_shift = 0 if mx_block is None else MX_SPREAD
+        mx_spread = check_int("mx_spread", mx_spread, 1, MX_SPREAD)
+        self._block_shift = 0 if mx_block is None else mx_spread
         self._acc_width = accumulator_bits(family, rows, max_K, limits, self._block_shift)
         self._external = check_int("external_scaling", external_scaling, 0, 128)
         if self._external and scaling != "shared":

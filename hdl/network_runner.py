@@ -26,11 +26,13 @@ def largest_K(network):
                for node in network.nodes if node.op in ("conv", "dense"))
 
 
-def check_fits(qnet, family, limits, max_K, where="the device", *, mx_block=None, rows=1):
+def check_fits(qnet, family, limits, max_K, where="the device", *, mx_block=None, rows=1,
+               mx_spread=0):
     """A ``ValueError`` unless an accelerator built for ``family`` with ``limits`` and
     ``max_K`` (``where``: "the device", "the array") is the one ``qnet``'s scheme and width
     pick and holds its longest dot product; block-scaled weights need a build with block
-    shifters (``mx_block``) whose ``rows`` divide the network's blocks."""
+    shifters (``mx_block``) whose ``rows`` divide the network's blocks and whose largest
+    shift ``mx_spread`` holds the network's."""
     wanted = qnet.hardware_family
     if family != wanted or limits != qnet.limits:
         raise ValueError(f"{where} runs {family.label} with {limits}; the network needs "
@@ -40,6 +42,10 @@ def check_fits(qnet, family, limits, max_K, where="the device", *, mx_block=None
                          f"{qnet.mx_block}: {where} needs block shifters (make synth "
                          f"MX_BLOCK=...) and rows that divide {qnet.mx_block}" +
                          ("" if mx_block is None else f", not {rows}"))
+    if qnet.mx_block is not None and qnet.block_spread > mx_spread:
+        raise ValueError(f"{qnet.scheme}'s block shifts reach {qnet.block_spread}; {where} "
+                         f"shifts by at most {mx_spread} (make synth MX_SPREAD=, or tent "
+                         f"quantize --mx-spread {mx_spread})")
     longest = largest_K(qnet.network)
     if longest > max_K:
         raise ValueError(f"the network's longest dot product (K = {longest}) exceeds "
@@ -91,7 +97,7 @@ async def run_on_device(client, qnet, x):
     build = await client.info()
     family = parse_family(build.family)
     check_fits(qnet, family, build.limits, build.max_K, mx_block=build.mx_block,
-               rows=build.rows)
+               rows=build.rows, mx_spread=build.mx_spread)
 
     async def run_layer(node, rows, w_codes, layer):
         codes, _ = await client.run_layer(rows, w_codes, layer)

@@ -265,16 +265,17 @@ class BuildInfo:
     clocks_per_bit: int = 104
     timeout_bits: int = 200
     #: Block-scaled weights (W-MX): the block size the array was built for (a power of two,
-    #: carried as its log2 in the form byte's upper bits), or None.
+    #: carried as its log2 in the form byte's upper bits), or None; and the largest block
+    #: shift (1 to 15, in the scaling byte's upper bits).
     mx_block: int = None
+    mx_spread: int = 0
 
     def stream_layouts(self):
         """The array's stream payload layouts (:func:`hdl.accelerator.stream_layouts`)."""
-        from golden.ptq import MX_SPREAD
         from .accelerator import stream_layouts
 
         return stream_layouts(parse_family(self.family), self.rows, self.cols, self.limits,
-                              MX_SPREAD if self.mx_block else 0)
+                              self.mx_spread if self.mx_block else 0)
 
     @property
     def limits(self):
@@ -292,7 +293,8 @@ class BuildInfo:
         block = 0 if self.mx_block is None else self.mx_block.bit_length() - 1
         fields = [(VERSION, 1), (family.protocol_code, 1), (family.n, 1),
                   (bytes(family.protocol_args), None), (int(self.form == "ses") | block << 4, 1),
-                  (_SCALINGS.index(self.scaling), 1), (self.rows, 1), (self.cols, 1),
+                  (_SCALINGS.index(self.scaling) | self.mx_spread << 4, 1), (self.rows, 1),
+                  (self.cols, 1),
                   (self.depth, 2), (self.max_K, 3), (self.bias_bits, 1), (self.m_bits, 1),
                   (self.shift_max, 1), (self.max_payload, 2), (self.clocks_per_bit, 3),
                   (self.timeout_bits, 3)]
@@ -315,17 +317,19 @@ class BuildInfo:
                                 f"({INFO_BYTES} bytes): {payload.hex()}")
         family = _family_in(payload, 1)
         form, block = payload[5] & 0x0F, payload[5] >> 4
-        if form > 1 or payload[6] >= len(_SCALINGS):
+        scaling, spread = payload[6] & 0x0F, payload[6] >> 4
+        if form > 1 or scaling >= len(_SCALINGS) or bool(block) != bool(spread):
             raise ProtocolError(f"not an INFO payload (form {form}, scaling "
-                                f"{payload[6]}): {payload.hex()}")
+                                f"{scaling}, block 2**{block}, spread {spread}): "
+                                f"{payload.hex()}")
 
         def number(start, size):
             return int.from_bytes(payload[start:start + size], "little")
 
         return cls(family.spec, "ses" if form else "int", payload[7], payload[8],
                    number(9, 2), number(11, 3), payload[14], payload[15], payload[16],
-                   number(17, 2), _SCALINGS[payload[6]], number(19, 3), number(22, 3),
-                   1 << block if block else None)
+                   number(17, 2), _SCALINGS[scaling], number(19, 3), number(22, 3),
+                   1 << block if block else None, spread)
 
 
 INFO_BYTES = 25

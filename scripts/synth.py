@@ -13,6 +13,7 @@ import sys
 
 from golden._checks import check_int
 from golden.family import FORMAT_KINDS, TFXFamily, WithUnsigned, parse_family
+from golden.ptq import MX_SPREAD
 from hdl.accelerator import MAX_K
 from hdl.protocol import DEFAULT_BAUD
 from scripts.fpga.boards import board_named
@@ -46,6 +47,10 @@ def build_parser(prog, description, *, seeds=True):
     parser.add_argument("--mx-block", type=int, default=None,
                         help="block-scaled weights (W-MX): the block size, a power of two that "
                              "the rows divide (default: none)")
+    parser.add_argument("--mx-spread", type=int, default=MX_SPREAD,
+                        help=f"with --mx-block: the largest block shift the accumulators hold, "
+                             f"1 to {MX_SPREAD} (default {MX_SPREAD}; networks quantized with "
+                             f"tent quantize --mx-spread)")
     parser.add_argument("--clock-mhz", type=float,
                         help="the logic's clock from the iCE40 PLL, MHz (0: the board's "
                              "oscillator; default: the board's, 24 on the iCEBreaker)")
@@ -87,6 +92,7 @@ def build_config(args):
     board_named(args.board)
     return SynthConfig(board=args.board, format=args.format, n=args.n, is_max=args.is_max,
                        unsigned=getattr(args, "unsigned", False), mx_block=args.mx_block,
+                       mx_spread=check_int("--mx-spread", args.mx_spread, 1, MX_SPREAD),
                        rows=args.rows, cols=args.cols, form=args.form, dsp=not args.no_dsp,
                        split_dsp=args.split_dsp, max_K=args.max_k, clock_mhz=args.clock_mhz,
                        baud=args.baud, mode=args.mode).resolved()

@@ -44,7 +44,7 @@ from golden.onnx_import import import_onnx, preprocess
 from golden.compiler import compile_network
 from golden.interpreter import Machine
 from golden.program import UP5K_MEMORY_CODES, read_program
-from golden.ptq import SCHEMES, calibration_samples, quantize_network
+from golden.ptq import MX_SPREAD, SCHEMES, calibration_samples, quantize_network
 from golden.quantized_io import (is_quantized_file, load_quantized, quantized_from_arrays,
                                  save_quantized)
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
@@ -91,6 +91,10 @@ def _parser():
                    help="DATA the formats are chosen on (default: the dataset the network "
                         "was trained on, calibration split, when it is a bundled one)")
     p.add_argument("--no-bias-correction", action="store_true")
+    p.add_argument("--mx-spread", type=int, default=MX_SPREAD,
+                   help=f"the -mx schemes: the largest difference of a layer's block "
+                        f"exponents, 1 to {MX_SPREAD} (default {MX_SPREAD}; a board built "
+                        f"with make synth MX_SPREAD= holds no more)")
     p.add_argument("--limits", choices=LIMITS, default="default",
                    help="the scaling stage's registers: default (the family's: 32-bit bias "
                         "for TFX and FXP, 16-bit M, shift <= 31: tent run's array and the "
@@ -290,6 +294,7 @@ def _classes(network):
 def _quantize(args):
     output = _npz_target(args.output)
     check_int("--n", args.n, 3, 16)
+    check_int("--mx-spread", args.mx_spread, 1, MX_SPREAD)
     family = None if args.family is None else parse_family(args.family)
     network = fold(_float_network(args.network))
     spec, x = _calibration(args, network)
@@ -297,7 +302,7 @@ def _quantize(args):
     try:
         qnet = quantize_network(network, args.scheme, args.n, samples=samples, family=family,
                                 bias_correction=not args.no_bias_correction,
-                                limits=LIMITS[args.limits])
+                                limits=LIMITS[args.limits], mx_spread=args.mx_spread)
     except BiasRangeError as error:
         remedy = (f"quantize with --limits wide ({MAX_BIAS_BITS}-bit bias) or a smaller --n"
                   if error.bits <= MAX_BIAS_BITS and args.limits != "wide" else

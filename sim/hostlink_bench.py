@@ -63,7 +63,8 @@ def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
     qnet = load_quantized(qnet_path)
     link = HostLink(family=qnet.hardware_family, form="int", rows=rows,
                     cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
-                    scaling="shared", clocks_per_bit=clocks_per_bit, mx_block=qnet.mx_block)
+                    scaling="shared", clocks_per_bit=clocks_per_bit, mx_block=qnet.mx_block,
+                    mx_spread=max(1, qnet.block_spread))
     p = {"clocks_per_bit": clocks_per_bit, "timeout": 2e-3, "qnet": str(qnet_path),
          "data": str(data_path)}
     return run_cocotb(verilog_text=export_verilog(link, "hostlink"), toplevel="hostlink",

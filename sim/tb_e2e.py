@@ -30,7 +30,7 @@ async def network_through_the_array(dut):
     q = load_quantized(p["qnet"])
     network = q.network
     check_fits(q, driver.family, driver.limits, driver.max_K, "the array",
-               mx_block=driver.mx_block, rows=driver.rows)
+               mx_block=driver.mx_block, rows=driver.rows, mx_spread=driver.block_shift)
     data = read_npz(p["data"], "data")
     x, y = data["x"], data.get("y")
     golden = q.run_integer(x, keep=True)

@@ -580,4 +580,5 @@ def test_variant_rows_name_what_each_variant_adds_and_where():
     assert lines[first:first + 3] == ["| buffer | 10.00 | 14.50 | +4.50 |",
                                       "| block_shifter | 0.00 | 1.00 | +1.00 |",
                                       "| core | 20.00 | 20.00 | +0.00 |"]
-    assert {pair[6] for pair in PAIRS} == {"block shifters", "unsigned variants"}
+    assert {pair[6] for pair in PAIRS} == {"block shifters", "block shifters (spread 4)",
+                                        "unsigned variants"}

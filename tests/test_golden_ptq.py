@@ -310,6 +310,23 @@ def test_w_mx_accumulators_are_the_exact_block_dot_products():
                                         for v in row] for row in reference.values]
 
 
+def test_a_narrower_spread_bounds_every_layers_block_shifts():
+    from hdl.network_runner import check_fits, largest_K
+
+    network = fold(residual_net(np.random.default_rng(8)))
+    samples = calibration_samples(network, np.random.default_rng(9).uniform(0, 1, (24, 1, 8, 8)))
+    wide = quantize_network(network, "fxp-mx16", 6, samples=samples)
+    narrow = quantize_network(network, "fxp-mx16", 6, samples=samples, mx_spread=2)
+    assert wide.block_spread > 2 >= narrow.block_spread  # the smallest blocks were raised
+    K = largest_K(network)
+    check_fits(narrow, narrow.family, narrow.limits, K, mx_block=16, rows=4, mx_spread=2)
+    with pytest.raises(ValueError, match=f"fxp-mx16's block shifts reach {wide.block_spread}; "
+                                         f"the device shifts by at most 2"):
+        check_fits(wide, wide.family, wide.limits, K, mx_block=16, rows=4, mx_spread=2)
+    with pytest.raises(ValueError, match="mx_spread must be an integer from 1 to 15, not 0"):
+        quantize_network(network, "fxp-mx16", 6, samples=samples, mx_spread=0)
+
+
 def test_the_accelerator_runs_every_scheme():
     """Issue 35's goal: no scheme of the study is refused by the hardware (the family with
     its unsigned variants where a tensor is unsigned, block shifters for W-MX)."""

@@ -30,9 +30,9 @@ def limits_for(family):
 
 def run(family, form, rows, cols, *, max_K, depth, testcase=None, dsp_pes=None,
         scaling="per_column", dsp_split=None, pipelined=False, scaling_multiplier=None,
-        shared_weight_decoder=False, hold_idle=True, mx_block=None, **extra):
+        shared_weight_decoder=False, hold_idle=True, mx_block=None, mx_spread=15, **extra):
     array = Accelerator(family=family, form=form, rows=rows, cols=cols, max_K=max_K,
-                        mx_block=mx_block,
+                        mx_block=mx_block, mx_spread=mx_spread,
                         depth=depth, limits=limits_for(family), dsp_pes=dsp_pes, scaling=scaling,
                         dsp_split=dsp_split, pipelined=pipelined,
                         scaling_multiplier=scaling_multiplier,
@@ -93,13 +93,15 @@ def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipel
 
 # Block-scaled weights (W-MX): the random layers' weights are block-scaled on half of them
 # (shifts 0 to 15 per block of a column), through the block shifters at the accumulators.
-@pytest.mark.parametrize("family,form,rows,cols,mx_block,dsp_split", [
-    (TFXFamily(8, 3), "ses", 4, 3, 16, None),
-    (FXPFamily(8), "int", 2, 3, 4, "sb_mac16"),
+@pytest.mark.parametrize("family,form,rows,cols,mx_block,mx_spread,dsp_split", [
+    (TFXFamily(8, 3), "ses", 4, 3, 16, 15, None),
+    (FXPFamily(8), "int", 2, 3, 4, 3, "sb_mac16"),
 ], ids=lambda v: getattr(v, "spec", v))
-def test_block_scaled_weights_bit_exact(family, form, rows, cols, mx_block, dsp_split):
+def test_block_scaled_weights_bit_exact(family, form, rows, cols, mx_block, mx_spread,
+                                        dsp_split):
     result = run(family, form, rows, cols, max_K=64, depth=8, scaling="shared",
-                 dsp_split=dsp_split, mx_block=mx_block, testcase="random_layers",
+                 dsp_split=dsp_split, mx_block=mx_block, mx_spread=mx_spread,
+                 testcase="random_layers",
                  dsp_pes=rows * cols if dsp_split else None, shared_weight_decoder=True,
                  pipelined=True)
     assert result.passed, result

@@ -82,10 +82,15 @@ def test_build_info_round_trips():
         BuildInfo.from_payload(b"\x02" * 18)
     # Block-scaled weights: the block's log2 in the form byte's upper bits, and weight rows
     # that carry 4 bits of block shift per column.
-    blocked = BuildInfo("fxp:8+u", "ses", 4, 4, 64, 256, 24, 8, 15, 256, "shared", 13, 500, 32)
+    blocked = BuildInfo("fxp:8+u", "ses", 4, 4, 64, 256, 24, 8, 15, 256, "shared", 13, 500, 32,
+                        15)
     payload = blocked.to_payload()
-    assert payload[5] == 0x51 and BuildInfo.from_payload(payload) == blocked
+    assert payload[5] == 0x51 and payload[6] == 0xF1
+    assert BuildInfo.from_payload(payload) == blocked
     assert blocked.stream_layouts()["weights"].size == 4 * 8 + 4 * 4
+    narrow = BuildInfo("fxp:8", "int", 4, 4, 64, 256, 24, 8, 15, 256, "shared", 13, 500, 16, 3)
+    assert BuildInfo.from_payload(narrow.to_payload()) == narrow
+    assert narrow.stream_layouts()["weights"].size == 4 * 8 + 4 * 2  # shifts 0..3
     from hdl.hostlink import HostLink
     from golden.family import FXPFamily
     with pytest.raises(ValueError, match="mx_block must be a power of two over the host link"):

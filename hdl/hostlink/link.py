@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden._checks import check_int
 from golden.arith import DEFAULT_LIMITS
+from golden.ptq import MX_SPREAD
 from ..accelerator import Accelerator, stream_layouts
 from ..operand import check_family
 from ..protocol import MAX_PAYLOAD, BuildInfo, item_bytes
@@ -64,7 +65,7 @@ class HostLink(wiring.Component):
                  limits=DEFAULT_LIMITS, scaling="per_column", dsp_pes=None, dsp_split=None,
                  scaling_multiplier=None, shared_weight_decoder=False, pipelined=False,
                  hold_idle=True, clocks_per_bit=104, max_payload=256, timeout_bits=200,
-                 stall_cycles=1 << 16, mx_block=None):
+                 stall_cycles=1 << 16, mx_block=None, mx_spread=MX_SPREAD):
         if mx_block is not None and (check_int("mx_block", mx_block, 1, 1 << 15)
                                      & (mx_block - 1)):
             raise ValueError(f"mx_block must be a power of two over the host link (its INFO "
@@ -73,7 +74,7 @@ class HostLink(wiring.Component):
                            depth=depth, limits=limits, scaling=scaling, dsp_pes=dsp_pes,
                            dsp_split=dsp_split, scaling_multiplier=scaling_multiplier,
                            shared_weight_decoder=shared_weight_decoder, pipelined=pipelined,
-                           hold_idle=hold_idle, mx_block=mx_block)
+                           hold_idle=hold_idle, mx_block=mx_block, mx_spread=mx_spread)
         check_family(family)
         self._cpb = check_int("clocks_per_bit", clocks_per_bit, 4, 1 << 16)
         self._max_payload = check_int("max_payload", max_payload, 16, MAX_PAYLOAD)
@@ -92,7 +93,8 @@ class HostLink(wiring.Component):
                              f"not {stall_cycles}")
         self.info = BuildInfo(family.spec, form, rows, cols, depth, max_K, limits.bias_bits,
                               limits.m_bits, limits.shift_max, max_payload, scaling,
-                              clocks_per_bit, timeout_bits, mx_block)
+                              clocks_per_bit, timeout_bits, mx_block,
+                              self._accelerator.block_shift)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     @property

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.models import model_path
+from golden.ptq import MX_SPREAD
 from scripts.designs import ASIC, ENERGY, family_variants, format_key, spec_stem
 from scripts.records import digest
 from sim.common import CLOCK_PERIOD_NS
@@ -53,7 +54,7 @@ def variants(n):
                for f in family_variants(n)])
 
 
-def layer_workload(family, scheme, limits):
+def layer_workload(family, scheme, limits, mx_spread=MX_SPREAD):
     """Codes and layer of conv1 of the Fashion-MNIST ConvNet on FIRST_ROW.. of image 0, the
     network quantized for ``limits``; the layer is the one the build for the scheme runs
     (its unsigned variants, block-scaled weights: :func:`build_options`)."""
@@ -64,7 +65,7 @@ def layer_workload(family, scheme, limits):
 
     network = fold(load_network(MODEL))
     q = quantize_network(network, scheme, family.n, load("fashion-mnist", "calibration")[0],
-                         family=family, limits=limits)
+                         family=family, limits=limits, mx_spread=mx_spread)
     x = load("fashion-mnist", "test")[0][:1]
     node = next(node for node in network.nodes if node.name == LAYER)
     codes = q.run_integer(x, keep=True)[node.inputs[0]]
@@ -74,13 +75,16 @@ def layer_workload(family, scheme, limits):
     return rows[FIRST_ROW:FIRST_ROW + M], step.w_codes, step.layer(q.hardware_family, limits)
 
 
-def build_options(family, scheme):
-    """What the array that runs ``scheme`` on ``family`` adds: ``{"mx_block": k}`` for a
-    block-scaled (W-MX) scheme, else nothing (a layer's own family, its unsigned variants
-    included, is the layer's :attr:`~golden.layers.Layer.family`)."""
+def build_options(family, scheme, mx_spread=MX_SPREAD):
+    """What the array that runs ``scheme`` on ``family`` adds: block shifters
+    (``mx_block``, ``mx_spread``) for a block-scaled (W-MX) scheme, else nothing (a layer's
+    own family, its unsigned variants included, is the layer's
+    :attr:`~golden.layers.Layer.family`)."""
     from golden.ptq import MX_SCHEMES, mx_format
 
-    return {"mx_block": mx_format(scheme, family).block} if scheme in MX_SCHEMES else {}
+    if scheme not in MX_SCHEMES:
+        return {}
+    return {"mx_block": mx_format(scheme, family).block, "mx_spread": mx_spread}
 
 
 def random_workload(family, seed=0, limits=None):
@@ -101,7 +105,7 @@ def random_workload(family, seed=0, limits=None):
 
 
 def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, timed=False,
-            limits=None, log=print, **options):
+            limits=None, log=print, mx_spread=MX_SPREAD, **options):
     """Map, simulate and estimate one report design on one workload; the result entry, named
     in the cache by ``label`` and n for its kind's default family, else by the family's spec.
     ``limits``: the scaling stage's registers (None: the family's default, as the accuracy
@@ -111,10 +115,11 @@ def measure(label, family, form, scheme, workload, *, rows=ROWS, cols=COLS, time
 
     default = family.default_limits()
     chosen = default if limits is None else limits
-    a, w, layer = (layer_workload(family, scheme, chosen) if workload == "layer"
+    a, w, layer = (layer_workload(family, scheme, chosen, mx_spread) if workload == "layer"
                    else random_workload(family, limits=chosen))
     array = Accelerator(family=layer.family, form=form, rows=rows, cols=cols, max_K=K,
-                        depth=DEPTH, limits=chosen, **build_options(family, scheme), **options)
+                        depth=DEPTH, limits=chosen, **build_options(family, scheme, mx_spread),
+                        **options)
     stem = f"{label}{family.n}" if format_key(family) == family.kind else spec_stem(family)
     entry = gate_level_energy(array, a, w, layer, f"{stem}-{workload}-{rows}x{cols}"
                               + ("" if chosen == default else f"-bias{chosen.bias_bits}")

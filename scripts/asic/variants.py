@@ -16,14 +16,18 @@ from golden._checks import check_int
 from scripts.designs import family_for
 from scripts.executor import run_jobs
 from scripts.records import markdown_table, write_report
+from golden.ptq import MX_SPREAD
 from .measure import OUT, measure
 
-#: (twin label, variant label, kind, form, twin scheme, variant scheme, what the variant adds)
+#: (twin label, variant label, kind, form, twin scheme, variant scheme, what the variant adds,
+#: the variant's largest block shift)
 PAIRS = (
     ("TFX per tensor", "TFX W-MX (blocks of 32)", "tfx", "ses", "tfx", "tfx-mx",
      "block shifters"),
     ("FXP per tensor", "MXINT8 W-MX (blocks of 32)", "fxp", "int", "fxp-layer", "fxp-mx",
      "block shifters"),
+    ("FXP per tensor", "MXINT8 W-MX (blocks of 32), spread 4", "fxp", "int", "fxp-layer",
+     "fxp-mx", "block shifters (spread 4)", 4),
     ("TFX per channel", "TFX per channel, unsigned activations", "tfx", "ses", "tfx-channel",
      "tfx-channel-unsigned", "unsigned variants"),
     ("FXP per channel, signed", "FXP per channel, unsigned (fxp-channel)", "fxp", "int",
@@ -33,10 +37,18 @@ N = 8
 
 
 def _job(shared, item):
-    label, kind, form, scheme = item
-    entry = measure(label, family_for(kind, N), form, scheme, "layer",
-                    log=lambda text: print(text, flush=True))
-    return entry
+    label, kind, form, scheme, spread = item
+    return measure(label, family_for(kind, N), form, scheme, "layer", mx_spread=spread,
+                   log=lambda text: print(text, flush=True))
+
+
+def _items(pair):
+    """The (label, kind, form, scheme, spread) of a pair's twin and variant."""
+    twin, variant, kind, form, twin_scheme, variant_scheme, _, *spread = pair
+    spread = spread[0] if spread else MX_SPREAD
+    suffix = "" if spread == MX_SPREAD else f"-s{spread}"
+    return ((f"{kind}-{twin_scheme}", kind, form, twin_scheme, MX_SPREAD),
+            (f"{kind}-{variant_scheme}{suffix}", kind, form, variant_scheme, spread))
 
 
 def per_mac(entry, group):
@@ -45,16 +57,13 @@ def per_mac(entry, group):
 
 
 def run_variants(*, jobs=2, scheduler=None):
-    items = []
-    for twin, variant, kind, form, twin_scheme, variant_scheme, _ in PAIRS:
-        items += [(f"{kind}-{twin_scheme}", kind, form, twin_scheme),
-                  (f"{kind}-{variant_scheme}", kind, form, variant_scheme)]
-    items = list(dict.fromkeys(items))
+    items = list(dict.fromkeys(item for pair in PAIRS for item in _items(pair)))
     entries = {item[0]: entry for item, entry in run_jobs(_job, None, items, jobs=jobs,
                                                           scheduler=scheduler)}
     rows = []
-    for twin, variant, kind, form, twin_scheme, variant_scheme, adds in PAIRS:
-        a, b = entries[f"{kind}-{twin_scheme}"], entries[f"{kind}-{variant_scheme}"]
+    for pair in PAIRS:
+        twin, variant, kind, form, twin_scheme, variant_scheme, adds = pair[:7]
+        a, b = (entries[item[0]] for item in _items(pair))
         rows.append({"twin": twin, "variant": variant, "adds": adds, "form": form,
                      "twin_scheme": twin_scheme, "variant_scheme": variant_scheme,
                      "twin_family": a["family"], "variant_family": b["family"],

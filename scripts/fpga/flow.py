@@ -56,8 +56,10 @@ class SynthConfig:
     is_max: int = 3
     # The family with its unsigned variants (golden.family.WithUnsigned).
     unsigned: bool = False
-    # Block-scaled weights (W-MX): the block size (a power of two the rows divide), or None.
+    # Block-scaled weights (W-MX): the block size (a power of two the rows divide), or None,
+    # and the largest block shift the accumulators hold.
     mx_block: int = None
+    mx_spread: int = MX_SPREAD
     rows: int = 0  # 0: the board's default size
     cols: int = 0
     form: str = None  # None: scripts.designs.fpga_form (TFX with split DSPs: ses)
@@ -174,7 +176,7 @@ class SynthConfig:
         return self.dsp and scaling_on_dsps(
             pes_on_dsps=self.dsp_pes, dsps=board.dsps, block_bits=board.dsp_bits,
             acc_bits=accumulator_bits(self.family, self.rows, self.max_K, self.limits,
-                                      MX_SPREAD if self.mx_block else 0),
+                                      self.mx_spread if self.mx_block else 0),
             m_bits=self.m_bits, stages=1 if self.scaling == "shared" else self.cols,
             split=self.split_dsp)
 
@@ -185,7 +187,8 @@ class SynthConfig:
                 f"{'dsp' if self.dsp else 'nodsp'}{'-split' if self.split_dsp else ''}"
                 f"{f'-{self.clock_mhz:g}mhz' if self.clock_mhz else ''}"
                 f"{'-resident' if self.mode == 'resident' else ''}"
-                f"{f'-mx{self.mx_block}' if self.mx_block else ''}")
+                f"{f'-mx{self.mx_block}' if self.mx_block else ''}"
+                f"{f's{self.mx_spread}' if self.mx_block and self.mx_spread != MX_SPREAD else ''}")
 
     @property
     def limits(self):
@@ -206,7 +209,8 @@ def host_link(config):
                     scaling_multiplier="infer" if c.scaling_dsps else "fabric",
                     shared_weight_decoder=True, pipelined=c.pll is not None,
                     hold_idle=False, scaling=c.scaling, limits=c.limits,
-                    clocks_per_bit=c.clocks_per_bit, mx_block=c.mx_block)
+                    clocks_per_bit=c.clocks_per_bit, mx_block=c.mx_block,
+                    mx_spread=c.mx_spread)
 
 
 def synth_options(family, dsp):

@@ -54,7 +54,8 @@ def run_quantized(qnet_path, data_path, *, model=None, dataset=None, form="int",
     check_block_rows(qnet, rows)
     array = Accelerator(family=family, form=form, rows=rows,
                         cols=cols, max_K=largest_K(qnet.network), depth=64, limits=qnet.limits,
-                        scaling="shared", mx_block=qnet.mx_block)
+                        scaling="shared", mx_block=qnet.mx_block,
+                        mx_spread=max(1, qnet.block_spread))
     return run_cocotb(verilog_text=export_verilog(array, "accelerator"), toplevel="accelerator",
                       test_module="sim.tb_e2e",
                       # the bench runs in its own directory: absolute paths
