@@ -753,10 +753,7 @@ class WithUnsigned(Family):
         rest = {name: value for name, value in fields.items() if name != "unsigned"}
         if not fields["unsigned"]:
             return self.signed_family.member_from(rest, scale)
-        parent_member = self.parent.member_from(rest, scale)
-        if self.kind == "fxp":
-            return FXP(self.n, parent_member.F, signed=False)
-        return unsigned(parent_member)
+        return unsigned(self.parent.member_from(rest, scale))
 
     def parent_member(self, fmt):
         """The member of :attr:`parent` with ``fmt``'s registers (its values hold ``fmt``'s)."""
@@ -770,33 +767,21 @@ class WithUnsigned(Family):
         if fmt.signed:
             values = {**self.signed_family.registers(fmt), "unsigned": 0}
         else:
-            parent = FXP(self.n + 1, fmt.F) if self.kind == "fxp" else fmt.parent
-            values = {**self.parent.registers(parent), "unsigned": 1}
+            values = {**self.parent.registers(_signed_parent(fmt)), "unsigned": 1}
         return {name: values[name] for name in self.register_names}
 
     def widest(self):
         """The member with the largest operands in the hardware's units: the unsigned member
         of the parent's widest (every signed operand, widened, is smaller)."""
-        widest = self.parent.widest()
-        return self.member_from({**self.parent.registers(widest), "unsigned": 1},
-                                self.parent.registers(widest)["scale"])
+        return unsigned(self.parent.widest())
 
     def check_member(self, fmt):
-        if getattr(fmt, "signed", True):
-            try:
+        try:
+            if getattr(fmt, "signed", True):
                 return self.signed_family.check_member(fmt)
-            except ValueError:
-                raise ValueError(f"{fmt!r} is not a member of {self!r}") from None
-        if self.kind == "fxp":
-            ok = isinstance(fmt, FXP) and fmt.n == self.n
-        else:
-            try:
-                self.parent.check_member(getattr(fmt, "parent", None))
-                ok = True
-            except ValueError:
-                ok = False
-        if not ok:
-            raise ValueError(f"{fmt!r} is not a member of {self!r}")
+            self.parent.check_member(_signed_parent(fmt))
+        except ValueError:
+            raise ValueError(f"{fmt!r} is not a member of {self!r}") from None
         return fmt
 
     @property
@@ -873,6 +858,15 @@ class WithUnsigned(Family):
         except ValueError:
             return None  # UTFX(n, IS = n): no signed TFX(n) has that IS
         return cls(signed)
+
+
+def _signed_parent(fmt):
+    """The signed format one bit wider whose nonnegative codes an unsigned format's are (None
+    for a format that is none): ``UTFX(n, ...)``'s ``TFX(n + 1, ...)``, UFXP(n, F)'s
+    FXP(n + 1, F)."""
+    if isinstance(fmt, FXP):
+        return FXP(fmt.n + 1, fmt.F)
+    return getattr(fmt, "parent", None)
 
 
 _DEFAULT_FAMILIES = {

@@ -107,7 +107,7 @@ def _tile_shifts(w_shift, rows, cols):
     k_tiles, n_tiles = -(-K // rows), -(-N // cols)
     padded = np.zeros((k_tiles * rows, n_tiles * cols), dtype=np.int64)
     padded[:K, :N] = w_shift
-    padded[K:] = padded[(k_tiles - 1) * rows] if K % rows else 0  # padding rows: any shift
+    padded[K:] = padded[(k_tiles - 1) * rows]  # padding rows take their tile's shifts
     tiles = padded.reshape(k_tiles, rows, n_tiles, cols)
     if (tiles != tiles[:, :1]).any():
         raise ValueError(f"the block shifts change inside a K-tile of {rows} rows: the block "
@@ -149,14 +149,16 @@ def packed_groups(plan, layouts):
     stream_layouts``): per column tile, the config and, per pass, its weight rows and its
     activation vectors (flags set)."""
     blocked = isinstance(layouts["weights"], data.StructLayout)
-    for config, passes in plan.groups:
-        for step in passes:
-            if step.shifts is not None and not blocked:
+
+    def weight_row(step, row):
+        if not blocked:
+            if step.shifts is not None:
                 raise ValueError("the layer's weights are block-scaled (W-MX); the "
                                  "accelerator was built without mx_block")
-        weight_row = (lambda step, row: {"codes": row, "shift": (
-            step.shifts if step.shifts is not None else [0] * len(row))}) if blocked \
-            else (lambda step, row: row)
+            return row
+        return {"codes": row, "shift": [0] * len(row) if step.shifts is None else step.shifts}
+
+    for config, passes in plan.groups:
         yield pack_payload(layouts["config"], config), [
             ([pack_payload(layouts["weights"], weight_row(step, row))
               for row in step.weights],

@@ -25,11 +25,14 @@ def _widened(family, code):
 
 
 def _lost_nar_codes(family):
-    """The signed NaR codes whose widened code is not NaR in the parent (every member shares
-    its family's NaR codes, so the widest ones stand for all; fixed point has none)."""
-    parent = family.parent.widest()
-    return [code for code in family.signed_family.widest().nar_codes
-            if family.widening != "shift" or not parent.is_nar(code << 1)]
+    """The signed NaR codes whose widened code (as :func:`_widened` makes it) is not NaR in
+    the parent (every member shares its family's NaR codes, so the widest ones stand for
+    all)."""
+    signed, parent = family.signed_family.widest(), family.parent.widest()
+    top = 1 << (signed.n - 1)
+    widened = ((lambda code: code << 1) if family.widening == "shift"  # sign extension:
+               else (lambda code: ((code ^ top) - top) % parent.code_count))
+    return [code for code in signed.nar_codes if not parent.is_nar(widened(code))]
 
 
 def decode(m, decoder):

@@ -63,17 +63,16 @@ def run_variants(*, jobs=2, scheduler=None):
     rows = []
     for pair in PAIRS:
         twin, variant, kind, form, twin_scheme, variant_scheme, adds = pair[:7]
-        a, b = (entries[item[0]] for item in _items(pair))
-        rows.append({"twin": twin, "variant": variant, "adds": adds, "form": form,
-                     "twin_scheme": twin_scheme, "variant_scheme": variant_scheme,
-                     "twin_family": a["family"], "variant_family": b["family"],
-                     "twin_pj_per_mac": a["energy"]["total_pj"] / a["macs"],
-                     "variant_pj_per_mac": b["energy"]["total_pj"] / b["macs"],
-                     "twin_units": per_mac(a, "units"), "variant_units": per_mac(b, "units"),
-                     "twin_blocks": per_mac(a, "blocks"),
-                     "variant_blocks": per_mac(b, "blocks"),
-                     "twin_formats": a["formats"], "variant_formats": b["formats"],
-                     "twin_cells": a["cells"], "variant_cells": b["cells"]})
+        row = {"twin": twin, "variant": variant, "adds": adds, "form": form,
+               "twin_scheme": twin_scheme, "variant_scheme": variant_scheme}
+        for side, item in zip(("twin", "variant"), _items(pair)):
+            entry = entries[item[0]]
+            row.update({f"{side}_family": entry["family"],
+                        f"{side}_pj_per_mac": entry["energy"]["total_pj"] / entry["macs"],
+                        f"{side}_units": per_mac(entry, "units"),
+                        f"{side}_blocks": per_mac(entry, "blocks"),
+                        f"{side}_formats": entry["formats"], f"{side}_cells": entry["cells"]})
+        rows.append(row)
     return {"n": N, "workload": "layer", "array": [4, 4], "rows": rows}
 
 
