@@ -328,25 +328,52 @@ class NumberFormat(abc.ABC):
         real.setflags(write=False)
         return real
 
+    @functools.cached_property
+    def _midpoint_buckets(self):
+        """The fast search's tables (:func:`_count_below`), or None when it does not pay (a
+        zero midpoint, or more than :data:`_BUCKET_STEPS` midpoints in one bucket)."""
+        mids = self._real_midpoints
+        if mids is None or not mids.all():
+            return None
+        buckets = _bucket_of(mids)
+        steps = int(np.bincount(buckets, minlength=1).max(initial=0))
+        if steps > _BUCKET_STEPS:
+            return None
+        below = np.searchsorted(buckets, np.arange(1 << _BUCKET_BITS), side="left")
+        return below.astype(np.int32), np.append(mids, np.nan), steps
+
+    def _count_below(self, x):
+        """How many midpoints lie below each of float64 ``x`` (no NaN): ``np.searchsorted(
+        mids, x, side="left")``, through the bucket tables when there are any. Returns the
+        counts and the midpoint at each count (NaN past the last one)."""
+        tables = self._midpoint_buckets
+        if tables is None:
+            mids = self._real_midpoints
+            index = np.searchsorted(mids, x, side="left")
+            return index, np.append(mids, np.nan)[index]
+        below, padded, steps = tables
+        index = below[_bucket_of(x)].astype(np.intp)
+        for _ in range(steps):  # the bucket's own midpoints below x, in order
+            mid = padded[index]
+            index += mid < x
+        return index, padded[index]
+
     def _quantize_by_midpoints(self, x):
         """:meth:`quantize` of float64 ``x`` (NaN already replaced) by comparing it with the
         exact real midpoints: the rule of :meth:`quantize_exact`, without its integers."""
-        mids = self._real_midpoints
-        index = np.searchsorted(mids, x, side="left")  # midpoints below x: nearest value
-        return self._nearest_codes(index, mids[np.minimum(index, len(mids) - 1)] == x)
+        index, mid = self._count_below(x)  # midpoints below x: the nearest value's index
+        return self._nearest_codes(index, mid == x)
 
     def quantize_interval(self, low, high):
         """For float64 intervals ``[low, high]`` (``low <= high``): the code that every real
         number in the interval quantizes to, and a mask of the intervals whose numbers do not
         all quantize alike (a midpoint inside; their code is then undefined). Rounding is
         monotone, so an interval around an inexact result says whether it is the code."""
-        mids = self._real_midpoints
-        if mids is None:
+        if self._real_midpoints is None:
             codes = self.quantize(low)
             return codes, codes != self.quantize(high)
-        index = np.searchsorted(mids, low, side="left")
-        split = (index < len(mids)) & (high >= mids[np.minimum(index, len(mids) - 1)])
-        return self._sorted[0][index], split
+        index, mid = self._count_below(low)
+        return self._sorted[0][index], high >= mid  # NaN past the last midpoint: False
 
     def _check_real(self, x, nan):
         """``x`` as float64, NaN an error (``nan="raise"``) or replaced by 0 (``"zero"``)."""
@@ -362,6 +389,23 @@ class NumberFormat(abc.ABC):
                                  f"pass nan='zero' to map it to 0")
             x = np.where(nans, 0.0, x)
         return x
+
+
+# The fast midpoint search cuts the float64 line into 2**_BUCKET_BITS buckets by the top bits
+# of an order-preserving key of the bit pattern (sign, exponent, 4 mantissa bits); a bucket
+# holds at most _BUCKET_STEPS midpoints (an n <= 8 format holds 4 at most), so that a count
+# below any x is the count below its bucket plus that many comparisons.
+_BUCKET_BITS = 16
+_BUCKET_STEPS = 8
+
+
+def _bucket_of(x):
+    """The bucket of each float64 of ``x``: the top :data:`_BUCKET_BITS` bits of its bit
+    pattern read as an integer key that orders as the values do (negative patterns' low 63
+    bits flipped), offset to start at 0."""
+    bits = np.ascontiguousarray(x, dtype=np.float64).view(np.int64).reshape(np.shape(x))
+    key = bits ^ ((bits >> 63) & np.int64(0x7FFF_FFFF_FFFF_FFFF))
+    return (key >> (64 - _BUCKET_BITS)) + (1 << (_BUCKET_BITS - 1))
 
 
 def operand_table(ints):

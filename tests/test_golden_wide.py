@@ -108,3 +108,25 @@ def test_quantizing_floats_by_midpoints_is_the_exact_quantizer(fmt):
     np.testing.assert_array_equal(codes[~split], fmt.quantize(low)[~split])
     np.testing.assert_array_equal(codes[~split], fmt.quantize(high)[~split])
     assert not split.all() and split.any()
+
+
+@pytest.mark.parametrize("fmt", [f for f in _formats() if f.n <= 8 and not isinstance(f, FXP)],
+                         ids=lambda f: f.spec)
+def test_the_bucketed_midpoint_search_counts_as_searchsorted(fmt):
+    """The fast search (a table per bucket of float64 bit patterns, then a few comparisons)
+    counts the midpoints below every x as ``np.searchsorted`` does: on the midpoints, their
+    float64 neighbours, both zeros, infinities, subnormals and values of every binade."""
+    assert fmt._midpoint_buckets is not None  # the fast path runs for every n <= 8 format
+    mids = fmt._real_midpoints
+    rng = np.random.default_rng(3)
+    x = np.concatenate([mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf),
+                        rng.normal(0, fmt.maxpos, 3000),
+                        np.ldexp(rng.uniform(-1, 1, 3000), rng.integers(-1074, 1024, 3000)),
+                        [np.inf, -np.inf, 0.0, -0.0, 5e-324, -5e-324, 1e308, -1e308]])
+    index, mid = fmt._count_below(x)
+    np.testing.assert_array_equal(index, np.searchsorted(mids, x, side="left"))
+    np.testing.assert_array_equal(mid, np.append(mids, np.nan)[index])
+    grid = x[:600].reshape(20, 30)
+    assert fmt._count_below(grid)[0].shape == (20, 30)
+    assert fmt.quantize(np.float64(mids[3])).shape == ()
+    np.testing.assert_array_equal(fmt.quantize(grid), fmt.quantize(grid.ravel()).reshape(20, 30))
