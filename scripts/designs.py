@@ -24,7 +24,8 @@ from hdl.operand import factor_shape
 
 __all__ = ["Design", "DESIGNS", "ASIC", "ENERGY", "FPGA", "ALL", "design", "family_for", "dsp_pes",
            "dsp_blocks_bound", "scaling_on_dsps", "fpga_form", "format_key", "key_kind",
-           "key_label", "key_order", "spec_stem", "family_variants", "variant_name"]
+           "key_label", "key_order", "spec_stem", "family_variants", "variant_name",
+           "scheme_build", "design_key", "key_format", "build_schemes"]
 
 def family_for(kind, n, is_max=None, *, unsigned=False):
     """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at
@@ -47,20 +48,65 @@ def spec_stem(family):
     return family.spec.replace(":", "").replace(",", "_")
 
 
+def scheme_build(scheme):
+    """What the array that runs ``scheme`` adds to its family's plain design, as the suffix of
+    its :func:`design_key`: ``"+u"`` (unsigned activation variants), ``"+mx32"`` or
+    ``"+mx16"`` (block shifters for weights block-scaled in blocks of 32 or 16), else ``""``."""
+    from golden.ptq import MX_SCHEMES, UNSIGNED_SCHEMES, scheme_family, mx_format
+
+    if scheme in UNSIGNED_SCHEMES:
+        return "+u"
+    if scheme in MX_SCHEMES:
+        return f"+mx{mx_format(scheme, scheme_family(scheme, 8)).block}"
+    return ""
+
+
+def design_key(scheme, family):
+    """The key of the design that runs ``scheme`` on ``family`` in the energy record: the
+    family's :func:`format_key` and the scheme's :func:`scheme_build` (``"tfx"``,
+    ``"tfx+u"``, ``"fxp+mx32"``, ``"posit:8,0+u"``)."""
+    return format_key(family) + scheme_build(scheme)
+
+
+def build_schemes():
+    """(kind, build suffix, scheme) of every build beyond the plain designs that ``make
+    report`` measures: each unsigned and W-MX scheme of :mod:`golden.ptq` on its kind, for
+    the kinds of :data:`ASIC` (TFX and FXP; posit's and FP's builds are not measured, and
+    their schemes are priced on the plain design)."""
+    from golden.ptq import MX_SCHEMES, UNSIGNED_SCHEMES, scheme_kind
+
+    kinds = {d.kind for d in ASIC}
+    return [(scheme_kind(s), scheme_build(s), s) for s in UNSIGNED_SCHEMES + MX_SCHEMES
+            if scheme_kind(s) in kinds]
+
+
+def key_format(key):
+    """The :func:`format_key` of a :func:`design_key` (its build suffix dropped)."""
+    return key.partition("+")[0]
+
+
 def key_kind(key):
-    """The format kind of a :func:`format_key`."""
-    return key.partition(":")[0]
+    """The format kind of a :func:`format_key` or :func:`design_key`."""
+    return key_format(key).partition(":")[0]
+
+
+_BUILD_LABELS = {"": "", "+u": " +U", "+mx32": " W-MX32", "+mx16": " W-MX16"}
 
 
 def key_label(key):
-    """A :func:`format_key` in tables: ``"TFX"``, ``"POSIT"``, or the family's label
-    (``"FP8/E5"``)."""
-    return key.upper() if key == key_kind(key) else parse_family(key).label
+    """A :func:`format_key` or :func:`design_key` in tables: ``"TFX"``, ``"POSIT"``, the
+    family's label (``"FP8/E5"``), then the build (``"TFX +U"``, ``"FXP W-MX32"``)."""
+    fmt, build = key_format(key), key[len(key_format(key)):]
+    return ((fmt.upper() if fmt == key_kind(fmt) else parse_family(fmt).label)
+            + _BUILD_LABELS[build])
 
 
 def key_order(key):
-    """Sorts format keys by kind (:data:`golden.family.FORMAT_KINDS`), the default first."""
-    return FORMAT_KINDS.index(key_kind(key)), key != key_kind(key), key
+    """Sorts design keys by kind (:data:`golden.family.FORMAT_KINDS`), the default family
+    first, the plain design before its builds."""
+    fmt = key_format(key)
+    return (FORMAT_KINDS.index(key_kind(key)), fmt != key_kind(fmt), fmt,
+            list(_BUILD_LABELS).index(key[len(fmt):]))
 
 
 #: The other exponent sizes the studies run beside each kind's default, by width: posit with

@@ -619,13 +619,14 @@ def _energy_record(option):
 
 def _report(args):
     from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, inference_energy,
-                                        per_mac_by_width)
-    from scripts.designs import format_key, key_label
+                                        per_mac_by_width, priced_design)
+    from scripts.designs import design_key, format_key, key_label
 
     qnet = load_quantized(args.network)
     traffic = qnet.traffic()
     record = {"network": str(args.network), "scheme": qnet.scheme, "n": qnet.n,
               "family": qnet.family.spec, "largest_K": largest_K(qnet.network), **traffic}
+    extras = []
     try:
         check_runnable(qnet, qnet.hardware_family)
     except ValueError as error:  # priced all the same, as the kind's design: say so
@@ -635,9 +636,6 @@ def _report(args):
                   if qnet.hardware_family != qnet.family else [])
         if qnet.mx_block is not None:
             extras.append(f"the block shifters of its blocks of {qnet.mx_block}")
-        if extras:  # built, but the energy record measured the plain design
-            record["priced_as"] = (f"the {qnet.family.label} design's energy, without "
-                                   f"{' and '.join(extras)}")
     energy_path, energy = _energy_record(args.energy)
     if energy is None:
         record["energy"] = f"no energy record at {energy_path} (make report measures one)"
@@ -645,7 +643,12 @@ def _report(args):
         per_mac = per_mac_by_width(energy)
         made = energy.get("made", {}).get("at") or time.strftime(
             "%Y-%m-%d %H:%M UTC (file time)", time.gmtime(energy_path.stat().st_mtime))
-        design = format_key(qnet.family)
+        family_key = format_key(qnet.family)
+        design = priced_design(per_mac.get(qnet.n, {}), qnet.scheme, family_key) or family_key
+        if extras and design != design_key(qnet.scheme, qnet.family):
+            # built, but the energy record did not measure the build
+            record["priced_as"] = (f"the {qnet.family.label} design's energy, without "
+                                   f"{' and '.join(extras)}")
         measured = sorted(n for n, designs in per_mac.items() if design in designs)
         if qnet.n not in measured:
             record["energy"] = (f"{energy_path} (made {made}) measured {key_label(design)} "

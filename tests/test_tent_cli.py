@@ -556,29 +556,50 @@ def test_evaluation_in_batches_gives_the_whole_arrays_predictions(quantized):
     assert done == [250, 250, 40]
 
 
-def test_report_says_what_the_energy_record_leaves_out(tmp_path, capsys):
+def test_report_prices_a_scheme_on_its_build_or_says_what_the_record_leaves_out(tmp_path,
+                                                                                capsys):
+    """An unsigned or W-MX scheme is priced on its build when the energy record measured it,
+    else on the family's plain design, with a note naming what that leaves out."""
+    energy = tmp_path / "energy.json"
+    plain = {"tfx": {"whole_pj_per_mac": 40.0}, "fxp": {"whole_pj_per_mac": 30.0}}
+    energy.write_text(json.dumps({"formats": [{"n": 6, "workload": "layer", "designs": plain}]}))
     path = tmp_path / "mx.npz"
     assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "tfx-mx", "--n", "6",
                  "-o", str(path)]) == 0
     capsys.readouterr()
-    code, out, err = _run(capsys, "report", path, "--json")
-    assert code == 0 and json.loads(out)["priced_as"] == (
+    code, out, err = _run(capsys, "report", path, "--energy", energy, "--json")
+    record = json.loads(out)
+    assert code == 0 and record["priced_as"] == (
         "the TFX6/IS<=3 design's energy, without the block shifters of its blocks of 32")
-    code, out, err = _run(capsys, "report", path)
+    assert record["energy"]["design"] == "tfx" and record["energy"]["pj_per_mac"] == 40.0
+    code, out, err = _run(capsys, "report", path, "--energy", energy)
     assert "  priced as the TFX6/IS<=3 design's energy, without the block shifters" in out
     unsigned = tmp_path / "u.npz"
     assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "fxp-channel", "--n", "6",
                  "-o", str(unsigned)]) == 0
     capsys.readouterr()
-    code, out, err = _run(capsys, "report", unsigned, "--json")
+    code, out, err = _run(capsys, "report", unsigned, "--energy", energy, "--json")
     assert json.loads(out)["priced_as"] == ("the FXP6 design's energy, without its unsigned "
                                             "variants (FXP6+U)")
-    plain = tmp_path / "plain.npz"
+    builds = {**plain, "tfx+mx32": {"whole_pj_per_mac": 45.0},
+              "fxp+u": {"whole_pj_per_mac": 33.0}}
+    energy.write_text(json.dumps({"formats": [{"n": 6, "workload": "layer",
+                                               "designs": builds}]}))
+    for quantized, design, pj in ((path, "tfx+mx32", 45.0), (unsigned, "fxp+u", 33.0)):
+        code, out, err = _run(capsys, "report", quantized, "--energy", energy, "--json")
+        record = json.loads(out)
+        assert "priced_as" not in record and "not_built" not in record, err
+        assert record["energy"]["design"] == design and record["energy"]["pj_per_mac"] == pj
+    code, out, err = _run(capsys, "report", unsigned, "--energy", energy)
+    assert "the FXP +U 4x4 accelerator's whole energy" in out
+    tfx_channel = tmp_path / "plain.npz"
     assert main(["quantize", str(DIGITS_CONVNET), "--scheme", "tfx-channel", "--n", "6",
-                 "-o", str(plain)]) == 0
+                 "-o", str(tfx_channel)]) == 0
     capsys.readouterr()
-    code, out, err = _run(capsys, "report", plain, "--json")
-    assert "not_built" not in json.loads(out) and "priced_as" not in json.loads(out)
+    code, out, err = _run(capsys, "report", tfx_channel, "--energy", energy, "--json")
+    record = json.loads(out)
+    assert "not_built" not in record and "priced_as" not in record
+    assert record["energy"]["design"] == "tfx"
 
 
 def test_compile_writes_a_program_whose_interpreter_matches_the_engine(tmp_path, capsys):

@@ -18,11 +18,11 @@ low and high ends, so that a reader sees how far the front moves with the memory
 
 from golden.family import parse_family
 from golden.ptq import scheme_kind
-from scripts.designs import key_kind, key_label, key_order, variant_name
+from scripts.designs import key_kind, key_label, key_order, scheme_build, variant_name
 from scripts.records import markdown_table
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width",
-           "inference_energy", "inference_points", "pareto_front", "answer_rows",
+           "inference_energy", "priced_design", "inference_points", "pareto_front", "answer_rows",
            "answer_section", "markdown_section", "plot_inference"]
 
 #: Each design's line in the Pareto plots.
@@ -61,37 +61,50 @@ def inference_energy(traffic, pj_per_mac):
 
 
 def _accuracy_runs(model, n_text, schemes):
-    """(name, format key, accuracy summary) of every run of one model at one width in an
-    accuracy record: each scheme on its kind's default family, then the other families'
+    """(name, scheme, format key, accuracy summary) of every run of one model at one width in
+    an accuracy record: each scheme on its kind's default family, then the other families'
     (``"variants"``) under :func:`scripts.designs.variant_name`."""
     row = model["by_width"][n_text]
     for scheme in schemes:
         if scheme in row:
-            yield scheme, scheme_kind(scheme), row[scheme]["integer"]
+            yield scheme, scheme, scheme_kind(scheme), row[scheme]["integer"]
     for spec, variant in row.get("variants", {}).items():
         family = parse_family(spec)
         for scheme, summary in variant["schemes"].items():
-            yield variant_name(scheme, family), spec, summary["integer"]
+            yield variant_name(scheme, family), scheme, spec, summary["integer"]
+
+
+def priced_design(measured, scheme, key):
+    """The design whose energy prices a run of ``scheme`` on the family of format key ``key``
+    (:func:`scripts.designs.format_key`), among the ``measured`` design keys at its width: the
+    build that runs it (:func:`scripts.designs.design_key`: its unsigned variants, its block
+    shifters) when measured, else the family's plain design (a record made before the builds
+    were, or a build not measured: posit es = 0 and the second OCP types), else None."""
+    build = key + scheme_build(scheme)
+    return build if build in measured else key if key in measured else None
 
 
 def inference_points(energy_record, accuracy):
     """Every (model, scheme, n) of the accuracy record, the other exponent sizes' included,
     whose design the energy record measured at that width (layer workload): its ``format``
-    key, accuracy, MACs, bits moved, and energy per inference in nJ at each SRAM energy of
-    :data:`SRAM_PJ_PER_BIT`."""
+    key, the ``design`` that priced it (:func:`priced_design`), accuracy, MACs, bits moved,
+    and energy per inference in nJ at each SRAM energy of :data:`SRAM_PJ_PER_BIT`."""
     per_mac = per_mac_by_width(energy_record)
     points = []
     for model in accuracy["models"]:
         for n_text in model["by_width"]:
             n = int(n_text)
             traffic = model["traffic"][n_text]
-            for name, key, result in _accuracy_runs(model, n_text, accuracy["schemes"]):
-                if key not in per_mac.get(n, {}):
+            for name, scheme, key, result in _accuracy_runs(model, n_text, accuracy["schemes"]):
+                design = priced_design(per_mac.get(n, {}), scheme, key)
+                if design is None:
                     continue
                 points.append({
                     "dataset": model["dataset"], "model": model["model"], "scheme": name,
-                    "format": key, "n": n, "accuracy": result["mean"], "std": result["std"],
-                    "macs": traffic["macs"], **inference_energy(traffic, per_mac[n][key])})
+                    "format": key, "design": design,
+                    "plain_price": design != key + scheme_build(scheme),
+                    "n": n, "accuracy": result["mean"], "std": result["std"],
+                    "macs": traffic["macs"], **inference_energy(traffic, per_mac[n][design])})
     return points
 
 
@@ -124,7 +137,9 @@ def answer_rows(points, energy_record, level="stated"):
         tfx = best.get((dataset, model, n, "tfx"))
         row = {"dataset": dataset, "model": model, "n": n, "design": design,
                "scheme": p["scheme"], "accuracy": p["accuracy"], "std": p["std"],
-               "pj_per_mac": p["pj_per_mac"], "area_um2": areas.get((n, design)),
+               "priced_on": p.get("design", design),
+               "plain_price": p.get("plain_price", False),
+               "pj_per_mac": p["pj_per_mac"], "area_um2": areas.get((n, p.get("design", design))),
                "energy_nj": p["energy_nj"][level]}
         if tfx is not None:
             row["tfx_accuracy_points"] = 100 * (tfx["accuracy"] - p["accuracy"])
@@ -141,7 +156,8 @@ def answer_section(rows, *, spread=True):
              "Per model and width, each format's best scheme (highest mean accuracy of its "
              "kind's schemes in the accuracy record), its accelerator's area and energy per "
              "MAC (4x4, layer "
-             "workload, each format's own design), its energy per inference at the stated SRAM "
+             "workload, the design that runs the scheme: the family's plain one, or its build "
+             "with unsigned variants or block shifters), its energy per inference at the stated SRAM "
              f"energy ({SRAM_PJ_PER_BIT['stated']:.1f} pJ/bit), and TFX against it: TFX's "
              "accuracy minus its, TFX's energy per inference over its.", ""]
     if not rows:
@@ -157,7 +173,8 @@ def answer_section(rows, *, spread=True):
             versus = (("", "") if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
                       (f"{round(r['tfx_accuracy_points'], 1) or 0.0:+.1f}",
                        f"{r['tfx_energy_ratio']:.3f}"))
-            table.append((r["n"], key_label(r["design"]), r["scheme"],
+            table.append((r["n"], key_label(r.get("priced_on", r["design"])),
+                          r["scheme"] + (" †" if r.get("plain_price") else ""),
                           f"{100 * r['accuracy']:.1f}"
                           + (f" ± {100 * r['std']:.1f}" if spread else ""), area,
                           f"{r['pj_per_mac']:.1f}", f"{r['energy_nj']:,.0f}", *versus))
@@ -165,6 +182,10 @@ def answer_section(rows, *, spread=True):
                                  "nJ per inference", "TFX accuracy − this (points)",
                                  "TFX energy / this"], table)
         lines.append("")
+    if any(r.get("plain_price") for r in rows):
+        lines += ["† Priced on the family's plain design: the energy record has no measurement "
+                  "of the build this scheme needs (unsigned variants or block shifters) at "
+                  "this width and family.", ""]
     return lines
 
 

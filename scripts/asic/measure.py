@@ -10,7 +10,7 @@ import numpy as np
 
 from golden.models import model_path
 from golden.ptq import MX_SPREAD
-from scripts.designs import ASIC, ENERGY, family_variants, format_key, spec_stem
+from scripts.designs import ASIC, ENERGY, build_schemes, family_variants, format_key, spec_stem
 from scripts.records import digest
 from sim.common import CLOCK_PERIOD_NS
 from sim.toolchain import BUILD, ROOT
@@ -45,13 +45,17 @@ SOURCES = ("scripts/asic/energy.py", "scripts/asic/activity.py", "scripts/asic/l
 
 def variants(n):
     """(label, family, operand form, accuracy-study scheme) of every measured design at width
-    n: :data:`scripts.designs.ENERGY`'s, then the other exponent sizes
+    n: :data:`scripts.designs.ENERGY`'s, the other exponent sizes
     (:func:`scripts.designs.family_variants`) in their kind's design, labelled by
-    :func:`scripts.designs.format_key`."""
+    :func:`scripts.designs.format_key`, then each kind's unsigned and W-MX builds running
+    their scheme (:func:`scripts.designs.build_schemes`), labelled by
+    :func:`scripts.designs.design_key`."""
     designs = {d.kind: d for d in ENERGY}
     return ([(d.kind, d.family(n), d.form, d.scheme) for d in ENERGY]
             + [(format_key(f), f, designs[f.kind].form, designs[f.kind].scheme)
-               for f in family_variants(n)])
+               for f in family_variants(n)]
+            + [(kind + build, designs[kind].family(n), designs[kind].form, scheme)
+               for kind, build, scheme in build_schemes()])
 
 
 def layer_workload(family, scheme, limits, mx_spread=MX_SPREAD):

@@ -2,7 +2,7 @@
 :func:`scripts.asic.report.run_report` assembles."""
 
 from golden.family import FORMAT_KINDS
-from scripts.designs import ENERGY, key_label
+from scripts.designs import ENERGY, key_format, key_label
 from scripts.records import markdown_table
 from .energy import BLOCKS
 from .inference import answer_section, markdown_section
@@ -22,11 +22,19 @@ def formats_section(rows):
              "like the others, so their wider dynamic range makes their accumulators, buffer and "
              "bias (64 bits, 72 for FP8 E5M2: `Family.default_limits`) wider. The other "
              "exponent sizes (posit es = 0, FP6 E3M2, FP8 E5M2) run their kind's scheme over "
-             "their own family. "
+             "their own family. TFX's and FXP's builds run their own scheme: `+U` the "
+             "unsigned per-channel one (`tfx-channel-unsigned`, `fxp-channel`) on the family "
+             "with its unsigned variants, `W-MX32` and `W-MX16` the W-MX ones (`tfx-mx`, "
+             "`fxp-mx`, `tfx-mx16`, `fxp-mx16`) with block shifters (spread 15). "
              "Ratios: whole energy per MAC, core energy per MAC and area against FXP and TFX at "
              "the same n.", ""]
     labels = {d.kind: d.label for d in ENERGY}
-    label = lambda design: labels.get(design) or f"{key_label(design)} ses"
+
+    def label(design):
+        fmt = key_format(design)
+        return ((labels.get(fmt) or f"{key_label(fmt)} ses")
+                + key_label(design)[len(key_label(fmt)):])
+
     lines += markdown_table(
         ["array", "n", "workload", "design", "formats (a, w, out)", "pJ/MAC", "×FXP", "×TFX",
          "core pJ/MAC", "core ×FXP", "µm²", "area ×FXP", *FORMAT_BLOCKS],
@@ -187,8 +195,9 @@ def plot_blocks(record, path):
                 ax.bar(x, value, bottom=bottom, color=colours(i),
                        label=block if not labels else None)
                 bottom += value
-            labels.append(f"{design.upper()}{row['n']}" if design in FORMAT_KINDS
-                          else key_label(design))
+            fmt = key_format(design)
+            labels.append((f"{fmt.upper()}{row['n']}" if fmt in FORMAT_KINDS
+                           else key_label(fmt)) + key_label(design)[len(key_label(fmt)):])
             positions.append(x)
             x += 1
         x += 0.5

@@ -25,8 +25,10 @@ import numpy as np
 from golden.family import FORMAT_KINDS, parse_family
 from golden.ptq import SCHEMES, scheme_family, scheme_kind
 from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, answer_rows, answer_section,
-                                    inference_energy, pareto_front, per_mac_by_width)
-from scripts.designs import format_key, key_kind, key_label, key_order, variant_name
+                                    inference_energy, pareto_front, per_mac_by_width,
+                                    priced_design)
+from scripts.designs import (format_key, key_kind, key_label, key_order, scheme_build,
+                             variant_name)
 from scripts.executor import run_jobs
 from scripts.nn.study import evaluate_run, golden_digest, run_label, run_name, study_runs
 from scripts.records import digest, markdown_table
@@ -105,12 +107,15 @@ def price(record, energy):
     points = []
     for run in record["runs"]:
         key = run["format"]
-        if key not in per_mac.get(run["n"], {}):
+        design = priced_design(per_mac.get(run["n"], {}), run["scheme"], key)
+        if design is None:
             continue
         points.append({"dataset": record["data"], "model": record["network_name"],
-                       "scheme": run["label"], "format": key, "n": run["n"],
+                       "scheme": run["label"], "format": key, "design": design,
+                       "plain_price": design != key + scheme_build(run["scheme"]),
+                       "n": run["n"],
                        "accuracy": run["accuracy"], "std": 0.0, "macs": run["traffic"]["macs"],
-                       **inference_energy(run["traffic"], per_mac[run["n"]][key])})
+                       **inference_energy(run["traffic"], per_mac[run["n"]][design])})
     return points
 
 
@@ -140,7 +145,8 @@ def build_record(network_file, data, calibration, images, runs, results, float_a
     for row in rows:
         point = priced.get((row["label"], row["n"]))
         if point is not None:
-            row.update(pj_per_mac=point["pj_per_mac"], energy_nj=point["energy_nj"])
+            row.update(pj_per_mac=point["pj_per_mac"], energy_nj=point["energy_nj"],
+                       priced_on=point["design"])
     record["energy"] = {"record": str(energy_path), "library": energy.get("library"),
                         "made": (energy.get("provenance") or {}).get("date"),
                         "commit": (energy.get("provenance") or {}).get("commit"),
@@ -177,7 +183,7 @@ def markdown(record):
     for r in sorted(record["runs"], key=lambda r: (r["n"], key_order(r["format"]), r["label"])):
         energy_cells = (("–", "–") if "pj_per_mac" not in r else
                         (f"{r['pj_per_mac']:.1f}", f"{r['energy_nj']['stated'] / 1000:,.2f}"))
-        table.append((r["n"], key_label(r["format"]), r["label"], f"{100 * r['accuracy']:.2f}",
+        table.append((r["n"], key_label(r.get("priced_on", r["format"])), r["label"], f"{100 * r['accuracy']:.2f}",
                       f"{100 * r['agreement']:.2f}", f"{r['memory_bits'] / 1000:,.1f}",
                       *energy_cells))
     lines += markdown_table(["n", "format", "scheme", "accuracy %", "agrees with float %",
