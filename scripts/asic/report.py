@@ -14,7 +14,10 @@ minifloat (the OCP types' exponent sizes), both in the ses form
 workload, in the same accelerator, each with its family's scaling limits
 (:meth:`golden.family.Family.default_limits`), and so are the other exponent sizes the
 accuracy study runs (:func:`scripts.designs.family_variants`: posit es = 0 at every width,
-FP6 E3M2, FP8 E5M2), keyed by their family's spec (:func:`scripts.designs.format_key`).
+FP6 E3M2, FP8 E5M2), keyed by their family's spec (:func:`scripts.designs.format_key`), and
+TFX's and FXP's builds for the unsigned and W-MX schemes (``+u``, ``+mx32``, ``+mx16``:
+:func:`scripts.designs.build_schemes`), each running its own scheme, keyed by
+:func:`scripts.designs.design_key`; the answer prices each scheme on the design that runs it.
 
 Workloads (same shape, M x K x N = 8 x 144 x 32 = 36,864 MACs):
 
@@ -41,7 +44,6 @@ import json
 import time
 from pathlib import Path
 
-from golden.family import FORMAT_KINDS
 from scripts.designs import ASIC, ENERGY
 from scripts.executor import map_jobs
 from scripts.records import write_report
@@ -73,8 +75,9 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
     todo = runs(widths, workloads, large, glitches, formats)
     print(f"{len(todo)} gate-level runs ({len(widths)} widths x "
           f"{'/'.join(d.label for d in ASIC)} x {len(workloads)} workloads on {ROWS}x{COLS}"
-          + (f", {'/'.join(d.label for d in ENERGY if d not in ASIC)} at every width and "
-             f"{len([j for j in todo if j[0] not in FORMAT_KINDS])} other exponent sizes"
+          + (f", {'/'.join(d.label for d in ENERGY if d not in ASIC)} at every width, "
+             f"{len([j for j in todo if ':' in j[0]])} other exponent sizes and "
+             f"{len([j for j in todo if '+' in j[0]])} unsigned and W-MX builds"
              if formats else "")
           + (f", n = {max(widths)} on {LARGE[0]}x{LARGE[1]}" if large else "")
           + (f", n = {max(widths)} timed" if glitches else "") + f"), {jobs} at a time",
