@@ -428,9 +428,10 @@ def _print_compare(record, energy_path):
                                                                    key_order(item[0][1]))):
         energy = ("" if "energy_nj" not in run else
                   f", {run['pj_per_mac']:.1f} pJ/MAC, {run['energy_nj']['stated'] / 1000:,.1f} "
-                  f"µJ per inference")
-        print(f"  n={n} {key_label(design)}: {run['label']} {100 * run['accuracy']:.2f} %"
-              + energy)
+                  f"µJ per inference" + (" (priced on the plain design: its build was not "
+                                          "measured)" if run.get("plain_price") else ""))
+        print(f"  n={n} {key_label(run.get('priced_on', design))}: {run['label']} "
+              f"{100 * run['accuracy']:.2f} %" + energy)
     if record["energy"] is None:
         print(f"  energy: no energy record at {energy_path} (make report measures one)")
     else:

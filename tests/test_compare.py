@@ -61,7 +61,8 @@ def test_priced_runs_carry_energy_and_the_answer_table(mlp_file, tmp_path, monke
     energy = {"array": "4x4", "library": "test cells", "formats": [
         {"n": 4, "workload": "layer", "array": "4x4", "designs": {
             "tfx": {"whole_pj_per_mac": 30.0, "area_um2": 1.3e6},
-            "fxp": {"whole_pj_per_mac": 25.0, "area_um2": 1.2e6}}}]}
+            "fxp": {"whole_pj_per_mac": 25.0, "area_um2": 1.2e6},
+            "fxp+u": {"whole_pj_per_mac": 27.0, "area_um2": 1.25e6}}}]}
     path = tmp_path / "energy.json"
     path.write_text(json.dumps(energy))
     assert _compare(mlp_file, tmp_path / "out", "--widths", "4", "--formats", "tfx", "fxp",
@@ -73,6 +74,13 @@ def test_priced_runs_carry_energy_and_the_answer_table(mlp_file, tmp_path, monke
     assert tfx["energy_nj"]["stated"] == pytest.approx(
         macs * 30.0 / 1000 + tfx["memory_bits"] * 5.0 / 1000)
     assert {r["design"] for r in record["answer"]} == {"tfx", "fxp"}
+    # Each run priced on the build that runs its scheme, or on the plain design (marked).
+    runs = {r["scheme"]: r for r in record["runs"]}
+    assert (runs["fxp-channel"]["priced_on"], runs["fxp-channel"]["pj_per_mac"]) == ("fxp+u", 27.0)
+    assert not runs["fxp-channel"]["plain_price"]
+    unsigned = runs["tfx-channel-unsigned"]
+    assert (unsigned["priced_on"], unsigned["plain_price"], unsigned["pj_per_mac"]) == (
+        "tfx", True, 30.0)
     assert record["front"]
     text = (tmp_path / "out" / "compare.md").read_text()
     assert "| 4 | TFX |" in text and "Pareto front" in text and "test cells" in text

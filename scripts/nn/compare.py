@@ -146,7 +146,7 @@ def build_record(network_file, data, calibration, images, runs, results, float_a
         point = priced.get((row["label"], row["n"]))
         if point is not None:
             row.update(pj_per_mac=point["pj_per_mac"], energy_nj=point["energy_nj"],
-                       priced_on=point["design"])
+                       priced_on=point["design"], plain_price=point["plain_price"])
     record["energy"] = {"record": str(energy_path), "library": energy.get("library"),
                         "made": (energy.get("provenance") or {}).get("date"),
                         "commit": (energy.get("provenance") or {}).get("commit"),
