@@ -4,6 +4,7 @@ the generated parts are current; the README's walkthrough runs and prints what i
 
 import functools
 import importlib
+import json
 import os
 import re
 import shlex
@@ -218,6 +219,36 @@ def test_a_results_page_is_generated_from_its_record(tmp_path):
     assert "| command | `python -m " in text and "Hand-written words." in text
     assert "### Table" in text and "stale" not in text and "Record title" not in text
     assert docs.result_page(page, tmp_path / "nothing", existing) is None
+
+
+def test_the_readme_answer_is_generated_from_the_energy_record(tmp_path):
+    """The README's answer table comes from make report's answer rows for the headline
+    ConvNet, with both records' provenance; without the record it is left as it is."""
+    assert docs.readme_answer(tmp_path) is None
+    made = lambda command, commit: {"command": command, "commit": commit, "dirty": False,
+                                    "date": "2026-12-07T18:00:00Z"}
+    row = lambda design, scheme, accuracy, energy, **more: {
+        "dataset": "fashion-mnist", "model": "convnet", "n": 4, "design": design,
+        "priced_on": design, "scheme": scheme, "accuracy": accuracy, "std": 0.01, "seeds": 3,
+        "pj_per_mac": energy, "area_um2": 1.5e6, "energy_nj": 1000.0 * energy, **more}
+    energy = {"provenance": made("python -m scripts.report", "abcdef0123"),
+              "accuracy_provenance": made("python -m scripts.accuracy", "1234567890"),
+              "answer": [row("tfx", "tfx-channel-unsigned", 0.87, 35.0, plain_price=True),
+                         {**row("fxp", "fxp-channel", 0.89, 32.0, tfx_accuracy_points=-2.0,
+                                tfx_energy_ratio=35 / 32), "priced_on": "fxp+u"},
+                         {**row("tfx", "tfx", 0.5, 1.0), "model": "resnet"}]}
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "energy.json").write_text(json.dumps(energy))
+    text = docs.readme_answer(tmp_path)
+    assert "mean ± standard deviation over 3 training seeds" in text
+    assert "| 4 | TFX | tfx-channel-unsigned † | 87.0 ± 1.0 | 1.500 | 35.0 | 35.0 | | |" in text
+    assert "| 4 | FXP +U | fxp-channel | 89.0 ± 1.0 | 1.500 | 32.0 | 32.0 | -2.0 | 1.094 |" in text
+    assert "resnet" not in text and "† Priced on the family's plain design" in text
+    assert ("Made by `python -m scripts.accuracy` at commit 1234567 (2026-12-07) and "
+            "`python -m scripts.report` at commit abcdef0 (2026-12-07)") in text
+    readme = "a\n" + docs.ANSWER_START + "\nold table\n" + docs.ANSWER_END + "\nbullets\n"
+    assert docs._between(readme, docs.ANSWER_START, docs.ANSWER_END, text) == (
+        "a\n" + docs.ANSWER_START + "\n" + text + docs.ANSWER_END + "\nbullets\n")
 
 
 def _walkthrough(page="README.md", heading="## Your own model in six commands"):

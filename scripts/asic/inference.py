@@ -23,7 +23,7 @@ from scripts.records import markdown_table
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width",
            "inference_energy", "priced_design", "inference_points", "pareto_front", "answer_rows",
-           "answer_section", "markdown_section", "plot_inference"]
+           "answer_table", "answer_section", "markdown_section", "plot_inference"]
 
 #: Each design's line in the Pareto plots.
 LINE_STYLES = {"tfx": "-", "fxp": "--", "posit": ":", "fp": "-."}
@@ -104,6 +104,7 @@ def inference_points(energy_record, accuracy):
                     "format": key, "design": design,
                     "plain_price": design != key + scheme_build(scheme),
                     "n": n, "accuracy": result["mean"], "std": result["std"],
+                    "seeds": result.get("seeds"),
                     "macs": traffic["macs"], **inference_energy(traffic, per_mac[n][design])})
     return points
 
@@ -137,6 +138,7 @@ def answer_rows(points, energy_record, level="stated"):
         tfx = best.get((dataset, model, n, "tfx"))
         row = {"dataset": dataset, "model": model, "n": n, "design": design,
                "scheme": p["scheme"], "accuracy": p["accuracy"], "std": p["std"],
+               "seeds": p.get("seeds"),
                "priced_on": p.get("design", design),
                "plain_price": p.get("plain_price", False),
                "pj_per_mac": p["pj_per_mac"], "area_um2": areas.get((n, p.get("design", design))),
@@ -147,6 +149,27 @@ def answer_rows(points, energy_record, level="stated"):
         rows.append(row)
     return sorted(rows, key=lambda r: (r["dataset"], r["model"], r["n"],
                                        key_order(r["design"])))
+
+
+def answer_table(rows, *, spread=True, micro=False):
+    """One model's answer rows as a Markdown table (lines): energy per inference in nJ, or
+    µJ with ``micro``; ``spread``: accuracy with its standard deviation over seeds; a † on
+    a scheme priced on its family's plain design."""
+    table = []
+    for r in rows:
+        area = "–" if r["area_um2"] is None else f"{r['area_um2'] / 1e6:.3f}"
+        versus = (("", "") if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
+                  (f"{round(r['tfx_accuracy_points'], 1) or 0.0:+.1f}",
+                   f"{r['tfx_energy_ratio']:.3f}"))
+        energy = f"{r['energy_nj'] / 1000:,.1f}" if micro else f"{r['energy_nj']:,.0f}"
+        table.append((r["n"], key_label(r.get("priced_on", r["design"])),
+                      r["scheme"] + (" †" if r.get("plain_price") else ""),
+                      f"{100 * r['accuracy']:.1f}"
+                      + (f" ± {100 * r['std']:.1f}" if spread else ""), area,
+                      f"{r['pj_per_mac']:.1f}", energy, *versus))
+    return markdown_table(["n", "format", "best scheme", "accuracy %", "area mm²", "pJ/MAC",
+                           f"{'µJ' if micro else 'nJ'} per inference",
+                           "TFX accuracy − this (points)", "TFX energy / this"], table)
 
 
 def answer_section(rows, *, spread=True):
@@ -165,22 +188,8 @@ def answer_section(rows, *, spread=True):
                         "accuracy`) or has no width this report measured.", ""]
     for dataset, model in dict.fromkeys((r["dataset"], r["model"]) for r in rows):
         lines += [f"### {dataset} / {model}", ""]
-        table = []
-        for r in rows:
-            if (r["dataset"], r["model"]) != (dataset, model):
-                continue
-            area = "–" if r["area_um2"] is None else f"{r['area_um2'] / 1e6:.3f}"
-            versus = (("", "") if r["design"] == "tfx" or "tfx_energy_ratio" not in r else
-                      (f"{round(r['tfx_accuracy_points'], 1) or 0.0:+.1f}",
-                       f"{r['tfx_energy_ratio']:.3f}"))
-            table.append((r["n"], key_label(r.get("priced_on", r["design"])),
-                          r["scheme"] + (" †" if r.get("plain_price") else ""),
-                          f"{100 * r['accuracy']:.1f}"
-                          + (f" ± {100 * r['std']:.1f}" if spread else ""), area,
-                          f"{r['pj_per_mac']:.1f}", f"{r['energy_nj']:,.0f}", *versus))
-        lines += markdown_table(["n", "format", "best scheme", "accuracy %", "area mm²", "pJ/MAC",
-                                 "nJ per inference", "TFX accuracy − this (points)",
-                                 "TFX energy / this"], table)
+        lines += answer_table([r for r in rows if (r["dataset"], r["model"]) == (dataset, model)],
+                              spread=spread)
         lines.append("")
     if any(r.get("plain_price") for r in rows):
         lines += ["† Priced on the family's plain design: the energy record has no measurement "

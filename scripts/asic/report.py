@@ -106,8 +106,9 @@ def run_report(*, widths=WIDTHS, workloads=WORKLOADS, jobs=2, out=OUT, opensta=T
     out = Path(out)
     accuracy_file = BUILD / "accuracy" / "accuracy.json"
     record["sram_pj_per_bit"] = {"values": SRAM_PJ_PER_BIT, "source": SRAM_SOURCE}
-    record["inference"] = (inference_points(record, json.loads(accuracy_file.read_text()))
-                           if accuracy_file.exists() else [])
+    accuracy = json.loads(accuracy_file.read_text()) if accuracy_file.exists() else None
+    record["inference"] = inference_points(record, accuracy) if accuracy else []
+    record["accuracy_provenance"] = accuracy.get("provenance") if accuracy else None
     record["answer"] = answer_rows(record["inference"], record)
     write_report(out, "energy", record, markdown(record))
     plot_blocks(record, out / "energy.png")
