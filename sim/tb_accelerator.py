@@ -39,14 +39,16 @@ def random_block_shifts(rng, K, N, block, largest):
     return np.repeat(per_block, block, axis=0)[:K]
 
 
-def random_layer(family, limits, rng, M, K, N, nar_rate=0.0, mx_block=None, block_shift=0):
+def random_layer(family, limits, rng, M, K, N, nar_rate=0.0, mx_block=None, block_shift=0,
+                 mx_share=0.5):
     """Random codes and run-time formats for an M x K x N layer, output format fitted; with
-    ``mx_block``, block-scaled weights (shifts up to ``block_shift``) on half of them."""
+    ``mx_block``, block-scaled weights (shifts up to ``block_shift``) on a share ``mx_share``
+    of them."""
     a_fmt, w_fmt = random_member(family, rng), random_member(family, rng)
     a = random_codes(a_fmt, (M, K), rng, nar_rate)
     w = random_codes(w_fmt, (K, N), rng, nar_rate / 4)
     w_shift = None
-    if mx_block and rng.random() < 0.5:
+    if mx_block and rng.random() < mx_share:
         w_shift = random_block_shifts(rng, K, N, mx_block, block_shift)
     plain = matmul(a, a_fmt, w, w_fmt, nar="flag", w_shift=w_shift)
     # The hardware's bias register holds the bias in its own (maybe finer) units.

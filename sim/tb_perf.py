@@ -21,7 +21,9 @@ async def gemm_cycles(dut):
     await driver.start()
     M, K, N = p["gemm"]
     a, w, layer = random_layer(driver.family, driver.limits,
-                               np.random.default_rng(p.get("seed", 7)), M, K, N)
+                               np.random.default_rng(p.get("seed", 7)), M, K, N,
+                               mx_block=driver.mx_block, block_shift=driver.block_shift,
+                               mx_share=1.0)
     plan = driver.plan(a, w, layer)
     outputs, stats = await driver.run([plan])
     board = Scoreboard(f"{M}x{K}x{N} matrix product")

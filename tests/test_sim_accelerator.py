@@ -108,10 +108,14 @@ def test_block_scaled_weights_bit_exact(family, form, rows, cols, mx_block, mx_s
 
 
 def test_tfx_and_fxp_take_the_same_cycles():
-    """Cycle counts depend on the shapes only, never on the number format or operand form."""
+    """Cycle counts depend on the shapes only, never on the number format, the operand form,
+    unsigned activations or block-scaled weights (one of each build; TFX's int form, whose
+    stream is the ses form's, left out to keep it short)."""
     from scripts.bench.perf import measure, variants
-    cycles = {label: measure(family, form, 3, 2, (20, 13, 7), depth=8)["cycles"]
-              for label, family, form in variants(6, 2)}
+    chosen = [v for v in variants(6, 2) if v[0] not in ("TFX int", "FXP +U", "TFX ses W-MX32")]
+    assert {label for label, *_ in chosen} >= {"TFX ses +U", "FXP W-MX32"}
+    cycles = {label: measure(family, form, 4, 2, (20, 13, 7), depth=8, **options)["cycles"]
+              for label, family, form, options in chosen}
     assert len(set(cycles.values())) == 1, cycles
-    # 20 rows in 3 passes (8 + 8 + 4) per K tile: 5 K tiles x 4 column tiles of MACs at least.
-    assert min(cycles.values()) >= 20 * 5 * 4
+    # 20 rows in 3 passes (8 + 8 + 4) per K tile: 4 K tiles x 4 column tiles of MACs at least.
+    assert min(cycles.values()) >= 20 * 4 * 4
