@@ -419,19 +419,22 @@ def _print_compare(record, energy_path):
 
     print(f"{record['network']} on {record['data']}, {_count(record['images'], 'image')}: "
           f"{len(record['runs'])} runs; float network {100 * record['float_accuracy']:.2f} %")
-    best = {}
-    for run in record["runs"]:
-        key = (run["n"], run["format"])
-        if key not in best or run["accuracy"] > best[key]["accuracy"]:
-            best[key] = run
-    for (n, design), run in sorted(best.items(), key=lambda item: (item[0][0],
-                                                                   key_order(item[0][1]))):
-        energy = ("" if "energy_nj" not in run else
-                  f", {run['pj_per_mac']:.1f} pJ/MAC, {run['energy_nj']['stated'] / 1000:,.1f} "
-                  f"µJ per inference" + (" (priced on the plain design: its build was not "
-                                          "measured)" if run.get("plain_price") else ""))
-        print(f"  n={n} {key_label(run.get('priced_on', design))}: {run['label']} "
-              f"{100 * run['accuracy']:.2f} %" + energy)
+    if record.get("answer"):  # each format's best scheme as the answer table chose it
+        for row in record["answer"]:
+            print(f"  n={row['n']} {key_label(row['priced_on'])}: {row['scheme']} "
+                  f"{100 * row['accuracy']:.2f} %, {row['pj_per_mac']:.1f} pJ/MAC, "
+                  f"{row['energy_nj'] / 1000:,.1f} µJ per inference"
+                  + (" (priced on the plain design: its build was not measured)"
+                     if row.get("plain_price") else ""))
+    else:  # no energy: each format's most accurate scheme
+        best = {}
+        for run in record["runs"]:
+            key = (run["n"], run["format"])
+            if key not in best or run["accuracy"] > best[key]["accuracy"]:
+                best[key] = run
+        for (n, design), run in sorted(best.items(), key=lambda item: (item[0][0],
+                                                                       key_order(item[0][1]))):
+            print(f"  n={n} {key_label(design)}: {run['label']} {100 * run['accuracy']:.2f} %")
     if record["energy"] is None:
         print(f"  energy: no energy record at {energy_path} (make report measures one)")
     else:

@@ -22,7 +22,8 @@ from scripts.designs import key_kind, key_label, key_order, scheme_build, varian
 from scripts.records import markdown_table
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width",
-           "inference_energy", "priced_design", "inference_points", "pareto_front", "answer_rows",
+           "inference_energy", "priced_design", "inference_points", "pareto_front", "best_points",
+           "answer_rows",
            "answer_table", "answer_section", "markdown_section", "plot_inference"]
 
 #: Each design's line in the Pareto plots.
@@ -119,20 +120,35 @@ def pareto_front(points, level="stated"):
         key=energy)
 
 
+def best_points(points, level="stated"):
+    """Per (dataset, model, n, format key): the format's best point, the cheapest (energy per
+    inference at ``level``) of its schemes whose accuracy ties its most accurate one's by the
+    study's rule (:func:`scripts.nn.study.verdict`: means within both spreads and 0.2
+    points), so that a build that adds hardware for no measurable accuracy is not chosen."""
+    from scripts.nn.study import verdict
+
+    groups = {}
+    for p in points:
+        groups.setdefault((p["dataset"], p["model"], p["n"], p["format"]), []).append(p)
+    summary = lambda p: {"mean": p["accuracy"], "std": p["std"]}
+    best = {}
+    for key, group in groups.items():
+        top = max(group, key=lambda p: p["accuracy"])
+        best[key] = min((p for p in group if verdict(summary(p), summary(top)) == "tie"),
+                        key=lambda p: (p["energy_nj"][level], -p["accuracy"]))
+    return best
+
+
 def answer_rows(points, energy_record, level="stated"):
-    """Per model, width and design (format): its best scheme's point (highest mean accuracy
-    among the design's schemes), the design's area (whole accelerator, main array, layer
-    workload) and energy per MAC, and where TFX stands against it: TFX's best accuracy minus
-    its (points) and TFX's energy per inference over its, at the ``level`` SRAM energy."""
+    """Per model, width and design (format): its best scheme's point (:func:`best_points`),
+    the area (whole accelerator, main array, layer workload) and energy per MAC of the design
+    that runs it, and where TFX stands against it: TFX's best accuracy minus its (points)
+    and TFX's energy per inference over its, at the ``level`` SRAM energy."""
     main = energy_record.get("array")
     areas = {(row["n"], design): f["area_um2"] for row in energy_record.get("formats", [])
              if row["workload"] == "layer" and row["array"] == main
              for design, f in row["designs"].items()}
-    best = {}
-    for p in points:
-        key = (p["dataset"], p["model"], p["n"], p["format"])
-        if key not in best or p["accuracy"] > best[key]["accuracy"]:
-            best[key] = p
+    best = best_points(points, level)
     rows = []
     for (dataset, model, n, design), p in best.items():
         tfx = best.get((dataset, model, n, "tfx"))
@@ -176,8 +192,9 @@ def answer_section(rows, *, spread=True):
     """The every-format answer tables, one per model (markdown lines); ``spread``: accuracy
     with its standard deviation over seeds."""
     lines = ["## The answer: every format at every width", "",
-             "Per model and width, each format's best scheme (highest mean accuracy of its "
-             "kind's schemes in the accuracy record), its accelerator's area and energy per "
+             "Per model and width, each format's best scheme (the cheapest of its kind's "
+             "schemes whose accuracy ties the most accurate one's: means within both spreads "
+             "and 0.2 points), its accelerator's area and energy per "
              "MAC (4x4, layer "
              "workload, the design that runs the scheme: the family's plain one, or its build "
              "with unsigned variants or block shifters), its energy per inference at the stated SRAM "
