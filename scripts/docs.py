@@ -263,9 +263,8 @@ def readme_answer(build=BUILD):
     over = (f"{seeds[0]} training seeds" if len(seeds) == 1 else "its training seeds")
     lines = [f"Per width and format, on the {README_ANSWER_MODEL[0]} {README_ANSWER_MODEL[1]} "
              f"(mean ± standard deviation over {over}, every test image): the "
-             "format's best scheme (the cheapest of those whose accuracy ties its most accurate "
-             "one's: means within both spreads and 0.2 points), the area and energy per MAC of "
-             "the 4×4 accelerator "
+             "format's best scheme (the cheapest of those within 0.2 points of its most "
+             "accurate one's mean), the area and energy per MAC of the 4×4 accelerator "
              "that runs it (OSU 0.18 µm, clock-gated, gate-level activity on the trained conv1 "
              "layer; `+U`: its build with unsigned activations, `W-MX32`: with block-scaled "
              f"weights), the energy of one inference (MACs plus memory traffic at "

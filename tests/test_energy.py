@@ -505,6 +505,26 @@ def test_unsigned_and_wmx_schemes_are_priced_on_their_builds():
     assert "| 4 | TFX | tfx-channel-unsigned † |" in text and "† Priced on the family's" in text
 
 
+def test_a_formats_best_scheme_is_its_cheapest_that_ties_the_most_accurate():
+    """A dearer build better by less than 0.2 points is not chosen, even when the seeds
+    spread widely; one better by more is."""
+    from scripts.asic.inference import answer_rows, inference_points
+    pj = lambda v: {"whole_pj_per_mac": v, "area_um2": 1e6}
+    energy = {"array": [4, 4], "formats": [{"n": 8, "workload": "layer", "array": [4, 4],
+              "designs": {"tfx": pj(48.0), "tfx+mx32": pj(55.0), "tfx+u": pj(52.0)}}]}
+    traffic = {"macs": 1000, "weight_bits": 0, "bias_bits": 0, "activation_bits": 0}
+    summary = lambda m, std: {"integer": {"mean": m, "std": std}}
+    accuracy = {"schemes": ["tfx", "tfx-mx", "tfx-channel-unsigned"], "models": [
+        {"dataset": "d", "model": "m", "traffic": {"8": traffic}, "by_width": {"8": {
+            "tfx": summary(0.9090, 0.003), "tfx-mx": summary(0.9094, 0.003),
+            "tfx-channel-unsigned": summary(0.8000, 0.100)}}}]}
+    rows = answer_rows(inference_points(energy, accuracy), energy)
+    assert [(r["scheme"], r["priced_on"]) for r in rows] == [("tfx", "tfx")]
+    accuracy["models"][0]["by_width"]["8"]["tfx-mx"] = summary(0.9150, 0.030)  # 0.6 better
+    rows = answer_rows(inference_points(energy, accuracy), energy)
+    assert [(r["scheme"], r["priced_on"]) for r in rows] == [("tfx-mx", "tfx+mx32")]
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--widths", "3"], "width 3 is outside 4..16"),
     (["--jobs", "0"], "--jobs must be at least 1"),

@@ -120,21 +120,23 @@ def pareto_front(points, level="stated"):
         key=energy)
 
 
+#: How far below its most accurate scheme's mean a format's best scheme may lie (the study's
+#: smallest difference that counts, :func:`scripts.nn.study.verdict`).
+BEST_MARGIN = 0.002
+
+
 def best_points(points, level="stated"):
     """Per (dataset, model, n, format key): the format's best point, the cheapest (energy per
-    inference at ``level``) of its schemes whose accuracy ties its most accurate one's by the
-    study's rule (:func:`scripts.nn.study.verdict`: means within both spreads and 0.2
-    points), so that a build that adds hardware for no measurable accuracy is not chosen."""
-    from scripts.nn.study import verdict
-
+    inference at ``level``) of its schemes whose mean accuracy is within
+    :data:`BEST_MARGIN` of its most accurate one's, so that a build that adds hardware for
+    no measurable accuracy is not chosen."""
     groups = {}
     for p in points:
         groups.setdefault((p["dataset"], p["model"], p["n"], p["format"]), []).append(p)
-    summary = lambda p: {"mean": p["accuracy"], "std": p["std"]}
     best = {}
     for key, group in groups.items():
-        top = max(group, key=lambda p: p["accuracy"])
-        best[key] = min((p for p in group if verdict(summary(p), summary(top)) == "tie"),
+        top = max(p["accuracy"] for p in group)
+        best[key] = min((p for p in group if p["accuracy"] >= top - BEST_MARGIN - 1e-12),
                         key=lambda p: (p["energy_nj"][level], -p["accuracy"]))
     return best
 
@@ -193,8 +195,8 @@ def answer_section(rows, *, spread=True):
     with its standard deviation over seeds."""
     lines = ["## The answer: every format at every width", "",
              "Per model and width, each format's best scheme (the cheapest of its kind's "
-             "schemes whose accuracy ties the most accurate one's: means within both spreads "
-             "and 0.2 points), its accelerator's area and energy per "
+             "schemes within 0.2 points of the most accurate one's mean), its accelerator's "
+             "area and energy per "
              "MAC (4x4, layer "
              "workload, the design that runs the scheme: the family's plain one, or its build "
              "with unsigned variants or block shifters), its energy per inference at the stated SRAM "
