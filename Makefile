@@ -124,7 +124,7 @@ accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per
 e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-40 min)
 	$(PY) -m scripts.e2e
 
-report: $(STAMP) ## standard-cell area and gate-level energy of every format, the answer (about 30 min, cached) [SCHEDULER=]
+report: $(STAMP) ## standard-cell area and gate-level energy of every format, the answer (about 1.5 h from scratch with 2 jobs, minutes when cached) [SCHEDULER=]
 	$(PY) -m scripts.report --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 report-variants: $(STAMP) ## energy of unsigned activations and block-scaled weights against their plain twins (n = 8, trained layer; about 15 minutes) [JOBS= SCHEDULER=]
