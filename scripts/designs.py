@@ -96,9 +96,9 @@ _BUILD_LABELS = {"": "", "+u": " +U", "+mx32": " W-MX32", "+mx16": " W-MX16"}
 def key_label(key):
     """A :func:`format_key` or :func:`design_key` in tables: ``"TFX"``, ``"POSIT"``, the
     family's label (``"FP8/E5"``), then the build (``"TFX +U"``, ``"FXP W-MX32"``)."""
-    fmt, build = key_format(key), key[len(key_format(key)):]
+    fmt = key_format(key)
     return ((fmt.upper() if fmt == key_kind(fmt) else parse_family(fmt).label)
-            + _BUILD_LABELS[build])
+            + _BUILD_LABELS[key[len(fmt):]])
 
 
 def key_order(key):

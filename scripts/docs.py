@@ -270,7 +270,7 @@ def readme_answer(build=BUILD):
              f"weights), the energy of one inference (MACs plus memory traffic at "
              f"{SRAM_PJ_PER_BIT['stated']:.1f} pJ/bit), and where TFX's best stands against it:",
              "", *answer_table(rows, micro=True), ""]
-    if any(r.get("plain_price") for r in rows):
+    if any(r["plain_price"] for r in rows):
         lines += ["† Priced on the family's plain design: posit's and FP's unsigned and W-MX "
                   "builds are not measured.", ""]
     lines += ["Made by "

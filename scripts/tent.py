@@ -425,7 +425,7 @@ def _print_compare(record, energy_path):
                   f"{100 * row['accuracy']:.2f} %, {row['pj_per_mac']:.1f} pJ/MAC, "
                   f"{row['energy_nj'] / 1000:,.1f} µJ per inference"
                   + (" (priced on the plain design: its build was not measured)"
-                     if row.get("plain_price") else ""))
+                     if row["plain_price"] else ""))
     else:  # no energy: each format's most accurate scheme
         best = {}
         for run in record["runs"]:
@@ -624,7 +624,7 @@ def _energy_record(option):
 def _report(args):
     from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, inference_energy,
                                         per_mac_by_width, priced_design)
-    from scripts.designs import design_key, format_key, key_label
+    from scripts.designs import format_key, key_label
 
     qnet = load_quantized(args.network)
     traffic = qnet.traffic()
@@ -648,9 +648,10 @@ def _report(args):
         made = energy.get("made", {}).get("at") or time.strftime(
             "%Y-%m-%d %H:%M UTC (file time)", time.gmtime(energy_path.stat().st_mtime))
         family_key = format_key(qnet.family)
-        design = priced_design(per_mac.get(qnet.n, {}), qnet.scheme, family_key) or family_key
-        if extras and design != design_key(qnet.scheme, qnet.family):
-            # built, but the energy record did not measure the build
+        # Not measured at this width: the plain design, named in the message below.
+        design, plain = (priced_design(per_mac.get(qnet.n, {}), qnet.scheme, family_key)
+                         or (family_key, True))
+        if extras and plain:  # built, but the energy record did not measure the build
             record["priced_as"] = (f"the {qnet.family.label} design's energy, without "
                                    f"{' and '.join(extras)}")
         measured = sorted(n for n, designs in per_mac.items() if design in designs)

@@ -230,7 +230,8 @@ def test_the_readme_answer_is_generated_from_the_energy_record(tmp_path):
     row = lambda design, scheme, accuracy, energy, **more: {
         "dataset": "fashion-mnist", "model": "convnet", "n": 4, "design": design,
         "priced_on": design, "scheme": scheme, "accuracy": accuracy, "std": 0.01, "seeds": 3,
-        "pj_per_mac": energy, "area_um2": 1.5e6, "energy_nj": 1000.0 * energy, **more}
+        "pj_per_mac": energy, "area_um2": 1.5e6, "energy_nj": 1000.0 * energy,
+        "plain_price": False, **more}
     energy = {"provenance": made("python -m scripts.report", "abcdef0123"),
               "accuracy_provenance": made("python -m scripts.accuracy", "1234567890"),
               "answer": [row("tfx", "tfx-channel-unsigned", 0.87, 35.0, plain_price=True),

@@ -77,12 +77,15 @@ def _accuracy_runs(model, n_text, schemes):
 
 def priced_design(measured, scheme, key):
     """The design whose energy prices a run of ``scheme`` on the family of format key ``key``
-    (:func:`scripts.designs.format_key`), among the ``measured`` design keys at its width: the
-    build that runs it (:func:`scripts.designs.design_key`: its unsigned variants, its block
-    shifters) when measured, else the family's plain design (a record made before the builds
-    were, or a build not measured: posit es = 0 and the second OCP types), else None."""
+    (:func:`scripts.designs.format_key`), among the ``measured`` design keys at its width, and
+    whether it stands in for an unmeasured build: ``(build, False)`` for the build that runs
+    it (:func:`scripts.designs.design_key`: its unsigned variants, its block shifters) when
+    measured, else ``(key, key != build)`` for the family's plain design (a record made before
+    the builds were, or a build not measured: posit's and FP's), else None."""
     build = key + scheme_build(scheme)
-    return build if build in measured else key if key in measured else None
+    if build in measured:
+        return build, False
+    return (key, key != build) if key in measured else None
 
 
 def inference_points(energy_record, accuracy):
@@ -97,13 +100,13 @@ def inference_points(energy_record, accuracy):
             n = int(n_text)
             traffic = model["traffic"][n_text]
             for name, scheme, key, result in _accuracy_runs(model, n_text, accuracy["schemes"]):
-                design = priced_design(per_mac.get(n, {}), scheme, key)
-                if design is None:
+                priced = priced_design(per_mac.get(n, {}), scheme, key)
+                if priced is None:
                     continue
+                design, plain_price = priced
                 points.append({
                     "dataset": model["dataset"], "model": model["model"], "scheme": name,
-                    "format": key, "design": design,
-                    "plain_price": design != key + scheme_build(scheme),
+                    "format": key, "design": design, "plain_price": plain_price,
                     "n": n, "accuracy": result["mean"], "std": result["std"],
                     "seeds": result.get("seeds"),
                     "macs": traffic["macs"], **inference_energy(traffic, per_mac[n][design])})
@@ -157,9 +160,8 @@ def answer_rows(points, energy_record, level="stated"):
         row = {"dataset": dataset, "model": model, "n": n, "design": design,
                "scheme": p["scheme"], "accuracy": p["accuracy"], "std": p["std"],
                "seeds": p.get("seeds"),
-               "priced_on": p.get("design", design),
-               "plain_price": p.get("plain_price", False),
-               "pj_per_mac": p["pj_per_mac"], "area_um2": areas.get((n, p.get("design", design))),
+               "priced_on": p["design"], "plain_price": p["plain_price"],
+               "pj_per_mac": p["pj_per_mac"], "area_um2": areas.get((n, p["design"])),
                "energy_nj": p["energy_nj"][level]}
         if tfx is not None:
             row["tfx_accuracy_points"] = 100 * (tfx["accuracy"] - p["accuracy"])
@@ -180,8 +182,8 @@ def answer_table(rows, *, spread=True, micro=False):
                   (f"{round(r['tfx_accuracy_points'], 1) or 0.0:+.1f}",
                    f"{r['tfx_energy_ratio']:.3f}"))
         energy = f"{r['energy_nj'] / 1000:,.1f}" if micro else f"{r['energy_nj']:,.0f}"
-        table.append((r["n"], key_label(r.get("priced_on", r["design"])),
-                      r["scheme"] + (" †" if r.get("plain_price") else ""),
+        table.append((r["n"], key_label(r["priced_on"]),
+                      r["scheme"] + (" †" if r["plain_price"] else ""),
                       f"{100 * r['accuracy']:.1f}"
                       + (f" ± {100 * r['std']:.1f}" if spread else ""), area,
                       f"{r['pj_per_mac']:.1f}", energy, *versus))
@@ -210,7 +212,7 @@ def answer_section(rows, *, spread=True):
         lines += answer_table([r for r in rows if (r["dataset"], r["model"]) == (dataset, model)],
                               spread=spread)
         lines.append("")
-    if any(r.get("plain_price") for r in rows):
+    if any(r["plain_price"] for r in rows):
         lines += ["† Priced on the family's plain design: the energy record has no measurement "
                   "of the build this scheme needs (unsigned variants or block shifters) at "
                   "this width and family.", ""]

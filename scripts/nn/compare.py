@@ -27,8 +27,7 @@ from golden.ptq import SCHEMES, scheme_family, scheme_kind
 from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, answer_rows, answer_section,
                                     inference_energy, pareto_front, per_mac_by_width,
                                     priced_design)
-from scripts.designs import (format_key, key_kind, key_label, key_order, scheme_build,
-                             variant_name)
+from scripts.designs import format_key, key_kind, key_label, key_order, variant_name
 from scripts.executor import run_jobs
 from scripts.nn.study import evaluate_run, golden_digest, run_label, run_name, study_runs
 from scripts.records import digest, markdown_table
@@ -107,13 +106,13 @@ def price(record, energy):
     points = []
     for run in record["runs"]:
         key = run["format"]
-        design = priced_design(per_mac.get(run["n"], {}), run["scheme"], key)
-        if design is None:
+        priced = priced_design(per_mac.get(run["n"], {}), run["scheme"], key)
+        if priced is None:
             continue
+        design, plain_price = priced
         points.append({"dataset": record["data"], "model": record["network_name"],
                        "scheme": run["label"], "format": key, "design": design,
-                       "plain_price": design != key + scheme_build(run["scheme"]),
-                       "n": run["n"],
+                       "plain_price": plain_price, "n": run["n"],
                        "accuracy": run["accuracy"], "std": 0.0, "macs": run["traffic"]["macs"],
                        **inference_energy(run["traffic"], per_mac[run["n"]][design])})
     return points
