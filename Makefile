@@ -62,7 +62,7 @@ test: $(STAMP) ## the test suite, per-file durations at the end (CI runs this); 
 test-fast: $(STAMP) ## the quick tier: pure Python and the Amaranth simulator, no HDL simulator, EDA tool or slow test
 	$(PYTEST) -m "not cocotb and not flow and not slow and not train" tests
 
-test-whole: $(STAMP) ## whole networks on the standalone core, its units and the resident device in simulation (minutes)
+test-whole: $(STAMP) ## whole networks on the standalone core and its units, the resident device and a second host link over the UART model (minutes)
 	$(PYTEST) -m whole tests
 
 test-netlist: $(STAMP) ## the iCE40 netlists of the default and the resident build, bit-exact on Yosys's cell models (Icarus; about 20 min)

@@ -133,7 +133,8 @@ def test_hostlink_arguments_are_checked():
 @pytest.mark.cocotb
 @pytest.mark.sim
 @pytest.mark.parametrize("family,form,rows,cols", [
-    (TFXFamily(8, 3), "ses", 2, 3), (FXPFamily(6), "int", 3, 2),
+    (TFXFamily(8, 3), "ses", 2, 3),
+    pytest.param(FXPFamily(6), "int", 3, 2, marks=pytest.mark.whole),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_host_link_in_simulation(family, form, rows, cols):
     result = run_hostlink_bench(family, form, rows, cols, fuzz_rounds=24, noisy_layers=2)

@@ -154,6 +154,7 @@ def test_the_device_refuses_what_it_cannot_build():
 
 
 @pytest.mark.cocotb
+@pytest.mark.whole
 def test_the_resident_device_over_the_uart_refuses_bad_images_then_classifies():
     from sim.hostlink_bench import run_resident_bench
 
