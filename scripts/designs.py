@@ -70,12 +70,12 @@ def design_key(scheme, family):
 
 def build_schemes():
     """(kind, build suffix, scheme) of every build beyond the plain designs that ``make
-    report`` measures: each unsigned and W-MX scheme of :mod:`golden.ptq` on its kind, for
-    the kinds of :data:`ASIC` (TFX and FXP; posit's and FP's builds are not measured, and
-    their schemes are priced on the plain design)."""
+    report`` measures: each unsigned and W-MX scheme of :mod:`golden.ptq` on its kind's
+    default family, for every kind of :data:`ENERGY` (the other exponent sizes' builds are
+    not measured: their schemes are priced on their plain designs)."""
     from golden.ptq import MX_SCHEMES, UNSIGNED_SCHEMES, scheme_kind
 
-    kinds = {d.kind for d in ASIC}
+    kinds = {d.kind for d in ENERGY}
     return [(scheme_kind(s), scheme_build(s), s) for s in UNSIGNED_SCHEMES + MX_SCHEMES
             if scheme_kind(s) in kinds]
 

@@ -271,8 +271,8 @@ def readme_answer(build=BUILD):
              f"{SRAM_PJ_PER_BIT['stated']:.1f} pJ/bit), and where TFX's best stands against it:",
              "", *answer_table(rows, micro=True), ""]
     if any(r["plain_price"] for r in rows):
-        lines += ["† Priced on the family's plain design: posit's and FP's unsigned and W-MX "
-                  "builds are not measured.", ""]
+        lines += ["† Priced on the family's plain design: the other exponent sizes' unsigned "
+                  "and W-MX builds are not measured.", ""]
     lines += ["Made by "
               + (made(accuracy) if accuracy else "`make accuracy`")
               + f" and {made(energy['provenance'])}, on the project's 2-core machine."]

@@ -476,7 +476,10 @@ def test_unsigned_and_wmx_schemes_are_priced_on_their_builds():
         "tfx+u": ("TFX6/IS<=3", "ses", "tfx-channel-unsigned"),
         "fxp+u": ("FXP6", "int", "fxp-channel"),
         "tfx+mx32": ("TFX6/IS<=3", "ses", "tfx-mx"), "tfx+mx16": ("TFX6/IS<=3", "ses", "tfx-mx16"),
-        "fxp+mx32": ("FXP6", "int", "fxp-mx"), "fxp+mx16": ("FXP6", "int", "fxp-mx16")}
+        "fxp+mx32": ("FXP6", "int", "fxp-mx"), "fxp+mx16": ("FXP6", "int", "fxp-mx16"),
+        "posit+u": ("Posit6/es1", "ses", "posit-channel-unsigned"),
+        "posit+mx32": ("Posit6/es1", "ses", "posit-mx"),
+        "fp+u": ("FP6/E2", "ses", "fp-channel-unsigned"), "fp+mx32": ("FP6/E2", "ses", "fp-mx")}
     assert {d for d, n, *_ in runs((6,), ("layer",), large=False, glitches=False)} >= set(builds)
     pj = lambda v: {"whole_pj_per_mac": v, "area_um2": v * 1e5}
     energy = {"array": [4, 4], "formats": [{"n": 4, "workload": "layer", "array": [4, 4],

@@ -96,6 +96,8 @@ def test_layers_bit_exact_on_split_dsps(family, form, rows, cols, dsp_pes, pipel
 @pytest.mark.parametrize("family,form,rows,cols,mx_block,mx_spread,dsp_split", [
     (TFXFamily(8, 3), "ses", 4, 3, 16, 15, None),
     (FXPFamily(8), "int", 2, 3, 4, 3, "sb_mac16"),
+    (PositFamily(6, 1), "ses", 2, 2, 4, 7, None),
+    (FPFamily(6, 2), "ses", 2, 2, 8, 15, None),
 ], ids=lambda v: getattr(v, "spec", v))
 def test_block_scaled_weights_bit_exact(family, form, rows, cols, mx_block, mx_spread,
                                         dsp_split):

@@ -81,7 +81,7 @@ def priced_design(measured, scheme, key):
     whether it stands in for an unmeasured build: ``(build, False)`` for the build that runs
     it (:func:`scripts.designs.design_key`: its unsigned variants, its block shifters) when
     measured, else ``(key, key != build)`` for the family's plain design (a record made before
-    the builds were, or a build not measured: posit's and FP's), else None."""
+    the builds were, or a build not measured: the other exponent sizes'), else None."""
     build = key + scheme_build(scheme)
     if build in measured:
         return build, False
