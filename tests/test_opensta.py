@@ -5,7 +5,7 @@ import pytest
 
 from scripts.asic.energy import Conditions, GateNetlist, LeafCell
 from scripts.asic.liberty import OSU018_LIBERTY, load_library
-from scripts.asic.opensta import model_power, opensta_power
+from scripts.asic.opensta import model_power, opensta_power, sta_verilog
 
 ACTIVITY = 0.1
 CONDITIONS = Conditions(clock_mhz=100, input_slew_ns=0.1, output_load_pf=0.01)
@@ -85,3 +85,30 @@ def test_missing_sta_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RuntimeError, match="install the Debian package opensta"):
         opensta_power(tmp_path / "x.v", "x", OSU018_LIBERTY, activity=0.1)
+
+
+# The chain with its inverter in a submodule whose output bits are assigned as a concatenation,
+# as Yosys writes a decoder whose outputs come straight from its inputs.
+CONCATENATED = """module half(a, y);
+  input a; output [1:0] y; wire n;
+  INVX1 g (.A(a), .Y(n));
+  assign { y[1], y[0] } = { 1'h0, n };
+endmodule
+module chain(clk, d, y);
+  input clk, d; output y; wire q1; wire [1:0] h;
+  DFFPOSX1 r1 (.CLK(clk), .D(d), .Q(q1));
+  half u (.a(q1), .y(h));
+  DFFPOSX1 r2 (.CLK(clk), .D(h[0]), .Q(y));
+endmodule
+"""
+
+
+@pytest.mark.flow
+def test_a_concatenated_assignment_is_rewritten_for_opensta(tmp_path):
+    (tmp_path / "netlist.v").write_text(CONCATENATED)
+    with pytest.raises(RuntimeError, match="OpenSTA failed"):
+        opensta_power(tmp_path / "netlist.v", "chain", OSU018_LIBERTY, activity=ACTIVITY,
+                      conditions=CONDITIONS)
+    rewritten = opensta_power(sta_verilog(tmp_path, OSU018_LIBERTY), "chain", OSU018_LIBERTY,
+                              activity=ACTIVITY, conditions=CONDITIONS)
+    assert rewritten == sta(tmp_path, CHAIN, "chain")

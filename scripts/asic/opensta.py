@@ -16,11 +16,11 @@ import tempfile
 from pathlib import Path
 
 from scripts.records import markdown_table
-from sim.toolchain import ROOT, system_tool
+from sim.toolchain import ROOT, run_yosys, system_tool
 from .energy import Conditions, load_gate_netlist, net_energy, uniform_toggles
 from .liberty import OSU018_LIBERTY
 
-__all__ = ["opensta_power", "model_power", "cross_check"]
+__all__ = ["opensta_power", "model_power", "cross_check", "sta_verilog"]
 
 GROUPS = ("Sequential", "Combinational", "Total")
 
@@ -51,6 +51,22 @@ def opensta_power(verilog, top, liberty, *, activity, conditions=Conditions()):
     if result.returncode != 0 or "total" not in groups or re.search(r"^Error", text, re.M):
         raise RuntimeError(f"OpenSTA failed on {verilog}:\n{text[-2000:]}")
     return groups
+
+
+def sta_verilog(directory, liberty):
+    """The mapped netlist ``directory/netlist.v`` rewritten by Yosys for this OpenSTA, whose
+    Verilog reader refuses a concatenation on the left of an ``assign`` (Yosys writes one
+    where a module's output bits come straight from its inputs or constants, as in an
+    unsigned variant's decoder): the same cells and nets, every assignment one net wide.
+    Written once beside the netlist, as ``netlist-sta.v``."""
+    target = Path(directory) / "netlist-sta.v"
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        run_yosys(cwd=directory, what="Yosys (netlist for OpenSTA)",
+                  script=f"read_liberty -lib {liberty}; read_verilog netlist.v; "
+                         f"write_verilog -noattr -simple-lhs {partial.name}")
+        partial.replace(target)
+    return target
 
 
 def model_power(netlist, library, *, activity, conditions=Conditions(), cycles=1000):
@@ -85,7 +101,7 @@ def cross_check(entries, library, conditions=Conditions(), liberty=OSU018_LIBERT
         directory = ROOT / entry["netlist"]
         netlist = load_gate_netlist(directory / "netlist.json", "accelerator")
         ours, clock = model_power(netlist, library, activity=activity, conditions=conditions)
-        sta = opensta_power(directory / "netlist.v", "accelerator", liberty,
+        sta = opensta_power(sta_verilog(directory, liberty), "accelerator", liberty,
                             activity=activity, conditions=conditions)
         results.append({"design": entry["design"], "n": entry["n"], "activity": activity,
                         "model_w": ours, "model_clock_net_w": clock, "opensta_w": sta,
