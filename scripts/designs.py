@@ -25,7 +25,7 @@ from hdl.operand import factor_shape
 __all__ = ["Design", "DESIGNS", "ASIC", "ENERGY", "FPGA", "ALL", "design", "family_for", "dsp_pes",
            "dsp_blocks_bound", "scaling_on_dsps", "fpga_form", "format_key", "key_kind",
            "key_label", "key_order", "spec_stem", "family_variants", "variant_name",
-           "scheme_build", "design_key", "key_format", "build_schemes"]
+           "scheme_build", "design_key", "key_format", "build_schemes", "build_label"]
 
 def family_for(kind, n, is_max=None, *, unsigned=False):
     """The hardware family of format ``kind`` (``"tfx"``, ``"fxp"``, ``"posit"``, ``"fp"``) at
@@ -93,12 +93,18 @@ def key_kind(key):
 _BUILD_LABELS = {"": "", "+u": " +U", "+mx32": " W-MX32", "+mx16": " W-MX16"}
 
 
+def build_label(key):
+    """The build part of a :func:`design_key` in tables (``" +U"``, ``" W-MX32"``; ``""`` for
+    a plain design)."""
+    return _BUILD_LABELS[key[len(key_format(key)):]]
+
+
 def key_label(key):
     """A :func:`format_key` or :func:`design_key` in tables: ``"TFX"``, ``"POSIT"``, the
     family's label (``"FP8/E5"``), then the build (``"TFX +U"``, ``"FXP W-MX32"``)."""
     fmt = key_format(key)
     return ((fmt.upper() if fmt == key_kind(fmt) else parse_family(fmt).label)
-            + _BUILD_LABELS[key[len(fmt):]])
+            + build_label(key))
 
 
 def key_order(key):

@@ -245,7 +245,7 @@ def readme_answer(build=BUILD):
     """The README's answer: the headline ConvNet's rows of ``make report``'s answer
     (:func:`scripts.asic.inference.answer_table`) and the provenance of both records, or None
     when the energy record or its rows for that model are missing."""
-    from scripts.asic.inference import SRAM_PJ_PER_BIT, answer_table
+    from scripts.asic.inference import SRAM_PJ_PER_BIT, answer_table, plain_price_note
 
     path = Path(build) / "report" / "energy.json"
     if not path.exists():
@@ -269,10 +269,7 @@ def readme_answer(build=BUILD):
              "layer; `+U`: its build with unsigned activations, `W-MX32`: with block-scaled "
              f"weights), the energy of one inference (MACs plus memory traffic at "
              f"{SRAM_PJ_PER_BIT['stated']:.1f} pJ/bit), and where TFX's best stands against it:",
-             "", *answer_table(rows, micro=True), ""]
-    if any(r["plain_price"] for r in rows):
-        lines += ["† Priced on the family's plain design: the other exponent sizes' unsigned "
-                  "and W-MX builds are not measured.", ""]
+             "", *answer_table(rows, micro=True), "", *plain_price_note(rows)]
     lines += ["Made by "
               + (made(accuracy) if accuracy else "`make accuracy`")
               + f" and {made(energy['provenance'])}, on the project's 2-core machine."]

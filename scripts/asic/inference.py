@@ -23,8 +23,7 @@ from scripts.records import markdown_table
 
 __all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width",
            "inference_energy", "priced_design", "inference_points", "pareto_front", "best_points",
-           "answer_rows",
-           "answer_table", "answer_section", "markdown_section", "plot_inference"]
+           "answer_rows", "answer_table", "plain_price_note", "answer_section", "markdown_section", "plot_inference"]
 
 #: Each design's line in the Pareto plots.
 LINE_STYLES = {"tfx": "-", "fxp": "--", "posit": ":", "fp": "-."}
@@ -212,11 +211,17 @@ def answer_section(rows, *, spread=True):
         lines += answer_table([r for r in rows if (r["dataset"], r["model"]) == (dataset, model)],
                               spread=spread)
         lines.append("")
-    if any(r["plain_price"] for r in rows):
-        lines += ["† Priced on the family's plain design: the energy record has no measurement "
-                  "of the build this scheme needs (unsigned variants or block shifters) at "
-                  "this width and family.", ""]
-    return lines
+    return lines + plain_price_note(rows)
+
+
+def plain_price_note(rows):
+    """The footnote of the † that :func:`answer_table` puts on rows priced on the family's
+    plain design (markdown lines), or no lines when there is none."""
+    if not any(r["plain_price"] for r in rows):
+        return []
+    return ["† Priced on the family's plain design: the energy record has no measurement of "
+            "the build this scheme needs (unsigned variants or block shifters) at this width "
+            "and family.", ""]
 
 
 def _models(points):

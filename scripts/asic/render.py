@@ -2,7 +2,7 @@
 :func:`scripts.asic.report.run_report` assembles."""
 
 from golden.family import FORMAT_KINDS
-from scripts.designs import ENERGY, key_format, key_label
+from scripts.designs import ENERGY, build_label, key_format, key_label
 from scripts.records import markdown_table
 from .energy import BLOCKS
 from .inference import answer_section, markdown_section
@@ -32,8 +32,7 @@ def formats_section(rows):
 
     def label(design):
         fmt = key_format(design)
-        return ((labels.get(fmt) or f"{key_label(fmt)} ses")
-                + key_label(design)[len(key_label(fmt)):])
+        return (labels.get(fmt) or f"{key_label(fmt)} ses") + build_label(design)
 
     lines += markdown_table(
         ["array", "n", "workload", "design", "formats (a, w, out)", "pJ/MAC", "×FXP", "×TFX",
@@ -197,7 +196,7 @@ def plot_blocks(record, path):
                 bottom += value
             fmt = key_format(design)
             labels.append((f"{fmt.upper()}{row['n']}" if fmt in FORMAT_KINDS
-                           else key_label(fmt)) + key_label(design)[len(key_label(fmt)):])
+                           else key_label(fmt)) + build_label(design))
             positions.append(x)
             x += 1
         x += 0.5
