@@ -21,9 +21,10 @@ from golden.ptq import scheme_kind
 from scripts.designs import key_kind, key_label, key_order, scheme_build, variant_name
 from scripts.records import markdown_table
 
-__all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width",
-           "inference_energy", "priced_design", "inference_points", "pareto_front", "best_points",
-           "answer_rows", "answer_table", "plain_price_note", "answer_section", "markdown_section", "plot_inference"]
+__all__ = ["SRAM_PJ_PER_BIT", "SRAM_SOURCE", "per_mac_by_width", "inference_energy",
+           "priced_design", "priced_point", "inference_points", "pareto_front", "best_points",
+           "answer_rows", "answer_table", "plain_price_note", "answer_section",
+           "markdown_section", "plot_inference"]
 
 #: Each design's line in the Pareto plots.
 LINE_STYLES = {"tfx": "-", "fxp": "--", "posit": ":", "fp": "-."}
@@ -99,17 +100,29 @@ def inference_points(energy_record, accuracy):
             n = int(n_text)
             traffic = model["traffic"][n_text]
             for name, scheme, key, result in _accuracy_runs(model, n_text, accuracy["schemes"]):
-                priced = priced_design(per_mac.get(n, {}), scheme, key)
-                if priced is None:
-                    continue
-                design, plain_price = priced
-                points.append({
-                    "dataset": model["dataset"], "model": model["model"], "scheme": name,
-                    "format": key, "design": design, "plain_price": plain_price,
-                    "n": n, "accuracy": result["mean"], "std": result["std"],
-                    "seeds": result.get("seeds"),
-                    "macs": traffic["macs"], **inference_energy(traffic, per_mac[n][design])})
+                point = priced_point(per_mac, scheme, key, n, traffic,
+                                     dataset=model["dataset"], model=model["model"], label=name,
+                                     accuracy=result["mean"], std=result["std"],
+                                     seeds=result.get("seeds"))
+                if point is not None:
+                    points.append(point)
     return points
+
+
+def priced_point(per_mac, scheme, key, n, traffic, *, dataset, model, label, accuracy, std,
+                 **more):
+    """One run's point (``label``: its name in tables) of ``scheme`` on the family of format
+    key ``key`` at width ``n``, priced on :func:`priced_design` among the designs of
+    ``per_mac`` (:func:`per_mac_by_width`), with its MACs and energy per inference from
+    ``traffic``; ``more`` (``seeds``) goes in before them. None when no design prices it."""
+    priced = priced_design(per_mac.get(n, {}), scheme, key)
+    if priced is None:
+        return None
+    design, plain_price = priced
+    return {"dataset": dataset, "model": model, "scheme": label, "format": key,
+            "design": design, "plain_price": plain_price, "n": n, "accuracy": accuracy,
+            "std": std, **more, "macs": traffic["macs"],
+            **inference_energy(traffic, per_mac[n][design])}
 
 
 def pareto_front(points, level="stated"):

@@ -25,8 +25,7 @@ import numpy as np
 from golden.family import FORMAT_KINDS, parse_family
 from golden.ptq import SCHEMES, scheme_family, scheme_kind
 from scripts.asic.inference import (SRAM_PJ_PER_BIT, SRAM_SOURCE, answer_rows, answer_section,
-                                    inference_energy, pareto_front, per_mac_by_width,
-                                    priced_design)
+                                    pareto_front, per_mac_by_width, priced_point)
 from scripts.designs import format_key, key_kind, key_label, key_order, variant_name
 from scripts.executor import run_jobs
 from scripts.nn.study import evaluate_run, golden_digest, run_label, run_name, study_runs
@@ -105,16 +104,11 @@ def price(record, energy):
     per_mac = per_mac_by_width(energy)
     points = []
     for run in record["runs"]:
-        key = run["format"]
-        priced = priced_design(per_mac.get(run["n"], {}), run["scheme"], key)
-        if priced is None:
-            continue
-        design, plain_price = priced
-        points.append({"dataset": record["data"], "model": record["network_name"],
-                       "scheme": run["label"], "format": key, "design": design,
-                       "plain_price": plain_price, "n": run["n"],
-                       "accuracy": run["accuracy"], "std": 0.0, "macs": run["traffic"]["macs"],
-                       **inference_energy(run["traffic"], per_mac[run["n"]][design])})
+        point = priced_point(per_mac, run["scheme"], run["format"], run["n"], run["traffic"],
+                             dataset=record["data"], model=record["network_name"],
+                             label=run["label"], accuracy=run["accuracy"], std=0.0)
+        if point is not None:
+            points.append(point)
     return points
 
 
