@@ -27,6 +27,7 @@ minifloat (E4M3, E5M2, E2M3, E3M2, E2M1), TFX or posit. Value ``v_hat = X * deco
 Defined in ``docs/formats/mx.md``.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ from .format import NumberFormat
 from .fxp import FXP
 
 __all__ = ["MX", "BlockTensor", "matmul", "E8M0_MIN", "E8M0_MAX", "e8m0_codes",
-           "mxint", "RULES"]
+           "mxint", "RULES", "significand_bits", "table_quantize"]
 
 E8M0_MIN, E8M0_MAX = -127, 127
 RULES = ("floor", "ceil")
@@ -163,11 +164,60 @@ class MX:
                            axis, spread)
 
     def _quantize_elements(self, scaled):
-        codes = self.element.quantize(scaled)
+        codes = table_quantize(self.element, scaled)
         if isinstance(self.element, FXP):  # MXINT: symmetric, the most negative code unused
             most_negative = 1 << (self.element.n - 1)
             codes = np.where(codes == most_negative, most_negative + 1, codes)
         return codes
+
+
+def _most_bits(values):
+    """The most significand bits (the leading one included) of nonzero float64 ``values``."""
+    values = np.abs(values[values != 0])
+    mantissa = np.ldexp(np.frexp(values)[0], 53).astype(np.int64)
+    lowest = np.frexp((mantissa & -mantissa).astype(np.float64))[1] - 1
+    return int((53 - lowest).max(initial=1))
+
+
+@functools.lru_cache(maxsize=None)
+def significand_bits(fmt):
+    """The most significand bits (the leading one included) of any value of ``fmt``."""
+    values = fmt.decode(fmt.codes())
+    return _most_bits(values[np.isfinite(values)])
+
+
+_ABS_MASK = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+@functools.lru_cache(maxsize=None)
+def _quantize_tables(fmt):
+    """Tables of ``fmt.quantize`` over float64 cells fine enough that every value and every
+    midpoint of two neighbouring values (the rounding boundaries) lies on a cell edge, none
+    inside a cell: for positive and negative
+    inputs, indexed by 2 * cell (an edge) or 2 * cell + 1 (inside). The cells cover four
+    binades below the smallest value (everything there rounds alike) to two above the
+    largest (everything there saturates)."""
+    values = np.unique(fmt.decode(fmt.codes()))
+    values = values[np.isfinite(values)]
+    midpoints = (values[1:] + values[:-1]) / 2  # exact: these formats are narrow
+    cut = 53 - max(_most_bits(values), _most_bits(midpoints))
+    values = np.abs(values[values != 0])
+    low = np.float64(2.0 ** (math.floor(math.log2(values.min())) - 2)).view(np.int64)
+    high = np.float64(2.0 ** (math.floor(math.log2(values.max())) + 2)).view(np.int64)
+    cells = np.arange(((high - low) >> cut) + 1, dtype=np.int64)
+    edges = low + (cells << cut)
+    samples = np.stack([edges, edges + (1 << (cut - 1))], axis=1).reshape(-1).view(np.float64)
+    return fmt.quantize(samples), fmt.quantize(-samples), low, high, cut
+
+
+def table_quantize(fmt, x):
+    """``fmt.quantize(x)`` of finite or infinite float64 ``x`` by table lookup
+    (:func:`_quantize_tables`): the same codes, several times faster for a narrow format."""
+    positive, negative, low, high, cut = _quantize_tables(fmt)
+    bits = np.ascontiguousarray(x, dtype=np.float64).view(np.int64)
+    magnitude = np.clip(bits & _ABS_MASK, low, high) - low
+    index = (magnitude >> cut) + ((magnitude + ((1 << cut) - 1)) >> cut)
+    return np.where(bits < 0, negative[index], positive[index])
 
 
 @dataclass(frozen=True)
