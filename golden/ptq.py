@@ -40,6 +40,17 @@ of at most ``sample`` values per tensor), by one of the :data:`SCHEMES`:
     one bit wider (:func:`unsigned_choice`). The accelerator runs them (and ``fxp-channel``)
     built for the family with its unsigned variants (:attr:`QuantizedNetwork.hardware_family`).
 
+``tfx-mx``, ``tfx-mx16``, ``fxp-mx``, ``fxp-mx16``, ``posit-mx``, ``fp-mx``
+    Weight-only block scaling (W-MX, :mod:`golden.mx`): weights block-scaled along K in
+    blocks of 32 (16), elements the family's widest member at scale 0 (MXINT(n) for fixed
+    point, :func:`mx_format`), the OCP floor rule; activations per tensor as ``tfx`` or
+    ``fxp-layer``.
+``tfx-mx-full``, ``fxp-mx-full``, ``posit-mx-full``, ``fp-mx-full``
+    Full MX (:mod:`golden.fullmx`): weights as W-MX (blocks of 32) and every matrix
+    product's activations block-scaled at its input in the same MX format, FP32 between
+    matrix products. Golden model only: :meth:`QuantizedNetwork.logits` runs them, the
+    accelerator does not (:func:`check_runnable`).
+
 The searched schemes (``tfx``, ``posit``, ``fp`` and their ``-channel`` variants) pick from
 the project's family of their kind unless given another of the same kind and width
 (:func:`scheme_family`): posit with es = 0, FP8 E5M2, TFX with another regime cap.
@@ -74,6 +85,7 @@ import numpy as np
 from .arith import DEFAULT_LIMITS, Accumulators, ScalingLimits, matmul, scale
 from .conv import conv2d, conv_output_size, group_slices, padding_sides
 from .engine import compile_plan
+from . import fullmx
 from .family import Family, FXPFamily, WithUnsigned, default_family
 from .fxp import FXP, MAX_F, MIN_F
 from .layers import Layer, accumulator_bias, choose_format
@@ -84,20 +96,26 @@ from .unsigned import unsigned
 from ._checks import check_bool, check_choice, check_int
 
 __all__ = ["SCHEMES", "TFX_SCHEMES", "FXP_SCHEMES", "POSIT_SCHEMES", "FP_SCHEMES",
-           "UNSIGNED_SCHEMES", "MX_SCHEMES", "MX_SPREAD", "unsigned_choice", "mx_format",
-           "Calibration",
+           "UNSIGNED_SCHEMES", "MX_SCHEMES", "FULL_MX_SCHEMES", "MX_SPREAD", "unsigned_choice",
+           "mx_format", "Calibration",
            "Step", "QuantizedNetwork",
            "quantize_network", "calibration_samples", "signed_codes", "code_words",
            "clip_codes", "scheme_kind", "scheme_family", "check_runnable"]
 
-TFX_SCHEMES = ("tfx", "tfx-channel", "tfx-channel-unsigned", "tfx-mx", "tfx-mx16")
+TFX_SCHEMES = ("tfx", "tfx-channel", "tfx-channel-unsigned", "tfx-mx", "tfx-mx16",
+               "tfx-mx-full")
 FXP_SCHEMES = ("fxp-channel", "fxp-channel-signed", "fxp-layer", "fxp-global", "fxp-mx",
-               "fxp-mx16")
-POSIT_SCHEMES = ("posit", "posit-channel", "posit-channel-unsigned", "posit-mx")
-FP_SCHEMES = ("fp", "fp-channel", "fp-channel-unsigned", "fp-mx")
+               "fxp-mx16", "fxp-mx-full")
+POSIT_SCHEMES = ("posit", "posit-channel", "posit-channel-unsigned", "posit-mx",
+                 "posit-mx-full")
+FP_SCHEMES = ("fp", "fp-channel", "fp-channel-unsigned", "fp-mx", "fp-mx-full")
 #: Weight-only block scaling (W-MX, :mod:`golden.mx`): weights block-scaled along K in blocks
 #: of 32 (16 for the ``16`` schemes), activations per tensor.
 MX_SCHEMES = ("tfx-mx", "tfx-mx16", "fxp-mx", "fxp-mx16", "posit-mx", "fp-mx")
+#: Full MX (:mod:`golden.fullmx`): weights and every matrix product's activations
+#: block-scaled in blocks of 32, FP32 between matrix products; the golden model runs them,
+#: the accelerator does not.
+FULL_MX_SCHEMES = ("tfx-mx-full", "fxp-mx-full", "posit-mx-full", "fp-mx-full")
 #: The largest difference of one layer's block exponents that the W-MX schemes allow by
 #: default (the study's; a 4-bit shift in hardware). ``quantize_network(mx_spread=)`` takes
 #: another, down to 1, for a build with narrower accumulators.
@@ -263,14 +281,30 @@ class QuantizedNetwork:
         """The family an accelerator that runs this network is built for: :attr:`family`,
         with its unsigned variants (:class:`golden.family.WithUnsigned`) when some tensor is
         unsigned."""
-        formats = [self.input_fmt] + [f for step in self.steps.values()
-                                      for f in (step.out_fmt, step.w_fmt) if f is not None]
+        formats = [f for f in [self.input_fmt] + [f for step in self.steps.values()
+                                                  for f in (step.out_fmt, step.w_fmt)]
+                   if f is not None]
         if all(fmt.signed for fmt in formats):
             return self.family
         return WithUnsigned(self.family)
 
+    @property
+    def full_mx(self):
+        """Whether the scheme is full MX (:mod:`golden.fullmx`: golden model only)."""
+        return self.scheme in FULL_MX_SCHEMES
+
     def formats(self):
-        """Every quantization point's format label, by tensor name (weights as ``name.w``)."""
+        """Every quantization point's format label, by tensor name (weights as ``name.w``;
+        full MX: every tensor FP32, each matrix product's block-scaled operands as
+        ``name.a`` and ``name.w``)."""
+        if self.full_mx:
+            labels = {"input": fullmx.FP32_LABEL}
+            for name, step in self.steps.items():
+                if step.node.op in _QUANTIZED_OPS:
+                    labels[name] = fullmx.FP32_LABEL
+                if step.w_fmt is not None:
+                    labels[f"{name}.a"] = labels[f"{name}.w"] = step.a_fmt.label
+            return labels
         labels = {"input": self.input_fmt.label}
         for name, step in self.steps.items():
             if step.node.op in _QUANTIZED_OPS:
@@ -285,7 +319,8 @@ class QuantizedNetwork:
         W-MX every block's 8-bit scale),
         ``bias_bits`` (every bias read once, ``limits.bias_bits``), ``activation_bits`` (the
         input and every node's output written once and read once by each consumer, n bits;
-        a flatten is a view, its consumers read its source)."""
+        a flatten is a view, its consumers read its source). Full MX: biases and
+        activations are FP32 (32 bits), weights as W-MX."""
         shapes, n = self.network.shapes, self.n
         source = {}
         reads = {"input": 0}
@@ -302,22 +337,31 @@ class QuantizedNetwork:
                 rows, columns = _matrix(node).shape
                 weights += rows * columns
                 biases += columns
-                if self.scheme in MX_SCHEMES:  # one 8-bit E8M0 scale per block
+                if self.scheme in MX_SCHEMES + FULL_MX_SCHEMES:  # an E8M0 scale per block
                     block = mx_format(self.scheme, self.family).block
                     scale_bits += -(-rows // block) * columns * 8
                 macs += rows * int(np.prod(shapes[node.name]))
         elements = sum(int(np.prod(shapes[name])) * (1 + count) for name, count in reads.items())
+        stored = 32 if self.full_mx else n
         return {"macs": macs, "weight_bits": weights * n + scale_bits,
-                "bias_bits": biases * self.limits.bias_bits, "activation_bits": elements * n}
+                "bias_bits": biases * (32 if self.full_mx else self.limits.bias_bits),
+                "activation_bits": elements * stored}
+
+    def _codes_only(self):
+        if self.full_mx:
+            raise ValueError(f"{self.scheme} is full MX, on FP32 values between matrix "
+                             f"products, not codes: run it with logits() or predict()")
 
     def run_step(self, name, inputs):
         """One node's output codes from its input codes (the hardware's arithmetic)."""
+        self._codes_only()
         node = self.steps[name].node
         return self._integer_step(self.steps[name], inputs,
                                   [self.format_of(source) for source in node.inputs])
 
     def run_integer(self, x, *, keep=False):
         """The hardware's arithmetic on codes; returns the logits' codes (or every tensor's)."""
+        self._codes_only()
         codes = {"input": self.input_fmt.quantize(self.network.check_input(x))}
         for node in self.network.nodes:
             codes[node.name] = self.run_step(node.name, [codes[name] for name in node.inputs])
@@ -362,6 +406,8 @@ class QuantizedNetwork:
 
     def run_fake(self, x):
         """Simulated quantization in float64; returns the logits (real values)."""
+        if self.full_mx:
+            return fullmx.logits(self, x, exact=False)
         values = {"input": _fake(self.input_fmt, self.network.check_input(x))}
         for node in self.network.nodes:
             step = self.steps[node.name]
@@ -377,7 +423,9 @@ class QuantizedNetwork:
 
     def plan(self, mode="integer"):
         """The fast engine's compiled plan (:mod:`golden.engine`), or ``None`` when an
-        integer step could leave float64's exact range."""
+        integer step could leave float64's exact range (or the scheme is full MX)."""
+        if self.full_mx:
+            return None
         if mode not in self._plans:
             self._plans[mode] = compile_plan(self, mode)
         return self._plans[mode]
@@ -386,9 +434,12 @@ class QuantizedNetwork:
         """Real logits of ``x``: ``engine="integer"`` the hardware's arithmetic (values of
         :meth:`run_integer`'s codes), ``"fake"`` simulated quantization. ``fast`` runs the
         compiled plan of :mod:`golden.engine` (same integer results; the reference when a plan
-        cannot be exact), else the reference methods."""
+        cannot be exact), else the reference methods. A full-MX scheme runs
+        :func:`golden.fullmx.logits` (FP32 logits; ``"fake"``: its float64 products)."""
         check_choice("engine", engine, ("integer", "fake"))
         check_bool("fast", fast)
+        if self.full_mx:
+            return fullmx.logits(self, x, exact=engine == "integer")
         plan = self.plan(engine) if fast else None
         if plan is not None:
             return plan.values(x)
@@ -404,6 +455,10 @@ class QuantizedNetwork:
 def check_runnable(qnet, family):
     """A ``ValueError`` naming the layer when an accelerator built for ``family`` (at the
     network's scaling limits) cannot run one of ``qnet``'s matrix products."""
+    if qnet.full_mx:
+        raise ValueError(f"the accelerator cannot run {qnet.scheme}: full MX (block-scaled "
+                         f"activations) runs in the golden model only; the accelerator runs "
+                         f"the W-MX schemes ({', '.join(MX_SCHEMES)})")
     for name, step in qnet.steps.items():
         if step.w_fmt is not None:
             try:
@@ -577,6 +632,9 @@ def quantize_network(network, scheme, n, calibration_x=None, *, family=None, lim
         choose = lambda name, tensor: choose_format(
             tensor, FXPFamily(n, signed=not (unsigned and nonnegative.get(name, False))))
 
+    if scheme in FULL_MX_SCHEMES:
+        return _full_mx_network(network, scheme, n, family, limits, weights, calibration,
+                                bias_correction, mx_spread)
     input_fmt = choose("input", samples["input"])
     steps = {}
     formats = {"input": input_fmt}
@@ -597,6 +655,25 @@ def quantize_network(network, scheme, n, calibration_x=None, *, family=None, lim
                                             choose, limits, mean, family, mx_spread)
         formats[node.name] = steps[node.name].out_fmt
     return QuantizedNetwork(network, scheme, n, input_fmt, steps, limits, family)
+
+
+def _full_mx_network(network, scheme, n, family, limits, weights, calibration,
+                     bias_correction, mx_spread):
+    """A full-MX scheme's network (:mod:`golden.fullmx`): block-scaled weights and each
+    matrix product's activation MX format (``a_fmt``), FP32 biases; no output formats."""
+    mx = mx_format(scheme, family)
+    steps = {}
+    for node in network.nodes:
+        if node.op in ("conv", "dense"):
+            mean = calibration.input_means[node.name] if bias_correction else None
+            step = _block_weights(node, weights[node.name], mx, mx_spread)
+            float_bias = _corrected_bias(node, step, weights[node.name], mean,
+                                         np.ones(weights[node.name].shape[1]))
+            steps[node.name] = replace(step, a_fmt=mx, float_bias=float_bias,
+                                       bias=float_bias.astype(np.float32))
+        else:
+            steps[node.name] = Step(node, None)
+    return QuantizedNetwork(network, scheme, n, None, steps, limits, family)
 
 
 def unsigned_choice(x, family):
@@ -630,10 +707,9 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean,
     peak = np.where(peak > 0, peak, 1.0)
     w_shift, w_block_exponent = None, 0
     if scheme in MX_SCHEMES:
-        blocks = mx_format(scheme, family).quantize(w, axis=0, spread=mx_spread)
-        w_block_exponent = int(blocks.exponents.min())
-        w_shift = blocks.block_exponent_per_element() - w_block_exponent
-        w_fmt, w_codes = blocks.mx.element, blocks.codes
+        blocked = _block_weights(node, w, mx_format(scheme, family), mx_spread)
+        w_fmt, w_codes = blocked.w_fmt, blocked.w_codes
+        w_shift, w_block_exponent = blocked.w_shift, blocked.w_block_exponent
         M, shift = np.ones(channels, np.int64), np.zeros(channels, np.int64)
         channel_scale = np.ones(channels)
     elif scheme in ("fxp-channel", "fxp-channel-signed"):
@@ -654,17 +730,33 @@ def _matmul_step(node, w, a_fmt, out_fmt, scheme, n, choose, limits, input_mean,
         w_codes = w_fmt.quantize(w)
         M, shift = np.ones(channels, np.int64), np.zeros(channels, np.int64)
         channel_scale = np.ones(channels)
-    float_bias = np.asarray(node["bias"], dtype=np.float64)
     step = Step(node, out_fmt, w_fmt=w_fmt, w_codes=w_codes, w_shift=w_shift,
                 w_block_exponent=w_block_exponent)
-    if input_mean is not None:
-        error = step.w_values * channel_scale - w
-        # Each group's columns see only its own input rows.
-        groups = group_slices(len(input_mean), channels, node.attrs.get("groups", 1))
-        correction = np.concatenate([input_mean[rows] @ error[:, columns]
-                                     for rows, columns in groups])
-        float_bias = float_bias - correction
+    float_bias = _corrected_bias(node, step, w, input_mean, channel_scale)
     bias = accumulator_bias(float_bias / channel_scale, a_fmt.int_exponent + step.w_exponent,
                             limits, where=f"node {node.name!r}: ")
     return replace(step, bias=bias, M=M, shift=shift, channel_scale=channel_scale,
                    a_fmt=a_fmt, float_bias=float_bias)
+
+
+def _block_weights(node, w, mx, spread):
+    """A step with ``w`` (K, N) block-scaled along K in ``mx``: element codes, each weight's
+    block exponent above the layer's smallest, and that smallest."""
+    blocks = mx.quantize(w, axis=0, spread=spread)
+    low = int(blocks.exponents.min())
+    return Step(node, None, w_fmt=mx.element, w_codes=blocks.codes,
+                w_shift=blocks.block_exponent_per_element() - low, w_block_exponent=low)
+
+
+def _corrected_bias(node, step, w, input_mean, channel_scale):
+    """The node's float bias, minus the expected output shift of the weight quantization
+    (bias correction) when ``input_mean`` is given."""
+    float_bias = np.asarray(node["bias"], dtype=np.float64)
+    if input_mean is None:
+        return float_bias
+    error = step.w_values * channel_scale - w
+    # Each group's columns see only its own input rows.
+    groups = group_slices(len(input_mean), w.shape[1], node.attrs.get("groups", 1))
+    correction = np.concatenate([input_mean[rows] @ error[:, columns]
+                                 for rows, columns in groups])
+    return float_bias - correction

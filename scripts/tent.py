@@ -44,7 +44,8 @@ from golden.onnx_import import import_onnx, preprocess
 from golden.compiler import compile_network
 from golden.interpreter import Machine
 from golden.program import UP5K_MEMORY_CODES, read_program
-from golden.ptq import MX_SPREAD, SCHEMES, calibration_samples, quantize_network
+from golden.ptq import (FULL_MX_SCHEMES, MX_SPREAD, SCHEMES, calibration_samples,
+                        quantize_network)
 from golden.quantized_io import (is_quantized_file, load_quantized, quantized_from_arrays,
                                  save_quantized)
 from hdl.client import DeviceError, HostClient, LinkError, SerialTransport
@@ -71,6 +72,9 @@ LIMITS = {"default": None, "board": SynthConfig().limits,
           "wide": ScalingLimits(bias_bits=MAX_BIAS_BITS, m_bits=32, shift_max=63)}
 
 
+#: The schemes an accelerator runs: every one but full MX (golden model only).
+HARDWARE_SCHEMES = tuple(s for s in SCHEMES if s not in FULL_MX_SCHEMES)
+
 def _parser():
     parser = argparse.ArgumentParser(prog="tent", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,7 +85,9 @@ def _parser():
 
     p = commands.add_parser("quantize", help="a float network quantized to one scheme and width")
     p.add_argument("network", help="a float network file (.npz)")
-    p.add_argument("--scheme", required=True, choices=SCHEMES)
+    p.add_argument("--scheme", required=True, choices=HARDWARE_SCHEMES,
+                   help="a scheme the accelerator runs (the full-MX ones run in tent compare "
+                        "and make accuracy only)")
     p.add_argument("--n", type=int, required=True, help="width in bits, 3 to 16")
     p.add_argument("--family", default=None,
                    help="another family of the scheme's kind and width for a searched scheme, "
@@ -126,8 +132,9 @@ def _parser():
                    help="widths in bits, 3 to 16 (default: 4 5 6 8)")
     p.add_argument("--formats", nargs="+", choices=FORMAT_KINDS, default=list(FORMAT_KINDS),
                    help="format kinds (default: all)")
-    p.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES),
-                   help="schemes (default: all of the kinds chosen)")
+    p.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(HARDWARE_SCHEMES),
+                   help="schemes (default: all of the kinds chosen that the accelerator runs; "
+                        "the full-MX ones give accuracy only, unpriced)")
     p.add_argument("--no-variants", action="store_true",
                    help="skip the other exponent sizes (posit es = 0, FP6 E3M2, FP8 E5M2)")
     p.add_argument("--images", type=int, default=0, help="the first K test images (0: all)")

@@ -9,10 +9,10 @@ import pytest
 from golden.models import MODELS, load_mlp
 from golden.network import fold, load_network, save_network
 from golden.datasets import load
-from golden.ptq import MX_SCHEMES, quantize_network
+from golden.ptq import FULL_MX_SCHEMES, MX_SCHEMES, quantize_network
 from golden.family import FPFamily, PositFamily
-from scripts.nn.study import (evaluate, markdown, run_name, study_runs, summarise, verdict,
-                              width_row)
+from scripts.nn.study import (evaluate, markdown, run_name, run_study, study_runs, summarise,
+                              verdict, width_row)
 
 
 def test_summary_and_verdicts():
@@ -85,12 +85,13 @@ def test_rows_verdicts_and_markdown():
              "fxp-channel": 0.95, "fxp-channel-signed": 0.92, "fxp-layer": 0.8,
              "fxp-global": 0.5, "posit": 0.91, "posit-channel": 0.92,
              "posit-channel-unsigned": 0.86, "fp": 0.94, "fp-channel": 0.96,
-             "fp-channel-unsigned": 0.87, **dict.fromkeys(MX_SCHEMES, 0.6)}
+             "fp-channel-unsigned": 0.87, **dict.fromkeys(MX_SCHEMES + FULL_MX_SCHEMES, 0.6)}
     runs = [{f"{s}/4": {"integer": m + d} for s, m in means.items()} for d in (-0.001, 0.001)]
     row = width_row(runs, 4, fake=False, variants=False)
     assert row["verdicts"]["tfx-channel"] == {"fxp-channel": "loss", "fxp-channel-signed": "win",
                                               "fxp-layer": "win", "fxp-global": "win",
-                                              "fxp-mx": "win", "fxp-mx16": "win"}
+                                              "fxp-mx": "win", "fxp-mx16": "win",
+                                              "fxp-mx-full": "win"}
     assert row["verdicts"]["tfx"]["fxp-channel-signed"] == "loss"
     assert row["best"] == {"tfx": "tfx-channel", "fxp": "fxp-channel", "verdict": "loss",
                            "posit": "posit-channel", "verdict_posit": "win",
@@ -101,10 +102,11 @@ def test_rows_verdicts_and_markdown():
          "by_width": {"4": row}}]}
     text = markdown(record)
     mx = "60.0 ± 0.1"
-    assert (f"| 4 | 90.0 ± 0.1 | 93.0 ± 0.1 | 85.0 ± 0.1 | {mx} | {mx} | 95.0 ± 0.1 "
-            f"| 92.0 ± 0.1 | 80.0 ± 0.1 | 50.0 ± 0.1 | {mx} | {mx} | 91.0 ± 0.1 | 92.0 ± 0.1 "
-            f"| 86.0 ± 0.1 | {mx} | 94.0 ± 0.1 | 96.0 ± 0.1 | 87.0 ± 0.1 | {mx} "
-            "| loss, win, win, win, win, win | loss (tfx-channel vs fxp-channel) "
+    assert (f"| 4 | 90.0 ± 0.1 | 93.0 ± 0.1 | 85.0 ± 0.1 | {mx} | {mx} | {mx} | 95.0 ± 0.1 "
+            f"| 92.0 ± 0.1 | 80.0 ± 0.1 | 50.0 ± 0.1 | {mx} | {mx} | {mx} | 91.0 ± 0.1 "
+            f"| 92.0 ± 0.1 | 86.0 ± 0.1 | {mx} | {mx} | 94.0 ± 0.1 | 96.0 ± 0.1 | 87.0 ± 0.1 "
+            f"| {mx} | {mx} "
+            "| loss, win, win, win, win, win, win | loss (tfx-channel vs fxp-channel) "
             "| win (posit-channel) "
             "| loss (fp-channel) |") in text
     assert "**fashion-mnist**" in text and "mnist-resnet-s2.npz" in text
@@ -150,12 +152,30 @@ def test_shipped_networks_load_back_into_their_pytorch_modules(name):
             np.testing.assert_array_equal(a.arrays[key], b.arrays[key])
 
 
+def test_a_study_of_some_schemes_has_their_rows_and_verdicts_only():
+    means = {"tfx-mx-full": 0.9, "fxp-mx-full": 0.95, "posit-mx-full": 0.7}
+    runs = [{f"{s}/4": {"integer": m + d} for s, m in means.items()} for d in (-0.001, 0.001)]
+    schemes = list(means)
+    row = width_row(runs, 4, fake=False, schemes=schemes)
+    assert row["verdicts"] == {"tfx-mx-full": {"fxp-mx-full": "loss"}}
+    assert row["best"] == {"tfx": "tfx-mx-full", "fxp": "fxp-mx-full", "verdict": "loss",
+                           "posit": "posit-mx-full", "verdict_posit": "win"}
+    record = {"headline": "fashion-mnist", "missing": [], "schemes": schemes, "models": [
+        {"dataset": "fashion-mnist", "model": "convnet", "seeds": [0, 1],
+         "test_images": 10000, "float": {"mean": 0.91, "std": 0.002}, "widths": [4],
+         "by_width": {"4": row}}]}
+    assert ("| 4 | 90.0 ± 0.1 | 95.0 ± 0.1 | 70.0 ± 0.1 | – | loss (tfx-mx-full vs "
+            "fxp-mx-full) | win (posit-mx-full) | – (–) |") in markdown(record)
+    with pytest.raises(ValueError, match="schemes must be among tfx, tfx-channel"):
+        run_study(datasets=["digits"], schemes=["float"])
+
+
 def test_variant_rows_and_their_table():
     means = {"tfx": 0.9, "tfx-channel": 0.93, "tfx-channel-unsigned": 0.85,
              "fxp-channel": 0.95, "fxp-channel-signed": 0.92, "fxp-layer": 0.8,
              "fxp-global": 0.5, "posit": 0.91, "posit-channel": 0.92,
              "posit-channel-unsigned": 0.86, "fp": 0.94, "fp-channel": 0.96,
-             "fp-channel-unsigned": 0.87, **dict.fromkeys(MX_SCHEMES, 0.6),
+             "fp-channel-unsigned": 0.87, **dict.fromkeys(MX_SCHEMES + FULL_MX_SCHEMES, 0.6),
              "posit/8/posit:8,0": 0.95, "posit-channel/8/posit:8,0": 0.93,
              "posit-channel-unsigned/8/posit:8,0": 0.94, "posit-mx/8/posit:8,0": 0.7,
              "fp/8/fp:8,5": 0.90, "fp-channel/8/fp:8,5": 0.80,

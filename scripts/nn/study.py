@@ -26,8 +26,8 @@ import numpy as np
 from golden.datasets import load
 from golden.family import parse_family
 from golden.network import fold, load_network
-from golden.ptq import (FP_SCHEMES, FXP_SCHEMES, POSIT_SCHEMES, SCHEMES, TFX_SCHEMES,
-                        calibration_samples, quantize_network, scheme_family)
+from golden.ptq import (FP_SCHEMES, FULL_MX_SCHEMES, FXP_SCHEMES, POSIT_SCHEMES, SCHEMES,
+                        TFX_SCHEMES, calibration_samples, quantize_network, scheme_family)
 from golden.models import ARCHITECTURES, model_path
 from scripts.designs import family_variants, variant_name
 from scripts.executor import run_jobs
@@ -49,7 +49,8 @@ def golden_digest():
 
 #: The searched schemes of each kind that pick from the kind's other families
 #: (:func:`scripts.designs.family_variants`).
-VARIANT_SCHEMES = {"posit": POSIT_SCHEMES, "fp": FP_SCHEMES}
+VARIANT_SCHEMES = {kind: tuple(s for s in schemes if s not in FULL_MX_SCHEMES)
+                   for kind, schemes in (("posit", POSIT_SCHEMES), ("fp", FP_SCHEMES))}
 
 
 def run_name(scheme, n, family=None):
@@ -209,24 +210,29 @@ def best(row, schemes):
     return max(schemes, key=lambda s: row[s]["integer"]["mean"])
 
 
-def width_row(runs, n, fake, variants=True):
-    """Summaries of every scheme at width ``n`` over the seeds' results, and the verdicts:
-    each TFX scheme against each fixed-point scheme, and the best TFX scheme against the best
-    of fixed point, posit and the minifloats; with ``variants`` the other families' runs
-    (:func:`variant_rows`) under ``"variants"``."""
+def width_row(runs, n, fake, variants=True, schemes=SCHEMES):
+    """Summaries of every one of ``schemes`` at width ``n`` over the seeds' results, and the
+    verdicts: each TFX scheme against each fixed-point scheme, and the best TFX scheme
+    against the best of fixed point, posit and the minifloats (those of them among
+    ``schemes``); with ``variants`` the other families' runs (:func:`variant_rows`) under
+    ``"variants"``."""
     engines = ("integer", "fake") if fake else ("integer",)
     summary = lambda name: {engine: summarise([r[name][engine] for r in runs])
                             for engine in engines}
-    row = {s: summary(run_name(s, n)) for s in SCHEMES}
+    row = {s: summary(run_name(s, n)) for s in schemes}
+    ours = [s for s in TFX_SCHEMES if s in schemes]
+    kinds = {kind: [s for s in kind_schemes if s in schemes] for kind, kind_schemes in
+             (("fxp", FXP_SCHEMES), ("posit", POSIT_SCHEMES), ("fp", FP_SCHEMES))}
     row["verdicts"] = {t: {f: verdict(row[t]["integer"], row[f]["integer"])
-                           for f in FXP_SCHEMES} for t in TFX_SCHEMES}
-    tfx, fxp = best(row, TFX_SCHEMES), best(row, FXP_SCHEMES)
-    row["best"] = {"tfx": tfx, "fxp": fxp,
-                   "verdict": verdict(row[tfx]["integer"], row[fxp]["integer"])}
-    for kind, schemes in (("posit", POSIT_SCHEMES), ("fp", FP_SCHEMES)):
-        other = best(row, schemes)
-        row["best"][kind] = other
-        row["best"][f"verdict_{kind}"] = verdict(row[tfx]["integer"], row[other]["integer"])
+                           for f in kinds["fxp"]} for t in ours}
+    row["best"] = {}
+    if ours:
+        tfx = row["best"]["tfx"] = best(row, ours)
+        for kind, present in kinds.items():
+            if present:
+                other = row["best"][kind] = best(row, present)
+                name = "verdict" if kind == "fxp" else f"verdict_{kind}"
+                row["best"][name] = verdict(row[tfx]["integer"], row[other]["integer"])
     if variants:
         row["variants"] = variant_rows(row, n, summary)
     return row
@@ -237,7 +243,9 @@ def variant_rows(row, n, summary):
     its label, kind, each of its schemes' summaries (``summary(run name)``), the best of
     them, and the verdicts of it against the best of its kind's default family and of the
     best TFX scheme against it."""
-    tfx = row["best"]["tfx"]
+    tfx = row["best"].get("tfx")
+    if tfx is None or any(kind not in row["best"] for kind in VARIANT_SCHEMES):
+        return {}
     variants = {}
     for family in family_variants(n):
         schemes = {s: summary(run_name(s, n, family)) for s in VARIANT_SCHEMES[family.kind]}
@@ -252,6 +260,8 @@ def variant_rows(row, n, summary):
 
 def markdown(record):
     fake = record.get("fake", False)
+    schemes = record.get("schemes", list(SCHEMES))
+    fxp = [s for s in FXP_SCHEMES if s in schemes]
     lines = ["# Quantization study: TFX (TENT) vs fixed point", "",
              f"Made by `python -m scripts.accuracy` (`make accuracy`). Post-training "
              f"quantization of trained networks (batch norm folded; bias correction "
@@ -278,7 +288,11 @@ def markdown(record):
              "block of 32 weights along K, floor rule, elements TFX(n, IS_max, 0), MXINT(n), "
              "Posit(n, 1, 0), FP(n, E, 0); activations per tensor as `tfx`/`fxp-layer`), "
              "`tfx-mx16`, `fxp-mx16` the same with blocks of 16 (the accelerator runs every "
-             "W-MX scheme with block shifters); the same "
+             "W-MX scheme with block shifters); `tfx-mx-full`, `fxp-mx-full`, "
+             "`posit-mx-full`, `fp-mx-full` full MX (weights as W-MX and every matrix "
+             "product's activations block-scaled at its input, blocks of 32 along each im2col "
+             "row; FP32 between matrix products; the golden model runs them, the accelerator "
+             "does not); the same "
              "four posit and FP schemes again with the other exponent sizes (posit es = 0, FP6 "
              "E3M2, FP8 E5M2) in each model's second table, unless `--no-variants`. Verdict of "
              "TFX against a baseline: win or loss when the means differ by more than both "
@@ -291,14 +305,15 @@ def markdown(record):
         for n in entry["widths"]:
             row = entry["by_width"][str(n)]
             cells = [_cell(row[s]["integer"]) + (f" ({100 * row[s]['fake']['mean']:.1f})"
-                                                 if fake else "") for s in SCHEMES]
-            verdicts = [row["verdicts"]["tfx-channel"][f] for f in FXP_SCHEMES]
+                                                 if fake else "") for s in schemes]
+            verdicts = [row["verdicts"].get("tfx-channel", {}).get(f, "–") for f in fxp]
             top = row["best"]
             rows.append((n, *cells, ", ".join(verdicts),
-                         f"{top['verdict']} ({top['tfx']} vs {top['fxp']})",
+                         f"{top.get('verdict', '–')} ({top.get('tfx', '–')} vs "
+                         f"{top.get('fxp', '–')})",
                          *(f"{top.get('verdict_' + k, '–')} ({top.get(k, '–')})"
                            for k in ("posit", "fp"))))
-        lines += markdown_table(["n", *SCHEMES, "tfx-channel vs " + ", ".join(FXP_SCHEMES),
+        lines += markdown_table(["n", *schemes, "tfx-channel vs " + ", ".join(fxp),
                                  "best TFX vs best FXP", "vs best posit", "vs best FP"], rows)
         lines.append("")
         lines += variant_section(entry)
@@ -347,7 +362,7 @@ def plot(record, path):
     for axis in axes.flat[len(models):]:
         axis.set_visible(False)
     for axis, entry in zip(axes.flat, models):
-        for scheme in SCHEMES:
+        for scheme in record.get("schemes", SCHEMES):
             means = [100 * entry["by_width"][str(n)][scheme]["integer"]["mean"]
                      for n in entry["widths"]]
             spreads = [100 * entry["by_width"][str(n)][scheme]["integer"]["std"]
@@ -374,17 +389,20 @@ def _expected_cost(dataset, model):
 
 def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, seeds=SEEDS,
               widths=WIDTHS, test_images=0, jobs=2, fake=False, bias_correction=True,
-              variants=True, out=OUT, scheduler=None):
+              variants=True, out=OUT, scheduler=None, schemes=SCHEMES):
     """Evaluate every model present (one job per run, ``jobs`` local processes or the
     workers of the Dask ``scheduler``; cached, a progress bar); writes the record, its tables
     and plot to ``out`` and returns the record. ``test_images``: how many test images (0:
     all); ``fake`` adds simulated quantization's accuracy; ``variants`` the other exponent
-    sizes (:func:`study_runs`)."""
+    sizes (:func:`study_runs`); ``schemes`` a subset of :data:`golden.ptq.SCHEMES`."""
     from tqdm import tqdm
 
     if any(not 3 <= n <= 16 for n in widths):
         raise ValueError(f"widths must be from 3 to 16, not {list(widths)}")
-    record = {"headline": HEADLINE, "schemes": list(SCHEMES), "models": [], "missing": [],
+    schemes = [s for s in SCHEMES if s in schemes]
+    if not schemes:
+        raise ValueError(f"schemes must be among {', '.join(SCHEMES)}")
+    record = {"headline": HEADLINE, "schemes": schemes, "models": [], "missing": [],
               "fake": fake, "bias_correction": bias_correction, "variants": variants,
               "engine": "golden.engine (bit-identical to QuantizedNetwork.run_integer)"}
     tasks, groups = {}, []
@@ -397,7 +415,7 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
                 groups.append((dataset, model, present))
                 for seed in present:
                     tasks[(dataset, model, seed)] = paths[seed]
-    runs = study_runs(widths, SCHEMES, variants)
+    runs = study_runs(widths, schemes, variants)
     # Longest first, so that no large model is left running alone at the end.
     order = sorted(tasks, key=lambda key: -_expected_cost(*key[:2]))
     models = {(tasks[key], key[0]): _ModelCache(tasks[key], test_images, bias_correction,
@@ -418,12 +436,12 @@ def run_study(*, datasets=(HEADLINE, "digits", "mnist"), models=ARCHITECTURES, s
                  "widths": list(widths), "float": summarise([r["float"] for r in runs]),
                  "by_width": {}, "formats_seed0": {}, "traffic": {}}
         for n in widths:
-            entry["by_width"][str(n)] = width_row(runs, n, fake, variants)
+            entry["by_width"][str(n)] = width_row(runs, n, fake, variants, schemes)
             entry["formats_seed0"][str(n)] = {
                 s if family is None else variant_name(s, family):
                     runs[0][run_name(s, n, family)]["formats"]
-                for s, _, family in study_runs([n], SCHEMES, variants)}
-            entry["traffic"][str(n)] = runs[0][run_name(SCHEMES[0], n)]["traffic"]
+                for s, _, family in study_runs([n], schemes, variants)}
+            entry["traffic"][str(n)] = runs[0][run_name(schemes[0], n)]["traffic"]
         record["models"].append(entry)
     if record["missing"]:
         print("not evaluated, no trained weights (make train-models): "
