@@ -23,6 +23,7 @@ float64 when its sums provably stay below 2**53, else in int64), the blocks are 
 common exponent in int64 where they provably fit, and Python integers take the rest.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = ["round_to_fp32", "block_product", "weight_blocks", "logits", "FP32_LA
 FP32_LABEL = "FP32"
 _SIGNIFICAND = 24  # FP32's significand bits
 _INT64_BITS = 62  # a shifted sum below 2**62 cannot wrap an int64
+_CHUNK_ELEMENTS = 1 << 14  # activation elements quantized and multiplied at a time
 
 
 def _bit_length(magnitude):
@@ -106,11 +108,41 @@ def _span(values, bits, axis):
     """Per row (``axis`` = 1) or column (0) of float64 ``values``: the exponent bound above
     every magnitude (|v| < 2**high) and below every nonzero value's lowest set bit (``bits``
     significand bits), and whether it has a nonzero value."""
-    exponents = np.frexp(values)[1]
-    nonzero = values != 0
-    high = np.where(nonzero, exponents, np.iinfo(np.int32).min).max(axis=axis)
-    low = np.where(nonzero, exponents, np.iinfo(np.int32).max).min(axis=axis) - bits
-    return high.astype(np.int64), low.astype(np.int64), nonzero.any(axis=axis)
+    magnitude = np.abs(values)
+    largest = magnitude.max(axis=axis)
+    smallest = np.where(magnitude > 0, magnitude, np.inf).min(axis=axis)
+    nonzero = largest > 0
+    high = np.frexp(largest)[1].astype(np.int64)
+    low = np.frexp(np.where(nonzero, smallest, 1.0))[1].astype(np.int64) - bits
+    return high, low, nonzero
+
+
+@functools.lru_cache(maxsize=None)
+def _value_table(element):
+    return element.decode(element.codes())
+
+
+def _decoded(tensor):
+    """The real values of a 2-D :class:`golden.mx.BlockTensor` (float64, exact)."""
+    values = _value_table(tensor.mx.element)[tensor.codes]
+    scales = np.repeat(np.ldexp(1.0, tensor.exponents), tensor.mx.block, axis=tensor.axis)
+    length = tensor.codes.shape[tensor.axis]
+    return values * (scales[:, :length] if tensor.axis == 1 else scales[:length])
+
+
+class _Weights:
+    """A weight operand (K, N) and its bias, prepared once for many activation rows."""
+
+    def __init__(self, w, bias):
+        self.blocks = w
+        K, N = w.codes.shape
+        self.bias = (np.zeros(N, np.float32) if bias is None
+                     else np.asarray(bias, dtype=np.float32))
+        self.values = _decoded(w)
+        self.high, self.low, self.any = _span(self.values, significand_bits(w.mx.element), 0)
+        self.high = self.high + math.ceil(math.log2(K + 1))  # a sum of K products
+        self.b_high, self.b_low, self.b_any = _span(self.bias.astype(np.float64)[None],
+                                                    _SIGNIFICAND, 0)
 
 
 def block_product(a, w, bias=None):
@@ -144,24 +176,24 @@ def block_product(a, w, bias=None):
                          f"{a.codes.shape} and {w.codes.shape}")
     if a.mx.block != w.mx.block:
         raise ValueError(f"block sizes differ: {a.mx.block} and {w.mx.block}")
-    K, N = w.codes.shape
-    bias = np.zeros(N, np.float32) if bias is None else np.asarray(bias, dtype=np.float32)
-    va, vw = a.decode(), w.decode()
+    return _product(a, _Weights(w, bias))
+
+
+def _product(a, weights):
+    """:func:`block_product` of activations ``a`` and prepared ``weights``."""
+    va = _decoded(a)
     a_high, a_low, a_any = _span(va, significand_bits(a.mx.element), 1)
-    w_high, w_low, w_any = _span(vw, significand_bits(w.mx.element), 0)
-    b_high, b_low, b_any = _span(bias.astype(np.float64)[None], _SIGNIFICAND, 0)
-    terms = a_any[:, None] & w_any[None, :]
-    high = np.maximum(np.where(terms, a_high[:, None] + w_high[None, :]
-                               + math.ceil(math.log2(K + 1)), b_high[None, :]),
-                      b_high[None, :])
-    low = np.minimum(np.where(terms, a_low[:, None] + w_low[None, :], b_low[None, :]),
-                     np.where(b_any, b_low, np.iinfo(np.int32).max)[None, :])
-    exact = ~terms & ~b_any[None, :] | (high - low <= 53)
-    out = ((va @ vw) + bias).astype(np.float32)
+    terms = a_any[:, None] & weights.any[None, :]
+    high = np.maximum(np.where(terms, a_high[:, None] + weights.high[None, :], weights.b_high),
+                      weights.b_high)
+    low = np.where(terms, a_low[:, None] + weights.low[None, :], weights.b_low)
+    low = np.minimum(low, np.where(weights.b_any, weights.b_low, np.iinfo(np.int32).max))
+    exact = (~terms & ~weights.b_any) | (high - low <= 53)
+    out = (va @ weights.values + weights.bias).astype(np.float32)
     rows = np.nonzero(~exact.all(axis=1))[0]
     if len(rows):
         sub = BlockTensor(a.mx, a.codes[rows], a.exponents[rows], 1, a.spread)
-        out[rows] = _block_product_ints(sub, w, bias)
+        out[rows] = _block_product_ints(sub, weights.blocks, weights.bias)
     return out
 
 
@@ -218,13 +250,18 @@ def weight_blocks(step, columns=slice(None)):
 
 
 def _matrix_product(step, rows, columns, exact):
-    """One matrix product of a full-MX step on FP32 ``rows`` (M, K)."""
-    a = step.a_fmt.quantize(rows.astype(np.float64), axis=1)
-    w = weight_blocks(step, columns)
-    bias = np.asarray(step.bias, dtype=np.float32)[columns]
-    if exact:
-        return block_product(a, w, bias)
-    return (a.decode() @ w.decode() + bias).astype(np.float32)
+    """One matrix product of a full-MX step on FP32 ``rows`` (M, K), a chunk of rows at a
+    time (rows are independent; small chunks keep the temporaries in cache)."""
+    weights = _Weights(weight_blocks(step, columns),
+                       np.asarray(step.bias, dtype=np.float32)[columns])
+    out = np.empty((len(rows), len(weights.bias)), dtype=np.float32)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, rows.shape[1]))
+    for start in range(0, len(rows), chunk):
+        a = step.a_fmt.quantize(rows[start:start + chunk].astype(np.float64), axis=1)
+        out[start:start + chunk] = (
+            _product(a, weights) if exact else
+            (_decoded(a) @ weights.values + weights.bias).astype(np.float32))
+    return out
 
 
 def _activate(y, node):
