@@ -37,7 +37,7 @@ TABLE_DEFAULT := tfx:8,3,0
 FAMILY_DEFAULT := tfx:8,3
 
 .PHONY: help deps test test-fast test-whole test-netlist test-train sim docs table bench area perf synth synth-blocks \
-	synth-sweep report report-variants standalone train-digits train-models onnx-models accuracy e2e verilog formal fuzz \
+	synth-sweep report report-variants standalone train-digits train-models onnx-models accuracy accuracy-full-mx e2e verilog formal fuzz \
 	soak clean
 
 help: ## this list
@@ -120,6 +120,13 @@ standalone: $(STAMP) ## the resident build on whole networks: fits, cycles (Veri
 
 accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per run; hours from scratch) [SCHEDULER=]
 	$(PY) -m scripts.accuracy --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+FULL_MX = --datasets fashion-mnist --no-variants --schemes tfx-mx-full fxp-mx-full posit-mx-full fp-mx-full \
+	--jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+accuracy-full-mx: $(STAMP) ## the four full-MX schemes alone on the Fashion-MNIST ConvNet (n = 3 to 8) and ResNet (n = 4, 5, 6, 8); about 2 h with 2 jobs [SCHEDULER=]
+	$(PY) -m scripts.accuracy $(FULL_MX) --models convnet --output build/accuracy-full-mx
+	$(PY) -m scripts.accuracy $(FULL_MX) --models resnet --widths 4 5 6 8 \
+	  --output build/accuracy-full-mx-resnet
 
 e2e: $(STAMP) ## trained ConvNets through the simulated array, bit-exact (15-40 min)
 	$(PY) -m scripts.e2e

@@ -152,6 +152,9 @@ def _default_build(family):
 RESULT_PAGES = (
     ResultPage("accuracy", "Accuracy: the quantization study", "make accuracy",
                ("accuracy/accuracy.md",)),
+    ResultPage("accuracy-full-mx", "Accuracy: full MX (block-scaled activations)",
+               "make accuracy-full-mx", ("accuracy-full-mx/accuracy.md",
+                                         "accuracy-full-mx-resnet/accuracy.md")),
     ResultPage("compare", "Which format: tent compare on the Fashion-MNIST networks",
                "tent compare models/fashion-mnist-MODEL-s0.npz -o build/compare…",
                ("compare/compare.md", "compare-resnet/compare.md")),

@@ -195,3 +195,15 @@ def test_full_mx_schemes_are_in_the_study_and_only_there():
     assert priced_design({"fxp", "fxp+mx32"}, "fxp-mx", "fxp") == ("fxp+mx32", False)
     assert scheme_family("posit-mx-full", 8) == PositFamily(8, 1)
     assert scheme_family("fp-mx-full", 8) == FPFamily(8, 4)
+
+
+def test_tent_quantize_refuses_a_full_mx_scheme_in_one_line(capsys):
+    from golden.models import model_path
+    from scripts.tent import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["quantize", str(model_path("digits", "convnet", 0)), "--scheme", "tfx-mx-full",
+              "--n", "8", "-o", "q.npz"])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "invalid choice: 'tfx-mx-full'" in error and "tfx-mx16" in error
