@@ -164,7 +164,7 @@ def test_a_study_of_some_schemes_has_their_rows_and_verdicts_only():
         {"dataset": "fashion-mnist", "model": "convnet", "seeds": [0, 1],
          "test_images": 10000, "float": {"mean": 0.91, "std": 0.002}, "widths": [4],
          "by_width": {"4": row}}]}
-    assert ("| 4 | 90.0 ± 0.1 | 95.0 ± 0.1 | 70.0 ± 0.1 | – | loss (tfx-mx-full vs "
+    assert ("| 4 | 90.0 ± 0.1 | 95.0 ± 0.1 | 70.0 ± 0.1 | loss (tfx-mx-full vs "
             "fxp-mx-full) | win (posit-mx-full) | – (–) |") in markdown(record)
     with pytest.raises(ValueError, match="schemes must be among tfx, tfx-channel"):
         run_study(datasets=["digits"], schemes=["float"])

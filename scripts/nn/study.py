@@ -262,6 +262,7 @@ def markdown(record):
     fake = record.get("fake", False)
     schemes = record.get("schemes", list(SCHEMES))
     fxp = [s for s in FXP_SCHEMES if s in schemes]
+    channel_column = "tfx-channel" in schemes and bool(fxp)
     lines = ["# Quantization study: TFX (TENT) vs fixed point", "",
              f"Made by `python -m scripts.accuracy` (`make accuracy`). Post-training "
              f"quantization of trained networks (batch norm folded; bias correction "
@@ -306,14 +307,17 @@ def markdown(record):
             row = entry["by_width"][str(n)]
             cells = [_cell(row[s]["integer"]) + (f" ({100 * row[s]['fake']['mean']:.1f})"
                                                  if fake else "") for s in schemes]
-            verdicts = [row["verdicts"].get("tfx-channel", {}).get(f, "–") for f in fxp]
+            verdicts = ([", ".join(row["verdicts"]["tfx-channel"][f] for f in fxp)]
+                        if channel_column else [])
             top = row["best"]
-            rows.append((n, *cells, ", ".join(verdicts),
+            rows.append((n, *cells, *verdicts,
                          f"{top.get('verdict', '–')} ({top.get('tfx', '–')} vs "
                          f"{top.get('fxp', '–')})",
                          *(f"{top.get('verdict_' + k, '–')} ({top.get(k, '–')})"
                            for k in ("posit", "fp"))))
-        lines += markdown_table(["n", *schemes, "tfx-channel vs " + ", ".join(fxp),
+        lines += markdown_table(["n", *schemes,
+                                 *(["tfx-channel vs " + ", ".join(fxp)] if channel_column
+                                   else []),
                                  "best TFX vs best FXP", "vs best posit", "vs best FP"], rows)
         lines.append("")
         lines += variant_section(entry)
