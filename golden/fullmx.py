@@ -18,9 +18,11 @@ other half of the spec's block scaling, ``docs/formats/mx.md`` "Full MX":
   average pooling sums the window in float64 and rounds the mean to FP32; a residual addition
   is one FP32 addition. The input image is rounded to FP32.
 
-:func:`block_product` is fast and exact: each block's integer product is one BLAS product (in
-float64 when its sums provably stay below 2**53, else in int64), the blocks are shifted to a
-common exponent in int64 where they provably fit, and Python integers take the rest.
+:func:`block_product` is fast and exact: one float64 product of the decoded values for the
+rows whose binades prove every sum exact (the common case); for the others each block's
+integer product (float64 or int64), the blocks shifted to a common exponent and summed in
+int64 where they provably fit, and Python integers for the rest. Rows are processed a chunk
+at a time so that the temporaries stay in cache.
 """
 
 import functools

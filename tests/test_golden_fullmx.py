@@ -207,3 +207,16 @@ def test_tent_quantize_refuses_a_full_mx_scheme_in_one_line(capsys):
     assert raised.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "invalid choice: 'tfx-mx-full'" in error and "tfx-mx16" in error
+
+
+@pytest.mark.parametrize("scheme,n", [("fxp-mx-full", 8), ("posit-mx-full", 4),
+                                      ("tfx-mx-full", 5)])
+def test_the_shipped_fashion_convnet_is_its_reference_bit_for_bit(scheme, n):
+    from golden.models import model_path
+    from golden.network import load_network
+
+    network = fold(load_network(model_path("fashion-mnist", "convnet", 0)))
+    samples = calibration_samples(network, load("fashion-mnist", "calibration")[0][:256])
+    x = load("fashion-mnist", "test")[0][:2]
+    q = quantize_network(network, scheme, n, samples=samples)
+    np.testing.assert_array_equal(q.logits(x), _reference_logits(q, x))
