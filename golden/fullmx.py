@@ -25,14 +25,13 @@ int64 where they provably fit, and Python integers for the rest. Rows are proces
 at a time so that the temporaries stay in cache.
 """
 
-import functools
 import math
 
 import numpy as np
 
 from .conv import group_slices, im2col
 from .mx import BlockTensor, matmul, significand_bits
-from .network import pool_windows, relu_ceiling
+from .network import float_op, relu_ceiling
 
 __all__ = ["round_to_fp32", "block_product", "weight_blocks", "logits", "FP32_LABEL"]
 
@@ -40,6 +39,8 @@ FP32_LABEL = "FP32"
 _SIGNIFICAND = 24  # FP32's significand bits
 _INT64_BITS = 62  # a shifted sum below 2**62 cannot wrap an int64
 _CHUNK_ELEMENTS = 1 << 14  # activation elements quantized and multiplied at a time
+# Exponent bounds of a sum without terms (they lose every max and min).
+_NO_HIGH, _NO_LOW = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 
 
 def _bit_length(magnitude):
@@ -87,15 +88,11 @@ def _fp32_parts(values):
             exponent.astype(np.int64) - _SIGNIFICAND)
 
 
-def _block_ints(a, w):
-    """Each block's exact integer product, (blocks, M, N) int64, of the element integers."""
-    k = a.mx.block
-    A = np.asarray(a.mx.element.to_int(a.codes), dtype=np.int64)
-    W = np.asarray(w.mx.element.to_int(w.codes), dtype=np.int64)
+def _block_ints(A, W, k, exact_in_float):
+    """Each block of ``k``'s exact integer product, (blocks, M, N) int64, of the element
+    integers ``A`` (M, K) and ``W`` (K, N): in float64 BLAS when ``exact_in_float``."""
     K = A.shape[1]
     blocks = -(-K // k)
-    peak = k * int(np.abs(A).max(initial=0)) * int(np.abs(W).max(initial=0))
-    exact_in_float = peak <= 1 << 53
     products = np.empty((blocks, A.shape[0], W.shape[1]), dtype=np.int64)
     for b in range(blocks):
         rows = slice(b * k, min((b + 1) * k, K))
@@ -119,19 +116,6 @@ def _span(values, bits, axis):
     return high, low, nonzero
 
 
-@functools.lru_cache(maxsize=None)
-def _value_table(element):
-    return element.decode(element.codes())
-
-
-def _decoded(tensor):
-    """The real values of a 2-D :class:`golden.mx.BlockTensor` (float64, exact)."""
-    values = _value_table(tensor.mx.element)[tensor.codes]
-    scales = np.repeat(np.ldexp(1.0, tensor.exponents), tensor.mx.block, axis=tensor.axis)
-    length = tensor.codes.shape[tensor.axis]
-    return values * (scales[:, :length] if tensor.axis == 1 else scales[:length])
-
-
 class _Weights:
     """A weight operand (K, N) and its bias, prepared once for many activation rows."""
 
@@ -140,11 +124,13 @@ class _Weights:
         K, N = w.codes.shape
         self.bias = (np.zeros(N, np.float32) if bias is None
                      else np.asarray(bias, dtype=np.float32))
-        self.values = _decoded(w)
+        self.values = w.decode()
         self.high, self.low, self.any = _span(self.values, significand_bits(w.mx.element), 0)
         self.high = self.high + math.ceil(math.log2(K + 1))  # a sum of K products
-        self.b_high, self.b_low, self.b_any = _span(self.bias.astype(np.float64)[None],
-                                                    _SIGNIFICAND, 0)
+        b_high, b_low, self.b_any = _span(self.bias.astype(np.float64)[None], _SIGNIFICAND, 0)
+        # A zero bias adds no term: it bounds neither end.
+        self.b_high = np.where(self.b_any, b_high, _NO_HIGH)
+        self.b_low = np.where(self.b_any, b_low, _NO_LOW)
 
 
 def block_product(a, w, bias=None):
@@ -183,13 +169,11 @@ def block_product(a, w, bias=None):
 
 def _product(a, weights):
     """:func:`block_product` of activations ``a`` and prepared ``weights``."""
-    va = _decoded(a)
+    va = a.decode()
     a_high, a_low, a_any = _span(va, significand_bits(a.mx.element), 1)
     terms = a_any[:, None] & weights.any[None, :]
-    high = np.maximum(np.where(terms, a_high[:, None] + weights.high[None, :], weights.b_high),
-                      weights.b_high)
-    low = np.where(terms, a_low[:, None] + weights.low[None, :], weights.b_low)
-    low = np.minimum(low, np.where(weights.b_any, weights.b_low, np.iinfo(np.int32).max))
+    high = np.maximum(np.where(terms, a_high[:, None] + weights.high, _NO_HIGH), weights.b_high)
+    low = np.minimum(np.where(terms, a_low[:, None] + weights.low, _NO_LOW), weights.b_low)
     exact = (~terms & ~weights.b_any) | (high - low <= 53)
     out = (va @ weights.values + weights.bias).astype(np.float32)
     rows = np.nonzero(~exact.all(axis=1))[0]
@@ -203,11 +187,12 @@ def _block_product_ints(a, w, bias):
     """:func:`block_product` from every block's exact integer product, shifted and summed
     in int64 where provably below 2**62, else in Python integers."""
     k = a.mx.block
-    peak = (k * int(np.abs(a.mx.element.to_int(a.codes)).max(initial=0))
-            * int(np.abs(w.mx.element.to_int(w.codes)).max(initial=0)))
+    A = np.asarray(a.mx.element.to_int(a.codes), dtype=np.int64)
+    W = np.asarray(w.mx.element.to_int(w.codes), dtype=np.int64)
+    peak = k * int(np.abs(A).max(initial=0)) * int(np.abs(W).max(initial=0))
     if peak >= 1 << _INT64_BITS:  # a block's product alone could pass int64
         return _block_product_python(a, w, bias)
-    products = _block_ints(a, w)
+    products = _block_ints(A, W, k, peak <= 1 << 53)
     M, N = products.shape[1:]
     exponents = (a.exponents.T[:, :, None] + w.exponents[:, None, :]
                  + a.mx.element.int_exponent + w.mx.element.int_exponent)
@@ -262,7 +247,7 @@ def _matrix_product(step, rows, columns, exact):
         a = step.a_fmt.quantize(rows[start:start + chunk].astype(np.float64), axis=1)
         out[start:start + chunk] = (
             _product(a, weights) if exact else
-            (_decoded(a) @ weights.values + weights.bias).astype(np.float32))
+            (a.decode() @ weights.values + weights.bias).astype(np.float32))
     return out
 
 
@@ -289,16 +274,9 @@ def _run_node(step, inputs, exact):
         return _activate(y, node)
     if node.op == "dense":
         return _activate(_matrix_product(step, x, slice(None), exact), node)
-    if node.op == "maxpool":
-        return pool_windows(x, node["kernel"], node["stride"]).max(axis=-1)
-    if node.op == "avgpool":
-        wide = x.astype(np.float64)
-        mean = (pool_windows(wide, node["kernel"], node["stride"]).mean(axis=-1)
-                if "kernel" in node.attrs else wide.mean(axis=(2, 3), keepdims=True))
-        return mean.astype(np.float32)
-    if node.op == "add":
-        return _activate(x + inputs[1], node)
-    return x.reshape(len(x), -1)  # flatten
+    if node.op == "avgpool":  # summed in float64, not in FP32 as float_op would
+        return float_op(node, [x.astype(np.float64)]).astype(np.float32)
+    return float_op(node, inputs)  # max pooling, addition and flattening stay FP32
 
 
 def logits(qnet, x, *, exact=True):

@@ -180,9 +180,17 @@ def _most_bits(values):
 
 
 @functools.lru_cache(maxsize=None)
+def _code_values(fmt):
+    """The value of every code of ``fmt``, by code (read-only)."""
+    values = fmt.decode(fmt.codes())
+    values.setflags(write=False)
+    return values
+
+
+@functools.lru_cache(maxsize=None)
 def significand_bits(fmt):
     """The most significand bits (the leading one included) of any value of ``fmt``."""
-    values = fmt.decode(fmt.codes())
+    values = _code_values(fmt)
     return _most_bits(values[np.isfinite(values)])
 
 
@@ -197,7 +205,7 @@ def _quantize_tables(fmt):
     inputs, indexed by 2 * cell (an edge) or 2 * cell + 1 (inside). The cells cover four
     binades below the smallest value (everything there rounds alike) to two above the
     largest (everything there saturates)."""
-    values = np.unique(fmt.decode(fmt.codes()))
+    values = np.unique(_code_values(fmt))
     values = values[np.isfinite(values)]
     midpoints = (values[1:] + values[:-1]) / 2  # exact: these formats are narrow
     cut = 53 - max(_most_bits(values), _most_bits(midpoints))
@@ -232,14 +240,22 @@ class BlockTensor:
     axis: int
     spread: int = None
 
+    def _per_element(self, per_block):
+        """An array of one value per block (the shape of :attr:`exponents`) repeated over each
+        block's elements, in the tensor's shape."""
+        repeated = np.repeat(per_block, self.mx.block, axis=self.axis)
+        return repeated[(slice(None),) * self.axis + (slice(0, self.codes.shape[self.axis]),)]
+
     def block_exponent_per_element(self):
         """Each element's block exponent, in the tensor's shape."""
-        repeated = np.repeat(self.exponents, self.mx.block, axis=self.axis)
-        return np.take(repeated, np.arange(self.codes.shape[self.axis]), axis=self.axis)
+        return self._per_element(self.exponents)
 
     def decode(self):
-        """The real values ``2**s * decode(P)`` (float64; exact for these formats)."""
-        return np.ldexp(self.mx.element.decode(self.codes), self.block_exponent_per_element())
+        """The real values ``2**s * decode(P)`` (float64; exact for these formats: a power
+        of two with |s| <= 127 times a narrow element)."""
+        codes = self.mx.element.check_codes(self.codes)
+        return (_code_values(self.mx.element)[codes]
+                * self._per_element(np.ldexp(1.0, self.exponents)))
 
     def to_fraction_list(self):
         """Exact values as nested lists of :class:`fractions.Fraction` (for tests)."""
