@@ -51,9 +51,13 @@ def spec_stem(family):
 def scheme_build(scheme):
     """What the array that runs ``scheme`` adds to its family's plain design, as the suffix of
     its :func:`design_key`: ``"+u"`` (unsigned activation variants), ``"+mx32"`` or
-    ``"+mx16"`` (block shifters for weights block-scaled in blocks of 32 or 16), else ``""``."""
-    from golden.ptq import MX_SCHEMES, UNSIGNED_SCHEMES, scheme_family, mx_format
+    ``"+mx16"`` (block shifters for weights block-scaled in blocks of 32 or 16), else ``""``;
+    None for a full-MX scheme, which no design runs."""
+    from golden.ptq import (FULL_MX_SCHEMES, MX_SCHEMES, UNSIGNED_SCHEMES, mx_format,
+                            scheme_family)
 
+    if scheme in FULL_MX_SCHEMES:
+        return None
     if scheme in UNSIGNED_SCHEMES:
         return "+u"
     if scheme in MX_SCHEMES:
@@ -64,8 +68,9 @@ def scheme_build(scheme):
 def design_key(scheme, family):
     """The key of the design that runs ``scheme`` on ``family`` in the energy record: the
     family's :func:`format_key` and the scheme's :func:`scheme_build` (``"tfx"``,
-    ``"tfx+u"``, ``"fxp+mx32"``, ``"posit:8,0+u"``)."""
-    return format_key(family) + scheme_build(scheme)
+    ``"tfx+u"``, ``"fxp+mx32"``, ``"posit:8,0+u"``); None when no design runs it."""
+    build = scheme_build(scheme)
+    return None if build is None else format_key(family) + build
 
 
 def build_schemes():

@@ -17,7 +17,7 @@ low and high ends, so that a reader sees how far the front moves with the memory
 """
 
 from golden.family import parse_family
-from golden.ptq import FULL_MX_SCHEMES, scheme_kind
+from golden.ptq import scheme_kind
 from scripts.designs import key_kind, key_label, key_order, scheme_build, variant_name
 from scripts.records import markdown_table
 
@@ -81,11 +81,12 @@ def priced_design(measured, scheme, key):
     whether it stands in for an unmeasured build: ``(build, False)`` for the build that runs
     it (:func:`scripts.designs.design_key`: its unsigned variants, its block shifters) when
     measured, else ``(key, key != build)`` for the family's plain design (a record made before
-    the builds were, or a build not measured: the other exponent sizes'), else None. A
-    full-MX scheme has no design (the accelerator does not run it): None."""
-    if scheme in FULL_MX_SCHEMES:
+    the builds were, or a build not measured: the other exponent sizes'), else None. None
+    too for a scheme that no design runs (full MX: :func:`scripts.designs.scheme_build`)."""
+    suffix = scheme_build(scheme)
+    if suffix is None:
         return None
-    build = key + scheme_build(scheme)
+    build = key + suffix
     if build in measured:
         return build, False
     return (key, key != build) if key in measured else None
