@@ -180,17 +180,9 @@ def _most_bits(values):
 
 
 @functools.lru_cache(maxsize=None)
-def _code_values(fmt):
-    """The value of every code of ``fmt``, by code (read-only)."""
-    values = fmt.decode(fmt.codes())
-    values.setflags(write=False)
-    return values
-
-
-@functools.lru_cache(maxsize=None)
 def significand_bits(fmt):
     """The most significand bits (the leading one included) of any value of ``fmt``."""
-    values = _code_values(fmt)
+    values = fmt.decode(fmt.codes())
     return _most_bits(values[np.isfinite(values)])
 
 
@@ -205,7 +197,7 @@ def _quantize_tables(fmt):
     inputs, indexed by 2 * cell (an edge) or 2 * cell + 1 (inside). The cells cover four
     binades below the smallest value (everything there rounds alike) to two above the
     largest (everything there saturates)."""
-    values = np.unique(_code_values(fmt))
+    values = np.unique(fmt.decode(fmt.codes()))
     values = values[np.isfinite(values)]
     midpoints = (values[1:] + values[:-1]) / 2  # exact: these formats are narrow
     cut = 53 - max(_most_bits(values), _most_bits(midpoints))
@@ -253,8 +245,7 @@ class BlockTensor:
     def decode(self):
         """The real values ``2**s * decode(P)`` (float64; exact for these formats: a power
         of two with |s| <= 127 times a narrow element)."""
-        codes = self.mx.element.check_codes(self.codes)
-        return (_code_values(self.mx.element)[codes]
+        return (self.mx.element.decode(self.codes)
                 * self._per_element(np.ldexp(1.0, self.exponents)))
 
     def to_fraction_list(self):
