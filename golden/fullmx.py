@@ -21,10 +21,14 @@ other half of the spec's block scaling, ``docs/formats/mx.md`` "Full MX":
 :func:`block_product` is fast and exact: one float64 product of the decoded values for the
 rows whose binades prove every sum exact (the common case); for the others each block's
 integer product (float64 or int64), the blocks shifted to a common exponent and summed in
-int64 where they provably fit, and Python integers for the rest. Rows are processed a chunk
-at a time so that the temporaries stay in cache.
+int64 where they provably fit, and Python integers for the rest. A network's rows are
+processed a chunk at a time so that the temporaries stay in cache; they are quantized
+straight to their values (:meth:`golden.mx.MX.quantize_decoded`), most rows are proven exact
+from their block exponents alone, the rest from their values, and only the rows that take
+the integer path are quantized to codes.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -169,17 +173,57 @@ def block_product(a, w, bias=None):
 
 def _product(a, weights):
     """:func:`block_product` of activations ``a`` and prepared ``weights``."""
-    va = a.decode()
-    a_high, a_low, a_any = _span(va, significand_bits(a.mx.element), 1)
-    terms = a_any[:, None] & weights.any[None, :]
-    high = np.maximum(np.where(terms, a_high[:, None] + weights.high, _NO_HIGH), weights.b_high)
-    low = np.minimum(np.where(terms, a_low[:, None] + weights.low, _NO_LOW), weights.b_low)
-    exact = (~terms & ~weights.b_any) | (high - low <= 53)
-    out = (va @ weights.values + weights.bias).astype(np.float32)
-    rows = np.nonzero(~exact.all(axis=1))[0]
-    if len(rows):
-        sub = BlockTensor(a.mx, a.codes[rows], a.exponents[rows], 1, a.spread)
-        out[rows] = _block_product_ints(sub, weights.blocks, weights.bias)
+    return _rows_product(a.decode(), None, a.mx.element, weights,
+                         lambda rows: BlockTensor(a.mx, a.codes[rows], a.exponents[rows], 1,
+                                                  a.spread))
+
+
+@functools.lru_cache(maxsize=None)
+def _element_span(element):
+    """(high, low) of every nonzero value v of ``element``: |v| < 2**high, and v's lowest
+    set bit is at 2**low or above."""
+    values = np.abs(element.decode(element.codes()))
+    values = values[np.isfinite(values) & (values > 0)]
+    mantissa, exponent = np.frexp(values)
+    significand = np.ldexp(mantissa, 53).astype(np.int64)
+    lowest = np.frexp((significand & -significand).astype(np.float64))[1] - 1
+    return int(exponent.max()), int((exponent - 53 + lowest).min())
+
+
+def _block_span(element, exponents, nonzero):
+    """The bounds :func:`_span` gives per row, from the rows' block exponents alone (each
+    block's values lie within its element format's span times its scale): looser, and
+    without a pass over the elements."""
+    high, low = _element_span(element)
+    any_nonzero = nonzero.any(axis=1)
+    return (np.where(nonzero, exponents, _NO_HIGH).max(axis=1) + high,
+            np.where(nonzero, exponents, _NO_LOW).min(axis=1) + low, any_nonzero)
+
+
+def _proven_exact(bounds, weights):
+    """Per row: whether the float64 product's every sum is provably exact, from the row
+    bounds (high, low, any nonzero) and the weights' columns."""
+    high, low, nonzero = bounds
+    terms = nonzero[:, None] & weights.any[None, :]
+    high = np.maximum(np.where(terms, high[:, None] + weights.high, _NO_HIGH), weights.b_high)
+    low = np.minimum(np.where(terms, low[:, None] + weights.low, _NO_LOW), weights.b_low)
+    return ((~terms & ~weights.b_any) | (high - low <= 53)).all(axis=1)
+
+
+def _rows_product(values, blocks, element, weights, operand):
+    """The exact product of decoded activation ``values`` (M, K) and ``weights``, rounded
+    once to FP32: one float64 product, and the integer path for the rows it may not give
+    exactly. ``blocks`` (block exponents, nonzero blocks) may prove rows exact before their
+    values are scanned; ``operand(rows)`` is those rows as a BlockTensor."""
+    out = (values @ weights.values + weights.bias).astype(np.float32)
+    unproven = np.arange(len(values))
+    if blocks is not None:
+        unproven = unproven[~_proven_exact(_block_span(element, *blocks), weights)]
+    if len(unproven):
+        bounds = _span(values[unproven], significand_bits(element), 1)
+        inexact = unproven[~_proven_exact(bounds, weights)]
+        if len(inexact):
+            out[inexact] = _block_product_ints(operand(inexact), weights.blocks, weights.bias)
     return out
 
 
@@ -244,11 +288,20 @@ def _matrix_product(step, rows, columns, exact):
     out = np.empty((len(rows), len(weights.bias)), dtype=np.float32)
     chunk = max(1, _CHUNK_ELEMENTS // max(1, rows.shape[1]))
     for start in range(0, len(rows), chunk):
-        a = step.a_fmt.quantize(rows[start:start + chunk].astype(np.float64), axis=1)
+        x = rows[start:start + chunk].astype(np.float64)
         out[start:start + chunk] = (
-            _product(a, weights) if exact else
-            (a.decode() @ weights.values + weights.bias).astype(np.float32))
+            _quantized_product(step.a_fmt, x, weights) if exact else
+            (step.a_fmt.quantize_decoded(x, axis=1).values @ weights.values
+             + weights.bias).astype(np.float32))
     return out
+
+
+def _quantized_product(mx, x, weights):
+    """:func:`block_product` of float64 rows ``x`` (M, K) block-quantized in ``mx`` along K
+    and prepared ``weights``, without their codes unless a row needs the integer path."""
+    a = mx.quantize_decoded(x, axis=1)
+    return _rows_product(a.values, (a.exponents, a.nonzero), mx.element, weights,
+                         lambda rows: mx.quantize(x[rows], axis=1))
 
 
 def _activate(y, node):

@@ -39,7 +39,7 @@ from .format import NumberFormat
 from .fxp import FXP
 
 __all__ = ["MX", "BlockTensor", "matmul", "E8M0_MIN", "E8M0_MAX", "e8m0_codes",
-           "mxint", "RULES", "significand_bits", "table_quantize"]
+           "mxint", "RULES", "significand_bits", "table_quantize", "DecodedBlocks"]
 
 E8M0_MIN, E8M0_MAX = -127, 127
 RULES = ("floor", "ceil")
@@ -141,34 +141,86 @@ class MX:
         ``spread``: the largest difference of block exponents the tensor may have (None: no
         bound); smaller ones are raised to the tensor's largest minus ``spread``.
         """
+        scaled = self._scaled_blocks(x, axis, spread)
+        codes = table_lookup(self.element, scaled.grouped, _element_tables(self)[0])
+        return BlockTensor(self, scaled.restore(codes), np.moveaxis(scaled.exponents, -1,
+                                                                    scaled.axis),
+                           scaled.axis, scaled.spread)
+
+    def quantize_decoded(self, x, *, axis=0, spread=None):
+        """What ``quantize(x, axis=axis, spread=spread)`` decodes to, without the codes: a
+        :class:`DecodedBlocks` of the values (float64, ``x``'s shape), the block exponents
+        and which blocks hold a nonzero input (K's axis last in both)."""
+        scaled = self._scaled_blocks(x, axis, spread)
+        elements = table_lookup(self.element, scaled.grouped, _element_tables(self)[1])
+        values = elements * np.ldexp(1.0, scaled.exponents)[..., None]
+        return DecodedBlocks(scaled.restore(values), scaled.exponents, scaled.nonzero)
+
+    def _scaled_blocks(self, x, axis, spread):
         x = np.asarray(x, dtype=np.float64)
         if x.ndim == 0:
             raise ValueError("block scaling needs at least one axis (K)")
-        if np.isnan(x).any():
-            raise ValueError("cannot block-scale NaN")
         axis = axis % x.ndim
         moved = np.moveaxis(x, axis, -1)
         K = moved.shape[-1]
         blocks = -(-K // self.block)
-        padded = np.zeros((*moved.shape[:-1], blocks * self.block))
-        padded[..., :K] = moved
+        if K % self.block:
+            padded = np.zeros((*moved.shape[:-1], blocks * self.block))
+            padded[..., :K] = moved
+        else:
+            padded = moved
         grouped = padded.reshape(*moved.shape[:-1], blocks, self.block)
-        exponents = self.shared_exponents(np.abs(grouped).max(axis=-1))
+        amax = np.abs(grouped).max(axis=-1)  # NaN where a block holds NaN
+        if np.isnan(amax).any():
+            raise ValueError("cannot block-scale NaN")
+        exponents = self.shared_exponents(amax)
         if spread is not None:
             spread = check_int("spread", spread, 0, E8M0_MAX - E8M0_MIN)
             if exponents.size:
                 exponents = np.maximum(exponents, exponents.max() - spread)
-        scaled = grouped / np.ldexp(1.0, exponents)[..., None]
-        codes = self._quantize_elements(scaled).reshape(*moved.shape[:-1], -1)[..., :K]
-        return BlockTensor(self, np.moveaxis(codes, -1, axis), np.moveaxis(exponents, -1, axis),
-                           axis, spread)
+        return _ScaledBlocks(grouped / np.ldexp(1.0, exponents)[..., None], exponents,
+                             amax > 0, axis, K, spread)
 
-    def _quantize_elements(self, scaled):
-        codes = table_quantize(self.element, scaled)
-        if isinstance(self.element, FXP):  # MXINT: symmetric, the most negative code unused
-            most_negative = 1 << (self.element.n - 1)
-            codes = np.where(codes == most_negative, most_negative + 1, codes)
-        return codes
+
+@dataclass(frozen=True)
+class DecodedBlocks:
+    """A block-quantized tensor's decoded ``values`` (the input's shape), with the block
+    ``exponents`` and which blocks are ``nonzero`` (the input's shape with K, last, replaced
+    by the number of blocks)."""
+
+    values: np.ndarray
+    exponents: np.ndarray
+    nonzero: np.ndarray
+
+
+@dataclass(frozen=True)
+class _ScaledBlocks:
+    """A tensor's blocks divided by their scales: ``grouped`` (..., blocks, k; K moved last
+    and zero-padded), and how to put elements back in the tensor's shape."""
+
+    grouped: np.ndarray
+    exponents: np.ndarray
+    nonzero: np.ndarray
+    axis: int
+    K: int
+    spread: int
+
+    def restore(self, elements):
+        """Per-element ``elements`` (``grouped``'s shape) in the tensor's shape."""
+        flat = elements.reshape(*elements.shape[:-2], -1)[..., :self.K]
+        return np.moveaxis(flat, -1, self.axis)
+
+
+@functools.lru_cache(maxsize=None)
+def _element_tables(mx):
+    """The element quantizer's table of codes (:func:`_quantize_tables`; MXINT's most
+    negative code replaced by the next, as MXINT is symmetric) and the table of their
+    values."""
+    codes = _quantize_tables(mx.element)[0]
+    if isinstance(mx.element, FXP):
+        most_negative = 1 << (mx.element.n - 1)
+        codes = np.where(codes == most_negative, most_negative + 1, codes)
+    return codes, mx.element.decode(codes)
 
 
 def _most_bits(values):
@@ -191,10 +243,10 @@ _ABS_MASK = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 @functools.lru_cache(maxsize=None)
 def _quantize_tables(fmt):
-    """Tables of ``fmt.quantize`` over float64 cells fine enough that every value and every
+    """A table of ``fmt.quantize`` over float64 cells fine enough that every value and every
     midpoint of two neighbouring values (the rounding boundaries) lies on a cell edge, none
-    inside a cell: for positive and negative
-    inputs, indexed by 2 * cell (an edge) or 2 * cell + 1 (inside). The cells cover four
+    inside a cell: indexed by 2 * cell (an edge) or 2 * cell + 1 (inside) for positive
+    inputs, and the same plus half the table's length for negative ones. The cells cover four
     binades below the smallest value (everything there rounds alike) to two above the
     largest (everything there saturates)."""
     values = np.unique(fmt.decode(fmt.codes()))
@@ -207,17 +259,31 @@ def _quantize_tables(fmt):
     cells = np.arange(((high - low) >> cut) + 1, dtype=np.int64)
     edges = low + (cells << cut)
     samples = np.stack([edges, edges + (1 << (cut - 1))], axis=1).reshape(-1).view(np.float64)
-    return fmt.quantize(samples), fmt.quantize(-samples), low, high, cut
+    return np.concatenate([fmt.quantize(samples), fmt.quantize(-samples)]), low, high, cut
 
 
 def table_quantize(fmt, x):
     """``fmt.quantize(x)`` of finite or infinite float64 ``x`` by table lookup
     (:func:`_quantize_tables`): the same codes, several times faster for a narrow format."""
-    positive, negative, low, high, cut = _quantize_tables(fmt)
+    return table_lookup(fmt, x, _quantize_tables(fmt)[0])
+
+
+def table_lookup(fmt, x, table):
+    """Per element of float64 ``x``, the entry of ``table`` at its index in
+    :func:`_quantize_tables`: codes for the table of codes, or anything else made per entry
+    from them."""
+    low, high, cut = _quantize_tables(fmt)[1:]
     bits = np.ascontiguousarray(x, dtype=np.float64).view(np.int64)
-    magnitude = np.clip(bits & _ABS_MASK, low, high) - low
-    index = (magnitude >> cut) + ((magnitude + ((1 << cut) - 1)) >> cut)
-    return np.where(bits < 0, negative[index], positive[index])
+    magnitude = bits & _ABS_MASK
+    np.maximum(magnitude, low, out=magnitude)
+    np.minimum(magnitude, high, out=magnitude)
+    magnitude -= low
+    index = magnitude + ((1 << cut) - 1)
+    index >>= cut
+    magnitude >>= cut
+    index += magnitude
+    index += (bits >> 63) & (len(table) // 2)  # the negative half for a negative x
+    return table[index]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from golden import FP, Posit
 from golden.conv import group_slices, im2col
 from golden.datasets import load
 from golden.family import PositFamily, FPFamily
-from golden.fullmx import block_product, logits, round_to_fp32, weight_blocks
+from golden.fullmx import (_Weights, _block_span, _quantized_product, block_product,
+                           logits, round_to_fp32, weight_blocks)
 from golden.mx import MX, matmul, mxint, table_quantize
 from golden.network import fold, pool_windows, relu_ceiling
 from golden.ptq import (FULL_MX_SCHEMES, SCHEMES, calibration_samples, mx_format,
@@ -89,6 +90,46 @@ def test_block_products_are_exact_sums_rounded_once(element, spread):
                     axis=0, spread=15)
     bias = np.float32(rng.normal(0, 1, 3))
     np.testing.assert_array_equal(block_product(a, w, bias), _reference_product(a, w, bias))
+
+
+@pytest.mark.parametrize("element", [mxint(8), FP(8, 4, 0), FP(4, 2, 0), Posit(8, 1, 0),
+                                     FP(8, 5, 0)], ids=lambda f: f.label)
+@pytest.mark.parametrize("spread", [0, 12, 70], ids=lambda s: f"spread{s}")
+def test_rows_quantized_without_codes_give_the_same_exact_products(element, spread):
+    """The networks' path: rows block-quantized to values (no codes), proven exact from
+    their block exponents, else from their values, else by the integer path."""
+    rng = np.random.default_rng(spread + element.n + 1)
+    mx = MX(element, block=4)
+    K = 10
+    x = rng.normal(0, 1, (8, K)) * np.ldexp(1.0, rng.integers(0, spread + 1, (8, K)))
+    x[0] = 0
+    x[1, :4] = 0
+    w = mx.quantize(rng.normal(0, 1, (K, 3)) * np.ldexp(1.0, rng.integers(-4, 4, (K, 3))),
+                    axis=0, spread=15)
+    bias = np.float32(rng.normal(0, 1, 3))
+    np.testing.assert_array_equal(_quantized_product(mx, x, _Weights(w, bias)),
+                                  _reference_product(mx.quantize(x, axis=1), w, bias))
+
+
+@pytest.mark.parametrize("element", ELEMENTS, ids=lambda f: f.label)
+def test_the_bounds_from_block_exponents_contain_the_values_bounds(element):
+    """A row's exponent bounds from its block exponents alone are never inside the bounds
+    its values give: values below 2**high, lowest set bits at 2**low or above."""
+    rng = np.random.default_rng(element.n)
+    mx = MX(element, block=8)
+    x = rng.normal(0, 1, (400, 40)) * np.ldexp(1.0, rng.integers(-30, 30, (400, 40)))
+    x[rng.random(x.shape) < 0.3] = 0
+    x[:50, :8] = 0
+    decoded = mx.quantize_decoded(x, axis=1)
+    high, low, nonzero = _block_span(element, decoded.exponents, decoded.nonzero)
+    values = np.abs(decoded.values)
+    held = values.max(axis=1) > 0
+    assert (high[held] > np.frexp(values.max(axis=1)[held])[1] - 1).all()
+    significand = np.ldexp(np.frexp(values)[0], 53).astype(np.int64)
+    lowest = np.frexp(values)[1] - 53 + np.frexp((significand & -significand)
+                                                  .astype(np.float64))[1] - 1
+    assert (low[held] <= np.where(values > 0, lowest, 10**6).min(axis=1)[held]).all()
+    assert (nonzero >= held).all()
 
 
 def test_a_sum_that_cancels_past_float64_stays_exact():

@@ -101,6 +101,27 @@ def test_mxint_is_symmetric():
     assert (tensor.codes != 0x80).all()
 
 
+@pytest.mark.parametrize("element", ELEMENTS, ids=lambda f: f.label)
+@pytest.mark.parametrize("axis", [0, 1])
+def test_decoded_quantization_is_the_codes_decoded(element, axis):
+    """quantize_decoded skips the codes: the same values, block exponents, and which blocks
+    hold a nonzero input; K = 45 leaves a short last block."""
+    rng = np.random.default_rng(element.n + axis)
+    mx = MX(element, block=8)
+    x = rng.normal(0, 1, (45, 45)) * np.ldexp(1.0, rng.integers(-20, 20, (45, 45)))
+    x[3] = 0
+    x[:, 8:16] = 0
+    x[:8, :8] = 0  # all-zero blocks along either axis
+    tensor, decoded = mx.quantize(x, axis=axis), mx.quantize_decoded(x, axis=axis)
+    np.testing.assert_array_equal(decoded.values, tensor.decode())
+    np.testing.assert_array_equal(decoded.exponents, np.moveaxis(tensor.exponents, axis, -1))
+    moved = np.moveaxis(x, axis, -1)
+    nonzero = np.stack([(moved[:, b:b + 8] != 0).any(axis=1) for b in range(0, 45, 8)], -1)
+    np.testing.assert_array_equal(decoded.nonzero, nonzero)
+    with pytest.raises(ValueError, match="cannot block-scale NaN"):
+        mx.quantize_decoded(np.where(x == x.max(), np.nan, x), axis=axis)
+
+
 def _exact_product(a_values, w_values):
     return [[sum((a_values[m][k] * w_values[k][j] for k in range(len(w_values))), Fraction(0))
              for j in range(len(w_values[0]))] for m in range(len(a_values))]
