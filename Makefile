@@ -106,7 +106,7 @@ synth-blocks: $(STAMP) ## a build's logic cells per block (Yosys without flatten
 		--rows $(ROWS) --cols $(COLS) $(if $(FORM),--form $(FORM)) $(if $(MX_BLOCK),--mx-block $(MX_BLOCK) --mx-spread $(MX_SPREAD)) \
 		--max-k $(MAX_K) $(if $(filter 1,$(SPLIT_DSP)),--split-dsp) \
 		$(if $(filter 0,$(SPLIT_DSP)),--no-split-dsp) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) \
-		--baud $(BAUD)
+		--baud $(BAUD) --mode $(MODE)
 
 synth-sweep: $(STAMP) ## area and fmax of every format over n = 4, 5, 6, 8 and the largest-array search (an hour or more) [BOARD= SEEDS= CLOCK_MHZ= SCHEDULER=]
 	$(PY) -m scripts.synth_sweep --board $(BOARD) --seeds $(SEEDS) --jobs $(JOBS) \

@@ -53,6 +53,24 @@ def test_a_build_is_broken_down_into_blocks_that_add_up(tmp_path, monkeypatch, c
     assert blocks["array.buffer"]["RAM"] >= 1 and blocks["executor"]["LUT4"] > 100
 
 
+@pytest.mark.flow
+@pytest.mark.sim
+def test_the_resident_build_is_broken_down_into_its_own_blocks(tmp_path, monkeypatch, capsys):
+    """MODE=resident breaks down the resident device, not the coprocessor's host link."""
+    monkeypatch.setattr("sim.toolchain.BUILD", tmp_path)
+    assert main(["--format", "fxp", "--n", "4", "--rows", "2", "--cols", "2", "--max-k", "8",
+                 "--mode", "resident"]) == 0
+    out = capsys.readouterr().out
+    assert "resident device" in out and "| `engine.core.elementwise` |" in out
+    record = json.loads(next(tmp_path.glob("synth/*-resident/blocks.json")).read_text())
+    blocks = {row["block"]: row for row in record["blocks"]}
+    assert "executor" not in blocks and record["config"]["mode"] == "resident"
+    for kind in KINDS:
+        assert sum(row[kind] for row in blocks.values()) == record["total"][kind]
+    assert blocks["engine.memory"]["RAM"] == 4  # the four SPRAMs
+    assert blocks["engine.core.matmul.schedule.vectors"]["LUT4"] > 100
+
+
 def test_bad_arguments_are_one_line_errors(capsys):
     assert main(["--board", "nope"]) == 2
     assert "unknown board 'nope'" in capsys.readouterr().err

