@@ -243,14 +243,19 @@ def test_the_scaling_stage_gets_the_dsps_the_pes_leave():
 
 
 def test_the_resident_mode_is_refused_where_it_cannot_be_built():
-    with pytest.raises(ValueError, match="the resident build keeps its codes in the UP5K's "
-                                         "SPRAMs: build it for icebreaker, not ulx3s-25f"):
-        SynthConfig(board="ulx3s-25f", mode="resident").resolved()
     with pytest.raises(ValueError, match="the resident build needs a square array of side 2, "
-                                         "4 or 8 \\(its SPRAM words\\), not 3x3"):
+                                         "4 or 8 \\(its code memory's words\\), not 3x3"):
         SynthConfig(mode="resident", rows=3, cols=3).resolved()
     with pytest.raises(ValueError, match="mode must be one of coprocessor, resident, not "
                                          "'standalone'"):
         SynthConfig(mode="standalone").resolved()
     config = SynthConfig(mode="resident", format="fxp", rows=2, cols=2).resolved()
     assert config.name.endswith("-resident")
+
+
+def test_the_resident_code_memory_is_the_spram_on_an_ice40_and_block_ram_on_an_ecp5():
+    from scripts.fpga.flow import resident_device
+    for board, kind in (("icebreaker", "spram"), ("ulx3s-85f", "behavioural")):
+        config = SynthConfig(board=board, mode="resident", format="fxp", rows=4,
+                             cols=4).resolved()
+        assert resident_device(config)._engine._memory_kind == kind

@@ -89,9 +89,6 @@ class SynthConfig:
         self.family  # validates the format and its parameters
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if self.mode == "resident" and board.family != "ice40":
-            raise ValueError(f"the resident build keeps its codes in the UP5K's SPRAMs: "
-                             f"build it for icebreaker, not {self.board}")
         split = (board.split_dsp and self.dsp) if self.split_dsp is None else self.split_dsp
         self = replace(self, split_dsp=split,
                        clock_mhz=board.clock_mhz if self.clock_mhz is None else self.clock_mhz,
@@ -119,7 +116,7 @@ class SynthConfig:
                              f"coprocessor")
         if self.mode == "resident" and (rows != cols or rows not in (2, 4, 8)):
             raise ValueError(f"the resident build needs a square array of side 2, 4 or 8 (its "
-                             f"SPRAM words), not {rows}x{cols}")
+                             f"code memory's words), not {rows}x{cols}")
         return replace(self, rows=rows, cols=cols)
 
     @property
@@ -223,13 +220,15 @@ def synth_options(family, dsp):
 
 def resident_device(config):
     """The :class:`hdl.standalone.device.ResidentDevice` of a resolved ``config`` (mode
-    ``"resident"``): the standalone core on the SPRAMs, its array as :func:`host_link`'s but
-    with a weight decoder per column (weights now stream a row a cycle), 64 instructions,
-    512 parameter records and a 1,024-byte frame buffer."""
+    ``"resident"``): the standalone core on a code memory of 131,072 codes (the UP5K's
+    SPRAMs on an iCE40, block RAM on an ECP5), its array as :func:`host_link`'s but with a
+    weight decoder per column (weights now stream a row a cycle), 64 instructions, 512
+    parameter records and a 1,024-byte frame buffer."""
     c = config
+    memory = "spram" if board_named(c.board).family == "ice40" else "behavioural"
     return ResidentDevice(
         family=c.family, lanes=c.rows, depth=c.depth, max_K=c.max_K, address_bits=17,
-        instructions=64, records=512, limits=c.limits, memory="spram", max_payload=1024,
+        instructions=64, records=512, limits=c.limits, memory=memory, max_payload=1024,
         clocks_per_bit=c.clocks_per_bit,
         accelerator=dict(form=c.form, dsp_pes=c.dsp_pes,
                          dsp_split="sb_mac16" if c.split_dsp else None,
