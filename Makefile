@@ -115,8 +115,8 @@ synth-sweep: $(STAMP) ## area and fmax of every format over n = 4, 5, 6, 8 and t
 perf: $(STAMP) ## simulated cycles and utilisation of a 64x64x64 product on 2x2, 4x4, 8x8
 	$(PY) -m scripts.perf
 
-standalone: $(STAMP) ## the resident build on whole networks: fits, cycles (Verilator), latency and images per second
-	$(PY) -m scripts.bench.standalone
+standalone: $(STAMP) ## the resident build on whole networks: fits, cycles (Verilator), latency and images per second [BOARD= ROWS=]
+	$(PY) -m scripts.bench.standalone --board $(BOARD) $(if $(filter-out 0,$(ROWS)),--lanes $(ROWS))
 
 accuracy: $(STAMP) ## the quantization study on the shipped networks (cached per run; hours from scratch) [SCHEDULER=]
 	$(PY) -m scripts.accuracy --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))

@@ -1,6 +1,7 @@
-"""What the resident iCEBreaker build does with whole networks: whether each compiles and
-fits the build, its cycles per image, and its latency and images per second with the
-image's transfer over the UART.
+"""What the resident build does with whole networks: whether each compiles and fits the
+build, its cycles per image, and its latency and images per second with the image's transfer
+over the UART. The build is the iCEBreaker's 4 x 4 by default (``--board``, ``--lanes``: any
+board and square array ``make synth MODE=resident`` builds).
 
 For each network (the digits and Fashion-MNIST ConvNets, trained and shipped; ResNet-8 of
 MLPerf Tiny's image classification, with random weights and images because CIFAR-10 is not
@@ -11,13 +12,16 @@ is quantized and compiled for the build that ``make synth MODE=resident`` makes
 run once in the core on Verilator (:func:`sim.core_bench.run_core_bench`), its logits and
 class checked against the golden interpreter. Latency = the bytes of the image's INPUT
 and RUN frames and of the RESULT frame at 10 bits per byte over the line, plus the core's
-cycles at the build's clock; one image after the other, as the device works today (receiving the next
-image does not overlap computing this one). Writes ``build/standalone/standalone.json``
-and ``.md``. Entry point: ``make standalone``.
+cycles at the build's clock; one image after the other, as the device works today (receiving
+the next image does not overlap computing this one). The record says whether a placement has
+met that clock, from ``make synth``'s record of the same build when there is one. Writes
+``build/standalone/standalone.json`` and ``.md`` (another build:
+``build/standalone-BOARD-LANESxLANES/``). Entry point: ``make standalone``.
 """
 
 import argparse
 import functools
+import json
 import sys
 import warnings
 
@@ -38,6 +42,7 @@ __all__ = ["resnet8", "networks", "measure", "markdown", "main"]
 #: The formats measured: (format, scheme).
 FORMATS = (("tfx", "tfx"), ("fxp", "fxp-layer"))
 BAUDS = (1_000_000, 3_000_000)
+DEFAULT_BOARD, DEFAULT_LANES, MAX_K = "icebreaker", 4, 1568
 
 
 def _conv(name, source, c_in, c_out, rng, *, k=3, stride=1, relu=True):
@@ -113,14 +118,20 @@ def _line_bytes(program, image_codes, max_payload):
     return sent, len(result)
 
 
-def measure(name, network, calibration, image, kind, scheme, *, max_K=1568):
-    """One network in one format on the resident 4 x 4 build: its row of the record."""
-    config = SynthConfig(mode="resident", format=kind, rows=4, cols=4,
-                         max_K=max_K).resolved()
+def build_config(kind, *, board=DEFAULT_BOARD, lanes=DEFAULT_LANES, max_K=MAX_K):
+    """The resolved :class:`scripts.fpga.flow.SynthConfig` of the resident build measured."""
+    return SynthConfig(board=board, mode="resident", format=kind, rows=lanes, cols=lanes,
+                       max_K=max_K).resolved()
+
+
+def measure(name, network, calibration, image, kind, scheme, *, board=DEFAULT_BOARD,
+            lanes=DEFAULT_LANES):
+    """One network in one format on the resident build: its row of the record."""
+    config = build_config(kind, board=board, lanes=lanes)
     info = _build_info(config)
     qnet = quantize_network(network, scheme, 8, calibration, family=config.family,
                             limits=config.limits)
-    program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 17)
+    program = compile_network(qnet, rows=lanes, cols=lanes, memory_codes=1 << 17)
     row = {"network": name, "format": config.family.spec, "scheme": scheme,
            "instructions": len(program.instructions), "records": len(program.bias),
            "memory_codes": program.memory_codes, "max_k": program.max_k,
@@ -163,6 +174,46 @@ def _fits(program, info):
     return True, None
 
 
+def placement(config):
+    """What ``make synth`` says of the build of ``config``, from its record in
+    ``build/synth/`` (None when it has not been built): whether it fits, nextpnr's demand
+    when it does not, and the median fmax over its seeds and whether it meets the clock."""
+    from sim.toolchain import BUILD
+
+    path = BUILD / "synth" / config.name / "synth.json"
+    if not path.exists():
+        return None
+    synth = json.loads(path.read_text())
+    return {key: synth.get(key) for key in ("fits", "demand", "fmax_mhz_median", "fmax_mhz",
+                                            "meets_clock", "device", "resources")}
+
+
+def _placed(label, placed):
+    """One build's placement in words."""
+    if placed is None:
+        return f"{label}: `make synth` not run"
+    if not placed["fits"]:
+        return f"{label}: does not fit the {placed['device']}, so no placement has met it"
+    seeds = len(placed["fmax_mhz"])
+    return (f"{label}: {'met' if placed['meets_clock'] else 'not met'}, median fmax "
+            f"{placed['fmax_mhz_median']:.1f} MHz over {seeds} seed{'s' if seeds != 1 else ''}")
+
+
+def _clock_sentence(record):
+    source = "its PLL's clock" if record["pll"] else "the board's clock"
+    placed = "; ".join(_placed(row["format"], record["placements"].get(kind))
+                       for kind, row in _first_row_per_kind(record))
+    return f"at {record['clock_mhz']:g} MHz ({source}; {placed})"
+
+
+def _first_row_per_kind(record):
+    """(kind, the first row of that kind's format) for each measured kind."""
+    seen = {}
+    for row in record["rows"]:
+        seen.setdefault(row["format"].split(":")[0], row)
+    return list(seen.items())
+
+
 def markdown(record):
     rows = []
     for r in record["rows"]:
@@ -176,13 +227,14 @@ def markdown(record):
                              f"{r['compute_ms']:.2f}", f"{slow['latency_ms']:.2f} / "
                              f"{fast['latency_ms']:.2f}", f"{slow['images_per_s']:.0f} / "
                              f"{fast['images_per_s']:.0f}"])
-    lines = [f"The resident build, {record['array']} array, accumulator depth "
-             f"{record['depth']}, at {record['clock_mhz']:g} MHz (its PLL's clock; the build "
-             f"does not fit the UP5K yet, so no placement has met it). Cycles: one run of the "
+    lines = [f"The resident build for the {record['board']}, {record['array']} array, "
+             f"accumulator depth {record['depth']}, {_clock_sentence(record)}. Cycles: one "
+             f"run of the "
              f"core on {record['simulator']}, logits and class bit-exact with the golden "
              f"interpreter. MACs per cycle: the network's own MACs (not the padded lanes') "
              f"over the cycles. Latency: the image's INPUT and RUN frames and the RESULT "
-             f"frame at 10 bits a byte, then the cycles, one image after the other (as the device works now). "
+             f"frame at 10 bits a byte, then the cycles, one image after the other (as the "
+             f"device works now). "
              f"`python -m scripts.bench.standalone` (`make standalone`).", ""]
     lines += markdown_table(
         ["network", "format", "memory (codes of 131,072)", "fits the build", "cycles",
@@ -197,21 +249,38 @@ def markdown(record):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m scripts.bench.standalone",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--out", default="build/standalone",
-                        help="directory of the record (default: %(default)s)")
+    parser.add_argument("--board", default=DEFAULT_BOARD,
+                        help="the board of the resident build (default: %(default)s)")
+    parser.add_argument("--lanes", type=int, default=DEFAULT_LANES,
+                        help="the array's side: 2, 4 or 8 (default: %(default)s)")
+    parser.add_argument("-o", "--out", default=None,
+                        help="directory of the record (default: build/standalone, or "
+                             "build/standalone-BOARD-LANESxLANES for another build)")
     args = parser.parse_args(argv)
+    try:
+        config = build_config("fxp", board=args.board, lanes=args.lanes)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = args.out or ("build/standalone" if (args.board, args.lanes) == (
+        DEFAULT_BOARD, DEFAULT_LANES) else f"build/standalone-{args.board}-{args.lanes}x"
+        f"{args.lanes}")
     # The devices are built only for their INFO; unelaborated, they warn when collected.
     warnings.filterwarnings("ignore", category=UnusedElaboratable)
     found = networks()
     jobs = [(net, kind, scheme) for net in found for kind, scheme in FORMATS]
     rows = []
     for (name, network, calibration, image), kind, scheme in tqdm(jobs, desc="standalone"):
-        rows.append(measure(name, network, calibration, image, kind, scheme))
+        rows.append(measure(name, network, calibration, image, kind, scheme,
+                            board=args.board, lanes=args.lanes))
         tqdm.write(f"{name} {kind}: {rows[-1].get('cycles', 'does not fit')}")
-    config = SynthConfig(mode="resident", rows=4, cols=4).resolved()
-    record = {"array": "4x4", "depth": config.depth, "clock_mhz": config.clock_hz / 1e6,
+    placements = {kind: placement(build_config(kind, board=args.board, lanes=args.lanes))
+                  for kind, _ in FORMATS}
+    record = {"board": args.board, "array": f"{args.lanes}x{args.lanes}",
+              "depth": config.depth, "clock_mhz": config.clock_hz / 1e6,
+              "pll": config.pll is not None, "placements": placements,
               "simulator": "Verilator (cocotb), RTL", "rows": rows}
-    write_report(args.out, "standalone", record, markdown(record))
+    write_report(out, "standalone", record, markdown(record))
     return 0
 
 

@@ -2,8 +2,9 @@
 the resident device (``mode="resident"``).
 
 Synthesises the build's :class:`hdl.hostlink.HostLink` or
-:class:`hdl.standalone.device.ResidentDevice` (the board top's PLL and pins aside) with Yosys without flattening (``synth_ice40 -dsp -noflatten`` or ``synth_ecp5 -noflatten``)
-and sums each block's mapped cells over its whole hierarchy: LUT4s, flip-flops, carry cells,
+:class:`hdl.standalone.device.ResidentDevice` (the board top's PLL and pins aside) with
+Yosys without flattening (``synth_ice40 -dsp -noflatten`` or ``synth_ecp5 -noflatten``) and
+sums each block's mapped cells over its whole hierarchy: LUT4s, flip-flops, carry cells,
 block RAMs and DSPs. Without flattening nothing is optimised across block boundaries, so the
 totals are a little above the flattened build's; nextpnr's logic cells pack a LUT4 with a
 flip-flop, so a block's logic cells lie between ``max(LUT4, FF)`` and ``LUT4 + FF``. Entry
@@ -21,7 +22,8 @@ from sim.toolchain import ice40_synthesis, run_yosys, tool_version
 from .boards import board_named
 from .flow import host_link, resident_device, synth_options
 
-__all__ = ["BLOCKS", "RESIDENT_BLOCKS", "CELL_KINDS", "hierarchy_totals", "block_rows", "markdown", "run_blocks"]
+__all__ = ["BLOCKS", "RESIDENT_BLOCKS", "CELL_KINDS", "hierarchy_totals", "block_rows",
+           "markdown", "run_blocks"]
 
 #: The blocks reported, by hierarchy path under the host link, with what they are. A path
 #: owns everything below it that no longer path in the list owns.
