@@ -160,8 +160,12 @@ def test_the_engine_benchmark_times_wide_cases_and_checks_their_codes():
     from scripts.bench.engine import markdown, run_engine_benchmark
 
     record = run_engine_benchmark(dataset="digits", models=("convnet",),
-                                  cases=(("tfx", 6, None), ("fp-channel", 8, "fp:8,5")),
+                                  cases=(("tfx", 6, None), ("fp-channel", 8, "fp:8,5"),
+                                         ("fxp-mx-full", 4, None)),
                                   images=100, reference_images=20, repeats=1)
-    narrow, wide = record["rows"]
+    narrow, wide, full_mx = record["rows"]
     assert narrow["wide_products"] == 0 and wide["wide_products"] == wide["products"] == 3
-    assert "| convnet | fp-channel | 8 | fp:8,5 |" in markdown(record)
+    assert full_mx["reference_s"] is None and full_mx["fast_s"] > 0
+    text = markdown(record)
+    assert "| convnet | fp-channel | 8 | fp:8,5 |" in text
+    assert "| convnet | fxp-mx-full | 4 | default |" in text and "| full MX |" in text

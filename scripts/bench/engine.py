@@ -4,7 +4,9 @@ For each model (Fashion-MNIST ConvNet and ResNet, seed 0) and case (scheme, widt
 family): the fast engine (:mod:`golden.engine`, what the study uses), the reference engine
 (``run_integer``) on a slice, and the float64 ``Network.forward``; the fast engine's codes are
 checked equal to the reference's on that slice. The cases include the formats whose sums pass
-2**53 units (FP8 E5M2, E4M3 and posit at n = 8), which run in wide steps. One BLAS thread.
+2**53 units (FP8 E5M2, E4M3 and posit at n = 8), which run in wide steps, and the full-MX
+schemes, which run in :mod:`golden.fullmx` (no reference engine: their tests check them
+against exact Fraction references). One BLAS thread.
 """
 
 import time
@@ -33,7 +35,8 @@ def _seconds(function, repeats):
 #: (scheme, n, family spec or None) of every case.
 CASES = (("tfx-channel", 4, None), ("tfx-channel", 8, None), ("fxp-channel", 4, None),
          ("fxp-channel", 8, None), ("posit-channel", 8, None), ("fp-channel", 8, None),
-         ("fp-channel", 8, "fp:8,5"))
+         ("fp-channel", 8, "fp:8,5"), ("tfx-mx-full", 4, None), ("fxp-mx-full", 4, None),
+         ("posit-mx-full", 8, None), ("fp-mx-full", 8, None))
 
 
 def run_engine_benchmark(*, dataset="fashion-mnist", models=("convnet", "resnet"),
@@ -47,16 +50,22 @@ def run_engine_benchmark(*, dataset="fashion-mnist", models=("convnet", "resnet"
         for scheme, n, spec in cases:
             family = None if spec is None else parse_family(spec)
             q = quantize_network(network, scheme, n, samples=samples, family=family)
-            label = q.format_of(network.output).label
             fast = _seconds(lambda: q.predict(x), repeats)
+            row = {"model": model, "scheme": scheme, "n": n, "family": spec, "images": images,
+                   "float64_forward_s": forward, "fast_s": fast,
+                   "fast_over_forward": fast / forward}
+            if q.full_mx:
+                rows.append({**row, "reference_s": None})
+                print(f"{model} {scheme} n={n}: full MX {fast:.2f} s, forward {forward:.2f} s",
+                      flush=True)
+                continue
+            label = q.format_of(network.output).label
             part = x[:reference_images]
             reference = _seconds(lambda: q.run_integer(part), 1) * images / len(part)
             if not np.array_equal(q.plan().codes(part), q.run_integer(part)):
                 raise AssertionError(f"{model} {scheme} n={n} {label}: fast codes differ")
             precisions = list(q.plan().precisions().values())
-            rows.append({"model": model, "scheme": scheme, "n": n, "family": spec,
-                         "images": images, "float64_forward_s": forward, "fast_s": fast,
-                         "reference_s": reference, "fast_over_forward": fast / forward,
+            rows.append({**row, "reference_s": reference,
                          "reference_over_fast": reference / fast,
                          "float32_products": precisions.count("float32"),
                          "wide_products": precisions.count("wide"),
@@ -76,13 +85,16 @@ def markdown(record):
              f"{record['images']} test images, best of {record['repeats']} runs, one BLAS "
              f"thread; the reference engine (`run_integer`) timed on "
              f"{record['reference_images']} images and scaled. The fast engine's codes equal "
-             f"the reference's on those images.", ""]
+             f"the reference's on those images. The full-MX schemes run in `golden.fullmx` "
+             f"(FP32 between products), which has no reference engine.", ""]
     lines += markdown_table(
         ["model", "scheme", "n", "family", "float64 forward s", "fast engine s",
          "fast / forward", "reference s", "float32 / wide products"],
         [(r["model"], r["scheme"], r["n"], r.get("family") or "default",
           f"{r['float64_forward_s']:.2f}", f"{r['fast_s']:.2f}",
-          f"{r['fast_over_forward']:.2f}", f"{r['reference_s']:.1f}",
+          f"{r['fast_over_forward']:.2f}",
+          "" if r["reference_s"] is None else f"{r['reference_s']:.1f}",
+          "full MX" if r["reference_s"] is None else
           f"{r['float32_products']} / {r.get('wide_products', 0)} of {r['products']}")
          for r in record["rows"]])
     return "\n".join(lines) + "\n"
