@@ -59,11 +59,59 @@ def converse(engine, frames):
             assert len(replies) == number + 1, f"no reply to {frame[:8].hex()}..."
             await ctx.tick().repeat(4)  # the reply's last byte leaves; a line is slower
 
+    _run(engine, listen, talk)
+    return replies
+
+
+def _run(engine, listen, talk):
     sim = Simulator(engine)
     sim.add_clock(1e-6)
     sim.add_process(listen)
     sim.add_testbench(talk)
     sim.run()
+
+
+def stream_in(engine, loads, frames, *, byte_gap=8, cycles=400_000):
+    """The device's reply frames when, after ``loads`` (each reply awaited), ``frames``
+    arrive as a pipelining host sends them: each as soon as the reply to the frame two
+    before it is in (so one frame at most waits in the device), a byte every ``byte_gap``
+    cycles (8: five times the fastest line's rate, 10 bits of 4 cycles, so that the next
+    frame's bytes come as near as they could to overtaking the codes being written)."""
+    replies = []
+
+    async def listen(ctx):
+        decoder = FrameDecoder(DEVICE_SYNC)
+        async for _, _, valid, byte in ctx.tick().sample(engine.tx.valid, engine.tx.payload):
+            if valid:
+                replies.extend(decoder.feed(bytes([byte])))
+
+    async def send(ctx, data):
+        for byte in data:
+            ctx.set(engine.rx.payload, byte)
+            ctx.set(engine.rx.valid, 1)
+            await ctx.tick()
+            ctx.set(engine.rx.valid, 0)
+            await ctx.tick().repeat(byte_gap - 1)
+
+    async def wait_for(ctx, count):
+        for _ in range(cycles):
+            if len(replies) >= count:
+                return
+            await ctx.tick()
+
+    async def talk(ctx):
+        ctx.set(engine.tx.ready, 1)
+        for number, load in enumerate(loads):
+            await send(ctx, load)
+            await wait_for(ctx, number + 1)
+            await ctx.tick().repeat(byte_gap)
+        for number, data in enumerate(frames):
+            await wait_for(ctx, len(loads) + number - 1)
+            await ctx.tick().repeat(byte_gap)  # the reply's last byte crosses the line
+            await send(ctx, data)
+        await wait_for(ctx, len(loads) + len(frames))
+
+    _run(engine, listen, talk)
     return replies
 
 
@@ -130,6 +178,31 @@ def test_refused_images_and_frames_are_answered_with_their_reason():
     assert codes_of[:1] + codes_of[1 + len(loads):] == [
         Error.NOT_LOADING, Error.NOT_LOADING, Error.NO_PROGRAM, Error.CHECKSUM, Error.LENGTH,
         Error.COMMAND]
+
+
+def test_the_next_image_arrives_while_this_one_is_computed():
+    """Images sent back to back, as a pipelining host sends them: each waits, received
+    whole, while the one before is computed, and every RESULT is bit-exact, in order. A
+    frame damaged on the way waits too, and is answered after the RESULT before it."""
+    program, rng = program_of("tfx-channel", 4, seed=41)
+    engine = engine_for(program)
+    codes = program.input_codes(rng.normal(0, 1.5, (3, 2, 9, 9)))
+    damaged = bytearray(frame(Command.RUN, codes_bytes(codes[0]), seq=52))
+    damaged[-1] ^= 1
+    runs = [frame(Command.RUN, codes_bytes(codes[0]), seq=50),
+            frame(Command.RUN, codes_bytes(codes[1]), seq=51), bytes(damaged),
+            frame(Command.RUN, codes_bytes(codes[2]), seq=53)]
+    loads = load_frames(program.to_bytes())
+    replies = stream_in(engine, loads, runs)
+    assert [r.kind for r in replies[:len(loads)]] == [Reply.ACK] * len(loads)
+    results = replies[len(loads):]
+    assert [(r.kind, r.seq) for r in results] == [(Reply.RESULT, 50), (Reply.RESULT, 51),
+                                                   (Reply.ERROR, 52), (Reply.RESULT, 53)]
+    assert results[2].payload == bytes([Error.CHECKSUM, Command.RUN])
+    for result, c in zip([results[0], results[1], results[3]], codes):
+        label, logits = Machine(program).classify(c)
+        assert list(result.payload[:-2]) == list(logits)
+        assert int.from_bytes(result.payload[-2:], "little") == label
 
 
 def test_the_image_errors_follow_the_loaders_reasons():
@@ -240,3 +313,55 @@ def test_resnet8_loads_and_classifies_over_the_uart():
     result = run_resident_bench(program, program.input_codes(images[64:]), device=device,
                                 fuzz=False, simulator="verilator", timeout=0.05)
     assert result.passed, result.log
+
+
+class _PipelineLine:
+    """A transport to a model of the resident device's frame handling: one image computing
+    and one frame waiting; a frame beyond that is lost, as the device ignores it. Each read
+    finishes the oldest image: its RESULT (the image's codes summed, and its length)."""
+
+    def __init__(self, *, damage=()):
+        self.decoder, self.queue, self.most_outstanding = FrameDecoder(HOST_SYNC), [], 0
+        self.damage = set(damage)  # indices of RESULTs damaged on the way, once each
+        self.answered = 0
+
+    def clock(self):
+        return 0.0
+
+    async def write(self, data):
+        for f in self.decoder.feed(data):
+            if len(self.queue) < 2:
+                self.queue.append(f)
+        self.most_outstanding = max(self.most_outstanding, len(self.queue))
+
+    async def read(self, timeout):
+        if not self.queue:
+            raise TimeoutError
+        f = self.queue.pop(0)
+        payload = bytes([sum(f.payload) % 256, len(f.payload) % 256, 0])
+        reply = bytearray(encode_frame(DEVICE_SYNC, Reply.RESULT, payload, seq=f.seq))
+        if self.answered in self.damage:
+            self.damage.discard(self.answered)
+            reply[-1] ^= 1
+        self.answered += 1
+        return bytes(reply)
+
+
+@pytest.mark.parametrize("damage", [(), (1,)], ids=["clean", "damaged"])
+def test_the_client_sends_the_next_image_while_the_device_computes(damage):
+    """classify_many keeps one image waiting in the device while one computes, never more,
+    and returns the results in order; a RESULT damaged on the way is asked for again."""
+    import asyncio
+
+    from hdl.client import ResidentClient
+
+    program, rng = program_of("fxp-layer", 2, seed=42)
+    line = _PipelineLine(damage=damage)
+    client = ResidentClient(line, timeout=1.0, retries=3)
+    client.build, client._in_session = engine_for(program).info, True
+    images = [[k, k + 1, 2 * k] for k in range(6)]
+    seen = []
+    results = asyncio.run(client.classify_many(images, on_result=lambda k, r: seen.append(k)))
+    assert results == [(len(codes), [sum(codes) % 256]) for codes in images]
+    assert seen == list(range(len(images)))
+    assert line.most_outstanding == 2

@@ -71,17 +71,25 @@ class ResidentEngine(wiring.Component):
     Notes
     -----
     A frame is received whole and its CRC-16 checked before it executes (the
-    :class:`~hdl.hostlink.receiver.FrameReceiver`). ``LOAD_START`` (empty) forgets the
-    program and begins an image; each ``LOAD`` feeds its payload to the loader and is
-    answered ACK, or ERROR ``IMAGE_*`` (16 + :class:`.loader.LoadError`) once the loader
-    refuses the image (then ``NOT_LOADING`` until the next ``LOAD_START``). An image's
-    codes, (y, x, c) order, come in ``INPUT`` frames (each answered ACK) and a last ``RUN``
-    frame, or in the ``RUN`` frame alone when they fit one; the reply to RUN is a RESULT
-    frame with its SEQ: the output tensor's codes, then the class (2 bytes, little endian).
-    ERROR ``NO_PROGRAM`` without a loaded program, ``LENGTH`` for more codes than the
-    input tensor holds or fewer by RUN, ``RANGE`` for a code wider than n bits (after
-    ``LENGTH`` or ``RANGE`` the next chunk begins a new image), ``LIMIT`` when the core
-    stops at an instruction beyond the build. INFO: :class:`hdl.protocol.ResidentInfo`.
+    :class:`~hdl.hostlink.receiver.FrameReceiver`). The next frame may arrive while the device
+    writes an image into memory, computes it or sends its RESULT: it is received whole and
+    waits until the device is idle, so the line brings the next image while this one is
+    computed. One frame waits at most; a frame that begins while one waits, or while a
+    program image is being loaded, is ignored. The frame buffer is free once an image's
+    codes are written, and while they are written the next frame cannot overtake them: the
+    line brings a byte per 40 cycles at most (4 cycles a bit), the writer takes one per 2.
+
+    ``LOAD_START`` (empty) forgets the program and begins an image; each ``LOAD`` feeds its
+    payload to the loader and is answered ACK, or ERROR ``IMAGE_*`` (16 +
+    :class:`.loader.LoadError`) once the loader refuses the image (then ``NOT_LOADING``
+    until the next ``LOAD_START``). An image's codes, (y, x, c) order, come in ``INPUT``
+    frames (each answered ACK) and a last ``RUN`` frame, or in the ``RUN`` frame alone when
+    they fit one; the reply to RUN is a RESULT frame with its SEQ: the output tensor's
+    codes, then the class (2 bytes, little endian). ERROR ``NO_PROGRAM`` without a loaded
+    program, ``LENGTH`` for more codes than the input tensor holds or fewer by RUN,
+    ``RANGE`` for a code wider than n bits (after ``LENGTH`` or ``RANGE`` the next chunk
+    begins a new image), ``LIMIT`` when the core stops at an instruction beyond the build.
+    INFO: :class:`hdl.protocol.ResidentInfo`.
     """
 
     def __init__(self, *, family, lanes, depth, max_K, address_bits=17, instructions=64,
@@ -149,6 +157,11 @@ class ResidentEngine(wiring.Component):
         share_memory(m, memory.port, users, user)
 
         command, seq, length = Signal(8), Signal(8), Signal(16)
+        # The frame that arrived last, until the device is idle to take it: a good one
+        # (waiting) or the error reply of a dropped one (dropped).
+        waiting, dropped = Signal(), Signal()
+        arrived_kind, arrived_seq, arrived_length, dropped_code = (Signal(8), Signal(8),
+                                                                   Signal(16), Signal(8))
         index = Signal(16)  # the buffer byte offered, or the payload byte sent
         loading = Signal()
         writing = Signal()  # an image's first codes came in INPUT frames
@@ -166,22 +179,24 @@ class ResidentEngine(wiring.Component):
         payload = sender.payload
         m.d.comb += [sender.kind.eq(reply_kind), sender.seq.eq(seq)]
         with m.FSM() as fsm:
-            # A frame may arrive only while idle (``ongoing``, not a signal the state sets:
-            # Icarus would leave that undefined until the state first changes).
-            m.d.comb += receiver.busy.eq(~fsm.ongoing("IDLE"))
+            # A frame may arrive unless one waits or an image loads (``ongoing``, not a
+            # signal the states set: Icarus would leave that undefined until the state first
+            # changes).
+            m.d.comb += receiver.busy.eq(waiting | dropped | fsm.ongoing("LOAD")
+                                         | fsm.ongoing("LOAD_OFFER"))
             with m.State("IDLE"):
                 m.d.sync += index.eq(0)
-                with m.If(receiver.reply.valid):  # a frame dropped on arrival
-                    m.d.sync += [command.eq(receiver.reply.command), seq.eq(receiver.reply.seq)]
-                    reply(Reply.ERROR, receiver.reply.code)
-                with m.Elif(receiver.execute):
-                    m.d.sync += [command.eq(receiver.kind), seq.eq(receiver.seq),
-                                 length.eq(receiver.length)]
-                    with m.Switch(receiver.kind):
+                with m.If(dropped):  # a frame dropped on arrival
+                    m.d.sync += [dropped.eq(0), command.eq(arrived_kind), seq.eq(arrived_seq)]
+                    reply(Reply.ERROR, dropped_code)
+                with m.Elif(waiting):
+                    m.d.sync += [waiting.eq(0), command.eq(arrived_kind), seq.eq(arrived_seq),
+                                 length.eq(arrived_length)]
+                    with m.Switch(arrived_kind):
                         with m.Case(Command.INFO):
                             reply(Reply.INFO)
                         with m.Case(Command.LOAD_START):
-                            with m.If(receiver.length != 0):
+                            with m.If(arrived_length != 0):
                                 reply(Reply.ERROR, Error.LENGTH)
                             with m.Else():
                                 m.d.comb += loader.start.eq(1)
@@ -297,6 +312,14 @@ class ResidentEngine(wiring.Component):
                     m.d.sync += index.eq(index + 1)
                 with m.If(~sender.busy & (index != 0)):
                     m.next = "IDLE"
+        # After the FSM, so that a frame arriving as the idle state takes the last one waits.
+        with m.If(receiver.execute):
+            m.d.sync += [waiting.eq(1), arrived_kind.eq(receiver.kind),
+                         arrived_seq.eq(receiver.seq), arrived_length.eq(receiver.length)]
+        with m.If(receiver.reply.valid):
+            m.d.sync += [dropped.eq(1), arrived_kind.eq(receiver.reply.command),
+                         arrived_seq.eq(receiver.reply.seq),
+                         dropped_code.eq(receiver.reply.code)]
         return m
 
 
