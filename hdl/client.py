@@ -327,9 +327,53 @@ class ResidentClient(HostClient):
         build = self.build or await self.info()
         for command, payload in image_frames(codes, build.max_payload):
             payload = await self.send(command, payload)
-        if len(payload) < 3:
-            raise ProtocolError(f"a RESULT of {len(payload)} bytes: {payload.hex()}")
-        return int.from_bytes(payload[-2:], "little"), list(payload[:-2])
+        return _classified(payload)
+
+    async def classify_many(self, images, *, on_result=None):
+        """``(class, logits)`` of each image of ``images`` (input codes, one row an image),
+        pipelined: an image whose codes fit one RUN frame is sent as soon as the RESULT of
+        the image two before it is in, so that the line brings it while the device computes
+        the one before (the device holds one waiting frame). An image of several frames
+        waits for the RESULT before it. A lost or damaged reply is retried as by
+        :meth:`send`. ``on_result(k, result)`` as each result comes in."""
+        build = self.build or await self.info()
+        results, ahead = [], None  # ahead: (seq, frame) of a RUN sent before its turn
+
+        async def collect(seq, frame):
+            try:
+                payload = await self._reply(seq)
+            except (TimeoutError, DeviceError):
+                payload = await self.exchange(frame, seq=seq)
+            results.append(_classified(payload))
+            if on_result:
+                on_result(len(results) - 1, results[-1])
+
+        for codes in images:
+            frames = image_frames(codes, build.max_payload)
+            if len(frames) > 1:
+                if ahead:
+                    await collect(*ahead)
+                    ahead = None
+                results.append(await self.classify(codes))
+                if on_result:
+                    on_result(len(results) - 1, results[-1])
+                continue
+            self.seq = (self.seq + 1) % 256
+            frame = encode_frame(HOST_SYNC, Command.RUN, frames[0][1], seq=self.seq)
+            await self.transport.write(frame)
+            if ahead:
+                await collect(*ahead)
+            ahead = (self.seq, frame)
+        if ahead:
+            await collect(*ahead)
+        return results
+
+
+def _classified(payload):
+    """``(class, logits)`` of a RESULT payload."""
+    if len(payload) < 3:
+        raise ProtocolError(f"a RESULT of {len(payload)} bytes: {payload.hex()}")
+    return int.from_bytes(payload[-2:], "little"), list(payload[:-2])
 
 
 class SerialTransport:

@@ -110,7 +110,8 @@ async def classify_resident(client, program, codes, *, progress=None):
     """Loads ``program`` (a :class:`golden.program.Program`) on a resident device through
     ``client`` (a connected :class:`hdl.client.ResidentClient`) unless it is there already,
     then classifies each image of ``codes`` (input codes, one row an image) on the board,
-    each checked bit-exact against the golden interpreter (:class:`RuntimeError` otherwise).
+    pipelined (:meth:`hdl.client.ResidentClient.classify_many`), each checked bit-exact
+    against the golden interpreter (:class:`RuntimeError` otherwise).
     ``progress(done, total)`` after each image. Returns ``(labels, sent)``: the classes and
     whether the program was sent."""
     from golden.interpreter import Machine
@@ -119,9 +120,10 @@ async def classify_resident(client, program, codes, *, progress=None):
     sent = await client.load(program.to_bytes())  # checks that it fits the build first
     machine = Machine(program)  # stale memory never changes a result
     labels = []
-    for k, image in enumerate(codes):
-        label, logits = await client.classify(image)
-        want_label, want = machine.classify(image)
+
+    def check(k, result):
+        label, logits = result
+        want_label, want = machine.classify(codes[k])
         want = [int(v) for v in want]
         if (label, logits) != (want_label, want):
             raise RuntimeError(f"image {k}: the board's class {label} and logits {logits} "
@@ -129,4 +131,6 @@ async def classify_resident(client, program, codes, *, progress=None):
         labels.append(label)
         if progress:
             progress(k + 1, len(codes))
+
+    await client.classify_many(codes, on_result=check)  # the next image sent during this one
     return labels, sent

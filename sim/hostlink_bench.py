@@ -72,14 +72,17 @@ def run_deploy_bench(qnet_path, data_path, *, rows=4, cols=4, clocks_per_bit=4):
 
 
 def run_resident_bench(program, codes, *, clocks_per_bit=4, seed=0, simulator=None,
-                       testcase=None, device=None, netlist=False, fuzz=True, timeout=5e-3):
+                       testcase="load_fuzz_then_classify", device=None, netlist=False,
+                       fuzz=True, timeout=5e-3):
     """The resident device built for ``program`` (a :class:`golden.program.Program`; code
     memory 8,192 codes, 64-byte frames, so that an image takes INPUT frames), or the given
     ``device``, over the UART model (:mod:`sim.tb_resident`): with ``fuzz`` the loader
     fuzzed first, then ``codes`` (input codes per image) classified against the golden
     interpreter (``timeout``: seconds of simulated time the client waits for a reply). With
     ``netlist`` the device's iCE40 netlist (:func:`sim.runner.synthesize_ice40`) runs on
-    Yosys's cell models instead of its RTL. Returns the :class:`sim.runner.CocotbResult`."""
+    Yosys's cell models instead of its RTL. ``testcase="pipelined_throughput"``: the
+    program loaded, then the images classified pipelined, their RESULTs' cycles in the run
+    directory's ``results.json``. Returns the :class:`sim.runner.CocotbResult`."""
     from golden.interpreter import Machine
     from hdl.standalone.device import ResidentDevice
 

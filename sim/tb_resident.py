@@ -8,7 +8,13 @@ is classified bit-exact (class and logits as the golden interpreter's), through
 ``clocks_per_bit``, ``timeout``, ``image`` (the program image, hex), ``fuzz`` (whether to
 fuzz the loader first), ``codes`` (input codes per image), ``expected`` ([class, logits] per
 image), ``seed``.
+
+``pipelined_throughput`` only loads the image and classifies the images pipelined
+(:meth:`hdl.client.ResidentClient.classify_many`), bit-exact, and writes ``results.json``:
+the cycle at which each RESULT frame was in.
 """
+
+import json
 
 import random
 
@@ -41,14 +47,19 @@ async def _refused(client, image):
     return code
 
 
-@cocotb.test()
-async def load_fuzz_then_classify(dut):
+async def _connected(dut):
+    """The bench's parameters, the line, a client that has asked INFO, and the image."""
     p = params()
     uart = await start_line(dut, p["clocks_per_bit"])
     client = ResidentClient(uart, timeout=p["timeout"])
-    image = bytes.fromhex(p["image"])
-    rng = random.Random(p["seed"])
     await client.info()
+    return p, uart, client, bytes.fromhex(p["image"])
+
+
+@cocotb.test()
+async def load_fuzz_then_classify(dut):
+    p, uart, client, image = await _connected(dut)
+    rng = random.Random(p["seed"])
     codes = []
     if p["fuzz"]:  # a netlist run only classifies: the RTL's runs fuzz the loader
         codes.append(await _refused(client, image[:len(image) // 2]))  # truncated
@@ -71,3 +82,17 @@ async def load_fuzz_then_classify(dut):
         assert got == (label, logits), f"image {k}: {got} against {(label, logits)}"
     dut._log.info("bad images refused (%s); %d images classified bit-exact", codes,
                   len(p["codes"]))
+
+
+@cocotb.test()
+async def pipelined_throughput(dut):
+    p, uart, client, image = await _connected(dut)
+    await client.load(image)
+    arrived = []
+    results = await client.classify_many(
+        p["codes"], on_result=lambda k, r: arrived.append(uart.cycles()))
+    for k, (got, (label, logits)) in enumerate(zip(results, p["expected"])):
+        assert got == (label, logits), f"image {k}: {got} against {(label, logits)}"
+    with open("results.json", "w") as out:
+        json.dump({"result_cycles": arrived}, out)
+    dut._log.info("%d images pipelined, RESULTs at cycles %s", len(results), arrived)

@@ -104,6 +104,10 @@ class UARTModel:
     def clock(self):
         return get_sim_time("sec")
 
+    def cycles(self):
+        """The design's clock cycles so far."""
+        return round(get_sim_time("ns") / self.period_ns)
+
     async def read(self, timeout):
         waited = 0.0
         step = self.period_ns * self.cpb * 10
