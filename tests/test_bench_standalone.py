@@ -12,6 +12,9 @@ def _record(placements):
              "line": {"1000000": {"latency_ms": 1.4, "images_per_s": 703},
                       "3000000": {"latency_ms": 0.8, "images_per_s": 1217}}}
             for spec in ("tfx:8,3", "fxp:8")]
+    rows[0]["pipelined"] = {"baud": 3_000_000, "cycles_per_image": 14080,
+                            "images_per_s": 1704.6, "ms_per_image": 0.59}
+    rows[1]["input_frames"] = 3
     return {"board": "ulx3s-85f", "array": "4x4", "depth": 64, "clock_mhz": 25.0,
             "pll": False, "placements": placements, "simulator": "Verilator", "rows": rows}
 
@@ -24,6 +27,8 @@ def test_the_record_says_what_make_synth_found_for_each_format():
     assert ("at 25 MHz (the board's clock; tfx:8,3: met, median fmax 31.3 MHz over 3 seeds; "
             "fxp:8: does not fit the iCE40UP5K, so no placement has met it)") in text
     assert "for the ulx3s-85f, 4x4 array" in text
+    assert "| 1705 at 3 Mbaud (14,080 cycles) |" in text
+    assert "| not pipelined (3 frames an image) |" in text
     assert "`make synth` not run" in markdown(_record({"tfx": None, "fxp": None}))
 
 

@@ -12,8 +12,10 @@ is quantized and compiled for the build that ``make synth MODE=resident`` makes
 run once in the core on Verilator (:func:`sim.core_bench.run_core_bench`), its logits and
 class checked against the golden interpreter. Latency = the bytes of the image's INPUT
 and RUN frames and of the RESULT frame at 10 bits per byte over the line, plus the core's
-cycles at the build's clock; one image after the other, as the device works today (receiving
-the next image does not overlap computing this one). The record says whether a placement has
+cycles at the build's clock, for one image alone. Pipelined: an image that fits one frame
+is also classified back to back with the next ones on the whole device over the UART model
+(:func:`pipelined`), the next image on the line while this one computes; the cycles between
+two RESULTs are measured. The record says whether a placement has
 met that clock, from ``make synth``'s record of the same build when there is one. Writes
 ``build/standalone/standalone.json`` and ``.md`` (another build:
 ``build/standalone-BOARD-LANESxLANES/``). Entry point: ``make standalone``.
@@ -24,6 +26,7 @@ import functools
 import json
 import sys
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from amaranth.hdl import UnusedElaboratable
@@ -43,6 +46,7 @@ __all__ = ["resnet8", "networks", "measure", "markdown", "main"]
 FORMATS = (("tfx", "tfx"), ("fxp", "fxp-layer"))
 BAUDS = (1_000_000, 3_000_000)
 DEFAULT_BOARD, DEFAULT_LANES, MAX_K = "icebreaker", 4, 1568
+PIPELINED_IMAGES = 4  # images classified back to back; the last two give the steady rate
 
 
 def _conv(name, source, c_in, c_out, rng, *, k=3, stride=1, relu=True):
@@ -89,9 +93,9 @@ def networks():
     for dataset in ("digits", "fashion-mnist"):
         network = fold(load_network(model_path(dataset, "convnet", 0)))
         found.append((f"{dataset} ConvNet", network, load(dataset, "calibration")[0][:256],
-                      load(dataset, "test")[0][:1]))
+                      load(dataset, "test")[0][:PIPELINED_IMAGES]))
     rng = np.random.default_rng(8)
-    images = rng.uniform(0, 1, (257, 3, 32, 32))
+    images = rng.uniform(0, 1, (256 + PIPELINED_IMAGES, 3, 32, 32))
     found.append(("ResNet-8 (random weights)", resnet8(), images[:256], images[256:]))
     return found
 
@@ -124,7 +128,40 @@ def build_config(kind, *, board=DEFAULT_BOARD, lanes=DEFAULT_LANES, max_K=MAX_K)
                        max_K=max_K).resolved()
 
 
-def measure(name, network, calibration, image, kind, scheme, *, board=DEFAULT_BOARD,
+def line_baud(config):
+    """The fastest of :data:`BAUDS` that the build's clock makes."""
+    for baud in sorted(BAUDS, reverse=True):
+        try:
+            replace(config, baud=baud).clocks_per_bit
+        except ValueError:
+            continue
+        return baud
+    raise ValueError(f"the build's clock makes none of {BAUDS} baud")
+
+
+def pipelined(program, images, config):
+    """The device classifying ``images`` (input codes) back to back over the UART model at
+    :func:`line_baud` (:meth:`hdl.client.ResidentClient.classify_many`: the next image on
+    the line while this one computes), each bit-exact: the cycles between the last two
+    RESULT frames, and the baud."""
+    from hdl.standalone.device import ResidentDevice
+    from sim.hostlink_bench import run_resident_bench
+
+    baud = line_baud(config)
+    device = ResidentDevice(
+        family=program.family, lanes=program.rows, depth=config.depth, max_K=program.max_k,
+        address_bits=17, instructions=64, records=512, limits=program.limits,
+        max_payload=1024, clocks_per_bit=replace(config, baud=baud).clocks_per_bit)
+    result = run_resident_bench(program, images, device=device, fuzz=False,
+                                simulator="verilator", testcase="pipelined_throughput",
+                                timeout=0.05)
+    if not result.passed:
+        raise RuntimeError(f"the pipelined device bench failed: {result.log}")
+    arrived = json.loads((result.run_dir / "results.json").read_text())["result_cycles"]
+    return arrived[-1] - arrived[-2], baud
+
+
+def measure(name, network, calibration, images, kind, scheme, *, board=DEFAULT_BOARD,
             lanes=DEFAULT_LANES):
     """One network in one format on the resident build: its row of the record."""
     config = build_config(kind, board=board, lanes=lanes)
@@ -143,7 +180,8 @@ def measure(name, network, calibration, image, kind, scheme, *, board=DEFAULT_BO
         return row
     from sim.core_bench import run_core_bench
 
-    image_codes = program.input_codes(image)[0]
+    all_codes = program.input_codes(images)
+    image_codes = all_codes[0]
     cycles = run_core_bench(program, image_codes, depth=config.depth)
     run_bytes, result_bytes = _line_bytes(program, image_codes, info.max_payload)
     compute_s = cycles / config.clock_hz
@@ -151,9 +189,17 @@ def measure(name, network, calibration, image, kind, scheme, *, board=DEFAULT_BO
     for baud in BAUDS:
         latency = (run_bytes + result_bytes) * 10 / baud + compute_s
         line[str(baud)] = {"latency_ms": 1e3 * latency, "images_per_s": 1 / latency}
+    frames = len(image_frames(image_codes, info.max_payload))
+    stream = None
+    if frames == 1:  # several frames wait for their ACKs: no overlap
+        between, baud = pipelined(program, all_codes, config)
+        stream = {"baud": baud, "cycles_per_image": between,
+                  "ms_per_image": 1e3 * between / config.clock_hz,
+                  "images_per_s": config.clock_hz / between}
     return {**row, "cycles": cycles, "compute_ms": 1e3 * compute_s,
             "macs_per_cycle": row["macs"] / cycles, "input_frame_bytes": run_bytes,
-            "result_frame_bytes": result_bytes, "line": line}
+            "result_frame_bytes": result_bytes, "line": line, "input_frames": frames,
+            "pipelined": stream}
 
 
 @functools.cache
@@ -214,32 +260,45 @@ def _first_row_per_kind(record):
     return list(seen.items())
 
 
+def _pipelined_cell(row):
+    stream = row.get("pipelined")
+    if stream is None:
+        return f"not pipelined ({row.get('input_frames', '?')} frames an image)"
+    return (f"{stream['images_per_s']:.0f} at {stream['baud'] / 1e6:g} Mbaud "
+            f"({stream['cycles_per_image']:,} cycles)")
+
+
 def markdown(record):
     rows = []
     for r in record["rows"]:
         cells = [r["network"], r["format"], f"{r['memory_codes']:,}",
                  "yes" if r["fits"] else "no"]
         if not r["fits"]:  # not measured
-            rows.append(cells + [""] * 5)
+            rows.append(cells + [""] * 6)
             continue
         slow, fast = (r["line"][str(b)] for b in BAUDS)
         rows.append(cells + [f"{r['cycles']:,}", f"{r['macs_per_cycle']:.1f}",
                              f"{r['compute_ms']:.2f}", f"{slow['latency_ms']:.2f} / "
                              f"{fast['latency_ms']:.2f}", f"{slow['images_per_s']:.0f} / "
-                             f"{fast['images_per_s']:.0f}"])
+                             f"{fast['images_per_s']:.0f}", _pipelined_cell(r)])
     lines = [f"The resident build for the {record['board']}, {record['array']} array, "
              f"accumulator depth {record['depth']}, {_clock_sentence(record)}. Cycles: one "
              f"run of the "
              f"core on {record['simulator']}, logits and class bit-exact with the golden "
              f"interpreter. MACs per cycle: the network's own MACs (not the padded lanes') "
              f"over the cycles. Latency: the image's INPUT and RUN frames and the RESULT "
-             f"frame at 10 bits a byte, then the cycles, one image after the other (as the "
-             f"device works now). "
+             f"frame at 10 bits a byte, then the cycles, one image after the other. "
+             f"Pipelined: the device on Verilator with the UART model at the fastest of 1 and "
+             f"3 Mbaud its clock makes, {PIPELINED_IMAGES} images sent back to back by "
+             f"`ResidentClient.classify_many` (the next image on the line while this one "
+             f"computes), bit-exact; the cycles between the last two RESULT frames. An image "
+             f"of several frames is not pipelined (each frame waits for its ACK). "
              f"`python -m scripts.bench.standalone` (`make standalone`).", ""]
     lines += markdown_table(
         ["network", "format", "memory (codes of 131,072)", "fits the build", "cycles",
          "MACs per cycle", "compute (ms)", "latency at 1 / 3 Mbaud (ms)",
-         "images per second at 1 / 3 Mbaud"], rows, align="llrlrrrrr")
+         "images per second at 1 / 3 Mbaud", "images per second, pipelined (measured)"],
+        rows, align="llrlrrrrrr")
     refused = [r for r in record["rows"] if not r["fits"]]
     if refused:
         lines += [""] + [f"- {r['network']}, {r['format']}: {r['why']}." for r in refused]
