@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from .conv import group_slices, im2col
-from .mx import BlockTensor, matmul, significand_bits
+from .mx import BlockTensor, lowest_set_bits, matmul, significand_bits
 from .network import float_op, relu_ceiling
 
 __all__ = ["round_to_fp32", "block_product", "weight_blocks", "logits", "FP32_LABEL"]
@@ -183,11 +183,8 @@ def _element_span(element):
     """(high, low) of every nonzero value v of ``element``: |v| < 2**high, and v's lowest
     set bit is at 2**low or above."""
     values = np.abs(element.decode(element.codes()))
-    values = values[np.isfinite(values) & (values > 0)]
-    mantissa, exponent = np.frexp(values)
-    significand = np.ldexp(mantissa, 53).astype(np.int64)
-    lowest = np.frexp((significand & -significand).astype(np.float64))[1] - 1
-    return int(exponent.max()), int((exponent - 53 + lowest).min())
+    lowest, exponent = lowest_set_bits(values[np.isfinite(values) & (values > 0)])
+    return int(exponent.max()), int(lowest.min())
 
 
 def _block_span(element, exponents, nonzero):

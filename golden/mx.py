@@ -223,12 +223,19 @@ def _element_tables(mx):
     return codes, mx.element.decode(codes)
 
 
+def lowest_set_bits(magnitudes):
+    """The exponent of each positive finite float64 magnitude's lowest set bit, and its
+    ``frexp`` exponent (``magnitude < 2**exponent``)."""
+    mantissa, exponent = np.frexp(magnitudes)
+    significand = np.ldexp(mantissa, 53).astype(np.int64)
+    lowest = np.frexp((significand & -significand).astype(np.float64))[1] - 1
+    return exponent - 53 + lowest, exponent
+
+
 def _most_bits(values):
     """The most significand bits (the leading one included) of nonzero float64 ``values``."""
-    values = np.abs(values[values != 0])
-    mantissa = np.ldexp(np.frexp(values)[0], 53).astype(np.int64)
-    lowest = np.frexp((mantissa & -mantissa).astype(np.float64))[1] - 1
-    return int((53 - lowest).max(initial=1))
+    lowest, exponent = lowest_set_bits(np.abs(values[values != 0]))
+    return int((exponent - lowest).max(initial=1))
 
 
 @functools.lru_cache(maxsize=None)
