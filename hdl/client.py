@@ -106,9 +106,13 @@ class HostClient:
         a new session starts with INFO."""
         if not self._in_session and command != Command.INFO:
             await self.info()
+        seq, frame = self._next_frame(command, payload)
+        return await self.exchange(frame, seq=seq)
+
+    def _next_frame(self, command, payload=b""):
+        """The next SEQ and the frame of ``command`` that carries it."""
         self.seq = (self.seq + 1) % 256
-        return await self.exchange(encode_frame(HOST_SYNC, command, payload, seq=self.seq),
-                                   seq=self.seq)
+        return self.seq, encode_frame(HOST_SYNC, command, payload, seq=self.seq)
 
     async def exchange(self, data, *, seq=None):
         """Send ``data`` as it is (a frame, or anything a test makes) and wait for the reply
@@ -339,14 +343,17 @@ class ResidentClient(HostClient):
         build = self.build or await self.info()
         results, ahead = [], None  # ahead: (seq, frame) of a RUN sent before its turn
 
+        def deliver(result):
+            results.append(result)
+            if on_result:
+                on_result(len(results) - 1, result)
+
         async def collect(seq, frame):
             try:
                 payload = await self._reply(seq)
             except (TimeoutError, DeviceError):
                 payload = await self.exchange(frame, seq=seq)
-            results.append(_classified(payload))
-            if on_result:
-                on_result(len(results) - 1, results[-1])
+            deliver(_classified(payload))
 
         for codes in images:
             frames = image_frames(codes, build.max_payload)
@@ -354,16 +361,13 @@ class ResidentClient(HostClient):
                 if ahead:
                     await collect(*ahead)
                     ahead = None
-                results.append(await self.classify(codes))
-                if on_result:
-                    on_result(len(results) - 1, results[-1])
+                deliver(await self.classify(codes))
                 continue
-            self.seq = (self.seq + 1) % 256
-            frame = encode_frame(HOST_SYNC, Command.RUN, frames[0][1], seq=self.seq)
+            seq, frame = self._next_frame(Command.RUN, frames[0][1])
             await self.transport.write(frame)
             if ahead:
                 await collect(*ahead)
-            ahead = (self.seq, frame)
+            ahead = (seq, frame)
         if ahead:
             await collect(*ahead)
         return results

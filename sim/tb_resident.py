@@ -15,7 +15,6 @@ the cycle at which each RESULT frame was in.
 """
 
 import json
-
 import random
 
 import cocotb
