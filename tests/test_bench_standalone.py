@@ -21,15 +21,15 @@ def _record(placements):
 
 def test_the_record_says_what_make_synth_found_for_each_format():
     text = markdown(_record({
-        "tfx": {"fits": True, "meets_clock": True, "fmax_mhz_median": 31.26,
-                "fmax_mhz": [30.0, 31.26, 33.0], "device": "LFE5U-85F"},
-        "fxp": {"fits": False, "device": "iCE40UP5K"}}))
+        "tfx:8,3": {"fits": True, "meets_clock": True, "fmax_mhz_median": 31.26,
+                    "fmax_mhz": [30.0, 31.26, 33.0], "device": "LFE5U-85F"},
+        "fxp:8": {"fits": False, "device": "iCE40UP5K"}}))
     assert ("at 25 MHz (the board's clock; tfx:8,3: met, median fmax 31.3 MHz over 3 seeds; "
             "fxp:8: does not fit the iCE40UP5K, so no placement has met it)") in text
     assert "for the ulx3s-85f, 4x4 array" in text
     assert "| 1705 at 3 Mbaud (14,080 cycles) |" in text
     assert "| not pipelined (3 frames an image) |" in text
-    assert "`make synth` not run" in markdown(_record({"tfx": None, "fxp": None}))
+    assert "`make synth` not run" in markdown(_record({"tfx:8,3": None, "fxp:8": None}))
 
 
 def test_the_placement_is_read_from_the_synth_record(tmp_path, monkeypatch):

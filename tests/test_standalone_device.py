@@ -299,7 +299,7 @@ def test_resnet8_loads_and_classifies_over_the_uart():
     from golden.compiler import compile_network
     from golden.ptq import quantize_network
     from scripts.bench.standalone import resnet8
-    from scripts.fpga.flow import SynthConfig
+    from scripts.fpga.flow import RESIDENT_CAPACITIES, SynthConfig
     from sim.hostlink_bench import run_resident_bench
 
     images = np.random.default_rng(8).uniform(0, 1, (65, 3, 32, 32))
@@ -308,8 +308,7 @@ def test_resnet8_loads_and_classifies_over_the_uart():
                             limits=config.limits)
     program = compile_network(qnet, rows=4, cols=4, memory_codes=1 << 17)
     device = ResidentDevice(family=program.family, lanes=4, depth=64, max_K=program.max_k,
-                            address_bits=17, instructions=64, records=512,
-                            limits=program.limits, max_payload=1024, clocks_per_bit=4)
+                            limits=program.limits, clocks_per_bit=4, **RESIDENT_CAPACITIES)
     result = run_resident_bench(program, program.input_codes(images[64:]), device=device,
                                 fuzz=False, simulator="verilator", timeout=0.05)
     assert result.passed, result.log

@@ -15,8 +15,8 @@ and RUN frames and of the RESULT frame at 10 bits per byte over the line, plus t
 cycles at the build's clock, for one image alone. Pipelined: an image that fits one frame
 is also classified back to back with the next ones on the whole device over the UART model
 (:func:`pipelined`), the next image on the line while this one computes; the cycles between
-two RESULTs are measured. The record says whether a placement has
-met that clock, from ``make synth``'s record of the same build when there is one. Writes
+two RESULTs are measured. The record says whether a placement has met that clock, from
+``make synth``'s record of the same build when there is one. Writes
 ``build/standalone/standalone.json`` and ``.md`` (another build:
 ``build/standalone-BOARD-LANESxLANES/``). Entry point: ``make standalone``.
 """
@@ -37,7 +37,7 @@ from golden.network import Network, Node, fold, load_network
 from golden.ptq import quantize_network
 from hdl.client import ResidentClient, image_frames
 from hdl.protocol import DEVICE_SYNC, HOST_SYNC, Reply, encode_frame
-from scripts.fpga.flow import SynthConfig, resident_device
+from scripts.fpga.flow import RESIDENT_CAPACITIES, SynthConfig, resident_device
 from scripts.records import markdown_table, write_report
 
 __all__ = ["resnet8", "networks", "measure", "markdown", "main"]
@@ -153,8 +153,8 @@ def pipelined(program, images, config):
     baud = line_baud(config)
     device = ResidentDevice(
         family=program.family, lanes=program.rows, depth=config.depth, max_K=program.max_k,
-        address_bits=17, instructions=64, records=512, limits=program.limits,
-        max_payload=1024, clocks_per_bit=replace(config, baud=baud).clocks_per_bit)
+        limits=program.limits, clocks_per_bit=replace(config, baud=baud).clocks_per_bit,
+        **RESIDENT_CAPACITIES)
     result = run_resident_bench(program, images, device=device, fuzz=False,
                                 simulator="verilator", testcase="pipelined_throughput",
                                 timeout=0.05)
@@ -250,17 +250,8 @@ def _placed(label, placed):
 
 def _clock_sentence(record):
     source = "its PLL's clock" if record["pll"] else "the board's clock"
-    placed = "; ".join(_placed(row["format"], record["placements"].get(kind))
-                       for kind, row in _first_row_per_kind(record))
+    placed = "; ".join(_placed(spec, placed) for spec, placed in record["placements"].items())
     return f"at {record['clock_mhz']:g} MHz ({source}; {placed})"
-
-
-def _first_row_per_kind(record):
-    """(kind, the first row of that kind's format) for each measured kind."""
-    seen = {}
-    for row in record["rows"]:
-        seen.setdefault(row["format"].split(":")[0], row)
-    return list(seen.items())
 
 
 def _pipelined_cell(row):
@@ -337,8 +328,8 @@ def main(argv=None):
         rows.append(measure(name, network, calibration, image, kind, scheme,
                             board=args.board, lanes=args.lanes))
         tqdm.write(f"{name} {kind}: {rows[-1].get('cycles', 'does not fit')}")
-    placements = {kind: placement(build_config(kind, board=args.board, lanes=args.lanes))
-                  for kind, _ in FORMATS}
+    builds = [build_config(kind, board=args.board, lanes=args.lanes) for kind, _ in FORMATS]
+    placements = {build.family.spec: placement(build) for build in builds}
     record = {"board": args.board, "array": f"{args.lanes}x{args.lanes}",
               "depth": config.depth, "clock_mhz": config.clock_hz / 1e6,
               "pll": config.pll is not None, "placements": placements,

@@ -40,7 +40,8 @@ from sim.toolchain import BUILD, pip_tool, run_yosys, tool_version
 from .boards import TOOLS, board_named
 
 __all__ = ["SynthConfig", "run_flow", "parse_report", "logged_utilisation", "summary",
-           "board_top", "host_link", "resident_device", "synth_options", "MODES"]
+           "board_top", "host_link", "resident_device", "RESIDENT_CAPACITIES", "synth_options",
+           "MODES"]
 
 #: What a board build holds (``make synth MODE=``); the first is the default.
 MODES = ("coprocessor", "resident")
@@ -218,6 +219,11 @@ def synth_options(family, dsp):
     return "" if dsp else "-nodsp"
 
 
+#: The resident build's capacities: 131,072 codes, 64 instructions, 512 parameter records
+#: and a 1,024-byte frame buffer.
+RESIDENT_CAPACITIES = dict(address_bits=17, instructions=64, records=512, max_payload=1024)
+
+
 def resident_device(config):
     """The :class:`hdl.standalone.device.ResidentDevice` of a resolved ``config`` (mode
     ``"resident"``): the standalone core on a code memory of 131,072 codes (the UP5K's
@@ -227,9 +233,8 @@ def resident_device(config):
     c = config
     memory = "spram" if board_named(c.board).family == "ice40" else "behavioural"
     return ResidentDevice(
-        family=c.family, lanes=c.rows, depth=c.depth, max_K=c.max_K, address_bits=17,
-        instructions=64, records=512, limits=c.limits, memory=memory, max_payload=1024,
-        clocks_per_bit=c.clocks_per_bit,
+        family=c.family, lanes=c.rows, depth=c.depth, max_K=c.max_K, limits=c.limits,
+        memory=memory, clocks_per_bit=c.clocks_per_bit, **RESIDENT_CAPACITIES,
         accelerator=dict(form=c.form, dsp_pes=c.dsp_pes,
                          dsp_split="sb_mac16" if c.split_dsp else None,
                          scaling_multiplier="infer" if c.scaling_dsps else "fabric",
